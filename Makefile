@@ -1,0 +1,75 @@
+# Parley — `make help` lists the targets. Everything a target needs is
+# installed by the target itself (Go tools via the module proxy, npm packages
+# via package-lock.json), so `make test` works on a fresh machine.
+
+GO        ?= go
+STATICCHECK_VERSION := v0.8.2
+GOBIN     := $(CURDIR)/bin
+FUZZTIME  ?= 10s
+BENCHTIME ?= 2s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## start a dev server on 127.0.0.1:7880 (bare identities, no config, no Redis)
+	$(GO) run ./cmd/parley serve --dev
+
+.PHONY: build
+build: ## build bin/parley
+	$(GO) build -o bin/parley ./cmd/parley
+
+.PHONY: generate
+generate: ## regenerate api/*_gen.go, clients/ts/src/gen and api/PROTOCOL.md from api/parley.openrpc.json
+	$(GO) run ./cmd/parley-gen
+
+.PHONY: check-generated
+check-generated: generate ## fail if generated files differ from what is committed (new untracked outputs too)
+	@status=$$(git status --porcelain -- api clients/ts/src/gen); \
+	if [ -n "$$status" ]; then \
+		echo "generated code is stale or uncommitted; run 'make generate' and commit:"; echo "$$status"; \
+		git --no-pager diff --stat -- api clients/ts/src/gen; exit 1; \
+	fi
+
+$(GOBIN)/staticcheck:
+	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+clients/ts/node_modules: clients/ts/package-lock.json
+	cd clients/ts && npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: lint
+lint: $(GOBIN)/staticcheck ## gofmt, go vet, staticcheck, import rules
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+	./scripts/check-imports.sh
+
+.PHONY: ts-check
+ts-check: clients/ts/node_modules ## tsc --noEmit --strict over the generated TypeScript
+	cd clients/ts && npm run --silent check
+
+.PHONY: test-go
+test-go: ## go test -race over every package
+	$(GO) test -race -count=1 ./...
+
+.PHONY: fuzz
+fuzz: ## a short run of every fuzz target (FUZZTIME=10s each)
+	$(GO) test -run='^$$' -fuzz='^FuzzDispatch$$' -fuzztime=$(FUZZTIME) ./rpc
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeParams$$' -fuzztime=$(FUZZTIME) ./api
+
+.PHONY: test
+test: check-generated lint ts-check test-go fuzz ## everything CI runs
+
+.PHONY: bench
+bench: ## Go benchmarks and the loopback load generator; prints the figures
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./rpc ./api ./server
+	$(GO) run ./cmd/parley-load
+
+.PHONY: clean
+clean:
+	rm -rf bin clients/ts/node_modules

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-rtc/parley/internal/rpctest"
+)
+
+// binary is the real parley executable, built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "parley-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "parley")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build parley:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// process is a running `parley serve`.
+type process struct {
+	cmd  *exec.Cmd
+	addr string
+	out  chan string
+	done chan error
+}
+
+var listening = regexp.MustCompile(`listening on wss?://([0-9.:]+)/rpc`)
+
+// startParley runs the binary and waits for its "listening on" line.
+func startParley(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = &testWriter{t: t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, out: make(chan string, 100), done: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.out <- sc.Text()
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+	})
+	deadline := time.After(10 * time.Second)
+	for p.addr == "" {
+		select {
+		case line := <-p.out:
+			if m := listening.FindStringSubmatch(line); m != nil {
+				p.addr = m[1]
+			}
+		case err := <-p.done:
+			t.Fatalf("parley exited before listening: %v", err)
+		case <-deadline:
+			t.Fatal("parley did not print its listen address")
+		}
+	}
+	return p
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w *testWriter) Write(b []byte) (int, error) {
+	w.t.Logf("parley: %s", strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+func dialURL(t *testing.T, url string, dialer *websocket.Dialer) *rpctest.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), rpctest.Timeout)
+	defer cancel()
+	c, err := rpctest.DialWith(ctx, dialer, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// TestDevServerRelays is the README's first-run story: make run, two clients
+// with bare identities, a room, offer/answer/candidates relayed; then SIGTERM
+// shuts the server down cleanly.
+func TestDevServerRelays(t *testing.T) {
+	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0")
+	url := "ws://" + p.addr + "/rpc"
+	alice, bob := dialURL(t, url, websocket.DefaultDialer), dialURL(t, url, websocket.DefaultDialer)
+	var aliceSess, bobSess struct {
+		PeerID string `json:"peerId"`
+	}
+	mustCall(t, alice, "session.connect", map[string]any{"identity": "alice"}, &aliceSess)
+	mustCall(t, bob, "session.connect", map[string]any{"identity": "bob"}, &bobSess)
+	mustCall(t, alice, "room.join", map[string]any{"roomId": "demo", "create": true}, nil)
+	mustCall(t, bob, "room.join", map[string]any{"roomId": "demo"}, nil)
+	if err := alice.Expect("room.peerJoined", nil); err != nil {
+		t.Fatal(err)
+	}
+	sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
+	mustCall(t, alice, "sdp.offer", map[string]any{"roomId": "demo", "to": bobSess.PeerID, "sdp": sdp}, nil)
+	var offer struct {
+		From string `json:"from"`
+		SDP  string `json:"sdp"`
+	}
+	if err := bob.Expect("sdp.offer", &offer); err != nil || offer.From != aliceSess.PeerID || offer.SDP != sdp {
+		t.Fatalf("bob got offer %+v, %v", offer, err)
+	}
+	mustCall(t, bob, "sdp.answer", map[string]any{"roomId": "demo", "to": aliceSess.PeerID, "sdp": sdp}, nil)
+	if err := alice.Expect("sdp.answer", nil); err != nil {
+		t.Fatal(err)
+	}
+	cand := map[string]any{"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host", "sdpMid": "0"}
+	mustCall(t, bob, "ice.candidate", map[string]any{"roomId": "demo", "to": aliceSess.PeerID, "candidate": cand}, nil)
+	if err := alice.Expect("ice.candidate", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("parley exited with %v after SIGTERM", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("parley did not exit after SIGTERM")
+	}
+	if err := alice.Expect("room.closed", nil); err != nil {
+		t.Fatalf("alice was not told the room closed: %v", err)
+	}
+	if code, _, err := alice.CloseCode(); err != nil || code != websocket.CloseGoingAway {
+		t.Fatalf("alice's close: %d %v, want 1001", code, err)
+	}
+}
+
+func mustCall(t *testing.T, c *rpctest.Client, method string, params, out any) {
+	t.Helper()
+	if err := c.CallInto(method, params, out); err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+}
+
+// TestTLSAndTokens runs a production-style server: TLS, an API key from the
+// environment, no dev mode; a token from `parley token` opens a session and
+// a bare identity is refused.
+func TestTLSAndTokens(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	key := "main:" + strings.Repeat("k", 40)
+	p := startParley(t, []string{"PARLEY_API_KEYS=" + key}, "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+
+	out, err := exec.Command(binary, "token", "--key", key, "--identity", "alice", "--room", "demo").Output()
+	if err != nil {
+		t.Fatalf("parley token: %v", err)
+	}
+	dialer := &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
+	c := dialURL(t, "wss://"+p.addr+"/rpc", dialer)
+	var sess struct {
+		Identity string `json:"identity"`
+	}
+	mustCall(t, c, "session.connect", map[string]any{"token": strings.TrimSpace(string(out))}, &sess)
+	if sess.Identity != "alice" {
+		t.Fatalf("identity = %q", sess.Identity)
+	}
+	mustCall(t, c, "room.join", map[string]any{"roomId": "demo", "create": true}, nil)
+	if _, err := c.Call("room.join", map[string]any{"roomId": "other", "create": true}); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("join outside the token's rooms: %v", err)
+	}
+	bare := dialURL(t, "wss://"+p.addr+"/rpc", dialer)
+	if _, err := bare.Call("session.connect", map[string]any{"identity": "mallory"}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("bare identity without --dev: %v", err)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"version"}, 0, "parley"},
+		{[]string{"help"}, 0, "parley serve"},
+		{[]string{"serve", "--help"}, 0, "--max-frame-bytes"},
+		{[]string{"bogus"}, 2, "unknown command"},
+		{[]string{"serve", "--listen", "0.0.0.0:0", "--dev"}, 1, "--insecure"},
+		{[]string{"serve", "--rate", "0", "--dev"}, 1, "limits.rate"},
+		{[]string{"serve"}, 1, "api-keys"},
+		{[]string{"token", "--identity", "a"}, 1, "--key"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			cmd := exec.Command(binary, tc.args...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			out, _ := cmd.CombinedOutput()
+			if cmd.ProcessState.ExitCode() != tc.code || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("exit %d, output:\n%s\nwant exit %d mentioning %q", cmd.ProcessState.ExitCode(), out, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and returns a pool trusting it.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "parley test"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(priv)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}

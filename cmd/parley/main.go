@@ -1,0 +1,91 @@
+// Command parley is the Parley WebRTC signaling server and its tools.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/pflag"
+)
+
+const usage = `parley — WebRTC signaling (JSON-RPC 2.0 over WebSocket) in one binary.
+
+Usage:
+  parley serve [flags]     run the server (parley serve --dev for local development)
+  parley token [flags]     mint a JWT for a client (session.connect's token)
+  parley version           print the version
+  parley help [command]    show help
+
+Run 'parley <command> --help' for the flags of a command.
+`
+
+// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
+// it comes from the module's build info.
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+// run is main without the process: testable, and it returns an exit code.
+func run(args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		err = runServe(rest, environ, stdout, stderr)
+	case "token":
+		err = runToken(rest, environ, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "parley", buildVersion())
+	case "help", "-h", "--help":
+		if len(rest) > 0 {
+			return run([]string{rest[0], "--help"}, environ, stdout, stderr)
+		}
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "parley: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil, errors.Is(err, pflag.ErrHelp):
+		return 0
+	default:
+		fmt.Fprintln(stderr, "parley:", err)
+		return 1
+	}
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
+}
+
+// newFlagSet makes a subcommand's flag set with a usage line.
+func newFlagSet(name, synopsis string, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: parley %s [flags]\n\n%s\n\nFlags:\n%s", name, synopsis, fs.FlagUsages())
+	}
+	return fs
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/parley-rtc/parley/server"
+)
+
+const serveSynopsis = `Runs the signaling server: WebSocket JSON-RPC at /rpc, POST /rpc, /openrpc.json,
+/healthz and /readyz. Every flag can also be set as PARLEY_<FLAG> in the
+environment (PARLEY_TLS_CERT for --tls-cert) or in a YAML file (--config);
+flags win over the environment, which wins over the file. SIGTERM or Ctrl-C
+shuts down gracefully; a second signal exits at once.`
+
+func runServe(args, environ []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", serveSynopsis, stderr)
+	configFile := fs.String("config", "", "YAML configuration file (or PARLEY_CONFIG)")
+	keys := configFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	cfg, err := loadConfig(fs, keys, configPath(*configFile), environ)
+	if err != nil {
+		return err
+	}
+	log, err := server.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	if cfg.Dev && len(cfg.APIKeys) == 0 {
+		key := "dev:" + server.NewSecret()
+		cfg.APIKeys = []string{key}
+		fmt.Fprintf(stdout, "dev mode: throw-away API key %s\n  mint a token: parley token --key %s --identity alice --room demo\n", key, key)
+	}
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "ws"
+	if cfg.TLSCert != "" {
+		scheme = "wss"
+	}
+	fmt.Fprintf(stdout, "parley %s listening on %s://%s/rpc\n", buildVersion(), scheme, ln.Addr())
+	log.Info("listening", "addr", ln.Addr().String(), "dev", cfg.Dev, "tls", cfg.TLSCert != "")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal now kills the process
+	}()
+	if err := srv.Serve(ctx, ln); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+

@@ -1,0 +1,49 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// MethodFunc handles one call. params is the raw, already well-formed params
+// member (nil when absent). The result is marshalled as the response's result;
+// a *Error is sent as is, any other error becomes -32603.
+type MethodFunc func(ctx context.Context, params jsontext.Value) (any, error)
+
+// Middleware wraps every method of a Mux (auth gates, rate limits, metrics).
+type Middleware func(method string, next MethodFunc) MethodFunc
+
+// Mux maps method names to handlers. Register everything before serving;
+// it is read-only afterwards and safe for concurrent use.
+type Mux struct {
+	methods    map[string]MethodFunc
+	middleware []Middleware
+}
+
+// NewMux returns an empty Mux.
+func NewMux() *Mux { return &Mux{methods: make(map[string]MethodFunc)} }
+
+// Handle registers fn for method. It panics on a duplicate, which is a
+// programming error caught at start-up.
+func (m *Mux) Handle(method string, fn MethodFunc) {
+	if _, dup := m.methods[method]; dup {
+		panic(fmt.Sprintf("rpc: method %q registered twice", method))
+	}
+	m.methods[method] = fn
+}
+
+// Use adds middleware; the first added is the outermost.
+func (m *Mux) Use(mw Middleware) { m.middleware = append(m.middleware, mw) }
+
+// Methods lists the registered method names, sorted.
+func (m *Mux) Methods() []string {
+	names := make([]string, 0, len(m.methods))
+	for name := range m.methods {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}

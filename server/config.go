@@ -1,0 +1,195 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// maxPeersCeiling is the schema's maximum for maxPeers (api/parley.openrpc.json).
+const maxPeersCeiling = 10000
+
+// Config is everything `parley serve` can be told. DefaultConfig states every
+// default; Validate runs before anything listens, so a bad value fails start-up
+// instead of the first user.
+type Config struct {
+	// Listen is the HTTP/WebSocket address. A non-loopback address needs TLS
+	// (or Insecure), so credentials never cross a network in clear text.
+	Listen   string `koanf:"listen"`
+	Dev      bool   `koanf:"dev"`
+	Insecure bool   `koanf:"insecure"`
+	TLSCert  string `koanf:"tls-cert"`
+	TLSKey   string `koanf:"tls-key"`
+	// TURNListen is reserved for the co-hosted STUN/TURN server; accepted now
+	// so deployment scripts do not change when it lands.
+	TURNListen string `koanf:"turn-listen"`
+
+	// APIKeys are "kid:secret" pairs; a JWT's kid header picks the secret
+	// that verifies it (HS256). Several keys allow rotation.
+	APIKeys []string `koanf:"api-keys"`
+	// AllowedOrigins is the browser Origin allow-list ("https://app.example").
+	// Requests without an Origin header (bots, CLIs) are always allowed.
+	AllowedOrigins []string `koanf:"allowed-origins"`
+	AllowAnyOrigin bool     `koanf:"allow-any-origin"`
+	// ICEServers are STUN/TURN URLs handed to clients as iceServers (for an
+	// external STUN server until the co-hosted one is configured).
+	ICEServers []string `koanf:"ice-servers"`
+
+	Limits Limits `koanf:"limits"`
+
+	ShutdownTimeout time.Duration `koanf:"shutdown-timeout"`
+	LogLevel        string        `koanf:"log-level"`
+	LogFormat       string        `koanf:"log-format"`
+}
+
+// Limits bound what one client can make the server hold or do.
+type Limits struct {
+	MaxFrameBytes      int64         `koanf:"max-frame-bytes"`
+	MaxSDPBytes        int           `koanf:"max-sdp-bytes"`
+	MaxCandidateBytes  int           `koanf:"max-candidate-bytes"`
+	MaxMetadataBytes   int           `koanf:"max-metadata-bytes"`
+	MaxRoomsPerSession int           `koanf:"max-rooms-per-session"`
+	MaxPeersPerRoom    int           `koanf:"max-peers-per-room"`
+	MaxRooms           int           `koanf:"max-rooms"`
+	MaxConnsPerIP      int           `koanf:"max-conns-per-ip"`
+	RatePerSecond      float64       `koanf:"rate"`
+	RateBurst          int           `koanf:"rate-burst"`
+	AuthTimeout        time.Duration `koanf:"auth-timeout"`
+	EmptyRoomTTL       time.Duration `koanf:"empty-room-ttl"`
+	QueueMessages      int           `koanf:"queue-messages"`
+	QueueBytes         int           `koanf:"queue-bytes"`
+	WriteTimeout       time.Duration `koanf:"write-timeout"`
+	PingInterval       time.Duration `koanf:"ping-interval"`
+	PongTimeout        time.Duration `koanf:"pong-timeout"`
+}
+
+// DevListen is where `parley serve --dev` listens unless told otherwise.
+const DevListen = "127.0.0.1:7880"
+
+// DefaultConfig returns the configuration `parley serve` starts from.
+func DefaultConfig() Config {
+	return Config{
+		Listen:          DevListen,
+		ShutdownTimeout: 10 * time.Second,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		Limits: Limits{
+			MaxFrameBytes:      64 << 10,
+			MaxSDPBytes:        64 << 10,
+			MaxCandidateBytes:  1024,
+			MaxMetadataBytes:   4 << 10,
+			MaxRoomsPerSession: 16,
+			MaxPeersPerRoom:    16,
+			MaxRooms:           100_000,
+			MaxConnsPerIP:      100,
+			RatePerSecond:      50,
+			RateBurst:          200,
+			AuthTimeout:        10 * time.Second,
+			EmptyRoomTTL:       5 * time.Minute,
+			QueueMessages:      1024,
+			QueueBytes:         4 << 20,
+			WriteTimeout:       10 * time.Second,
+			PingInterval:       20 * time.Second,
+			PongTimeout:        45 * time.Second,
+		},
+	}
+}
+
+// Validate reports every bad value at once, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		bad("listen", "%v", err)
+	} else if !isLoopbackHost(host) && c.TLSCert == "" && !c.Insecure {
+		bad("listen", "%s is not a loopback address: give --tls-cert/--tls-key, or --insecure to serve plain ws:// anyway", c.Listen)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-cert", "--tls-cert and --tls-key go together")
+	}
+	if c.TURNListen != "" {
+		if _, _, err := net.SplitHostPort(c.TURNListen); err != nil {
+			bad("turn-listen", "%v", err)
+		}
+	}
+	if _, err := ParseAPIKeys(c.APIKeys); err != nil {
+		bad("api-keys", "%v", err)
+	}
+	if !c.Dev && len(c.APIKeys) == 0 {
+		bad("api-keys", "no API key: give --api-keys kid:secret (or --dev for a throw-away one)")
+	}
+	for _, o := range c.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+			bad("allowed-origins", "%q is not an origin like https://app.example.com", o)
+		}
+	}
+	for _, s := range c.ICEServers {
+		if !strings.HasPrefix(s, "stun:") && !strings.HasPrefix(s, "turn:") && !strings.HasPrefix(s, "turns:") {
+			bad("ice-servers", "%q is not a stun:, turn: or turns: URL", s)
+		}
+	}
+	if _, err := parseLogLevel(c.LogLevel); err != nil {
+		bad("log-level", "%v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log-format", "%q is not text or json", c.LogFormat)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown-timeout", "must be positive")
+	}
+	l := c.Limits
+	positive := []struct {
+		key string
+		v   float64
+	}{
+		{"limits.max-frame-bytes", float64(l.MaxFrameBytes)},
+		{"limits.max-sdp-bytes", float64(l.MaxSDPBytes)},
+		{"limits.max-candidate-bytes", float64(l.MaxCandidateBytes)},
+		{"limits.max-metadata-bytes", float64(l.MaxMetadataBytes)},
+		{"limits.max-rooms-per-session", float64(l.MaxRoomsPerSession)},
+		{"limits.max-peers-per-room", float64(l.MaxPeersPerRoom)},
+		{"limits.max-rooms", float64(l.MaxRooms)},
+		{"limits.max-conns-per-ip", float64(l.MaxConnsPerIP)},
+		{"limits.rate", l.RatePerSecond},
+		{"limits.rate-burst", float64(l.RateBurst)},
+		{"limits.auth-timeout", float64(l.AuthTimeout)},
+		{"limits.empty-room-ttl", float64(l.EmptyRoomTTL)},
+		{"limits.queue-messages", float64(l.QueueMessages)},
+		{"limits.queue-bytes", float64(l.QueueBytes)},
+		{"limits.write-timeout", float64(l.WriteTimeout)},
+		{"limits.ping-interval", float64(l.PingInterval)},
+		{"limits.pong-timeout", float64(l.PongTimeout)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			bad(p.key, "must be positive")
+		}
+	}
+	if l.MaxPeersPerRoom > maxPeersCeiling {
+		bad("limits.max-peers-per-room", "at most %d", maxPeersCeiling)
+	}
+	if l.PongTimeout <= l.PingInterval {
+		bad("limits.pong-timeout", "must be longer than limits.ping-interval")
+	}
+	if int64(l.QueueBytes) < l.MaxFrameBytes {
+		bad("limits.queue-bytes", "must hold at least one frame (limits.max-frame-bytes)")
+	}
+	return errors.Join(errs...)
+}
+
+// isLoopbackHost reports whether host (from a listen address) only reaches
+// this machine. An empty host means every interface, which is not loopback.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

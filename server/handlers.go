@@ -1,0 +1,250 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/parley-rtc/parley/api"
+)
+
+// The Server answers every method of the schema.
+var _ api.Handler = (*Server)(nil)
+
+// SessionConnect authenticates the connection: a JWT, or in dev mode a bare
+// identity from loopback.
+func (s *Server) SessionConnect(ctx context.Context, p *api.SessionConnectParams) (*api.SessionConnectResult, error) {
+	st := connStateFrom(ctx)
+	if st == nil {
+		return nil, api.ErrBadRequest("session.connect needs a WebSocket connection; POST /rpc is stateless")
+	}
+	if st.sess.Load() != nil {
+		return nil, api.ErrConflict("this connection already has a session")
+	}
+	identity, grants, err := s.authenticate(st, p)
+	if err != nil {
+		return nil, err
+	}
+	sess := &session{
+		id:          newID(20),
+		peerID:      newID(12),
+		identity:    identity,
+		resumeToken: newID(43),
+		grants:      grants,
+		conn:        st.conn,
+		rooms:       make(map[string]*room),
+	}
+	sess.log = s.log.With("session", sess.id, "peer", sess.peerID, "identity", identity)
+	if !st.sess.CompareAndSwap(nil, sess) {
+		return nil, api.ErrConflict("this connection already has a session")
+	}
+	sess.log.Info("session connected", "remote", st.remote)
+	return &api.SessionConnectResult{
+		SessionID:   sess.id,
+		PeerID:      sess.peerID,
+		Identity:    identity,
+		ResumeToken: sess.resumeToken,
+		ICEServers:  s.iceServers(),
+		Protocol:    api.DocumentSHA256,
+	}, nil
+}
+
+// authenticate turns session.connect's credentials into an identity and grants.
+func (s *Server) authenticate(st *connState, p *api.SessionConnectParams) (string, Grants, error) {
+	switch {
+	case p.Token != "" && p.Identity != "":
+		return "", Grants{}, api.ErrBadRequest("give token or identity, not both")
+	case p.Token != "":
+		claims, err := s.keys.Verify(p.Token, s.now())
+		if err != nil {
+			return "", Grants{}, api.ErrUnauthenticated(err.Error())
+		}
+		if !api.ValidIdentity(claims.Subject) {
+			return "", Grants{}, api.ErrUnauthenticated(fmt.Sprintf("token subject %q is not a valid identity", claims.Subject))
+		}
+		return claims.Subject, claims.Grants, nil
+	case p.Identity != "":
+		if !s.cfg.Dev {
+			return "", Grants{}, api.ErrUnauthenticated("bare identities are accepted only in dev mode (parley serve --dev); send a token")
+		}
+		if !st.remote.IsLoopback() {
+			return "", Grants{}, api.ErrForbidden("bare identities are accepted only from loopback")
+		}
+		return p.Identity, Grants{Create: true}, nil
+	default:
+		return "", Grants{}, api.ErrUnauthenticated("send token (a JWT), or identity on a dev server")
+	}
+}
+
+// RoomCreate makes an empty room (sessions with the create grant, or an app
+// backend over POST /rpc).
+func (s *Server) RoomCreate(ctx context.Context, p *api.RoomCreateParams) (*api.RoomCreateResult, error) {
+	c, err := s.callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.admin && !c.sess.grants.Create {
+		return nil, api.ErrForbidden("your token does not grant creating rooms")
+	}
+	if err := checkMetadata("metadata", p.Metadata, s.cfg.Limits.MaxMetadataBytes); err != nil {
+		return nil, err
+	}
+	spec := roomSpec{id: p.RoomID, maxPeers: int(p.MaxPeers), metadata: p.Metadata}
+	if c.sess != nil {
+		spec.creator = c.sess.identity
+	}
+	id, err := s.hub.create(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &api.RoomCreateResult{RoomID: id}, nil
+}
+
+// RoomJoin seats the session in a room.
+func (s *Server) RoomJoin(ctx context.Context, p *api.RoomJoinParams) (*api.RoomJoinResult, error) {
+	sess, err := sessionOf(ctx, api.MethodRoomJoin)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMetadata("metadata", p.Metadata, s.cfg.Limits.MaxMetadataBytes); err != nil {
+		return nil, err
+	}
+	return s.hub.join(sess, joinRequest{roomID: p.RoomID, create: p.Create, displayName: p.DisplayName, metadata: p.Metadata})
+}
+
+// RoomLeave gives up the session's seat.
+func (s *Server) RoomLeave(ctx context.Context, p *api.RoomLeaveParams) (*api.Empty, error) {
+	sess, err := sessionOf(ctx, api.MethodRoomLeave)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.hub.leave(sess, p.RoomID, api.PeerLeftReasonLeft); err != nil {
+		return nil, err
+	}
+	return &api.Empty{}, nil
+}
+
+// RoomGet describes a room to a member or an admin.
+func (s *Server) RoomGet(ctx context.Context, p *api.RoomGetParams) (*api.RoomInfo, error) {
+	c, err := s.callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.hub.get(c.sess, c.admin, p.RoomID)
+}
+
+// RoomList lists the rooms of this node to admins.
+func (s *Server) RoomList(ctx context.Context, _ *api.RoomListParams) (*api.RoomListResult, error) {
+	c, err := s.callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.admin {
+		return nil, api.ErrForbidden("room.list needs the admin grant")
+	}
+	return &api.RoomListResult{Rooms: s.hub.list()}, nil
+}
+
+// RoomUpdate lets the owner (or an admin) change a room.
+func (s *Server) RoomUpdate(ctx context.Context, p *api.RoomUpdateParams) (*api.RoomInfo, error) {
+	c, err := s.callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMetadata("metadata", p.Metadata, s.cfg.Limits.MaxMetadataBytes); err != nil {
+		return nil, err
+	}
+	return s.hub.update(c.sess, c.admin, roomUpdate{roomID: p.RoomID, metadata: p.Metadata, maxPeers: int(p.MaxPeers), locked: p.Locked})
+}
+
+// RoomKick removes a peer (owner, moderator or admin).
+func (s *Server) RoomKick(ctx context.Context, p *api.RoomKickParams) (*api.Empty, error) {
+	c, err := s.callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.hub.kick(c.sess, c.admin, p.RoomID, p.PeerID); err != nil {
+		return nil, err
+	}
+	return &api.Empty{}, nil
+}
+
+// SdpOffer relays a parsed offer with from stamped.
+func (s *Server) SdpOffer(ctx context.Context, p *api.SdpOfferParams) (*api.Empty, error) {
+	return s.relaySDP(ctx, api.MethodSdpOffer, p.RoomID, p.To, p.SDP, func(to *session, from string) {
+		_ = api.SendSdpOffer(to, &api.SdpOfferEvent{RoomID: p.RoomID, From: from, SDP: p.SDP})
+	})
+}
+
+// SdpAnswer relays a parsed answer with from stamped.
+func (s *Server) SdpAnswer(ctx context.Context, p *api.SdpAnswerParams) (*api.Empty, error) {
+	return s.relaySDP(ctx, api.MethodSdpAnswer, p.RoomID, p.To, p.SDP, func(to *session, from string) {
+		_ = api.SendSdpAnswer(to, &api.SdpAnswerEvent{RoomID: p.RoomID, From: from, SDP: p.SDP})
+	})
+}
+
+func (s *Server) relaySDP(ctx context.Context, method, roomID, to, text string, send func(to *session, from string)) (*api.Empty, error) {
+	sess, err := sessionOf(ctx, method)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSDP(text, s.cfg.Limits.MaxSDPBytes); err != nil {
+		return nil, err
+	}
+	return relay(sess, s.hub, roomID, to, func(r *session) { send(r, sess.peerID) })
+}
+
+// IceCandidate relays a parsed candidate (or end-of-candidates) with from stamped.
+func (s *Server) IceCandidate(ctx context.Context, p *api.IceCandidateParams) (*api.Empty, error) {
+	sess, err := sessionOf(ctx, api.MethodIceCandidate)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCandidate(p.Candidate, s.cfg.Limits.MaxCandidateBytes); err != nil {
+		return nil, err
+	}
+	ev := &api.IceCandidateEvent{RoomID: p.RoomID, From: sess.peerID, Candidate: p.Candidate}
+	return relay(sess, s.hub, p.RoomID, p.To, func(r *session) { _ = api.SendIceCandidate(r, ev) })
+}
+
+// relay sends to one peer of a room; sending to yourself is a mistake worth naming.
+func relay(sess *session, h *hub, roomID, to string, send func(*session)) (*api.Empty, error) {
+	if to == sess.peerID {
+		return nil, api.ErrBadRequest("to is your own peer id")
+	}
+	if err := h.deliver(sess, roomID, to, send); err != nil {
+		return nil, err
+	}
+	return &api.Empty{}, nil
+}
+
+// IceServers returns the configured STUN/TURN servers.
+func (s *Server) IceServers(ctx context.Context, _ *api.IceServersParams) (*api.IceServersResult, error) {
+	if _, err := s.callerOf(ctx); err != nil {
+		return nil, err
+	}
+	return &api.IceServersResult{ICEServers: s.iceServers()}, nil
+}
+
+// MessageSend relays application data to a room or to one peer.
+func (s *Server) MessageSend(ctx context.Context, p *api.MessageSendParams) (*api.MessageSendResult, error) {
+	sess, err := sessionOf(ctx, api.MethodMessageSend)
+	if err != nil {
+		return nil, err
+	}
+	if p.To == sess.peerID {
+		return nil, api.ErrBadRequest("to is your own peer id")
+	}
+	ev := &api.MessageReceivedEvent{RoomID: p.RoomID, From: sess.peerID, MessageID: newID(16), Private: p.To != "", Data: p.Data}
+	if err := s.hub.deliver(sess, p.RoomID, p.To, func(r *session) { _ = api.SendMessageReceived(r, ev) }); err != nil {
+		return nil, err
+	}
+	return &api.MessageSendResult{MessageID: ev.MessageID}, nil
+}
+
+// iceServers is what clients pass to RTCPeerConnection.
+func (s *Server) iceServers() []api.IceServer {
+	if len(s.cfg.ICEServers) == 0 {
+		return []api.IceServer{}
+	}
+	return []api.IceServer{{URLs: s.cfg.ICEServers}}
+}

@@ -1,0 +1,398 @@
+package server
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/parley-rtc/parley/api"
+)
+
+// hub owns every room of this node. One RWMutex guards all membership:
+// changes take it for writing, relays for reading. Notifications are queued
+// (never written) under the lock, so a peer always sees room.peerJoined
+// before anything that peer sends, and a relay never races a leave.
+type hub struct {
+	limits Limits
+
+	mu    sync.RWMutex
+	rooms map[string]*room
+}
+
+// room is a signaling room (the seed model): created, joined, left; the last
+// one out destroys it. Fields are guarded by hub.mu.
+type room struct {
+	id        string
+	maxPeers  int
+	locked    bool
+	metadata  jsontext.Value
+	creator   string // identity that becomes owner on joining; "" = first joiner
+	members   []*member
+	hadPeers  bool
+	emptyTTL  *time.Timer
+	createdAt time.Time
+}
+
+// member is a session's seat in one room.
+type member struct {
+	sess *session
+	peer api.Peer
+}
+
+func newHub(limits Limits) *hub {
+	return &hub{limits: limits, rooms: make(map[string]*room)}
+}
+
+// roomSpec is what room.create and room.join(create) ask for.
+type roomSpec struct {
+	id       string
+	maxPeers int
+	metadata jsontext.Value
+	creator  string
+}
+
+// createLocked adds a room; hub.mu must be held for writing.
+func (h *hub) createLocked(spec roomSpec) (*room, error) {
+	if spec.id == "" {
+		spec.id = newID(12)
+	}
+	if _, exists := h.rooms[spec.id]; exists {
+		return nil, api.ErrConflict(fmt.Sprintf("room %q already exists", spec.id))
+	}
+	if len(h.rooms) >= h.limits.MaxRooms {
+		return nil, api.ErrTooLarge(fmt.Sprintf("this server holds its maximum of %d rooms", h.limits.MaxRooms))
+	}
+	if spec.maxPeers == 0 {
+		spec.maxPeers = h.limits.MaxPeersPerRoom
+	}
+	if spec.maxPeers > h.limits.MaxPeersPerRoom {
+		return nil, api.ErrTooLarge(fmt.Sprintf("maxPeers %d is over this server's limit of %d", spec.maxPeers, h.limits.MaxPeersPerRoom))
+	}
+	r := &room{id: spec.id, maxPeers: spec.maxPeers, metadata: spec.metadata, creator: spec.creator, createdAt: time.Now()}
+	h.rooms[r.id] = r
+	return r, nil
+}
+
+// create makes an empty room that expires if nobody joins it in time.
+func (h *hub) create(spec roomSpec) (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, err := h.createLocked(spec)
+	if err != nil {
+		return "", err
+	}
+	r.emptyTTL = time.AfterFunc(h.limits.EmptyRoomTTL, func() { h.expireEmpty(r) })
+	return r.id, nil
+}
+
+// expireEmpty removes a created room that nobody ever joined.
+func (h *hub) expireEmpty(r *room) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !r.hadPeers && h.rooms[r.id] == r {
+		delete(h.rooms, r.id)
+	}
+}
+
+// joinRequest is a validated room.join.
+type joinRequest struct {
+	roomID      string
+	create      bool
+	displayName string
+	metadata    jsontext.Value
+}
+
+// join seats s in a room and tells the others.
+func (h *hub) join(s *session, req joinRequest) (*api.RoomJoinResult, error) {
+	if !s.grants.Admin && !s.grants.MayJoin(req.roomID) {
+		return nil, api.ErrForbidden(fmt.Sprintf("your token does not grant room %q", req.roomID))
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, already := s.rooms[req.roomID]; already {
+		return nil, api.ErrConflict(fmt.Sprintf("you already joined room %q", req.roomID))
+	}
+	if len(s.rooms) >= h.limits.MaxRoomsPerSession {
+		return nil, api.ErrTooLarge(fmt.Sprintf("a session may be in at most %d rooms", h.limits.MaxRoomsPerSession))
+	}
+	r, ok := h.rooms[req.roomID]
+	if !ok {
+		if !req.create {
+			return nil, api.ErrRoomNotFound(fmt.Sprintf("room %q does not exist (join with create: true to create it)", req.roomID))
+		}
+		if !s.grants.Create && !s.grants.Admin {
+			return nil, api.ErrForbidden("your token does not grant creating rooms")
+		}
+		var err error
+		if r, err = h.createLocked(roomSpec{id: req.roomID, creator: s.identity}); err != nil {
+			return nil, err
+		}
+	}
+	if r.locked && !s.grants.Admin {
+		return nil, api.ErrConflict(fmt.Sprintf("room %q is locked", r.id))
+	}
+	if len(r.members) >= r.maxPeers {
+		return nil, api.ErrRoomFull(fmt.Sprintf("room %q is full (%d of %d peers)", r.id, len(r.members), r.maxPeers))
+	}
+	m := &member{sess: s, peer: api.Peer{
+		PeerID:      s.peerID,
+		Identity:    s.identity,
+		DisplayName: req.displayName,
+		Role:        r.roleFor(s),
+		Metadata:    req.metadata,
+	}}
+	others := r.peers()
+	for _, o := range r.members {
+		_ = api.SendRoomPeerJoined(o.sess, &api.RoomPeerJoinedEvent{RoomID: r.id, Peer: m.peer})
+	}
+	r.members = append(r.members, m)
+	r.hadPeers = true
+	if r.emptyTTL != nil {
+		r.emptyTTL.Stop()
+		r.emptyTTL = nil
+	}
+	s.rooms[r.id] = r
+	return &api.RoomJoinResult{RoomID: r.id, Self: m.peer, Peers: others}, nil
+}
+
+// roleFor picks the role of a joining session: the creator (or, for a room
+// without one, the first joiner) owns it; a moderator grant gives moderator.
+func (r *room) roleFor(s *session) api.Role {
+	switch {
+	case (r.creator == "" && !r.hadPeers) || (r.creator != "" && r.creator == s.identity && !r.hasOwner()):
+		return api.RoleOwner
+	case s.grants.Moderator:
+		return api.RoleModerator
+	default:
+		return api.RoleParticipant
+	}
+}
+
+func (r *room) hasOwner() bool {
+	return slices.ContainsFunc(r.members, func(m *member) bool { return m.peer.Role == api.RoleOwner })
+}
+
+// peers lists the members in join order.
+func (r *room) peers() []api.Peer {
+	out := make([]api.Peer, len(r.members))
+	for i, m := range r.members {
+		out[i] = m.peer
+	}
+	return out
+}
+
+func (r *room) info() *api.RoomInfo {
+	return &api.RoomInfo{RoomID: r.id, MaxPeers: int64(r.maxPeers), Locked: r.locked, Metadata: r.metadata, Peers: r.peers()}
+}
+
+func (r *room) member(peerID string) *member {
+	for _, m := range r.members {
+		if m.peer.PeerID == peerID {
+			return m
+		}
+	}
+	return nil
+}
+
+// memberRoomLocked finds a room s is in; hub.mu must be held.
+func (h *hub) memberRoomLocked(s *session, roomID string) (*room, error) {
+	r, ok := s.rooms[roomID]
+	if !ok {
+		return nil, api.ErrRoomNotFound(fmt.Sprintf("you are not in room %q", roomID))
+	}
+	return r, nil
+}
+
+// leave removes s from a room; the others learn why.
+func (h *hub) leave(s *session, roomID string, reason api.PeerLeftReason) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, err := h.memberRoomLocked(s, roomID)
+	if err != nil {
+		return err
+	}
+	h.removeLocked(r, s, reason)
+	return nil
+}
+
+// leaveAll removes s from every room (its connection ended).
+func (h *hub) leaveAll(s *session, reason api.PeerLeftReason) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range s.rooms {
+		h.removeLocked(r, s, reason)
+	}
+}
+
+// removeLocked takes s's seat, tells the rest, hands ownership on, and
+// destroys the room when it is empty (the last one out).
+func (h *hub) removeLocked(r *room, s *session, reason api.PeerLeftReason) {
+	i := slices.IndexFunc(r.members, func(m *member) bool { return m.sess == s })
+	if i < 0 {
+		return
+	}
+	gone := r.members[i]
+	r.members = slices.Delete(r.members, i, i+1)
+	delete(s.rooms, r.id)
+	for _, o := range r.members {
+		_ = api.SendRoomPeerLeft(o.sess, &api.RoomPeerLeftEvent{RoomID: r.id, PeerID: gone.peer.PeerID, Reason: reason})
+	}
+	if len(r.members) == 0 {
+		delete(h.rooms, r.id)
+		return
+	}
+	if gone.peer.Role == api.RoleOwner {
+		// A room keeps an owner: the longest-present peer inherits it.
+		r.members[0].peer.Role = api.RoleOwner
+		h.broadcastUpdateLocked(r)
+	}
+}
+
+func (h *hub) broadcastUpdateLocked(r *room) {
+	info := r.info()
+	for _, m := range r.members {
+		_ = api.SendRoomUpdated(m.sess, &api.RoomUpdatedEvent{RoomID: r.id, Room: *info})
+	}
+}
+
+// get describes a room to a member or an admin.
+func (h *hub) get(s *session, admin bool, roomID string) (*api.RoomInfo, error) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	r, ok := h.rooms[roomID]
+	if !ok || (!admin && r.member(s.peerID) == nil) {
+		return nil, api.ErrRoomNotFound(fmt.Sprintf("room %q does not exist or you are not in it", roomID))
+	}
+	return r.info(), nil
+}
+
+func (h *hub) list() []api.RoomSummary {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]api.RoomSummary, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		out = append(out, api.RoomSummary{RoomID: r.id, PeerCount: int64(len(r.members)), MaxPeers: int64(r.maxPeers), Locked: r.locked})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].RoomID < out[j].RoomID })
+	return out
+}
+
+// roomUpdate is a validated room.update.
+type roomUpdate struct {
+	roomID   string
+	metadata jsontext.Value
+	maxPeers int
+	locked   *bool
+}
+
+// update changes a room (owner or admin) and tells every member.
+func (h *hub) update(s *session, admin bool, u roomUpdate) (*api.RoomInfo, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, ok := h.rooms[u.roomID]
+	if !ok {
+		return nil, api.ErrRoomNotFound(fmt.Sprintf("room %q does not exist", u.roomID))
+	}
+	if !admin {
+		m := r.member(s.peerID)
+		if m == nil {
+			return nil, api.ErrRoomNotFound(fmt.Sprintf("you are not in room %q", u.roomID))
+		}
+		if m.peer.Role != api.RoleOwner {
+			return nil, api.ErrForbidden("only the room's owner may update it")
+		}
+	}
+	if u.maxPeers != 0 {
+		if u.maxPeers > h.limits.MaxPeersPerRoom {
+			return nil, api.ErrTooLarge(fmt.Sprintf("maxPeers %d is over this server's limit of %d", u.maxPeers, h.limits.MaxPeersPerRoom))
+		}
+		if u.maxPeers < len(r.members) {
+			return nil, api.ErrConflict(fmt.Sprintf("maxPeers %d is below the %d peers already in the room", u.maxPeers, len(r.members)))
+		}
+		r.maxPeers = u.maxPeers
+	}
+	if u.metadata != nil {
+		r.metadata = u.metadata
+	}
+	if u.locked != nil {
+		r.locked = *u.locked
+	}
+	h.broadcastUpdateLocked(r)
+	return r.info(), nil
+}
+
+// kick removes a peer (owner, moderator or admin); owners cannot be kicked.
+func (h *hub) kick(s *session, admin bool, roomID, peerID string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, ok := h.rooms[roomID]
+	if !ok {
+		return api.ErrRoomNotFound(fmt.Sprintf("room %q does not exist", roomID))
+	}
+	if !admin {
+		m := r.member(s.peerID)
+		if m == nil {
+			return api.ErrRoomNotFound(fmt.Sprintf("you are not in room %q", roomID))
+		}
+		if m.peer.Role != api.RoleOwner && m.peer.Role != api.RoleModerator {
+			return api.ErrForbidden("only the owner or a moderator may kick")
+		}
+	}
+	target := r.member(peerID)
+	if target == nil {
+		return api.ErrPeerNotFound(fmt.Sprintf("peer %q is not in room %q", peerID, roomID))
+	}
+	if target.peer.Role == api.RoleOwner {
+		return api.ErrForbidden("the room's owner cannot be kicked")
+	}
+	_ = api.SendRoomPeerLeft(target.sess, &api.RoomPeerLeftEvent{RoomID: r.id, PeerID: peerID, Reason: api.PeerLeftReasonKicked})
+	h.removeLocked(r, target.sess, api.PeerLeftReasonKicked)
+	return nil
+}
+
+// deliver finds the recipients of a relay from s in roomID — one peer, or
+// with to == "" everyone else — and hands each to send while the membership
+// cannot change.
+func (h *hub) deliver(s *session, roomID, to string, send func(*session)) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	r, err := h.memberRoomLocked(s, roomID)
+	if err != nil {
+		return err
+	}
+	if to != "" {
+		m := r.member(to)
+		if m == nil {
+			return api.ErrPeerNotFound(fmt.Sprintf("peer %q is not in room %q", to, roomID))
+		}
+		send(m.sess)
+		return nil
+	}
+	for _, m := range r.members {
+		if m.sess != s {
+			send(m.sess)
+		}
+	}
+	return nil
+}
+
+// closeAll tells every member of every room that it is closed and empties
+// the hub (shutdown).
+func (h *hub) closeAll(reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, r := range h.rooms {
+		for _, m := range r.members {
+			_ = api.SendRoomClosed(m.sess, &api.RoomClosedEvent{RoomID: id, Reason: reason})
+			delete(m.sess.rooms, id)
+		}
+		if r.emptyTTL != nil {
+			r.emptyTTL.Stop()
+		}
+		delete(h.rooms, id)
+	}
+}

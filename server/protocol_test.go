@@ -1,0 +1,182 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/go-json-experiment/json"
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-rtc/parley/api"
+)
+
+// TestBadFramesKeepServing sends every kind of bad frame on one connection;
+// each gets an error that names the problem and the connection keeps going.
+func TestBadFramesKeepServing(t *testing.T) {
+	ts := startServer(t)
+	alice := ts.connect(t, "alice")
+	cases := []struct {
+		name  string
+		frame string
+		code  string
+	}{
+		{"invalid json", `{"jsonrpc":"2.0","method":`, `"code":-32700`},
+		{"not an object", `42`, `"code":-32600`},
+		{"wrong version", `{"jsonrpc":"1.0","id":1,"method":"room.get","params":{"roomId":"r"}}`, `"code":-32600`},
+		{"unknown method", `{"jsonrpc":"2.0","id":1,"method":"room.explode"}`, `"code":-32601`},
+		{"duplicate member", `{"jsonrpc":"2.0","id":1,"method":"room.join","params":{"roomId":"a","roomId":"b"}}`, `"code":-32`},
+		{"invalid utf-8", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"message.send\",\"params\":{\"roomId\":\"r\",\"data\":\"\xff\"}}", `"code":-32700`},
+		{"lone surrogate", `{"jsonrpc":"2.0","id":1,"method":"message.send","params":{"roomId":"r","data":"\ud800"}}`, `"code":-32700`},
+		{"too deep", `{"jsonrpc":"2.0","id":1,"method":"message.send","params":{"roomId":"r","data":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}}`, `"code":-32`},
+		{"huge integer", `{"jsonrpc":"2.0","id":1,"method":"room.create","params":{"maxPeers":9007199254740993}}`, `"code":-32602`},
+		{"params not an object", `{"jsonrpc":"2.0","id":1,"method":"room.join","params":["r"]}`, `"code":-32602`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := alice.Send([]byte(tc.frame)); err != nil {
+				t.Fatal(err)
+			}
+			id := "1"
+			if strings.Contains(tc.code, "32700") || tc.name == "not an object" {
+				id = "null"
+			}
+			f, err := alice.Response(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(f.Raw, []byte(tc.code)) {
+				t.Fatalf("reply %s, want %s", f.Raw, tc.code)
+			}
+		})
+	}
+	joinRoom(alice, "still-serving")
+}
+
+func TestFrameLimits(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Limits.MaxFrameBytes = 4096; c.Limits.QueueBytes = 1 << 20 })
+	big := ts.connect(t, "big")
+	_ = big.Send([]byte(`{"jsonrpc":"2.0","id":1,"method":"message.send","params":{"roomId":"r","data":"` + strings.Repeat("x", 5000) + `"}}`))
+	if code, _, err := big.CloseCode(); err != nil || code != websocket.CloseMessageTooBig {
+		t.Fatalf("oversized frame: close %d %v, want 1009", code, err)
+	}
+	bin := ts.connect(t, "bin")
+	_ = bin.WriteMessage(websocket.BinaryMessage, []byte(`{}`))
+	if code, _, err := bin.CloseCode(); err != nil || code != websocket.CloseUnsupportedData {
+		t.Fatalf("binary frame: close %d %v, want 1003", code, err)
+	}
+	// Others are unaffected.
+	joinRoom(ts.connect(t, "other"), "fine")
+}
+
+func TestDiscoverAndDocument(t *testing.T) {
+	ts := startServer(t)
+	c := ts.dial(t, nil)
+	res, err := c.Call("rpc.discover", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenRPC string `json:"openrpc"`
+	}
+	if err := json.Unmarshal(res, &doc, json.RejectUnknownMembers(false)); err != nil || doc.OpenRPC == "" {
+		t.Fatalf("rpc.discover = %.80s…, %v", res, err)
+	}
+	resp, err := http.Get(ts.base + "/openrpc.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(body, api.Document) {
+		t.Fatalf("GET /openrpc.json: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/nope": 404} {
+		resp, err := http.Get(ts.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
+
+func post(t *testing.T, ts *testServer, body string, auth bool) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", ts.base+"/rpc", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if auth {
+		req.SetBasicAuth(testKID, testSecret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestPostRPC(t *testing.T) {
+	ts := startServer(t)
+	if code, body := post(t, ts, `{"jsonrpc":"2.0","id":1,"method":"room.list"}`, false); code != 401 || !strings.Contains(body, "API key") {
+		t.Fatalf("unauthenticated POST: %d %s", code, body)
+	}
+	code, body := post(t, ts, `[{"jsonrpc":"2.0","id":"a","method":"room.create","params":{"roomId":"from-backend","maxPeers":2}},`+
+		`{"jsonrpc":"2.0","id":"b","method":"room.list"},{"jsonrpc":"2.0","method":"room.list"}]`, true)
+	if code != 200 || !strings.Contains(body, `"id":"a"`) || !strings.Contains(body, `"peerCount":0`) || strings.Count(body, `"id"`) != 2 {
+		t.Fatalf("batch POST: %d %s", code, body)
+	}
+	if code, body := post(t, ts, `{"jsonrpc":"2.0","id":1,"method":"room.join","params":{"roomId":"from-backend"}}`, true); !strings.Contains(body, "WebSocket") {
+		t.Fatalf("room.join over POST: %d %s", code, body)
+	}
+	// The room made by the backend is joinable; the first joiner owns it.
+	alice := ts.connect(t, "alice")
+	if res := joinRoom(alice, "from-backend"); res["self"].(map[string]any)["role"] != "owner" {
+		t.Fatalf("first joiner of a backend room: %v", res["self"])
+	}
+}
+
+func TestOriginCheck(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.AllowedOrigins = []string{"https://app.example"} })
+	for origin, ok := range map[string]bool{
+		"https://app.example":   true,
+		"http://localhost:5173": true, // dev mode admits loopback pages
+		"https://evil.example":  false,
+	} {
+		_, resp, err := websocket.DefaultDialer.Dial(ts.wsURL, http.Header{"Origin": {origin}})
+		if ok != (err == nil) {
+			t.Errorf("origin %s: err %v, want allowed=%v", origin, err, ok)
+		}
+		if !ok && (resp == nil || resp.StatusCode != http.StatusForbidden) {
+			t.Errorf("origin %s: want HTTP 403, got %v", origin, resp)
+		}
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Limits.RatePerSecond = 1; c.Limits.RateBurst = 5 })
+	p := ts.connect(t, "fast") // session.connect took one token
+	var limited error
+	for range 10 {
+		if _, err := p.Call("ice.servers", nil); err != nil {
+			limited = err
+			break
+		}
+	}
+	rpcError(t, limited, 429, "retryAfterMs")
+}
+
+func TestConnectionsPerIP(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Limits.MaxConnsPerIP = 2 })
+	ts.dial(t, nil)
+	ts.dial(t, nil)
+	_, resp, err := websocket.DefaultDialer.Dial(ts.wsURL, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third connection: %v %v, want HTTP 429", err, resp)
+	}
+}

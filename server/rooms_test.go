@@ -1,0 +1,224 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// joinRoom has p join roomID (creating it) and returns the result.
+func joinRoom(p *peer, roomID string) map[string]any {
+	p.t.Helper()
+	var res map[string]any
+	if err := p.CallInto("room.join", map[string]any{"roomId": roomID, "create": true}, &res); err != nil {
+		p.t.Fatalf("room.join %s: %v", roomID, err)
+	}
+	return res
+}
+
+func TestTwoPeersNegotiate(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+
+	joined := joinRoom(alice, "r1")
+	if self := joined["self"].(map[string]any); self["role"] != "owner" || self["peerId"] != alice.peerID {
+		t.Fatalf("alice joined as %v, want owner with her peer id", self)
+	}
+	res := joinRoom(bob, "r1")
+	if peers := res["peers"].([]any); len(peers) != 1 || peers[0].(map[string]any)["identity"] != "alice" {
+		t.Fatalf("bob sees peers %v, want [alice]", peers)
+	}
+	pj := alice.expect("room.peerJoined")
+	if pj["peer"].(map[string]any)["peerId"] != bob.peerID || pj["seq"] != 1.0 {
+		t.Fatalf("room.peerJoined = %v", pj)
+	}
+
+	alice.must("sdp.offer", map[string]any{"roomId": "r1", "to": bob.peerID, "sdp": sampleSDP})
+	offer := bob.expect("sdp.offer")
+	if offer["from"] != alice.peerID || offer["sdp"] != sampleSDP || offer["roomId"] != "r1" || offer["seq"] != 1.0 {
+		t.Fatalf("sdp.offer = %v", offer)
+	}
+	bob.must("sdp.answer", map[string]any{"roomId": "r1", "to": alice.peerID, "sdp": sampleSDP})
+	if a := alice.expect("sdp.answer"); a["from"] != bob.peerID || a["seq"] != 2.0 {
+		t.Fatalf("sdp.answer = %v", a)
+	}
+	cand := map[string]any{"candidate": sampleCandidate, "sdpMid": "0", "sdpMLineIndex": 0}
+	alice.must("ice.candidate", map[string]any{"roomId": "r1", "to": bob.peerID, "candidate": cand})
+	if c := bob.expect("ice.candidate"); c["from"] != alice.peerID || c["candidate"].(map[string]any)["candidate"] != sampleCandidate || c["seq"] != 2.0 {
+		t.Fatalf("ice.candidate = %v", c)
+	}
+	alice.must("ice.candidate", map[string]any{"roomId": "r1", "to": bob.peerID, "candidate": nil})
+	if c := bob.expect("ice.candidate"); c["candidate"] != nil {
+		t.Fatalf("end-of-candidates relayed as %v, want null", c["candidate"])
+	}
+
+	sent := alice.must("message.send", map[string]any{"roomId": "r1", "data": map[string]any{"hello": []any{1, "two"}}})
+	m := bob.expect("message.received")
+	if m["from"] != alice.peerID || m["private"] != false || fmt.Sprint(m["data"]) != "map[hello:[1 two]]" {
+		t.Fatalf("message.received = %v", m)
+	}
+	if string(sent) == "" || m["messageId"] == "" {
+		t.Fatalf("message ids: result %s, event %v", sent, m["messageId"])
+	}
+	bob.must("message.send", map[string]any{"roomId": "r1", "to": alice.peerID, "data": "psst"})
+	if m := alice.expect("message.received"); m["private"] != true || m["data"] != "psst" {
+		t.Fatalf("directed message.received = %v", m)
+	}
+}
+
+func TestSpoofedFromIsRefused(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+	joinRoom(alice, "r")
+	joinRoom(bob, "r")
+	alice.expect("room.peerJoined")
+	_, err := bob.Call("sdp.offer", map[string]any{"roomId": "r", "to": alice.peerID, "sdp": sampleSDP, "from": "someone-else"})
+	rpcError(t, err, -32602, "from")
+	// Nothing was relayed: the next thing alice sees is a real offer from bob.
+	bob.must("sdp.offer", map[string]any{"roomId": "r", "to": alice.peerID, "sdp": sampleSDP})
+	if o := alice.expect("sdp.offer"); o["from"] != bob.peerID {
+		t.Fatalf("from = %v, want %s", o["from"], bob.peerID)
+	}
+}
+
+func TestGarbageIsNeverRelayed(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+	joinRoom(alice, "r")
+	joinRoom(bob, "r")
+	alice.expect("room.peerJoined")
+	cases := []struct {
+		name   string
+		method string
+		params map[string]any
+		code   int64
+		field  string
+	}{
+		{"garbage sdp", "sdp.offer", map[string]any{"roomId": "r", "to": bob.peerID, "sdp": "hello"}, -32602, `"field":"sdp"`},
+		{"garbage candidate", "ice.candidate", map[string]any{"roomId": "r", "to": bob.peerID, "candidate": map[string]any{"candidate": "candidate:x y z", "sdpMid": "0"}}, -32602, `"field":"candidate.candidate"`},
+		{"candidate without mid", "ice.candidate", map[string]any{"roomId": "r", "to": bob.peerID, "candidate": map[string]any{"candidate": sampleCandidate}}, -32602, `"field":"candidate"`},
+		{"wrong type", "sdp.offer", map[string]any{"roomId": "r", "to": bob.peerID, "sdp": 42}, -32602, `"field":"sdp"`},
+		{"bad room id", "sdp.offer", map[string]any{"roomId": "no spaces", "to": bob.peerID, "sdp": sampleSDP}, -32602, `"field":"roomId"`},
+		{"missing to", "sdp.answer", map[string]any{"roomId": "r", "sdp": sampleSDP}, -32602, `"field":"to"`},
+		{"unknown peer", "sdp.offer", map[string]any{"roomId": "r", "to": "nobody", "sdp": sampleSDP}, 404, "peer_not_found"},
+		{"not a member", "sdp.offer", map[string]any{"roomId": "other", "to": bob.peerID, "sdp": sampleSDP}, 404, "room_not_found"},
+		{"to self", "message.send", map[string]any{"roomId": "r", "to": alice.peerID, "data": 1}, 400, "own peer id"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := alice.Call(tc.method, tc.params)
+			rpcError(t, err, tc.code, tc.field)
+		})
+	}
+	alice.must("message.send", map[string]any{"roomId": "r", "data": "after"})
+	if m := bob.expect("message.received"); m["data"] != "after" {
+		t.Fatalf("bob's first notification is %v, want the message sent after the garbage", m)
+	}
+}
+
+func TestTenPeersInARoom(t *testing.T) {
+	ts := startServer(t)
+	peers := make([]*peer, 10)
+	for i := range peers {
+		peers[i] = ts.connect(t, fmt.Sprintf("p%d", i))
+		res := joinRoom(peers[i], "big")
+		if n := len(res["peers"].([]any)); n != i {
+			t.Fatalf("peer %d sees %d peers, want %d", i, n, i)
+		}
+	}
+	for i, p := range peers {
+		for j := i + 1; j < len(peers); j++ {
+			if pj := p.expect("room.peerJoined"); pj["peer"].(map[string]any)["peerId"] != peers[j].peerID {
+				t.Fatalf("peer %d: join %d announced as %v", i, j, pj)
+			}
+		}
+	}
+	peers[3].must("message.send", map[string]any{"roomId": "big", "data": "hi all"})
+	for i, p := range peers {
+		if i == 3 {
+			continue
+		}
+		if m := p.expect("message.received"); m["from"] != peers[3].peerID {
+			t.Fatalf("peer %d got %v", i, m)
+		}
+	}
+	if peers[3].Pending() != 0 {
+		t.Fatal("the sender received its own room message")
+	}
+}
+
+func TestLeaveDisconnectAndLastOneOut(t *testing.T) {
+	ts := startServer(t)
+	alice, bob, carol := ts.connect(t, "alice"), ts.connect(t, "bob"), ts.connect(t, "carol")
+	joinRoom(alice, "r")
+	joinRoom(bob, "r")
+	joinRoom(carol, "r")
+	alice.expect("room.peerJoined")
+	alice.expect("room.peerJoined")
+	bob.expect("room.peerJoined")
+
+	bob.must("room.leave", map[string]any{"roomId": "r"})
+	if l := alice.expect("room.peerLeft"); l["peerId"] != bob.peerID || l["reason"] != "left" {
+		t.Fatalf("room.peerLeft = %v", l)
+	}
+	carol.expect("room.peerLeft")
+	_ = carol.Close() // abrupt: no close handshake
+	if l := alice.expect("room.peerLeft"); l["peerId"] != carol.peerID || l["reason"] != "disconnected" {
+		t.Fatalf("room.peerLeft = %v", l)
+	}
+	alice.must("room.leave", map[string]any{"roomId": "r"})
+	_, err := bob.Call("room.join", map[string]any{"roomId": "r"})
+	rpcError(t, err, 404, "room_not_found")
+	if got := ts.srv.hub.list(); len(got) != 0 {
+		t.Fatalf("rooms after the last one left: %v", got)
+	}
+}
+
+func TestOwnershipPassesOnAndKick(t *testing.T) {
+	ts := startServer(t)
+	alice, bob, carol := ts.connect(t, "alice"), ts.connect(t, "bob"), ts.connect(t, "carol")
+	joinRoom(alice, "r")
+	joinRoom(bob, "r")
+	joinRoom(carol, "r")
+	_, err := bob.Call("room.kick", map[string]any{"roomId": "r", "peerId": carol.peerID})
+	rpcError(t, err, 403, "owner or a moderator")
+	_, err = bob.Call("room.update", map[string]any{"roomId": "r", "locked": true})
+	rpcError(t, err, 403, "owner")
+
+	alice.must("room.leave", map[string]any{"roomId": "r"})
+	bob.expect("room.peerJoined")
+	bob.expect("room.peerLeft")
+	up := bob.expect("room.updated")
+	if p := up["room"].(map[string]any)["peers"].([]any)[0].(map[string]any); p["peerId"] != bob.peerID || p["role"] != "owner" {
+		t.Fatalf("after the owner left, first peer is %v, want bob as owner", p)
+	}
+	bob.must("room.kick", map[string]any{"roomId": "r", "peerId": carol.peerID})
+	carol.expect("room.peerJoined") // alice's leave and update came before the kick
+	carol.expect("room.peerLeft")
+	carol.expect("room.updated")
+	if k := carol.expect("room.peerLeft"); k["peerId"] != carol.peerID || k["reason"] != "kicked" {
+		t.Fatalf("kicked peer got %v", k)
+	}
+	_, err = carol.Call("message.send", map[string]any{"roomId": "r", "data": 1})
+	rpcError(t, err, 404, "room_not_found")
+	info := bob.must("room.update", map[string]any{"roomId": "r", "locked": true, "metadata": map[string]any{"topic": "x"}})
+	if want := `"locked":true`; !strings.Contains(string(info), want) {
+		t.Fatalf("room.update result %s lacks %s", info, want)
+	}
+	_, err = carol.Call("room.join", map[string]any{"roomId": "r"})
+	rpcError(t, err, 409, "locked")
+}
+
+func TestRoomFull(t *testing.T) {
+	ts := startServer(t)
+	a, b, c := ts.connect(t, "a"), ts.connect(t, "b"), ts.connect(t, "c")
+	a.must("room.create", map[string]any{"roomId": "duo", "maxPeers": 2})
+	joinRoom(a, "duo")
+	joinRoom(b, "duo")
+	_, err := c.Call("room.join", map[string]any{"roomId": "duo"})
+	rpcError(t, err, 486, "room_full")
+	_, err = c.Call("room.create", map[string]any{"roomId": "duo"})
+	rpcError(t, err, 409, "already exists")
+	_, err = c.Call("room.create", map[string]any{"maxPeers": 17})
+	rpcError(t, err, 413, "limit of 16")
+}

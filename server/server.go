@@ -1,0 +1,188 @@
+// Package server is the Parley signaling service: sessions, rooms and relay
+// behind JSON-RPC (package rpc), wired to HTTP.
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/rpc"
+)
+
+// methodDiscover is the OpenRPC service-discovery method.
+const methodDiscover = "rpc.discover"
+
+// Server is one Parley node.
+type Server struct {
+	cfg      Config
+	keys     APIKeys
+	log      *slog.Logger
+	hub      *hub
+	mux      *rpc.Mux
+	upgrader *websocket.Upgrader
+	tls      *tls.Config
+	now      func() time.Time
+
+	draining atomic.Bool
+
+	connsMu sync.Mutex
+	conns   map[*rpc.Conn]struct{}
+	perIP   map[netip.Addr]int
+	wg      sync.WaitGroup
+}
+
+// New checks cfg and builds a server; nothing listens yet.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	keys, err := ParseAPIKeys(cfg.APIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("api-keys: %w", err)
+	}
+	s := &Server{
+		cfg:   cfg,
+		keys:  keys,
+		log:   log,
+		hub:   newHub(cfg.Limits),
+		now:   time.Now,
+		conns: make(map[*rpc.Conn]struct{}),
+		perIP: make(map[netip.Addr]int),
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS certificate: %w", err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	s.upgrader = rpc.NewUpgrader(s.checkOrigin)
+	s.mux = rpc.NewMux()
+	s.mux.SetLogger(log)
+	s.mux.Use(rateLimit)
+	s.mux.Use(requireSession)
+	api.Register(s.mux, s)
+	s.mux.Handle(methodDiscover, func(context.Context, jsontext.Value) (any, error) {
+		return jsontext.Value(api.Document), nil
+	})
+	return s, nil
+}
+
+// Handler routes the HTTP surface.
+func (s *Server) Handler() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /rpc", s.serveWS)
+	m.Handle("POST /rpc", rpc.HTTPHandler(s.mux, s.cfg.Limits.MaxFrameBytes, s.prepareHTTP))
+	m.HandleFunc("GET /openrpc.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(api.Document)
+	})
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	m.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if s.draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = fmt.Fprint(w, "Parley signaling server.\nJSON-RPC 2.0 over WebSocket at /rpc (and POST /rpc); schema at /openrpc.json.\n")
+	})
+	return m
+}
+
+// Serve answers on ln until ctx is done, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	return s.shutdown(hs)
+}
+
+// shutdown stops accepting, tells every room it is closing, closes every
+// connection with "going away", and waits (bounded) for them to finish.
+func (s *Server) shutdown(hs *http.Server) error {
+	s.draining.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(ctx)
+	s.hub.closeAll("server_shutdown")
+	s.connsMu.Lock()
+	for c := range s.conns {
+		c.Close(rpc.CloseGoingAway, "server shutting down")
+	}
+	s.connsMu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, errors.New("connections still open at the shutdown deadline"))
+	}
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// checkOrigin admits browsers from the allow-list, the same origin, and in
+// dev mode any loopback page. Clients that send no Origin are not browsers
+// and are admitted (they authenticate with tokens).
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || s.cfg.AllowAnyOrigin || slices.Contains(s.cfg.AllowedOrigins, origin) {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if u.Host == r.Host {
+		return true
+	}
+	return s.cfg.Dev && isLoopbackHost(u.Hostname())
+}
+
+// prepareHTTP authenticates POST /rpc: HTTP Basic with an API key's id and
+// secret, for app backends making stateless calls.
+func (s *Server) prepareHTTP(r *http.Request) (context.Context, error) {
+	kid, secret, ok := r.BasicAuth()
+	if !ok {
+		return nil, api.ErrUnauthenticated("POST /rpc needs HTTP Basic auth with an API key (key id as user, secret as password)")
+	}
+	want, known := s.keys[kid]
+	if !known || subtle.ConstantTimeCompare(want, []byte(secret)) != 1 {
+		return nil, api.ErrUnauthenticated("unknown API key or wrong secret")
+	}
+	return context.WithValue(r.Context(), apiKeyKey{}, kid), nil
+}

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestSlowConsumerIsCutOff: among 50 peers that read, one never reads. The
+// room is flooded (bounded by count); the silent one is closed with
+// slow_consumer and every reader still gets every message.
+func TestSlowConsumerIsCutOff(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	ts := startServer(t, func(c *Config) {
+		c.Limits.MaxPeersPerRoom = 64
+		c.Limits.MaxConnsPerIP = 64
+		c.Limits.QueueMessages = 64
+		c.Limits.QueueBytes = 256 << 10
+		c.Limits.WriteTimeout = time.Second
+	})
+
+	// The silent peer: a raw socket with a tiny receive buffer that joins
+	// and then never reads again.
+	silent := dialSilent(t, ts)
+
+	readers := make([]*peer, 50)
+	for i := range readers {
+		readers[i] = ts.connect(t, fmt.Sprintf("r%d", i))
+		joinRoom(readers[i], "flood")
+	}
+	sender := readers[0]
+	const messages = 2000
+	payload := strings.Repeat("x", 1000)
+	for i := range messages {
+		sender.must("message.send", map[string]any{"roomId": "flood", "data": fmt.Sprintf("%d %s", i, payload)})
+	}
+	// The close frame cannot always get through a full socket; when it
+	// does, it must say why. The server's log always does.
+	eventually(t, "the silent peer's session to end as slow_consumer", func() bool {
+		return strings.Contains(ts.logs.String(), "identity=silent reason=slow_consumer")
+	})
+	if code, reason := silent.closeCode(t); code != -1 && (code != 4009 || reason != "slow_consumer") {
+		t.Fatalf("silent peer closed with %d %q, want 4009 slow_consumer", code, reason)
+	}
+	for i, r := range readers[1:] {
+		got := 0
+		for got < messages {
+			f, err := r.Next()
+			if err != nil {
+				t.Fatalf("reader %d after %d messages: %v", i+1, got, err)
+			}
+			if f.Method == "message.received" {
+				got++
+			}
+		}
+	}
+	for _, r := range readers {
+		_ = r.Close()
+	}
+	goroutinesSettle(t, baseline+8) // +8: the test server's own loops
+}
+
+// silentPeer joins a room over a raw WebSocket and then stops reading.
+type silentPeer struct{ ws *websocket.Conn }
+
+func dialSilent(t *testing.T, ts *testServer) *silentPeer {
+	t.Helper()
+	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4096)
+		}
+		return c, err
+	}}
+	ws, _, err := d.Dial(ts.wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.Close() })
+	for i, req := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"silent"}}`,
+		`{"jsonrpc":"2.0","id":2,"method":"room.join","params":{"roomId":"flood","create":true}}`,
+	} {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		if _, msg, err := ws.ReadMessage(); err != nil || !strings.Contains(string(msg), `"result"`) {
+			t.Fatalf("silent peer step %d: %s %v", i, msg, err)
+		}
+	}
+	return &silentPeer{ws: ws}
+}
+
+// closeCode finally reads: past whatever was queued, to the close frame.
+func (s *silentPeer) closeCode(t *testing.T) (int, string) {
+	t.Helper()
+	_ = s.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err := s.ws.ReadMessage(); err != nil {
+			if ce, ok := err.(*websocket.CloseError); ok {
+				return ce.Code, ce.Text
+			}
+			return -1, err.Error()
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/sdp/v3"
+
+	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/rpc"
+)
+
+// checkSDP refuses SDP that is too large or does not parse, so garbage is
+// answered with an error naming the field instead of being relayed.
+func checkSDP(text string, max int) error {
+	if len(text) > max {
+		return api.ErrTooLarge(fmt.Sprintf("sdp is %d bytes, over this server's limit of %d", len(text), max))
+	}
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(text); err != nil {
+		return rpc.InvalidParams("sdp", "not a valid session description: "+err.Error())
+	}
+	return nil
+}
+
+// checkCandidate refuses a candidate line that does not parse. nil (end of
+// all candidates) and "" (end of candidates for one m-section, as browsers
+// send it) pass. As RTCPeerConnection.addIceCandidate does, it wants sdpMid
+// or sdpMLineIndex, without which the receiver cannot place the candidate.
+func checkCandidate(c *api.IceCandidateInit, max int) error {
+	if c == nil {
+		return nil
+	}
+	if len(c.Candidate) > max {
+		return api.ErrTooLarge(fmt.Sprintf("candidate is %d bytes, over this server's limit of %d", len(c.Candidate), max))
+	}
+	if c.SDPMid == nil && c.SDPMLineIndex == nil {
+		return rpc.InvalidParams("candidate", "sdpMid or sdpMLineIndex is required")
+	}
+	if c.Candidate == "" {
+		return nil
+	}
+	if _, err := ice.UnmarshalCandidate(c.Candidate); err != nil {
+		return rpc.InvalidParams("candidate.candidate", "not a valid ICE candidate: "+err.Error())
+	}
+	return nil
+}
+
+// checkMetadata bounds what the server stores for a room or peer.
+func checkMetadata(field string, m []byte, max int) error {
+	if len(m) > max {
+		return api.ErrTooLarge(fmt.Sprintf("%s is %d bytes, over this server's limit of %d", field, len(m), max))
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/rpc"
+)
+
+// serveWS upgrades GET /rpc and serves the connection until it closes.
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	remote := remoteAddr(r)
+	if !s.acquireIP(remote) {
+		http.Error(w, fmt.Sprintf("too many connections from %s (limit %d)", remote, s.cfg.Limits.MaxConnsPerIP), http.StatusTooManyRequests)
+		return
+	}
+	defer s.releaseIP(remote)
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.Debug("websocket upgrade failed", "remote", remote, "err", err)
+		return // the upgrader has answered
+	}
+	l := s.cfg.Limits
+	conn := rpc.NewConn(ws, rpc.ConnConfig{
+		ReadLimit:        l.MaxFrameBytes,
+		MaxQueueMessages: l.QueueMessages,
+		MaxQueueBytes:    l.QueueBytes,
+		WriteTimeout:     l.WriteTimeout,
+		PingInterval:     l.PingInterval,
+		PongTimeout:      l.PongTimeout,
+		Logger:           s.log,
+	})
+	if !s.track(conn) {
+		conn.Close(rpc.CloseDraining, "server is shutting down")
+		return
+	}
+	defer s.untrack(conn)
+
+	st := &connState{conn: conn, remote: remote, limiter: rate.NewLimiter(rate.Limit(l.RatePerSecond), l.RateBurst)}
+	authTimer := time.AfterFunc(l.AuthTimeout, func() {
+		if st.sess.Load() == nil {
+			conn.Close(rpc.CloseAuthTimeout, fmt.Sprintf("no session.connect within %s", l.AuthTimeout))
+		}
+	})
+	reason := conn.Serve(context.WithValue(context.Background(), connStateKey{}, st), s.mux)
+	authTimer.Stop()
+	if sess := st.sess.Load(); sess != nil {
+		s.hub.leaveAll(sess, api.PeerLeftReasonDisconnected)
+		sess.log.Info("session ended", "reason", reason.String())
+	}
+}
+
+// track registers a live connection for shutdown; false once draining.
+func (s *Server) track(c *rpc.Conn) bool {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *rpc.Conn) {
+	s.connsMu.Lock()
+	delete(s.conns, c)
+	s.connsMu.Unlock()
+	s.wg.Done()
+}
+
+// acquireIP counts a connection against its source address's cap.
+func (s *Server) acquireIP(ip netip.Addr) bool {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if s.perIP[ip] >= s.cfg.Limits.MaxConnsPerIP {
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
+func (s *Server) releaseIP(ip netip.Addr) {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+}
+
+// remoteAddr is the peer address of the TCP connection. Proxy headers are
+// not trusted: a client could forge them to dodge the per-IP cap.
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
