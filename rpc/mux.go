@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -21,22 +22,33 @@ type Middleware func(method string, next MethodFunc) MethodFunc
 type Mux struct {
 	methods    map[string]MethodFunc
 	middleware []Middleware
+	log        *slog.Logger
 }
 
 // NewMux returns an empty Mux.
 func NewMux() *Mux { return &Mux{methods: make(map[string]MethodFunc)} }
 
-// Handle registers fn for method. It panics on a duplicate, which is a
-// programming error caught at start-up.
+// Handle registers fn for method, wrapped in the middleware added so far.
+// It panics on a duplicate, which is a programming error caught at start-up.
 func (m *Mux) Handle(method string, fn MethodFunc) {
 	if _, dup := m.methods[method]; dup {
 		panic(fmt.Sprintf("rpc: method %q registered twice", method))
 	}
+	for i := len(m.middleware) - 1; i >= 0; i-- {
+		fn = m.middleware[i](method, fn)
+	}
 	m.methods[method] = fn
 }
 
-// Use adds middleware; the first added is the outermost.
-func (m *Mux) Use(mw Middleware) { m.middleware = append(m.middleware, mw) }
+// Use adds middleware; the first added is the outermost. Middleware wraps
+// methods as they are registered, so Use panics once any method is: a
+// method silently left unwrapped would skip an auth gate.
+func (m *Mux) Use(mw Middleware) {
+	if len(m.methods) > 0 {
+		panic("rpc: Mux.Use after Handle")
+	}
+	m.middleware = append(m.middleware, mw)
+}
 
 // Methods lists the registered method names, sorted.
 func (m *Mux) Methods() []string {

@@ -1,0 +1,379 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Errors of Notify and NotifyRaw.
+var (
+	ErrClosed       = errors.New("rpc: connection closed")
+	ErrSlowConsumer = errors.New("rpc: outbound queue full; connection closed as slow_consumer")
+)
+
+// ConnConfig bounds one connection. Zero fields take the defaults.
+type ConnConfig struct {
+	ReadLimit        int64         // largest inbound frame; over it the connection closes with 1009 (default 64 KiB)
+	MaxQueueMessages int           // outbound frames waiting to be written (default 1024)
+	MaxQueueBytes    int           // outbound bytes waiting to be written (default 4 MiB)
+	WriteTimeout     time.Duration // one frame's write deadline; missing it closes as slow_consumer (default 10s)
+	PingInterval     time.Duration // how often the server pings (default 20s)
+	PongTimeout      time.Duration // silence after which the client is gone: no pong nor frame (default 45s)
+	Logger           *slog.Logger
+	OnClose          func(CloseReason) // called once, after the connection is closed
+}
+
+// Defaults of ConnConfig.
+const (
+	DefaultReadLimit        = 64 << 10
+	DefaultMaxQueueMessages = 1024
+	DefaultMaxQueueBytes    = 4 << 20
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultPingInterval     = 20 * time.Second
+	DefaultPongTimeout      = 45 * time.Second
+)
+
+// closeGrace is how long a closing connection waits for the client's close
+// frame (and flushes what is queued) before dropping the TCP connection.
+const closeGrace = time.Second
+
+func (c *ConnConfig) setDefaults() {
+	setDefault(&c.ReadLimit, DefaultReadLimit)
+	setDefault(&c.MaxQueueMessages, DefaultMaxQueueMessages)
+	setDefault(&c.MaxQueueBytes, DefaultMaxQueueBytes)
+	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.PingInterval, DefaultPingInterval)
+	setDefault(&c.PongTimeout, DefaultPongTimeout)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func setDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// Conn serves JSON-RPC on one WebSocket connection. Frames are handled in
+// order by the reading goroutine (Serve); everything sent goes through a
+// bounded queue drained by one writer goroutine, so a client that stops
+// reading costs its own connection and never blocks a sender.
+type Conn struct {
+	ws  *websocket.Conn
+	cfg ConnConfig
+
+	mu         sync.Mutex
+	queue      [][]byte
+	queueBytes int
+	closing    bool
+	reason     CloseReason
+	closeText  string
+
+	wake    chan struct{} // a frame was queued
+	closed  chan struct{} // Close was called
+	writerC chan struct{} // the writer goroutine is done
+	cancel  context.CancelFunc
+}
+
+// NewConn wraps an upgraded WebSocket. Call Serve to run it.
+func NewConn(ws *websocket.Conn, cfg ConnConfig) *Conn {
+	cfg.setDefaults()
+	ws.SetReadLimit(cfg.ReadLimit)
+	return &Conn{
+		ws:      ws,
+		cfg:     cfg,
+		wake:    make(chan struct{}, 1),
+		closed:  make(chan struct{}),
+		writerC: make(chan struct{}),
+		cancel:  func() {},
+	}
+}
+
+type connKey struct{}
+
+// ConnFromContext returns the connection a request arrived on, or nil for
+// POST /rpc.
+func ConnFromContext(ctx context.Context) *Conn {
+	c, _ := ctx.Value(connKey{}).(*Conn)
+	return c
+}
+
+// Serve reads and dispatches frames until the connection closes, then
+// returns why. Handlers get a context that carries the Conn and is canceled
+// when it closes.
+func (c *Conn) Serve(ctx context.Context, mux *Mux) CloseReason {
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, connKey{}, c))
+	defer cancel()
+	c.mu.Lock()
+	c.cancel = cancel
+	c.mu.Unlock()
+
+	c.extendReadDeadline()
+	c.ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
+	go c.writeLoop()
+	c.readLoop(ctx, mux)
+
+	<-c.writerC
+	_ = c.ws.Close()
+	reason := c.Reason()
+	if c.cfg.OnClose != nil {
+		c.cfg.OnClose(reason)
+	}
+	return reason
+}
+
+func (c *Conn) readLoop(ctx context.Context, mux *Mux) {
+	for {
+		typ, frame, err := c.ws.ReadMessage()
+		if err != nil {
+			c.Close(readFailure(err), "")
+			return
+		}
+		if c.isClosing() {
+			continue // drain until the client's close frame or the grace deadline
+		}
+		c.extendReadDeadline()
+		if typ != websocket.TextMessage {
+			c.Close(CloseUnsupportedData, "binary frames are not supported; send JSON-RPC as text frames")
+			continue
+		}
+		if reply := mux.Dispatch(ctx, frame); reply != nil {
+			_ = c.NotifyRaw(reply)
+		}
+	}
+}
+
+// readFailure names why reading stopped.
+func readFailure(err error) CloseReason {
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce):
+		return closeReasonFromPeer(ce.Code)
+	case errors.Is(err, websocket.ErrReadLimit):
+		return CloseTooLarge
+	case errors.As(err, &ne) && ne.Timeout():
+		return ClosePingTimeout
+	default:
+		return ClosePeerGone
+	}
+}
+
+// extendReadDeadline keeps a live client's connection open; it stops once
+// closing so the close grace deadline stands.
+func (c *Conn) extendReadDeadline() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.cfg.PongTimeout))
+	}
+}
+
+func (c *Conn) writeLoop() {
+	defer close(c.writerC)
+	ping := time.NewTicker(c.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.wake:
+			if !c.flush(c.cfg.WriteTimeout) {
+				c.finish(false)
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+				c.Close(writeFailure(err), "")
+				c.finish(false)
+				return
+			}
+		case <-c.closed:
+			c.finish(true)
+			return
+		}
+	}
+}
+
+// flush writes everything queued; false when the connection broke.
+func (c *Conn) flush(timeout time.Duration) bool {
+	for {
+		batch := c.take()
+		if batch == nil {
+			return true
+		}
+		for _, frame := range batch {
+			if c.aborted() {
+				return false
+			}
+			_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
+			if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+				c.Close(writeFailure(err), "")
+				return false
+			}
+		}
+	}
+}
+
+func writeFailure(err error) CloseReason {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return CloseSlowConsumer
+	}
+	return ClosePeerGone
+}
+
+// take empties the queue.
+func (c *Conn) take() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	batch := c.queue
+	c.queue, c.queueBytes = nil, 0
+	return batch
+}
+
+// finish ends the writer: unless the stream is broken it flushes what is
+// queued (a room.closed before a going_away, say) and sends the close
+// frame, then gives the reader closeGrace to see the client's reply.
+func (c *Conn) finish(writable bool) {
+	c.mu.Lock()
+	reason, text := c.reason, c.closeText
+	c.mu.Unlock()
+	grace := time.Now().Add(closeGrace)
+	if writable && reason != CloseSlowConsumer && reason != ClosePeerGone && c.flush(closeGrace) {
+		if text == "" {
+			text = reason.String()
+		}
+		msg := websocket.FormatCloseMessage(reason.Code(), text)
+		if err := c.ws.WriteControl(websocket.CloseMessage, msg, grace); err != nil {
+			grace = time.Now()
+		}
+	} else {
+		grace = time.Now()
+	}
+	_ = c.ws.SetReadDeadline(grace)
+}
+
+// Close ends the connection with reason; text (default: the reason's name)
+// goes in the close frame. It never blocks and only the first call counts.
+func (c *Conn) Close(reason CloseReason, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.closing, c.reason, c.closeText = true, reason, truncateCloseText(text)
+	close(c.closed)
+	c.cancel()
+	if reason == CloseSlowConsumer || reason == ClosePeerGone {
+		c.queue, c.queueBytes = nil, 0
+		// Unblock a writer stuck on a client that does not read.
+		_ = c.ws.UnderlyingConn().SetWriteDeadline(time.Now())
+	}
+}
+
+// truncateCloseText fits text in a control frame (125 bytes, 2 for the code).
+func truncateCloseText(text string) string {
+	const max = 123
+	if len(text) <= max {
+		return text
+	}
+	cut := max
+	for cut > 0 && text[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
+		cut--
+	}
+	return text[:cut]
+}
+
+// Done is closed when Close has been called.
+func (c *Conn) Done() <-chan struct{} { return c.closed }
+
+// Reason is why the connection closed (CloseNormal while open).
+func (c *Conn) Reason() CloseReason {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// aborted reports a close that drops what is queued: the client cannot
+// or will not read it.
+func (c *Conn) aborted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing && (c.reason == CloseSlowConsumer || c.reason == ClosePeerGone)
+}
+
+func (c *Conn) isClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+// RemoteAddr is the client's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
+
+// QueueLen reports what waits to be written.
+func (c *Conn) QueueLen() (messages, bytes int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue), c.queueBytes
+}
+
+// Notify sends a notification. It never blocks: if the queue is over its
+// bounds the connection is closed as slow_consumer and ErrSlowConsumer
+// returned.
+func (c *Conn) Notify(method string, params any) error {
+	frame, err := EncodeNotification(method, params)
+	if err != nil {
+		return err
+	}
+	return c.NotifyRaw(frame)
+}
+
+// NotifyRaw queues an encoded frame under the same bounds as Notify. The
+// frame must not be modified afterwards; one frame may be queued on many
+// connections.
+func (c *Conn) NotifyRaw(frame []byte) error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if len(c.queue)+1 > c.cfg.MaxQueueMessages || c.queueBytes+len(frame) > c.cfg.MaxQueueBytes {
+		c.mu.Unlock()
+		c.cfg.Logger.Debug("rpc: outbound queue full", "remote", c.RemoteAddr().String(),
+			"limit_messages", c.cfg.MaxQueueMessages, "limit_bytes", c.cfg.MaxQueueBytes)
+		c.Close(CloseSlowConsumer, "")
+		return ErrSlowConsumer
+	}
+	c.queue = append(c.queue, frame)
+	c.queueBytes += len(frame)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// NewUpgrader returns the WebSocket upgrader for /rpc. Small read buffers
+// and a pooled write buffer keep an idle connection's memory low: signaling
+// frames are small and most connections are idle most of the time.
+func NewUpgrader(checkOrigin func(*http.Request) bool) *websocket.Upgrader {
+	return &websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  4096,
+		WriteBufferPool:  &sync.Pool{},
+		CheckOrigin:      checkOrigin,
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			http.Error(w, "websocket upgrade refused: "+reason.Error(), status)
+		},
+	}
+}

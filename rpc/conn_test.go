@@ -1,0 +1,228 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/gorilla/websocket"
+)
+
+// wsServer serves mux over a real WebSocket on loopback. Each accepted
+// Conn is sent on the returned channel; Serve's result on reasons.
+func wsServer(t *testing.T, mux *Mux, cfg ConnConfig) (url string, conns <-chan *Conn, reasons <-chan CloseReason) {
+	t.Helper()
+	connc := make(chan *Conn, 16)
+	reasonc := make(chan CloseReason, 16)
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	up := NewUpgrader(func(*http.Request) bool { return true })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		c := NewConn(ws, cfg)
+		connc <- c
+		reasonc <- c.Serve(context.Background(), mux)
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), connc, reasonc
+}
+
+func dial(t *testing.T, url string) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+func waitReason(t *testing.T, reasons <-chan CloseReason) CloseReason {
+	t.Helper()
+	select {
+	case r := <-reasons:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("connection did not close")
+		return 0
+	}
+}
+
+// readClose reads until the server's close frame and returns its code and text.
+func readClose(t *testing.T, ws *websocket.Conn) (int, string) {
+	t.Helper()
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				return ce.Code, ce.Text
+			}
+			t.Fatalf("read ended without a close frame: %v", err)
+		}
+	}
+}
+
+func echoMux() *Mux {
+	m := NewMux()
+	m.Handle("echo", func(_ context.Context, p jsontext.Value) (any, error) { return p, nil })
+	return m
+}
+
+func TestConnRepliesInOrder(t *testing.T) {
+	url, _, _ := wsServer(t, echoMux(), ConnConfig{})
+	ws := dial(t, url)
+	const n = 200
+	for i := range n {
+		msg := fmt.Sprintf(`{"jsonrpc":"2.0","method":"echo","params":[%d],"id":%d}`, i, i)
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		_, got, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"result":[%d]}`, i, i); string(got) != want {
+			t.Fatalf("reply %d: %s, want %s", i, got, want)
+		}
+	}
+}
+
+func TestConnCloses(t *testing.T) {
+	tests := []struct {
+		name      string
+		cfg       ConnConfig
+		act       func(ws *websocket.Conn, c *Conn)
+		reason    CloseReason
+		code      int
+		textHas   string
+		closeSeen bool // the client sees a close frame
+	}{
+		{
+			name:   "binary frame",
+			act:    func(ws *websocket.Conn, _ *Conn) { _ = ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) },
+			reason: CloseUnsupportedData, code: 1003, textHas: "binary frames", closeSeen: true,
+		},
+		{
+			name: "frame over the read limit",
+			cfg:  ConnConfig{ReadLimit: 1024},
+			act: func(ws *websocket.Conn, _ *Conn) {
+				_ = ws.WriteMessage(websocket.TextMessage, []byte(`"`+strings.Repeat("x", 2000)+`"`))
+			},
+			reason: CloseTooLarge, code: 1009, closeSeen: true,
+		},
+		{
+			name:   "server drains",
+			act:    func(_ *websocket.Conn, c *Conn) { c.Close(CloseDraining, "") },
+			reason: CloseDraining, code: 4503, textHas: "draining", closeSeen: true,
+		},
+		{
+			name: "client closes",
+			act: func(ws *websocket.Conn, _ *Conn) {
+				_ = ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1001, "tab closed"))
+			},
+			reason: CloseGoingAway,
+		},
+		{
+			name:   "client vanishes",
+			act:    func(ws *websocket.Conn, _ *Conn) { ws.UnderlyingConn().Close() },
+			reason: ClosePeerGone,
+		},
+		{
+			name:   "client never answers pings",
+			cfg:    ConnConfig{PingInterval: 20 * time.Millisecond, PongTimeout: 100 * time.Millisecond},
+			act:    func(*websocket.Conn, *Conn) {}, // not reading means no pongs
+			reason: ClosePingTimeout,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url, conns, reasons := wsServer(t, echoMux(), tt.cfg)
+			ws := dial(t, url)
+			tt.act(ws, <-conns)
+			if got := waitReason(t, reasons); got != tt.reason {
+				t.Fatalf("reason %v, want %v", got, tt.reason)
+			}
+			if !tt.closeSeen {
+				return
+			}
+			code, text := readClose(t, ws)
+			if code != tt.code || !strings.Contains(text, tt.textHas) {
+				t.Fatalf("close %d %q, want %d containing %q", code, text, tt.code, tt.textHas)
+			}
+		})
+	}
+}
+
+// Notifications queued before a close are delivered before the close frame.
+func TestConnFlushesBeforeClose(t *testing.T) {
+	url, conns, reasons := wsServer(t, echoMux(), ConnConfig{})
+	ws := dial(t, url)
+	c := <-conns
+	for i := range 10 {
+		if err := c.Notify("room.closed", map[string]int{"n": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close(CloseGoingAway, "server shutting down")
+	for i := range 10 {
+		_, got, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("notification %d lost: %v", i, err)
+		}
+		if want := fmt.Sprintf(`{"jsonrpc":"2.0","method":"room.closed","params":{"n":%d}}`, i); string(got) != want {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	}
+	if code, text := readClose(t, ws); code != 1001 || text != "server shutting down" {
+		t.Fatalf("close %d %q", code, text)
+	}
+	waitReason(t, reasons)
+	if err := c.Notify("late", nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Notify after close: %v, want ErrClosed", err)
+	}
+}
+
+// A client that stops reading fills its queue; the next Notify closes it as
+// slow_consumer without blocking the sender.
+func TestConnSlowConsumer(t *testing.T) {
+	url, conns, reasons := wsServer(t, echoMux(), ConnConfig{MaxQueueMessages: 64, MaxQueueBytes: 1 << 20, WriteTimeout: time.Second})
+	dial(t, url) // never reads
+	c := <-conns
+	payload := map[string]string{"sdp": strings.Repeat("v=0 ", 4096)}
+	var err error
+	deadline := time.Now().Add(30 * time.Second)
+	for err == nil && time.Now().Before(deadline) {
+		err = c.Notify("sdp.offer", payload)
+	}
+	if !errors.Is(err, ErrSlowConsumer) {
+		t.Fatalf("Notify: %v, want ErrSlowConsumer", err)
+	}
+	if got := waitReason(t, reasons); got != CloseSlowConsumer {
+		t.Fatalf("reason %v, want slow_consumer", got)
+	}
+}
+
+func TestCloseReasonsAreDistinct(t *testing.T) {
+	names, codes := map[string]bool{}, map[int]bool{}
+	for _, r := range CloseReasons() {
+		if names[r.String()] || codes[r.Code()] {
+			t.Fatalf("%v (%d) is not unique", r, r.Code())
+		}
+		names[r.String()], codes[r.Code()] = true, true
+	}
+	if got := truncateCloseText(strings.Repeat("é", 100)); len(got) > 123 || !strings.HasPrefix(strings.Repeat("é", 100), got) {
+		t.Fatalf("close text cut badly: %d bytes", len(got))
+	}
+}

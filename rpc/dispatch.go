@@ -1,0 +1,344 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Input limits enforced before any handler runs.
+const (
+	// MaxDepth is the deepest nesting a frame may have. Signaling payloads
+	// are shallow; deep nesting only costs the server stack and time.
+	MaxDepth = 32
+	// MaxBatch is the most requests one batch may hold.
+	MaxBatch = 64
+)
+
+// nullID is the id of a response to a request whose id could not be read.
+var nullID = jsontext.Value("null")
+
+// request is one parsed JSON-RPC request. Its raw values alias the frame.
+type request struct {
+	method string
+	params jsontext.Value // nil when absent
+	id     jsontext.Value // nil for a notification
+}
+
+// decoderPool recycles decoders: one per frame would dominate allocations.
+var decoderPool = sync.Pool{New: func() any {
+	fd := new(frameDecoder)
+	fd.dec = jsontext.NewDecoder(&fd.r)
+	return fd
+}}
+
+type frameDecoder struct {
+	r   bytes.Reader
+	dec *jsontext.Decoder
+}
+
+func (fd *frameDecoder) reset(frame []byte) *jsontext.Decoder {
+	fd.r.Reset(frame)
+	fd.dec.Reset(&fd.r)
+	return fd.dec
+}
+
+// SetLogger sets where internal errors and handler panics are logged.
+func (m *Mux) SetLogger(l *slog.Logger) { m.log = l }
+
+// Dispatch handles one frame, a single request or a batch, as JSON-RPC 2.0
+// specifies, and returns the reply frame, or nil when nothing is to be sent
+// (the frame held only notifications). It never panics: a handler panic is
+// logged and answered with -32603.
+func (m *Mux) Dispatch(ctx context.Context, frame []byte) []byte {
+	fd := decoderPool.Get().(*frameDecoder)
+	defer decoderPool.Put(fd)
+	if err := validate(fd.reset(frame), frame); err != nil {
+		return appendError(nil, nullID, err)
+	}
+	dec := fd.reset(frame)
+	switch dec.PeekKind() {
+	case '{':
+		return m.dispatchOne(ctx, dec, frame)
+	case '[':
+		return m.dispatchBatch(ctx, dec, frame)
+	default:
+		return appendError(nil, nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: a request must be an object or an array of objects"})
+	}
+}
+
+// validate checks that the frame is exactly one JSON value that is
+// well-formed under RFC 7493 (I-JSON): no duplicate member names, valid
+// UTF-8 without lone surrogates, and at most MaxDepth levels deep.
+func validate(dec *jsontext.Decoder, frame []byte) *Error {
+	if _, err := dec.ReadValue(); err != nil {
+		return parseError(err)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return &Error{Code: CodeParseError, Message: "parse error: more than one JSON value in the frame"}
+	}
+	if deeperThan(frame, MaxDepth) {
+		return &Error{Code: CodeParseError, Message: fmt.Sprintf("parse error: nested deeper than %d levels", MaxDepth)}
+	}
+	return nil
+}
+
+// deeperThan reports whether valid JSON nests arrays and objects more than
+// limit levels deep. (jsontext's own limit is fixed at 10000.)
+func deeperThan(valid []byte, limit int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range valid {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > limit {
+				return true
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return false
+}
+
+func parseError(err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "jsontext: ")
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		msg = "unexpected end of JSON input"
+	}
+	return &Error{Code: CodeParseError, Message: "parse error: " + msg}
+}
+
+func (m *Mux) dispatchBatch(ctx context.Context, dec *jsontext.Decoder, frame []byte) []byte {
+	_, _ = dec.ReadToken() // '['; the frame is already validated
+	var out []byte
+	n := 0
+	for dec.PeekKind() != ']' {
+		if n++; n > MaxBatch {
+			return appendError(nil, nullID, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("invalid request: a batch may hold at most %d requests", MaxBatch)})
+		}
+		var reply []byte
+		if dec.PeekKind() == '{' {
+			reply = m.dispatchOne(ctx, dec, frame)
+		} else {
+			_ = dec.SkipValue()
+			reply = appendError(nil, nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: a batch element must be an object"})
+		}
+		if reply == nil {
+			continue
+		}
+		if out == nil {
+			out = append(out, '[')
+		} else {
+			out = append(out, ',')
+		}
+		out = append(out, reply...)
+	}
+	if n == 0 {
+		return appendError(nil, nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"})
+	}
+	if out == nil {
+		return nil // only notifications
+	}
+	return append(out, ']')
+}
+
+// dispatchOne reads one request object from dec and runs it.
+func (m *Mux) dispatchOne(ctx context.Context, dec *jsontext.Decoder, frame []byte) []byte {
+	req, bad := readRequest(dec, frame)
+	if bad != nil {
+		id := req.id
+		if id == nil {
+			id = nullID
+		}
+		return appendError(nil, id, bad)
+	}
+	result, err := m.call(ctx, req)
+	if req.id == nil {
+		return nil // a notification is never answered, not even with an error
+	}
+	if err != nil {
+		return appendError(nil, req.id, err)
+	}
+	reply, merr := appendResult(req.id, result)
+	if merr != nil {
+		m.logger().Error("rpc: cannot encode result", "method", req.method, "err", merr)
+		return appendError(nil, req.id, &Error{Code: CodeInternalError, Message: "internal error"})
+	}
+	return reply
+}
+
+// readRequest reads a request object. The frame is known to be valid JSON,
+// so only the JSON-RPC shape can be wrong; the id is kept whenever it is
+// readable so the client can match the error to its call.
+func readRequest(dec *jsontext.Decoder, frame []byte) (request, *Error) {
+	var req request
+	var problem string
+	seen := 0
+	const haveVersion, haveMethod = 1, 2
+	_, _ = dec.ReadToken() // '{'
+	for dec.PeekKind() != '}' {
+		name := readRaw(dec, frame)
+		raw := readRaw(dec, frame)
+		note := func(p string) {
+			if problem == "" {
+				problem = p
+			}
+		}
+		key, _ := stringValue(name)
+		switch key {
+		case "jsonrpc":
+			seen |= haveVersion
+			if s, ok := stringValue(raw); !ok || s != "2.0" {
+				note(`"jsonrpc" must be exactly "2.0"`)
+			}
+		case "method":
+			seen |= haveMethod
+			s, ok := stringValue(raw)
+			if !ok {
+				note(`"method" must be a string`)
+			}
+			req.method = s
+		case "params":
+			if k := raw.Kind(); k != '{' && k != '[' {
+				note(`"params" must be an object or an array`)
+			}
+			req.params = raw
+		case "id":
+			switch raw.Kind() {
+			case '"', '0', 'n':
+				req.id = raw
+			default:
+				note(`"id" must be a string, a number or null`)
+			}
+		default:
+			note(fmt.Sprintf("unknown member %q", key))
+		}
+	}
+	_, _ = dec.ReadToken() // '}'
+	switch {
+	case problem != "":
+	case seen&haveVersion == 0:
+		problem = `missing "jsonrpc": "2.0"`
+	case seen&haveMethod == 0:
+		problem = `missing "method"`
+	default:
+		return req, nil
+	}
+	return req, &Error{Code: CodeInvalidRequest, Message: "invalid request: " + problem}
+}
+
+// readRaw reads the next value (or member name) as a slice of the frame
+// rather than of the decoder's buffer, so it outlives the next read.
+func readRaw(dec *jsontext.Decoder, frame []byte) jsontext.Value {
+	v, _ := dec.ReadValue()
+	end := dec.InputOffset()
+	return jsontext.Value(frame[end-int64(len(v)) : end])
+}
+
+// stringValue unquotes a JSON string value.
+func stringValue(v jsontext.Value) (string, bool) {
+	if v.Kind() != '"' {
+		return "", false
+	}
+	if bytes.IndexByte(v, '\\') < 0 { // the common case needs no decoding
+		return string(v[1 : len(v)-1]), true
+	}
+	b, err := jsontext.AppendUnquote(nil, v)
+	return string(b), err == nil
+}
+
+// call runs the method's handler, turning panics and stray errors into
+// JSON-RPC errors that leak nothing of the server's internals.
+func (m *Mux) call(ctx context.Context, req request) (result any, err *Error) {
+	fn, ok := m.methods[req.method]
+	if !ok {
+		return nil, &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("method not found: %q", req.method)}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			m.logger().Error("rpc: handler panicked", "method", req.method, "panic", p)
+			result, err = nil, &Error{Code: CodeInternalError, Message: "internal error"}
+		}
+	}()
+	res, herr := fn(ctx, req.params)
+	if herr == nil {
+		return res, nil
+	}
+	var rerr *Error
+	if errors.As(herr, &rerr) {
+		return nil, rerr
+	}
+	var ferr *FieldError
+	if errors.As(herr, &ferr) {
+		return nil, InvalidParams(ferr.Field, ferr.Reason)
+	}
+	m.logger().Error("rpc: handler failed", "method", req.method, "err", herr)
+	return nil, &Error{Code: CodeInternalError, Message: "internal error"}
+}
+
+func (m *Mux) logger() *slog.Logger {
+	if m.log == nil {
+		return slog.Default()
+	}
+	return m.log
+}
+
+const responsePrefix = `{"jsonrpc":"2.0","id":`
+
+func appendResult(id jsontext.Value, result any) ([]byte, error) {
+	body, err := json.Marshal(result)
+	if err != nil {
+		return nil, err
+	}
+	dst := make([]byte, 0, len(responsePrefix)+len(id)+len(body)+12)
+	dst = append(dst, responsePrefix...)
+	dst = append(dst, id...)
+	dst = append(dst, `,"result":`...)
+	dst = append(dst, body...)
+	return append(dst, '}'), nil
+}
+
+func appendError(dst []byte, id jsontext.Value, e *Error) []byte {
+	body, err := json.Marshal(e)
+	if err != nil { // only a handler's unmarshalable Data can get here
+		body, _ = json.Marshal(&Error{Code: e.Code, Message: e.Message})
+	}
+	dst = append(dst, responsePrefix...)
+	dst = append(dst, id...)
+	dst = append(dst, `,"error":`...)
+	dst = append(dst, body...)
+	return append(dst, '}')
+}
+
+// EncodeNotification returns the frame of a server→client notification.
+func EncodeNotification(method string, params any) ([]byte, error) {
+	body, err := json.Marshal(params)
+	if err != nil {
+		return nil, fmt.Errorf("rpc: encode %s params: %w", method, err)
+	}
+	frame := make([]byte, 0, len(body)+len(method)+40)
+	frame = append(frame, `{"jsonrpc":"2.0","method":`...)
+	frame, _ = jsontext.AppendQuote(frame, method)
+	frame = append(frame, `,"params":`...)
+	frame = append(frame, body...)
+	return append(frame, '}'), nil
+}
