@@ -27,10 +27,10 @@ func TestBadFramesKeepServing(t *testing.T) {
 		{"not an object", `42`, `"code":-32600`},
 		{"wrong version", `{"jsonrpc":"1.0","id":1,"method":"room.get","params":{"roomId":"r"}}`, `"code":-32600`},
 		{"unknown method", `{"jsonrpc":"2.0","id":1,"method":"room.explode"}`, `"code":-32601`},
-		{"duplicate member", `{"jsonrpc":"2.0","id":1,"method":"room.join","params":{"roomId":"a","roomId":"b"}}`, `"code":-32`},
+		{"duplicate member", `{"jsonrpc":"2.0","id":1,"method":"room.join","params":{"roomId":"a","roomId":"b"}}`, `"code":-32700`},
 		{"invalid utf-8", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"message.send\",\"params\":{\"roomId\":\"r\",\"data\":\"\xff\"}}", `"code":-32700`},
 		{"lone surrogate", `{"jsonrpc":"2.0","id":1,"method":"message.send","params":{"roomId":"r","data":"\ud800"}}`, `"code":-32700`},
-		{"too deep", `{"jsonrpc":"2.0","id":1,"method":"message.send","params":{"roomId":"r","data":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}}`, `"code":-32`},
+		{"too deep", `{"jsonrpc":"2.0","id":1,"method":"message.send","params":{"roomId":"r","data":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}}`, `"code":-32700`},
 		{"huge integer", `{"jsonrpc":"2.0","id":1,"method":"room.create","params":{"maxPeers":9007199254740993}}`, `"code":-32602`},
 		{"params not an object", `{"jsonrpc":"2.0","id":1,"method":"room.join","params":["r"]}`, `"code":-32602`},
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-json-experiment/json"
 	"github.com/gorilla/websocket"
 )
 
@@ -35,16 +36,31 @@ func TestSlowConsumerIsCutOff(t *testing.T) {
 		joinRoom(readers[i], "flood")
 	}
 	sender := readers[0]
+	// Room-wide traffic every reader must get in full, and directed bulk
+	// for the silent peer that overflows the kernel's socket buffers and
+	// then its outbound queue. Both loops are bounded in count.
 	const messages = 2000
-	payload := strings.Repeat("x", 1000)
+	bulk := strings.Repeat("x", 50_000)
+	cutOff := func() bool { return strings.Contains(ts.logs.String(), "identity=silent reason=slow_consumer") }
 	for i := range messages {
-		sender.must("message.send", map[string]any{"roomId": "flood", "data": fmt.Sprintf("%d %s", i, payload)})
+		sender.must("message.send", map[string]any{"roomId": "flood", "data": fmt.Sprintf("%d", i)})
+		if i < 500 && !cutOff() {
+			// Refused with 404 once the silent peer is gone: that is fine.
+			_, _ = sender.Call("message.send", map[string]any{"roomId": "flood", "to": silent.peerID, "data": bulk})
+		}
 	}
+	defer func() {
+		if t.Failed() {
+			for _, line := range strings.Split(ts.logs.String(), "\n") {
+				if strings.Contains(line, "silent") {
+					t.Log(line)
+				}
+			}
+		}
+	}()
 	// The close frame cannot always get through a full socket; when it
 	// does, it must say why. The server's log always does.
-	eventually(t, "the silent peer's session to end as slow_consumer", func() bool {
-		return strings.Contains(ts.logs.String(), "identity=silent reason=slow_consumer")
-	})
+	eventually(t, "the silent peer's session to end as slow_consumer", cutOff)
 	if code, reason := silent.closeCode(t); code != -1 && (code != 4009 || reason != "slow_consumer") {
 		t.Fatalf("silent peer closed with %d %q, want 4009 slow_consumer", code, reason)
 	}
@@ -67,7 +83,10 @@ func TestSlowConsumerIsCutOff(t *testing.T) {
 }
 
 // silentPeer joins a room over a raw WebSocket and then stops reading.
-type silentPeer struct{ ws *websocket.Conn }
+type silentPeer struct {
+	ws     *websocket.Conn
+	peerID string
+}
 
 func dialSilent(t *testing.T, ts *testServer) *silentPeer {
 	t.Helper()
@@ -83,6 +102,11 @@ func dialSilent(t *testing.T, ts *testServer) *silentPeer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ws.Close() })
+	var connected struct {
+		Result struct {
+			PeerID string `json:"peerId"`
+		} `json:"result"`
+	}
 	for i, req := range []string{
 		`{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"silent"}}`,
 		`{"jsonrpc":"2.0","id":2,"method":"room.join","params":{"roomId":"flood","create":true}}`,
@@ -90,11 +114,17 @@ func dialSilent(t *testing.T, ts *testServer) *silentPeer {
 		if err := ws.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
 			t.Fatal(err)
 		}
-		if _, msg, err := ws.ReadMessage(); err != nil || !strings.Contains(string(msg), `"result"`) {
+		_, msg, err := ws.ReadMessage()
+		if err != nil || !strings.Contains(string(msg), `"result"`) {
 			t.Fatalf("silent peer step %d: %s %v", i, msg, err)
 		}
+		if i == 0 {
+			if err := json.Unmarshal(msg, &connected, json.RejectUnknownMembers(false)); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	return &silentPeer{ws: ws}
+	return &silentPeer{ws: ws, peerID: connected.Result.PeerID}
 }
 
 // closeCode finally reads: past whatever was queued, to the close frame.

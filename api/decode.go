@@ -1,0 +1,255 @@
+package api
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/parley-rtc/parley/rpc"
+)
+
+// The helpers below are what the generated UnmarshalJSONFrom methods are
+// made of. Each reads one value and returns a *rpc.FieldError naming what
+// is wrong; the caller prefixes the member's path.
+
+// maxSafeInt bounds integers: beyond ±(2^53-1) JavaScript clients lose
+// precision, so such numbers are refused rather than rounded.
+const maxSafeInt = 1<<53 - 1
+
+type unmarshalerFrom interface {
+	UnmarshalJSONFrom(*jsontext.Decoder) error
+}
+
+var paramDecoders = sync.Pool{New: func() any {
+	pd := new(paramDecoder)
+	pd.dec = jsontext.NewDecoder(&pd.r)
+	return pd
+}}
+
+type paramDecoder struct {
+	r   bytes.Reader
+	dec *jsontext.Decoder
+}
+
+var emptyObject = []byte("{}")
+
+// decodeParams decodes by-name params into a new T; absent params are {}.
+func decodeParams[T any, P interface {
+	*T
+	unmarshalerFrom
+}](params jsontext.Value) (*T, error) {
+	if len(params) == 0 {
+		params = emptyObject
+	}
+	if params.Kind() != '{' {
+		return nil, &rpc.FieldError{Reason: "params must be an object (by-name)"}
+	}
+	pd := paramDecoders.Get().(*paramDecoder)
+	defer paramDecoders.Put(pd)
+	pd.r.Reset(params)
+	pd.dec.Reset(&pd.r)
+	v := new(T)
+	if err := P(v).UnmarshalJSONFrom(pd.dec); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func fieldError(reason string) error { return &rpc.FieldError{Reason: reason} }
+
+// kindName names a JSON kind for error messages.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "invalid JSON"
+}
+
+// expect checks the next value's kind without consuming it.
+func expect(dec *jsontext.Decoder, want jsontext.Kind, what string) error {
+	if k := dec.PeekKind(); k != want {
+		if k == 0 { // a syntax error: let the read report it
+			_, err := dec.ReadToken()
+			return err
+		}
+		return fieldError(fmt.Sprintf("must be %s, not %s", what, kindName(k)))
+	}
+	return nil
+}
+
+func readObjectStart(dec *jsontext.Decoder) error {
+	if err := expect(dec, '{', "an object"); err != nil {
+		return err
+	}
+	_, err := dec.ReadToken()
+	return err
+}
+
+func readObjectEnd(dec *jsontext.Decoder) error {
+	_, err := dec.ReadToken()
+	return err
+}
+
+func readName(dec *jsontext.Decoder) (string, error) {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return "", err
+	}
+	return tok.String(), nil
+}
+
+func unknownMember(name string) error {
+	return &rpc.FieldError{Field: name, Reason: "unknown member"}
+}
+
+func missingMember(name string) error {
+	return &rpc.FieldError{Field: name, Reason: "required"}
+}
+
+func decodeString(dec *jsontext.Decoder, maxLen int, pattern *regexp.Regexp) (string, error) {
+	if err := expect(dec, '"', "a string"); err != nil {
+		return "", err
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return "", err
+	}
+	s := tok.String()
+	if maxLen > 0 && len(s) > maxLen && utf8.RuneCountInString(s) > maxLen {
+		return "", fieldError(fmt.Sprintf("longer than %d characters", maxLen))
+	}
+	if pattern != nil && !pattern.MatchString(s) {
+		return "", fieldError("does not match " + pattern.String())
+	}
+	return s, nil
+}
+
+func decodeInt(dec *jsontext.Decoder, minimum, maximum int64) (int64, error) {
+	if err := expect(dec, '0', "an integer"); err != nil {
+		return 0, err
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return 0, err
+	}
+	f, err := tok.Float() // 1.0 and 1e3 are the integers they denote
+	if err != nil && !math.IsInf(f, 0) {
+		return 0, err
+	}
+	if f != math.Trunc(f) {
+		return 0, fieldError("must be an integer")
+	}
+	if f > maxSafeInt || f < -maxSafeInt {
+		return 0, fieldError("outside ±(2^53-1)")
+	}
+	n := int64(f)
+	if n < minimum || n > maximum {
+		return 0, fieldError(fmt.Sprintf("must be between %d and %d", minimum, maximum))
+	}
+	return n, nil
+}
+
+func decodeBool(dec *jsontext.Decoder) (bool, error) {
+	if k := dec.PeekKind(); k != 't' && k != 'f' {
+		return false, expect(dec, 't', "a boolean")
+	}
+	tok, err := dec.ReadToken()
+	return tok.Bool(), err
+}
+
+func decodeEnum[T ~string](dec *jsontext.Decoder, values []T) (T, error) {
+	s, err := decodeString(dec, 0, nil)
+	if err != nil {
+		return "", err
+	}
+	for _, v := range values {
+		if string(v) == s {
+			return v, nil
+		}
+	}
+	names := make([]string, len(values))
+	for i, v := range values {
+		names[i] = string(v)
+	}
+	return "", fieldError("must be one of " + strings.Join(names, ", "))
+}
+
+func decodeObject[T any, P interface {
+	*T
+	unmarshalerFrom
+}](dec *jsontext.Decoder) (T, error) {
+	var v T
+	err := P(&v).UnmarshalJSONFrom(dec)
+	return v, err
+}
+
+// decodeRawObject keeps a free-form object as raw JSON (a copy: the
+// decoder's buffer is reused).
+func decodeRawObject(dec *jsontext.Decoder) (jsontext.Value, error) {
+	if err := expect(dec, '{', "an object"); err != nil {
+		return nil, err
+	}
+	return decodeRaw(dec)
+}
+
+func decodeRaw(dec *jsontext.Decoder) (jsontext.Value, error) {
+	v, err := dec.ReadValue()
+	return v.Clone(), err
+}
+
+func decodeNullable[T any](dec *jsontext.Decoder, elem func(*jsontext.Decoder) (T, error)) (*T, error) {
+	if dec.PeekKind() == 'n' {
+		_, err := dec.ReadToken()
+		return nil, err
+	}
+	v, err := elem(dec)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func decodeArray[T any](dec *jsontext.Decoder, maxItems int, elem func(*jsontext.Decoder) (T, error)) ([]T, error) {
+	if err := expect(dec, '[', "an array"); err != nil {
+		return nil, err
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, err
+	}
+	out := []T{}
+	for i := 0; dec.PeekKind() != ']'; i++ {
+		if maxItems > 0 && i == maxItems {
+			return nil, fieldError(fmt.Sprintf("more than %d items", maxItems))
+		}
+		v, err := elem(dec)
+		if err != nil {
+			return nil, rpc.Prefixed(strconv.Itoa(i), err)
+		}
+		out = append(out, v)
+	}
+	_, err := dec.ReadToken()
+	return out, err
+}
+
+// notImplemented is UnimplementedHandler's answer.
+func notImplemented(method string) *rpc.Error {
+	return &rpc.Error{Code: rpc.CodeMethodNotFound, Message: "method not implemented: " + method}
+}

@@ -1,0 +1,98 @@
+package server
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/go-json-experiment/json"
+	"github.com/gorilla/websocket"
+)
+
+// rawPeer connects a bare WebSocket, opens a session and joins room. The
+// test client's bookkeeping would dominate what a benchmark measures.
+func rawPeer(b *testing.B, ts *testServer, identity, room string) (*websocket.Conn, string) {
+	b.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(ts.wsURL, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ws.Close() })
+	call := func(req string, out any) {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
+			b.Fatal(err)
+		}
+		_, reply, err := ws.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := json.Unmarshal(reply, out, json.RejectUnknownMembers(false)); err != nil {
+			b.Fatalf("%s: %v", reply, err)
+		}
+	}
+	var connected struct {
+		Result struct {
+			PeerID string `json:"peerId"`
+		} `json:"result"`
+	}
+	call(fmt.Sprintf(`{"jsonrpc":"2.0","method":"session.connect","params":{"identity":%q},"id":1}`, identity), &connected)
+	var joined struct{}
+	call(fmt.Sprintf(`{"jsonrpc":"2.0","method":"room.join","params":{"roomId":%q,"create":true},"id":2}`, room), &joined)
+	return ws, connected.Result.PeerID
+}
+
+// BenchmarkRelayICECandidate measures one ice.candidate through the whole
+// server over loopback WebSockets: read, decode, validate, dispatch, relay
+// to the other peer's queue, encode, write. The sender keeps a bounded
+// window of calls in flight so the receiver's queue never overflows.
+func BenchmarkRelayICECandidate(b *testing.B) {
+	ts := startServer(b)
+	sender, _ := rawPeer(b, ts, "alice", "bench")
+	receiver, bobID := rawPeer(b, ts, "bob", "bench")
+	if _, _, err := sender.ReadMessage(); err != nil { // room.peerJoined
+		b.Fatal(err)
+	}
+	frame := func(i int) []byte {
+		return fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"ice.candidate","id":%d,"params":{"roomId":"bench","to":%q,"candidate":{"candidate":%q,"sdpMid":"0","sdpMLineIndex":0}}}`,
+			i, bobID, sampleCandidate)
+	}
+	const window = 128
+	acks := make(chan error, window)
+	got := make(chan error, 1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	go func() {
+		for range b.N {
+			if _, _, err := sender.ReadMessage(); err != nil {
+				acks <- err
+				return
+			}
+			acks <- nil
+		}
+	}()
+	go func() {
+		for range b.N {
+			if _, _, err := receiver.ReadMessage(); err != nil {
+				got <- err
+				return
+			}
+		}
+		got <- nil
+	}()
+	inFlight := 0
+	for i := range b.N {
+		if inFlight == window {
+			if err := <-acks; err != nil {
+				b.Fatal(err)
+			}
+			inFlight--
+		}
+		if err := sender.WriteMessage(websocket.TextMessage, frame(i)); err != nil {
+			b.Fatal(err)
+		}
+		inFlight++
+	}
+	if err := <-got; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "relayed/s")
+}
