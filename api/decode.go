@@ -172,7 +172,10 @@ func decodeBool(dec *jsontext.Decoder) (bool, error) {
 		return false, expect(dec, 't', "a boolean")
 	}
 	tok, err := dec.ReadToken()
-	return tok.Bool(), err
+	if err != nil {
+		return false, err
+	}
+	return tok.Bool(), nil
 }
 
 func decodeEnum[T ~string](dec *jsontext.Decoder, values []T) (T, error) {

@@ -3,9 +3,10 @@
 package api
 
 import (
+	"regexp"
+
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/parley-rtc/parley/rpc"
-	"regexp"
 )
 
 // UnmarshalJSONFrom decodes Empty strictly: unknown members, missing
@@ -274,7 +275,7 @@ func (x *Peer) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "peerId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("peerId", err)
 			}
@@ -328,7 +329,7 @@ func (x *Peer) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 
 // ValidPeerID reports whether s is a valid PeerId.
 func ValidPeerID(s string) bool {
-	return patternPeerId.MatchString(s)
+	return patternPeerID.MatchString(s)
 }
 
 // UnmarshalJSONFrom decodes RoomCreateResult strictly: unknown members, missing
@@ -346,7 +347,7 @@ func (x *RoomCreateResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -366,7 +367,7 @@ func (x *RoomCreateResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 
 // ValidRoomID reports whether s is a valid RoomId.
 func ValidRoomID(s string) bool {
-	return patternPeerId.MatchString(s)
+	return patternPeerID.MatchString(s)
 }
 
 // UnmarshalJSONFrom decodes RoomInfo strictly: unknown members, missing
@@ -384,7 +385,7 @@ func (x *RoomInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -454,7 +455,7 @@ func (x *RoomJoinResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -540,7 +541,7 @@ func (x *RoomSummary) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -610,7 +611,7 @@ func (x *SessionConnectResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.SessionID = v
 		case "peerId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("peerId", err)
 			}
@@ -733,7 +734,7 @@ func (x *RoomCreateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -777,7 +778,7 @@ func (x *RoomJoinParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -831,7 +832,7 @@ func (x *RoomLeaveParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -864,7 +865,7 @@ func (x *RoomGetParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -919,7 +920,7 @@ func (x *RoomUpdateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -973,14 +974,14 @@ func (x *RoomKickParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "peerId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("peerId", err)
 			}
@@ -1016,14 +1017,14 @@ func (x *SdpOfferParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "to":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("to", err)
 			}
@@ -1069,14 +1070,14 @@ func (x *SdpAnswerParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "to":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("to", err)
 			}
@@ -1122,14 +1123,14 @@ func (x *IceCandidateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "to":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("to", err)
 			}
@@ -1197,14 +1198,14 @@ func (x *MessageSendParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "to":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("to", err)
 			}
@@ -1254,7 +1255,7 @@ func (x *RoomPeerJoinedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1307,14 +1308,14 @@ func (x *RoomPeerLeftEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "peerId":
 			seen |= 1 << 2
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("peerId", err)
 			}
@@ -1370,7 +1371,7 @@ func (x *RoomUpdatedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1423,7 +1424,7 @@ func (x *RoomClosedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1476,14 +1477,14 @@ func (x *SdpOfferEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "from":
 			seen |= 1 << 2
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("from", err)
 			}
@@ -1539,14 +1540,14 @@ func (x *SdpAnswerEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "from":
 			seen |= 1 << 2
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("from", err)
 			}
@@ -1602,14 +1603,14 @@ func (x *IceCandidateEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "from":
 			seen |= 1 << 2
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("from", err)
 			}
@@ -1665,14 +1666,14 @@ func (x *MessageReceivedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "from":
 			seen |= 1 << 2
-			v, err := decodeString(dec, 0, patternPeerId)
+			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
 				return rpc.Prefixed("from", err)
 			}
@@ -1733,5 +1734,5 @@ var valuesRole = []Role{RoleOwner, RoleModerator, RoleParticipant}
 // The patterns of the schema, compiled once.
 var (
 	patternIdentity = regexp.MustCompile("^[A-Za-z0-9_.@+-]{1,128}$")
-	patternPeerId   = regexp.MustCompile("^[A-Za-z0-9_-]{1,64}$")
+	patternPeerID   = regexp.MustCompile("^[A-Za-z0-9_-]{1,64}$")
 )

@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/parley-rtc/parley/rpc"
 )

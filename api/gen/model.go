@@ -419,6 +419,9 @@ func (l *loader) schema(n *node) (*Schema, error) {
 		if n.get("enum") != nil {
 			return nil, n.errorf("inline enum: name it in components/schemas and use $ref")
 		}
+		if err := n.only("description"); err != nil {
+			return nil, err
+		}
 		return nil, n.errorf("a schema needs a type or a $ref")
 	default:
 		return nil, n.get("type").errorf("unsupported type %q", typ)

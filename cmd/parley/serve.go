@@ -67,4 +67,3 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 	log.Info("stopped")
 	return nil
 }
-

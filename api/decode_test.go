@@ -1,0 +1,107 @@
+package api
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/parley-rtc/parley/rpc"
+)
+
+func TestDecodeParamsRejects(t *testing.T) {
+	cand := func(extra string) string {
+		return `{"roomId":"r1","to":"p1","candidate":{"candidate":"candidate:1 1 udp 1 192.0.2.1 9 typ host"` + extra + `}}`
+	}
+	tests := []struct {
+		name, params  string
+		field, reason string // want; field "" is the params object itself
+	}{
+		{"array params", `["r1"]`, "", "params must be an object (by-name)"},
+		{"unknown member", `{"roomId":"r1","rooomId":"r2"}`, "rooomId", "unknown member"},
+		{"missing required", `{}`, "roomId", "required"},
+		{"wrong type", `{"roomId":7}`, "roomId", "must be a string, not a number"},
+		{"null not allowed", `{"roomId":null}`, "roomId", "must be a string, not null"},
+		{"pattern", `{"roomId":"has space"}`, "roomId", "does not match ^[A-Za-z0-9_-]{1,64}$"},
+		{"bool wanted", `{"roomId":"r1","create":"yes"}`, "create", "must be a boolean, not a string"},
+		{"max length in characters", `{"roomId":"r1","displayName":"` + strings.Repeat("é", 129) + `"}`, "displayName", "longer than 128 characters"},
+		{"metadata not an object", `{"roomId":"r1","metadata":[1]}`, "metadata", "must be an object, not an array"},
+		{"nested unknown", cand(`,"sdpMid":"0","bogus":1`), "candidate.bogus", "unknown member"},
+		{"nested type", cand(`,"sdpMid":0`), "candidate.sdpMid", "must be a string, not a number"},
+		{"nested range", cand(`,"sdpMLineIndex":70000`), "candidate.sdpMLineIndex", "must be between 0 and 65535"},
+		{"fractional", cand(`,"sdpMLineIndex":1.5`), "candidate.sdpMLineIndex", "must be an integer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			if strings.Contains(tt.params, "candidate") {
+				_, err = decodeParams[IceCandidateParams](jsontext.Value(tt.params))
+			} else {
+				_, err = decodeParams[RoomJoinParams](jsontext.Value(tt.params))
+			}
+			var fe *rpc.FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.field || fe.Reason != tt.reason {
+				t.Fatalf("got %v, want field %q reason %q", err, tt.field, tt.reason)
+			}
+		})
+	}
+}
+
+func TestDecodeIntegers(t *testing.T) {
+	tests := []struct {
+		num    string
+		want   int64
+		reason string
+	}{
+		{"5", 5, ""},
+		{"5.0", 5, ""},
+		{"1e3", 1000, ""},
+		{"9007199254740991", 9007199254740991, ""},
+		{"9007199254740992", 0, "outside ±(2^53-1)"},
+		{"-9007199254740993", 0, "outside ±(2^53-1)"},
+		{"1e400", 0, "outside ±(2^53-1)"},
+		{"0.5", 0, "must be an integer"},
+	}
+	for _, tt := range tests {
+		got, err := decodeInt(jsontext.NewDecoder(strings.NewReader(tt.num)), -maxSafeInt, maxSafeInt)
+		var fe *rpc.FieldError
+		switch {
+		case tt.reason == "" && (err != nil || got != tt.want):
+			t.Errorf("%s: got %d, %v", tt.num, got, err)
+		case tt.reason != "" && (!errors.As(err, &fe) || fe.Reason != tt.reason):
+			t.Errorf("%s: got %v, want %q", tt.num, err, tt.reason)
+		}
+	}
+}
+
+func TestDecodeParamsAccepts(t *testing.T) {
+	p, err := decodeParams[IceCandidateParams](jsontext.Value(
+		`{"roomId":"r1","to":"p1","candidate":{"candidate":"x","sdpMid":null,"sdpMLineIndex":0,"usernameFragment":"u"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, ufrag := int64(0), "u"
+	want := &IceCandidateParams{RoomID: "r1", To: "p1", Candidate: &IceCandidateInit{Candidate: "x", SDPMLineIndex: &idx, UsernameFragment: &ufrag}}
+	if !reflect.DeepEqual(p, want) {
+		t.Fatalf("got %+v", p)
+	}
+	end, err := decodeParams[IceCandidateParams](jsontext.Value(`{"roomId":"r1","to":"p1","candidate":null}`))
+	if err != nil || end.Candidate != nil {
+		t.Fatalf("end-of-candidates: %+v, %v", end, err)
+	}
+	if _, err := decodeParams[RoomListParams](nil); err != nil {
+		t.Fatalf("absent params: %v", err)
+	}
+	for _, id := range []string{"a", "A-z_09", strings.Repeat("x", 64)} {
+		if !ValidRoomID(id) {
+			t.Errorf("ValidRoomID(%q) = false", id)
+		}
+	}
+	for _, id := range []string{"", "a b", strings.Repeat("x", 65), "é"} {
+		if ValidRoomID(id) {
+			t.Errorf("ValidRoomID(%q) = true", id)
+		}
+	}
+}

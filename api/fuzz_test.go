@@ -1,0 +1,68 @@
+package api
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/go-json-experiment/json"
+)
+
+// roundTrip decodes params as T; whatever is accepted must encode to params
+// that are accepted again.
+func roundTrip[T any, P interface {
+	*T
+	unmarshalerFrom
+}](t *testing.T, in []byte) {
+	v, err := decodeParams[T, P](in)
+	if err != nil {
+		return
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("accepted %q but cannot encode it: %v", in, err)
+	}
+	if _, err := decodeParams[T, P](out); err != nil {
+		t.Fatalf("accepted %q, encoded %s, refused that: %v", in, out, err)
+	}
+}
+
+// paramsDecoders covers every method's params (TestFuzzCoversEveryMethod).
+var paramsDecoders = map[string]func(*testing.T, []byte){
+	MethodSessionConnect: roundTrip[SessionConnectParams],
+	MethodRoomCreate:     roundTrip[RoomCreateParams],
+	MethodRoomJoin:       roundTrip[RoomJoinParams],
+	MethodRoomLeave:      roundTrip[RoomLeaveParams],
+	MethodRoomGet:        roundTrip[RoomGetParams],
+	MethodRoomList:       roundTrip[RoomListParams],
+	MethodRoomUpdate:     roundTrip[RoomUpdateParams],
+	MethodRoomKick:       roundTrip[RoomKickParams],
+	MethodSdpOffer:       roundTrip[SdpOfferParams],
+	MethodSdpAnswer:      roundTrip[SdpAnswerParams],
+	MethodIceCandidate:   roundTrip[IceCandidateParams],
+	MethodIceServers:     roundTrip[IceServersParams],
+	MethodMessageSend:    roundTrip[MessageSendParams],
+}
+
+func TestFuzzCoversEveryMethod(t *testing.T) {
+	if n := reflect.TypeFor[Handler]().NumMethod(); len(paramsDecoders) != n {
+		t.Fatalf("paramsDecoders has %d methods, Handler %d", len(paramsDecoders), n)
+	}
+}
+
+// FuzzDecodeParams feeds arbitrary bytes to every params decoder: none may
+// panic, and what one accepts must survive a round trip.
+func FuzzDecodeParams(f *testing.F) {
+	f.Add([]byte(`{"roomId":"r1","to":"p1","candidate":{"candidate":"candidate:1 1 udp 1 192.0.2.1 9 typ host","sdpMid":"0","sdpMLineIndex":0}}`))
+	f.Add([]byte(`{"roomId":"r1","create":true,"displayName":"Ann","metadata":{"a":[1,{"b":null}]}}`))
+	f.Add([]byte(`{"roomId":"r1","locked":null,"maxPeers":9007199254740991}`))
+	f.Add([]byte(`{"roomId":"r1","data":"\ud83d\ude00","to":"p"}`))
+	methods := make([]string, 0, len(paramsDecoders))
+	for m := range paramsDecoders {
+		methods = append(methods, m)
+	}
+	f.Fuzz(func(t *testing.T, params []byte) {
+		for _, m := range methods {
+			paramsDecoders[m](t, params)
+		}
+	})
+}

@@ -1,0 +1,141 @@
+package gen
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestGolden renders each test schema and compares every output with
+// testdata/<schema>/<file>.golden (go test ./api/gen -update rewrites them).
+func TestGolden(t *testing.T) {
+	schemas, _ := filepath.Glob("testdata/*.openrpc.json")
+	if len(schemas) == 0 {
+		t.Fatal("no test schemas")
+	}
+	for _, schema := range schemas {
+		name := strings.TrimSuffix(filepath.Base(schema), ".openrpc.json")
+		t.Run(name, func(t *testing.T) {
+			doc, err := os.ReadFile(schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files, err := Generate(doc, Paths{GoDir: "go", TSDir: "ts", Markdown: "PROTOCOL.md"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, _ := Generate(doc, Paths{GoDir: "go", TSDir: "ts", Markdown: "PROTOCOL.md"})
+			for i, f := range files {
+				if !bytes.Equal(f.Content, again[i].Content) {
+					t.Fatalf("%s differs between two runs", f.Path)
+				}
+				golden := filepath.Join("testdata", name, strings.ReplaceAll(f.Path, "/", "_")+".golden")
+				if *update {
+					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(golden, f.Content, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./api/gen -update)", err)
+				}
+				if !bytes.Equal(f.Content, want) {
+					t.Errorf("%s differs from %s (run go test ./api/gen -update and review the diff)", f.Path, golden)
+				}
+			}
+		})
+	}
+}
+
+// base is a valid document; reject cases patch one part of it.
+const base = `{
+  "openrpc": "1.3.2",
+  "info": {"title": "T", "version": "1"},
+  "methods": [%METHODS%],
+  "components": {"schemas": {%SCHEMAS%}}
+}`
+
+func doc(methods, schemas string) []byte {
+	return []byte(strings.NewReplacer("%METHODS%", methods, "%SCHEMAS%", schemas).Replace(base))
+}
+
+const okResult = `"result": {"name": "r", "schema": {"$ref": "#/components/schemas/R"}}`
+const okR = `"R": {"type": "object", "additionalProperties": false, "properties": {}}`
+
+func method(params string) string {
+	return `{"name": "a.b", "paramStructure": "by-name", "params": [` + params + `], ` + okResult + `}`
+}
+
+func TestRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  []byte
+		want string
+	}{
+		{"unknown keyword", doc("", okR+`, "P": {"type": "object", "additionalProperties": false, "properties": {"x": {"allOf": []}}}`),
+			`#/components/schemas/P/properties/x/allOf: unsupported keyword "allOf"`},
+		{"format", doc("", `"S": {"type": "string", "format": "email"}`),
+			`#/components/schemas/S/format: unsupported keyword "format"`},
+		{"inline object", doc(method(`{"name": "p", "schema": {"type": "object"}}`), okR),
+			`#/methods/0/params/0/schema: inline object schema`},
+		{"inline enum", doc(method(`{"name": "p", "schema": {"enum": ["a"]}}`), okR),
+			`#/methods/0/params/0/schema: inline enum`},
+		{"object without additionalProperties", doc("", `"O": {"type": "object", "properties": {}}`),
+			`#/components/schemas/O: an object must say additionalProperties`},
+		{"other union", doc("", okR+`, "O": {"type": "object", "additionalProperties": false, "properties": {"x": {"oneOf": [{"type": "string"}, {"type": "integer"}]}}}`),
+			`#/components/schemas/O/properties/x/oneOf: the only union`},
+		{"anyOf", doc(method(`{"name": "p", "schema": {"anyOf": [{"type": "string"}]}}`), okR),
+			`#/methods/0/params/0/schema/anyOf: unsupported keyword "anyOf"`},
+		{"unknown ref", doc(method(`{"name": "p", "schema": {"$ref": "#/components/schemas/Nope"}}`), okR),
+			`#/methods/0/params/0/schema/$ref: unknown schema`},
+		{"by-position", doc(`{"name": "a.b", "paramStructure": "by-position", "params": [], `+okResult+`}`, okR),
+			`#/methods/0: paramStructure must be "by-name"`},
+		{"result not an object", doc(`{"name": "a.b", "paramStructure": "by-name", "params": [], "result": {"name": "r", "schema": {"type": "string"}}}`, okR),
+			`#/methods/0/result/schema: a result must be a $ref to a named object`},
+		{"required names no property", doc("", `"O": {"type": "object", "additionalProperties": false, "required": ["x"], "properties": {}}`),
+			`#/components/schemas/O/required: required names "x"`},
+		{"integer bound too big", doc("", `"N": {"type": "integer", "maximum": 9007199254740992}`),
+			`#/components/schemas/N: integer bounds must lie within`},
+		{"bad pattern", doc("", `"S": {"type": "string", "pattern": "("}`),
+			`#/components/schemas/S/pattern: bad pattern`},
+		{"duplicate member", []byte(`{"openrpc": "1.3.2", "openrpc": "1.3.2"}`), `duplicate`},
+		{"name collision", doc(method(""), okR+`, "ABParams": {"type": "object", "additionalProperties": false, "properties": {}}`),
+			`schema ABParams and method a.b both generate ABParams`},
+		{"bad method name", doc(`{"name": "Join", "paramStructure": "by-name", "params": [], `+okResult+`}`, okR),
+			`#/methods/0: method names look like room.join`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.doc)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Load error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"roomId": "RoomID", "sdpMid": "SDPMid", "sdpMLineIndex": "SDPMLineIndex", "iceServers": "ICEServers",
+		"urls": "URLs", "retryAfterMs": "RetryAfterMs", "identity": "Identity", "peerCount": "PeerCount",
+		"usernameFragment": "UsernameFragment", "RoomId": "RoomID",
+	} {
+		if got := GoName(in); got != want {
+			t.Errorf("GoName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"room.peerJoined": "RoomPeerJoined", "sdp.offer": "SdpOffer", "a.b.c": "ABC"} {
+		if got := Camel(in); got != want {
+			t.Errorf("Camel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
