@@ -29,11 +29,12 @@ generate: ## regenerate api/*_gen.go, clients/ts/src/gen and api/PROTOCOL.md fro
 	$(GO) run ./cmd/parley-gen
 
 .PHONY: check-generated
+GENERATED := 'api/*_gen.go' api/PROTOCOL.md clients/ts/src/gen
 check-generated: generate ## fail if generated files differ from what is committed (new untracked outputs too)
-	@status=$$(git status --porcelain -- api clients/ts/src/gen); \
+	@status=$$(git status --porcelain -- $(GENERATED)); \
 	if [ -n "$$status" ]; then \
 		echo "generated code is stale or uncommitted; run 'make generate' and commit:"; echo "$$status"; \
-		git --no-pager diff --stat -- api clients/ts/src/gen; exit 1; \
+		git --no-pager diff --stat -- $(GENERATED); exit 1; \
 	fi
 
 $(GOBIN)/staticcheck:
@@ -53,7 +54,7 @@ lint: $(GOBIN)/staticcheck ## gofmt, go vet, staticcheck, import rules
 
 .PHONY: ts-check
 ts-check: clients/ts/node_modules ## tsc --noEmit --strict over the generated TypeScript
-	cd clients/ts && npm run --silent check
+	cd clients/ts && npm run --silent typecheck
 
 .PHONY: test-go
 test-go: ## go test -race over every package

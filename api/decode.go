@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"strconv"
@@ -58,6 +59,11 @@ func decodeParams[T any, P interface {
 	v := new(T)
 	if err := P(v).UnmarshalJSONFrom(pd.dec); err != nil {
 		return nil, err
+	}
+	// The rpc layer hands over exactly one value; anything after it means
+	// a caller passed something else, which must not pass half-read.
+	if _, err := pd.dec.ReadToken(); err != io.EOF {
+		return nil, fieldError("params must be a single JSON object")
 	}
 	return v, nil
 }

@@ -347,7 +347,7 @@ func (x *RoomCreateResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -367,7 +367,7 @@ func (x *RoomCreateResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 
 // ValidRoomID reports whether s is a valid RoomId.
 func ValidRoomID(s string) bool {
-	return patternPeerID.MatchString(s)
+	return patternRoomID.MatchString(s)
 }
 
 // UnmarshalJSONFrom decodes RoomInfo strictly: unknown members, missing
@@ -385,7 +385,7 @@ func (x *RoomInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -455,7 +455,7 @@ func (x *RoomJoinResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -541,7 +541,7 @@ func (x *RoomSummary) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -734,7 +734,7 @@ func (x *RoomCreateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -778,7 +778,7 @@ func (x *RoomJoinParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -832,7 +832,7 @@ func (x *RoomLeaveParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -865,7 +865,7 @@ func (x *RoomGetParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -920,7 +920,7 @@ func (x *RoomUpdateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -974,7 +974,7 @@ func (x *RoomKickParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1017,7 +1017,7 @@ func (x *SdpOfferParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1070,7 +1070,7 @@ func (x *SdpAnswerParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1123,7 +1123,7 @@ func (x *IceCandidateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1198,7 +1198,7 @@ func (x *MessageSendParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch name {
 		case "roomId":
 			seen |= 1 << 0
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1255,7 +1255,7 @@ func (x *RoomPeerJoinedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1308,7 +1308,7 @@ func (x *RoomPeerLeftEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1371,7 +1371,7 @@ func (x *RoomUpdatedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1424,7 +1424,7 @@ func (x *RoomClosedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1477,7 +1477,7 @@ func (x *SdpOfferEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1540,7 +1540,7 @@ func (x *SdpAnswerEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1603,7 +1603,7 @@ func (x *IceCandidateEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1666,7 +1666,7 @@ func (x *MessageReceivedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
-			v, err := decodeString(dec, 0, patternPeerID)
+			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
 				return rpc.Prefixed("roomId", err)
 			}
@@ -1735,4 +1735,5 @@ var valuesRole = []Role{RoleOwner, RoleModerator, RoleParticipant}
 var (
 	patternIdentity = regexp.MustCompile("^[A-Za-z0-9_.@+-]{1,128}$")
 	patternPeerID   = regexp.MustCompile("^[A-Za-z0-9_-]{1,64}$")
+	patternRoomID   = regexp.MustCompile("^[A-Za-z0-9_-]{1,64}$")
 )

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/parley-rtc/parley/rpc"
@@ -32,13 +33,19 @@ func TestDecodeParamsRejects(t *testing.T) {
 		{"nested type", cand(`,"sdpMid":0`), "candidate.sdpMid", "must be a string, not a number"},
 		{"nested range", cand(`,"sdpMLineIndex":70000`), "candidate.sdpMLineIndex", "must be between 0 and 65535"},
 		{"fractional", cand(`,"sdpMLineIndex":1.5`), "candidate.sdpMLineIndex", "must be an integer"},
+		{"beyond 2^53", `{"roomId":"r1","maxPeers":9007199254740992}`, "maxPeers", "outside ±(2^53-1)"},
+		{"below minimum", `{"roomId":"r1","maxPeers":0}`, "maxPeers", "must be between 1 and 10000"},
+		{"trailing data", `{"roomId":"r1"} {}`, "", "params must be a single JSON object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var err error
-			if strings.Contains(tt.params, "candidate") {
+			switch {
+			case strings.Contains(tt.params, "candidate"):
 				_, err = decodeParams[IceCandidateParams](jsontext.Value(tt.params))
-			} else {
+			case strings.Contains(tt.params, "maxPeers"):
+				_, err = decodeParams[RoomUpdateParams](jsontext.Value(tt.params))
+			default:
 				_, err = decodeParams[RoomJoinParams](jsontext.Value(tt.params))
 			}
 			var fe *rpc.FieldError
@@ -102,6 +109,59 @@ func TestDecodeParamsAccepts(t *testing.T) {
 	for _, id := range []string{"", "a b", strings.Repeat("x", 65), "é"} {
 		if ValidRoomID(id) {
 			t.Errorf("ValidRoomID(%q) = true", id)
+		}
+	}
+}
+
+// TestDecodeObjects decodes component types through json.Unmarshal, as a
+// client would, to check the generated decoders are what json v2 calls.
+func TestDecodeObjects(t *testing.T) {
+	peer := func(role string) string {
+		return `{"peerId":"p1","identity":"ann","role":"` + role + `"}`
+	}
+	join := func(peers ...string) string {
+		return `{"roomId":"r1","self":` + peer("owner") + `,"peers":[` + strings.Join(peers, ",") + `]}`
+	}
+	tests := []struct {
+		name, in      string
+		field, reason string
+	}{
+		{"enum", join(peer("admin")), "peers.0.role", "must be one of owner, moderator, participant"},
+		{"array element path", join(peer("moderator"), peer("participant"), peer("boss")), "peers.2.role", "must be one of owner, moderator, participant"},
+		{"nested object", `{"roomId":"r1","self":{"peerId":"p1","role":"owner"},"peers":[]}`, "self.identity", "required"},
+		{"array wanted", `{"roomId":"r1","self":` + peer("owner") + `,"peers":{}}`, "peers", "must be an array, not an object"},
+		{"not an object", `[]`, "", "must be an object, not an array"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got RoomJoinResult
+			err := json.Unmarshal([]byte(tt.in), &got)
+			var fe *rpc.FieldError
+			if !errors.As(err, &fe) || fe.Field != tt.field || fe.Reason != tt.reason {
+				t.Fatalf("got %v, want field %q reason %q", err, tt.field, tt.reason)
+			}
+		})
+	}
+	var ok RoomJoinResult
+	if err := json.Unmarshal([]byte(join(peer("moderator"))), &ok); err != nil || ok.Peers[0].Role != RoleModerator {
+		t.Fatalf("valid result: %+v, %v", ok, err)
+	}
+}
+
+// TestDecodeMalformed checks what jsontext itself refuses still surfaces
+// as an error through the generated decoders.
+func TestDecodeMalformed(t *testing.T) {
+	for name, in := range map[string]string{
+		"duplicate member":  `{"roomId":"r1","roomId":"r2"}`,
+		"nested duplicate":  `{"roomId":"r1","metadata":{"a":1,"a":2}}`,
+		"invalid UTF-8":     "{\"roomId\":\"r1\",\"displayName\":\"\xff\"}",
+		"lone surrogate":    `{"roomId":"r1","displayName":"\ud800"}`,
+		"truncated":         `{"roomId":"r1"`,
+		"bad token":         `{"roomId":r1}`,
+		"invalid in member": "{\"room\xffId\":\"r1\"}",
+	} {
+		if _, err := decodeParams[RoomJoinParams](jsontext.Value(in)); err == nil {
+			t.Errorf("%s: accepted %q", name, in)
 		}
 	}
 }

@@ -7,8 +7,7 @@ import (
 )
 
 // Empty: An empty result, {}.
-type Empty struct {
-}
+type Empty struct{}
 
 // ErrorData: The data member of every Parley error.
 type ErrorData struct {
@@ -168,8 +167,7 @@ type RoomGetParams struct {
 }
 
 // RoomListParams are the params of room.list.
-type RoomListParams struct {
-}
+type RoomListParams struct{}
 
 // RoomUpdateParams are the params of room.update.
 type RoomUpdateParams struct {
@@ -210,8 +208,7 @@ type IceCandidateParams struct {
 }
 
 // IceServersParams are the params of ice.servers.
-type IceServersParams struct {
-}
+type IceServersParams struct{}
 
 // MessageSendParams are the params of message.send.
 type MessageSendParams struct {

@@ -157,6 +157,10 @@ func enumConst(t *Type, v string) string { return t.Name + GoName(v) }
 
 // goStruct writes a struct.
 func goStruct(b *strings.Builder, name string, fields []*Field) {
+	if len(fields) == 0 {
+		fmt.Fprintf(b, "type %s struct{}\n\n", name)
+		return
+	}
 	fmt.Fprintf(b, "type %s struct {\n", name)
 	for _, f := range fields {
 		comment(b, "\t", f.Description)
@@ -185,7 +189,7 @@ func goDecode(m *Model) ([]byte, error) {
 			if t.Primitive.MaxLength != nil {
 				fmt.Fprintf(&b, "\tif utf8.RuneCountInString(s) > %d {\n\t\treturn false\n\t}\n", *t.Primitive.MaxLength)
 			}
-			fmt.Fprintf(&b, "\treturn %s.MatchString(s)\n}\n\n", patterns.name(t.Primitive.Pattern))
+			fmt.Fprintf(&b, "\treturn %s.MatchString(s)\n}\n\n", patterns.of(&Schema{Named: t}))
 		}
 	}
 	for _, meth := range m.Methods {
@@ -211,44 +215,50 @@ func goDecode(m *Model) ([]byte, error) {
 	return goFile(m, b.String())
 }
 
-// patterns names each distinct regular expression once.
+// patterns names the regular expressions of the schema: a named string
+// type's pattern after the type (patternRoomID), so generated code says what
+// it checks even when two types share a regexp; each distinct inline one
+// by number.
 type patterns struct {
-	names map[string]string
-	order []string
+	vars  []patternVar
+	index map[string]string // inline regexp → var name
 }
 
+type patternVar struct{ name, re string }
+
 func newPatterns(m *Model) *patterns {
-	p := &patterns{names: map[string]string{}}
-	for _, t := range m.Types { // named ones first, by their type's name
+	p := &patterns{index: map[string]string{}}
+	for _, t := range m.Types {
 		if t.Primitive != nil && t.Primitive.Pattern != "" {
-			p.add(t.Primitive.Pattern, "pattern"+GoName(t.Name))
+			p.vars = append(p.vars, patternVar{"pattern" + GoName(t.Name), t.Primitive.Pattern})
 		}
 	}
 	return p
 }
 
-func (p *patterns) add(re, name string) {
-	if _, ok := p.names[re]; !ok {
-		p.names[re] = name
-		p.order = append(p.order, re)
+// of returns the variable checking s's pattern ("nil" if it has none).
+func (p *patterns) of(s *Schema) string {
+	switch {
+	case s.Named != nil && s.Named.Primitive != nil && s.Named.Primitive.Pattern != "":
+		return "pattern" + GoName(s.Named.Name)
+	case s.Pattern == "":
+		return "nil"
 	}
-}
-
-func (p *patterns) name(re string) string {
-	if _, ok := p.names[re]; !ok {
-		p.add(re, fmt.Sprintf("pattern%d", len(p.order)+1))
+	if _, ok := p.index[s.Pattern]; !ok {
+		p.index[s.Pattern] = fmt.Sprintf("pattern%d", len(p.index)+1)
+		p.vars = append(p.vars, patternVar{p.index[s.Pattern], s.Pattern})
 	}
-	return p.names[re]
+	return p.index[s.Pattern]
 }
 
 func (p *patterns) decls() string {
-	if len(p.order) == 0 {
+	if len(p.vars) == 0 {
 		return ""
 	}
 	var b strings.Builder
 	b.WriteString("// The patterns of the schema, compiled once.\nvar (\n")
-	for _, re := range p.order {
-		fmt.Fprintf(&b, "\t%s = regexp.MustCompile(%q)\n", p.names[re], re)
+	for _, v := range p.vars {
+		fmt.Fprintf(&b, "\t%s = regexp.MustCompile(%q)\n", v.name, v.re)
 	}
 	b.WriteString(")\n")
 	return b.String()
@@ -308,11 +318,7 @@ func decodeCall(s *Schema, pats *patterns) string {
 	c := s.Constraints()
 	switch c.Kind {
 	case KindString:
-		re := "nil"
-		if c.Pattern != "" {
-			re = pats.name(c.Pattern)
-		}
-		return fmt.Sprintf("decodeString(dec, %d, %s)", deref(c.MaxLength, 0), re)
+		return fmt.Sprintf("decodeString(dec, %d, %s)", deref(c.MaxLength, 0), pats.of(s))
 	case KindInteger:
 		return fmt.Sprintf("decodeInt(dec, %d, %d)", deref(c.Minimum, -maxSafeInt), deref(c.Maximum, maxSafeInt))
 	case KindBoolean:
