@@ -49,19 +49,19 @@ func run(rooms int, duration time.Duration, rate, window, idle int) error {
 	if err != nil {
 		return err
 	}
-	pairs, err := setupPairs(srv.url, rooms)
+	fmt.Printf("relay: %d rooms × 2 peers, ice.candidate (%d-byte frames), server and load generator sharing this machine\n", rooms, len(candidateFrame(0, "x", 0)))
+	tput, err := phase(srv.url, rooms, duration, 0, window)
 	if err != nil {
 		srv.stop()
 		return err
 	}
-	fmt.Printf("relay: %d rooms × 2 peers, ice.candidate (%d-byte frames), server and load generator sharing this machine\n", rooms, len(candidateFrame(0, "x", 0)))
-	tput := measure(pairs, duration, 0, window)
 	fmt.Printf("  throughput (window %d/sender): %.0f relayed msg/s, latency p50 %s p99 %s\n", window, tput.rate, tput.p50, tput.p99)
-	paced := measure(pairs, duration, rate, window)
-	fmt.Printf("  paced at %d msg/s: %.0f relayed msg/s, latency p50 %s p99 %s\n", rate, paced.rate, paced.p50, paced.p99)
-	for _, p := range pairs {
-		p.close()
+	paced, err := phase(srv.url, rooms, duration, rate, window)
+	if err != nil {
+		srv.stop()
+		return err
 	}
+	fmt.Printf("  paced at %d msg/s: %.0f relayed msg/s, latency p50 %s p99 %s\n", rate, paced.rate, paced.p50, paced.p99)
 	srv.stop()
 
 	srv, err = startServer(bin, idle+16)
@@ -240,6 +240,21 @@ type result struct {
 	p50, p99 time.Duration
 }
 
+// phase measures on fresh pairs: a gorilla connection whose read deadline
+// fired (how measure stops its readers) cannot be read again.
+func phase(url string, rooms int, d time.Duration, perSecond, window int) (result, error) {
+	pairs, err := setupPairs(url, rooms)
+	if err != nil {
+		return result{}, err
+	}
+	defer func() {
+		for _, p := range pairs {
+			p.close()
+		}
+	}()
+	return measure(pairs, d, perSecond, window), nil
+}
+
 // measure runs one phase: each pair's a sends to b. perSecond 0 means as
 // fast as a window of in-flight requests allows; otherwise senders are paced
 // to perSecond in total.
@@ -332,10 +347,6 @@ func measure(pairs []*pair, d time.Duration, perSecond, window int) result {
 		_ = p.b.ws.SetReadDeadline(time.Now())
 	}
 	wg.Wait()
-	for _, p := range pairs { // drain leftovers before the next phase
-		_ = p.a.ws.SetReadDeadline(time.Time{})
-		_ = p.b.ws.SetReadDeadline(time.Time{})
-	}
 	slices.Sort(lats)
 	r := result{rate: float64(n) / elapsed.Seconds()}
 	if len(lats) > 0 {
