@@ -64,8 +64,14 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 
 // Conn serves JSON-RPC on one WebSocket connection. Frames are handled in
 // order by the reading goroutine (Serve); everything sent goes through a
-// bounded queue drained by one writer goroutine, so a client that stops
-// reading costs its own connection and never blocks a sender.
+// bounded queue, so a client that stops reading costs its own connection and
+// never blocks a sender.
+//
+// The queue is drained by a writer goroutine that exists only while there is
+// something to write (frames, a due ping, or the close handshake): most
+// connections are idle, and an idle writer would cost a goroutine stack each.
+// At most one writer runs at a time (writing, under mu), so data frames are
+// never written concurrently, as gorilla requires.
 type Conn struct {
 	ws  *websocket.Conn
 	cfg ConnConfig
@@ -73,28 +79,23 @@ type Conn struct {
 	mu         sync.Mutex
 	queue      [][]byte
 	queueBytes int
+	pingDue    bool        // the ping timer fired; the writer sends the ping
+	writing    bool        // a writer goroutine runs; once closing it stays set so no new one starts
+	ping       *time.Timer // nil until Serve
 	closing    bool
 	reason     CloseReason
 	closeText  string
+	closed     chan struct{} // made on demand by Done: few callers want it
+	cancel     context.CancelFunc
 
-	wake    chan struct{} // a frame was queued
-	closed  chan struct{} // Close was called
-	writerC chan struct{} // the writer goroutine is done
-	cancel  context.CancelFunc
+	writers sync.WaitGroup // writer goroutines; Serve waits for the last one
 }
 
 // NewConn wraps an upgraded WebSocket. Call Serve to run it.
 func NewConn(ws *websocket.Conn, cfg ConnConfig) *Conn {
 	cfg.setDefaults()
 	ws.SetReadLimit(cfg.ReadLimit)
-	return &Conn{
-		ws:      ws,
-		cfg:     cfg,
-		wake:    make(chan struct{}, 1),
-		closed:  make(chan struct{}),
-		writerC: make(chan struct{}),
-		cancel:  func() {},
-	}
+	return &Conn{ws: ws, cfg: cfg, cancel: func() {}}
 }
 
 type connKey struct{}
@@ -114,14 +115,18 @@ func (c *Conn) Serve(ctx context.Context, mux *Mux) CloseReason {
 	defer cancel()
 	c.mu.Lock()
 	c.cancel = cancel
+	if !c.closing {
+		c.ping = time.AfterFunc(c.cfg.PingInterval, c.pingTick)
+	}
 	c.mu.Unlock()
 
 	c.extendReadDeadline()
 	c.ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
-	go c.writeLoop()
 	c.readLoop(ctx, mux)
 
-	<-c.writerC
+	// readLoop returns only after Close, which started a writer for the
+	// close handshake if none was running; no writer starts after Close.
+	c.writers.Wait()
 	_ = c.ws.Close()
 	reason := c.Reason()
 	if c.cfg.OnClose != nil {
@@ -145,10 +150,23 @@ func (c *Conn) readLoop(ctx context.Context, mux *Mux) {
 			c.Close(CloseUnsupportedData, "binary frames are not supported; send JSON-RPC as text frames")
 			continue
 		}
-		if reply := mux.Dispatch(ctx, frame); reply != nil {
+		if reply := dispatch(ctx, mux, frame); reply != nil {
 			_ = c.NotifyRaw(reply)
 		}
 	}
+}
+
+// dispatch runs mux.Dispatch on a goroutine of its own and waits for it.
+// Handlers (JSON, logging) grow a stack to 8 KiB or more, and the runtime
+// halves a stack only while under a quarter of it is in use: the reader,
+// parked in ReadMessage for most of a connection's life (~3 KiB deep), would
+// keep 8 KiB for good instead of 4. A goroutine per frame costs ~1µs.
+func dispatch(ctx context.Context, mux *Mux, frame []byte) []byte {
+	var reply []byte
+	var wg sync.WaitGroup
+	wg.Go(func() { reply = mux.Dispatch(ctx, frame) })
+	wg.Wait()
+	return reply
 }
 
 // readFailure names why reading stopped.
@@ -177,25 +195,63 @@ func (c *Conn) extendReadDeadline() {
 	}
 }
 
+// startWriter claims the writer role; the caller then runs writeLoop. It
+// must hold mu and the connection must not be closing, so that every
+// writers.Add happens before Serve's writers.Wait.
+func (c *Conn) startWriter() bool {
+	if c.writing {
+		return false
+	}
+	c.writing = true
+	c.writers.Add(1)
+	return true
+}
+
+// pingTick runs on the ping timer's own goroutine. It rearms the timer and
+// leaves the ping to the writer, becoming the writer itself if none runs.
+func (c *Conn) pingTick() {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.ping.Reset(c.cfg.PingInterval)
+	c.pingDue = true
+	run := c.startWriter()
+	c.mu.Unlock()
+	if run {
+		c.writeLoop()
+	}
+}
+
+// writeLoop writes until there is nothing left to do, then exits; once the
+// connection is closing it runs the close handshake instead.
 func (c *Conn) writeLoop() {
-	defer close(c.writerC)
-	ping := time.NewTicker(c.cfg.PingInterval)
-	defer ping.Stop()
+	defer c.writers.Done()
 	for {
-		select {
-		case <-c.wake:
-			if !c.flush(c.cfg.WriteTimeout) {
-				c.finish(false)
-				return
-			}
-		case <-ping.C:
+		c.mu.Lock()
+		if c.closing {
+			c.mu.Unlock()
+			c.finish(true)
+			return
+		}
+		ping := c.pingDue
+		c.pingDue = false
+		if !ping && len(c.queue) == 0 {
+			c.writing = false // decided under mu: a later enqueue starts a new writer
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if ping {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
 				c.Close(writeFailure(err), "")
 				c.finish(false)
 				return
 			}
-		case <-c.closed:
-			c.finish(true)
+		}
+		if !c.flush(c.cfg.WriteTimeout) {
+			c.finish(false)
 			return
 		}
 	}
@@ -268,8 +324,19 @@ func (c *Conn) Close(reason CloseReason, text string) {
 	if c.closing {
 		return
 	}
+	// A writer must run the close handshake: start one unless one runs (it
+	// sees closing on its next turn). Set closing only after, since
+	// startWriter must not be called once closing.
+	if c.startWriter() {
+		go c.writeLoop()
+	}
 	c.closing, c.reason, c.closeText = true, reason, truncateCloseText(text)
-	close(c.closed)
+	if c.closed != nil {
+		close(c.closed)
+	}
+	if c.ping != nil {
+		c.ping.Stop()
+	}
 	c.cancel()
 	if reason == CloseSlowConsumer || reason == ClosePeerGone {
 		c.queue, c.queueBytes = nil, 0
@@ -292,7 +359,17 @@ func truncateCloseText(text string) string {
 }
 
 // Done is closed when Close has been called.
-func (c *Conn) Done() <-chan struct{} { return c.closed }
+func (c *Conn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed == nil {
+		c.closed = make(chan struct{})
+		if c.closing {
+			close(c.closed)
+		}
+	}
+	return c.closed
+}
 
 // Reason is why the connection closed (CloseNormal while open).
 func (c *Conn) Reason() CloseReason {
@@ -354,10 +431,10 @@ func (c *Conn) NotifyRaw(frame []byte) error {
 	}
 	c.queue = append(c.queue, frame)
 	c.queueBytes += len(frame)
+	run := c.startWriter()
 	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if run {
+		go c.writeLoop()
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,7 +18,7 @@ import (
 
 // wsServer serves mux over a real WebSocket on loopback. Each accepted
 // Conn is sent on the returned channel; Serve's result on reasons.
-func wsServer(t *testing.T, mux *Mux, cfg ConnConfig) (url string, conns <-chan *Conn, reasons <-chan CloseReason) {
+func wsServer(t testing.TB, mux *Mux, cfg ConnConfig) (url string, conns <-chan *Conn, reasons <-chan CloseReason) {
 	t.Helper()
 	connc := make(chan *Conn, 16)
 	reasonc := make(chan CloseReason, 16)
@@ -36,7 +37,7 @@ func wsServer(t *testing.T, mux *Mux, cfg ConnConfig) (url string, conns <-chan 
 	return "ws" + strings.TrimPrefix(srv.URL, "http"), connc, reasonc
 }
 
-func dial(t *testing.T, url string) *websocket.Conn {
+func dial(t testing.TB, url string) *websocket.Conn {
 	t.Helper()
 	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
@@ -225,4 +226,139 @@ func TestCloseReasonsAreDistinct(t *testing.T) {
 	if got := truncateCloseText(strings.Repeat("é", 100)); len(got) > 123 || !strings.HasPrefix(strings.Repeat("é", 100), got) {
 		t.Fatalf("close text cut badly: %d bytes", len(got))
 	}
+}
+
+// writerIdle reports that no writer goroutine runs.
+func (c *Conn) writerIdle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.writing
+}
+
+func waitWriterIdle(t *testing.T, c *Conn) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !c.writerIdle(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer goroutine did not exit")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// An idle connection has no writer goroutine, yet it still pings: a client
+// that answers stays connected well past the pong timeout.
+func TestConnIdleWriterExitsAndPings(t *testing.T) {
+	url, conns, reasons := wsServer(t, echoMux(), ConnConfig{PingInterval: 20 * time.Millisecond, PongTimeout: 200 * time.Millisecond})
+	ws := dial(t, url)
+	c := <-conns
+	if err := c.Notify("hello", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ws.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	waitWriterIdle(t, c)
+
+	pings := 0
+	ws.SetPingHandler(func(data string) error {
+		pings++
+		return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	_ = ws.SetReadDeadline(time.Now().Add(time.Second)) // five pong timeouts
+	var ne net.Error
+	if _, _, err := ws.ReadMessage(); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("read: %v, want the client's own timeout", err)
+	}
+	if pings < 10 {
+		t.Fatalf("%d pings in 1s at a 20ms interval", pings)
+	}
+	select {
+	case r := <-reasons:
+		t.Fatalf("connection closed (%v) although the client answered pings", r)
+	default:
+	}
+	c.Close(CloseNormal, "")
+	if got := waitReason(t, reasons); got != CloseNormal {
+		t.Fatalf("reason %v, want normal", got)
+	}
+}
+
+// Every frame Notify accepted before a Close is written, in order, before
+// the close frame, while senders race the writer starting and stopping.
+func TestConnConcurrentNotifyThenClose(t *testing.T) {
+	url, conns, reasons := wsServer(t, echoMux(), ConnConfig{})
+	ws := dial(t, url)
+	c := <-conns
+	const senders, perSender = 4, 200 // 800 frames: under the 1024 queue bound
+	accepted := make(chan int, senders)
+	for s := range senders {
+		go func() {
+			n := 0
+			for i := range perSender {
+				if c.Notify("n", []int{s, i}) != nil {
+					break
+				}
+				n++
+				if i%16 == 0 {
+					time.Sleep(100 * time.Microsecond) // let the writer drain and exit
+				}
+			}
+			accepted <- n
+		}()
+	}
+	time.Sleep(5 * time.Millisecond)
+	c.Close(CloseGoingAway, "")
+
+	next := make([]int, senders)
+	got := 0
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, frame, err := ws.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != 1001 {
+				t.Fatalf("after %d frames: %v, want the going_away close frame", got, err)
+			}
+			break
+		}
+		var s, i int
+		if _, err := fmt.Sscanf(string(frame), `{"jsonrpc":"2.0","method":"n","params":[%d,%d]}`, &s, &i); err != nil {
+			t.Fatalf("frame %s: %v", frame, err)
+		}
+		if i != next[s] {
+			t.Fatalf("sender %d: frame %d, want %d", s, i, next[s])
+		}
+		next[s]++
+		got++
+	}
+	want := 0
+	for range senders {
+		want += <-accepted
+	}
+	if got != want {
+		t.Fatalf("client got %d frames, Notify accepted %d", got, want)
+	}
+	waitReason(t, reasons)
+}
+
+// Done is closed by Close, whether it was asked for before or after.
+func TestConnDone(t *testing.T) {
+	url, conns, reasons := wsServer(t, echoMux(), ConnConfig{})
+	dial(t, url)
+	c := <-conns
+	before := c.Done()
+	select {
+	case <-before:
+		t.Fatal("Done closed on an open connection")
+	default:
+	}
+	c.Close(CloseNormal, "")
+	for _, done := range []<-chan struct{}{before, c.Done()} {
+		select {
+		case <-done:
+		default:
+			t.Fatal("Done not closed after Close")
+		}
+	}
+	waitReason(t, reasons)
 }

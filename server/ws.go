@@ -51,7 +51,9 @@ func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
 		Logger:           s.log,
 	})
 	if !s.track(conn) {
+		// Serve after Close runs the close handshake and releases the socket.
 		conn.Close(rpc.CloseDraining, "server is shutting down")
+		conn.Serve(context.Background(), s.mux)
 		return
 	}
 	defer s.untrack(conn)
