@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/parley-rtc/parley/turn"
 )
 
 // maxPeersCeiling is the schema's maximum for maxPeers (api/parley.openrpc.json).
@@ -24,9 +26,8 @@ type Config struct {
 	Insecure bool   `koanf:"insecure"`
 	TLSCert  string `koanf:"tls-cert"`
 	TLSKey   string `koanf:"tls-key"`
-	// TURNListen is reserved for the co-hosted STUN/TURN server; accepted now
-	// so deployment scripts do not change when it lands.
-	TURNListen string `koanf:"turn-listen"`
+	// TURN is the co-hosted STUN/TURN server.
+	TURN TURN `koanf:"turn"`
 
 	// APIKeys are "kid:secret" pairs; a JWT's kid header picks the secret
 	// that verifies it (HS256). Several keys allow rotation.
@@ -35,8 +36,8 @@ type Config struct {
 	// Requests without an Origin header (bots, CLIs) are always allowed.
 	AllowedOrigins []string `koanf:"allowed-origins"`
 	AllowAnyOrigin bool     `koanf:"allow-any-origin"`
-	// ICEServers are STUN/TURN URLs handed to clients as iceServers (for an
-	// external STUN server until the co-hosted one is configured).
+	// ICEServers are extra STUN/TURN URLs handed to clients as iceServers,
+	// beside the co-hosted server's (e.g. an external STUN server).
 	ICEServers []string `koanf:"ice-servers"`
 
 	Limits Limits `koanf:"limits"`
@@ -44,6 +45,33 @@ type Config struct {
 	ShutdownTimeout time.Duration `koanf:"shutdown-timeout"`
 	LogLevel        string        `koanf:"log-level"`
 	LogFormat       string        `koanf:"log-format"`
+}
+
+// TURN configures the co-hosted STUN/TURN server (package turn, which
+// documents each setting and checks it). It runs in dev mode (with a
+// throw-away secret unless one is given) and wherever a secret is given,
+// unless Disabled.
+type TURN struct {
+	Disabled     bool     `koanf:"disabled"`
+	Listen       string   `koanf:"listen"`
+	TLSListen    string   `koanf:"tls-listen"` // default with --tls-cert: the Listen IP, port 5349
+	Secrets      []string `koanf:"secrets"`
+	Realm        string   `koanf:"realm"`
+	PublicIP     string   `koanf:"public-ip"`
+	Host         string   `koanf:"host"`
+	AltAddress   string   `koanf:"alt-address"`
+	RelayMinPort int      `koanf:"relay-min-port"`
+	RelayMaxPort int      `koanf:"relay-max-port"`
+	AllowPeers   []string `koanf:"allow-peers"`
+	DenyPeers    []string `koanf:"deny-peers"`
+	// CredentialTTL is how long issued TURN credentials allow new
+	// allocations; allocations made in time outlive them.
+	CredentialTTL             time.Duration `koanf:"credential-ttl"`
+	MaxAllocationsPerIdentity int           `koanf:"max-allocations-per-identity"`
+	MaxAllocations            int           `koanf:"max-allocations"`
+	MaxPermissions            int           `koanf:"max-permissions"`
+	BandwidthBitsPerSecond    int64         `koanf:"bandwidth"`
+	MaxAllocationLifetime     time.Duration `koanf:"max-allocation-lifetime"`
 }
 
 // Limits bound what one client can make the server hold or do.
@@ -72,11 +100,24 @@ const DevListen = "127.0.0.1:7880"
 
 // DefaultConfig returns the configuration `parley serve` starts from.
 func DefaultConfig() Config {
+	t := turn.DefaultConfig()
 	return Config{
 		Listen:          DevListen,
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        "info",
 		LogFormat:       "text",
+		TURN: TURN{
+			Listen:                    t.Listen,
+			Realm:                     t.Realm,
+			RelayMinPort:              t.RelayMinPort,
+			RelayMaxPort:              t.RelayMaxPort,
+			CredentialTTL:             12 * time.Hour,
+			MaxAllocationsPerIdentity: t.MaxAllocationsPerIdentity,
+			MaxAllocations:            t.MaxAllocations,
+			MaxPermissions:            t.MaxPermissionsPerAllocation,
+			BandwidthBitsPerSecond:    t.BandwidthBitsPerSecond,
+			MaxAllocationLifetime:     t.MaxAllocationLifetime,
+		},
 		Limits: Limits{
 			MaxFrameBytes:      64 << 10,
 			MaxSDPBytes:        64 << 10,
@@ -114,10 +155,11 @@ func (c *Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert", "--tls-cert and --tls-key go together")
 	}
-	if c.TURNListen != "" {
-		if _, _, err := net.SplitHostPort(c.TURNListen); err != nil {
-			bad("turn-listen", "%v", err)
-		}
+	if _, err := turn.NewPolicy(c.TURN.AllowPeers, c.TURN.DenyPeers); err != nil {
+		bad("turn", "%v", err)
+	}
+	if c.TURN.CredentialTTL <= 0 {
+		bad("turn.credential-ttl", "must be positive")
 	}
 	if _, err := ParseAPIKeys(c.APIKeys); err != nil {
 		bad("api-keys", "%v", err)

@@ -38,13 +38,15 @@ func (s *Server) SessionConnect(ctx context.Context, p *api.SessionConnectParams
 		return nil, api.ErrConflict("this connection already has a session")
 	}
 	sess.log.Info("session connected", "remote", st.remote)
+	servers, expires := s.iceServers(identity)
 	return &api.SessionConnectResult{
-		SessionID:   sess.id,
-		PeerID:      sess.peerID,
-		Identity:    identity,
-		ResumeToken: sess.resumeToken,
-		ICEServers:  s.iceServers(),
-		Protocol:    api.DocumentSHA256,
+		SessionID:           sess.id,
+		PeerID:              sess.peerID,
+		Identity:            identity,
+		ResumeToken:         sess.resumeToken,
+		ICEServers:          servers,
+		ICEServersExpiresAt: expires,
+		Protocol:            api.DocumentSHA256,
 	}, nil
 }
 
@@ -217,12 +219,19 @@ func relay(sess *session, h *hub, roomID, to string, send func(*session)) (*api.
 	return &api.Empty{}, nil
 }
 
-// IceServers returns the configured STUN/TURN servers.
+// IceServers returns STUN/TURN servers with fresh credentials for the
+// session's identity (for an app backend over POST /rpc: its key id).
 func (s *Server) IceServers(ctx context.Context, _ *api.IceServersParams) (*api.IceServersResult, error) {
-	if _, err := s.callerOf(ctx); err != nil {
+	c, err := s.callerOf(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return &api.IceServersResult{ICEServers: s.iceServers()}, nil
+	identity, _ := ctx.Value(apiKeyKey{}).(string)
+	if c.sess != nil {
+		identity = c.sess.identity
+	}
+	servers, expires := s.iceServers(identity)
+	return &api.IceServersResult{ICEServers: servers, ExpiresAt: expires}, nil
 }
 
 // MessageSend relays application data to a room or to one peer.
@@ -239,12 +248,4 @@ func (s *Server) MessageSend(ctx context.Context, p *api.MessageSendParams) (*ap
 		return nil, err
 	}
 	return &api.MessageSendResult{MessageID: ev.MessageID}, nil
-}
-
-// iceServers is what clients pass to RTCPeerConnection.
-func (s *Server) iceServers() []api.IceServer {
-	if len(s.cfg.ICEServers) == 0 {
-		return []api.IceServer{}
-	}
-	return []api.IceServer{{URLs: s.cfg.ICEServers}}
 }

@@ -55,6 +55,7 @@ func startServer(t testing.TB, mutate ...func(*Config)) *testServer {
 	cfg := DefaultConfig()
 	cfg.Dev = true
 	cfg.Listen = "127.0.0.1:0"
+	cfg.TURN.Listen = "127.0.0.1:0" // the dev default, 3478, would collide between tests
 	cfg.APIKeys = []string{testKID + ":" + testSecret}
 	cfg.Limits.RateBurst = 10_000
 	cfg.Limits.RatePerSecond = 10_000

@@ -37,6 +37,7 @@ type Server struct {
 	mux      *rpc.Mux
 	upgrader *websocket.Upgrader
 	tls      *tls.Config
+	turn     *turnState
 	now      func() time.Time
 
 	draining atomic.Bool
@@ -72,6 +73,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	s.turn = newTURNState(cfg, s.tls, log)
 	s.upgrader = rpc.NewUpgrader(s.checkOrigin)
 	s.mux = rpc.NewMux()
 	s.mux.SetLogger(log)
@@ -93,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(api.Document)
 	})
+	m.HandleFunc("GET /v1/turn-credentials", s.turnCredentials)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -111,6 +114,9 @@ func (s *Server) Handler() http.Handler {
 
 // Serve answers on ln until ctx is done, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.StartTURN(); err != nil {
+		return err
+	}
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls)
 	}
@@ -123,7 +129,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		return errors.Join(fmt.Errorf("serve: %w", err), s.closeTURN())
 	case <-ctx.Done():
 	}
 	return s.shutdown(hs)
@@ -137,6 +143,7 @@ func (s *Server) shutdown(hs *http.Server) error {
 	defer cancel()
 	err := hs.Shutdown(ctx)
 	s.hub.closeAll("server_shutdown")
+	err = errors.Join(err, s.closeTURN())
 	s.connsMu.Lock()
 	for c := range s.conns {
 		c.Close(rpc.CloseGoingAway, "server shutting down")

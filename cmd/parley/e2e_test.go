@@ -117,7 +117,7 @@ func dialURL(t *testing.T, url string, dialer *websocket.Dialer) *rpctest.Client
 // with bare identities, a room, offer/answer/candidates relayed; then SIGTERM
 // shuts the server down cleanly.
 func TestDevServerRelays(t *testing.T) {
-	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0")
+	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
 	url := "ws://" + p.addr + "/rpc"
 	alice, bob := dialURL(t, url, websocket.DefaultDialer), dialURL(t, url, websocket.DefaultDialer)
 	var aliceSess, bobSess struct {

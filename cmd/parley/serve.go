@@ -45,6 +45,9 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := srv.StartTURN(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -54,6 +57,14 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 		scheme = "wss"
 	}
 	fmt.Fprintf(stdout, "parley %s listening on %s://%s/rpc\n", buildVersion(), scheme, ln.Addr())
+	if t := srv.TURN(); t != nil {
+		a := t.Addrs()
+		fmt.Fprintf(stdout, "STUN/TURN on udp %s, tcp %s", a.UDP, a.TCP)
+		if a.TLS.IsValid() {
+			fmt.Fprintf(stdout, ", tls %s", a.TLS)
+		}
+		fmt.Fprintln(stdout)
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "dev", cfg.Dev, "tls", cfg.TLSCert != "")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

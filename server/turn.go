@@ -1,0 +1,180 @@
+package server
+
+import (
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/turn"
+)
+
+// turnDefaultTLSPort is where TURN over TLS listens when --tls-cert is given
+// and --turn-tls-listen is not.
+const turnDefaultTLSPort = "5349"
+
+// turnState is the co-hosted STUN/TURN server, started at most once.
+type turnState struct {
+	cfg  turn.Config
+	on   bool
+	once sync.Once
+	err  error
+	srv  *turn.Server
+}
+
+// newTURNState turns the TURN section into a turn.Config. In dev mode a
+// throw-away secret is made; outside dev mode TURN runs only with a secret
+// (a server that never meant to relay must not start doing so on upgrade).
+func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...any) }) *turnState {
+	t := c.TURN
+	st := &turnState{on: !t.Disabled && (c.Dev || len(t.Secrets) > 0)}
+	if !st.on {
+		if !t.Disabled {
+			log.Info("STUN/TURN is off: give --turn-secret to run it (or --dev)")
+		}
+		return st
+	}
+	secrets := t.Secrets
+	if len(secrets) == 0 {
+		secrets = []string{NewSecret()}
+	}
+	tlsListen := t.TLSListen
+	if tlsListen == "" && tlsCfg != nil {
+		if host, _, err := net.SplitHostPort(t.Listen); err == nil {
+			tlsListen = net.JoinHostPort(host, turnDefaultTLSPort)
+		}
+	}
+	st.cfg = turn.Config{
+		Listen:                      t.Listen,
+		TLSListen:                   tlsListen,
+		TLS:                         tlsCfg,
+		Alternate:                   t.AltAddress,
+		Realm:                       t.Realm,
+		Secrets:                     secrets,
+		PublicIP:                    t.PublicIP,
+		Host:                        t.Host,
+		RelayMinPort:                t.RelayMinPort,
+		RelayMaxPort:                t.RelayMaxPort,
+		AllowPeers:                  t.AllowPeers,
+		DenyPeers:                   t.DenyPeers,
+		MaxAllocationsPerIdentity:   t.MaxAllocationsPerIdentity,
+		MaxAllocations:              t.MaxAllocations,
+		MaxPermissionsPerAllocation: t.MaxPermissions,
+		BandwidthBitsPerSecond:      t.BandwidthBitsPerSecond,
+		MaxAllocationLifetime:       t.MaxAllocationLifetime,
+	}
+	return st
+}
+
+// StartTURN opens the STUN/TURN listeners, if TURN is on. Serve calls it
+// too; a caller that wants the bound addresses first (to print them) calls
+// it before Serve.
+func (s *Server) StartTURN() error {
+	t := s.turn
+	t.once.Do(func() {
+		if !t.on {
+			return
+		}
+		cfg := t.cfg
+		cfg.Logger = s.log
+		if t.srv, t.err = turn.Start(cfg); t.err != nil {
+			t.err = fmt.Errorf("STUN/TURN: %w", t.err)
+		}
+	})
+	return t.err
+}
+
+// TURN returns the running STUN/TURN server, or nil.
+func (s *Server) TURN() *turn.Server { return s.turn.srv }
+
+// closeTURN ends every allocation at shutdown.
+func (s *Server) closeTURN() error {
+	if s.turn.srv == nil {
+		return nil
+	}
+	return s.turn.srv.Close()
+}
+
+// iceServers is what clients pass to RTCPeerConnection: the co-hosted
+// server with fresh credentials for identity, then any configured extra
+// servers; expires is when the credentials stop allowing new allocations
+// (0 without TURN).
+func (s *Server) iceServers(identity string) (servers []api.IceServer, expires int64) {
+	servers = []api.IceServer{}
+	if t := s.turn.srv; t != nil {
+		user, pass, exp := t.Issue(identity, s.cfg.TURN.CredentialTTL)
+		servers = append(servers, api.IceServer{URLs: t.URLs(), Username: user, Credential: pass})
+		expires = exp.Unix()
+	}
+	if len(s.cfg.ICEServers) > 0 {
+		servers = append(servers, api.IceServer{URLs: s.cfg.ICEServers})
+	}
+	return servers, expires
+}
+
+// turnCredentials answers GET /v1/turn-credentials in the TURN REST API
+// draft's shape (draft-uberti-behave-turn-rest-00 §2.2), for app backends
+// that hand credentials to clients themselves. The API key goes in the
+// Authorization header, as HTTP Basic (key id and secret) or "Bearer
+// kid:secret", never in the URL (the draft's key= parameter would end up in
+// access logs). username is the identity the credentials are for.
+func (s *Server) turnCredentials(w http.ResponseWriter, r *http.Request) {
+	fail := func(code int, msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	}
+	if !s.apiKeyAuth(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="parley"`)
+		fail(http.StatusUnauthorized, "send an API key: HTTP Basic (key id, secret) or Authorization: Bearer kid:secret")
+		return
+	}
+	q := r.URL.Query()
+	if svc := q.Get("service"); svc != "turn" {
+		fail(http.StatusBadRequest, fmt.Sprintf("service must be turn, not %q", svc))
+		return
+	}
+	identity := q.Get("username")
+	if !api.ValidIdentity(identity) {
+		fail(http.StatusBadRequest, fmt.Sprintf("username %q is not a valid identity", identity))
+		return
+	}
+	t := s.turn.srv
+	if t == nil {
+		fail(http.StatusServiceUnavailable, "STUN/TURN is not running on this server")
+		return
+	}
+	ttl := s.cfg.TURN.CredentialTTL
+	user, pass, _ := t.Issue(identity, ttl)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(struct {
+		Username string   `json:"username"`
+		Password string   `json:"password"`
+		TTL      int64    `json:"ttl"`
+		URIs     []string `json:"uris"`
+	}{user, pass, int64(ttl / time.Second), t.URLs()})
+}
+
+// apiKeyAuth checks an API key sent as HTTP Basic or as Bearer kid:secret.
+func (s *Server) apiKeyAuth(r *http.Request) bool {
+	kid, secret, ok := r.BasicAuth()
+	if !ok {
+		bearer, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !found {
+			return false
+		}
+		kid, secret, ok = strings.Cut(bearer, ":")
+		if !ok {
+			return false
+		}
+	}
+	want, known := s.keys[kid]
+	return known && subtle.ConstantTimeCompare(want, []byte(secret)) == 1
+}

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	pionturn "github.com/pion/turn/v5"
+)
+
+// iceServer is one entry of iceServers as a client receives it.
+type iceServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username"`
+	Credential string   `json:"credential"`
+}
+
+// turnAddr finds the host:port of the URL with the given prefix and suffix.
+func turnAddr(t *testing.T, urls []string, prefix, suffix string) string {
+	t.Helper()
+	for _, u := range urls {
+		if strings.HasPrefix(u, prefix) && strings.HasSuffix(u, suffix) {
+			return strings.TrimSuffix(strings.TrimPrefix(u, prefix), suffix)
+		}
+	}
+	t.Fatalf("no %s…%s URL in %q", prefix, suffix, urls)
+	return ""
+}
+
+// turnAllocate allocates with pion's client over udp or tcp.
+func turnAllocate(t *testing.T, transport, addr, user, pass string) (*pionturn.Client, net.PacketConn) {
+	t.Helper()
+	var conn net.PacketConn
+	if transport == "udp" {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn = c
+	} else {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn = pionturn.NewSTUNConn(c)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	c, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr, Username: user, Password: pass, Conn: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatalf("Allocate over %s at %s: %v", transport, addr, err)
+	}
+	t.Cleanup(func() { _ = relay.Close() })
+	return c, relay
+}
+
+// TestICEServersWork: the iceServers of session.connect and ice.servers
+// name this process's STUN/TURN server, and their credentials allocate over
+// UDP and TCP; the two relays reach each other.
+func TestICEServersWork(t *testing.T) {
+	ts := startServer(t)
+	alice := ts.connect(t, "alice")
+	var servers []iceServer
+	raw, _ := json.Marshal(alice.session["iceServers"])
+	if err := json.Unmarshal(raw, &servers); err != nil || len(servers) != 1 {
+		t.Fatalf("session.connect iceServers = %s", raw)
+	}
+	exp, _ := alice.session["iceServersExpiresAt"].(float64)
+	if d := time.Until(time.Unix(int64(exp), 0)); d < 11*time.Hour || d > 13*time.Hour {
+		t.Fatalf("iceServersExpiresAt is %v away, want the 12h default", d)
+	}
+	a := servers[0]
+	if !strings.HasSuffix(a.Username, ":alice") {
+		t.Fatalf("username %q does not carry the identity", a.Username)
+	}
+	turnAddr(t, a.URLs, "stun:127.0.0.1:", "")
+	udp := turnAddr(t, a.URLs, "turn:", "?transport=udp")
+	tcp := turnAddr(t, a.URLs, "turn:", "?transport=tcp")
+
+	bob := ts.connect(t, "bob")
+	var fresh struct {
+		ICEServers []iceServer `json:"iceServers"`
+		ExpiresAt  int64       `json:"expiresAt"`
+	}
+	if err := json.Unmarshal(bob.must("ice.servers", nil), &fresh); err != nil || len(fresh.ICEServers) != 1 || fresh.ExpiresAt == 0 {
+		t.Fatalf("ice.servers = %+v (%v)", fresh, err)
+	}
+	b := fresh.ICEServers[0]
+	if !strings.HasSuffix(b.Username, ":bob") {
+		t.Fatalf("ice.servers username %q is not bob's", b.Username)
+	}
+
+	ca, ra := turnAllocate(t, "udp", udp, a.Username, a.Credential)
+	cb, rb := turnAllocate(t, "tcp", tcp, b.Username, b.Credential)
+	if err := ca.CreatePermission(rb.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cb.CreatePermission(ra.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ra.WriteTo([]byte("hello bob"), rb.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	_ = rb.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := rb.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "hello bob" {
+		t.Fatalf("relay: %q %v", buf[:n], err)
+	}
+}
+
+// TestTURNCredentialsEndpoint: GET /v1/turn-credentials answers app
+// backends holding an API key in the TURN REST API draft's shape.
+func TestTURNCredentialsEndpoint(t *testing.T) {
+	ts := startServer(t)
+	get := func(query string, auth func(*http.Request)) (*http.Response, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, ts.base+"/v1/turn-credentials?"+query, nil)
+		if auth != nil {
+			auth(req)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		var out map[string]any
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatalf("%s: not JSON: %s", query, body)
+		}
+		return res, out
+	}
+	basic := func(r *http.Request) { r.SetBasicAuth(testKID, testSecret) }
+	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+testKID+":"+testSecret) }
+	wrong := func(r *http.Request) { r.SetBasicAuth(testKID, "wrong") }
+
+	if res, _ := get("service=turn&username=carol", nil); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no key: %d", res.StatusCode)
+	}
+	if res, _ := get("service=turn&username=carol", wrong); res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong secret: %d", res.StatusCode)
+	}
+	if res, _ := get("service=stun&username=carol", basic); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("service=stun: %d", res.StatusCode)
+	}
+	if res, _ := get("service=turn", basic); res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("no username: %d", res.StatusCode)
+	}
+	for name, auth := range map[string]func(*http.Request){"basic": basic, "bearer": bearer} {
+		res, body := get("service=turn&username=carol", auth)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %v", name, res.StatusCode, body)
+		}
+		user, _ := body["username"].(string)
+		pass, _ := body["password"].(string)
+		ttl, _ := body["ttl"].(float64)
+		var uris []string
+		for _, u := range body["uris"].([]any) {
+			uris = append(uris, u.(string))
+		}
+		if !strings.HasSuffix(user, ":carol") || pass == "" || ttl != (12*time.Hour).Seconds() {
+			t.Fatalf("%s: %v", name, body)
+		}
+		turnAllocate(t, "udp", turnAddr(t, uris, "turn:", "?transport=udp"), user, pass)
+	}
+}

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package binding
+
+import "syscall"
+
+// reusePortSupported is false here: Listen opens a single primary socket.
+const reusePortSupported = false
+
+func setReusePort(syscall.RawConn) error { return nil }

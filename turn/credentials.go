@@ -1,0 +1,107 @@
+package turn
+
+import (
+	"crypto/hmac"
+	"crypto/sha1" //nolint:gosec // the TURN REST API (and coturn's use-auth-secret) fixes HMAC-SHA1
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// minSecretLen refuses secrets short enough to brute-force offline from one
+// captured username/password pair.
+const minSecretLen = 16
+
+// Credentials issues and checks TURN REST API credentials the way coturn's
+// use-auth-secret does (draft-uberti-behave-turn-rest-00): the username is
+// "<unix-expiry>:<identity>" and the password base64(HMAC-SHA1(secret,
+// username)). A coturn configured with the same static-auth-secret accepts
+// what Parley issues, and the reverse.
+//
+// Several secrets allow rotation: the first signs, every one verifies, so a
+// new secret can be put first while credentials signed with the old one are
+// still out there.
+type Credentials struct {
+	secrets [][]byte
+}
+
+// NewCredentials checks the secrets (at least one, none shorter than 16
+// bytes, no duplicates).
+func NewCredentials(secrets []string) (*Credentials, error) {
+	if len(secrets) == 0 {
+		return nil, errors.New("turn: no secret: TURN REST credentials need at least one shared secret")
+	}
+	c := &Credentials{}
+	seen := make(map[string]bool, len(secrets))
+	for i, s := range secrets {
+		if len(s) < minSecretLen {
+			return nil, fmt.Errorf("turn: secret %d is %d bytes; at least %d are needed", i+1, len(s), minSecretLen)
+		}
+		if seen[s] {
+			return nil, fmt.Errorf("turn: secret %d is given twice", i+1)
+		}
+		seen[s] = true
+		c.secrets = append(c.secrets, []byte(s))
+	}
+	return c, nil
+}
+
+// Issue returns a username and password for identity that expire ttl after
+// now (rounded down to the second, as the username carries Unix seconds).
+func (c *Credentials) Issue(identity string, ttl time.Duration, now time.Time) (username, password string, expires time.Time) {
+	expires = now.Add(ttl).Truncate(time.Second)
+	username = Username(expires, identity)
+	return username, Password(c.secrets[0], username), expires
+}
+
+// Verify reports whether password was signed for username by one of the
+// secrets, and by which (0 is the signing secret). It does not look at the
+// expiry: the server checks that on Allocate only.
+func (c *Credentials) Verify(username, password string) (secret int, ok bool) {
+	for i, s := range c.secrets {
+		if subtle.ConstantTimeCompare([]byte(Password(s, username)), []byte(password)) == 1 {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// password returns the password the i-th secret gives username.
+func (c *Credentials) password(i int, username string) string {
+	return Password(c.secrets[i], username)
+}
+
+// Username is "<unix-expiry>:<identity>".
+func Username(expires time.Time, identity string) string {
+	return strconv.FormatInt(expires.Unix(), 10) + ":" + identity
+}
+
+// Password is base64(HMAC-SHA1(secret, username)), standard encoding with
+// padding, exactly as coturn computes it.
+func Password(secret []byte, username string) string {
+	m := hmac.New(sha1.New, secret)
+	m.Write([]byte(username))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// ParseUsername splits "<unix-expiry>:<identity>". The identity may itself
+// contain colons; the expiry is everything before the first one. An empty
+// identity is refused because quotas are counted per identity.
+func ParseUsername(username string) (expires time.Time, identity string, err error) {
+	ts, identity, ok := strings.Cut(username, ":")
+	if !ok {
+		return time.Time{}, "", fmt.Errorf("turn: username %q is not <unix-expiry>:<identity>", username)
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || sec < 0 {
+		return time.Time{}, "", fmt.Errorf("turn: username %q does not start with a Unix time", username)
+	}
+	if identity == "" {
+		return time.Time{}, "", fmt.Errorf("turn: username %q has no identity", username)
+	}
+	return time.Unix(sec, 0), identity, nil
+}

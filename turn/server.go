@@ -1,0 +1,412 @@
+// Package turn is Parley's co-hosted STUN/TURN server on pion/turn: TURN
+// REST API credentials (coturn's use-auth-secret), a relay policy that keeps
+// relays out of internal networks, per-identity quotas and counters. It
+// knows nothing of rooms or sessions; package server wires it.
+package turn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/pion/logging"
+	pionturn "github.com/pion/turn/v5"
+
+	"github.com/parley-rtc/parley/turn/binding"
+)
+
+// Config says where the server listens and what it allows. DefaultConfig
+// states every default; Start checks every value before opening a socket.
+type Config struct {
+	// Listen is the UDP and TCP address (STUN and TURN), an IP and a port;
+	// port 0 picks one (see Server.Addrs). Relays bind to the same IP.
+	Listen string
+	// TLSListen is the TURN-over-TLS address; "" for none. Needs TLS.
+	TLSListen string
+	// TLS is the certificate for TLSListen (the WSS one).
+	TLS *tls.Config
+	// Alternate is a second IP:port for RFC 5780 NAT behaviour discovery;
+	// "" for none.
+	Alternate string
+	// Sockets is the number of SO_REUSEPORT UDP sockets on Listen, one
+	// reader each (0: one per CPU; DESIGN.md §3 has the measurement).
+	Sockets int
+	// Realm is the long-term credential realm.
+	Realm string
+	// Secrets are the TURN REST API shared secrets: the first signs, all
+	// verify (rotation).
+	Secrets []string
+	// PublicIP is the address put in XOR-RELAYED-ADDRESS and in the ICE
+	// server URLs, for servers behind a NAT (coturn's external-ip). Needed
+	// when Listen is a wildcard address.
+	PublicIP string
+	// Host is the host name in ICE server URLs; turns: URLs need the name on
+	// the certificate. Default: PublicIP, else the Listen IP. The host a
+	// client used to reach signaling is deliberately not used: behind a
+	// proxy or CDN it names a machine that does not carry UDP.
+	Host string
+	// RelayMinPort and RelayMaxPort bound the relay ports (inclusive).
+	RelayMinPort, RelayMaxPort int
+	// AllowPeers and DenyPeers are CIDRs that adjust the relay policy
+	// (see Policy for the order in which they apply).
+	AllowPeers, DenyPeers []string
+	// MaxAllocationsPerIdentity: an Allocate beyond it gets 486.
+	MaxAllocationsPerIdentity int
+	// MaxAllocations caps allocations on this server (486 beyond it).
+	MaxAllocations int
+	// MaxPermissionsPerAllocation: peers one allocation may hold
+	// permissions or channels for (508 beyond it).
+	MaxPermissionsPerAllocation int
+	// BandwidthBitsPerSecond caps each allocation's relayed traffic, both
+	// directions together (token bucket; excess datagrams are dropped).
+	// 0: no cap.
+	BandwidthBitsPerSecond int64
+	// MaxAllocationLifetime ends an allocation this long after it was made,
+	// however often it is refreshed, so a leaked client cannot hold a relay
+	// forever. 0: no cap.
+	MaxAllocationLifetime time.Duration
+	// Logger receives the server's logs (pion's at debug level).
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults; Secrets must still be given.
+func DefaultConfig() Config {
+	return Config{
+		Listen:                      "127.0.0.1:3478",
+		Realm:                       "parley",
+		RelayMinPort:                49152,
+		RelayMaxPort:                65535,
+		MaxAllocationsPerIdentity:   12,
+		MaxAllocations:              10_000,
+		MaxPermissionsPerAllocation: 32,
+		BandwidthBitsPerSecond:      10_000_000,
+		MaxAllocationLifetime:       24 * time.Hour,
+	}
+}
+
+// Addrs are the bound listener addresses; TLS is zero without TLS.
+type Addrs struct {
+	UDP, TCP, TLS netip.AddrPort
+}
+
+// Server is a running STUN/TURN server.
+type Server struct {
+	cfg          Config
+	log          *slog.Logger
+	creds        *Credentials
+	policy       *Policy
+	auth         *authenticator
+	relays       *relays
+	quota        *allocationQuota
+	perms        *permissionTable
+	unauthorized *unauthorizedLimiter
+	stats        counters
+	addrs        Addrs
+	urlHost      string
+	binding      *binding.Server
+	pion         *pionturn.Server
+}
+
+// Start checks cfg, opens every listener and starts serving.
+func Start(cfg Config) (*Server, error) {
+	s, listen, alt, err := newServer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.start(listen, alt); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// start opens the listeners and hands them to pion.
+func (s *Server) start(listen, alt netip.AddrPort) error {
+	cfg := s.cfg
+	var err error
+	var closers []func() error
+	fail := func(err error) error {
+		for _, c := range closers {
+			_ = c()
+		}
+		return err
+	}
+	// One SO_REUSEPORT socket per core, Binding answered before pion
+	// (DESIGN.md §3: one listener 82k STUN req/s, two 97k).
+	s.binding, err = binding.Listen(binding.Config{Listen: listen, Alternate: alt, Sockets: cfg.Sockets, Software: "parley"})
+	if err != nil {
+		return fail(fmt.Errorf("turn: UDP listeners: %w", err))
+	}
+	closers = append(closers, s.binding.Close)
+	udp := s.binding.PacketConns()
+	s.addrs.UDP = s.binding.Addr()
+	tcp, err := listenTCP(netip.AddrPortFrom(listen.Addr(), s.addrs.UDP.Port()), listen.Port() == 0)
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, tcp.Close)
+	s.addrs.TCP = addrPortOf(tcp.Addr())
+
+	pc := pionturn.ServerConfig{
+		Realm:         cfg.Realm,
+		AuthHandler:   s.auth.handle,
+		QuotaHandler:  s.admit,
+		EventHandler:  s.events(),
+		LoggerFactory: pionLogs{s.log},
+	}
+	for _, c := range udp {
+		pc.PacketConnConfigs = append(pc.PacketConnConfigs, pionturn.PacketConnConfig{
+			PacketConn:            &guardedPacketConn{PacketConn: c, srv: s},
+			RelayAddressGenerator: s.relays,
+			PermissionHandler:     s.permit,
+		})
+	}
+	listeners := []net.Listener{tcp}
+	if cfg.TLSListen != "" {
+		ln, err := net.Listen("tcp", cfg.TLSListen)
+		if err != nil {
+			return fail(fmt.Errorf("turn: TLS listener: %w", err))
+		}
+		closers = append(closers, ln.Close)
+		s.addrs.TLS = addrPortOf(ln.Addr())
+		listeners = append(listeners, tls.NewListener(ln, cfg.TLS))
+	}
+	for _, ln := range listeners {
+		pc.ListenerConfigs = append(pc.ListenerConfigs, pionturn.ListenerConfig{
+			Listener:              &guardedListener{Listener: ln, srv: s},
+			RelayAddressGenerator: s.relays,
+			PermissionHandler:     s.permit,
+		})
+	}
+	if s.pion, err = pionturn.NewServer(pc); err != nil {
+		return fail(fmt.Errorf("turn: start pion/turn: %w", err))
+	}
+	s.log.Info("STUN/TURN listening", "udp", s.addrs.UDP, "tcp", s.addrs.TCP, "tls", s.addrs.TLS,
+		"udp_sockets", len(udp), "relay", s.relays.advertised, "relay_ports", fmt.Sprintf("%d-%d", cfg.RelayMinPort, cfg.RelayMaxPort))
+	return nil
+}
+
+// newServer checks cfg and builds everything that does not listen.
+func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	creds, err := NewCredentials(cfg.Secrets)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	policy, err := NewPolicy(cfg.AllowPeers, cfg.DenyPeers)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if listen, err = netip.ParseAddrPort(cfg.Listen); err != nil {
+		bad("turn-listen: %q is not IP:port: %v", cfg.Listen, err)
+	}
+	bindIP := listen.Addr().Unmap()
+	advertised := bindIP
+	if cfg.PublicIP != "" {
+		if advertised, err = netip.ParseAddr(cfg.PublicIP); err != nil {
+			bad("turn-public-ip: %v", err)
+		}
+		advertised = advertised.Unmap()
+		if advertised.IsValid() && advertised.Is4() != bindIP.Is4() {
+			bad("turn-public-ip: %s and the listen address %s are different address families", advertised, bindIP)
+		}
+	} else if bindIP.IsUnspecified() {
+		bad("turn-public-ip: the TURN listen address %s is a wildcard; give the address clients reach this server at", cfg.Listen)
+	}
+	if cfg.TLSListen != "" {
+		if _, err := netip.ParseAddrPort(cfg.TLSListen); err != nil {
+			bad("turn-tls-listen: %q is not IP:port: %v", cfg.TLSListen, err)
+		}
+		if cfg.TLS == nil {
+			bad("turn-tls-listen: needs a TLS certificate (--tls-cert/--tls-key)")
+		}
+	}
+	if cfg.Alternate != "" {
+		if alt, err = netip.ParseAddrPort(cfg.Alternate); err != nil {
+			bad("turn-alt-address: %q is not IP:port: %v", cfg.Alternate, err)
+		}
+	}
+	if cfg.RelayMinPort < 1 || cfg.RelayMaxPort > 65535 || cfg.RelayMinPort > cfg.RelayMaxPort {
+		bad("turn-relay-min-port/turn-relay-max-port: %d-%d is not a port range within 1-65535", cfg.RelayMinPort, cfg.RelayMaxPort)
+	}
+	if cfg.Realm == "" {
+		bad("turn-realm: must not be empty")
+	}
+	for _, q := range []struct {
+		key string
+		v   int64
+	}{
+		{"turn-max-allocations-per-identity", int64(cfg.MaxAllocationsPerIdentity)},
+		{"turn-max-allocations", int64(cfg.MaxAllocations)},
+		{"turn-max-permissions", int64(cfg.MaxPermissionsPerAllocation)},
+	} {
+		if q.v < 1 {
+			bad("%s: must be at least 1", q.key)
+		}
+	}
+	if cfg.BandwidthBitsPerSecond < 0 || cfg.MaxAllocationLifetime < 0 || cfg.Sockets < 0 {
+		bad("turn-bandwidth, turn-max-allocation-lifetime and the socket count must not be negative")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, listen, alt, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s = &Server{
+		cfg:          cfg,
+		log:          log,
+		creds:        creds,
+		policy:       policy,
+		quota:        newAllocationQuota(cfg.MaxAllocationsPerIdentity, cfg.MaxAllocations),
+		perms:        newPermissionTable(cfg.MaxPermissionsPerAllocation),
+		unauthorized: newUnauthorizedLimiter(),
+		urlHost:      cfg.Host,
+	}
+	s.auth = &authenticator{creds: creds, realm: cfg.Realm, stats: &s.stats, now: time.Now, rotated: make(map[string]int)}
+	s.relays = &relays{srv: s, bind: bindIP, advertised: advertised, min: uint16(cfg.RelayMinPort), max: uint16(cfg.RelayMaxPort), live: make(map[uint16]struct{})}
+	if s.urlHost == "" {
+		s.urlHost = advertised.String()
+	}
+	return s, listen, alt, nil
+}
+
+// listenTCP listens on addr, which carries the UDP port so that STUN/TURN
+// has one port for both; when the port was picked by the kernel (tests) and
+// is taken for TCP, any free port will do.
+func listenTCP(addr netip.AddrPort, picked bool) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr.String())
+	if err != nil && picked {
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(addr.Addr(), 0).String())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("turn: TCP listener: %w", err)
+	}
+	return ln, nil
+}
+
+// Addrs returns the bound addresses.
+func (s *Server) Addrs() Addrs { return s.addrs }
+
+// URLs returns the ICE server URLs for this server: stun:, turn: over UDP
+// and TCP, and turns: when TLS is on.
+func (s *Server) URLs() []string {
+	hp := func(port uint16) string { return net.JoinHostPort(s.urlHost, strconv.Itoa(int(port))) }
+	urls := []string{
+		"stun:" + hp(s.addrs.UDP.Port()),
+		"turn:" + hp(s.addrs.UDP.Port()) + "?transport=udp",
+		"turn:" + hp(s.addrs.TCP.Port()) + "?transport=tcp",
+	}
+	if s.addrs.TLS.IsValid() {
+		urls = append(urls, "turns:"+hp(s.addrs.TLS.Port())+"?transport=tcp")
+	}
+	return urls
+}
+
+// Issue returns TURN credentials for identity valid for ttl.
+func (s *Server) Issue(identity string, ttl time.Duration) (username, password string, expires time.Time) {
+	return s.creds.Issue(identity, ttl, time.Now())
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// Close stops listening and ends every allocation.
+func (s *Server) Close() error {
+	// pion closes the listeners it reads; binding then closes its RFC 5780
+	// sockets and ignores the already-closed primary ones.
+	if err := errors.Join(s.pion.Close(), s.binding.Close()); err != nil {
+		return fmt.Errorf("turn: close: %w", err)
+	}
+	return nil
+}
+
+// peerAllowed is the relay policy for a peer transport address: the policy,
+// or one of this server's live relays.
+func (s *Server) peerAllowed(ap netip.AddrPort) bool {
+	return s.policy.Allowed(ap.Addr()) || s.relays.isRelay(ap)
+}
+
+// permit is pion's PermissionHandler. pion passes only the peer IP, so a
+// relay IP is admitted whatever the port; the guard (which sees the port)
+// and the relay socket backstop hold the line for ports that are not relays.
+func (s *Server) permit(_ net.Addr, peer net.IP) bool {
+	ip, ok := netip.AddrFromSlice(peer)
+	if ok && (s.policy.Allowed(ip) || s.relays.isRelayIP(ip)) {
+		return true
+	}
+	s.stats.deniedPeers.Add(1)
+	return false
+}
+
+// admit is pion's QuotaHandler; pion passes the user ID, our identity.
+func (s *Server) admit(identity, _ string, _ net.Addr) bool {
+	if s.quota.admit(identity) {
+		return true
+	}
+	s.stats.quotaHits.Add(1)
+	return false
+}
+
+// events feeds counters and the permission table from pion's hooks.
+func (s *Server) events() pionturn.EventHandler {
+	peer := func(ip net.IP) netip.Addr { a, _ := netip.AddrFromSlice(ip); return a }
+	return pionturn.EventHandler{
+		OnAuth: func(_, _ net.Addr, _, _, _, _ string, verdict bool) {
+			if !verdict {
+				s.stats.authFailures.Add(1)
+			}
+		},
+		OnAllocationCreated: func(src, dst net.Addr, _, _, _ string, _ net.Addr, _ int) {
+			s.stats.allocationsActive.Add(1)
+			s.stats.allocationsTotal.Add(1)
+			s.perms.open(tupleOf(src, dst))
+		},
+		OnAllocationDeleted: func(src, dst net.Addr, _, _, _ string) {
+			s.stats.allocationsActive.Add(-1)
+			s.perms.close(tupleOf(src, dst))
+		},
+		OnPermissionCreated: func(src, dst net.Addr, _, _, _ string, _ net.Addr, ip net.IP) {
+			s.perms.add(tupleOf(src, dst), peer(ip))
+		},
+		OnPermissionDeleted: func(src, dst net.Addr, _, _, _ string, _ net.Addr, ip net.IP) {
+			s.perms.remove(tupleOf(src, dst), peer(ip))
+		},
+	}
+}
+
+// pionLogs sends pion's logs to slog. pion logs remote mistakes (bad
+// requests, failed handshakes) at warning and error level, where a client
+// could flood the log, so everything but its errors goes to debug.
+type pionLogs struct{ log *slog.Logger }
+
+func (f pionLogs) NewLogger(scope string) logging.LeveledLogger {
+	return pionLogger{f.log.With("pion", scope)}
+}
+
+type pionLogger struct{ log *slog.Logger }
+
+// logf formats only when the level is on: pion logs every datagram at debug.
+func (l pionLogger) logf(level slog.Level, format string, args ...any) {
+	if l.log.Enabled(context.Background(), level) {
+		l.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
+	}
+}
+
+func (l pionLogger) Trace(msg string)                  { l.log.Debug(msg) }
+func (l pionLogger) Tracef(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
+func (l pionLogger) Debug(msg string)                  { l.log.Debug(msg) }
+func (l pionLogger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
+func (l pionLogger) Info(msg string)                   { l.log.Debug(msg) }
+func (l pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
+func (l pionLogger) Warn(msg string)                   { l.log.Debug(msg) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
+func (l pionLogger) Error(msg string)                  { l.log.Info(msg) }
+func (l pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelInfo, format, args...) }
