@@ -16,6 +16,7 @@ const usage = `parley — WebRTC signaling (JSON-RPC 2.0 over WebSocket) in one 
 Usage:
   parley serve [flags]     run the server (parley serve --dev for local development)
   parley token [flags]     mint a JWT for a client (session.connect's token)
+  parley doctor [flags]    NAT type, public address, direct-or-TURN, TURN end to end
   parley version           print the version
   parley help [command]    show help
 
@@ -42,6 +43,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		err = runServe(rest, environ, stdout, stderr)
 	case "token":
 		err = runToken(rest, environ, stdout, stderr)
+	case "doctor":
+		err = runDoctor(rest, environ, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "parley", buildVersion())
 	case "help", "-h", "--help":
