@@ -64,14 +64,20 @@ test-go: ## go test -race over every package
 fuzz: ## a short run of every fuzz target (FUZZTIME=100000x executions each)
 	$(GO) test -run='^$$' -fuzz='^FuzzDispatch$$' -fuzztime=$(FUZZTIME) ./rpc
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeParams$$' -fuzztime=$(FUZZTIME) ./api
+	$(GO) test -run='^$$' -fuzz='^FuzzRespond$$' -fuzztime=$(FUZZTIME) ./turn/binding
+
+.PHONY: deps
+deps: ## install the Debian packages the tests use (coturn, nftables, iproute2) where missing
+	./scripts/install-deps.sh
 
 .PHONY: test
-test: check-generated lint ts-check test-go fuzz ## everything CI runs
+test: deps check-generated lint ts-check test-go fuzz ## everything CI runs
 
 .PHONY: bench
-bench: ## Go benchmarks and the loopback load generator; prints the figures
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./rpc ./api ./server
+bench: deps ## Go benchmarks and the loopback load generators (signaling; STUN/TURN beside coturn); prints the figures
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
 	$(GO) run ./cmd/parley-load
+	$(GO) run ./cmd/parley-turnload
 
 .PHONY: clean
 clean:

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests drive for real: coturn (a
+# third-party STUN/TURN server and clients to interoperate with), nftables
+# and iproute2 (the NAT lab's routers and namespaces). Only what is missing is
+# installed, so a prepared machine pays nothing; `make test` calls this.
+set -euo pipefail
+
+need=()
+command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null || need+=(coturn)
+command -v nft >/dev/null || need+=(nftables)
+command -v ip >/dev/null || need+=(iproute2)
+
+if ((${#need[@]} == 0)); then
+	exit 0
+fi
+if [[ $(id -u) != 0 ]]; then
+	echo "install-deps: missing ${need[*]}; run as root or install them: apt-get install ${need[*]}" >&2
+	exit 1
+fi
+echo "install-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts coturn as a service on install; the tests run their own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet coturn 2>/dev/null; then
+	systemctl stop coturn || true
+fi
