@@ -241,11 +241,11 @@ func stunRate(addr string, d time.Duration, sockets, window int) (float64, error
 	errs := make(chan error, sockets)
 	stopAt := time.Now().Add(d)
 	start := time.Now()
-	for range sockets {
+	for i := range sockets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: clientIP(i)})
 			if err != nil {
 				errs <- err
 				return
@@ -306,8 +306,13 @@ type allocation struct {
 	relay  net.PacketConn
 }
 
-func allocate(addr, identity string) (*allocation, error) {
-	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+// clientIP spreads the load generator's sockets over 127.0.0.0/8, as real
+// clients come from many addresses: Parley steers each client IP to one of
+// its SO_REUSEPORT sockets, so from 127.0.0.1 alone one core would serve all.
+func clientIP(i int) net.IP { return net.IPv4(127, 0, 0, byte(1+i%250)) }
+
+func allocate(addr, identity string, i int) (*allocation, error) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: clientIP(i)})
 	if err != nil {
 		return nil, err
 	}
@@ -356,12 +361,12 @@ func relayRate(addr string, d time.Duration, pairs, size int) (float64, error) {
 	type pair struct{ from, to *allocation }
 	ps := make([]pair, pairs)
 	for i := range ps {
-		from, err := allocate(addr, fmt.Sprintf("sender%d", i))
+		from, err := allocate(addr, fmt.Sprintf("sender%d", i), 2*i)
 		if err != nil {
 			return 0, err
 		}
 		all = append(all, from)
-		to, err := allocate(addr, fmt.Sprintf("receiver%d", i))
+		to, err := allocate(addr, fmt.Sprintf("receiver%d", i), 2*i+1)
 		if err != nil {
 			return 0, err
 		}

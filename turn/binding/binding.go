@@ -108,6 +108,12 @@ func Listen(cfg Config) (*Server, error) {
 		}
 		s.primary = append(s.primary, &conn{UDPConn: c, srv: s})
 	}
+	if n > 1 {
+		if err := steerBySource(socks[slotPrimary], n); err != nil {
+			closeAll(socks[:], s.primary)
+			return nil, err
+		}
+	}
 	for slot := slotAltPort; s.rfc5780 && slot < numSlots; slot++ {
 		s.alt[slot] = socks[slot]
 		s.wg.Add(1)

@@ -22,8 +22,9 @@ var (
 
 // datagram is what a primary socket handed to its reader (pion in production).
 type datagram struct {
-	data []byte
-	from net.Addr
+	data   []byte
+	from   net.Addr
+	socket int // index in PacketConns
 }
 
 // start runs a server and reads its primary sockets as pion/turn would,
@@ -36,7 +37,7 @@ func start(t testing.TB, cfg Config) (*Server, <-chan datagram) {
 	}
 	out := make(chan datagram, 64)
 	var wg sync.WaitGroup
-	for _, pc := range s.PacketConns() {
+	for i, pc := range s.PacketConns() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -50,7 +51,7 @@ func start(t testing.TB, cfg Config) (*Server, <-chan datagram) {
 					continue
 				}
 				select {
-				case out <- datagram{bytes.Clone(buf[:n]), from}:
+				case out <- datagram{bytes.Clone(buf[:n]), from, i}:
 				default:
 				}
 			}
@@ -363,6 +364,41 @@ func TestSocketsShareThePort(t *testing.T) {
 	for range 8 {
 		if res, _ := roundTrip(t, client(t, ip1), s.Addr(), bindingRequest(t)); res.Type != stun.BindingSuccess {
 			t.Errorf("got %s", res.Type)
+		}
+	}
+}
+
+// TestSocketsSteerBySourceIP: every datagram from one client IP reaches the
+// same socket whatever its source port (pion keeps per-socket state that
+// spans a client's ports), and two IPs that differ modulo the socket count
+// reach different sockets.
+func TestSocketsSteerBySourceIP(t *testing.T) {
+	s, out := start(t, Config{Listen: netip.AddrPortFrom(ip1, 0), Sockets: 2})
+	got := map[netip.Addr]map[int]int{} // source IP → socket → datagrams
+	const ports = 8
+	for _, ip := range []netip.Addr{ip1, ip2} {
+		got[ip] = map[int]int{}
+		for range ports {
+			// Not STUN, so it passes through to the socket's reader.
+			if _, err := client(t, ip).WriteToUDPAddrPort([]byte("not stun"), s.Addr()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 2 * ports {
+		select {
+		case d := <-out:
+			got[d.from.(*net.UDPAddr).AddrPort().Addr()][d.socket]++
+		case <-time.After(2 * time.Second):
+			t.Fatalf("datagrams missing; so far %v", got)
+		}
+	}
+	if len(got[ip1]) != 1 || len(got[ip2]) != 1 {
+		t.Fatalf("one IP's datagrams spread over sockets: %v", got)
+	}
+	for sock := range got[ip1] {
+		if got[ip2][sock] != 0 {
+			t.Errorf("127.0.0.1 and 127.0.0.2 share socket %d: %v", sock, got)
 		}
 	}
 }
