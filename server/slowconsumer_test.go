@@ -21,7 +21,11 @@ func TestSlowConsumerIsCutOff(t *testing.T) {
 	ts := startServer(t, func(c *Config) {
 		c.Limits.MaxPeersPerRoom = 64
 		c.Limits.MaxConnsPerIP = 64
-		c.Limits.QueueMessages = 64
+		// Room traffic must fit a live reader's queue even when the machine
+		// is so loaded that its writer goroutine waits for a core (64 did
+		// not, at load average 3.6); the silent peer's 50 kB frames still
+		// overflow QueueBytes within a few messages.
+		c.Limits.QueueMessages = 1024
 		c.Limits.QueueBytes = 256 << 10
 		c.Limits.WriteTimeout = time.Second
 	})
