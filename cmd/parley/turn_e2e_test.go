@@ -9,29 +9,39 @@ import (
 	"github.com/pion/stun/v4"
 )
 
-var turnListening = regexp.MustCompile(`STUN/TURN on udp ([0-9.:]+), tcp ([0-9.:]+)`)
+var turnListening = regexp.MustCompile(`STUN/TURN on udp ([0-9.:]+), tcp ([0-9.:]+)(?:, tls ([0-9.:]+))?`)
+
+// turnAddrs are the STUN/TURN addresses parley printed; tls is empty
+// without a TURN-over-TLS listener.
+type turnAddrs struct{ udp, tcp, tls string }
+
+// waitTURN reads the "STUN/TURN on" line, which follows the "listening on"
+// line startParley waited for.
+func waitTURN(t *testing.T, p *process) turnAddrs {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case line := <-p.out:
+			if m := turnListening.FindStringSubmatch(line); m != nil {
+				return turnAddrs{udp: m[1], tcp: m[2], tls: m[3]}
+			}
+		case <-deadline:
+			t.Fatal("parley did not print its STUN/TURN addresses")
+		}
+	}
+}
 
 // TestDevServerAnswersSTUN: `parley serve --dev` runs STUN/TURN with no
 // TURN flag (here moved to a free port so parallel runs do not collide on
 // 3478) and answers a Binding request on UDP and on TCP.
 func TestDevServerAnswersSTUN(t *testing.T) {
 	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
-	var udp, tcp string
-	// The TURN line follows the "listening on" line startParley waited for.
-	for udp == "" {
-		select {
-		case line := <-p.out:
-			if m := turnListening.FindStringSubmatch(line); m != nil {
-				udp, tcp = m[1], m[2]
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("parley did not print its STUN/TURN addresses")
-		}
-	}
+	a := waitTURN(t, p)
 	for _, network := range []string{"udp", "tcp"} {
-		addr := udp
+		addr := a.udp
 		if network == "tcp" {
-			addr = tcp
+			addr = a.tcp
 		}
 		c, err := stun.Dial(network, addr)
 		if err != nil {

@@ -292,7 +292,7 @@ func (s *Server) answer(r *responder, slot int, recv *net.UDPConn, pkt []byte, f
 	if out != slot {
 		conn = s.socket(out)
 	}
-	if _, err := conn.WriteToUDPAddrPort(r.res.Raw, from); err != nil {
+	if _, err := conn.WriteToUDPAddrPort(r.res.Raw, r.to); err != nil {
 		s.sendFails.Add(1)
 		return
 	}

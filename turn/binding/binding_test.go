@@ -259,17 +259,57 @@ func TestRFC5780(t *testing.T) {
 func TestUnknownAttributes(t *testing.T) {
 	s, _ := start(t, Config{Listen: netip.AddrPortFrom(ip1, 0), Alternate: netip.AddrPortFrom(ip2, 0)})
 	c := client(t, ip1)
-	// RESPONSE-PORT (RFC 5780 §7.5, optional for servers) is comprehension-required: 420.
-	res, _ := roundTrip(t, c, s.Addr(), bindingRequest(t, stun.RawAttribute{Type: stun.AttrResponsePort, Value: []byte{0x12, 0x34, 0, 0}}))
-	assertError(t, res, stun.CodeUnknownAttribute, stun.AttrResponsePort)
+	// PADDING (RFC 5780 §7.6, optional for servers) is comprehension-required: 420.
+	res, _ := roundTrip(t, c, s.Addr(), bindingRequest(t, stun.RawAttribute{Type: stun.AttrPadding, Value: make([]byte, 8)}))
+	assertError(t, res, stun.CodeUnknownAttribute, stun.AttrPadding)
 	// An unknown comprehension-optional attribute is ignored.
 	res, _ = roundTrip(t, c, s.Addr(), bindingRequest(t, stun.RawAttribute{Type: 0xC0FF, Value: []byte{1}}))
 	if res.Type != stun.BindingSuccess {
 		t.Errorf("optional attribute: got %s, want success", res.Type)
 	}
-	// A CHANGE-REQUEST that is not 4 bytes long is a bad request.
-	res, _ = roundTrip(t, c, s.Addr(), bindingRequest(t, stun.RawAttribute{Type: stun.AttrChangeRequest, Value: []byte{6}}))
-	assertError(t, res, stun.CodeBadRequest)
+	// A CHANGE-REQUEST or RESPONSE-PORT that is not 4 bytes long, or port 0, is a bad request.
+	for _, bad := range []stun.RawAttribute{
+		{Type: stun.AttrChangeRequest, Value: []byte{6}},
+		{Type: stun.AttrResponsePort, Value: []byte{0x12, 0x34}},
+		{Type: stun.AttrResponsePort, Value: []byte{0, 0, 0, 0}},
+	} {
+		res, _ = roundTrip(t, c, s.Addr(), bindingRequest(t, bad))
+		assertError(t, res, stun.CodeBadRequest)
+	}
+}
+
+// TestResponsePort: RFC 5780 §7.5 sends the response to the request's
+// source IP at RESPONSE-PORT, still mapping the request's own address; a
+// server without an alternate address does no behaviour discovery: 420.
+func TestResponsePort(t *testing.T) {
+	s, _ := start(t, Config{Listen: netip.AddrPortFrom(ip1, 0), Alternate: netip.AddrPortFrom(ip2, 0)})
+	sender, receiver := client(t, ip1), client(t, ip1)
+	port := make([]byte, 4)
+	binary.BigEndian.PutUint16(port, addrOf(receiver).Port())
+	req := bindingRequest(t, stun.RawAttribute{Type: stun.AttrResponsePort, Value: port}, changeRequest(false, true))
+	if _, err := sender.WriteToUDPAddrPort(req.Raw, s.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	_ = receiver.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, from, err := receiver.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatalf("no response at RESPONSE-PORT: %v", err)
+	}
+	res := &stun.Message{Raw: buf[:n]}
+	if err := res.Decode(); err != nil || res.Type != stun.BindingSuccess || res.TransactionID != req.TransactionID {
+		t.Fatalf("got %s (%v), want the success response", res.Type, err)
+	}
+	if got := xorMapped(t, res); got != addrOf(sender) {
+		t.Errorf("XOR-MAPPED-ADDRESS %s, want the sender's %s", got, addrOf(sender))
+	}
+	if from.Port() == s.Addr().Port() {
+		t.Errorf("response from %s: CHANGE-REQUEST (port) ignored", from)
+	}
+
+	plain, _ := start(t, Config{Listen: netip.AddrPortFrom(ip1, 0)})
+	res, _ = roundTrip(t, sender, plain.Addr(), bindingRequest(t, stun.RawAttribute{Type: stun.AttrResponsePort, Value: port}))
+	assertError(t, res, stun.CodeUnknownAttribute, stun.AttrResponsePort)
 }
 
 // TestRFC5769Request answers the RFC 5769 §2.1 sample request: an ICE

@@ -22,7 +22,8 @@ const (
 // this server accepts in a Binding request besides CHANGE-REQUEST: the
 // RFC 8489 base attributes. Binding is answered without authentication, so
 // USERNAME/MESSAGE-INTEGRITY are understood and ignored; anything else in
-// that range (RESPONSE-PORT, PADDING, ICE's PRIORITY, …) gets a 420.
+// that range (PADDING, ICE's PRIORITY, …) gets a 420, as do CHANGE-REQUEST
+// and RESPONSE-PORT without an alternate address.
 var understood = map[stun.AttrType]bool{
 	stun.AttrMappedAddress:          true,
 	stun.AttrUsername:               true,
@@ -51,6 +52,7 @@ func looksLikeBindingRequest(b []byte) bool {
 // answering a Binding request allocates nothing.
 type responder struct {
 	req, res stun.Message
+	to       netip.AddrPort // where the response goes
 	unknown  stun.UnknownAttributes
 	ip       [net.IPv6len]byte
 }
@@ -74,7 +76,8 @@ func (r *responder) netIP(a netip.Addr) net.IP {
 }
 
 // respond decodes the Binding request pkt that arrived on socket slot from
-// from, builds the answer in r.res and says which socket must send it.
+// from, builds the answer in r.res, puts its destination in r.to and says
+// which socket must send it.
 // ok is false when the datagram is not a valid STUN message: it is dropped.
 func (s *Server) respond(r *responder, slot int, pkt []byte, from netip.AddrPort) (out int, ok bool) {
 	r.req.Raw = pkt
@@ -100,11 +103,14 @@ func (s *Server) respond(r *responder, slot int, pkt []byte, from netip.AddrPort
 	// CHANGE-REQUEST is such an attribute, which is how RFC 5780 §7.2 tells
 	// a client the server cannot do behaviour discovery.
 	r.unknown = r.unknown[:0]
-	var change []byte
+	r.to = from
+	var change, port []byte
 	for _, a := range r.req.Attributes {
 		switch {
 		case a.Type == stun.AttrChangeRequest && s.rfc5780:
 			change = a.Value
+		case a.Type == stun.AttrResponsePort && s.rfc5780:
+			port = a.Value
 		case a.Type.Required() && !understood[a.Type]:
 			r.unknown = append(r.unknown, a.Type)
 		}
@@ -112,6 +118,23 @@ func (s *Server) respond(r *responder, slot int, pkt []byte, from netip.AddrPort
 	if len(r.unknown) > 0 {
 		s.errorResponse(r, stun.CodeUnknownAttribute)
 		return slot, true
+	}
+
+	if port != nil {
+		// RFC 5780 §7.5: a 16-bit port and 2 bytes of padding; the
+		// response goes to the request's source IP at that port (the
+		// filtering test for clients with one socket per port, e.g.
+		// turnutils_stunclient -f). Only the port can change: no
+		// reflection to another host.
+		p := uint16(0)
+		if len(port) == 4 {
+			p = binary.BigEndian.Uint16(port)
+		}
+		if p == 0 {
+			s.errorResponse(r, stun.CodeBadRequest)
+			return slot, true
+		}
+		r.to = netip.AddrPortFrom(from.Addr(), p)
 	}
 
 	out = slot
