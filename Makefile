@@ -65,6 +65,7 @@ fuzz: ## a short run of every fuzz target (FUZZTIME=100000x executions each)
 	$(GO) test -run='^$$' -fuzz='^FuzzDispatch$$' -fuzztime=$(FUZZTIME) ./rpc
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeParams$$' -fuzztime=$(FUZZTIME) ./api
 	$(GO) test -run='^$$' -fuzz='^FuzzRespond$$' -fuzztime=$(FUZZTIME) ./turn/binding
+	$(GO) test -run='^$$' -fuzz='^FuzzSTUN$$' -fuzztime=$(FUZZTIME) ./turn
 
 .PHONY: deps
 deps: ## install the Debian packages the tests use (coturn, nftables, iproute2) where missing

@@ -68,7 +68,18 @@ func (s *Server) inspect(pkt []byte, src, local net.Addr, send func([]byte)) boo
 	}
 	peers, ok := peerAddrs(m)
 	if !ok {
-		return true // pion answers 400
+		// pion reads only the first XOR-PEER-ADDRESS of a ChannelBind,
+		// Connect or Send, and grants a CreatePermission's peers up to a
+		// malformed one: a bad peer must not carry good ones past the policy
+		// and the cap unchecked.
+		switch {
+		case !isRequest:
+			return false
+		case !signed:
+			return true // pion answers 401
+		}
+		send(errorResponse(m, stun.CodeBadRequest, key))
+		return false
 	}
 	for _, p := range peers {
 		if s.peerAllowed(p) {
@@ -102,8 +113,8 @@ func (s *Server) inspect(pkt []byte, src, local net.Addr, send func([]byte)) boo
 	return true
 }
 
-// peerAddrs decodes every XOR-PEER-ADDRESS of m; false if one is malformed
-// or there is none.
+// peerAddrs decodes every XOR-PEER-ADDRESS of m; false if one is malformed.
+// A request without any passes (pion answers 400).
 func peerAddrs(m *stun.Message) ([]netip.AddrPort, bool) {
 	var out []netip.AddrPort
 	err := m.ForEach(stun.AttrXORPeerAddress, func(m *stun.Message) error {
@@ -118,7 +129,7 @@ func peerAddrs(m *stun.Message) ([]netip.AddrPort, bool) {
 		out = append(out, netip.AddrPortFrom(ip, uint16(a.Port)))
 		return nil
 	})
-	return out, err == nil && len(out) > 0
+	return out, err == nil
 }
 
 // errorResponse builds a signed error response to request m.

@@ -384,6 +384,37 @@ func TestHandBuiltIPv6PeersRefused(t *testing.T) {
 	s.perms.mu.Unlock()
 }
 
+// TestMalformedPeerRefused: a malformed XOR-PEER-ADDRESS after a good one
+// does not carry the request past the guard. pion reads only the first peer
+// of a ChannelBind and grants a CreatePermission's peers up to the bad one,
+// so such a request would bind a denied peer, or go past the permission cap,
+// with nothing checked.
+func TestMalformedPeerRefused(t *testing.T) {
+	s := startTURN(t, func(c *Config) { c.MaxPermissionsPerAllocation = 1 })
+	user, pass, _ := s.Issue("mallory", time.Hour)
+	c := newRawClient(t, s, user, pass)
+	c.allocate()
+	bad := stun.RawAttribute{Type: stun.AttrXORPeerAddress, Value: []byte{0, 3, 0, 0, 0, 0, 0, 0}} // no family 3
+	for i, peer := range []string{"::ffff:127.0.0.1", "::ffff:8.8.8.8", "::ffff:1.1.1.1"} {
+		for _, method := range []stun.Method{stun.MethodCreatePermission, stun.MethodChannelBind} {
+			attrs := []stun.Setter{xorPeer16{ip: netip.MustParseAddr(peer), port: 53}, bad}
+			if method == stun.MethodChannelBind {
+				attrs = append(attrs, stun.RawAttribute{Type: stun.AttrChannelNumber, Value: []byte{0x40, byte(i), 0, 0}})
+			}
+			if res := c.request(method, attrs...); errorCode(res) != stun.CodeBadRequest {
+				t.Errorf("%s to %s and a malformed peer: %s code %d, want 400", method, peer, res.Type, errorCode(res))
+			}
+		}
+	}
+	s.perms.mu.Lock()
+	defer s.perms.mu.Unlock()
+	for _, peers := range s.perms.peers {
+		if len(peers) != 0 {
+			t.Errorf("permissions exist after malformed requests: %v", peers)
+		}
+	}
+}
+
 func TestCredentialsRefused(t *testing.T) {
 	s := startTURN(t)
 	past := time.Now().Add(-time.Minute)
