@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,14 +34,15 @@ const (
 )
 
 func main() {
-	duration := flag.Duration("duration", 3*time.Second, "length of each measured phase")
+	duration := flag.Duration("duration", 2*time.Second, "length of each measured phase")
+	rounds := flag.Int("rounds", 3, "rounds of every phase, servers alternating; the median is printed")
 	sockets := flag.Int("sockets", 4, "client UDP sockets sending STUN Binding requests")
 	window := flag.Int("window", 32, "STUN requests in flight per socket")
 	pairs := flag.Int("pairs", 2, "TURN allocation pairs relaying to each other")
 	coturnBin := flag.String("coturn", "/usr/bin/turnserver", "coturn's turnserver binary (empty: measure parley alone)")
 	skipParley := flag.Bool("skip-parley", false, "measure coturn alone (to check the harness itself)")
 	flag.Parse()
-	if err := run(*duration, *sockets, *window, *pairs, *coturnBin, !*skipParley); err != nil {
+	if err := run(*duration, *rounds, *sockets, *window, *pairs, *coturnBin, !*skipParley); err != nil {
 		fmt.Fprintln(os.Stderr, "parley-turnload:", err)
 		os.Exit(1)
 	}
@@ -61,7 +63,7 @@ type figures struct {
 
 var payloads = []int{100, 1200}
 
-func run(d time.Duration, sockets, window, pairs int, coturnBin string, withParley bool) error {
+func run(d time.Duration, rounds, sockets, window, pairs int, coturnBin string, withParley bool) error {
 	var targets []target
 	defer func() {
 		for _, t := range targets {
@@ -82,23 +84,43 @@ func run(d time.Duration, sockets, window, pairs int, coturnBin string, withParl
 		}
 		targets = append(targets, c)
 	}
-	var err error
 
-	results := map[string]figures{}
+	// The servers take turns phase by phase and round by round, so a burst
+	// of other load on a shared machine hits both rather than one.
+	samples := map[string]map[string][]float64{} // server → phase → rates
 	for _, t := range targets {
-		f := figures{relay: map[int]float64{}}
-		if f.stun, err = stunRate(t.addr, d, sockets, window); err != nil {
-			return fmt.Errorf("%s: STUN: %w", t.name, err)
+		samples[t.name] = map[string][]float64{}
+	}
+	for range rounds {
+		for _, t := range targets {
+			rate, err := stunRate(t.addr, d, sockets, window)
+			if err != nil {
+				return fmt.Errorf("%s: STUN: %w", t.name, err)
+			}
+			samples[t.name]["stun"] = append(samples[t.name]["stun"], rate)
 		}
 		for _, size := range payloads {
-			if f.relay[size], err = relayRate(t.addr, d, pairs, size); err != nil {
-				return fmt.Errorf("%s: relay %d B: %w", t.name, size, err)
+			for _, t := range targets {
+				rate, err := relayRate(t.addr, d, pairs, size)
+				if err != nil {
+					return fmt.Errorf("%s: relay %d B: %w", t.name, size, err)
+				}
+				key := fmt.Sprint(size)
+				samples[t.name][key] = append(samples[t.name][key], rate)
 			}
 		}
-		results[t.name] = f
+	}
+	results := map[string]figures{}
+	for name, phases := range samples {
+		f := figures{stun: median(phases["stun"]), relay: map[int]float64{}}
+		for _, size := range payloads {
+			f.relay[size] = median(phases[fmt.Sprint(size)])
+		}
+		results[name] = f
 	}
 
-	fmt.Printf("STUN/TURN on loopback, load generator on the same machine (%d sockets × window %d; %d relay pairs)\n", sockets, window, pairs)
+	fmt.Printf("STUN/TURN on loopback, load generator on the same machine (%d sockets × window %d; %d relay pairs; median of %d rounds of %s)\n",
+		sockets, window, pairs, rounds, d)
 	pf, cf := results["parley"], results["coturn"]
 	line := func(what string, parley, coturn float64, unit string, mbit func(float64) string) {
 		fmt.Printf("  %-26s", what)
@@ -120,6 +142,15 @@ func run(d time.Duration, sockets, window, pairs int, coturnBin string, withParl
 		line(fmt.Sprintf("TURN relay %d B payload", size), pf.relay[size], cf.relay[size], "pkt/s", mbit)
 	}
 	return nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 // freePort finds a UDP port that is free now on 127.0.0.1 and on TCP too
