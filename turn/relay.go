@@ -11,6 +11,8 @@ import (
 
 	pionturn "github.com/pion/turn/v5"
 	"golang.org/x/time/rate"
+
+	"github.com/parley-rtc/parley/turn/binding"
 )
 
 // ErrDeniedPeer is returned by a relay socket asked to send to an address
@@ -107,6 +109,7 @@ func (r *relays) listen(requested int) (net.PacketConn, uint16, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("turn: no free relay port in %d-%d: %w", r.min, r.max, err)
 	}
+	_ = pc.(*net.UDPConn).SetReadBuffer(binding.SocketBuffer) // best effort, see SocketBuffer
 	port := pc.LocalAddr().(*net.UDPAddr).AddrPort().Port()
 	r.mu.Lock()
 	r.live[port] = struct{}{}
