@@ -20,6 +20,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
@@ -38,6 +39,7 @@ type Server struct {
 	upgrader *websocket.Upgrader
 	tls      *tls.Config
 	turn     *turnState
+	metrics  *prometheus.Registry
 	now      func() time.Time
 
 	draining atomic.Bool
@@ -74,6 +76,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	s.turn = newTURNState(cfg, s.tls, log)
+	s.metrics = s.newRegistry()
 	s.upgrader = rpc.NewUpgrader(s.checkOrigin)
 	s.mux = rpc.NewMux()
 	s.mux.SetLogger(log)
@@ -96,6 +99,7 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write(api.Document)
 	})
 	m.HandleFunc("GET /v1/turn-credentials", s.turnCredentials)
+	m.Handle("GET /metrics", s.metricsHandler())
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

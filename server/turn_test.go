@@ -31,8 +31,8 @@ func turnAddr(t *testing.T, urls []string, prefix, suffix string) string {
 	return ""
 }
 
-// turnAllocate allocates with pion's client over udp or tcp.
-func turnAllocate(t *testing.T, transport, addr, user, pass string) (*pionturn.Client, net.PacketConn) {
+// turnClient is pion's TURN client over udp or tcp, listening.
+func turnClient(t *testing.T, transport, addr, user, pass string) *pionturn.Client {
 	t.Helper()
 	var conn net.PacketConn
 	if transport == "udp" {
@@ -57,6 +57,13 @@ func turnAllocate(t *testing.T, transport, addr, user, pass string) (*pionturn.C
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
+	return c
+}
+
+// turnAllocate allocates with pion's client over udp or tcp.
+func turnAllocate(t *testing.T, transport, addr, user, pass string) (*pionturn.Client, net.PacketConn) {
+	t.Helper()
+	c := turnClient(t, transport, addr, user, pass)
 	relay, err := c.Allocate()
 	if err != nil {
 		t.Fatalf("Allocate over %s at %s: %v", transport, addr, err)
@@ -65,22 +72,49 @@ func turnAllocate(t *testing.T, transport, addr, user, pass string) (*pionturn.C
 	return c, relay
 }
 
+// iceServersOf is the co-hosted server's entry of p's session.connect iceServers.
+func iceServersOf(t *testing.T, p *peer) iceServer {
+	t.Helper()
+	var servers []iceServer
+	raw, _ := json.Marshal(p.session["iceServers"])
+	if err := json.Unmarshal(raw, &servers); err != nil || len(servers) != 1 {
+		t.Fatalf("session.connect iceServers = %s", raw)
+	}
+	return servers[0]
+}
+
+// relayOnce sends msg from relay a to relay b through their clients'
+// permissions and checks it arrives.
+func relayOnce(t *testing.T, ca, cb *pionturn.Client, a, b net.PacketConn, msg string) {
+	t.Helper()
+	if err := ca.CreatePermission(b.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cb.CreatePermission(a.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.WriteTo([]byte(msg), b.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := b.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != msg {
+		t.Fatalf("relay: got %q (%v), want %q", buf[:n], err, msg)
+	}
+}
+
 // TestICEServersWork: the iceServers of session.connect and ice.servers
 // name this process's STUN/TURN server, and their credentials allocate over
 // UDP and TCP; the two relays reach each other.
 func TestICEServersWork(t *testing.T) {
 	ts := startServer(t)
 	alice := ts.connect(t, "alice")
-	var servers []iceServer
-	raw, _ := json.Marshal(alice.session["iceServers"])
-	if err := json.Unmarshal(raw, &servers); err != nil || len(servers) != 1 {
-		t.Fatalf("session.connect iceServers = %s", raw)
-	}
 	exp, _ := alice.session["iceServersExpiresAt"].(float64)
 	if d := time.Until(time.Unix(int64(exp), 0)); d < 11*time.Hour || d > 13*time.Hour {
 		t.Fatalf("iceServersExpiresAt is %v away, want the 12h default", d)
 	}
-	a := servers[0]
+	a := iceServersOf(t, alice)
 	if !strings.HasSuffix(a.Username, ":alice") {
 		t.Fatalf("username %q does not carry the identity", a.Username)
 	}
@@ -103,21 +137,7 @@ func TestICEServersWork(t *testing.T) {
 
 	ca, ra := turnAllocate(t, "udp", udp, a.Username, a.Credential)
 	cb, rb := turnAllocate(t, "tcp", tcp, b.Username, b.Credential)
-	if err := ca.CreatePermission(rb.LocalAddr()); err != nil {
-		t.Fatal(err)
-	}
-	if err := cb.CreatePermission(ra.LocalAddr()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ra.WriteTo([]byte("hello bob"), rb.LocalAddr()); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 100)
-	_ = rb.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, _, err := rb.ReadFrom(buf)
-	if err != nil || string(buf[:n]) != "hello bob" {
-		t.Fatalf("relay: %q %v", buf[:n], err)
-	}
+	relayOnce(t, ca, cb, ra, rb, "hello bob")
 }
 
 // TestTURNCredentialsEndpoint: GET /v1/turn-credentials answers app

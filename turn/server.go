@@ -316,7 +316,11 @@ func (s *Server) Issue(identity string, ttl time.Duration) (username, password s
 }
 
 // Stats returns a snapshot of the counters.
-func (s *Server) Stats() Stats { return s.stats.snapshot() }
+func (s *Server) Stats() Stats {
+	st := s.stats.snapshot()
+	st.Binding = s.binding.Stats()
+	return st
+}
 
 // Close stops listening and ends every allocation.
 func (s *Server) Close() error {

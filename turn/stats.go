@@ -1,6 +1,10 @@
 package turn
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/parley-rtc/parley/turn/binding"
+)
 
 // Stats is a snapshot of what the TURN server did since it started. No field
 // is broken down by user: usernames and identities never reach metrics.
@@ -16,6 +20,7 @@ type Stats struct {
 	DeniedPeers       uint64 // permissions, channels or datagrams refused by the relay policy
 	QuotaHits         uint64 // allocations or permissions refused by a quota
 	BandwidthDrops    uint64 // datagrams dropped by the per-allocation bandwidth cap
+	Binding           binding.Stats
 }
 
 // counters are the live values behind Stats.
