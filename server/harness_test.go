@@ -1,20 +1,19 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/parley-rtc/parley/internal/rpctest"
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // testKey is the API key every test server trusts.
@@ -28,25 +27,7 @@ type testServer struct {
 	srv   *Server
 	wsURL string
 	base  string
-	logs  *syncBuffer
-}
-
-// syncBuffer collects the server's log lines for assertions.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs  *testkit.SyncBuffer
 }
 
 // startServer runs a dev-mode server on 127.0.0.1:0 until the test ends.
@@ -62,7 +43,7 @@ func startServer(t testing.TB, mutate ...func(*Config)) *testServer {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("New: %v", err)

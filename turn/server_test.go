@@ -1,15 +1,9 @@
 package turn
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"errors"
-	"math/big"
 	"net"
 	"net/netip"
 	"runtime"
@@ -20,6 +14,8 @@ import (
 
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
+
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 const (
@@ -96,33 +92,6 @@ func allocate(t *testing.T, s *Server, identity string) (*pionturn.Client, net.P
 	return c, relay
 }
 
-// selfSigned is a certificate for 127.0.0.1.
-func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "parley test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}, pool
-}
-
 // relayBetween sends a datagram each way between two relays of this server
 // (relay↔relay, allowed although 127.0.0.1 is a denied range).
 func relayBetween(t *testing.T, ca, cb *pionturn.Client, a, b net.PacketConn) {
@@ -153,7 +122,8 @@ func relayBetween(t *testing.T, ca, cb *pionturn.Client, a, b net.PacketConn) {
 }
 
 func TestAllocateAndRelayOverUDPTCPTLS(t *testing.T) {
-	tlsCfg, pool := selfSigned(t)
+	cert := testkit.SelfSigned(t)
+	tlsCfg, pool := cert.TLS, cert.Pool
 	s := startTURN(t, func(c *Config) { c.TLSListen = "127.0.0.1:0"; c.TLS = tlsCfg })
 	ca, a := allocate(t, s, "alice")
 	for _, transport := range []string{"udp", "tcp", "tls"} {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 
+	"github.com/parley-rtc/parley/internal/testkit"
 	"github.com/parley-rtc/parley/turn/binding"
 )
 
@@ -103,7 +104,7 @@ func TestDoctorFails(t *testing.T) {
 // back to itself over UDP, TCP and TLS; NAT discovery through the same
 // server's RFC 5780 addresses (127.0.0.1 and 127.0.0.2).
 func TestDoctorTURN(t *testing.T) {
-	certFile, keyFile, _ := selfSigned(t, t.TempDir())
+	certFile, keyFile := testkit.SelfSigned(t).Files(t, t.TempDir())
 	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile,
 		"--turn-listen", "127.0.0.1:0", "--turn-tls-listen", "127.0.0.1:0", "--turn-alt-address", "127.0.0.2:0")
 	var out, errOut bytes.Buffer

@@ -3,16 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/parley-rtc/parley/internal/rpctest"
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // binary is the real parley executable, built once for these tests.
@@ -180,7 +173,9 @@ func mustCall(t *testing.T, c *rpctest.Client, method string, params, out any) {
 // a bare identity is refused.
 func TestTLSAndTokens(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile, pool := selfSigned(t, dir)
+	cert := testkit.SelfSigned(t)
+	certFile, keyFile := cert.Files(t, dir)
+	pool := cert.Pool
 	key := "main:" + strings.Repeat("k", 40)
 	p := startParley(t, []string{"PARLEY_API_KEYS=" + key}, "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
 
@@ -232,34 +227,4 @@ func TestCommandLine(t *testing.T) {
 			}
 		})
 	}
-}
-
-// selfSigned writes a certificate for 127.0.0.1 and returns a pool trusting it.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "parley test"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(priv)
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
 }

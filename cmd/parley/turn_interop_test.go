@@ -8,7 +8,6 @@ package main
 // interoperability.
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1" //nolint:gosec // the TURN REST API fixes HMAC-SHA1
@@ -26,13 +25,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/pion/stun/v4"
 	"github.com/pion/turn/v5"
+
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 const (
@@ -188,7 +188,7 @@ var (
 // made it, see turn/binding's steering). A wrong secret must fail to allocate.
 func TestInteropUClient(t *testing.T) {
 	uclient := coturnTool(t, "turnutils_uclient")
-	cert, key, _ := selfSigned(t, t.TempDir())
+	cert, key := testkit.SelfSigned(t).Files(t, t.TempDir())
 	p := startParley(t, nil, "--listen", "127.0.0.1:0", "--api-keys", interopKeyID+":"+interopKey,
 		"--tls-cert", cert, "--tls-key", key,
 		"--turn-listen", "127.0.0.1:0", "--turn-tls-listen", "127.0.0.1:0",
@@ -268,7 +268,7 @@ func startCoturn(t *testing.T, bin, secret, realm string) coturn {
 		"--use-auth-secret", "--static-auth-secret="+secret, "--realm="+realm, "--allow-loopback-peers",
 		"--no-tls", "--no-dtls", "--no-cli", "--log-file=stdout", "--simple-log",
 		"--pidfile="+filepath.Join(dir, "turnserver.pid"), "--userdb="+filepath.Join(dir, "turndb"))
-	log := &syncBuffer{}
+	log := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.WaitDelay = time.Second // bounds the wait for its output after the kill
 	if err := cmd.Start(); err != nil {
@@ -359,24 +359,6 @@ func freePortRange(t *testing.T, n int) int {
 	}
 	t.Fatalf("no %d consecutive free UDP ports found in 20 tries", n)
 	return 0
-}
-
-// syncBuffer collects a child's output while the test may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // restCredential mints a TURN REST credential by hand, the way coturn's
