@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -16,25 +15,7 @@ import (
 
 // stunServer runs an RFC 5780 binding server on 127.0.0.1 + 127.0.0.2.
 func stunServer(t *testing.T) *binding.Server {
-	t.Helper()
-	s, err := binding.Listen(binding.Config{
-		Listen:    netip.MustParseAddrPort("127.0.0.1:0"),
-		Alternate: netip.MustParseAddrPort("127.0.0.2:0"),
-		Sockets:   1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { // pion/turn reads this socket in production
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := s.PacketConns()[0].ReadFrom(buf); errors.Is(err, net.ErrClosed) {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return testkit.STUNServer(t, netip.MustParseAddrPort("127.0.0.1:0"), netip.MustParseAddrPort("127.0.0.2:0"))
 }
 
 func TestDoctorNAT(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 
+	"github.com/parley-rtc/parley/internal/testkit"
 	"github.com/parley-rtc/parley/turn/binding"
 )
 
@@ -122,21 +123,7 @@ func udp(t *testing.T) *net.UDPConn {
 }
 
 func server(t *testing.T, alt netip.AddrPort) *binding.Server {
-	t.Helper()
-	s, err := binding.Listen(binding.Config{Listen: netip.AddrPortFrom(ip1, 0), Alternate: alt, Sockets: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { // the primary socket's reader, pion/turn's job in production
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := s.PacketConns()[0].ReadFrom(buf); errors.Is(err, net.ErrClosed) {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return testkit.STUNServer(t, netip.AddrPortFrom(ip1, 0), alt)
 }
 
 // TestLoopback runs every test against the binding server on 127.0.0.1 and
