@@ -26,9 +26,11 @@ const (
 // nullID is the id of a response to a request whose id could not be read.
 var nullID = jsontext.Value("null")
 
-// request is one parsed JSON-RPC request. Its raw values alias the frame.
+// request is one parsed JSON-RPC request. Its raw values, and the method
+// name unless it had escapes, alias the frame: reading a request allocates
+// nothing.
 type request struct {
-	method string
+	method []byte
 	params jsontext.Value // nil when absent
 	id     jsontext.Value // nil for a notification
 }
@@ -62,7 +64,7 @@ func (m *Mux) Dispatch(ctx context.Context, frame []byte) []byte {
 	fd := decoderPool.Get().(*frameDecoder)
 	defer decoderPool.Put(fd)
 	if err := validate(fd.reset(frame), frame); err != nil {
-		return appendError(nil, nullID, err)
+		return encodeError(nullID, err)
 	}
 	dec := fd.reset(frame)
 	switch dec.PeekKind() {
@@ -71,7 +73,7 @@ func (m *Mux) Dispatch(ctx context.Context, frame []byte) []byte {
 	case '[':
 		return m.dispatchBatch(ctx, dec, frame)
 	default:
-		return appendError(nil, nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: a request must be an object or an array of objects"})
+		return encodeError(nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: a request must be an object or an array of objects"})
 	}
 }
 
@@ -133,14 +135,14 @@ func (m *Mux) dispatchBatch(ctx context.Context, dec *jsontext.Decoder, frame []
 	n := 0
 	for dec.PeekKind() != ']' {
 		if n++; n > MaxBatch {
-			return appendError(nil, nullID, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("invalid request: a batch may hold at most %d requests", MaxBatch)})
+			return encodeError(nullID, &Error{Code: CodeInvalidRequest, Message: fmt.Sprintf("invalid request: a batch may hold at most %d requests", MaxBatch)})
 		}
 		var reply []byte
 		if dec.PeekKind() == '{' {
 			reply = m.dispatchOne(ctx, dec, frame)
 		} else {
 			_ = dec.SkipValue()
-			reply = appendError(nil, nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: a batch element must be an object"})
+			reply = encodeError(nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: a batch element must be an object"})
 		}
 		if reply == nil {
 			continue
@@ -153,7 +155,7 @@ func (m *Mux) dispatchBatch(ctx context.Context, dec *jsontext.Decoder, frame []
 		out = append(out, reply...)
 	}
 	if n == 0 {
-		return appendError(nil, nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"})
+		return encodeError(nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"})
 	}
 	if out == nil {
 		return nil // only notifications
@@ -169,19 +171,19 @@ func (m *Mux) dispatchOne(ctx context.Context, dec *jsontext.Decoder, frame []by
 		if id == nil {
 			id = nullID
 		}
-		return appendError(nil, id, bad)
+		return encodeError(id, bad)
 	}
 	result, err := m.call(ctx, req)
 	if req.id == nil {
 		return nil // a notification is never answered, not even with an error
 	}
 	if err != nil {
-		return appendError(nil, req.id, err)
+		return encodeError(req.id, err)
 	}
-	reply, merr := appendResult(req.id, result)
+	reply, merr := encodeResult(req.id, result)
 	if merr != nil {
-		m.logger().Error("rpc: cannot encode result", "method", req.method, "err", merr)
-		return appendError(nil, req.id, &Error{Code: CodeInternalError, Message: "internal error"})
+		m.logger().Error("rpc: cannot encode result", "method", string(req.method), "err", merr)
+		return encodeError(req.id, &Error{Code: CodeInternalError, Message: "internal error"})
 	}
 	return reply
 }
@@ -203,16 +205,16 @@ func readRequest(dec *jsontext.Decoder, frame []byte) (request, *Error) {
 				problem = p
 			}
 		}
-		key, _ := stringValue(name)
-		switch key {
+		key, _ := unquote(name)
+		switch string(key) {
 		case "jsonrpc":
 			seen |= haveVersion
-			if s, ok := stringValue(raw); !ok || s != "2.0" {
+			if s, ok := unquote(raw); !ok || string(s) != "2.0" {
 				note(`"jsonrpc" must be exactly "2.0"`)
 			}
 		case "method":
 			seen |= haveMethod
-			s, ok := stringValue(raw)
+			s, ok := unquote(raw)
 			if !ok {
 				note(`"method" must be a string`)
 			}
@@ -230,7 +232,7 @@ func readRequest(dec *jsontext.Decoder, frame []byte) (request, *Error) {
 				note(`"id" must be a string, a number or null`)
 			}
 		default:
-			note(fmt.Sprintf("unknown member %q", key))
+			note(fmt.Sprintf("unknown member %q", string(key)))
 		}
 	}
 	_, _ = dec.ReadToken() // '}'
@@ -254,28 +256,29 @@ func readRaw(dec *jsontext.Decoder, frame []byte) jsontext.Value {
 	return jsontext.Value(frame[end-int64(len(v)) : end])
 }
 
-// stringValue unquotes a JSON string value.
-func stringValue(v jsontext.Value) (string, bool) {
+// unquote returns the contents of a JSON string value. Without escapes (the
+// common case) they are a slice of v, so nothing is allocated.
+func unquote(v jsontext.Value) ([]byte, bool) {
 	if v.Kind() != '"' {
-		return "", false
+		return nil, false
 	}
-	if bytes.IndexByte(v, '\\') < 0 { // the common case needs no decoding
-		return string(v[1 : len(v)-1]), true
+	if bytes.IndexByte(v, '\\') < 0 {
+		return v[1 : len(v)-1], true
 	}
 	b, err := jsontext.AppendUnquote(nil, v)
-	return string(b), err == nil
+	return b, err == nil
 }
 
 // call runs the method's handler, turning panics and stray errors into
 // JSON-RPC errors that leak nothing of the server's internals.
 func (m *Mux) call(ctx context.Context, req request) (result any, err *Error) {
-	fn, ok := m.methods[req.method]
+	fn, ok := m.methods[string(req.method)]
 	if !ok {
-		return nil, &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("method not found: %q", req.method)}
+		return nil, &Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("method not found: %q", string(req.method))}
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			m.logger().Error("rpc: handler panicked", "method", req.method, "panic", p)
+			m.logger().Error("rpc: handler panicked", "method", string(req.method), "panic", p)
 			result, err = nil, &Error{Code: CodeInternalError, Message: "internal error"}
 		}
 	}()
@@ -291,7 +294,7 @@ func (m *Mux) call(ctx context.Context, req request) (result any, err *Error) {
 	if errors.As(herr, &ferr) {
 		return nil, InvalidParams(ferr.Field, ferr.Reason)
 	}
-	m.logger().Error("rpc: handler failed", "method", req.method, "err", herr)
+	m.logger().Error("rpc: handler failed", "method", string(req.method), "err", herr)
 	return nil, &Error{Code: CodeInternalError, Message: "internal error"}
 }
 
@@ -304,41 +307,63 @@ func (m *Mux) logger() *slog.Logger {
 
 const responsePrefix = `{"jsonrpc":"2.0","id":`
 
-func appendResult(id jsontext.Value, result any) ([]byte, error) {
-	body, err := json.Marshal(result)
-	if err != nil {
+// frameBuffers recycles the scratch buffers frames are assembled in, so a
+// frame costs one allocation (the frame itself) instead of json.Marshal's
+// result plus the frame it is copied into.
+var frameBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledFrameBuffer keeps a rare huge frame (a long room.list) from
+// pinning its buffer in the pool.
+const maxPooledFrameBuffer = 64 << 10
+
+// encodeFrame returns what head appends, then v as JSON, then the
+// closing '}': the shape of every frame the server sends.
+func encodeFrame(head func([]byte) []byte, v any) ([]byte, error) {
+	buf := frameBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledFrameBuffer {
+			frameBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	buf.Write(head(buf.AvailableBuffer()))
+	if err := json.MarshalWrite(buf, v); err != nil {
 		return nil, err
 	}
-	dst := make([]byte, 0, len(responsePrefix)+len(id)+len(body)+12)
-	dst = append(dst, responsePrefix...)
-	dst = append(dst, id...)
-	dst = append(dst, `,"result":`...)
-	dst = append(dst, body...)
-	return append(dst, '}'), nil
+	buf.WriteByte('}')
+	return bytes.Clone(buf.Bytes()), nil
 }
 
-func appendError(dst []byte, id jsontext.Value, e *Error) []byte {
-	body, err := json.Marshal(e)
-	if err != nil { // only a handler's unmarshalable Data can get here
-		body, _ = json.Marshal(&Error{Code: e.Code, Message: e.Message})
+func encodeResult(id jsontext.Value, result any) ([]byte, error) {
+	return encodeFrame(func(b []byte) []byte {
+		b = append(b, responsePrefix...)
+		b = append(b, id...)
+		return append(b, `,"result":`...)
+	}, result)
+}
+
+func encodeError(id jsontext.Value, e *Error) []byte {
+	head := func(b []byte) []byte {
+		b = append(b, responsePrefix...)
+		b = append(b, id...)
+		return append(b, `,"error":`...)
 	}
-	dst = append(dst, responsePrefix...)
-	dst = append(dst, id...)
-	dst = append(dst, `,"error":`...)
-	dst = append(dst, body...)
-	return append(dst, '}')
+	frame, err := encodeFrame(head, e)
+	if err != nil { // only a handler's unmarshalable Data can get here
+		frame, _ = encodeFrame(head, &Error{Code: e.Code, Message: e.Message})
+	}
+	return frame
 }
 
 // EncodeNotification returns the frame of a server→client notification.
 func EncodeNotification(method string, params any) ([]byte, error) {
-	body, err := json.Marshal(params)
+	frame, err := encodeFrame(func(b []byte) []byte {
+		b = append(b, `{"jsonrpc":"2.0","method":`...)
+		b, _ = jsontext.AppendQuote(b, method)
+		return append(b, `,"params":`...)
+	}, params)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: encode %s params: %w", method, err)
 	}
-	frame := make([]byte, 0, len(body)+len(method)+40)
-	frame = append(frame, `{"jsonrpc":"2.0","method":`...)
-	frame, _ = jsontext.AppendQuote(frame, method)
-	frame = append(frame, `,"params":`...)
-	frame = append(frame, body...)
-	return append(frame, '}'), nil
+	return frame, nil
 }

@@ -67,5 +67,5 @@ func httpStatus(code int64) int {
 func writeHTTPError(w http.ResponseWriter, status int, e *Error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(appendError(nil, nullID, e))
+	_, _ = w.Write(encodeError(nullID, e))
 }
