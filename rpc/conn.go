@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -137,23 +138,39 @@ func (c *Conn) Serve(ctx context.Context, mux *Mux) CloseReason {
 
 func (c *Conn) readLoop(ctx context.Context, mux *Mux) {
 	for {
-		typ, frame, err := c.ws.ReadMessage()
+		typ, r, err := c.ws.NextReader()
+		if err == nil {
+			err = c.handleMessage(ctx, mux, typ, r)
+		}
 		if err != nil {
 			c.Close(readFailure(err), "")
 			return
 		}
-		if c.isClosing() {
-			continue // drain until the client's close frame or the grace deadline
-		}
-		c.extendReadDeadline()
-		if typ != websocket.TextMessage {
-			c.Close(CloseUnsupportedData, "binary frames are not supported; send JSON-RPC as text frames")
-			continue
-		}
-		if reply := dispatch(ctx, mux, frame); reply != nil {
-			_ = c.NotifyRaw(reply)
-		}
 	}
+}
+
+// handleMessage reads one message and dispatches it. The message is read
+// into a pooled buffer, not a new slice per frame: nothing refers to the
+// frame once Dispatch returns (see MethodFunc). The buffer is taken only
+// once a message has arrived, so an idle connection holds none.
+func (c *Conn) handleMessage(ctx context.Context, mux *Mux, typ int, r io.Reader) error {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if _, err := buf.ReadFrom(r); err != nil {
+		return err
+	}
+	if c.isClosing() {
+		return nil // drain until the client's close frame or the grace deadline
+	}
+	c.extendReadDeadline()
+	if typ != websocket.TextMessage {
+		c.Close(CloseUnsupportedData, "binary frames are not supported; send JSON-RPC as text frames")
+		return nil
+	}
+	if reply := dispatch(ctx, mux, buf.Bytes()); reply != nil {
+		_ = c.NotifyRaw(reply)
+	}
+	return nil
 }
 
 // dispatch runs mux.Dispatch on another goroutine and waits for it.

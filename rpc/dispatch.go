@@ -59,7 +59,8 @@ func (m *Mux) SetLogger(l *slog.Logger) { m.log = l }
 // Dispatch handles one frame, a single request or a batch, as JSON-RPC 2.0
 // specifies, and returns the reply frame, or nil when nothing is to be sent
 // (the frame held only notifications). It never panics: a handler panic is
-// logged and answered with -32603.
+// logged and answered with -32603. Nothing refers to frame after Dispatch
+// returns, so the caller may reuse it.
 func (m *Mux) Dispatch(ctx context.Context, frame []byte) []byte {
 	fd := decoderPool.Get().(*frameDecoder)
 	defer decoderPool.Put(fd)
@@ -307,25 +308,11 @@ func (m *Mux) logger() *slog.Logger {
 
 const responsePrefix = `{"jsonrpc":"2.0","id":`
 
-// frameBuffers recycles the scratch buffers frames are assembled in, so a
-// frame costs one allocation (the frame itself) instead of json.Marshal's
-// result plus the frame it is copied into.
-var frameBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// maxPooledFrameBuffer keeps a rare huge frame (a long room.list) from
-// pinning its buffer in the pool.
-const maxPooledFrameBuffer = 64 << 10
-
 // encodeFrame returns what head appends, then v as JSON, then the
 // closing '}': the shape of every frame the server sends.
 func encodeFrame(head func([]byte) []byte, v any) ([]byte, error) {
-	buf := frameBuffers.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= maxPooledFrameBuffer {
-			frameBuffers.Put(buf)
-		}
-	}()
-	buf.Reset()
+	buf := getBuffer()
+	defer putBuffer(buf)
 	buf.Write(head(buf.AvailableBuffer()))
 	if err := json.MarshalWrite(buf, v); err != nil {
 		return nil, err

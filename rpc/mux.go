@@ -10,8 +10,10 @@ import (
 )
 
 // MethodFunc handles one call. params is the raw, already well-formed params
-// member (nil when absent). The result is marshalled as the response's result;
-// a *Error is sent as is, any other error becomes -32603.
+// member (nil when absent). It is a slice of the inbound frame, whose buffer
+// is reused once the call returns: copy what outlives the call. The result is
+// marshalled as the response's result; a *Error is sent as is, any other
+// error becomes -32603.
 type MethodFunc func(ctx context.Context, params jsontext.Value) (any, error)
 
 // Middleware wraps every method of a Mux (auth gates, rate limits, metrics).
