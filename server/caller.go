@@ -81,11 +81,12 @@ func requireSession(method string, next rpc.MethodFunc) rpc.MethodFunc {
 }
 
 // rateLimit applies the connection's token bucket; the error tells the
-// client when to try again.
+// client when to try again. Allow comes first because Reserve allocates its
+// Reservation: only a refused call pays for one, to learn the delay.
 func rateLimit(method string, next rpc.MethodFunc) rpc.MethodFunc {
 	return func(ctx context.Context, params jsontext.Value) (any, error) {
 		st := connStateFrom(ctx)
-		if st == nil {
+		if st == nil || st.limiter.Allow() {
 			return next(ctx, params)
 		}
 		r := st.limiter.Reserve()
