@@ -114,12 +114,16 @@ func readObjectEnd(dec *jsontext.Decoder) error {
 	return err
 }
 
-func readName(dec *jsontext.Decoder) (string, error) {
-	tok, err := dec.ReadToken()
+// readName reads a member name. It may be a slice of the decoder's buffer,
+// valid only until the next read: decoders switch on string(name), which
+// does not allocate, where a string per name was most of decoding's garbage.
+func readName(dec *jsontext.Decoder) ([]byte, error) {
+	v, err := dec.ReadValue()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return tok.String(), nil
+	name, _ := rpc.Unquote(v) // the decoder has checked it is a string
+	return name, nil
 }
 
 func unknownMember(name string) error {

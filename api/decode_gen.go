@@ -20,9 +20,9 @@ func (x *Empty) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -43,7 +43,7 @@ func (x *ErrorData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "reason":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 64, nil)
@@ -66,7 +66,7 @@ func (x *ErrorData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.RetryAfterMs = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -90,7 +90,7 @@ func (x *IceCandidateInit) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "candidate":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 1024, nil)
@@ -120,7 +120,7 @@ func (x *IceCandidateInit) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.UsernameFragment = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -144,7 +144,7 @@ func (x *IceServer) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "urls":
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (string, error) { return decodeString(dec, 512, nil) })
@@ -167,7 +167,7 @@ func (x *IceServer) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Credential = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -191,7 +191,7 @@ func (x *IceServersResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "iceServers":
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (IceServer, error) { return decodeObject[IceServer](dec) })
@@ -207,7 +207,7 @@ func (x *IceServersResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.ExpiresAt = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -239,7 +239,7 @@ func (x *MessageSendResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "messageId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 64, nil)
@@ -248,7 +248,7 @@ func (x *MessageSendResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.MessageID = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -272,7 +272,7 @@ func (x *Peer) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "peerId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternPeerID)
@@ -309,7 +309,7 @@ func (x *Peer) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Metadata = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -344,7 +344,7 @@ func (x *RoomCreateResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -353,7 +353,7 @@ func (x *RoomCreateResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.RoomID = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -382,7 +382,7 @@ func (x *RoomInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -419,7 +419,7 @@ func (x *RoomInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Peers = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -452,7 +452,7 @@ func (x *RoomJoinResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -475,7 +475,7 @@ func (x *RoomJoinResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Peers = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -505,7 +505,7 @@ func (x *RoomListResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "rooms":
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (RoomSummary, error) { return decodeObject[RoomSummary](dec) })
@@ -514,7 +514,7 @@ func (x *RoomListResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Rooms = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -538,7 +538,7 @@ func (x *RoomSummary) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -568,7 +568,7 @@ func (x *RoomSummary) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Locked = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -601,7 +601,7 @@ func (x *SessionConnectResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "sessionId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 64, nil)
@@ -659,7 +659,7 @@ func (x *SessionConnectResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Protocol = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -704,7 +704,7 @@ func (x *SessionConnectParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "token":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 4096, nil)
@@ -720,7 +720,7 @@ func (x *SessionConnectParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Identity = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -741,7 +741,7 @@ func (x *RoomCreateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -764,7 +764,7 @@ func (x *RoomCreateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Metadata = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -785,7 +785,7 @@ func (x *RoomJoinParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -815,7 +815,7 @@ func (x *RoomJoinParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Metadata = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -839,7 +839,7 @@ func (x *RoomLeaveParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -848,7 +848,7 @@ func (x *RoomLeaveParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.RoomID = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -872,7 +872,7 @@ func (x *RoomGetParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -881,7 +881,7 @@ func (x *RoomGetParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.RoomID = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -904,9 +904,9 @@ func (x *RoomListParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -927,7 +927,7 @@ func (x *RoomUpdateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -957,7 +957,7 @@ func (x *RoomUpdateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Locked = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -981,7 +981,7 @@ func (x *RoomKickParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -997,7 +997,7 @@ func (x *RoomKickParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.PeerID = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1024,7 +1024,7 @@ func (x *SdpOfferParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -1047,7 +1047,7 @@ func (x *SdpOfferParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.SDP = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1077,7 +1077,7 @@ func (x *SdpAnswerParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -1100,7 +1100,7 @@ func (x *SdpAnswerParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.SDP = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1130,7 +1130,7 @@ func (x *IceCandidateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -1153,7 +1153,7 @@ func (x *IceCandidateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Candidate = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1182,9 +1182,9 @@ func (x *IceServersParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1205,7 +1205,7 @@ func (x *MessageSendParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "roomId":
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
@@ -1228,7 +1228,7 @@ func (x *MessageSendParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Data = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1255,7 +1255,7 @@ func (x *RoomPeerJoinedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "seq":
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
@@ -1278,7 +1278,7 @@ func (x *RoomPeerJoinedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Peer = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1308,7 +1308,7 @@ func (x *RoomPeerLeftEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "seq":
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
@@ -1338,7 +1338,7 @@ func (x *RoomPeerLeftEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Reason = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1371,7 +1371,7 @@ func (x *RoomUpdatedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "seq":
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
@@ -1394,7 +1394,7 @@ func (x *RoomUpdatedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Room = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1424,7 +1424,7 @@ func (x *RoomClosedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "seq":
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
@@ -1447,7 +1447,7 @@ func (x *RoomClosedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Reason = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1477,7 +1477,7 @@ func (x *SdpOfferEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "seq":
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
@@ -1507,7 +1507,7 @@ func (x *SdpOfferEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.SDP = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1540,7 +1540,7 @@ func (x *SdpAnswerEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "seq":
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
@@ -1570,7 +1570,7 @@ func (x *SdpAnswerEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.SDP = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1603,7 +1603,7 @@ func (x *IceCandidateEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "seq":
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
@@ -1633,7 +1633,7 @@ func (x *IceCandidateEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Candidate = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {
@@ -1666,7 +1666,7 @@ func (x *MessageReceivedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		if err != nil {
 			return err
 		}
-		switch name {
+		switch string(name) {
 		case "seq":
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
@@ -1710,7 +1710,7 @@ func (x *MessageReceivedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			}
 			x.Data = v
 		default:
-			return unknownMember(name)
+			return unknownMember(string(name))
 		}
 	}
 	if err := readObjectEnd(dec); err != nil {

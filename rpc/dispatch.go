@@ -206,16 +206,16 @@ func readRequest(dec *jsontext.Decoder, frame []byte) (request, *Error) {
 				problem = p
 			}
 		}
-		key, _ := unquote(name)
+		key, _ := Unquote(name)
 		switch string(key) {
 		case "jsonrpc":
 			seen |= haveVersion
-			if s, ok := unquote(raw); !ok || string(s) != "2.0" {
+			if s, ok := Unquote(raw); !ok || string(s) != "2.0" {
 				note(`"jsonrpc" must be exactly "2.0"`)
 			}
 		case "method":
 			seen |= haveMethod
-			s, ok := unquote(raw)
+			s, ok := Unquote(raw)
 			if !ok {
 				note(`"method" must be a string`)
 			}
@@ -257,9 +257,10 @@ func readRaw(dec *jsontext.Decoder, frame []byte) jsontext.Value {
 	return jsontext.Value(frame[end-int64(len(v)) : end])
 }
 
-// unquote returns the contents of a JSON string value. Without escapes (the
-// common case) they are a slice of v, so nothing is allocated.
-func unquote(v jsontext.Value) ([]byte, bool) {
+// Unquote returns the contents of a JSON string value; ok is false when v
+// is not a string. Without escapes (the common case: names, ids, methods)
+// the contents are a slice of v, so nothing is allocated.
+func Unquote(v jsontext.Value) (contents []byte, ok bool) {
 	if v.Kind() != '"' {
 		return nil, false
 	}

@@ -274,7 +274,7 @@ func goDecoder(b *strings.Builder, name string, fields []*Field, pats *patterns)
 		b.WriteString("\tvar seen uint64\n")
 	}
 	b.WriteString("\tif err := readObjectStart(dec); err != nil {\n\t\treturn err\n\t}\n")
-	b.WriteString("\tfor dec.PeekKind() != '}' {\n\t\tname, err := readName(dec)\n\t\tif err != nil {\n\t\t\treturn err\n\t\t}\n\t\tswitch name {\n")
+	b.WriteString("\tfor dec.PeekKind() != '}' {\n\t\tname, err := readName(dec)\n\t\tif err != nil {\n\t\t\treturn err\n\t\t}\n\t\tswitch string(name) {\n")
 	for i, f := range fields {
 		fmt.Fprintf(b, "\t\tcase %q:\n\t\t\tseen |= 1 << %d\n", f.Name, i)
 		fmt.Fprintf(b, "\t\t\tv, err := %s\n", decodeCall(f.Schema, pats))
@@ -285,7 +285,7 @@ func goDecoder(b *strings.Builder, name string, fields []*Field, pats *patterns)
 			fmt.Fprintf(b, "\t\t\tx.%s = v\n", GoName(f.Name))
 		}
 	}
-	b.WriteString("\t\tdefault:\n\t\t\treturn unknownMember(name)\n\t\t}\n\t}\n")
+	b.WriteString("\t\tdefault:\n\t\t\treturn unknownMember(string(name))\n\t\t}\n\t}\n")
 	b.WriteString("\tif err := readObjectEnd(dec); err != nil {\n\t\treturn err\n\t}\n")
 	for i, f := range fields {
 		if f.Required {
