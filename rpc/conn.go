@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -75,6 +74,7 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 // never written concurrently, as gorilla requires.
 type Conn struct {
 	ws  *websocket.Conn
+	out *batchConn // ws's socket when it came from Upgrader, else nil
 	cfg ConnConfig
 
 	mu         sync.Mutex
@@ -96,7 +96,8 @@ type Conn struct {
 func NewConn(ws *websocket.Conn, cfg ConnConfig) *Conn {
 	cfg.setDefaults()
 	ws.SetReadLimit(cfg.ReadLimit)
-	return &Conn{ws: ws, cfg: cfg, cancel: func() {}}
+	out, _ := ws.UnderlyingConn().(*batchConn)
+	return &Conn{ws: ws, out: out, cfg: cfg, cancel: func() {}}
 }
 
 type connKey struct{}
@@ -321,24 +322,39 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// flush writes everything queued; false when the connection broke.
+// flush writes everything queued; false when the connection broke. What
+// is taken from the queue at once goes out in one write (see batchConn).
 func (c *Conn) flush(timeout time.Duration) bool {
 	for {
 		batch := c.take()
 		if batch == nil {
 			return true
 		}
-		for _, frame := range batch {
-			if c.aborted() {
-				return false
-			}
-			_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
-			if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
-				c.Close(writeFailure(err), "")
-				return false
-			}
+		c.out.hold()
+		ok := c.writeFrames(batch, timeout)
+		if err := c.out.release(ok); err != nil && ok {
+			c.Close(writeFailure(err), "")
+			ok = false
+		}
+		if !ok {
+			return false
 		}
 	}
+}
+
+// writeFrames writes frames; false when the connection broke or was cut off.
+func (c *Conn) writeFrames(frames [][]byte, timeout time.Duration) bool {
+	for _, frame := range frames {
+		if c.aborted() {
+			return false
+		}
+		_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
+		if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+			c.Close(writeFailure(err), "")
+			return false
+		}
+	}
+	return !c.aborted()
 }
 
 func writeFailure(err error) CloseReason {
@@ -501,20 +517,4 @@ func (c *Conn) NotifyRaw(frame []byte) error {
 		go c.writeLoop()
 	}
 	return nil
-}
-
-// NewUpgrader returns the WebSocket upgrader for /rpc. Small read buffers
-// and a pooled write buffer keep an idle connection's memory low: signaling
-// frames are small and most connections are idle most of the time.
-func NewUpgrader(checkOrigin func(*http.Request) bool) *websocket.Upgrader {
-	return &websocket.Upgrader{
-		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   1024,
-		WriteBufferSize:  4096,
-		WriteBufferPool:  &sync.Pool{},
-		CheckOrigin:      checkOrigin,
-		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
-			http.Error(w, "websocket upgrade refused: "+reason.Error(), status)
-		},
-	}
 }

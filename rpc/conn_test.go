@@ -25,7 +25,7 @@ func wsServer(t testing.TB, mux *Mux, cfg ConnConfig) (url string, conns <-chan 
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	up := NewUpgrader(func(*http.Request) bool { return true })
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
+		ws, err := up.Upgrade(w, r)
 		if err != nil {
 			return
 		}
@@ -96,6 +96,37 @@ func TestConnRepliesInOrder(t *testing.T) {
 		}
 		if want := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"result":[%d]}`, i, i); string(got) != want {
 			t.Fatalf("reply %d: %s, want %s", i, got, want)
+		}
+	}
+}
+
+// TestConnBatchedFramesArriveIntact queues frames faster than they are
+// written, so the writer takes many at once and sends them together, with
+// some over maxBatch among them: each must still arrive whole and in order.
+func TestConnBatchedFramesArriveIntact(t *testing.T) {
+	url, conns, _ := wsServer(t, NewMux(), ConnConfig{})
+	ws := dial(t, url)
+	c := <-conns
+	const n = 300
+	frames := make([]string, n)
+	for i := range frames {
+		size := 10 + i%7*100
+		if i%50 == 25 {
+			size = maxBatch + 1000
+		}
+		frames[i] = fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", size))
+		if err := c.NotifyRaw([]byte(frames[i])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i, want := range frames {
+		_, got, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Fatalf("frame %d: got %.40s… (%d bytes), want %.40s… (%d bytes)", i, got, len(got), want, len(want))
 		}
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-rtc/parley/api"
@@ -36,7 +35,7 @@ type Server struct {
 	log      *slog.Logger
 	hub      *hub
 	mux      *rpc.Mux
-	upgrader *websocket.Upgrader
+	upgrader *rpc.Upgrader
 	tls      *tls.Config
 	turn     *turnState
 	metrics  *prometheus.Registry

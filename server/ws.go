@@ -28,7 +28,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("too many connections from %s (limit %d)", remote, s.cfg.Limits.MaxConnsPerIP), http.StatusTooManyRequests)
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	ws, err := s.upgrader.Upgrade(w, r)
 	if err != nil {
 		s.releaseIP(remote)
 		s.log.Debug("websocket upgrade failed", "remote", remote, "err", err)
