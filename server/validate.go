@@ -37,7 +37,7 @@ func checkCandidate(c *api.IceCandidateInit, max int) error {
 	if c.SDPMid == nil && c.SDPMLineIndex == nil {
 		return rpc.InvalidParams("candidate", "sdpMid or sdpMLineIndex is required")
 	}
-	if c.Candidate == "" {
+	if c.Candidate == "" || plainCandidate(c.Candidate) {
 		return nil
 	}
 	if _, err := ice.UnmarshalCandidate(c.Candidate); err != nil {
