@@ -229,8 +229,7 @@ func decodeRaw(dec *jsontext.Decoder) (jsontext.Value, error) {
 }
 
 func decodeNullable[T any](dec *jsontext.Decoder, elem func(*jsontext.Decoder) (T, error)) (*T, error) {
-	if dec.PeekKind() == 'n' {
-		_, err := dec.ReadToken()
+	if null, err := readNull(dec); null || err != nil {
 		return nil, err
 	}
 	v, err := elem(dec)
@@ -238,6 +237,32 @@ func decodeNullable[T any](dec *jsontext.Decoder, elem func(*jsontext.Decoder) (
 		return nil, err
 	}
 	return &v, nil
+}
+
+// decodeNullableObject is decodeNullable for an object, decoded straight
+// into the value returned: through decodeObject it was allocated twice, as
+// the generic call makes decodeObject's value escape.
+func decodeNullableObject[T any, P interface {
+	*T
+	unmarshalerFrom
+}](dec *jsontext.Decoder) (*T, error) {
+	if null, err := readNull(dec); null || err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := P(v).UnmarshalJSONFrom(dec); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// readNull consumes a null; for any other value it reads nothing.
+func readNull(dec *jsontext.Decoder) (bool, error) {
+	if dec.PeekKind() != 'n' {
+		return false, nil
+	}
+	_, err := dec.ReadToken()
+	return true, err
 }
 
 func decodeArray[T any](dec *jsontext.Decoder, maxItems int, elem func(*jsontext.Decoder) (T, error)) ([]T, error) {

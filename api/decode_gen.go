@@ -1147,7 +1147,7 @@ func (x *IceCandidateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.To = v
 		case "candidate":
 			seen |= 1 << 2
-			v, err := decodeNullable(dec, func(dec *jsontext.Decoder) (IceCandidateInit, error) { return decodeObject[IceCandidateInit](dec) })
+			v, err := decodeNullableObject[IceCandidateInit](dec)
 			if err != nil {
 				return rpc.Prefixed("candidate", err)
 			}
@@ -1627,7 +1627,7 @@ func (x *IceCandidateEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			x.From = v
 		case "candidate":
 			seen |= 1 << 3
-			v, err := decodeNullable(dec, func(dec *jsontext.Decoder) (IceCandidateInit, error) { return decodeObject[IceCandidateInit](dec) })
+			v, err := decodeNullableObject[IceCandidateInit](dec)
 			if err != nil {
 				return rpc.Prefixed("candidate", err)
 			}

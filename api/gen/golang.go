@@ -298,6 +298,9 @@ func goDecoder(b *strings.Builder, name string, fields []*Field, pats *patterns)
 
 // decodeCall is an expression of type (T, error) decoding s from dec.
 func decodeCall(s *Schema, pats *patterns) string {
+	if s.Nullable && s.Named != nil && s.Named.Kind == KindObject {
+		return fmt.Sprintf("decodeNullableObject[%s](dec)", s.Named.Name)
+	}
 	if s.Nullable {
 		inner := *s
 		inner.Nullable = false
