@@ -332,6 +332,7 @@ func (c *Conn) flush(timeout time.Duration) bool {
 		}
 		c.out.hold()
 		ok := c.writeFrames(batch, timeout)
+		c.recycle(batch)
 		if err := c.out.release(ok); err != nil && ok {
 			c.Close(writeFailure(err), "")
 			ok = false
@@ -369,9 +370,32 @@ func writeFailure(err error) CloseReason {
 func (c *Conn) take() [][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		return nil
+	}
 	batch := c.queue
 	c.queue, c.queueBytes = nil, 0
 	return batch
+}
+
+// maxRecycledQueue bounds the array a connection keeps for its queue
+// between batches: enough for the usual trickle, small enough that an idle
+// connection keeps next to nothing.
+const maxRecycledQueue = 8
+
+// recycle gives the array of a written batch back to the queue if the
+// queue has none, so the next frame queued does not allocate one. Without
+// it a connection that gets one frame at a time paid an allocation each.
+func (c *Conn) recycle(batch [][]byte) {
+	if cap(batch) > maxRecycledQueue {
+		return
+	}
+	clear(batch) // the frames are written: do not keep them alive
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.queue == nil && !c.closing {
+		c.queue = batch[:0]
+	}
 }
 
 // finish ends the writer: unless the stream is broken it flushes what is
