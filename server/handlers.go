@@ -172,19 +172,19 @@ func (s *Server) RoomKick(ctx context.Context, p *api.RoomKickParams) (*api.Empt
 
 // SdpOffer relays a parsed offer with from stamped.
 func (s *Server) SdpOffer(ctx context.Context, p *api.SdpOfferParams) (*api.Empty, error) {
-	return s.relaySDP(ctx, api.MethodSdpOffer, p.RoomID, p.To, p.SDP, func(to *session, from string) {
-		_ = api.SendSdpOffer(to, &api.SdpOfferEvent{RoomID: p.RoomID, From: from, SDP: p.SDP})
+	return s.relaySDP(ctx, api.MethodSdpOffer, p.RoomID, p.To, p.SDP, func(n api.Notifier, from string) error {
+		return api.SendSdpOffer(n, &api.SdpOfferEvent{RoomID: p.RoomID, From: from, SDP: p.SDP})
 	})
 }
 
 // SdpAnswer relays a parsed answer with from stamped.
 func (s *Server) SdpAnswer(ctx context.Context, p *api.SdpAnswerParams) (*api.Empty, error) {
-	return s.relaySDP(ctx, api.MethodSdpAnswer, p.RoomID, p.To, p.SDP, func(to *session, from string) {
-		_ = api.SendSdpAnswer(to, &api.SdpAnswerEvent{RoomID: p.RoomID, From: from, SDP: p.SDP})
+	return s.relaySDP(ctx, api.MethodSdpAnswer, p.RoomID, p.To, p.SDP, func(n api.Notifier, from string) error {
+		return api.SendSdpAnswer(n, &api.SdpAnswerEvent{RoomID: p.RoomID, From: from, SDP: p.SDP})
 	})
 }
 
-func (s *Server) relaySDP(ctx context.Context, method, roomID, to, text string, send func(to *session, from string)) (*api.Empty, error) {
+func (s *Server) relaySDP(ctx context.Context, method, roomID, to, text string, send func(n api.Notifier, from string) error) (*api.Empty, error) {
 	sess, err := sessionOf(ctx, method)
 	if err != nil {
 		return nil, err
@@ -192,7 +192,7 @@ func (s *Server) relaySDP(ctx context.Context, method, roomID, to, text string, 
 	if err := checkSDP(text, s.cfg.Limits.MaxSDPBytes); err != nil {
 		return nil, err
 	}
-	return relay(sess, s.hub, roomID, to, func(r *session) { send(r, sess.peerID) })
+	return relay(sess, s.hub, roomID, to, func(n api.Notifier) error { return send(n, sess.peerID) })
 }
 
 // IceCandidate relays a parsed candidate (or end-of-candidates) with from stamped.
@@ -205,11 +205,11 @@ func (s *Server) IceCandidate(ctx context.Context, p *api.IceCandidateParams) (*
 		return nil, err
 	}
 	ev := &api.IceCandidateEvent{RoomID: p.RoomID, From: sess.peerID, Candidate: p.Candidate}
-	return relay(sess, s.hub, p.RoomID, p.To, func(r *session) { _ = api.SendIceCandidate(r, ev) })
+	return relay(sess, s.hub, p.RoomID, p.To, func(n api.Notifier) error { return api.SendIceCandidate(n, ev) })
 }
 
 // relay sends to one peer of a room; sending to yourself is a mistake worth naming.
-func relay(sess *session, h *hub, roomID, to string, send func(*session)) (*api.Empty, error) {
+func relay(sess *session, h *hub, roomID, to string, send func(api.Notifier) error) (*api.Empty, error) {
 	if to == sess.peerID {
 		return nil, api.ErrBadRequest("to is your own peer id")
 	}
@@ -244,7 +244,7 @@ func (s *Server) MessageSend(ctx context.Context, p *api.MessageSendParams) (*ap
 		return nil, api.ErrBadRequest("to is your own peer id")
 	}
 	ev := &api.MessageReceivedEvent{RoomID: p.RoomID, From: sess.peerID, MessageID: newID(16), Private: p.To != "", Data: p.Data}
-	if err := s.hub.deliver(sess, p.RoomID, p.To, func(r *session) { _ = api.SendMessageReceived(r, ev) }); err != nil {
+	if err := s.hub.deliver(sess, p.RoomID, p.To, func(n api.Notifier) error { return api.SendMessageReceived(n, ev) }); err != nil {
 		return nil, err
 	}
 	return &api.MessageSendResult{MessageID: ev.MessageID}, nil

@@ -146,9 +146,9 @@ func (h *hub) join(s *session, req joinRequest) (*api.RoomJoinResult, error) {
 		Metadata:    req.metadata,
 	}}
 	others := r.peers()
-	for _, o := range r.members {
-		_ = api.SendRoomPeerJoined(o.sess, &api.RoomPeerJoinedEvent{RoomID: r.id, Peer: m.peer})
-	}
+	r.notifyMembers(nil, func(n api.Notifier) error {
+		return api.SendRoomPeerJoined(n, &api.RoomPeerJoinedEvent{RoomID: r.id, Peer: m.peer})
+	})
 	r.members = append(r.members, m)
 	r.hadPeers = true
 	if r.emptyTTL != nil {
@@ -238,9 +238,9 @@ func (h *hub) removeLocked(r *room, s *session, reason api.PeerLeftReason) {
 	gone := r.members[i]
 	r.members = slices.Delete(r.members, i, i+1)
 	delete(s.rooms, r.id)
-	for _, o := range r.members {
-		_ = api.SendRoomPeerLeft(o.sess, &api.RoomPeerLeftEvent{RoomID: r.id, PeerID: gone.peer.PeerID, Reason: reason})
-	}
+	r.notifyMembers(nil, func(n api.Notifier) error {
+		return api.SendRoomPeerLeft(n, &api.RoomPeerLeftEvent{RoomID: r.id, PeerID: gone.peer.PeerID, Reason: reason})
+	})
 	if len(r.members) == 0 {
 		delete(h.rooms, r.id)
 		return
@@ -254,8 +254,26 @@ func (h *hub) removeLocked(r *room, s *session, reason api.PeerLeftReason) {
 
 func (h *hub) broadcastUpdateLocked(r *room) {
 	info := r.info()
+	r.notifyMembers(nil, func(n api.Notifier) error {
+		return api.SendRoomUpdated(n, &api.RoomUpdatedEvent{RoomID: r.id, Room: *info})
+	})
+}
+
+// notifyMembers sends one event to every member of r but skip; send is a
+// generated Send function applied to the event. The event is encoded once
+// for all of them (see sharedEvent), unless that fails: then each session
+// encodes it, and logs why it cannot. hub.mu must be held.
+func (r *room) notifyMembers(skip *session, send func(api.Notifier) error) {
+	var e sharedEvent
+	shared := send(&e) == nil
 	for _, m := range r.members {
-		_ = api.SendRoomUpdated(m.sess, &api.RoomUpdatedEvent{RoomID: r.id, Room: *info})
+		switch {
+		case m.sess == skip:
+		case shared:
+			m.sess.notifyShared(&e)
+		default:
+			_ = send(m.sess)
+		}
 	}
 }
 
@@ -354,10 +372,10 @@ func (h *hub) kick(s *session, admin bool, roomID, peerID string) error {
 	return nil
 }
 
-// deliver finds the recipients of a relay from s in roomID — one peer, or
-// with to == "" everyone else — and hands each to send while the membership
-// cannot change.
-func (h *hub) deliver(s *session, roomID, to string, send func(*session)) error {
+// deliver sends a relay from s in roomID to one peer, or with to == "" to
+// everyone else, while the membership cannot change; send is a generated
+// Send function applied to the event.
+func (h *hub) deliver(s *session, roomID, to string, send func(api.Notifier) error) error {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	r, err := h.memberRoomLocked(s, roomID)
@@ -369,14 +387,10 @@ func (h *hub) deliver(s *session, roomID, to string, send func(*session)) error 
 		if m == nil {
 			return api.ErrPeerNotFound(fmt.Sprintf("peer %q is not in room %q", to, roomID))
 		}
-		send(m.sess)
+		_ = send(m.sess)
 		return nil
 	}
-	for _, m := range r.members {
-		if m.sess != s {
-			send(m.sess)
-		}
-	}
+	r.notifyMembers(s, send)
 	return nil
 }
 
@@ -386,8 +400,10 @@ func (h *hub) closeAll(reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for id, r := range h.rooms {
+		r.notifyMembers(nil, func(n api.Notifier) error {
+			return api.SendRoomClosed(n, &api.RoomClosedEvent{RoomID: id, Reason: reason})
+		})
 		for _, m := range r.members {
-			_ = api.SendRoomClosed(m.sess, &api.RoomClosedEvent{RoomID: id, Reason: reason})
 			delete(m.sess.rooms, id)
 		}
 		if r.emptyTTL != nil {

@@ -119,3 +119,60 @@ func BenchmarkRelayICECandidate(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "relayed/s")
 }
+
+// BenchmarkBroadcastMessage measures one message.send to a room of ten:
+// the sender's call and nine deliveries, each read by its receiver.
+func BenchmarkBroadcastMessage(b *testing.B) {
+	ts := startServer(b, func(c *Config) {
+		c.Limits.RatePerSecond = 1e9
+		c.Limits.RateBurst = 1e9
+	})
+	const receivers = 9
+	sender, _ := rawPeer(b, ts, "sender", "bench")
+	peers := make([]*websocket.Conn, receivers)
+	for i := range peers {
+		peers[i], _ = rawPeer(b, ts, fmt.Sprintf("r%d", i), "bench")
+	}
+	done := make(chan error, receivers)
+	for i, ws := range peers {
+		for range receivers - 1 - i { // room.peerJoined of those who joined later
+			if _, _, err := ws.ReadMessage(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		go func() {
+			for range b.N {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range receivers { // room.peerJoined of every receiver
+		if _, _, err := sender.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	frame := []byte(`{"jsonrpc":"2.0","method":"message.send","id":1,"params":{"roomId":"bench","data":{"kind":"chat","text":"hello, room"}}}`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := sender.WriteMessage(websocket.TextMessage, frame); err != nil {
+			b.Fatal(err)
+		}
+		_, reply, err := sender.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if bytes.Contains(reply, []byte(`"error"`)) {
+			b.Fatalf("message.send refused: %s", reply)
+		}
+	}
+	for range receivers {
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
