@@ -42,17 +42,23 @@ func rawPeer(b *testing.B, ts *testServer, identity, room string) (*websocket.Co
 	return ws, connected.Result.PeerID
 }
 
+// benchLimits lifts the limits a flood would trip: the rate limit (a
+// refused call is never relayed) and the outbound queue's caps (a receiver
+// goroutine that waits for a core on a loaded machine would otherwise be
+// cut off as a slow consumer, and the run would fail with "not in room").
+func benchLimits(c *Config) {
+	c.Limits.RatePerSecond = 1e9
+	c.Limits.RateBurst = 1e9
+	c.Limits.QueueMessages = 1 << 20
+	c.Limits.QueueBytes = 1 << 30
+}
+
 // BenchmarkRelayICECandidate measures one ice.candidate through the whole
 // server over loopback WebSockets: read, decode, validate, dispatch, relay
 // to the other peer's queue, encode, write. The sender keeps a bounded
-// window of calls in flight so the receiver's queue never overflows. The
-// rate limit is lifted: it would refuse the flood, and a refused call is
-// never relayed.
+// window of calls in flight; see benchLimits for the limits lifted.
 func BenchmarkRelayICECandidate(b *testing.B) {
-	ts := startServer(b, func(c *Config) {
-		c.Limits.RatePerSecond = 1e9
-		c.Limits.RateBurst = 1e9
-	})
+	ts := startServer(b, benchLimits)
 	sender, _ := rawPeer(b, ts, "alice", "bench")
 	receiver, bobID := rawPeer(b, ts, "bob", "bench")
 	if _, _, err := sender.ReadMessage(); err != nil { // room.peerJoined
@@ -123,10 +129,7 @@ func BenchmarkRelayICECandidate(b *testing.B) {
 // BenchmarkBroadcastMessage measures one message.send to a room of ten:
 // the sender's call and nine deliveries, each read by its receiver.
 func BenchmarkBroadcastMessage(b *testing.B) {
-	ts := startServer(b, func(c *Config) {
-		c.Limits.RatePerSecond = 1e9
-		c.Limits.RateBurst = 1e9
-	})
+	ts := startServer(b, benchLimits)
 	const receivers = 9
 	sender, _ := rawPeer(b, ts, "sender", "bench")
 	peers := make([]*websocket.Conn, receivers)
