@@ -72,6 +72,7 @@ type TURN struct {
 	MaxPermissions            int           `koanf:"max-permissions"`
 	BandwidthBitsPerSecond    int64         `koanf:"bandwidth"`
 	MaxAllocationLifetime     time.Duration `koanf:"max-allocation-lifetime"`
+	MaxStreamsPerIP           int           `koanf:"max-streams-per-ip"`
 }
 
 // Limits bound what one client can make the server hold or do.
@@ -117,6 +118,7 @@ func DefaultConfig() Config {
 			MaxPermissions:            t.MaxPermissionsPerAllocation,
 			BandwidthBitsPerSecond:    t.BandwidthBitsPerSecond,
 			MaxAllocationLifetime:     t.MaxAllocationLifetime,
+			MaxStreamsPerIP:           t.MaxStreamsPerIP,
 		},
 		Limits: Limits{
 			MaxFrameBytes:      64 << 10,

@@ -66,6 +66,8 @@ var turnMetrics = []turnMetric{
 		func(s turn.Stats) float64 { return float64(s.QuotaHits) }},
 	{turnDesc("parley_turn_bandwidth_dropped_packets_total", "Datagrams dropped by the per-allocation bandwidth cap."), prometheus.CounterValue, nil,
 		func(s turn.Stats) float64 { return float64(s.BandwidthDrops) }},
+	{turnDesc("parley_turn_streams_refused_total", "TCP/TLS connections closed at once because their address held its cap of streams."), prometheus.CounterValue, nil,
+		func(s turn.Stats) float64 { return float64(s.StreamsRefused) }},
 	{bindingAnswers, prometheus.CounterValue, []string{"success"}, func(s turn.Stats) float64 { return float64(s.Binding.Answered) }},
 	{bindingAnswers, prometheus.CounterValue, []string{"error"}, func(s turn.Stats) float64 { return float64(s.Binding.Rejected) }},
 	{turnDesc("parley_stun_malformed_total", "Datagrams that looked like a STUN Binding request but did not decode."), prometheus.CounterValue, nil,

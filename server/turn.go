@@ -68,6 +68,7 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 		MaxPermissionsPerAllocation: t.MaxPermissions,
 		BandwidthBitsPerSecond:      t.BandwidthBitsPerSecond,
 		MaxAllocationLifetime:       t.MaxAllocationLifetime,
+		MaxStreamsPerIP:             t.MaxStreamsPerIP,
 	}
 	return st
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/pion/stun/v4"
@@ -200,12 +201,47 @@ type guardedListener struct {
 	srv *Server
 }
 
+// Accept returns the next connection within the per-IP cap; one over it is
+// closed here and counted, and Accept goes on to the next.
 func (l *guardedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := addrPortOf(c.RemoteAddr()).Addr()
+		if !l.srv.streams.acquire(ip) {
+			l.srv.stats.streamsRefused.Add(1)
+			_ = c.Close()
+			continue
+		}
+		return &guardedConn{Conn: c, srv: l.srv, r: bufio.NewReader(c), ip: ip}, nil
 	}
-	return &guardedConn{Conn: c, srv: l.srv, r: bufio.NewReader(c)}, nil
+}
+
+// perIPCount counts open streams per client address against max.
+type perIPCount struct {
+	max int
+	mu  sync.Mutex
+	n   map[netip.Addr]int
+}
+
+func (p *perIPCount) acquire(ip netip.Addr) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[ip] >= p.max {
+		return false
+	}
+	p.n[ip]++
+	return true
+}
+
+func (p *perIPCount) release(ip netip.Addr) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[ip]--; p.n[ip] <= 0 {
+		delete(p.n, ip)
+	}
 }
 
 // guardedConn reframes the stream (RFC 8656 §12.5: STUN messages and padded
@@ -217,6 +253,19 @@ type guardedConn struct {
 	r       *bufio.Reader
 	started bool
 	pending []byte
+	ip      netip.Addr // counted in srv.streams until Close
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Close closes the connection and frees its place under the per-IP cap.
+func (c *guardedConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.closeErr = c.Conn.Close()
+		c.srv.streams.release(c.ip)
+	})
+	return c.closeErr
 }
 
 func (c *guardedConn) Read(p []byte) (int, error) {

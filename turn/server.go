@@ -71,6 +71,10 @@ type Config struct {
 	// however often it is refreshed, so a leaked client cannot hold a relay
 	// forever. 0: no cap.
 	MaxAllocationLifetime time.Duration
+	// MaxStreamsPerIP caps the TCP and TLS connections one client address
+	// may hold open; beyond it a new connection is closed at once. Each
+	// costs pion a goroutine and buffers before a byte is authenticated.
+	MaxStreamsPerIP int
 	// Logger receives the server's logs (pion's at debug level).
 	Logger *slog.Logger
 }
@@ -87,6 +91,7 @@ func DefaultConfig() Config {
 		MaxPermissionsPerAllocation: 32,
 		BandwidthBitsPerSecond:      10_000_000,
 		MaxAllocationLifetime:       24 * time.Hour,
+		MaxStreamsPerIP:             64,
 	}
 }
 
@@ -106,6 +111,7 @@ type Server struct {
 	quota        *allocationQuota
 	perms        *permissionTable
 	unauthorized *unauthorizedLimiter
+	streams      *perIPCount
 	stats        counters
 	addrs        Addrs
 	urlHost      string
@@ -245,6 +251,7 @@ func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
 		{"turn-max-allocations-per-identity", int64(cfg.MaxAllocationsPerIdentity)},
 		{"turn-max-allocations", int64(cfg.MaxAllocations)},
 		{"turn-max-permissions", int64(cfg.MaxPermissionsPerAllocation)},
+		{"turn-max-streams-per-ip", int64(cfg.MaxStreamsPerIP)},
 	} {
 		if q.v < 1 {
 			bad("%s: must be at least 1", q.key)
@@ -268,6 +275,7 @@ func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
 		quota:        newAllocationQuota(cfg.MaxAllocationsPerIdentity, cfg.MaxAllocations),
 		perms:        newPermissionTable(cfg.MaxPermissionsPerAllocation),
 		unauthorized: newUnauthorizedLimiter(),
+		streams:      &perIPCount{max: cfg.MaxStreamsPerIP, n: make(map[netip.Addr]int)},
 		urlHost:      cfg.Host,
 	}
 	s.auth = &authenticator{creds: creds, realm: cfg.Realm, stats: &s.stats, now: time.Now, rotated: make(map[string]int)}

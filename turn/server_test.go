@@ -603,3 +603,52 @@ func TestNoGoroutineLeak(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestStreamsPerIPCap: a client address holds at most MaxStreamsPerIP
+// TCP connections; one more is closed at once, and closing one makes room.
+func TestStreamsPerIPCap(t *testing.T) {
+	const limit = 3
+	s := startTURN(t, func(c *Config) { c.MaxStreamsPerIP = limit })
+	dial := func() net.Conn {
+		c, err := net.DialTimeout("tcp", s.Addrs().TCP.String(), timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	// closedByServer reports whether the server closed c (EOF) rather
+	// than leaving it open (a read deadline expires).
+	closedByServer := func(c net.Conn) bool {
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, err := c.Read(make([]byte, 1))
+		var ne net.Error
+		return !(errors.As(err, &ne) && ne.Timeout())
+	}
+	held := make([]net.Conn, limit)
+	for i := range held {
+		held[i] = dial()
+	}
+	if over := dial(); !closedByServer(over) {
+		t.Fatalf("connection %d of one address stayed open, cap %d", limit+1, limit)
+	}
+	if got := s.Stats().StreamsRefused; got != 1 {
+		t.Fatalf("StreamsRefused = %d, want 1", got)
+	}
+	for _, c := range held {
+		if closedByServer(c) {
+			t.Fatal("a connection within the cap was closed")
+		}
+	}
+	_ = held[0].Close()
+	deadline := time.Now().Add(timeout)
+	for {
+		c := dial()
+		if !closedByServer(c) {
+			break // room again once the server saw the close
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no room under the cap after a connection closed")
+		}
+	}
+}

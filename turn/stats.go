@@ -20,6 +20,7 @@ type Stats struct {
 	DeniedPeers       uint64 // permissions, channels or datagrams refused by the relay policy
 	QuotaHits         uint64 // allocations or permissions refused by a quota
 	BandwidthDrops    uint64 // datagrams dropped by the per-allocation bandwidth cap
+	StreamsRefused    uint64 // TCP/TLS connections closed at once: their address was at its cap
 	Binding           binding.Stats
 }
 
@@ -36,6 +37,7 @@ type counters struct {
 	deniedPeers       atomic.Uint64
 	quotaHits         atomic.Uint64
 	bandwidthDrops    atomic.Uint64
+	streamsRefused    atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -51,5 +53,6 @@ func (c *counters) snapshot() Stats {
 		DeniedPeers:       c.deniedPeers.Load(),
 		QuotaHits:         c.quotaHits.Load(),
 		BandwidthDrops:    c.bandwidthDrops.Load(),
+		StreamsRefused:    c.streamsRefused.Load(),
 	}
 }

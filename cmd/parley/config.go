@@ -91,6 +91,8 @@ func configFlags(fs *pflag.FlagSet) map[string]string {
 	bind("turn.bandwidth", "turn-bandwidth")
 	fs.Duration("turn-max-allocation-lifetime", t.MaxAllocationLifetime, "longest an allocation may live however often refreshed (0: no cap)")
 	bind("turn.max-allocation-lifetime", "turn-max-allocation-lifetime")
+	fs.Int("turn-max-streams-per-ip", t.MaxStreamsPerIP, "TCP and TLS connections to STUN/TURN one client address may hold open; beyond: closed at once")
+	bind("turn.max-streams-per-ip", "turn-max-streams-per-ip")
 
 	l := d.Limits
 	fs.Int64("max-frame-bytes", l.MaxFrameBytes, "largest WebSocket frame or POST body; a larger frame closes the connection (1009)")
