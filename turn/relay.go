@@ -38,7 +38,7 @@ type relays struct {
 	min, max   uint16
 
 	mu   sync.Mutex
-	live map[uint16]struct{}
+	live map[uint16]*relayConn
 }
 
 var _ pionturn.RelayAddressGenerator = (*relays)(nil)
@@ -67,7 +67,7 @@ func (r *relays) AllocatePacketConn(conf pionturn.AllocateListenerConfig) (net.P
 		}
 		return nil, nil, err
 	}
-	c := &relayConn{PacketConn: pc, relays: r, port: port, identity: conf.UserID, counted: counted}
+	c := &relayConn{UDPConn: pc, relays: r, port: port, identity: conf.UserID, counted: counted}
 	if bps := r.srv.cfg.BandwidthBitsPerSecond; bps > 0 {
 		bytes := bps / 8
 		c.limiter = rate.NewLimiter(rate.Limit(bytes), max(int(bytes), 64<<10))
@@ -75,6 +75,9 @@ func (r *relays) AllocatePacketConn(conf pionturn.AllocateListenerConfig) (net.P
 	if d := r.srv.cfg.MaxAllocationLifetime; d > 0 && counted {
 		c.lifetime = time.AfterFunc(d, func() { _ = c.Close() })
 	}
+	r.mu.Lock()
+	r.live[port] = c
+	r.mu.Unlock()
 	return c, net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.advertised, port)), nil
 }
 
@@ -88,11 +91,11 @@ func (r *relays) AllocateConn(pionturn.AllocateConnConfig) (net.Conn, error) {
 	return nil, errNoTCPRelay
 }
 
-func (r *relays) listen(requested int) (net.PacketConn, uint16, error) {
-	try := func(port uint16) (net.PacketConn, error) {
+func (r *relays) listen(requested int) (*net.UDPConn, uint16, error) {
+	try := func(port uint16) (*net.UDPConn, error) {
 		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.bind, port)))
 	}
-	var pc net.PacketConn
+	var pc *net.UDPConn
 	var err error
 	if requested != 0 {
 		if requested < int(r.min) || requested > int(r.max) {
@@ -109,12 +112,15 @@ func (r *relays) listen(requested int) (net.PacketConn, uint16, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("turn: no free relay port in %d-%d: %w", r.min, r.max, err)
 	}
-	_ = pc.(*net.UDPConn).SetReadBuffer(binding.SocketBuffer) // best effort, see SocketBuffer
-	port := pc.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+	_ = pc.SetReadBuffer(binding.SocketBuffer) // best effort, see SocketBuffer
+	return pc, pc.LocalAddr().(*net.UDPAddr).AddrPort().Port(), nil
+}
+
+// conn is the live relay socket at addr's port, or nil.
+func (r *relays) conn(addr net.Addr) *relayConn {
 	r.mu.Lock()
-	r.live[port] = struct{}{}
-	r.mu.Unlock()
-	return pc, port, nil
+	defer r.mu.Unlock()
+	return r.live[addrPortOf(addr).Port()]
 }
 
 // isRelay reports whether ap is one of this server's live relay sockets.
@@ -143,13 +149,14 @@ func (r *relays) closed(port uint16) {
 // line of the relay policy: whatever pion's permission bookkeeping says,
 // a datagram to a denied address is not sent.
 type relayConn struct {
-	net.PacketConn
+	*net.UDPConn
 	relays   *relays
 	port     uint16
 	identity string
 	counted  bool
 	limiter  *rate.Limiter // nil: no bandwidth cap
 	lifetime *time.Timer   // closes the allocation at the lifetime cap
+	fast     fastPath      // peer → client ChannelData without pion
 
 	closeOnce sync.Once
 	closeErr  error
@@ -166,7 +173,7 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 		s.stats.bandwidthDrops.Add(1)
 		return len(p), nil // dropped as the network would drop it
 	}
-	n, err := c.PacketConn.WriteTo(p, addr)
+	n, err := c.UDPConn.WriteTo(p, addr)
 	if err == nil {
 		s.stats.packetsToPeers.Add(1)
 		s.stats.bytesToPeers.Add(uint64(n))
@@ -174,13 +181,14 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	return n, err
 }
 
-// ReadFrom returns the next peer datagram within the bandwidth cap.
+// ReadFrom returns the next peer datagram within the bandwidth cap that
+// the fast path did not relay itself.
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	s := c.relays.srv
 	for {
-		n, addr, err := c.PacketConn.ReadFrom(p)
+		n, from, err := c.UDPConn.ReadFromUDPAddrPort(p)
 		if err != nil {
-			return n, addr, err
+			return n, nil, err
 		}
 		if c.limiter != nil && !c.limiter.AllowN(time.Now(), n) {
 			s.stats.bandwidthDrops.Add(1)
@@ -188,7 +196,11 @@ func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		}
 		s.stats.packetsFromPeers.Add(1)
 		s.stats.bytesFromPeers.Add(uint64(n))
-		return n, addr, nil
+		if c.fast.relay(p[:n], from) {
+			s.stats.fastRelayed.Add(1)
+			continue
+		}
+		return n, net.UDPAddrFromAddrPort(from), nil
 	}
 }
 
@@ -200,7 +212,7 @@ func (c *relayConn) Close() error {
 		if c.lifetime != nil {
 			c.lifetime.Stop()
 		}
-		c.closeErr = c.PacketConn.Close()
+		c.closeErr = c.UDPConn.Close()
 		c.relays.closed(c.port)
 		if c.counted {
 			c.relays.srv.quota.release(c.identity)

@@ -116,6 +116,7 @@ type Server struct {
 	addrs        Addrs
 	urlHost      string
 	binding      *binding.Server
+	udpOut       udpWriter // sends to UDP clients from the listen address (the fast path)
 	pion         *pionturn.Server
 }
 
@@ -150,6 +151,7 @@ func (s *Server) start(listen, alt netip.AddrPort) error {
 	}
 	closers = append(closers, s.binding.Close)
 	udp := s.binding.PacketConns()
+	s.udpOut, _ = udp[0].(udpWriter)
 	s.addrs.UDP = s.binding.Addr()
 	tcp, err := listenTCP(netip.AddrPortFrom(listen.Addr(), s.addrs.UDP.Port()), listen.Port() == 0)
 	if err != nil {
@@ -279,7 +281,7 @@ func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
 		urlHost:      cfg.Host,
 	}
 	s.auth = &authenticator{creds: creds, realm: cfg.Realm, stats: &s.stats, now: time.Now, rotated: make(map[string]int)}
-	s.relays = &relays{srv: s, bind: bindIP, advertised: advertised, min: uint16(cfg.RelayMinPort), max: uint16(cfg.RelayMaxPort), live: make(map[uint16]struct{})}
+	s.relays = &relays{srv: s, bind: bindIP, advertised: advertised, min: uint16(cfg.RelayMinPort), max: uint16(cfg.RelayMaxPort), live: make(map[uint16]*relayConn)}
 	if s.urlHost == "" {
 		s.urlHost = advertised.String()
 	}
@@ -376,10 +378,23 @@ func (s *Server) events() pionturn.EventHandler {
 				s.stats.authFailures.Add(1)
 			}
 		},
-		OnAllocationCreated: func(src, dst net.Addr, _, _, _ string, _ net.Addr, _ int) {
+		OnAllocationCreated: func(src, dst net.Addr, _, _, _ string, relay net.Addr, _ int) {
 			s.stats.allocationsActive.Add(1)
 			s.stats.allocationsTotal.Add(1)
 			s.perms.open(tupleOf(src, dst))
+			if c := s.relays.conn(relay); c != nil {
+				c.fast.attach(src, s.udpOut)
+			}
+		},
+		OnChannelCreated: func(_, _ net.Addr, _, _, _ string, relay, peer net.Addr, number uint16) {
+			if c := s.relays.conn(relay); c != nil {
+				c.fast.bind(peer, number, true)
+			}
+		},
+		OnChannelDeleted: func(_, _ net.Addr, _, _, _ string, relay, peer net.Addr, number uint16) {
+			if c := s.relays.conn(relay); c != nil {
+				c.fast.bind(peer, number, false)
+			}
 		},
 		OnAllocationDeleted: func(src, dst net.Addr, _, _, _ string) {
 			s.stats.allocationsActive.Add(-1)

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
@@ -650,5 +651,57 @@ func TestStreamsPerIPCap(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no room under the cap after a connection closed")
 		}
+	}
+}
+
+// TestFastPathRelaysChannelData: once a channel is bound, a peer's
+// datagrams reach a UDP client as ChannelData sent by the relay socket's
+// reader itself (fastPath), intact and in order; a TCP client's go through
+// pion's loop, which frames them for the stream.
+func TestFastPathRelaysChannelData(t *testing.T) {
+	s := startTURN(t)
+	ca, a := allocate(t, s, "alice")
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			var conn net.PacketConn = udpSocket(t)
+			server := s.Addrs().UDP
+			if transport == "tcp" {
+				server = s.Addrs().TCP
+				c, err := net.DialTimeout("tcp", server.String(), timeout)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conn = pionturn.NewSTUNConn(c)
+				t.Cleanup(func() { _ = conn.Close() })
+			}
+			cb := pionClient(t, s, conn, server, "bob-"+transport)
+			b, err := cb.Allocate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			relayBetween(t, ca, cb, a, b) // permissions both ways; b binds a channel to a
+			before := s.stats.fastRelayed.Load()
+			const n = 200
+			for i := range n {
+				msg := fmt.Sprintf("datagram %03d", i)
+				if _, err := a.WriteTo([]byte(msg), b.LocalAddr()); err != nil {
+					t.Fatal(err)
+				}
+				buf := make([]byte, 100)
+				_ = b.SetReadDeadline(time.Now().Add(timeout))
+				k, from, err := b.ReadFrom(buf)
+				if err != nil || string(buf[:k]) != msg || from.String() != a.LocalAddr().String() {
+					t.Fatalf("got %q from %v (%v), want %q from %s", buf[:k], from, err, msg, a.LocalAddr())
+				}
+			}
+			fast := s.stats.fastRelayed.Load() - before
+			if transport == "udp" && fast < n/2 {
+				t.Errorf("fast path relayed %d of %d datagrams to a UDP client", fast, n)
+			}
+			if transport == "tcp" && fast != 0 {
+				t.Errorf("fast path relayed %d datagrams to a TCP client", fast)
+			}
+		})
 	}
 }

@@ -38,6 +38,7 @@ type counters struct {
 	quotaHits         atomic.Uint64
 	bandwidthDrops    atomic.Uint64
 	streamsRefused    atomic.Uint64
+	fastRelayed       atomic.Uint64 // of packetsFromPeers, those the fast path sent
 }
 
 func (c *counters) snapshot() Stats {
