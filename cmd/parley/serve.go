@@ -12,8 +12,10 @@ import (
 	"github.com/parley-rtc/parley/server"
 )
 
-const serveSynopsis = `Runs the signaling server: WebSocket JSON-RPC at /rpc, POST /rpc, /openrpc.json,
-/healthz and /readyz. Every flag can also be set as PARLEY_<FLAG> in the
+const serveSynopsis = `Runs the signaling server: WebSocket JSON-RPC at /rpc, POST /rpc,
+/openrpc.json, /v1/turn-credentials, /metrics, /healthz and /readyz; and,
+with --dev or a --turn-secret, the co-hosted STUN/TURN server on
+--turn-listen. Every flag can also be set as PARLEY_<FLAG> in the
 environment (PARLEY_TLS_CERT for --tls-cert) or in a YAML file (--config);
 flags win over the environment, which wins over the file. SIGTERM or Ctrl-C
 shuts down gracefully; a second signal exits at once.`
@@ -36,14 +38,17 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	devKey := ""
 	if cfg.Dev && len(cfg.APIKeys) == 0 {
-		key := "dev:" + server.NewSecret()
-		cfg.APIKeys = []string{key}
-		fmt.Fprintf(stdout, "dev mode: throw-away API key %s\n  mint a token: parley token --key %s --identity alice --room demo\n", key, key)
+		devKey = "dev:" + server.NewSecret()
+		cfg.APIKeys = []string{devKey}
 	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		return err
+	}
+	if devKey != "" { // printed once the configuration is known to be good
+		fmt.Fprintf(stdout, "dev mode: throw-away API key %s\n  mint a token: parley token --key %s --identity alice --room demo\n", devKey, devKey)
 	}
 	if err := srv.StartTURN(); err != nil {
 		return err
