@@ -10,6 +10,8 @@ import (
 	"time"
 
 	pionturn "github.com/pion/turn/v5"
+
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // iceServer is one entry of iceServers as a client receives it.
@@ -49,15 +51,7 @@ func turnClient(t *testing.T, transport, addr, user, pass string) *pionturn.Clie
 		conn = pionturn.NewSTUNConn(c)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	c, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr, Username: user, Password: pass, Conn: conn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return testkit.TURNClient(t, conn, addr, user, pass)
 }
 
 // turnAllocate allocates with pion's client over udp or tcp.

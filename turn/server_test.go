@@ -53,22 +53,7 @@ func startTURN(t *testing.T, mutate ...func(*Config)) *Server {
 func pionClient(t *testing.T, s *Server, conn net.PacketConn, server netip.AddrPort, identity string) *pionturn.Client {
 	t.Helper()
 	user, pass, _ := s.Issue(identity, time.Hour)
-	c, err := pionturn.NewClient(&pionturn.ClientConfig{
-		STUNServerAddr: server.String(),
-		TURNServerAddr: server.String(),
-		Username:       user,
-		Password:       pass,
-		Conn:           conn,
-		RTO:            200 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return testkit.TURNClient(t, conn, server.String(), user, pass)
 }
 
 func udpSocket(t *testing.T) net.PacketConn {
