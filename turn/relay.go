@@ -175,8 +175,8 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	}
 	n, err := c.UDPConn.WriteTo(p, addr)
 	if err == nil {
+		s.stats.bytesToPeers.Add(uint64(n)) // bytes first: whoever sees the packet sees its bytes
 		s.stats.packetsToPeers.Add(1)
-		s.stats.bytesToPeers.Add(uint64(n))
 	}
 	return n, err
 }
@@ -194,8 +194,8 @@ func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			s.stats.bandwidthDrops.Add(1)
 			continue
 		}
-		s.stats.packetsFromPeers.Add(1)
 		s.stats.bytesFromPeers.Add(uint64(n))
+		s.stats.packetsFromPeers.Add(1)
 		if c.fast.relay(p[:n], from) {
 			s.stats.fastRelayed.Add(1)
 			continue

@@ -151,9 +151,16 @@ func TestAllocateAndRelayOverUDPTCPTLS(t *testing.T) {
 			relayBetween(t, ca, cb, a, b)
 		})
 	}
-	st := s.Stats()
-	if st.AllocationsTotal < 4 || st.PacketsToPeers < 6 || st.PacketsFromPeers < 6 || st.BytesToPeers == 0 {
-		t.Fatalf("stats do not show the relays: %+v", st)
+	// A relay counts a datagram after its send returns, which can be after
+	// the peer read it: poll.
+	for deadline := time.Now().Add(timeout); ; time.Sleep(5 * time.Millisecond) {
+		st := s.Stats()
+		if st.AllocationsTotal >= 4 && st.PacketsToPeers >= 6 && st.PacketsFromPeers >= 6 && st.BytesToPeers > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats do not show the relays: %+v", st)
+		}
 	}
 }
 
