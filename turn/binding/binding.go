@@ -37,8 +37,8 @@ type Config struct {
 
 // Stats counts what the server did; every field is read atomically.
 type Stats struct {
-	Answered  uint64 // Binding success responses sent
-	Rejected  uint64 // Binding error responses sent (420 Unknown Attribute)
+	Answered  uint64 // Binding success responses sent (SendFails counts those the kernel refused)
+	Rejected  uint64 // Binding error responses sent (400, 420)
 	Malformed uint64 // datagrams that looked like a Binding request but did not decode: dropped
 	Dropped   uint64 // non-Binding datagrams on the RFC 5780-only sockets: dropped
 	SendFails uint64 // responses the kernel refused to send
@@ -292,14 +292,15 @@ func (s *Server) answer(r *responder, slot int, recv *net.UDPConn, pkt []byte, f
 	if out != slot {
 		conn = s.socket(out)
 	}
-	if _, err := conn.WriteToUDPAddrPort(r.res.Raw, r.to); err != nil {
-		s.sendFails.Add(1)
-		return
-	}
+	// Counted before the send, so that a client holding its answer sees it
+	// counted.
 	if r.res.Type.Class == classErrorResponse {
 		s.rejected.Add(1)
 	} else {
 		s.answered.Add(1)
+	}
+	if _, err := conn.WriteToUDPAddrPort(r.res.Raw, r.to); err != nil {
+		s.sendFails.Add(1)
 	}
 }
 
