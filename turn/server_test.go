@@ -2,6 +2,7 @@ package turn
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -66,6 +67,31 @@ func udpSocket(t *testing.T) net.PacketConn {
 	return c
 }
 
+// clientConn is a client's socket to s over transport (udp, tcp, or tls
+// trusting pool), as pion's client takes it, and the server address it
+// talks to.
+func clientConn(t *testing.T, s *Server, transport string, pool *x509.CertPool) (net.PacketConn, netip.AddrPort) {
+	t.Helper()
+	if transport == "udp" {
+		return udpSocket(t), s.Addrs().UDP
+	}
+	var c net.Conn
+	var err error
+	server := s.Addrs().TCP
+	if transport == "tls" {
+		server = s.Addrs().TLS
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", server.String(), &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	} else {
+		c, err = net.DialTimeout("tcp", server.String(), timeout)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := pionturn.NewSTUNConn(c)
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn, server
+}
+
 // allocate returns a relay over UDP.
 func allocate(t *testing.T, s *Server, identity string) (*pionturn.Client, net.PacketConn) {
 	t.Helper()
@@ -114,27 +140,7 @@ func TestAllocateAndRelayOverUDPTCPTLS(t *testing.T) {
 	ca, a := allocate(t, s, "alice")
 	for _, transport := range []string{"udp", "tcp", "tls"} {
 		t.Run(transport, func(t *testing.T) {
-			var conn net.PacketConn
-			server := s.Addrs().UDP
-			switch transport {
-			case "udp":
-				conn = udpSocket(t)
-			case "tcp":
-				server = s.Addrs().TCP
-				c, err := net.DialTimeout("tcp", server.String(), timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				conn = pionturn.NewSTUNConn(c)
-			case "tls":
-				server = s.Addrs().TLS
-				c, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", server.String(), &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
-				if err != nil {
-					t.Fatal(err)
-				}
-				conn = pionturn.NewSTUNConn(c)
-			}
-			t.Cleanup(func() { _ = conn.Close() })
+			conn, server := clientConn(t, s, transport, pool)
 			cb := pionClient(t, s, conn, server, "bob-"+transport)
 			mapped, err := cb.SendBindingRequest()
 			if err != nil {
@@ -655,17 +661,7 @@ func TestFastPathRelaysChannelData(t *testing.T) {
 	ca, a := allocate(t, s, "alice")
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
-			var conn net.PacketConn = udpSocket(t)
-			server := s.Addrs().UDP
-			if transport == "tcp" {
-				server = s.Addrs().TCP
-				c, err := net.DialTimeout("tcp", server.String(), timeout)
-				if err != nil {
-					t.Fatal(err)
-				}
-				conn = pionturn.NewSTUNConn(c)
-				t.Cleanup(func() { _ = conn.Close() })
-			}
+			conn, server := clientConn(t, s, transport, nil)
 			cb := pionClient(t, s, conn, server, "bob-"+transport)
 			b, err := cb.Allocate()
 			if err != nil {
