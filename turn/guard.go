@@ -67,20 +67,25 @@ func (s *Server) inspect(pkt []byte, src, local net.Addr, send func([]byte)) boo
 	if !namesPeers {
 		return true
 	}
+	// refuse answers a signed request with code; an unsigned one goes on to
+	// pion, which answers 401; a Send indication is dropped.
+	refuse := func(code stun.ErrorCode) bool {
+		switch {
+		case !isRequest:
+			return false
+		case !signed:
+			return true
+		}
+		send(errorResponse(m, code, key))
+		return false
+	}
 	peers, ok := peerAddrs(m)
 	if !ok {
 		// pion reads only the first XOR-PEER-ADDRESS of a ChannelBind,
 		// Connect or Send, and grants a CreatePermission's peers up to a
 		// malformed one: a bad peer must not carry good ones past the policy
 		// and the cap unchecked.
-		switch {
-		case !isRequest:
-			return false
-		case !signed:
-			return true // pion answers 401
-		}
-		send(errorResponse(m, stun.CodeBadRequest, key))
-		return false
+		return refuse(stun.CodeBadRequest)
 	}
 	for _, p := range peers {
 		if s.peerAllowed(p) {
@@ -88,14 +93,7 @@ func (s *Server) inspect(pkt []byte, src, local net.Addr, send func([]byte)) boo
 		}
 		s.stats.deniedPeers.Add(1)
 		s.log.Debug("turn: peer refused by relay policy", "peer", p.Addr(), "method", t.Method.String())
-		switch {
-		case !isRequest:
-			return false // a Send indication: dropped
-		case !signed:
-			return true // pion answers 401
-		}
-		send(errorResponse(m, stun.CodeForbidden, key))
-		return false
+		return refuse(stun.CodeForbidden)
 	}
 	if t.Method == stun.MethodCreatePermission || t.Method == stun.MethodChannelBind {
 		ips := make([]netip.Addr, len(peers))
@@ -104,11 +102,7 @@ func (s *Server) inspect(pkt []byte, src, local net.Addr, send func([]byte)) boo
 		}
 		if !s.perms.fits(tupleOf(src, local), ips) {
 			s.stats.quotaHits.Add(1)
-			if !signed {
-				return true
-			}
-			send(errorResponse(m, stun.CodeInsufficientCapacity, key))
-			return false
+			return refuse(stun.CodeInsufficientCapacity)
 		}
 	}
 	return true
