@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests drive for real: coturn (a
 # third-party STUN/TURN server and clients to interoperate with), nftables
-# and iproute2 (the NAT lab's routers and namespaces). Only what is missing is
+# and iproute2 (the NAT lab's routers and namespaces), chromium (the browser
+# end-to-end tests drive it with playwright-core; no browser download) and
+# util-linux's unshare (those tests run in a loopback-only network namespace). Only what is missing is
 # installed, so a prepared machine pays nothing; `make test` calls this.
 set -euo pipefail
 
@@ -9,6 +11,8 @@ need=()
 command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null || need+=(coturn)
 command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
+command -v chromium >/dev/null || need+=(chromium)
+command -v unshare >/dev/null || need+=(util-linux)
 
 if ((${#need[@]} == 0)); then
 	exit 0

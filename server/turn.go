@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,7 +63,7 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 		Host:                        t.Host,
 		RelayMinPort:                t.RelayMinPort,
 		RelayMaxPort:                t.RelayMaxPort,
-		AllowPeers:                  t.AllowPeers,
+		AllowPeers:                  devPeers(c, log),
 		DenyPeers:                   t.DenyPeers,
 		MaxAllocationsPerIdentity:   t.MaxAllocationsPerIdentity,
 		MaxAllocations:              t.MaxAllocations,
@@ -71,6 +73,24 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 		MaxStreamsPerIP:             t.MaxStreamsPerIP,
 	}
 	return st
+}
+
+// devPeers is the allow list with, in dev mode on a loopback TURN address,
+// the loopback ranges added: there the relay addresses are loopback, so two
+// local browsers forced to relay must reach each other's relay through it,
+// and only local clients (who can reach loopback anyway) can allocate. A
+// dev server listening beyond loopback keeps the default policy.
+func devPeers(c Config, log interface{ Info(string, ...any) }) []string {
+	allow := c.TURN.AllowPeers
+	if !c.Dev {
+		return allow
+	}
+	host, _, err := net.SplitHostPort(c.TURN.Listen)
+	if ip, perr := netip.ParseAddr(host); err != nil || perr != nil || !ip.IsLoopback() {
+		return allow
+	}
+	log.Info("dev mode: TURN relays to loopback peers (its listener is loopback-only)")
+	return append(slices.Clip(allow), "127.0.0.0/8", "::1/128")
 }
 
 // StartTURN opens the STUN/TURN listeners, if TURN is on. Serve calls it

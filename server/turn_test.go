@@ -190,3 +190,36 @@ func TestTURNCredentialsEndpoint(t *testing.T) {
 		turnAllocate(t, "udp", turnAddr(t, uris, "turn:", "?transport=udp"), user, pass)
 	}
 }
+
+// TestDevPeersAllowLoopbackOnlyOnLoopback: dev mode lets the relay reach
+// loopback peers only while the TURN listener itself is loopback-only.
+func TestDevPeersAllowLoopbackOnlyOnLoopback(t *testing.T) {
+	loopback := []string{"127.0.0.0/8", "::1/128"}
+	for _, tc := range []struct {
+		name   string
+		dev    bool
+		listen string
+		allow  []string
+		want   []string
+	}{
+		{"dev on 127.0.0.1", true, "127.0.0.1:3478", nil, loopback},
+		{"dev on ::1", true, "[::1]:3478", nil, loopback},
+		{"dev keeps the operator's list", true, "127.0.0.1:3478", []string{"10.1.0.0/16"}, append([]string{"10.1.0.0/16"}, loopback...)},
+		{"dev on every address", true, "0.0.0.0:3478", nil, nil},
+		{"dev on a host name", true, "localhost:3478", nil, nil},
+		{"production on loopback", false, "127.0.0.1:3478", []string{"10.1.0.0/16"}, []string{"10.1.0.0/16"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.Dev, c.TURN.Listen, c.TURN.AllowPeers = tc.dev, tc.listen, tc.allow
+			got := devPeers(c, discardInfo{})
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Fatalf("allow peers = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+type discardInfo struct{}
+
+func (discardInfo) Info(string, ...any) {}
