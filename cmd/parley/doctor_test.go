@@ -89,7 +89,7 @@ func TestDoctorTURN(t *testing.T) {
 	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile,
 		"--turn-listen", "127.0.0.1:0", "--turn-tls-listen", "127.0.0.1:0", "--turn-alt-address", "127.0.0.2:0")
 	var out, errOut bytes.Buffer
-	code := run([]string{"doctor", "--url", "wss://" + p.addr + "/rpc", "--identity", "doctor", "--insecure", "--peer-nat", "prc", "--json"}, nil, &out, &errOut)
+	code := run([]string{"doctor", "--url", "wss://" + p.Addr + "/rpc", "--identity", "doctor", "--insecure", "--peer-nat", "prc", "--json"}, nil, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
 	}

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/parley-rtc/parley/internal/rpctest"
+	"github.com/parley-rtc/parley/internal/testkit/parleyproc"
 	"github.com/parley-rtc/parley/internal/testkit"
 )
 
@@ -29,10 +28,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "parley")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build parley:", err)
+	if err := parleyproc.Build(binary, "."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -40,58 +37,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// process is a running `parley serve`.
-type process struct {
-	cmd  *exec.Cmd
-	addr string
-	out  chan string
-	done chan error
-}
-
-var listening = regexp.MustCompile(`listening on wss?://([0-9.:]+)/rpc`)
-
-// startParley runs the binary and waits for its "listening on" line.
-func startParley(t *testing.T, env []string, args ...string) *process {
+// startParley runs the binary built by TestMain and waits for its
+// "listening on" line.
+func startParley(t *testing.T, env []string, args ...string) *parleyproc.Process {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = &testWriter{t: t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, out: make(chan string, 100), done: make(chan error, 1)}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.out <- sc.Text()
-		}
-		p.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-	})
-	deadline := time.After(10 * time.Second)
-	for p.addr == "" {
-		select {
-		case line := <-p.out:
-			if m := listening.FindStringSubmatch(line); m != nil {
-				p.addr = m[1]
-			}
-		case err := <-p.done:
-			t.Fatalf("parley exited before listening: %v", err)
-		case <-deadline:
-			t.Fatal("parley did not print its listen address")
-		}
-	}
-	return p
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w *testWriter) Write(b []byte) (int, error) {
-	w.t.Logf("parley: %s", strings.TrimRight(string(b), "\n"))
-	return len(b), nil
+	return parleyproc.Start(t, binary, env, args...)
 }
 
 func dialURL(t *testing.T, url string, dialer *websocket.Dialer) *rpctest.Client {
@@ -111,7 +61,7 @@ func dialURL(t *testing.T, url string, dialer *websocket.Dialer) *rpctest.Client
 // shuts the server down cleanly.
 func TestDevServerRelays(t *testing.T) {
 	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
-	url := "ws://" + p.addr + "/rpc"
+	url := "ws://" + p.Addr + "/rpc"
 	alice, bob := dialURL(t, url, websocket.DefaultDialer), dialURL(t, url, websocket.DefaultDialer)
 	var aliceSess, bobSess struct {
 		PeerID string `json:"peerId"`
@@ -142,12 +92,12 @@ func TestDevServerRelays(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-p.done:
-		if err != nil {
+	case <-p.Done():
+		if err := p.Err(); err != nil {
 			t.Fatalf("parley exited with %v after SIGTERM", err)
 		}
 	case <-time.After(15 * time.Second):
@@ -184,7 +134,7 @@ func TestTLSAndTokens(t *testing.T) {
 		t.Fatalf("parley token: %v", err)
 	}
 	dialer := &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
-	c := dialURL(t, "wss://"+p.addr+"/rpc", dialer)
+	c := dialURL(t, "wss://"+p.Addr+"/rpc", dialer)
 	var sess struct {
 		Identity string `json:"identity"`
 	}
@@ -196,7 +146,7 @@ func TestTLSAndTokens(t *testing.T) {
 	if _, err := c.Call("room.join", map[string]any{"roomId": "other", "create": true}); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("join outside the token's rooms: %v", err)
 	}
-	bare := dialURL(t, "wss://"+p.addr+"/rpc", dialer)
+	bare := dialURL(t, "wss://"+p.Addr+"/rpc", dialer)
 	if _, err := bare.Call("session.connect", map[string]any{"identity": "mallory"}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("bare identity without --dev: %v", err)
 	}

@@ -2,46 +2,22 @@ package main
 
 import (
 	"net"
-	"regexp"
 	"testing"
 	"time"
 
 	"github.com/pion/stun/v4"
 )
 
-var turnListening = regexp.MustCompile(`STUN/TURN on udp ([0-9.:]+), tcp ([0-9.:]+)(?:, tls ([0-9.:]+))?`)
-
-// turnAddrs are the STUN/TURN addresses parley printed; tls is empty
-// without a TURN-over-TLS listener.
-type turnAddrs struct{ udp, tcp, tls string }
-
-// waitTURN reads the "STUN/TURN on" line, which follows the "listening on"
-// line startParley waited for.
-func waitTURN(t *testing.T, p *process) turnAddrs {
-	t.Helper()
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case line := <-p.out:
-			if m := turnListening.FindStringSubmatch(line); m != nil {
-				return turnAddrs{udp: m[1], tcp: m[2], tls: m[3]}
-			}
-		case <-deadline:
-			t.Fatal("parley did not print its STUN/TURN addresses")
-		}
-	}
-}
-
 // TestDevServerAnswersSTUN: `parley serve --dev` runs STUN/TURN with no
 // TURN flag (here moved to a free port so parallel runs do not collide on
 // 3478) and answers a Binding request on UDP and on TCP.
 func TestDevServerAnswersSTUN(t *testing.T) {
 	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
-	a := waitTURN(t, p)
+	a := p.WaitTURN(t)
 	for _, network := range []string{"udp", "tcp"} {
-		addr := a.udp
+		addr := a.UDP
 		if network == "tcp" {
-			addr = a.tcp
+			addr = a.TCP
 		}
 		c, err := stun.Dial(network, addr)
 		if err != nil {

@@ -119,7 +119,7 @@ var reflexive = regexp.MustCompile(`UDP reflexive addr: ([0-9.]+):([0-9]+)`)
 func TestInteropSTUNClient(t *testing.T) {
 	stunclient := coturnTool(t, "turnutils_stunclient")
 	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
-	host, port := splitHostPort(t, waitTURN(t, p).udp)
+	host, port := splitHostPort(t, p.WaitTURN(t).UDP)
 
 	out, code := waitTool(t, startTool(5*time.Second, stunclient, "-p", port, host))
 	ms := reflexive.FindAllStringSubmatch(out, -1)
@@ -149,7 +149,7 @@ var (
 func TestInteropSTUNClientRFC5780(t *testing.T) {
 	stunclient := coturnTool(t, "turnutils_stunclient")
 	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--turn-alt-address", "127.0.0.2:0")
-	host, port := splitHostPort(t, waitTURN(t, p).udp)
+	host, port := splitHostPort(t, p.WaitTURN(t).UDP)
 
 	out, code := waitTool(t, startTool(5*time.Second, stunclient, "-f", "-p", port, host))
 	other, origin := otherAddr.FindStringSubmatch(out), responseOrigin.FindStringSubmatch(out)
@@ -193,8 +193,8 @@ func TestInteropUClient(t *testing.T) {
 		"--tls-cert", cert, "--tls-key", key,
 		"--turn-listen", "127.0.0.1:0", "--turn-tls-listen", "127.0.0.1:0",
 		"--turn-secret", interopSecret, "--turn-realm", interopRealm)
-	a := waitTURN(t, p)
-	if a.tls == "" {
+	a := p.WaitTURN(t)
+	if a.TLS == "" {
 		t.Fatal("parley with --tls-cert printed no TURN TLS address")
 	}
 	const messages, clients = 20, 2
@@ -210,11 +210,11 @@ func TestInteropUClient(t *testing.T) {
 		addr  string
 		flags []string
 	}{
-		{"udp", a.udp, nil},
-		{"tcp", a.tcp, []string{"-t"}},
+		{"udp", a.UDP, nil},
+		{"tcp", a.TCP, []string{"-t"}},
 		// -S alone would be DTLS, which parley does not serve. uclient
 		// does not verify the certificate, even when given one with -E.
-		{"tls", a.tls, []string{"-t", "-S"}},
+		{"tls", a.TLS, []string{"-t", "-S"}},
 	}
 	// uclient starts each client's traffic 1-6 s after allocating (a random
 	// delay of its own), so the transports run at once (not as parallel
@@ -239,7 +239,7 @@ func TestInteropUClient(t *testing.T) {
 	// The wrong secret runs last: its 32 refused Allocates use up parley's
 	// per-IP allowance of 401s, which every client's first Allocate needs.
 	t.Run("wrong secret", func(t *testing.T) {
-		out, code := waitTool(t, start(t, "uclient-wrong", a.udp, "not-the-interop-secret-0123456789"))
+		out, code := waitTool(t, start(t, "uclient-wrong", a.UDP, "not-the-interop-secret-0123456789"))
 		// uclient prints no error code: after at most 32 refused Allocates
 		// it gives up with this line and exit(-1).
 		if code != 255 || !strings.Contains(out, "ERROR: Cannot complete Allocation") || strings.Contains(out, "tot_send_msgs") {
@@ -385,7 +385,7 @@ func TestCoturnSharesParleyCredentials(t *testing.T) {
 		"--turn-listen", "127.0.0.1:0", "--turn-secret", interopSecret, "--turn-realm", interopRealm,
 		"--turn-relay-min-port", "49152", "--turn-relay-max-port", "65535",
 		"--turn-allow-peer", "127.0.0.1/32") // for the round trip to a local socket
-	parleyTURN := waitTURN(t, p).udp
+	parleyTURN := p.WaitTURN(t).UDP
 	ct := startCoturn(t, turnserver, interopSecret, interopRealm)
 
 	type server struct {
@@ -395,8 +395,8 @@ func TestCoturnSharesParleyCredentials(t *testing.T) {
 	}
 	onParley := server{"parley", parleyTURN, 49152, 65535}
 	onCoturn := server{"coturn", ct.addr, ct.minPort, ct.maxPort}
-	restUser, restPass := credentialsFromREST(t, p.addr, "alice", parleyTURN)
-	sessUser, sessPass := credentialsFromSession(t, p.addr, "bob", parleyTURN)
+	restUser, restPass := credentialsFromREST(t, p.Addr, "alice", parleyTURN)
+	sessUser, sessPass := credentialsFromSession(t, p.Addr, "bob", parleyTURN)
 	handUser, handPass := restCredential(interopSecret, "carol", time.Now().Add(time.Hour))
 	otherUser, otherPass := restCredential("another-secret-0123456789abcdef", "mallory", time.Now().Add(time.Hour))
 	oldUser, oldPass := restCredential(interopSecret, "dave", time.Now().Add(-time.Minute))
