@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Data flows one way (DESIGN.md §1): the lower packages (api, rpc, turn)
-# never import server.
+# never import server. The Go client is what bots and apps link, so it
+# carries none of the server's weight: no server or turn package, no Redis,
+# no pion/turn, no Prometheus (its WebRTC glue may use pion/webrtc).
 set -euo pipefail
 module=$(go list -m)
 status=0
@@ -11,5 +13,12 @@ for pkg in ./api/... ./rpc/... ./turn/...; do
 			status=1
 		fi
 	done
+done
+for p in $(go list ./clients/go/...); do
+	if bad=$(go list -deps "$p" | grep -E "^($module/(server|turn)(/|$)|github\.com/(redis|go-redis)/|github\.com/pion/turn/|github\.com/prometheus/)"); then
+		echo "import rule broken: the Go client package $p imports:"
+		echo "$bad" | sed 's/^/  /'
+		status=1
+	fi
 done
 exit $status

@@ -13,10 +13,11 @@ type Paths struct {
 	GoDir    string // package api
 	TSDir    string // the TypeScript client's gen folder
 	Markdown string // the protocol reference
+	GoClient string // package parley: the Go client's typed methods
 }
 
 // DefaultPaths are the repository's layout.
-var DefaultPaths = Paths{GoDir: "api", TSDir: "clients/ts/src/gen", Markdown: "api/PROTOCOL.md"}
+var DefaultPaths = Paths{GoDir: "api", TSDir: "clients/ts/src/gen", Markdown: "api/PROTOCOL.md", GoClient: "clients/go/parley"}
 
 // Generate renders every output of doc, in a fixed order.
 func Generate(doc []byte, p Paths) ([]File, error) {
@@ -40,7 +41,12 @@ func Generate(doc []byte, p Paths) ([]File, error) {
 		}
 		files = append(files, File{p.GoDir + "/" + g.name, src})
 	}
+	client, err := goClient(m)
+	if err != nil {
+		return nil, fmt.Errorf("methods_gen.go: %w", err)
+	}
 	return append(files,
+		File{p.GoClient + "/methods_gen.go", client},
 		File{p.TSDir + "/protocol.ts", tsProtocol(m)},
 		File{p.Markdown, markdown(m)},
 	), nil

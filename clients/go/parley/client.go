@@ -1,0 +1,361 @@
+package parley
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sourcegraph/jsonrpc2"
+	wsstream "github.com/sourcegraph/jsonrpc2/websocket"
+
+	"github.com/parley-rtc/parley/api"
+)
+
+// State is where the client's connection stands.
+type State int
+
+// The states, in the order a client passes through them. A client goes
+// from StateOpen to StateReconnecting when its connection drops and back
+// to StateOpen once a new session is open; StateClosed is final.
+const (
+	StateConnecting State = iota
+	StateOpen
+	StateReconnecting
+	StateClosed
+)
+
+func (s State) String() string {
+	switch s {
+	case StateConnecting:
+		return "connecting"
+	case StateOpen:
+		return "open"
+	case StateReconnecting:
+		return "reconnecting"
+	case StateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// ErrConnectionLost is the cause OnState reports with StateReconnecting
+// (and with StateClosed when reconnecting is disabled).
+var ErrConnectionLost = errors.New("parley: connection lost")
+
+// attemptTimeout bounds one reconnect attempt (dial, upgrade and
+// session.connect), so a server that accepts but never answers does not
+// stall reconnecting.
+const attemptTimeout = 15 * time.Second
+
+// Options configure Dial.
+type Options struct {
+	// Token is a JWT for session.connect; Identity is the bare identity a
+	// --dev server accepts from loopback instead.
+	Token    string
+	Identity string
+	// Dialer dials the WebSocket; set its TLSClientConfig for a private CA.
+	// Nil means websocket.DefaultDialer.
+	Dialer *websocket.Dialer
+	// Header is sent with the upgrade request (e.g. Origin).
+	Header http.Header
+	// Reconnect is the backoff between reconnect attempts.
+	Reconnect Backoff
+	// OnState, if set, is told every state change with its cause (nil for
+	// StateConnecting and StateOpen). Calls are serialized. It must not
+	// call Close, which waits for the goroutine that calls OnState.
+	OnState func(s State, cause error)
+	// Logger gets the client's diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// Client is a connection to a Parley server with a session on it. It is
+// safe for concurrent use. Typed methods (methods_gen.go) call the server;
+// On* hooks receive its notifications.
+//
+// When the connection drops the client reconnects with backoff and opens a
+// new session with the same credentials: the new session has a new peer id
+// and is in no room (resume comes later), so rejoin on StateOpen. Calls
+// made while reconnecting fail with ErrNotConnected instead of waiting.
+type Client struct {
+	url  string
+	opts Options
+	log  *slog.Logger
+
+	// lifetime ends with Close; every connection and the event goroutine
+	// live under it.
+	lifetime context.Context
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when run returns
+
+	mu      sync.Mutex
+	conn    *connection // nil while not connected
+	state   State
+	session api.SessionConnectResult
+	closed  bool
+	lastSeq atomic.Int64
+
+	hooksMu sync.Mutex
+	hooks   hookLists
+	events  eventQueue
+}
+
+// connection is one WebSocket with its JSON-RPC conn.
+type connection struct {
+	ws  *websocket.Conn
+	rpc *jsonrpc2.Conn
+}
+
+// close says goodbye (1000) before closing, so the server logs a clean
+// close rather than a dropped connection.
+func (c *connection) close() {
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	_ = c.rpc.Close()
+}
+
+// Dial connects to url (ws://host/rpc or wss://…) and runs session.connect
+// with opts' credentials. It does not retry: a failure to connect or to
+// authenticate is returned (a server refusal as *Error). Reconnecting
+// applies to connections that drop after Dial succeeded.
+func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
+	if opts.Dialer == nil {
+		opts.Dialer = websocket.DefaultDialer
+	}
+	opts.Reconnect = opts.Reconnect.withDefaults()
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	lifetime, cancel := context.WithCancel(context.Background())
+	c := &Client{url: url, opts: opts, log: log, lifetime: lifetime, cancel: cancel, done: make(chan struct{})}
+	c.events.init()
+	c.notify(StateConnecting, nil)
+	conn, sess, err := c.connect(ctx)
+	if err != nil {
+		cancel()
+		c.notify(StateClosed, err)
+		return nil, err
+	}
+	c.install(conn, sess)
+	go c.events.run(lifetime, c.deliver)
+	go c.run(conn)
+	return c, nil
+}
+
+// Session is the result of the current session's session.connect: peer
+// id, resume token, ICE servers. It changes when the client reconnects.
+func (c *Client) Session() api.SessionConnectResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
+}
+
+// State is the client's current state.
+func (c *Client) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// LastSeq is the seq of the last notification delivered to the hooks in
+// this session (0 before the first), what a resume will ask the server
+// to replay after.
+func (c *Client) LastSeq() int64 { return c.lastSeq.Load() }
+
+// Close ends the session and the connection and stops reconnecting. It
+// returns once OnState has been told StateClosed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	conn := c.conn
+	c.mu.Unlock()
+	if conn != nil {
+		conn.close()
+	}
+	c.cancel()
+	<-c.done
+	return nil
+}
+
+// call runs one method on the current connection.
+func (c *Client) call(ctx context.Context, method string, params, result any) error {
+	c.mu.Lock()
+	conn, closed := c.conn, c.closed
+	c.mu.Unlock()
+	switch {
+	case closed:
+		return fmt.Errorf("%s: %w", method, ErrClosed)
+	case conn == nil:
+		return fmt.Errorf("%s: %w", method, ErrNotConnected)
+	}
+	if err := conn.rpc.Call(ctx, method, params, result); err != nil {
+		return fmt.Errorf("%s: %w", method, fromRPC(err))
+	}
+	return nil
+}
+
+// connect dials, upgrades and opens a session.
+func (c *Client) connect(ctx context.Context) (*connection, *api.SessionConnectResult, error) {
+	ws, resp, err := c.opts.Dialer.DialContext(ctx, c.url, c.opts.Header)
+	if err != nil {
+		if resp != nil {
+			return nil, nil, fmt.Errorf("parley: dial %s: %w (HTTP %s)", c.url, err, resp.Status)
+		}
+		return nil, nil, fmt.Errorf("parley: dial %s: %w", c.url, err)
+	}
+	conn := &connection{ws: ws}
+	conn.rpc = jsonrpc2.NewConn(c.lifetime, wsstream.NewObjectStream(ws), handler{c}, jsonrpc2.SetLogger(logAdapter{c.log}))
+	var sess api.SessionConnectResult
+	params := &api.SessionConnectParams{Token: c.opts.Token, Identity: c.opts.Identity}
+	if err := conn.rpc.Call(ctx, api.MethodSessionConnect, params, &sess); err != nil {
+		conn.close()
+		return nil, nil, fmt.Errorf("parley: %s: %w", api.MethodSessionConnect, fromRPC(err))
+	}
+	if sess.Protocol != "" && sess.Protocol != api.DocumentSHA256 {
+		c.log.Warn("parley: the server's protocol document differs from this client's", "server", sess.Protocol, "client", api.DocumentSHA256)
+	}
+	return conn, &sess, nil
+}
+
+// install makes conn the current connection and reports StateOpen.
+func (c *Client) install(conn *connection, sess *api.SessionConnectResult) {
+	c.mu.Lock()
+	c.conn, c.session = conn, *sess
+	c.lastSeq.Store(0) // seq counts per session
+	c.mu.Unlock()
+	c.notify(StateOpen, nil)
+}
+
+// notify records s and tells OnState. Only Dial (before run starts) and
+// run call it, so OnState calls never overlap.
+func (c *Client) notify(s State, cause error) {
+	c.mu.Lock()
+	c.state = s
+	c.mu.Unlock()
+	c.log.Debug("parley: state", "state", s, "cause", cause)
+	if c.opts.OnState != nil {
+		c.opts.OnState(s, cause)
+	}
+}
+
+// run watches the current connection and replaces it when it drops, until
+// Close or a reconnect that cannot succeed.
+func (c *Client) run(conn *connection) {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.lifetime.Done():
+		case <-conn.rpc.DisconnectNotify():
+		}
+		if c.drop() {
+			conn.close()
+			c.notify(StateClosed, nil)
+			return
+		}
+		c.log.Info("parley: connection lost", "url", c.url)
+		if c.opts.Reconnect.Disabled {
+			c.notify(StateClosed, ErrConnectionLost)
+			return
+		}
+		c.notify(StateReconnecting, ErrConnectionLost)
+		next, sess, err := c.reconnect()
+		if next == nil {
+			c.notify(StateClosed, err) // err is nil after Close
+			return
+		}
+		conn = next
+		c.install(conn, sess)
+	}
+}
+
+// drop forgets the current connection, so calls fail fast, and reports
+// whether Close was called.
+func (c *Client) drop() (closed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.conn = nil
+	return c.closed
+}
+
+// reconnect tries until a session opens, Close is called, or the server
+// refuses the credentials (400, 401, 403: retrying cannot help).
+func (c *Client) reconnect() (*connection, *api.SessionConnectResult, error) {
+	for attempt := 0; ; attempt++ {
+		wait := c.opts.Reconnect.delay(attempt)
+		select {
+		case <-time.After(wait):
+		case <-c.lifetime.Done():
+			return nil, nil, nil
+		}
+		ctx, cancel := context.WithTimeout(c.lifetime, attemptTimeout)
+		conn, sess, err := c.connect(ctx)
+		cancel()
+		if err == nil && c.lifetime.Err() != nil {
+			conn.close()
+			return nil, nil, nil
+		}
+		if err == nil {
+			return conn, sess, nil
+		}
+		if c.lifetime.Err() != nil {
+			return nil, nil, nil
+		}
+		if e, ok := errors.AsType[*Error](err); ok {
+			switch e.Code {
+			case api.CodeBadRequest, api.CodeUnauthenticated, api.CodeForbidden:
+				return nil, nil, err
+			}
+			if e.RetryAfterMs > 0 {
+				// Honour the server's delay (429, 503 draining) on top of ours.
+				select {
+				case <-time.After(time.Duration(e.RetryAfterMs) * time.Millisecond):
+				case <-c.lifetime.Done():
+					return nil, nil, nil
+				}
+			}
+		}
+		c.log.Info("parley: reconnect failed", "attempt", attempt+1, "err", err)
+	}
+}
+
+// delivered records the seq of a notification the hooks have seen.
+func (c *Client) delivered(seq int64) { c.lastSeq.Store(seq) }
+
+// deliver runs the hooks of one notification (on the event goroutine).
+func (c *Client) deliver(n notification) {
+	if err := c.dispatch(n.method, n.params); err != nil {
+		c.log.Warn("parley: notification dropped", "method", n.method, "err", err)
+	}
+}
+
+// handler takes the server's messages off jsonrpc2's read loop. It only
+// queues notifications: jsonrpc2 reads nothing else while Handle runs, so
+// a hook that called the server from there would wait for a response
+// that is never read.
+type handler struct{ c *Client }
+
+func (h handler) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.Request) {
+	if !req.Notif {
+		// The server never calls the client; answer anyway so it is not left waiting.
+		_ = conn.ReplyWithError(ctx, req.ID, &jsonrpc2.Error{Code: jsonrpc2.CodeMethodNotFound, Message: "the client serves no methods"})
+		return
+	}
+	var params []byte
+	if req.Params != nil {
+		params = *req.Params
+	}
+	h.c.events.push(notification{method: req.Method, params: json.RawMessage(params)})
+}
+
+// logAdapter sends jsonrpc2's log lines to the client's logger.
+type logAdapter struct{ log *slog.Logger }
+
+func (l logAdapter) Printf(format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...))
+}
