@@ -29,7 +29,7 @@ generate: ## regenerate api/*_gen.go, clients/ts/src/gen and api/PROTOCOL.md fro
 	$(GO) run ./cmd/parley-gen
 
 .PHONY: check-generated
-GENERATED := 'api/*_gen.go' api/PROTOCOL.md clients/ts/src/gen
+GENERATED := 'api/*_gen.go' api/PROTOCOL.md clients/ts/src/gen 'clients/go/parley/*_gen.go'
 check-generated: generate ## fail if generated files differ from what is committed (new untracked outputs too)
 	@status=$$(git status --porcelain -- $(GENERATED)); \
 	if [ -n "$$status" ]; then \
