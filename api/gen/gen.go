@@ -45,9 +45,15 @@ func Generate(doc []byte, p Paths) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("methods_gen.go: %w", err)
 	}
+	methods, err := tsMethods(m)
+	if err != nil {
+		return nil, fmt.Errorf("methods.ts: %w", err)
+	}
 	return append(files,
 		File{p.GoClient + "/methods_gen.go", client},
 		File{p.TSDir + "/protocol.ts", tsProtocol(m)},
+		File{p.TSDir + "/methods.ts", methods},
+		File{p.TSDir + "/errors.ts", tsErrors(m)},
 		File{p.Markdown, markdown(m)},
 	), nil
 }

@@ -153,3 +153,16 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// TestTSMethodsNamespaceClash: a method name that is also another's prefix
+// would be both a function and a namespace in the TypeScript client.
+func TestTSMethodsNamespaceClash(t *testing.T) {
+	for _, names := range [][2]string{{"a.b", "a.b.c"}, {"a.b.c", "a.b"}} {
+		methods := `{"name": "` + names[0] + `", "paramStructure": "by-name", "params": [], ` + okResult + `}, ` +
+			`{"name": "` + names[1] + `", "paramStructure": "by-name", "params": [], ` + okResult + `}`
+		_, err := Generate(doc(methods, okR), DefaultPaths)
+		if want := "is both a method and a namespace"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: Generate error = %v, want it to contain %q", names, err, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -99,4 +100,119 @@ func tsType(s *Schema) string {
 		t += " | null"
 	}
 	return t
+}
+
+// tsMethods renders clients/ts/src/gen/methods.ts: bindMethods turns the
+// runtime's generic call into one typed function per method, grouped by
+// the dotted name (room.join → .room.join), so the client gets its
+// namespaces without hand-written wrappers.
+func tsMethods(m *Model) ([]byte, error) {
+	root := &tsNamespace{}
+	imports := []string{"Methods"}
+	for _, meth := range m.Methods {
+		if err := root.add(strings.Split(meth.Name, "."), meth); err != nil {
+			return nil, err
+		}
+		imports = append(imports, ParamsName(meth))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "// %s\n\n", header(m))
+	b.WriteString("import type { CallOptions } from \"../client.js\";\n")
+	fmt.Fprintf(&b, "import type { %s } from \"./protocol.js\";\n\n", strings.Join(imports, ", "))
+	b.WriteString(`/** Sends one request and resolves with its result: ParleyClient.call. */
+export type Call = <M extends keyof Methods>(method: M, params: Methods[M]["params"], opts?: CallOptions) => Promise<Methods[M]["result"]>;
+
+/** Every method as a typed function, grouped by its dotted name: room.join is bindMethods(call).room.join(params, opts). */
+export function bindMethods(call: Call) {
+  return `)
+	root.render(&b, "  ")
+	b.WriteString(";\n}\n\n/** The method namespaces bindMethods returns. */\nexport type BoundMethods = ReturnType<typeof bindMethods>;\n")
+	return []byte(b.String()), nil
+}
+
+// tsNamespace is one level of the dotted method names: a namespace holds
+// either methods or deeper namespaces under each key.
+type tsNamespace struct {
+	keys     []string // in schema order
+	methods  map[string]*Method
+	children map[string]*tsNamespace
+}
+
+func (ns *tsNamespace) add(path []string, meth *Method) error {
+	key := path[0]
+	if ns.methods == nil {
+		ns.methods, ns.children = map[string]*Method{}, map[string]*tsNamespace{}
+	}
+	child, isNS := ns.children[key]
+	_, isMethod := ns.methods[key]
+	switch {
+	case len(path) == 1 && (isMethod || isNS), len(path) > 1 && isMethod:
+		return fmt.Errorf("#/methods: %s is both a method and a namespace of methods", meth.Name)
+	case len(path) == 1:
+		ns.methods[key] = meth
+	default:
+		if !isNS {
+			child = &tsNamespace{}
+			ns.children[key] = child
+		}
+		if err := child.add(path[1:], meth); err != nil {
+			return err
+		}
+	}
+	if !isMethod && !isNS {
+		ns.keys = append(ns.keys, key)
+	}
+	return nil
+}
+
+func (ns *tsNamespace) render(b *strings.Builder, indent string) {
+	b.WriteString("{\n")
+	for _, key := range ns.keys {
+		inner := indent + "  "
+		if meth := ns.methods[key]; meth != nil {
+			tsDoc(b, inner, meth.Summary)
+			def := ""
+			if !slices.ContainsFunc(meth.Params, func(f *Field) bool { return f.Required }) {
+				def = " = {}"
+			}
+			fmt.Fprintf(b, "%s%s: (params: %s%s, opts?: CallOptions) => call(%q, params, opts),\n", inner, key, ParamsName(meth), def, meth.Name)
+			continue
+		}
+		fmt.Fprintf(b, "%s%s: ", inner, key)
+		ns.children[key].render(b, inner)
+		b.WriteString(",\n")
+	}
+	b.WriteString(indent + "}")
+}
+
+// tsErrors renders clients/ts/src/gen/errors.ts: a ParleyError subclass per
+// application error, and the tables the runtime picks one by: data.reason
+// first, else the code when only one error has it (404 is shared, so a 404
+// without a known reason stays a plain ParleyError rather than a guess).
+func tsErrors(m *Model) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "// %s\n\n", header(m))
+	if len(m.Errors) == 0 {
+		b.WriteString("import type { ParleyError } from \"../errors.js\";\n\n")
+	} else {
+		b.WriteString("import { ParleyError } from \"../errors.js\";\n\n")
+	}
+	perCode := map[int64]int{}
+	for _, e := range m.Errors {
+		perCode[e.Code]++
+		tsDoc(&b, "", fmt.Sprintf("%d %s: %s", e.Code, e.Reason, e.Description))
+		fmt.Fprintf(&b, "export class %sError extends ParleyError {}\n\n", errorIdent(e))
+	}
+	b.WriteString("/** The error class of each data.reason. */\nexport const ERROR_CLASSES_BY_REASON: Readonly<Record<string, typeof ParleyError>> = {\n")
+	for _, e := range m.Errors {
+		fmt.Fprintf(&b, "  %s: %sError,\n", e.Reason, errorIdent(e))
+	}
+	b.WriteString("};\n\n/** The error class of each code that only one error uses. */\nexport const ERROR_CLASSES_BY_CODE: Readonly<Record<number, typeof ParleyError>> = {\n")
+	for _, e := range m.Errors {
+		if perCode[e.Code] == 1 {
+			fmt.Fprintf(&b, "  %d: %sError,\n", e.Code, errorIdent(e))
+		}
+	}
+	b.WriteString("};\n")
+	return []byte(b.String())
 }
