@@ -1,0 +1,299 @@
+import type { ParleyClient } from "./client.js";
+import type { IceCandidateInit, PeerId, RoomId } from "./gen/protocol.js";
+
+export interface PeerSessionOptions {
+  roomId: RoomId;
+  /** The remote peer. */
+  peerId: PeerId;
+  /** Default: the side whose own peerId sorts first is polite, so the two sides always disagree. */
+  polite?: boolean;
+  /** Passed to RTCPeerConnection; its iceServers come first, then client.session.iceServers (STUN/TURN with credentials). */
+  rtcConfig?: RTCConfiguration;
+  /** The SDP of an offer from peerId that came before this session existed (RoomPeers passes the one that made it create the session). It is applied after the constructor returns, so handlers set on pc right after construction see its tracks. */
+  offer?: string;
+  /** Where negotiation errors go; default console.error. They are reported, not thrown: there is no caller to throw to. */
+  onError?: (err: unknown) => void;
+  /** Default globalThis.RTCPeerConnection. */
+  RTCPeerConnection?: typeof RTCPeerConnection;
+}
+
+/**
+ * One RTCPeerConnection to one remote peer of one room, negotiated over
+ * Parley with the W3C perfect-negotiation pattern: either side may add
+ * tracks or data channels at any time, and when offers cross the polite
+ * side's is rolled back (setRemoteDescription does it implicitly) while the
+ * impolite side ignores the other's. Candidates trickle both ways; an ICE
+ * failure restarts ICE.
+ */
+export class PeerSession {
+  readonly pc: RTCPeerConnection;
+  readonly roomId: RoomId;
+  readonly peerId: PeerId;
+  readonly polite: boolean;
+
+  readonly #client: ParleyClient;
+  readonly #onError: (err: unknown) => void;
+  readonly #unsubscribe: (() => void)[];
+  readonly #stateHandlers = new Set<(state: RTCPeerConnectionState) => void>();
+  #makingOffer = false;
+  #ignoreOffer = false;
+  /** Remote candidates that came before the remote description, which addIceCandidate needs first. */
+  #early: (IceCandidateInit | null)[] = [];
+  /** Remote descriptions and candidates are applied one after the other, in the order they came. */
+  #inbox: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(client: ParleyClient, opts: PeerSessionOptions) {
+    const PC = opts.RTCPeerConnection ?? globalThis.RTCPeerConnection;
+    this.#client = client;
+    this.roomId = opts.roomId;
+    this.peerId = opts.peerId;
+    this.polite = opts.polite ?? client.session.peerId < opts.peerId;
+    this.#onError = opts.onError ?? ((err) => console.error("parley: negotiation with", opts.peerId, "failed:", err));
+    const pc = new PC({ ...opts.rtcConfig, iceServers: [...(opts.rtcConfig?.iceServers ?? []), ...client.session.iceServers] });
+    this.pc = pc;
+
+    // addEventListener, not the on* properties, which are left to the application.
+    pc.addEventListener("negotiationneeded", () => void this.#negotiate());
+    pc.addEventListener("icecandidate", ({ candidate }) => this.#sendCandidate(candidate));
+    pc.addEventListener("iceconnectionstatechange", () => {
+      if (pc.iceConnectionState === "failed") {
+        pc.restartIce();
+      }
+    });
+    pc.addEventListener("connectionstatechange", () => this.#emit(pc.connectionState));
+
+    const fromPeer = (ev: { roomId: RoomId; from: PeerId }): boolean => ev.roomId === this.roomId && ev.from === this.peerId;
+    this.#unsubscribe = [
+      client.on("sdp.offer", (ev) => fromPeer(ev) && this.#receiveDescription({ type: "offer", sdp: ev.sdp })),
+      client.on("sdp.answer", (ev) => fromPeer(ev) && this.#receiveDescription({ type: "answer", sdp: ev.sdp })),
+      client.on("ice.candidate", (ev) => fromPeer(ev) && this.#receiveCandidate(ev.candidate)),
+    ];
+    if (opts.offer !== undefined) {
+      this.#receiveDescription({ type: "offer", sdp: opts.offer });
+    }
+  }
+
+  /** Calls handler with every RTCPeerConnection connectionState change, and "closed" on close(); returns the function that unsubscribes it. */
+  onState(handler: (state: RTCPeerConnectionState) => void): () => void {
+    this.#stateHandlers.add(handler);
+    return () => this.#stateHandlers.delete(handler);
+  }
+
+  /** Stops listening to the client and closes the RTCPeerConnection. */
+  close(): void {
+    if (this.#closed) {
+      return;
+    }
+    this.#closed = true;
+    for (const unsubscribe of this.#unsubscribe) {
+      unsubscribe();
+    }
+    this.pc.close();
+    this.#emit("closed"); // pc.close() fires no connectionstatechange
+  }
+
+  async #negotiate(): Promise<void> {
+    try {
+      this.#makingOffer = true;
+      await this.pc.setLocalDescription();
+      await this.#sendLocalDescription();
+    } catch (err) {
+      this.#onError(err);
+    } finally {
+      this.#makingOffer = false;
+    }
+  }
+
+  #receiveDescription(description: RTCSessionDescriptionInit): void {
+    this.#enqueue(async () => {
+      const pc = this.pc;
+      const collision = description.type === "offer" && (this.#makingOffer || pc.signalingState !== "stable");
+      this.#ignoreOffer = !this.polite && collision;
+      if (this.#ignoreOffer) {
+        return;
+      }
+      await pc.setRemoteDescription(description);
+      for (const candidate of this.#early.splice(0)) {
+        await this.#addCandidate(candidate);
+      }
+      if (description.type === "offer") {
+        await pc.setLocalDescription();
+        // Not awaited: later candidates need not wait for the server's answer.
+        this.#sendLocalDescription().catch(this.#onError);
+      }
+    });
+  }
+
+  #receiveCandidate(candidate: IceCandidateInit | null): void {
+    this.#enqueue(async () => {
+      if (this.pc.remoteDescription) {
+        await this.#addCandidate(candidate);
+      } else {
+        this.#early.push(candidate);
+      }
+    });
+  }
+
+  async #addCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    try {
+      // null is end of candidates, which addIceCandidate() without a candidate says.
+      await this.pc.addIceCandidate(candidate ?? undefined);
+    } catch (err) {
+      if (!this.#ignoreOffer) {
+        throw err; // the candidates of an offer we ignored are expected to fail
+      }
+    }
+  }
+
+  async #sendLocalDescription(): Promise<void> {
+    const d = this.pc.localDescription;
+    if (!d || this.#closed) {
+      return;
+    }
+    const params = { roomId: this.roomId, to: this.peerId, sdp: d.sdp };
+    await (d.type === "offer" ? this.#client.sdp.offer(params) : this.#client.sdp.answer(params));
+  }
+
+  #sendCandidate(c: RTCIceCandidate | null): void {
+    if (this.#closed) {
+      return;
+    }
+    // The server wants sdpMid or sdpMLineIndex with every candidate; an
+    // empty one without either is the same end-of-candidates as null.
+    const candidate: IceCandidateInit | null =
+      c && (c.candidate !== "" || c.sdpMid !== null || c.sdpMLineIndex !== null)
+        ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment }
+        : null;
+    this.#client.ice.candidate({ roomId: this.roomId, to: this.peerId, candidate }).catch(this.#onError);
+  }
+
+  #enqueue(task: () => Promise<void>): void {
+    this.#inbox = this.#inbox.then(() => (this.#closed ? undefined : task())).catch(this.#onError);
+  }
+
+  #emit(state: RTCPeerConnectionState): void {
+    for (const h of [...this.#stateHandlers]) {
+      h(state);
+    }
+  }
+}
+
+export interface RoomPeersOptions extends Pick<PeerSessionOptions, "rtcConfig" | "onError" | "RTCPeerConnection"> {
+  /**
+   * Called with every PeerSession created, by connect() or for a peer's
+   * offer, before it negotiates: add tracks and data channels, or set
+   * pc.ondatachannel / pc.ontrack, here.
+   */
+  onPeer?: (ps: PeerSession) => void;
+}
+
+/**
+ * The PeerSessions of one room the client has joined: one is made when a
+ * peer sends an offer (so the answering side needs no glue) or when you
+ * connect() to a peer, and closed when that peer leaves. Everything closes
+ * when you leave, are kicked, or the room closes.
+ */
+export class RoomPeers {
+  readonly roomId: RoomId;
+  readonly #client: ParleyClient;
+  readonly #opts: RoomPeersOptions;
+  readonly #sessions = new Map<PeerId, PeerSession>();
+  readonly #unsubscribe: (() => void)[];
+
+  constructor(client: ParleyClient, roomId: RoomId, opts: RoomPeersOptions = {}) {
+    this.#client = client;
+    this.roomId = roomId;
+    this.#opts = opts;
+    this.#unsubscribe = [
+      client.on("sdp.offer", (ev) => {
+        if (ev.roomId === roomId && !this.#sessions.has(ev.from)) {
+          this.#create(ev.from, ev.sdp);
+        }
+      }),
+      client.on("room.peerLeft", (ev) => {
+        if (ev.roomId !== roomId) {
+          return;
+        }
+        if (ev.peerId === client.session.peerId) {
+          this.close(); // kicked, or the room closed under us
+        } else {
+          this.#sessions.get(ev.peerId)?.close();
+        }
+      }),
+      client.on("room.closed", (ev) => ev.roomId === roomId && this.close()),
+    ];
+  }
+
+  /** The open sessions by remote peer id. */
+  get sessions(): ReadonlyMap<PeerId, PeerSession> {
+    return this.#sessions;
+  }
+
+  /** The session with peerId, made (and passed to onPeer) if there is none. Negotiation starts once it has something to send: add a data channel or a track. */
+  connect(peerId: PeerId): PeerSession {
+    return this.#sessions.get(peerId) ?? this.#create(peerId);
+  }
+
+  /** Closes every session and stops listening; does not leave the room. */
+  close(): void {
+    for (const unsubscribe of this.#unsubscribe) {
+      unsubscribe();
+    }
+    for (const ps of [...this.#sessions.values()]) {
+      ps.close();
+    }
+  }
+
+  #create(peerId: PeerId, offer?: string): PeerSession {
+    const { onPeer, ...peerOpts } = this.#opts;
+    const ps = new PeerSession(this.#client, { ...peerOpts, roomId: this.roomId, peerId, ...(offer !== undefined && { offer }) });
+    this.#sessions.set(peerId, ps);
+    ps.onState((state) => {
+      if (state === "closed" && this.#sessions.get(peerId) === ps) {
+        this.#sessions.delete(peerId);
+      }
+    });
+    onPeer?.(ps);
+    return ps;
+  }
+}
+
+/** One end of the candidate pair ICE selected. */
+export interface CandidateInfo {
+  /** host, srflx, prflx or relay: relay means the media goes through TURN. */
+  type: RTCIceCandidateType;
+  address: string | undefined;
+  port: number | undefined;
+  /** udp or tcp. */
+  protocol: string | undefined;
+}
+
+/** The candidate pair in use, from pc.getStats(); undefined before ICE has selected one. */
+export async function selectedCandidatePair(pc: RTCPeerConnection): Promise<{ local: CandidateInfo; remote: CandidateInfo } | undefined> {
+  const stats: Record<string, unknown>[] = [];
+  (await pc.getStats()).forEach((s: Record<string, unknown>) => stats.push(s));
+  const byId = (id: unknown): Record<string, unknown> | undefined => (id === undefined ? undefined : stats.find((s) => s.id === id));
+  // Chrome and Safari name the pair on the transport; Firefox has no
+  // transport stats and marks the pair selected instead.
+  const pair =
+    byId(stats.find((s) => s.type === "transport" && s.selectedCandidatePairId)?.selectedCandidatePairId) ??
+    stats.find((s) => s.type === "candidate-pair" && s.selected === true);
+  const local = candidateInfo(byId(pair?.localCandidateId));
+  const remote = candidateInfo(byId(pair?.remoteCandidateId));
+  return local && remote ? { local, remote } : undefined;
+}
+
+const CANDIDATE_TYPES: ReadonlySet<string> = new Set<RTCIceCandidateType>(["host", "srflx", "prflx", "relay"]);
+
+function candidateInfo(s: Record<string, unknown> | undefined): CandidateInfo | undefined {
+  if (!s || typeof s.candidateType !== "string" || !CANDIDATE_TYPES.has(s.candidateType)) {
+    return undefined;
+  }
+  return {
+    type: s.candidateType as RTCIceCandidateType,
+    address: typeof s.address === "string" ? s.address : undefined,
+    port: typeof s.port === "number" ? s.port : undefined,
+    protocol: typeof s.protocol === "string" ? s.protocol : undefined,
+  };
+}
