@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,18 +18,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "parley-goclient")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "parley")
-	if err := parleyproc.Build(binary, "github.com/parley-rtc/parley/cmd/parley"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	parleyproc.Main(m, map[string]*string{"github.com/parley-rtc/parley/cmd/parley": &binary})
 }
 
 // wait bounds every wait on the server, so a broken server fails a test

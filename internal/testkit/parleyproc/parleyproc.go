@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,6 +26,28 @@ func Build(bin, pkg string) error {
 		return fmt.Errorf("go build %s: %w", pkg, err)
 	}
 	return nil
+}
+
+// Main is a TestMain: it builds each main package of bins (import path →
+// where to store the executable's path) into a temporary directory, runs
+// the tests and exits.
+func Main(m *testing.M, bins map[string]*string) {
+	dir, err := os.MkdirTemp("", "parleyproc")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for pkg, bin := range bins {
+		*bin = filepath.Join(dir, path.Base(pkg))
+		if err := Build(*bin, pkg); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // Process is a running `parley serve`.

@@ -1,0 +1,197 @@
+package webrtcpeer_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/clients/go/parley"
+	"github.com/parley-rtc/parley/clients/go/parley/webrtcpeer"
+	"github.com/parley-rtc/parley/internal/testkit/parleyproc"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	parleyproc.Main(m, map[string]*string{"github.com/parley-rtc/parley/cmd/parley": &binary})
+}
+
+// wait bounds each wait, so a broken setup fails instead of hanging; it is
+// not a timing assertion.
+const wait = 20 * time.Second
+
+// LoopbackAPI gathers host candidates on 127.0.0.1 only (pion leaves
+// loopback out by default), so every test packet stays on this machine.
+func LoopbackAPI() *webrtc.API {
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+}
+
+// side is one test peer: a client in room "lab" and its Manager.
+type side struct {
+	client *parley.Client
+	mgr    *webrtcpeer.Manager
+	got    chan string // DataChannel messages received
+}
+
+func join(t *testing.T, url, identity string, cfg webrtc.Configuration) *side {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	c, err := parley.Dial(ctx, url, parley.Options{Identity: identity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	s := &side{client: c, got: make(chan string, 10)}
+	s.mgr = webrtcpeer.New(c, "lab", webrtcpeer.Options{
+		Configuration: cfg,
+		API:           LoopbackAPI(),
+		// Answer anyone; echo what arrives on their channels.
+		Accept: func(p *webrtcpeer.Peer) {
+			p.PC().OnDataChannel(func(dc *webrtc.DataChannel) { s.echo(dc) })
+		},
+	})
+	t.Cleanup(s.mgr.Close)
+	if _, err := c.RoomJoin(ctx, &api.RoomJoinParams{RoomID: "lab", Create: true}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// echo records dc's messages and sends each back prefixed with "echo:".
+func (s *side) echo(dc *webrtc.DataChannel) {
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		s.got <- string(msg.Data)
+		_ = dc.SendText("echo:" + string(msg.Data))
+	})
+}
+
+// open adds a Peer for remote with a DataChannel that sends hello once
+// open; its replies go to s.got.
+func (s *side) open(t *testing.T, remote, hello string) *webrtcpeer.Peer {
+	t.Helper()
+	p, err := s.mgr.Add(remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.PC().OnDataChannel(func(dc *webrtc.DataChannel) { s.echo(dc) }) // for glare: remote's channel
+	dc, err := p.PC().CreateDataChannel("chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc.OnOpen(func() { _ = dc.SendText(hello) })
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) { s.got <- string(msg.Data) })
+	return p
+}
+
+func expect(t *testing.T, ch <-chan string, want string) {
+	t.Helper()
+	select {
+	case got := <-ch:
+		if got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	case <-time.After(wait):
+		t.Fatalf("no %q", want)
+	}
+}
+
+// selectedPair is the ICE pair carrying p's DataChannel.
+func selectedPair(t *testing.T, p *webrtcpeer.Peer) *webrtc.ICECandidatePair {
+	t.Helper()
+	pair, err := p.PC().SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		t.Fatalf("no selected candidate pair: %v", err)
+	}
+	return pair
+}
+
+// TestDataChannel connects two pion peers through Parley signaling: over
+// host candidates, and relay-only through Parley's own co-hosted TURN with
+// the iceServers from session.connect.
+func TestDataChannel(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		cfg  webrtc.Configuration
+		typ  webrtc.ICECandidateType
+	}{
+		{"host", []string{"--no-turn"}, webrtc.Configuration{}, webrtc.ICECandidateTypeHost},
+		// --dev keeps TURN's default relay policy, which refuses loopback
+		// peers (turn/policy.go); the relay addresses here are loopback, so
+		// the test allows exactly 127.0.0.1, as an operator would a private
+		// media network.
+		{"relay", []string{"--turn-listen", "127.0.0.1:0", "--turn-allow-peer", "127.0.0.1/32"},
+			webrtc.Configuration{ICETransportPolicy: webrtc.ICETransportPolicyRelay}, webrtc.ICECandidateTypeRelay},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := parleyproc.Start(t, binary, nil, append([]string{"--dev", "--listen", "127.0.0.1:0"}, tt.args...)...)
+			alice := join(t, p.URL(), "alice", tt.cfg)
+			bob := join(t, p.URL(), "bob", tt.cfg)
+			if tt.typ == webrtc.ICECandidateTypeRelay && len(alice.client.Session().ICEServers) == 0 {
+				t.Fatal("session.connect gave no ICE servers")
+			}
+			peer := alice.open(t, bob.client.Session().PeerID, "hi bob")
+			expect(t, bob.got, "hi bob")
+			expect(t, alice.got, "echo:hi bob")
+			pair := selectedPair(t, peer)
+			if pair.Local.Typ != tt.typ || pair.Remote.Typ != tt.typ {
+				t.Fatalf("selected pair %s, want %s on both ends", pair, tt.typ)
+			}
+			if tt.typ == webrtc.ICECandidateTypeHost && pair.Local.Address != "127.0.0.1" {
+				t.Fatalf("selected pair %s is not on loopback", pair)
+			}
+		})
+	}
+}
+
+// TestGlare: both peers offer at once. The impolite one's offer wins
+// (perfect negotiation; the polite one, unable to roll back in pion,
+// answers on a fresh PeerConnection), so its channel must work whichever
+// way the offers crossed.
+func TestGlare(t *testing.T) {
+	p := parleyproc.Start(t, binary, nil, "--dev", "--listen", "127.0.0.1:0", "--no-turn")
+	alice := join(t, p.URL(), "alice", webrtc.Configuration{})
+	bob := join(t, p.URL(), "bob", webrtc.Configuration{})
+	// Neither waits for the other: the offers usually cross.
+	a := alice.open(t, bob.client.Session().PeerID, "from alice")
+	b := bob.open(t, alice.client.Session().PeerID, "from bob")
+	if a.Polite == b.Polite {
+		t.Fatalf("both sides polite=%v", a.Polite)
+	}
+	polite, impolite, hello := alice, bob, "from bob"
+	if b.Polite {
+		polite, impolite, hello = bob, alice, "from alice"
+	}
+	// The polite side may also get the impolite one's hello late or see
+	// its own channel's traffic first (no glare); skip what is not ours.
+	waitFor(t, polite.got, hello)
+	waitFor(t, impolite.got, "echo:"+hello)
+}
+
+// waitFor reads ch until want arrives.
+func waitFor(t *testing.T, ch <-chan string, want string) {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		select {
+		case got := <-ch:
+			if got == want {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no %q", want)
+		}
+	}
+}
