@@ -104,14 +104,19 @@ it("signals between two clients, answers typed errors, and reconnects after the 
   expect(await offer).toMatchObject({ roomId, from: b, sdp: SDP });
 
   const candidates: Notifications["ice.candidate"]["candidate"][] = [];
-  const off = bob.on("ice.candidate", (ev) => candidates.push(ev.candidate));
+  const allThree = new Promise<void>((resolve) => {
+    const off = bob.on("ice.candidate", (ev) => {
+      if (candidates.push(ev.candidate) === 3) {
+        off();
+        resolve();
+      }
+    });
+  });
   const line = "candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host";
   await alice.ice.candidate({ roomId, to: b, candidate: { candidate: line, sdpMid: "0", sdpMLineIndex: 0 } });
   await alice.ice.candidate({ roomId, to: b, candidate: { candidate: "", sdpMid: "0" } }); // end of this m-section's candidates
-  const last = next(bob, "ice.candidate");
   await alice.ice.candidate({ roomId, to: b, candidate: null }); // end of all candidates
-  await last;
-  off();
+  await allThree;
   expect(candidates).toEqual([{ candidate: line, sdpMid: "0", sdpMLineIndex: 0 }, { candidate: "", sdpMid: "0" }, null]);
 
   const message = next(bob, "message.received");
