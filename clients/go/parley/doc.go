@@ -1,0 +1,27 @@
+// Package parley is the Go client of the Parley signaling server: typed
+// calls for every method of the protocol, typed hooks for every
+// notification (both generated from api/parley.openrpc.json into
+// methods_gen.go, using package api's types), and a small runtime that
+// dials, opens the session and reconnects.
+//
+//	c, err := parley.Dial(ctx, "ws://127.0.0.1:7880/rpc", parley.Options{Identity: "alice"})
+//	if err != nil {
+//		return err
+//	}
+//	defer c.Close()
+//	c.OnSdpOffer(func(ev *api.SdpOfferEvent) { /* answer ev.From */ })
+//	if _, err := c.RoomJoin(ctx, &api.RoomJoinParams{RoomID: "demo", Create: true}); err != nil {
+//		if parley.ReasonOf(err) == "room_full" { … }
+//	}
+//
+// Hooks run one at a time, in the order the server sent the notifications,
+// on a goroutine of their own, so they may call the server. Server
+// refusals are *Error (errors.As), with the code, reason and field of the
+// answer. A dropped connection is redialled with backoff and a new session
+// opened with the same credentials (OnState reports it): the new session
+// has a new peer id and is in no room. Calls made meanwhile fail with
+// ErrNotConnected rather than wait.
+//
+// Package webrtcpeer binds pion/webrtc PeerConnections to a client; this
+// package itself does not depend on pion.
+package parley
