@@ -15,8 +15,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/parley-rtc/parley/internal/rpctest"
-	"github.com/parley-rtc/parley/internal/testkit/parleyproc"
 	"github.com/parley-rtc/parley/internal/testkit"
+	"github.com/parley-rtc/parley/internal/testkit/parleyproc"
 )
 
 // binary is the real parley executable, built once for these tests.
