@@ -1,0 +1,242 @@
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { ParleyClient, PeerSession, RoomPeers, selectedCandidatePair, type PeerSessionOptions } from "../src/index.js";
+import { FakeSocket, settle } from "./fake-socket.js";
+
+/**
+ * Just enough of RTCPeerConnection for the signaling glue: the signaling
+ * state machine with implicit rollback, candidates that need a remote
+ * description, and events fired by the test.
+ */
+class FakePC extends EventTarget {
+  static last: FakePC;
+  signalingState: RTCSignalingState = "stable";
+  iceConnectionState: RTCIceConnectionState = "new";
+  connectionState: RTCPeerConnectionState = "new";
+  localDescription: RTCSessionDescriptionInit | null = null;
+  remoteDescription: RTCSessionDescriptionInit | null = null;
+  readonly candidates: (RTCIceCandidateInit | undefined)[] = [];
+  restarts = 0;
+  closed = false;
+  stats = new Map<string, Record<string, unknown>>();
+
+  constructor(readonly config: RTCConfiguration) {
+    super();
+    FakePC.last = this;
+  }
+
+  async setLocalDescription(): Promise<void> {
+    const type = this.signalingState === "have-remote-offer" ? "answer" : "offer";
+    this.localDescription = { type, sdp: `local ${type}` };
+    this.signalingState = type === "offer" ? "have-local-offer" : "stable";
+  }
+
+  async setRemoteDescription(d: RTCSessionDescriptionInit): Promise<void> {
+    if (d.type === "answer" && this.signalingState !== "have-local-offer") {
+      throw new Error(`answer in ${this.signalingState}`);
+    }
+    this.remoteDescription = d; // an offer in have-local-offer rolls ours back
+    this.signalingState = d.type === "offer" ? "have-remote-offer" : "stable";
+  }
+
+  async addIceCandidate(c?: RTCIceCandidateInit): Promise<void> {
+    if (!this.remoteDescription) {
+      throw new Error("InvalidStateError: no remote description");
+    }
+    this.candidates.push(c);
+  }
+
+  restartIce(): void {
+    this.restarts++;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  async getStats(): Promise<Map<string, Record<string, unknown>>> {
+    return this.stats;
+  }
+
+  fire(type: string, props: object = {}): void {
+    this.dispatchEvent(Object.assign(new Event(type), props));
+  }
+}
+
+const RTCPeerConnection = FakePC as unknown as typeof globalThis.RTCPeerConnection;
+
+/** p1 (alice) connected; every request but session.connect is answered {}. */
+async function setup(): Promise<{ client: ParleyClient; ws: FakeSocket }> {
+  const client = await ParleyClient.connect("ws://x/rpc", { WebSocket: FakeSocket, identity: "alice" });
+  const ws = FakeSocket.last();
+  ws.onRequest = (req) => ws.reply(req.id, { result: req.method === "message.send" ? { messageId: "m" } : {} });
+  return { client, ws };
+}
+
+function session(client: ParleyClient, opts: Partial<PeerSessionOptions> = {}): PeerSession {
+  return new PeerSession(client, { roomId: "r", peerId: "p2", RTCPeerConnection, onError: (e) => expect.fail(String(e)), ...opts });
+}
+
+const sdp = (ws: FakeSocket, method: string) => ws.requests(method).map((r) => r.params);
+
+beforeEach(() => FakeSocket.reset());
+
+describe("PeerSession", () => {
+  it("is polite when its own peer id sorts first, and adds the session's ICE servers", async () => {
+    const { client } = await setup();
+    const turn = { urls: ["turn:example.org"], username: "u", credential: "c" };
+    expect(session(client, { rtcConfig: { iceServers: [turn], iceTransportPolicy: "relay" } }).polite).toBe(true); // p1 < p2
+    expect(FakePC.last.config).toEqual({ iceTransportPolicy: "relay", iceServers: [turn, ...client.session.iceServers] });
+    expect(session(client, { peerId: "p0" }).polite).toBe(false);
+    expect(session(client, { peerId: "p0", polite: true }).polite).toBe(true);
+  });
+
+  it("sends an offer on negotiationneeded and applies the answer", async () => {
+    const { client, ws } = await setup();
+    const ps = session(client);
+    FakePC.last.fire("negotiationneeded");
+    await settle();
+    expect(sdp(ws, "sdp.offer")).toEqual([{ roomId: "r", to: "p2", sdp: "local offer" }]);
+    ws.notify("sdp.answer", { seq: 1, roomId: "other", from: "p2", sdp: "not for us" });
+    ws.notify("sdp.answer", { seq: 2, roomId: "r", from: "p2", sdp: "remote answer" });
+    await settle();
+    expect(ps.pc.remoteDescription).toEqual({ type: "answer", sdp: "remote answer" });
+    expect(ps.pc.signalingState).toBe("stable");
+  });
+
+  it("answers an offer, and holds candidates that come before it", async () => {
+    const { client, ws } = await setup();
+    const ps = session(client);
+    const cand = { candidate: "candidate:1 1 udp 1 192.0.2.1 9 typ host", sdpMid: "0" };
+    ws.notify("ice.candidate", { seq: 1, roomId: "r", from: "p2", candidate: cand });
+    ws.notify("ice.candidate", { seq: 2, roomId: "r", from: "p3", candidate: cand }); // another peer's
+    await settle();
+    expect(FakePC.last.candidates).toEqual([]);
+    ws.notify("sdp.offer", { seq: 3, roomId: "r", from: "p2", sdp: "remote offer" });
+    ws.notify("ice.candidate", { seq: 4, roomId: "r", from: "p2", candidate: null });
+    await settle();
+    expect(ps.pc.remoteDescription).toEqual({ type: "offer", sdp: "remote offer" });
+    expect(FakePC.last.candidates).toEqual([cand, undefined]); // null: addIceCandidate() = end of candidates
+    expect(sdp(ws, "sdp.answer")).toEqual([{ roomId: "r", to: "p2", sdp: "local answer" }]);
+  });
+
+  it("on glare, the impolite side ignores the offer and the polite side takes it", async () => {
+    const { client, ws } = await setup();
+    const impolite = session(client, { peerId: "p0" });
+    const impolitePC = FakePC.last;
+    const polite = session(client, { peerId: "p9" });
+    const politePC = FakePC.last;
+    for (const pc of [impolitePC, politePC]) {
+      pc.fire("negotiationneeded");
+    }
+    await settle();
+    ws.notify("sdp.offer", { seq: 1, roomId: "r", from: "p0", sdp: "crossing offer" });
+    ws.notify("sdp.offer", { seq: 2, roomId: "r", from: "p9", sdp: "crossing offer" });
+    // a candidate of the ignored offer is held, and must not surface as an error
+    ws.notify("ice.candidate", { seq: 3, roomId: "r", from: "p0", candidate: { candidate: "", sdpMid: "0" } });
+    await settle();
+    expect(impolite.pc.signalingState).toBe("have-local-offer");
+    expect(polite.pc.signalingState).toBe("stable"); // rolled back, answered
+    expect(sdp(ws, "sdp.answer")).toEqual([{ roomId: "r", to: "p9", sdp: "local answer" }]);
+  });
+
+  it("trickles local candidates, null and an m-section-less empty one meaning end of candidates", async () => {
+    const { client, ws } = await setup();
+    session(client);
+    const c = { candidate: "candidate:1 1 udp 1 192.0.2.1 9 typ host", sdpMid: "0", sdpMLineIndex: 0, usernameFragment: "u" };
+    FakePC.last.fire("icecandidate", { candidate: c });
+    FakePC.last.fire("icecandidate", { candidate: { candidate: "", sdpMid: "0", sdpMLineIndex: 0, usernameFragment: null } });
+    FakePC.last.fire("icecandidate", { candidate: { candidate: "", sdpMid: null, sdpMLineIndex: null, usernameFragment: null } });
+    FakePC.last.fire("icecandidate", { candidate: null });
+    await settle();
+    expect(sdp(ws, "ice.candidate").map((p) => (p as { candidate: unknown }).candidate)).toEqual([
+      c,
+      { candidate: "", sdpMid: "0", sdpMLineIndex: 0, usernameFragment: null },
+      null,
+      null,
+    ]);
+  });
+
+  it("restarts ICE when it fails, reports state, and stops listening on close", async () => {
+    const { client, ws } = await setup();
+    const ps = session(client);
+    const states: RTCPeerConnectionState[] = [];
+    ps.onState((s) => states.push(s));
+    FakePC.last.iceConnectionState = "failed";
+    FakePC.last.fire("iceconnectionstatechange");
+    expect(FakePC.last.restarts).toBe(1);
+    FakePC.last.connectionState = "connected";
+    FakePC.last.fire("connectionstatechange");
+    ps.close();
+    expect(FakePC.last.closed).toBe(true);
+    expect(states).toEqual(["connected", "closed"]);
+    ws.notify("sdp.offer", { seq: 1, roomId: "r", from: "p2", sdp: "late" });
+    await settle();
+    expect(ps.pc.remoteDescription).toBeNull();
+  });
+});
+
+describe("RoomPeers", () => {
+  it("makes a session for a peer's offer, hands it to onPeer and closes it when the peer leaves", async () => {
+    const { client, ws } = await setup();
+    const onPeer = vi.fn((ps: PeerSession) => expect(ps.pc.remoteDescription).toBeNull()); // before the offer is applied
+    const room = new RoomPeers(client, "r", { onPeer, RTCPeerConnection });
+    ws.notify("sdp.offer", { seq: 1, roomId: "r", from: "p2", sdp: "remote offer" });
+    ws.notify("sdp.offer", { seq: 2, roomId: "elsewhere", from: "p3", sdp: "remote offer" });
+    await settle();
+    expect(onPeer).toHaveBeenCalledOnce();
+    const ps = room.sessions.get("p2")!;
+    expect(ps.pc.remoteDescription).toEqual({ type: "offer", sdp: "remote offer" });
+    expect(sdp(ws, "sdp.answer")).toEqual([{ roomId: "r", to: "p2", sdp: "local answer" }]);
+    expect(room.connect("p2")).toBe(ps);
+
+    ws.notify("room.peerLeft", { seq: 3, roomId: "r", peerId: "p2", reason: "left" });
+    expect(room.sessions.size).toBe(0);
+    expect((ps.pc as unknown as FakePC).closed).toBe(true);
+  });
+
+  it("closes everything when we are kicked", async () => {
+    const { client, ws } = await setup();
+    const room = new RoomPeers(client, "r", { RTCPeerConnection });
+    const a = room.connect("p2");
+    const b = room.connect("p3");
+    expect(room.sessions.size).toBe(2);
+    ws.notify("room.peerLeft", { seq: 1, roomId: "r", peerId: client.session.peerId, reason: "kicked" });
+    expect(room.sessions.size).toBe(0);
+    for (const ps of [a, b]) {
+      expect((ps.pc as unknown as FakePC).closed).toBe(true);
+    }
+    ws.notify("sdp.offer", { seq: 2, roomId: "r", from: "p4", sdp: "after" });
+    expect(room.sessions.size).toBe(0);
+  });
+});
+
+describe("selectedCandidatePair", () => {
+  const candidates = {
+    L: { id: "L", type: "local-candidate", candidateType: "relay", address: "198.51.100.1", port: 50000, protocol: "udp" },
+    R: { id: "R", type: "remote-candidate", candidateType: "srflx", address: "203.0.113.9", port: 40000, protocol: "udp" },
+  };
+
+  it("follows the transport's selectedCandidatePairId (Chrome, Safari)", async () => {
+    const pc = new FakePC({});
+    pc.stats = new Map<string, Record<string, unknown>>(
+      Object.entries({
+        ...candidates,
+        T: { id: "T", type: "transport", selectedCandidatePairId: "P" },
+        Q: { id: "Q", type: "candidate-pair", localCandidateId: "R", remoteCandidateId: "L" },
+        P: { id: "P", type: "candidate-pair", localCandidateId: "L", remoteCandidateId: "R" },
+      }),
+    );
+    expect(await selectedCandidatePair(pc as unknown as RTCPeerConnection)).toEqual({
+      local: { type: "relay", address: "198.51.100.1", port: 50000, protocol: "udp" },
+      remote: { type: "srflx", address: "203.0.113.9", port: 40000, protocol: "udp" },
+    });
+  });
+
+  it("takes the pair marked selected (Firefox), and is undefined before ICE picks one", async () => {
+    const pc = new FakePC({});
+    pc.stats = new Map(Object.entries({ ...candidates, P: { id: "P", type: "candidate-pair", localCandidateId: "L", remoteCandidateId: "R" } }));
+    expect(await selectedCandidatePair(pc as unknown as RTCPeerConnection)).toBeUndefined();
+    pc.stats.set("P", { ...pc.stats.get("P"), selected: true });
+    expect((await selectedCandidatePair(pc as unknown as RTCPeerConnection))?.local.type).toBe("relay");
+  });
+});
