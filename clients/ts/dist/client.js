@@ -1,0 +1,360 @@
+import { DisconnectedError, ParleyError, RequestTimeoutError } from "./errors.js";
+import { DrainingError, ERROR_CLASSES_BY_CODE, ERROR_CLASSES_BY_REASON, RateLimitedError } from "./gen/errors.js";
+import { bindMethods } from "./gen/methods.js";
+import { PROTOCOL_HASH, } from "./gen/protocol.js";
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_RECONNECT = { initialDelayMs: 250, maxDelayMs: 10_000, factor: 2, jitter: true };
+/** Close codes after which trying again cannot help: 4001 credentials refused, 4008 the session connected elsewhere. */
+const FINAL_CLOSE_CODES = new Set([4001, 4008]);
+/** The delay before reconnect attempt `attempt` (0-based). */
+export function backoffDelay(attempt, opts, random = Math.random) {
+    const ceiling = Math.min(opts.maxDelayMs, opts.initialDelayMs * opts.factor ** attempt);
+    return opts.jitter ? random() * ceiling : ceiling;
+}
+/**
+ * A connection to a Parley server: typed requests, typed notifications and
+ * reconnection. Create one with ParleyClient.connect.
+ */
+export class ParleyClient {
+    url;
+    #opts;
+    #WebSocket;
+    #timeoutMs;
+    #reconnect;
+    #ws;
+    #state = "connecting";
+    #session;
+    #lastSeq = 0;
+    #nextId = 1;
+    #pending = new Map();
+    #handlers = new Map();
+    #stateHandlers = new Set();
+    /** Ends the current reconnect delay early (close() uses it). */
+    #wake;
+    constructor(url, opts) {
+        const WebSocketImpl = opts.WebSocket ?? globalThis.WebSocket;
+        if (!WebSocketImpl) {
+            throw new TypeError("no WebSocket: pass ConnectOptions.WebSocket (in Node, the ws package's)");
+        }
+        this.url = url;
+        this.#opts = opts;
+        this.#WebSocket = WebSocketImpl;
+        this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+        this.#reconnect = opts.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...opts.reconnect };
+        const { session: _runtimeOwned, ...namespaces } = bindMethods((method, params, callOpts) => this.call(method, params, callOpts));
+        Object.assign(this, namespaces);
+    }
+    /**
+     * Opens a WebSocket to url (ws://host:port/rpc) and runs session.connect.
+     * Rejects if either fails: a first connect is not retried, so a wrong URL
+     * or token shows at once.
+     */
+    static async connect(url, opts = {}) {
+        const client = new ParleyClient(url, opts);
+        try {
+            await client.#open();
+        }
+        catch (err) {
+            client.#setState("closed", asError(err));
+            throw err;
+        }
+        return client;
+    }
+    get state() {
+        return this.#state;
+    }
+    /** The current session: peerId, identity, iceServers, iceServersExpiresAt, … A reconnect replaces it. */
+    get session() {
+        return this.#session;
+    }
+    /** The highest notification seq seen in this session: what a resume will ask the server to continue from. */
+    get lastSeq() {
+        return this.#lastSeq;
+    }
+    /** The server's protocol document differs from the one this client was generated from: calls may fail on fields one side does not know. */
+    get protocolMismatch() {
+        return this.#session.protocol !== PROTOCOL_HASH;
+    }
+    /** Sends one request; params and result are typed by the method name. */
+    call(method, params, opts = {}) {
+        if (this.#state !== "open") {
+            return Promise.reject(new DisconnectedError(`${method}: not connected (${this.#state})`));
+        }
+        return this.#request(method, params, opts);
+    }
+    /** Calls handler with every notification named name; returns the function that unsubscribes it. */
+    on(name, handler) {
+        let set = this.#handlers.get(name);
+        if (!set) {
+            set = new Set();
+            this.#handlers.set(name, set);
+        }
+        const h = handler;
+        set.add(h);
+        return () => set.delete(h);
+    }
+    /** Calls handler on every state change, with the error that caused a reconnecting or closed; returns the function that unsubscribes it. */
+    onState(handler) {
+        this.#stateHandlers.add(handler);
+        return () => this.#stateHandlers.delete(handler);
+    }
+    /** Closes the connection for good: pending calls reject with DisconnectedError, no reconnect follows. */
+    close() {
+        if (this.#state === "closed") {
+            return;
+        }
+        const ws = this.#ws;
+        this.#ws = undefined;
+        this.#setState("closed");
+        this.#rejectPending(new DisconnectedError("client closed"));
+        this.#wake?.();
+        ws?.close(1000, "client closed");
+    }
+    /**
+     * The params of every session.connect, the first and each reconnect's:
+     * the one place to add resume ({sessionId, resumeToken, lastSeq} from
+     * this.#session and this.#lastSeq) once the server accepts it.
+     */
+    #connectParams() {
+        const params = {};
+        if (this.#opts.token !== undefined) {
+            params.token = this.#opts.token;
+        }
+        if (this.#opts.identity !== undefined) {
+            params.identity = this.#opts.identity;
+        }
+        return params;
+    }
+    /** Opens a socket and runs session.connect on it; on failure closes the socket and rejects. */
+    async #open() {
+        const ws = new this.#WebSocket(this.url);
+        this.#ws = ws;
+        try {
+            await this.#attach(ws);
+            const session = await this.#request("session.connect", this.#connectParams(), {});
+            if (this.#state === "closed") {
+                throw new DisconnectedError("client closed");
+            }
+            if (!session.resumed) {
+                this.#lastSeq = 0;
+            }
+            this.#session = session;
+            if (this.protocolMismatch) {
+                console.warn(`parley: server protocol ${session.protocol} differs from this client's ${PROTOCOL_HASH}; regenerate the client`);
+            }
+        }
+        catch (err) {
+            if (this.#ws === ws) {
+                this.#ws = undefined;
+            }
+            ws.close();
+            throw err;
+        }
+        this.#setState("open");
+    }
+    /** Wires ws's events to the client; resolves when it opens, rejects if it closes first. */
+    #attach(ws) {
+        return new Promise((resolve, reject) => {
+            ws.addEventListener("open", () => resolve());
+            ws.addEventListener("message", (event) => this.#onFrame(event.data));
+            // The close event that follows every error says all; ws throws on an error nobody listens to.
+            ws.addEventListener("error", () => { });
+            ws.addEventListener("close", ({ code, reason }) => {
+                const err = new DisconnectedError(`connection closed (${code}${reason ? ` ${reason}` : ""})`, code);
+                reject(err);
+                this.#dropped(ws, err);
+            });
+        });
+    }
+    #dropped(ws, err) {
+        if (ws !== this.#ws) {
+            return; // an old socket, or one close() already let go
+        }
+        this.#ws = undefined;
+        this.#rejectPending(err);
+        if (this.#state !== "open") {
+            return; // a connect attempt: #open rejects and its caller decides
+        }
+        if (this.#reconnect === false || FINAL_CLOSE_CODES.has(err.closeCode ?? 0)) {
+            this.#setState("closed", err);
+            return;
+        }
+        void this.#reconnectLoop(this.#reconnect, err);
+    }
+    async #reconnectLoop(backoff, cause) {
+        this.#setState("reconnecting", cause);
+        let retryAfterMs = 0;
+        // A method, not this.#state inline: TypeScript would keep the narrowing across the awaits, in which close() may run.
+        const closed = () => this.#state === "closed";
+        for (let attempt = 0;; attempt++) {
+            await this.#sleep(Math.max(retryAfterMs, backoffDelay(attempt, backoff)));
+            if (closed()) {
+                return;
+            }
+            try {
+                await this.#open();
+                return;
+            }
+            catch (err) {
+                if (closed()) {
+                    return;
+                }
+                if (!retryable(err)) {
+                    this.#setState("closed", asError(err));
+                    return;
+                }
+                retryAfterMs = err instanceof ParleyError ? (err.retryAfterMs ?? 0) : 0;
+            }
+        }
+    }
+    #sleep(ms) {
+        return new Promise((resolve) => {
+            const timer = setTimeout(() => this.#wake?.(), ms);
+            this.#wake = () => {
+                clearTimeout(timer);
+                this.#wake = undefined;
+                resolve();
+            };
+        });
+    }
+    #request(method, params, opts) {
+        const { signal, timeoutMs = this.#timeoutMs } = opts;
+        const ws = this.#ws;
+        if (signal?.aborted) {
+            return Promise.reject(signal.reason);
+        }
+        if (!ws) {
+            return Promise.reject(new DisconnectedError(`${method}: not connected`));
+        }
+        const id = this.#nextId++;
+        return new Promise((resolve, reject) => {
+            // settle forgets the id, so a late answer to a timed-out or aborted call is dropped.
+            const settle = (finish) => {
+                this.#pending.delete(id);
+                clearTimeout(timer);
+                signal?.removeEventListener("abort", onAbort);
+                finish();
+            };
+            const onAbort = () => settle(() => reject(signal?.reason));
+            const timer = timeoutMs > 0 ? setTimeout(() => settle(() => reject(new RequestTimeoutError(method, timeoutMs))), timeoutMs) : undefined;
+            this.#pending.set(id, {
+                resolve: (result) => settle(() => resolve(result)),
+                reject: (err) => settle(() => reject(err)),
+            });
+            signal?.addEventListener("abort", onAbort, { once: true });
+            try {
+                ws.send(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
+            }
+            catch (err) {
+                settle(() => reject(err));
+            }
+        });
+    }
+    #rejectPending(err) {
+        for (const p of [...this.#pending.values()]) {
+            p.reject(err);
+        }
+    }
+    #onFrame(data) {
+        let msg;
+        try {
+            msg = typeof data === "string" ? JSON.parse(data) : undefined;
+        }
+        catch {
+            msg = undefined;
+        }
+        // The server answers a request with one object; an array (a batch) is taken apart all the same.
+        for (const m of Array.isArray(msg) ? msg : [msg]) {
+            if (!isObject(m)) {
+                console.warn("parley: dropped a frame that is not a JSON-RPC message");
+            }
+            else if (typeof m.method === "string" && m.id === undefined) {
+                this.#notify(m.method, m.params);
+            }
+            else if (typeof m.id === "number") {
+                const p = this.#pending.get(m.id);
+                if ("error" in m) {
+                    p?.reject(errorFromWire(m.error));
+                }
+                else {
+                    p?.resolve(m.result);
+                }
+            }
+        }
+    }
+    #notify(method, params) {
+        const seq = isObject(params) ? params.seq : undefined;
+        if (typeof seq === "number" && seq > this.#lastSeq) {
+            this.#lastSeq = seq;
+        }
+        for (const h of [...(this.#handlers.get(method) ?? [])]) {
+            guarded(h, params);
+        }
+    }
+    #setState(state, cause) {
+        if (this.#state === state) {
+            return;
+        }
+        this.#state = state;
+        for (const h of [...this.#stateHandlers]) {
+            guarded(h, state, cause);
+        }
+    }
+}
+/**
+ * The ParleyError for a JSON-RPC error object: the generated class of its
+ * data.reason, else of its code where only one error has that code.
+ * Standard JSON-RPC errors (negative codes) stay plain ParleyErrors, since
+ * their data.reason is free text.
+ */
+export function errorFromWire(e) {
+    if (!isObject(e) || typeof e.code !== "number") {
+        return new ParleyError(-32603, "malformed error in the server's answer");
+    }
+    const message = typeof e.message === "string" ? e.message : "";
+    const data = errorData(e.data);
+    let cls = ParleyError;
+    if (e.code > 0) {
+        cls = (data && lookup(ERROR_CLASSES_BY_REASON, data.reason)) ?? lookup(ERROR_CLASSES_BY_CODE, e.code) ?? ParleyError;
+    }
+    return new cls(e.code, message, data);
+}
+function errorData(d) {
+    if (!isObject(d) || typeof d.reason !== "string") {
+        return undefined;
+    }
+    const data = { reason: d.reason };
+    if (typeof d.field === "string") {
+        data.field = d.field;
+    }
+    if (typeof d.retryAfterMs === "number") {
+        data.retryAfterMs = d.retryAfterMs;
+    }
+    return data;
+}
+/** table[key] for own keys only, so a reason like "constructor" finds nothing. */
+function lookup(table, key) {
+    return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+/** Whether a failed reconnect attempt is worth another: the network or a busy server, not refused credentials. */
+function retryable(err) {
+    if (err instanceof DisconnectedError) {
+        return !FINAL_CLOSE_CODES.has(err.closeCode ?? 0);
+    }
+    return err instanceof RequestTimeoutError || err instanceof DrainingError || err instanceof RateLimitedError;
+}
+function isObject(v) {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function asError(err) {
+    return err instanceof Error ? err : new Error(String(err));
+}
+/** Calls a user handler; one that throws is reported and does not stop the others. */
+function guarded(handler, ...args) {
+    try {
+        handler(...args);
+    }
+    catch (err) {
+        console.error("parley: a handler threw", err);
+    }
+}

@@ -1,0 +1,325 @@
+/** Any JSON value chosen by the application; the server forwards it unchanged, bounded by the frame size. */
+export type Data = unknown;
+/** An empty result, {}. */
+export interface Empty {
+}
+/** The data member of every Parley error. */
+export interface ErrorData {
+    /** A stable machine-readable token, e.g. room_full. */
+    reason: string;
+    /** For -32602: the JSON path of the offending param, e.g. candidate.sdpMid. */
+    field?: string;
+    /** For 429 and 503: when to try again. */
+    retryAfterMs?: number;
+}
+/** W3C RTCIceCandidateInit, as RTCIceCandidate.toJSON() gives it. candidate is an a=candidate line value (with or without the 'candidate:' prefix); the empty string means end of candidates for that media section. */
+export interface IceCandidateInit {
+    candidate: string;
+    sdpMid?: string | null;
+    sdpMLineIndex?: number | null;
+    usernameFragment?: string | null;
+}
+/** W3C RTCIceServer: pass it to new RTCPeerConnection({iceServers}). */
+export interface IceServer {
+    /** stun:, turn: or turns: URLs. */
+    urls: string[];
+    username?: string;
+    credential?: string;
+}
+/** ICE servers. */
+export interface IceServersResult {
+    iceServers: IceServer[];
+    /** Unix seconds after which the credentials stop working; 0 if they do not expire. */
+    expiresAt: number;
+}
+/** Who a session is: granted by the token's subject (or the bare identity in dev mode). No ':' so it fits a TURN REST username. */
+export type Identity = string;
+/** The id the recipients see. */
+export interface MessageSendResult {
+    messageId: string;
+}
+/** Free-form JSON object chosen by the application; the server stores and forwards it, bounded in size. */
+export type Metadata = Record<string, unknown>;
+/** A member of a room. */
+export interface Peer {
+    peerId: PeerId;
+    identity: Identity;
+    displayName?: string;
+    role: Role;
+    metadata?: Metadata;
+}
+/** A peer id, assigned by the server at session.connect; the same in every room the session joins. */
+export type PeerId = string;
+/** Why a peer left a room. */
+export type PeerLeftReason = "left" | "disconnected" | "kicked" | "closed";
+/** A peer's role in a room (XMPP MUC flavour). The creator (or first joiner) is the owner; owners and moderators may kick; only owners may update the room. */
+export type Role = "owner" | "moderator" | "participant";
+/** The created room. */
+export interface RoomCreateResult {
+    roomId: RoomId;
+}
+/** A room id: 1 to 64 letters, digits, '_' or '-'. For a call, the call id. */
+export type RoomId = string;
+/** A room as its members (or an admin) see it. */
+export interface RoomInfo {
+    roomId: RoomId;
+    maxPeers: number;
+    /** A locked room admits no new peers. */
+    locked: boolean;
+    metadata?: Metadata;
+    peers: Peer[];
+}
+/** The room as the caller now sees it. */
+export interface RoomJoinResult {
+    roomId: RoomId;
+    self: Peer;
+    /** The other peers, in join order. */
+    peers: Peer[];
+}
+/** The rooms, sorted by id. */
+export interface RoomListResult {
+    rooms: RoomSummary[];
+}
+export interface RoomSummary {
+    roomId: RoomId;
+    peerCount: number;
+    maxPeers: number;
+    locked: boolean;
+}
+/** Per-session sequence number of a server notification: 1, 2, 3, ... without gaps, so a client can tell what it missed. */
+export type Seq = number;
+/** The new session. */
+export interface SessionConnectResult {
+    sessionId: string;
+    peerId: PeerId;
+    identity: Identity;
+    /** Secret for resuming this session after a dropped connection. */
+    resumeToken: string;
+    resumed: boolean;
+    iceServers: IceServer[];
+    /** Unix seconds after which the iceServers credentials stop working (call ice.servers before then for fresh ones); 0 if they do not expire. */
+    iceServersExpiresAt: number;
+    /** sha256 of the server's OpenRPC document, to compare with a generated client's. */
+    protocol: string;
+}
+/** Params of session.connect. */
+export interface SessionConnectParams {
+    /** A JWT (HS256) minted by your backend or by `parley token`. */
+    token?: string;
+    /** Dev mode only: who you are, without a token. */
+    identity?: Identity;
+}
+/** Params of room.create. */
+export interface RoomCreateParams {
+    roomId?: RoomId;
+    /** Defaults to the server's --max-peers. */
+    maxPeers?: number;
+    metadata?: Metadata;
+}
+/** Params of room.join. */
+export interface RoomJoinParams {
+    roomId: RoomId;
+    /** Create the room if it does not exist. */
+    create?: boolean;
+    displayName?: string;
+    metadata?: Metadata;
+}
+/** Params of room.leave. */
+export interface RoomLeaveParams {
+    roomId: RoomId;
+}
+/** Params of room.get. */
+export interface RoomGetParams {
+    roomId: RoomId;
+}
+/** Params of room.list. */
+export interface RoomListParams {
+}
+/** Params of room.update. */
+export interface RoomUpdateParams {
+    roomId: RoomId;
+    metadata?: Metadata;
+    maxPeers?: number;
+    /** true locks, false unlocks, absent or null leaves it. */
+    locked?: boolean | null;
+}
+/** Params of room.kick. */
+export interface RoomKickParams {
+    roomId: RoomId;
+    peerId: PeerId;
+}
+/** Params of sdp.offer. */
+export interface SdpOfferParams {
+    roomId: RoomId;
+    to: PeerId;
+    /** The SDP text (RTCSessionDescription.sdp). */
+    sdp: string;
+}
+/** Params of sdp.answer. */
+export interface SdpAnswerParams {
+    roomId: RoomId;
+    to: PeerId;
+    /** The SDP text (RTCSessionDescription.sdp). */
+    sdp: string;
+}
+/** Params of ice.candidate. */
+export interface IceCandidateParams {
+    roomId: RoomId;
+    to: PeerId;
+    candidate: IceCandidateInit | null;
+}
+/** Params of ice.servers. */
+export interface IceServersParams {
+}
+/** Params of message.send. */
+export interface MessageSendParams {
+    roomId: RoomId;
+    /** A peer of the room; absent means everyone else in the room. */
+    to?: PeerId;
+    data: Data;
+}
+/** Params of the room.peerJoined notification. */
+export interface RoomPeerJoinedEvent {
+    seq: Seq;
+    roomId: RoomId;
+    peer: Peer;
+}
+/** Params of the room.peerLeft notification. */
+export interface RoomPeerLeftEvent {
+    seq: Seq;
+    roomId: RoomId;
+    peerId: PeerId;
+    reason: PeerLeftReason;
+}
+/** Params of the room.updated notification. */
+export interface RoomUpdatedEvent {
+    seq: Seq;
+    roomId: RoomId;
+    room: RoomInfo;
+}
+/** Params of the room.closed notification. */
+export interface RoomClosedEvent {
+    seq: Seq;
+    roomId: RoomId;
+    reason: string;
+}
+/** Params of the sdp.offer notification. */
+export interface SdpOfferEvent {
+    seq: Seq;
+    roomId: RoomId;
+    from: PeerId;
+    sdp: string;
+}
+/** Params of the sdp.answer notification. */
+export interface SdpAnswerEvent {
+    seq: Seq;
+    roomId: RoomId;
+    from: PeerId;
+    sdp: string;
+}
+/** Params of the ice.candidate notification. */
+export interface IceCandidateEvent {
+    seq: Seq;
+    roomId: RoomId;
+    from: PeerId;
+    candidate: IceCandidateInit | null;
+}
+/** Params of the message.received notification. */
+export interface MessageReceivedEvent {
+    seq: Seq;
+    roomId: RoomId;
+    from: PeerId;
+    messageId: string;
+    private: boolean;
+    data: Data;
+}
+/** Every client→server method: its params and result. */
+export type Methods = {
+    "session.connect": {
+        params: SessionConnectParams;
+        result: SessionConnectResult;
+    };
+    "room.create": {
+        params: RoomCreateParams;
+        result: RoomCreateResult;
+    };
+    "room.join": {
+        params: RoomJoinParams;
+        result: RoomJoinResult;
+    };
+    "room.leave": {
+        params: RoomLeaveParams;
+        result: Empty;
+    };
+    "room.get": {
+        params: RoomGetParams;
+        result: RoomInfo;
+    };
+    "room.list": {
+        params: RoomListParams;
+        result: RoomListResult;
+    };
+    "room.update": {
+        params: RoomUpdateParams;
+        result: RoomInfo;
+    };
+    "room.kick": {
+        params: RoomKickParams;
+        result: Empty;
+    };
+    "sdp.offer": {
+        params: SdpOfferParams;
+        result: Empty;
+    };
+    "sdp.answer": {
+        params: SdpAnswerParams;
+        result: Empty;
+    };
+    "ice.candidate": {
+        params: IceCandidateParams;
+        result: Empty;
+    };
+    "ice.servers": {
+        params: IceServersParams;
+        result: IceServersResult;
+    };
+    "message.send": {
+        params: MessageSendParams;
+        result: MessageSendResult;
+    };
+};
+/** Every server→client notification and its params. */
+export type Notifications = {
+    "room.peerJoined": RoomPeerJoinedEvent;
+    "room.peerLeft": RoomPeerLeftEvent;
+    "room.updated": RoomUpdatedEvent;
+    "room.closed": RoomClosedEvent;
+    "sdp.offer": SdpOfferEvent;
+    "sdp.answer": SdpAnswerEvent;
+    "ice.candidate": IceCandidateEvent;
+    "message.received": MessageReceivedEvent;
+};
+export declare const METHODS: readonly ["session.connect", "room.create", "room.join", "room.leave", "room.get", "room.list", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "message.send"];
+export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "message.received"];
+/** Application error codes by name. */
+export declare const ERROR_CODES: {
+    readonly BAD_REQUEST: 400;
+    readonly UNAUTHENTICATED: 401;
+    readonly FORBIDDEN: 403;
+    readonly ROOM_NOT_FOUND: 404;
+    readonly PEER_NOT_FOUND: 404;
+    readonly SESSION_NOT_FOUND: 404;
+    readonly NO_ANSWER: 408;
+    readonly CONFLICT: 409;
+    readonly RESUME_GAP: 410;
+    readonly TOO_LARGE: 413;
+    readonly RATE_LIMITED: 429;
+    readonly UNAVAILABLE: 480;
+    readonly ROOM_FULL: 486;
+    readonly CANCELED: 487;
+    readonly GLARE: 491;
+    readonly DRAINING: 503;
+    readonly DECLINED: 603;
+};
+/** SHA-256 of the OpenRPC document these types were generated from. */
+export declare const PROTOCOL_HASH = "2a8a7338cb944a4ecc8094e6b6aaffd43d3aad57a0eeaff1c5908f7744479eba";

@@ -1,0 +1,5 @@
+export { ParleyClient, backoffDelay, errorFromWire, } from "./client.js";
+export { DisconnectedError, ParleyError, RequestTimeoutError } from "./errors.js";
+export * from "./gen/errors.js";
+export * from "./gen/protocol.js";
+export { PeerSession, RoomPeers, selectedCandidatePair } from "./peer.js";

@@ -1,0 +1,241 @@
+/**
+ * One RTCPeerConnection to one remote peer of one room, negotiated over
+ * Parley with the W3C perfect-negotiation pattern: either side may add
+ * tracks or data channels at any time, and when offers cross the polite
+ * side's is rolled back (setRemoteDescription does it implicitly) while the
+ * impolite side ignores the other's. Candidates trickle both ways; an ICE
+ * failure restarts ICE.
+ */
+export class PeerSession {
+    pc;
+    roomId;
+    peerId;
+    polite;
+    #client;
+    #onError;
+    #unsubscribe;
+    #stateHandlers = new Set();
+    #makingOffer = false;
+    #ignoreOffer = false;
+    /** Remote candidates that came before the remote description, which addIceCandidate needs first. */
+    #early = [];
+    /** Remote descriptions and candidates are applied one after the other, in the order they came. */
+    #inbox = Promise.resolve();
+    #closed = false;
+    constructor(client, opts) {
+        const PC = opts.RTCPeerConnection ?? globalThis.RTCPeerConnection;
+        this.#client = client;
+        this.roomId = opts.roomId;
+        this.peerId = opts.peerId;
+        this.polite = opts.polite ?? client.session.peerId < opts.peerId;
+        this.#onError = opts.onError ?? ((err) => console.error("parley: negotiation with", opts.peerId, "failed:", err));
+        const pc = new PC({ ...opts.rtcConfig, iceServers: [...(opts.rtcConfig?.iceServers ?? []), ...client.session.iceServers] });
+        this.pc = pc;
+        // addEventListener, not the on* properties, which are left to the application.
+        pc.addEventListener("negotiationneeded", () => void this.#negotiate());
+        pc.addEventListener("icecandidate", ({ candidate }) => this.#sendCandidate(candidate));
+        pc.addEventListener("iceconnectionstatechange", () => {
+            if (pc.iceConnectionState === "failed") {
+                pc.restartIce();
+            }
+        });
+        pc.addEventListener("connectionstatechange", () => this.#emit(pc.connectionState));
+        const fromPeer = (ev) => ev.roomId === this.roomId && ev.from === this.peerId;
+        this.#unsubscribe = [
+            client.on("sdp.offer", (ev) => fromPeer(ev) && this.#receiveDescription({ type: "offer", sdp: ev.sdp })),
+            client.on("sdp.answer", (ev) => fromPeer(ev) && this.#receiveDescription({ type: "answer", sdp: ev.sdp })),
+            client.on("ice.candidate", (ev) => fromPeer(ev) && this.#receiveCandidate(ev.candidate)),
+        ];
+        if (opts.offer !== undefined) {
+            this.#receiveDescription({ type: "offer", sdp: opts.offer });
+        }
+    }
+    /** Calls handler with every RTCPeerConnection connectionState change, and "closed" on close(); returns the function that unsubscribes it. */
+    onState(handler) {
+        this.#stateHandlers.add(handler);
+        return () => this.#stateHandlers.delete(handler);
+    }
+    /** Stops listening to the client and closes the RTCPeerConnection. */
+    close() {
+        if (this.#closed) {
+            return;
+        }
+        this.#closed = true;
+        for (const unsubscribe of this.#unsubscribe) {
+            unsubscribe();
+        }
+        this.pc.close();
+        this.#emit("closed"); // pc.close() fires no connectionstatechange
+    }
+    async #negotiate() {
+        try {
+            this.#makingOffer = true;
+            await this.pc.setLocalDescription();
+            await this.#sendLocalDescription();
+        }
+        catch (err) {
+            this.#onError(err);
+        }
+        finally {
+            this.#makingOffer = false;
+        }
+    }
+    #receiveDescription(description) {
+        this.#enqueue(async () => {
+            const pc = this.pc;
+            const collision = description.type === "offer" && (this.#makingOffer || pc.signalingState !== "stable");
+            this.#ignoreOffer = !this.polite && collision;
+            if (this.#ignoreOffer) {
+                return;
+            }
+            await pc.setRemoteDescription(description);
+            for (const candidate of this.#early.splice(0)) {
+                await this.#addCandidate(candidate);
+            }
+            if (description.type === "offer") {
+                await pc.setLocalDescription();
+                // Not awaited: later candidates need not wait for the server's answer.
+                this.#sendLocalDescription().catch(this.#onError);
+            }
+        });
+    }
+    #receiveCandidate(candidate) {
+        this.#enqueue(async () => {
+            if (this.pc.remoteDescription) {
+                await this.#addCandidate(candidate);
+            }
+            else {
+                this.#early.push(candidate);
+            }
+        });
+    }
+    async #addCandidate(candidate) {
+        try {
+            // null is end of candidates, which addIceCandidate() without a candidate says.
+            await this.pc.addIceCandidate(candidate ?? undefined);
+        }
+        catch (err) {
+            if (!this.#ignoreOffer) {
+                throw err; // the candidates of an offer we ignored are expected to fail
+            }
+        }
+    }
+    async #sendLocalDescription() {
+        const d = this.pc.localDescription;
+        if (!d || this.#closed) {
+            return;
+        }
+        const params = { roomId: this.roomId, to: this.peerId, sdp: d.sdp };
+        await (d.type === "offer" ? this.#client.sdp.offer(params) : this.#client.sdp.answer(params));
+    }
+    #sendCandidate(c) {
+        if (this.#closed) {
+            return;
+        }
+        // The server wants sdpMid or sdpMLineIndex with every candidate; an
+        // empty one without either is the same end-of-candidates as null.
+        const candidate = c && (c.candidate !== "" || c.sdpMid !== null || c.sdpMLineIndex !== null)
+            ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment }
+            : null;
+        this.#client.ice.candidate({ roomId: this.roomId, to: this.peerId, candidate }).catch(this.#onError);
+    }
+    #enqueue(task) {
+        this.#inbox = this.#inbox.then(() => (this.#closed ? undefined : task())).catch(this.#onError);
+    }
+    #emit(state) {
+        for (const h of [...this.#stateHandlers]) {
+            h(state);
+        }
+    }
+}
+/**
+ * The PeerSessions of one room the client has joined: one is made when a
+ * peer sends an offer (so the answering side needs no glue) or when you
+ * connect() to a peer, and closed when that peer leaves. Everything closes
+ * when you leave, are kicked, or the room closes.
+ */
+export class RoomPeers {
+    roomId;
+    #client;
+    #opts;
+    #sessions = new Map();
+    #unsubscribe;
+    constructor(client, roomId, opts = {}) {
+        this.#client = client;
+        this.roomId = roomId;
+        this.#opts = opts;
+        this.#unsubscribe = [
+            client.on("sdp.offer", (ev) => {
+                if (ev.roomId === roomId && !this.#sessions.has(ev.from)) {
+                    this.#create(ev.from, ev.sdp);
+                }
+            }),
+            client.on("room.peerLeft", (ev) => {
+                if (ev.roomId !== roomId) {
+                    return;
+                }
+                if (ev.peerId === client.session.peerId) {
+                    this.close(); // kicked, or the room closed under us
+                }
+                else {
+                    this.#sessions.get(ev.peerId)?.close();
+                }
+            }),
+            client.on("room.closed", (ev) => ev.roomId === roomId && this.close()),
+        ];
+    }
+    /** The open sessions by remote peer id. */
+    get sessions() {
+        return this.#sessions;
+    }
+    /** The session with peerId, made (and passed to onPeer) if there is none. Negotiation starts once it has something to send: add a data channel or a track. */
+    connect(peerId) {
+        return this.#sessions.get(peerId) ?? this.#create(peerId);
+    }
+    /** Closes every session and stops listening; does not leave the room. */
+    close() {
+        for (const unsubscribe of this.#unsubscribe) {
+            unsubscribe();
+        }
+        for (const ps of [...this.#sessions.values()]) {
+            ps.close();
+        }
+    }
+    #create(peerId, offer) {
+        const { onPeer, ...peerOpts } = this.#opts;
+        const ps = new PeerSession(this.#client, { ...peerOpts, roomId: this.roomId, peerId, ...(offer !== undefined && { offer }) });
+        this.#sessions.set(peerId, ps);
+        ps.onState((state) => {
+            if (state === "closed" && this.#sessions.get(peerId) === ps) {
+                this.#sessions.delete(peerId);
+            }
+        });
+        onPeer?.(ps);
+        return ps;
+    }
+}
+/** The candidate pair in use, from pc.getStats(); undefined before ICE has selected one. */
+export async function selectedCandidatePair(pc) {
+    const stats = [];
+    (await pc.getStats()).forEach((s) => stats.push(s));
+    const byId = (id) => (id === undefined ? undefined : stats.find((s) => s.id === id));
+    // Chrome and Safari name the pair on the transport; Firefox has no
+    // transport stats and marks the pair selected instead.
+    const pair = byId(stats.find((s) => s.type === "transport" && s.selectedCandidatePairId)?.selectedCandidatePairId) ??
+        stats.find((s) => s.type === "candidate-pair" && s.selected === true);
+    const local = candidateInfo(byId(pair?.localCandidateId));
+    const remote = candidateInfo(byId(pair?.remoteCandidateId));
+    return local && remote ? { local, remote } : undefined;
+}
+const CANDIDATE_TYPES = new Set(["host", "srflx", "prflx", "relay"]);
+function candidateInfo(s) {
+    if (!s || typeof s.candidateType !== "string" || !CANDIDATE_TYPES.has(s.candidateType)) {
+        return undefined;
+    }
+    return {
+        type: s.candidateType,
+        address: typeof s.address === "string" ? s.address : undefined,
+        port: typeof s.port === "number" ? s.port : undefined,
+        protocol: typeof s.protocol === "string" ? s.protocol : undefined,
+    };
+}
