@@ -22,7 +22,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-rtc/parley/api"
+	tsclient "github.com/parley-rtc/parley/clients/ts"
 	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/web"
 )
 
 // methodDiscover is the OpenRPC service-discovery method.
@@ -109,10 +111,26 @@ func (s *Server) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	m.Handle("GET /client/", publicScripts(http.StripPrefix("/client/", http.FileServerFS(tsclient.Dist))))
+	if s.cfg.Dev {
+		m.Handle("GET /demo/", http.StripPrefix("/demo/", http.FileServerFS(web.Demo)))
+	}
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = fmt.Fprint(w, "Parley signaling server.\nJSON-RPC 2.0 over WebSocket at /rpc (and POST /rpc); schema at /openrpc.json.\n")
+		_, _ = fmt.Fprint(w, "Parley signaling server.\nJSON-RPC 2.0 over WebSocket at /rpc (and POST /rpc); schema at /openrpc.json; the TypeScript client at /client/index.js.\n")
+		if s.cfg.Dev {
+			_, _ = fmt.Fprint(w, "Dev mode: open /demo/ in two tabs.\n")
+		}
 	})
 	return m
+}
+
+// publicScripts lets pages of any origin import the client as a module
+// (module scripts are fetched with CORS); it is public code, no credentials.
+func publicScripts(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Serve answers on ln until ctx is done, then shuts down gracefully.

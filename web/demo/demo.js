@@ -1,0 +1,124 @@
+// The demo page: join a room, and the newcomer calls everyone already there
+// through Parley (RoomPeers answers whoever calls us). Each remote peer gets
+// a card with its connection state, the selected candidate pair and a chat
+// over an RTCDataChannel (plus video with "camera and microphone").
+import { ParleyClient, RoomPeers, selectedCandidatePair } from "/client/index.js";
+
+const $ = (id) => document.getElementById(id);
+const query = new URLSearchParams(location.search);
+$("identity").value = query.get("identity") ?? `guest-${Math.random().toString(36).slice(2, 6)}`;
+$("room").value = query.get("room") ?? $("room").value;
+$("relay").checked = query.has("relay");
+
+/** The joined room: client, RoomPeers, local media, identities and cards by peerId. */
+let joined;
+
+function log(text) {
+  $("log").append(`${new Date().toISOString().slice(11, 23)} ${text}\n`);
+}
+
+function setStatus(text) {
+  $("status").textContent = text;
+}
+
+$("join").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("joinButton").disabled = true;
+  try {
+    await join($("identity").value, $("room").value, { video: $("video").checked, relay: $("relay").checked });
+    $("leaveButton").disabled = false;
+  } catch (err) {
+    setStatus(`error: ${err.message}`);
+    log(`join failed: ${err.stack ?? err}`);
+    leave();
+  }
+});
+$("leaveButton").addEventListener("click", leave);
+
+async function join(identity, roomId, { video, relay }) {
+  setStatus("connecting");
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/rpc`;
+  const client = await ParleyClient.connect(url, { identity });
+  const local = video ? await navigator.mediaDevices.getUserMedia({ video: true, audio: true }) : undefined;
+  joined = { client, roomId, local, identities: new Map(), cards: new Map() };
+  client.onState((state) => setStatus(`${state} as ${client.session.identity} (${client.session.peerId})`));
+  setStatus(`open as ${identity} (${client.session.peerId})`);
+  joined.room = new RoomPeers(client, roomId, {
+    rtcConfig: relay ? { iceTransportPolicy: "relay" } : {},
+    onPeer: (ps) => attach(ps, false),
+    onError: (err) => log(`webrtc: ${err.message}`),
+  });
+  client.on("room.peerJoined", ({ peer }) => {
+    joined.identities.set(peer.peerId, peer.identity);
+    log(`${peer.identity} (${peer.peerId}) joined`);
+  });
+  client.on("room.peerLeft", ({ peerId, reason }) => {
+    log(`${joined.identities.get(peerId) ?? peerId} left (${reason})`);
+    joined.cards.get(peerId)?.remove();
+    joined.cards.delete(peerId);
+  });
+  const { peers } = await client.room.join({ roomId, create: true });
+  log(`joined ${roomId} with ${peers.length} other peer(s)`);
+  for (const peer of peers) {
+    joined.identities.set(peer.peerId, peer.identity);
+    attach(joined.room.connect(peer.peerId), true);
+  }
+}
+
+function leave() {
+  if (joined) {
+    joined.room?.close();
+    joined.local?.getTracks().forEach((t) => t.stop());
+    joined.client.close();
+    joined = undefined;
+  }
+  $("peers").replaceChildren();
+  setStatus("not connected");
+  $("joinButton").disabled = false;
+  $("leaveButton").disabled = true;
+}
+
+/** A card for one remote peer; the caller opens the data channel, the callee receives it. */
+function attach(ps, caller) {
+  const card = $("peerTemplate").content.firstElementChild.cloneNode(true);
+  const field = (name) => card.querySelector(`[data-field=${name}]`);
+  card.dataset.peer = ps.peerId;
+  card.querySelector("h2").textContent = `${joined.identities.get(ps.peerId) ?? "peer"} (${ps.peerId})${ps.polite ? ", polite" : ""}`;
+  joined.cards.get(ps.peerId)?.remove();
+  joined.cards.set(ps.peerId, card);
+  $("peers").append(card);
+
+  const pc = ps.pc;
+  pc.addEventListener("signalingstatechange", () => { field("signaling").textContent = pc.signalingState; });
+  ps.onState(async (state) => {
+    field("connection").textContent = state;
+    log(`${ps.peerId}: ${state}`);
+    if (state === "connected") {
+      const pair = await selectedCandidatePair(pc);
+      field("pair").textContent = pair
+        ? `${pair.local.type} ${pair.local.address}:${pair.local.port} ⇄ ${pair.remote.type} ${pair.remote.address}:${pair.remote.port} (${pair.local.protocol})`
+        : "none";
+    }
+  });
+  if (joined.local) {
+    card.querySelector(".videos").hidden = false;
+    field("local").srcObject = joined.local;
+    for (const track of joined.local.getTracks()) pc.addTrack(track, joined.local);
+    pc.addEventListener("track", (e) => { field("remote").srcObject = e.streams[0] ?? new MediaStream([e.track]); });
+  }
+  const chat = (channel) => {
+    const input = field("send").querySelector("input");
+    const button = field("send").querySelector("button");
+    channel.addEventListener("open", () => { input.disabled = button.disabled = false; });
+    channel.addEventListener("close", () => { input.disabled = button.disabled = true; });
+    channel.addEventListener("message", (e) => field("chat").append(`them: ${e.data}\n`));
+    field("send").addEventListener("submit", (e) => {
+      e.preventDefault();
+      channel.send(input.value);
+      field("chat").append(`me: ${input.value}\n`);
+      input.value = "";
+    });
+  };
+  if (caller) chat(pc.createDataChannel("chat"));
+  else pc.addEventListener("datachannel", (e) => chat(e.channel));
+}
