@@ -25,11 +25,12 @@ build: ## build bin/parley
 	$(GO) build -o bin/parley ./cmd/parley
 
 .PHONY: generate
-generate: ## regenerate api/*_gen.go, clients/ts/src/gen and api/PROTOCOL.md from api/parley.openrpc.json
+generate: clients/ts/node_modules ## regenerate api/*_gen.go, the clients' generated code, api/PROTOCOL.md and clients/ts/dist from api/parley.openrpc.json
 	$(GO) run ./cmd/parley-gen
+	cd clients/ts && npm run --silent build
 
 .PHONY: check-generated
-GENERATED := 'api/*_gen.go' api/PROTOCOL.md clients/ts/src/gen 'clients/go/parley/*_gen.go'
+GENERATED := 'api/*_gen.go' api/PROTOCOL.md clients/ts/src/gen clients/ts/dist 'clients/go/parley/*_gen.go'
 check-generated: generate ## fail if generated files differ from what is committed (new untracked outputs too)
 	@status=$$(git status --porcelain -- $(GENERATED)); \
 	if [ -n "$$status" ]; then \
@@ -44,6 +45,10 @@ clients/ts/node_modules: clients/ts/package-lock.json
 	cd clients/ts && npm ci --no-audit --no-fund
 	@touch $@
 
+e2e/node_modules: e2e/package-lock.json
+	cd e2e && npm ci --no-audit --no-fund
+	@touch $@
+
 .PHONY: lint
 lint: $(GOBIN)/staticcheck ## gofmt, go vet, staticcheck, import rules
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -53,12 +58,20 @@ lint: $(GOBIN)/staticcheck ## gofmt, go vet, staticcheck, import rules
 	./scripts/check-imports.sh
 
 .PHONY: ts-check
-ts-check: clients/ts/node_modules ## tsc --noEmit --strict over the generated TypeScript
+ts-check: clients/ts/node_modules ## tsc --strict over the TypeScript client and its tests
 	cd clients/ts && npm run --silent typecheck
+
+.PHONY: ts-test
+ts-test: clients/ts/node_modules ## vitest: the TS client's unit tests and its integration test against the real binary
+	cd clients/ts && npm test
 
 .PHONY: test-go
 test-go: ## go test -race over every package
 	$(GO) test -race -count=1 ./...
+
+.PHONY: e2e
+e2e: deps e2e/node_modules ## browser tests: headless chromium + the TS client against the real binary, the echobot and Parley's TURN
+	./e2e/run.sh
 
 .PHONY: fuzz
 fuzz: ## a short run of every fuzz target (FUZZTIME=100000x executions each)
@@ -73,7 +86,7 @@ deps: ## install the Debian packages the tests use (coturn, nftables, iproute2) 
 	./scripts/install-deps.sh
 
 .PHONY: test
-test: deps check-generated lint ts-check test-go fuzz ## everything CI runs
+test: deps check-generated lint ts-check ts-test test-go e2e fuzz ## everything CI runs
 
 .PHONY: bench
 bench: deps ## Go benchmarks and the loopback load generators (signaling; STUN/TURN beside coturn); prints the figures
@@ -83,4 +96,4 @@ bench: deps ## Go benchmarks and the loopback load generators (signaling; STUN/T
 
 .PHONY: clean
 clean:
-	rm -rf bin clients/ts/node_modules
+	rm -rf bin clients/ts/node_modules e2e/node_modules e2e/artifacts
