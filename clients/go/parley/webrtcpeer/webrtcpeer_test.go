@@ -127,11 +127,8 @@ func TestDataChannel(t *testing.T) {
 		typ  webrtc.ICECandidateType
 	}{
 		{"host", []string{"--no-turn"}, webrtc.Configuration{}, webrtc.ICECandidateTypeHost},
-		// --dev keeps TURN's default relay policy, which refuses loopback
-		// peers (turn/policy.go); the relay addresses here are loopback, so
-		// the test allows exactly 127.0.0.1, as an operator would a private
-		// media network.
-		{"relay", []string{"--turn-listen", "127.0.0.1:0", "--turn-allow-peer", "127.0.0.1/32"},
+		// Both ends relay-only: the pair is relay to relay through Parley's TURN.
+		{"relay", []string{"--turn-listen", "127.0.0.1:0"},
 			webrtc.Configuration{ICETransportPolicy: webrtc.ICETransportPolicyRelay}, webrtc.ICECandidateTypeRelay},
 	}
 	for _, tt := range tests {
