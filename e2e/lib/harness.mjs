@@ -1,0 +1,105 @@
+// Shared plumbing of the browser end-to-end tests: the real parley binary,
+// the Go echobot and Debian's chromium, each started fresh and stopped by the
+// test that started it. run.sh builds the binaries and runs everything in a
+// loopback-only network namespace, so every packet stays on 127/8 and the
+// fixed dev ports (7880, 3478) cannot clash with anything on the machine.
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const artifacts = new URL('../artifacts/', import.meta.url);
+
+/**
+ * A started child process: resolves once a line of its stdout matches ready,
+ * keeps every output line for the failure report.
+ */
+export async function startProcess(t, name, bin, args, ready, timeoutMs = 20000) {
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  let resolveReady, rejectReady;
+  const matched = new Promise((res, rej) => { resolveReady = res; rejectReady = rej; });
+  const timer = setTimeout(() => rejectReady(new Error(`${name} printed no ${ready} within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
+  const collect = (stream, isStdout) => {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop();
+      for (const line of parts) {
+        lines.push(`${name}: ${line}`);
+        const m = isStdout && line.match(ready);
+        if (m) resolveReady(m);
+      }
+    });
+  };
+  collect(proc.stdout, true);
+  collect(proc.stderr, false);
+  proc.on('exit', (code, signal) => rejectReady(new Error(`${name} exited (${code ?? signal}) before it was ready:\n${lines.join('\n')}`)));
+  t.after(() => { proc.kill('SIGKILL'); });
+  const match = await matched.finally(() => clearTimeout(timer));
+  return { proc, match, lines };
+}
+
+/** parley serve --dev on a free port, with its co-hosted STUN/TURN. */
+export async function startParley(t, ...extra) {
+  const bin = requiredEnv('E2E_PARLEY_BIN');
+  const p = await startProcess(t, 'parley', bin, ['serve', '--dev', '--listen', '127.0.0.1:0', ...extra], /STUN\/TURN on udp/);
+  const url = p.lines.map((l) => l.match(/listening on (ws:\/\/[0-9.:]+\/rpc)/)).find(Boolean)?.[1];
+  if (!url) throw new Error(`no listening line:\n${p.lines.join('\n')}`);
+  return { ...p, url, http: url.replace(/^ws/, 'http').replace(/\/rpc$/, '') };
+}
+
+/** The Go echobot (examples/echobot) joined to room on the server at url. */
+export async function startEchobot(t, url, room, ...extra) {
+  const bin = requiredEnv('E2E_ECHOBOT_BIN');
+  const p = await startProcess(t, 'echobot', bin, ['-url', url, '-room', room, ...extra], /echobot ready room=(\S+) peer=(\S+)/);
+  return { ...p, peerId: p.match[2] };
+}
+
+/**
+ * A headless chromium with a fresh profile. Camera and microphone are
+ * granted because chromium hides host candidates behind mDNS names
+ * otherwise, and loopback candidates need their own switch.
+ */
+export async function launchBrowser(t) {
+  const profile = await mkdtemp(join(tmpdir(), 'parley-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--allow-loopback-in-peer-connection',
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    ],
+  });
+  await context.grantPermissions(['camera', 'microphone']);
+  const logs = [];
+  context.on('console', (msg) => logs.push(`console.${msg.type()}: ${msg.text()}`));
+  context.on('weberror', (err) => logs.push(`page error: ${err.error()}`));
+  t.after(async () => {
+    if (!t.passed) await saveArtifacts(t, context, logs);
+    await context.close();
+    await rm(profile, { recursive: true, force: true });
+  });
+  return { context, logs };
+}
+
+/** On failure: a screenshot of every page and the console, named after the test. */
+async function saveArtifacts(t, context, logs) {
+  const dir = new URL(`${t.name.replace(/[^a-z0-9]+/gi, '-')}/`, artifacts);
+  await mkdir(dir, { recursive: true });
+  const pages = context.pages();
+  for (let i = 0; i < pages.length; i++) {
+    await pages[i].screenshot({ path: new URL(`page${i}.png`, dir).pathname }).catch(() => {});
+  }
+  await writeFile(new URL('console.txt', dir), logs.join('\n'));
+}
+
+function requiredEnv(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the browser tests with e2e/run.sh (make e2e)`);
+  return v;
+}
