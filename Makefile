@@ -45,6 +45,10 @@ clients/ts/node_modules: clients/ts/package-lock.json
 	cd clients/ts && npm ci --no-audit --no-fund
 	@touch $@
 
+openapi/node_modules: openapi/package-lock.json
+	cd openapi && npm ci --no-audit --no-fund
+	@touch $@
+
 e2e/node_modules: e2e/package-lock.json
 	cd e2e && npm ci --no-audit --no-fund
 	@touch $@
@@ -64,6 +68,10 @@ ts-check: clients/ts/node_modules ## tsc --strict over the TypeScript client and
 .PHONY: ts-test
 ts-test: clients/ts/node_modules ## vitest: the TS client's unit tests and its integration test against the real binary
 	cd clients/ts && npm test
+
+.PHONY: check-docs
+check-docs: openapi/node_modules ## validate openapi/parley.openapi.yaml (swagger-parser) and api/parley.openrpc.json (OpenRPC meta-schema)
+	cd openapi && npm run --silent check
 
 .PHONY: test-go
 test-go: ## go test -race over every package
@@ -86,7 +94,7 @@ deps: ## install the Debian packages the tests use (coturn, nftables, iproute2) 
 	./scripts/install-deps.sh
 
 .PHONY: test
-test: deps check-generated lint ts-check ts-test test-go e2e fuzz ## everything CI runs
+test: deps check-generated lint check-docs ts-check ts-test test-go e2e fuzz ## everything CI runs
 
 .PHONY: bench
 bench: deps ## Go benchmarks and the loopback load generators (signaling; STUN/TURN beside coturn); prints the figures
@@ -96,4 +104,4 @@ bench: deps ## Go benchmarks and the loopback load generators (signaling; STUN/T
 
 .PHONY: clean
 clean:
-	rm -rf bin clients/ts/node_modules e2e/node_modules e2e/artifacts
+	rm -rf bin clients/ts/node_modules openapi/node_modules e2e/node_modules e2e/artifacts
