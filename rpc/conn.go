@@ -28,6 +28,7 @@ type ConnConfig struct {
 	PongTimeout      time.Duration // silence after which the client is gone: no pong nor frame (default 45s)
 	Logger           *slog.Logger
 	OnClose          func(CloseReason) // called once, after the connection is closed
+	Stats            *Stats            // shared counters to add to (nil: none)
 }
 
 // Defaults of ConnConfig.
@@ -131,6 +132,7 @@ func (c *Conn) Serve(ctx context.Context, mux *Mux) CloseReason {
 	c.writers.Wait()
 	_ = c.ws.Close()
 	reason := c.Reason()
+	c.cfg.Stats.closed(reason)
 	if c.cfg.OnClose != nil {
 		c.cfg.OnClose(reason)
 	}
@@ -169,7 +171,7 @@ func (c *Conn) handleMessage(ctx context.Context, mux *Mux, typ int, r io.Reader
 		return nil
 	}
 	if reply := dispatch(ctx, mux, buf.Bytes()); reply != nil {
-		_ = c.NotifyRaw(reply)
+		_ = c.enqueue(reply)
 	}
 	return nil
 }
@@ -521,6 +523,22 @@ func (c *Conn) Notify(method string, params any) error {
 // frame must not be modified afterwards; one frame may be queued on many
 // connections.
 func (c *Conn) NotifyRaw(frame []byte) error {
+	err := c.enqueue(frame)
+	if s := c.cfg.Stats; s != nil {
+		switch {
+		case err == nil:
+			s.Notifications.Add(1)
+		case errors.Is(err, ErrClosed):
+			s.DroppedClosed.Add(1)
+		default:
+			s.DroppedQueueFull.Add(1)
+		}
+	}
+	return err
+}
+
+// enqueue queues a frame (a notification or a response) for the writer.
+func (c *Conn) enqueue(frame []byte) error {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,21 +229,34 @@ func TestConnFlushesBeforeClose(t *testing.T) {
 
 // A client that stops reading fills its queue; the next Notify closes it as
 // slow_consumer without blocking the sender.
+// TestConnSlowConsumer: a client that never reads is cut off, and the
+// shared Stats count what was queued, refused and why the connection ended.
 func TestConnSlowConsumer(t *testing.T) {
-	url, conns, reasons := wsServer(t, echoMux(), ConnConfig{MaxQueueMessages: 64, MaxQueueBytes: 1 << 20, WriteTimeout: time.Second})
+	var stats Stats
+	url, conns, reasons := wsServer(t, echoMux(), ConnConfig{MaxQueueMessages: 64, MaxQueueBytes: 1 << 20, WriteTimeout: time.Second, Stats: &stats})
 	dial(t, url) // never reads
 	c := <-conns
 	payload := map[string]string{"sdp": strings.Repeat("v=0 ", 4096)}
 	var err error
+	queued := uint64(0)
 	deadline := time.Now().Add(30 * time.Second)
 	for err == nil && time.Now().Before(deadline) {
-		err = c.Notify("sdp.offer", payload)
+		if err = c.Notify("sdp.offer", payload); err == nil {
+			queued++
+		}
 	}
 	if !errors.Is(err, ErrSlowConsumer) {
 		t.Fatalf("Notify: %v, want ErrSlowConsumer", err)
 	}
 	if got := waitReason(t, reasons); got != CloseSlowConsumer {
 		t.Fatalf("reason %v, want slow_consumer", got)
+	}
+	if err := c.Notify("sdp.offer", payload); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Notify after close: %v, want ErrClosed", err)
+	}
+	got := []uint64{stats.Notifications.Load(), stats.DroppedQueueFull.Load(), stats.DroppedClosed.Load(), stats.Closes(CloseSlowConsumer), stats.Closes(CloseNormal)}
+	if want := []uint64{queued, 1, 1, 1, 0}; !slices.Equal(got, want) {
+		t.Fatalf("stats (queued, queue full, closed, slow_consumer closes, normal closes) = %v, want %v", got, want)
 	}
 }
 

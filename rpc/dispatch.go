@@ -288,16 +288,26 @@ func (m *Mux) call(ctx context.Context, req request) (result any, err *Error) {
 	if herr == nil {
 		return res, nil
 	}
-	var rerr *Error
-	if errors.As(herr, &rerr) {
+	if rerr := AsError(herr); rerr != nil {
 		return nil, rerr
-	}
-	var ferr *FieldError
-	if errors.As(herr, &ferr) {
-		return nil, InvalidParams(ferr.Field, ferr.Reason)
 	}
 	m.logger().Error("rpc: handler failed", "method", string(req.method), "err", herr)
 	return nil, &Error{Code: CodeInternalError, Message: "internal error"}
+}
+
+// AsError is the JSON-RPC error a handler's err is answered with: an *Error
+// as it is, a *FieldError as invalid params; nil for any other error, which
+// is answered as an internal error (and logged) so nothing leaks.
+func AsError(err error) *Error {
+	var rerr *Error
+	if errors.As(err, &rerr) {
+		return rerr
+	}
+	var ferr *FieldError
+	if errors.As(err, &ferr) {
+		return InvalidParams(ferr.Field, ferr.Reason)
+	}
+	return nil
 }
 
 func (m *Mux) logger() *slog.Logger {
