@@ -42,21 +42,10 @@ const (
 	interopKey    = "interop-api-key-0123456789abcdefghijkl" // ≥ 32 chars
 )
 
-// coturnTool finds a program of Debian's coturn package. Without it the test
-// is skipped, not failed, so `go test` works on a machine without coturn;
-// `make test` installs it (scripts/install-deps.sh), and under CI a missing
-// tool fails the test rather than letting the interop checks silently vanish.
+// coturnTool finds a program of Debian's coturn package.
 func coturnTool(t *testing.T, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		msg := fmt.Sprintf("%s not found: the coturn interop tests need Debian's coturn package (make deps, or apt-get install coturn)", name)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
+	return testkit.Tool(t, name, "coturn")
 }
 
 // toolResult is how a run of a program ended.
