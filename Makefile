@@ -74,8 +74,8 @@ check-docs: openapi/node_modules ## validate openapi/parley.openapi.yaml (swagge
 	cd openapi && npm run --silent check
 
 .PHONY: test-go
-test-go: ## go test -race over every package
-	$(GO) test -race -count=1 ./...
+test-go: ## go test -race over every package (a test tool missing is a failure here, not a skip)
+	REQUIRE_TEST_TOOLS=1 $(GO) test -race -count=1 ./...
 
 .PHONY: e2e
 e2e: deps e2e/node_modules ## browser tests: headless chromium + the TS client against the real binary, the echobot and Parley's TURN

@@ -3,7 +3,8 @@
 # third-party STUN/TURN server and clients to interoperate with), nftables
 # and iproute2 (the NAT lab's routers and namespaces), chromium (the browser
 # end-to-end tests drive it with playwright-core; no browser download) and
-# util-linux's unshare (those tests run in a loopback-only network namespace). Only what is missing is
+# util-linux's unshare (those tests run in a loopback-only network namespace),
+# and prometheus for promtool, which checks the /metrics output. Only what is missing is
 # installed, so a prepared machine pays nothing; `make test` calls this.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null || n
 command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
 command -v chromium >/dev/null || need+=(chromium)
+command -v promtool >/dev/null || need+=(prometheus)
 command -v unshare >/dev/null || need+=(util-linux)
 
 if ((${#need[@]} == 0)); then
@@ -25,7 +27,10 @@ echo "install-deps: installing ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# Debian starts coturn as a service on install; the tests run their own.
-if command -v systemctl >/dev/null && systemctl is-active --quiet coturn 2>/dev/null; then
-	systemctl stop coturn || true
-fi
+# Debian starts coturn and prometheus as services on install; the tests run
+# their own coturn and need no prometheus server.
+for service in coturn prometheus; do
+	if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+		systemctl stop "$service" || true
+	fi
+done
