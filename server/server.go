@@ -112,6 +112,7 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	m.Handle("GET /client/", publicScripts(http.StripPrefix("/client/", http.FileServerFS(tsclient.Dist))))
+	m.Handle("GET /inspector/", http.StripPrefix("/inspector/", http.FileServerFS(web.Inspector)))
 	if s.cfg.Dev {
 		m.Handle("GET /demo/", http.StripPrefix("/demo/", http.FileServerFS(web.Demo)))
 	}
