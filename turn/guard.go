@@ -37,6 +37,8 @@ const (
 //     permission cap get 508 Insufficient Capacity (RFC 8656 §9.1).
 //   - Send indications to a refused peer are dropped (indications have no
 //     answer).
+//   - Allocate while draining gets 508 Insufficient Capacity (RFC 8656 §7.2:
+//     the server cannot allocate now), so the client tries another server.
 //
 // The error responses carry MESSAGE-INTEGRITY, so only correctly signed
 // requests are answered here; anything else goes on to pion, which answers
@@ -52,7 +54,8 @@ func (s *Server) inspect(pkt []byte, src, local net.Addr, send func([]byte)) boo
 	namesPeers := isRequest && (t.Method == stun.MethodCreatePermission || t.Method == stun.MethodChannelBind || t.Method == stun.MethodConnect) ||
 		t.Class == stun.ClassIndication && t.Method == stun.MethodSend
 	needsSecret := isRequest && t.Method != stun.MethodBinding && len(s.creds.secrets) > 1
-	if !namesPeers && !needsSecret {
+	drained := isRequest && t.Method == stun.MethodAllocate && s.draining.Load()
+	if !namesPeers && !needsSecret && !drained {
 		return true
 	}
 	m := &stun.Message{Raw: append([]byte(nil), pkt...)}
@@ -64,7 +67,7 @@ func (s *Server) inspect(pkt []byte, src, local net.Addr, send func([]byte)) boo
 	if isRequest && m.Contains(stun.AttrMessageIntegrity) {
 		key, signed = s.auth.verify(m)
 	}
-	if !namesPeers {
+	if !namesPeers && !drained {
 		return true
 	}
 	// refuse answers a signed request with code; an unsigned one goes on to
@@ -78,6 +81,9 @@ func (s *Server) inspect(pkt []byte, src, local net.Addr, send func([]byte)) boo
 		}
 		send(errorResponse(m, code, key))
 		return false
+	}
+	if drained {
+		return refuse(stun.CodeInsufficientCapacity)
 	}
 	peers, ok := peerAddrs(m)
 	if !ok {
@@ -203,13 +209,14 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		ip := addrPortOf(c.RemoteAddr()).Addr()
-		if !l.srv.streams.acquire(ip) {
+		src := addrPortOf(c.RemoteAddr())
+		if !l.srv.streams.acquire(src.Addr()) {
 			l.srv.stats.streamsRefused.Add(1)
 			_ = c.Close()
 			continue
 		}
-		return &guardedConn{Conn: c, srv: l.srv, r: bufio.NewReader(c), ip: ip}, nil
+		l.srv.streamClients.Store(src, struct{}{})
+		return &guardedConn{Conn: c, srv: l.srv, r: bufio.NewReader(c), src: src}, nil
 	}
 }
 
@@ -247,7 +254,7 @@ type guardedConn struct {
 	r       *bufio.Reader
 	started bool
 	pending []byte
-	ip      netip.Addr // counted in srv.streams until Close
+	src     netip.AddrPort // counted in srv.streams and listed in srv.streamClients until Close
 
 	closeOnce sync.Once
 	closeErr  error
@@ -257,7 +264,8 @@ type guardedConn struct {
 func (c *guardedConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closeErr = c.Conn.Close()
-		c.srv.streams.release(c.ip)
+		c.srv.streams.release(c.src.Addr())
+		c.srv.streamClients.Delete(c.src)
 	})
 	return c.closeErr
 }

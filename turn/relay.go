@@ -158,6 +158,12 @@ type relayConn struct {
 	lifetime *time.Timer   // closes the allocation at the lifetime cap
 	fast     fastPath      // peer → client ChannelData without pion
 
+	// client, transport and created describe the allocation for operators;
+	// guarded by relays.mu, set when pion reports the allocation.
+	client    netip.AddrPort
+	transport string
+	created   time.Time
+
 	closeOnce sync.Once
 	closeErr  error
 }

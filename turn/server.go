@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/logging"
@@ -118,6 +120,10 @@ type Server struct {
 	binding      *binding.Server
 	udpOut       udpWriter // sends to UDP clients from the listen address (the fast path)
 	pion         *pionturn.Server
+	draining     atomic.Bool // Drain: refuse new allocations
+	// streamClients holds the source address of every open TCP/TLS
+	// connection: pion reports every allocation as UDP.
+	streamClients sync.Map
 }
 
 // Start checks cfg, opens every listener and starts serving.
@@ -379,6 +385,7 @@ func (s *Server) events() pionturn.EventHandler {
 			}
 		},
 		OnAllocationCreated: func(src, dst net.Addr, _, _, _ string, relay net.Addr, _ int) {
+			s.relays.described(relay, addrPortOf(src), s.transportOf(src, dst))
 			s.stats.allocationsActive.Add(1)
 			s.stats.allocationsTotal.Add(1)
 			s.perms.open(tupleOf(src, dst))
