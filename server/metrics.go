@@ -1,12 +1,18 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"strconv"
+	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/turn"
 )
 
@@ -15,12 +21,156 @@ import (
 // live in one process.
 func (s *Server) newRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
+	s.rpcMetrics = newRPCMetrics()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		turnCollector{s.turn},
+		signalingCollector{s},
 	)
+	s.rpcMetrics.register(reg)
 	return reg
+}
+
+// rpcMetrics are updated on the request path, by the observe middleware.
+// Labels are bounded: method names come from the schema (the middleware
+// wraps registered methods only) and codes from its error table.
+type rpcMetrics struct {
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	rateLimited prometheus.Counter
+	sessions    *prometheus.CounterVec
+}
+
+func newRPCMetrics() *rpcMetrics {
+	return &rpcMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_rpc_requests_total",
+			Help: "JSON-RPC requests answered, by method and code (0: success; else the error code).",
+		}, []string{"method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "parley_rpc_duration_seconds",
+			Help:    "Time to answer a JSON-RPC request in the server (not the network), by method.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"method"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_rate_limited_requests_total",
+			Help: "Requests refused with 429 (the connection's request rate, or a method's own limit).",
+		}),
+		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_sessions_total",
+			Help: "session.connect answers, by result (ok, or the error's reason such as unauthenticated or draining).",
+		}, []string{"result"}),
+	}
+}
+
+func (m *rpcMetrics) register(reg *prometheus.Registry) {
+	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.sessions)
+}
+
+// observe is the outermost middleware: it times and counts every answer,
+// including those the inner middleware refuses (rate limit, no session).
+// The success series are looked up once per method, at registration.
+func (m *rpcMetrics) observe(method string, next rpc.MethodFunc) rpc.MethodFunc {
+	ok := m.requests.WithLabelValues(method, "0")
+	took := m.duration.WithLabelValues(method)
+	connect := method == api.MethodSessionConnect
+	return func(ctx context.Context, params jsontext.Value) (any, error) {
+		start := time.Now()
+		res, err := next(ctx, params)
+		took.Observe(time.Since(start).Seconds())
+		if err == nil {
+			ok.Inc()
+			if connect {
+				m.sessions.WithLabelValues("ok").Inc()
+			}
+			return res, nil
+		}
+		code, reason := int64(rpc.CodeInternalError), "internal_error"
+		if e := rpc.AsError(err); e != nil {
+			code, reason = e.Code, errorReason(e)
+		}
+		m.requests.WithLabelValues(method, strconv.FormatInt(code, 10)).Inc()
+		if code == api.CodeRateLimited {
+			m.rateLimited.Inc()
+		}
+		if connect {
+			m.sessions.WithLabelValues(reason).Inc()
+		}
+		return nil, err
+	}
+}
+
+// errorReason is the bounded label for an error: its schema reason token,
+// or the JSON-RPC class for protocol errors (whose data.reason is free text).
+func errorReason(e *rpc.Error) string {
+	if d, ok := e.Data.(*api.ErrorData); ok && e.Code > 0 {
+		return d.Reason
+	}
+	if e.Code == rpc.CodeInvalidParams {
+		return "invalid_params"
+	}
+	return "error_" + strconv.FormatInt(e.Code, 10)
+}
+
+var (
+	connectionsOpen = prometheus.NewDesc("parley_connections_active", "WebSocket connections open now (with or without a session).", nil, nil)
+	connsClosed     = prometheus.NewDesc("parley_connections_closed_total", "WebSocket connections ended, by reason (slow_consumer: cut off for not reading; see api/PROTOCOL.md for the close codes).", []string{"reason"}, nil)
+	roomsActive     = prometheus.NewDesc("parley_rooms_active", "Rooms open now.", nil, nil)
+	roomPeers       = prometheus.NewDesc("parley_room_peers", "Rooms by their number of peers, at scrape time.", nil, nil)
+	notesSent       = prometheus.NewDesc("parley_notifications_sent_total", "Notifications queued to clients.", nil, nil)
+	notesDropped    = prometheus.NewDesc("parley_notifications_dropped_total", "Notifications not queued, by reason (queue_full: the client was cut off as a slow consumer; closed: its connection was closing).", []string{"reason"}, nil)
+)
+
+// roomPeerBuckets are the upper bounds of parley_room_peers.
+var roomPeerBuckets = []float64{1, 2, 3, 4, 6, 8, 12, 16, 32, 64, 128, 1024}
+
+// signalingCollector reads the signaling state at scrape time: the request
+// path pays nothing for gauges it can count when asked.
+type signalingCollector struct{ s *Server }
+
+func (c signalingCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{connectionsOpen, connsClosed, roomsActive, roomPeers, notesSent, notesDropped} {
+		ch <- d
+	}
+}
+
+func (c signalingCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	s.connsMu.Lock()
+	conns := len(s.conns)
+	s.connsMu.Unlock()
+	ch <- prometheus.MustNewConstMetric(connectionsOpen, prometheus.GaugeValue, float64(conns))
+	for _, r := range rpc.CloseReasons() {
+		ch <- prometheus.MustNewConstMetric(connsClosed, prometheus.CounterValue, float64(s.rpcStats.Closes(r)), r.String())
+	}
+	st := &s.rpcStats
+	ch <- prometheus.MustNewConstMetric(notesSent, prometheus.CounterValue, float64(st.Notifications.Load()))
+	ch <- prometheus.MustNewConstMetric(notesDropped, prometheus.CounterValue, float64(st.DroppedQueueFull.Load()), "queue_full")
+	ch <- prometheus.MustNewConstMetric(notesDropped, prometheus.CounterValue, float64(st.DroppedClosed.Load()), "closed")
+
+	buckets := make(map[float64]uint64, len(roomPeerBuckets))
+	var rooms, peers uint64
+	s.hub.eachRoomSize(func(n int) {
+		rooms++
+		peers += uint64(n)
+		for _, b := range roomPeerBuckets {
+			if float64(n) <= b {
+				buckets[b]++
+			}
+		}
+	})
+	ch <- prometheus.MustNewConstMetric(roomsActive, prometheus.GaugeValue, float64(rooms))
+	ch <- prometheus.MustNewConstHistogram(roomPeers, rooms, float64(peers), buckets)
+}
+
+// eachRoomSize calls fn with the peer count of every room, under the read lock.
+func (h *hub) eachRoomSize(fn func(peers int)) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, r := range h.rooms {
+		fn(len(r.members))
+	}
 }
 
 func (s *Server) metricsHandler() http.Handler {

@@ -3,6 +3,7 @@ package server
 import (
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -10,6 +11,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // scrape GETs /metrics and returns every sample as "name{labels}" → value.
@@ -31,6 +34,11 @@ func scrape(t *testing.T, ts *testServer) map[string]float64 {
 	out := map[string]float64{}
 	for name, f := range families {
 		for _, m := range f.GetMetric() {
+			if h := m.GetHistogram(); h != nil {
+				out[name+"_count"+labelString(m)] = float64(h.GetSampleCount())
+				out[name+"_sum"+labelString(m)] = h.GetSampleSum()
+				continue
+			}
 			out[name+labelString(m)] = value(m)
 		}
 	}
@@ -106,5 +114,97 @@ func TestTURNMetrics(t *testing.T) {
 	}
 	if problems, err := testutil.GatherAndLint(ts.srv.metrics); err != nil || len(problems) > 0 {
 		t.Errorf("metrics lint: %v %+v", err, problems)
+	}
+}
+
+// TestSignalingMetrics scripts a session (two peers, a room, a relayed
+// candidate, refused requests) and checks the series it must leave, exactly
+// where the script decides the value; then promtool checks the exposition.
+func TestSignalingMetrics(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+	alice.must("room.join", map[string]any{"roomId": "m", "create": true})
+	bob.must("room.join", map[string]any{"roomId": "m"})
+	alice.expect("room.peerJoined")
+	alice.must("ice.candidate", map[string]any{"roomId": "m", "to": bob.peerID, "candidate": map[string]any{
+		"candidate": "candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host", "sdpMid": "0"}})
+	bob.expect("ice.candidate")
+	_, err := alice.Call("room.join", map[string]any{"roomId": "bad room"})
+	rpcError(t, err, -32602, "roomId")
+	_, err = alice.Call("room.leave", map[string]any{"roomId": "nope"})
+	rpcError(t, err, 404, "nope")
+	_, err = ts.dial(t, nil).Call("session.connect", map[string]any{"token": "not-a-jwt"})
+	rpcError(t, err, 401, "token")
+
+	got := scrape(t, ts)
+	for name, want := range map[string]float64{
+		"parley_sessions_total{result=ok}":                           2,
+		"parley_sessions_total{result=unauthenticated}":              1,
+		"parley_rpc_requests_total{code=0,method=session.connect}":   2,
+		"parley_rpc_requests_total{code=401,method=session.connect}": 1,
+		"parley_rpc_requests_total{code=0,method=room.join}":         2,
+		"parley_rpc_requests_total{code=-32602,method=room.join}":    1,
+		"parley_rpc_requests_total{code=404,method=room.leave}":      1,
+		"parley_rpc_requests_total{code=0,method=ice.candidate}":     1,
+		"parley_rpc_duration_seconds_count{method=ice.candidate}":    1,
+		"parley_rooms_active":                                        1,
+		"parley_room_peers_count":                                    1,
+		"parley_room_peers_sum":                                      2,
+		"parley_notifications_sent_total":                            2, // peerJoined to alice, ice.candidate to bob
+		"parley_notifications_dropped_total{reason=queue_full}":      0,
+		"parley_rate_limited_requests_total":                         0,
+	} {
+		if v, ok := got[name]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
+		}
+	}
+
+	_ = bob.Close()
+	eventually(t, "bob's closed connection on /metrics", func() bool {
+		got = scrape(t, ts)
+		// alice and the refused connection remain: a failed session.connect may be retried.
+		return got["parley_connections_closed_total{reason=peer_gone}"] == 1 && got["parley_connections_active"] == 2
+	})
+	for name := range got {
+		if strings.Contains(name, "alice") || strings.Contains(name, "room=") || strings.Contains(name, bob.peerID) {
+			t.Errorf("sample %s carries an identity, room or peer id", name)
+
+		}
+	}
+	promtoolCheck(t, ts)
+}
+
+// TestRateLimitedMetric: every 429 answered is counted once.
+func TestRateLimitedMetric(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Limits.RateBurst, c.Limits.RatePerSecond = 3, 0.001 })
+	p := ts.connect(t, "carol") // takes one token of the burst
+	refused := 0
+	for range 10 {
+		if _, err := p.Call("ice.servers", map[string]any{}); err != nil {
+			rpcError(t, err, 429, "too many requests")
+			refused++
+		}
+	}
+	got := scrape(t, ts)
+	if refused == 0 || got["parley_rate_limited_requests_total"] != float64(refused) ||
+		got["parley_rpc_requests_total{code=429,method=ice.servers}"] != float64(refused) {
+		t.Fatalf("%d requests refused; rate_limited_requests_total = %v, requests{code=429} = %v", refused,
+			got["parley_rate_limited_requests_total"], got["parley_rpc_requests_total{code=429,method=ice.servers}"])
+	}
+}
+
+// promtoolCheck runs Debian's promtool over the server's /metrics output.
+func promtoolCheck(t *testing.T, ts *testServer) {
+	t.Helper()
+	promtool := testkit.Tool(t, "promtool", "prometheus")
+	res, err := http.Get(ts.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = res.Body
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }

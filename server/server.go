@@ -41,7 +41,11 @@ type Server struct {
 	tls      *tls.Config
 	turn     *turnState
 	metrics  *prometheus.Registry
-	now      func() time.Time
+	// rpcMetrics count requests as they are answered; rpcStats are the
+	// connections' shared counters, read at scrape time.
+	rpcMetrics *rpcMetrics
+	rpcStats   rpc.Stats
+	now        func() time.Time
 
 	draining atomic.Bool
 
@@ -81,6 +85,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.upgrader = rpc.NewUpgrader(s.checkOrigin)
 	s.mux = rpc.NewMux()
 	s.mux.SetLogger(log)
+	s.mux.Use(s.rpcMetrics.observe)
 	s.mux.Use(rateLimit)
 	s.mux.Use(requireSession)
 	api.Register(s.mux, s)

@@ -49,6 +49,7 @@ func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
 		PingInterval:     l.PingInterval,
 		PongTimeout:      l.PongTimeout,
 		Logger:           s.log,
+		Stats:            &s.rpcStats,
 	})
 	if !s.track(conn) {
 		// Serve after Close runs the close handshake and releases the socket.
