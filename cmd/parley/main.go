@@ -17,6 +17,9 @@ Usage:
   parley serve [flags]     run the server (parley serve --dev for local development)
   parley token [flags]     mint a JWT for a client (session.connect's token)
   parley doctor [flags]    NAT type, public address, direct-or-TURN, TURN end to end
+  parley rpc [flags] METHOD [params]  call one method, print the result as JSON
+  parley listen [flags]    join rooms and print notifications as JSON lines
+  parley completion bash   bash completion (commands, flags, method names)
   parley version           print the version
   parley help [command]    show help
 
@@ -45,6 +48,12 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		err = runToken(rest, environ, stdout, stderr)
 	case "doctor":
 		err = runDoctor(rest, environ, stdout, stderr)
+	case "rpc":
+		err = runRPC(rest, stdout, stderr)
+	case "listen":
+		err = runListen(rest, stdout, stderr)
+	case "completion":
+		err = runCompletion(rest, stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "parley", buildVersion())
 	case "help", "-h", "--help":
