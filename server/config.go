@@ -42,6 +42,13 @@ type Config struct {
 
 	Limits Limits `koanf:"limits"`
 
+	// DuplicateIdentity is what a fresh session.connect does when its
+	// identity already has a session: multi (the default: several devices
+	// per identity, which calls fork to), takeover (the older sessions are
+	// replaced: session.replaced, close 4008) or reject (409). A resume is
+	// never a duplicate.
+	DuplicateIdentity string `koanf:"duplicate-identity"`
+
 	ShutdownTimeout time.Duration `koanf:"shutdown-timeout"`
 	LogLevel        string        `koanf:"log-level"`
 	LogFormat       string        `koanf:"log-format"`
@@ -94,6 +101,13 @@ type Limits struct {
 	WriteTimeout       time.Duration `koanf:"write-timeout"`
 	PingInterval       time.Duration `koanf:"ping-interval"`
 	PongTimeout        time.Duration `koanf:"pong-timeout"`
+	// ResumeWindow is how long a session whose connection dropped keeps its
+	// peer id, rooms and seats for a resume, counted from when the drop is
+	// noticed; ReplayMessages and ReplayBytes bound the notifications kept
+	// per session for the replay.
+	ResumeWindow   time.Duration `koanf:"resume-window"`
+	ReplayMessages int           `koanf:"replay-messages"`
+	ReplayBytes    int           `koanf:"replay-bytes"`
 }
 
 // DevListen is where `parley serve --dev` listens unless told otherwise.
@@ -103,10 +117,11 @@ const DevListen = "127.0.0.1:7880"
 func DefaultConfig() Config {
 	t := turn.DefaultConfig()
 	return Config{
-		Listen:          DevListen,
-		ShutdownTimeout: 10 * time.Second,
-		LogLevel:        "info",
-		LogFormat:       "text",
+		Listen:            DevListen,
+		ShutdownTimeout:   10 * time.Second,
+		LogLevel:          "info",
+		LogFormat:         "text",
+		DuplicateIdentity: DuplicateMulti,
 		TURN: TURN{
 			Listen:                    t.Listen,
 			Realm:                     t.Realm,
@@ -138,6 +153,9 @@ func DefaultConfig() Config {
 			WriteTimeout:       10 * time.Second,
 			PingInterval:       20 * time.Second,
 			PongTimeout:        45 * time.Second,
+			ResumeWindow:       30 * time.Second,
+			ReplayMessages:     256,
+			ReplayBytes:        256 << 10,
 		},
 	}
 }
@@ -210,6 +228,9 @@ func (c *Config) Validate() error {
 		{"limits.write-timeout", float64(l.WriteTimeout)},
 		{"limits.ping-interval", float64(l.PingInterval)},
 		{"limits.pong-timeout", float64(l.PongTimeout)},
+		{"limits.resume-window", float64(l.ResumeWindow)},
+		{"limits.replay-messages", float64(l.ReplayMessages)},
+		{"limits.replay-bytes", float64(l.ReplayBytes)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
@@ -221,6 +242,17 @@ func (c *Config) Validate() error {
 	}
 	if l.PongTimeout <= l.PingInterval {
 		bad("limits.pong-timeout", "must be longer than limits.ping-interval")
+	}
+	if l.ReplayMessages > l.QueueMessages {
+		bad("limits.replay-messages", "must not exceed limits.queue-messages (a replay is queued at once)")
+	}
+	if l.ReplayBytes > l.QueueBytes {
+		bad("limits.replay-bytes", "must not exceed limits.queue-bytes (a replay is queued at once)")
+	}
+	switch c.DuplicateIdentity {
+	case DuplicateMulti, DuplicateTakeover, DuplicateReject:
+	default:
+		bad("duplicate-identity", "%q is not multi, takeover or reject", c.DuplicateIdentity)
 	}
 	if int64(l.QueueBytes) < l.MaxFrameBytes {
 		bad("limits.queue-bytes", "must hold at least one frame (limits.max-frame-bytes)")

@@ -20,30 +20,32 @@ func (s *Server) SessionConnect(ctx context.Context, p *api.SessionConnectParams
 	if st.sess.Load() != nil {
 		return nil, api.ErrConflict("this connection already has a session")
 	}
-	identity, grants, err := s.authenticate(st, p)
-	if err != nil {
-		return nil, err
+	var sess *session
+	if p.Resume != nil {
+		var err error
+		if sess, err = s.resume(st, p); err != nil {
+			return nil, err
+		}
+	} else {
+		identity, grants, err := s.authenticate(st, p)
+		if err != nil {
+			return nil, err
+		}
+		if sess, err = s.openSession(st, identity, grants); err != nil {
+			return nil, err
+		}
+		sess.log.Info("session connected", "remote", st.remote)
 	}
-	sess := &session{
-		id:          newID(20),
-		peerID:      newID(12),
-		identity:    identity,
-		resumeToken: newID(43),
-		grants:      grants,
-		conn:        st.conn,
-		rooms:       make(map[string]*room),
-	}
-	sess.log = s.log.With("session", sess.id, "peer", sess.peerID, "identity", identity)
-	if !st.sess.CompareAndSwap(nil, sess) {
-		return nil, api.ErrConflict("this connection already has a session")
-	}
-	sess.log.Info("session connected", "remote", st.remote)
-	servers, expires := s.iceServers(identity)
+	s.reg.mu.Lock()
+	token := sess.resumeToken
+	s.reg.mu.Unlock()
+	servers, expires := s.iceServers(sess.identity)
 	return &api.SessionConnectResult{
 		SessionID:           sess.id,
 		PeerID:              sess.peerID,
-		Identity:            identity,
-		ResumeToken:         sess.resumeToken,
+		Identity:            sess.identity,
+		ResumeToken:         token,
+		Resumed:             p.Resume != nil,
 		ICEServers:          servers,
 		ICEServersExpiresAt: expires,
 		Protocol:            api.DocumentSHA256,
@@ -110,7 +112,7 @@ func (s *Server) RoomJoin(ctx context.Context, p *api.RoomJoinParams) (*api.Room
 	if err := checkMetadata("metadata", p.Metadata, s.cfg.Limits.MaxMetadataBytes); err != nil {
 		return nil, err
 	}
-	return s.hub.join(sess, joinRequest{roomID: p.RoomID, create: p.Create, displayName: p.DisplayName, metadata: p.Metadata})
+	return s.hub.join(sess, joinRequest{roomID: p.RoomID, create: p.Create, rejoin: p.Rejoin, displayName: p.DisplayName, metadata: p.Metadata})
 }
 
 // RoomLeave gives up the session's seat.

@@ -102,6 +102,7 @@ func (h *hub) expireEmpty(r *room) {
 type joinRequest struct {
 	roomID      string
 	create      bool
+	rejoin      bool
 	displayName string
 	metadata    jsontext.Value
 }
@@ -145,7 +146,11 @@ func (h *hub) join(s *session, req joinRequest) (*api.RoomJoinResult, error) {
 		Role:        r.roleFor(s),
 		Metadata:    req.metadata,
 	}}
+	// Perfect negotiation: the later joiner of a pair is the polite side.
 	others := r.peers()
+	for i := range others {
+		others[i].Polite = true
+	}
 	r.notifyMembers(nil, func(n api.Notifier) error {
 		return api.SendRoomPeerJoined(n, &api.RoomPeerJoinedEvent{RoomID: r.id, Peer: m.peer})
 	})
@@ -156,6 +161,10 @@ func (h *hub) join(s *session, req joinRequest) (*api.RoomJoinResult, error) {
 		r.emptyTTL = nil
 	}
 	s.rooms[r.id] = r
+	if req.rejoin {
+		// After a resume gap: a roster in seq order with everything else.
+		_ = api.SendRoomSnapshot(s, &api.RoomSnapshotEvent{RoomID: r.id, Peers: others})
+	}
 	return &api.RoomJoinResult{RoomID: r.id, Self: m.peer, Peers: others}, nil
 }
 

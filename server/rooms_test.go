@@ -162,7 +162,7 @@ func TestLeaveDisconnectAndLastOneOut(t *testing.T) {
 		t.Fatalf("room.peerLeft = %v", l)
 	}
 	carol.expect("room.peerLeft")
-	_ = carol.Close() // abrupt: no close handshake
+	closeNormally(t, carol.Client) // a goodbye ends the session; an abrupt drop would be resumable (resume_test.go)
 	if l := alice.expect("room.peerLeft"); l["peerId"] != carol.peerID || l["reason"] != "disconnected" {
 		t.Fatalf("room.peerLeft = %v", l)
 	}

@@ -36,6 +36,7 @@ type Server struct {
 	keys     APIKeys
 	log      *slog.Logger
 	hub      *hub
+	reg      *registry
 	mux      *rpc.Mux
 	upgrader *rpc.Upgrader
 	tls      *tls.Config
@@ -69,6 +70,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		keys:  keys,
 		log:   log,
 		hub:   newHub(cfg.Limits),
+		reg:   newRegistry(),
 		now:   time.Now,
 		conns: make(map[*rpc.Conn]struct{}),
 		perIP: make(map[netip.Addr]int),
@@ -170,6 +172,7 @@ func (s *Server) shutdown(hs *http.Server) error {
 	defer cancel()
 	err := hs.Shutdown(ctx)
 	s.hub.closeAll("server_shutdown")
+	s.endAll()
 	err = errors.Join(err, s.closeTURN())
 	s.connsMu.Lock()
 	for c := range s.conns {

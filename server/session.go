@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
@@ -14,36 +15,68 @@ import (
 // event is a generated notification type: every one carries a seq.
 type event interface{ SetSeq(int64) }
 
+// sessionState is where a session stands in its life (see registry).
+type sessionState uint8
+
+const (
+	// sessionAttached: it has a connection.
+	sessionAttached sessionState = iota
+	// sessionDetached: its connection dropped; it keeps its seats for the
+	// resume window, and notifications go to its replay buffer only.
+	sessionDetached
+	// sessionEnded: it is gone (closed, timed out, replaced); final.
+	sessionEnded
+)
+
 // session is one authenticated client. Its room memberships are owned by the
-// hub (and guarded by the hub's lock); its own lock only orders notifications.
+// hub (and guarded by the hub's lock); its lifecycle fields by the
+// registry's lock; its own lock orders notifications and guards the
+// connection they go to.
 type session struct {
-	id          string
-	peerID      string
-	identity    string
-	resumeToken string
-	grants      Grants
-	conn        *rpc.Conn
-	log         *slog.Logger
+	id       string
+	peerID   string
+	identity string
+	grants   Grants
+	log      *slog.Logger
 
 	// rooms is guarded by hub.mu.
 	rooms map[string]*room
 
-	mu  sync.Mutex
-	seq int64
+	// Guarded by registry.mu.
+	resumeToken string
+	state       sessionState
+	window      *time.Timer // runs while detached
+	detachedBy  *rpc.Conn   // the connection whose drop started the window
+
+	mu     sync.Mutex
+	conn   *rpc.Conn // nil while detached or ended
+	seq    int64
+	replay replayBuffer
 }
 
-// Notify stamps the next seq on params (a generated event) and queues it on
-// the session's connection. It never blocks: a client too slow to keep up is
-// cut off by rpc.Conn (slow_consumer) instead of slowing the sender, so the
-// error is only logged.
+// Notify stamps the next seq on params (a generated event), keeps the frame
+// in the replay buffer and queues it on the session's connection, if it has
+// one. It never blocks: a client too slow to keep up is cut off by rpc.Conn
+// (slow_consumer) instead of slowing the sender, and can resume from the
+// buffer, so the error is only logged.
 func (s *session) Notify(method string, params any) error {
+	ev, ok := params.(event)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ev, ok := params.(event); ok {
-		s.seq++
-		ev.SetSeq(s.seq)
+	if !ok {
+		if s.conn != nil {
+			s.logQueueFailure(method, s.conn.Notify(method, params))
+		}
+		return nil
 	}
-	s.logQueueFailure(method, s.conn.Notify(method, params))
+	ev.SetSeq(s.seq + 1)
+	frame, err := rpc.EncodeNotification(method, params)
+	if err != nil {
+		s.log.Error("notification not encoded", "method", method, "err", err)
+		return err
+	}
+	s.seq++
+	s.pushLocked(method, frame)
 	return nil
 }
 
@@ -52,7 +85,15 @@ func (s *session) notifyShared(e *sharedEvent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	s.logQueueFailure(e.method, s.conn.NotifyRaw(e.frame(s.seq)))
+	s.pushLocked(e.method, e.frame(s.seq))
+}
+
+// pushLocked records frame (with seq s.seq) for replay and sends it live.
+func (s *session) pushLocked(method string, frame []byte) {
+	s.replay.add(s.seq, frame)
+	if s.conn != nil {
+		s.logQueueFailure(method, s.conn.NotifyRaw(frame))
+	}
 }
 
 func (s *session) logQueueFailure(method string, err error) {
@@ -61,8 +102,52 @@ func (s *session) logQueueFailure(method string, err error) {
 	}
 }
 
+// currentConn is the session's connection, nil while detached.
+func (s *session) currentConn() *rpc.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
 // The generated Send* functions deliver through sessions.
 var _ api.Notifier = (*session)(nil)
+
+// replayBuffer keeps a session's latest notification frames for resume,
+// bounded by count and bytes: frames[i] has seq first+i, and the last one
+// is always the session's latest seq.
+type replayBuffer struct {
+	frames    [][]byte
+	first     int64
+	bytes     int
+	maxFrames int
+	maxBytes  int
+}
+
+func (b *replayBuffer) add(seq int64, frame []byte) {
+	if len(b.frames) == 0 {
+		b.first = seq
+	}
+	b.frames = append(b.frames, frame)
+	b.bytes += len(frame)
+	for len(b.frames) > 0 && (len(b.frames) > b.maxFrames || b.bytes > b.maxBytes) {
+		b.bytes -= len(b.frames[0])
+		b.frames[0] = nil
+		b.frames = b.frames[1:]
+		b.first++
+	}
+}
+
+// since returns the frames with seq > lastSeq, and false if some of them
+// are no longer buffered. latest is the session's current seq.
+func (b *replayBuffer) since(lastSeq, latest int64) ([][]byte, bool) {
+	if lastSeq >= latest {
+		return nil, true
+	}
+	if len(b.frames) == 0 || lastSeq+1 < b.first {
+		return nil, false
+	}
+	return b.frames[lastSeq+1-b.first:], true
+}
 
 // sharedEvent is a notification for several sessions, encoded once: their
 // frames differ only in seq, which notifyShared splices in. Encoding it per

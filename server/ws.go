@@ -10,7 +10,6 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
-	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
 )
 
@@ -68,8 +67,7 @@ func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
 	reason := conn.Serve(context.WithValue(context.Background(), connStateKey{}, st), s.mux)
 	authTimer.Stop()
 	if sess := st.sess.Load(); sess != nil {
-		s.hub.leaveAll(sess, api.PeerLeftReasonDisconnected)
-		sess.log.Info("session ended", "reason", reason.String())
+		s.connEnded(sess, conn, reason)
 	}
 }
 

@@ -205,15 +205,27 @@ type pair struct {
 	a, b *conn
 }
 
+// close says goodbye (1000), so the server ends the sessions at once
+// instead of keeping their seats for a resume, as it does for a dropped
+// connection, and the next phase can use the same rooms.
 func (p *pair) close() {
-	_ = p.a.ws.Close()
-	_ = p.b.ws.Close()
+	for _, c := range []*conn{p.a, p.b} {
+		c.wmu.Lock()
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		c.wmu.Unlock()
+		_ = c.ws.Close()
+	}
 }
+
+// relayPhase numbers the rooms of each relay phase.
+var relayPhase atomic.Int64
 
 func setupPairs(url string, n int) ([]*pair, error) {
 	pairs := make([]*pair, n)
 	for i := range pairs {
-		room := fmt.Sprintf("load-%d", i)
+		// Fresh names each phase: the last phase's peers may still hold
+		// their seats until the server has seen their goodbye.
+		room := fmt.Sprintf("load-%d-%d", relayPhase.Add(1), i)
 		join := fmt.Sprintf(`{"jsonrpc":"2.0","id":2,"method":"room.join","params":{"roomId":%q,"create":true}}`, room)
 		a, err := dial(url, `{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"a"}}`, join)
 		if err != nil {

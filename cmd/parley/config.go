@@ -53,6 +53,8 @@ func configFlags(fs *pflag.FlagSet) map[string]string {
 	bind("log-level", "log-level")
 	fs.String("log-format", d.LogFormat, "text or json")
 	bind("log-format", "log-format")
+	fs.String("duplicate-identity", d.DuplicateIdentity, "a new session of an identity that already has one: multi (several devices), takeover (the old one is replaced, close 4008) or reject (409)")
+	bind("duplicate-identity", "duplicate-identity")
 
 	t := d.TURN
 	fs.Bool("no-turn", t.Disabled, "do not run the co-hosted STUN/TURN server")
@@ -129,6 +131,12 @@ func configFlags(fs *pflag.FlagSet) map[string]string {
 	bind("limits.ping-interval", "ping-interval")
 	fs.Duration("pong-timeout", l.PongTimeout, "silence after which a connection is closed")
 	bind("limits.pong-timeout", "pong-timeout")
+	fs.Duration("resume-window", l.ResumeWindow, "how long a dropped session keeps its peer id, rooms and seats for a resume (from when the drop is noticed)")
+	bind("limits.resume-window", "resume-window")
+	fs.Int("replay-messages", l.ReplayMessages, "notifications kept per session for a resume's replay (at most --queue-messages)")
+	bind("limits.replay-messages", "replay-messages")
+	fs.Int("replay-bytes", l.ReplayBytes, "bytes of notifications kept per session for a resume's replay (at most --queue-bytes)")
+	bind("limits.replay-bytes", "replay-bytes")
 	return keys
 }
 

@@ -49,6 +49,11 @@ func (s State) String() string {
 // (and with StateClosed when reconnecting is disabled).
 var ErrConnectionLost = errors.New("parley: connection lost")
 
+// ErrReplaced is the cause StateClosed reports when a newer session of the
+// same identity took this one over (the server's duplicate-identity policy
+// takeover); the client does not reconnect.
+var ErrReplaced = errors.New("parley: replaced by a newer session of the same identity")
+
 // attemptTimeout bounds one reconnect attempt (dial, upgrade and
 // session.connect), so a server that accepts but never answers does not
 // stall reconnecting.
@@ -79,9 +84,13 @@ type Options struct {
 // safe for concurrent use. Typed methods (methods_gen.go) call the server;
 // On* hooks receive its notifications.
 //
-// When the connection drops the client reconnects with backoff and opens a
-// new session with the same credentials: the new session has a new peer id
-// and is in no room (resume comes later), so rejoin on StateOpen. Calls
+// When the connection drops the client reconnects with backoff and resumes
+// its session (session.connect with resume): same peer id, same rooms, and
+// every notification it missed is replayed once, in order, so the hooks see
+// no gap, only StateReconnecting and StateOpen. If the server cannot resume
+// (the window passed: 404; too much was missed: 410) the client opens a new
+// session and rejoins the rooms it had joined (with rejoin: true, so each
+// is followed by room.snapshot); Session().PeerID then changes. Calls
 // made while reconnecting fail with ErrNotConnected instead of waiting.
 type Client struct {
 	url  string
@@ -100,6 +109,15 @@ type Client struct {
 	session api.SessionConnectResult
 	closed  bool
 	lastSeq atomic.Int64
+	// received is the highest seq queued for the hooks in this session:
+	// what a resume continues from, and below which a replay is a duplicate.
+	received atomic.Int64
+	// replaced is set by session.replaced: a newer session of the identity
+	// took over, and reconnecting would only take it back.
+	replaced atomic.Bool
+	// rooms are the rooms joined (room.join params), for a rejoin when a
+	// session cannot be resumed. Guarded by mu.
+	rooms map[string]api.RoomJoinParams
 
 	hooksMu sync.Mutex
 	hooks   hookLists
@@ -197,7 +215,26 @@ func (c *Client) call(ctx context.Context, method string, params, result any) er
 	if err := conn.rpc.Call(ctx, method, params, result); err != nil {
 		return fmt.Errorf("%s: %w", method, fromRPC(err))
 	}
+	c.trackRooms(method, params)
 	return nil
+}
+
+// trackRooms remembers the rooms joined, for a rejoin after a session that
+// could not be resumed.
+func (c *Client) trackRooms(method string, params any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch p := params.(type) {
+	case *api.RoomJoinParams:
+		if method == api.MethodRoomJoin {
+			if c.rooms == nil {
+				c.rooms = make(map[string]api.RoomJoinParams)
+			}
+			c.rooms[p.RoomID] = *p
+		}
+	case *api.RoomLeaveParams:
+		delete(c.rooms, p.RoomID)
+	}
 }
 
 // connect dials, upgrades and opens a session.
@@ -213,6 +250,25 @@ func (c *Client) connect(ctx context.Context) (*connection, *api.SessionConnectR
 	conn.rpc = jsonrpc2.NewConn(c.lifetime, wsstream.NewObjectStream(ws), handler{c}, jsonrpc2.SetLogger(logAdapter{c.log}))
 	var sess api.SessionConnectResult
 	params := &api.SessionConnectParams{Token: c.opts.Token, Identity: c.opts.Identity}
+	c.mu.Lock()
+	prev := c.session
+	c.mu.Unlock()
+	if prev.SessionID != "" {
+		// Replayed notifications may arrive before the result.
+		params.Resume = &api.ResumeParams{SessionID: prev.SessionID, ResumeToken: prev.ResumeToken, LastSeq: c.received.Load()}
+		err := conn.rpc.Call(ctx, api.MethodSessionConnect, params, &sess)
+		if err == nil {
+			return conn, &sess, nil
+		}
+		e, ok := errors.AsType[*Error](fromRPC(err))
+		if !ok || (e.Code != api.CodeSessionNotFound && e.Code != api.CodeResumeGap) {
+			conn.close()
+			return nil, nil, fmt.Errorf("parley: resume: %w", fromRPC(err))
+		}
+		c.log.Info("parley: session not resumable; opening a new one", "err", e)
+		params.Resume = nil
+	}
+	c.received.Store(0) // seq counts per session
 	if err := conn.rpc.Call(ctx, api.MethodSessionConnect, params, &sess); err != nil {
 		conn.close()
 		return nil, nil, fmt.Errorf("parley: %s: %w", api.MethodSessionConnect, fromRPC(err))
@@ -223,12 +279,31 @@ func (c *Client) connect(ctx context.Context) (*connection, *api.SessionConnectR
 	return conn, &sess, nil
 }
 
-// install makes conn the current connection and reports StateOpen.
+// install makes conn the current connection and reports StateOpen. A new
+// session (not a resume) rejoins the rooms the old one had.
 func (c *Client) install(conn *connection, sess *api.SessionConnectResult) {
 	c.mu.Lock()
+	fresh := c.session.SessionID != "" && !sess.Resumed
 	c.conn, c.session = conn, *sess
-	c.lastSeq.Store(0) // seq counts per session
+	if !sess.Resumed {
+		c.lastSeq.Store(0) // seq counts per session
+	}
+	var rejoin []api.RoomJoinParams
+	if fresh {
+		for _, p := range c.rooms {
+			p.Rejoin = true
+			rejoin = append(rejoin, p)
+		}
+	}
 	c.mu.Unlock()
+	for _, p := range rejoin {
+		ctx, cancel := context.WithTimeout(c.lifetime, attemptTimeout)
+		if _, err := c.RoomJoin(ctx, &p); err != nil {
+			c.log.Warn("parley: rejoin failed", "room", p.RoomID, "err", err)
+			c.trackRooms(api.MethodRoomLeave, &api.RoomLeaveParams{RoomID: p.RoomID})
+		}
+		cancel()
+	}
 	c.notify(StateOpen, nil)
 }
 
@@ -259,6 +334,10 @@ func (c *Client) run(conn *connection) {
 			return
 		}
 		c.log.Info("parley: connection lost", "url", c.url)
+		if c.replaced.Load() {
+			c.notify(StateClosed, ErrReplaced)
+			return
+		}
 		if c.opts.Reconnect.Disabled {
 			c.notify(StateClosed, ErrConnectionLost)
 			return
@@ -349,6 +428,20 @@ func (h handler) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.
 	var params []byte
 	if req.Params != nil {
 		params = *req.Params
+	}
+	// Every server notification carries seq; one at or below what was
+	// already queued is a replay this client has (a resume is exactly-once).
+	var s struct {
+		Seq int64 `json:"seq"`
+	}
+	if json.Unmarshal(params, &s) == nil && s.Seq > 0 {
+		if s.Seq <= h.c.received.Load() {
+			return
+		}
+		h.c.received.Store(s.Seq)
+	}
+	if req.Method == api.NotifySessionReplaced {
+		h.c.replaced.Store(true)
 	}
 	h.c.events.push(notification{method: req.Method, params: json.RawMessage(params)})
 }

@@ -79,8 +79,11 @@ export declare class ParleyClient {
     get lastSeq(): number;
     /** The server's protocol document differs from the one this client was generated from: calls may fail on fields one side does not know. */
     get protocolMismatch(): boolean;
-    /** Sends one request; params and result are typed by the method name. */
-    call<M extends keyof Methods>(method: M, params: Methods[M]["params"], opts?: CallOptions): Promise<Methods[M]["result"]>;
+    /**
+     * Sends one request; params and result are typed by the method name.
+     * (Named request, not call: client.call.* are the call.* methods.)
+     */
+    request<M extends keyof Methods>(method: M, params: Methods[M]["params"], opts?: CallOptions): Promise<Methods[M]["result"]>;
     /** Calls handler with every notification named name; returns the function that unsubscribes it. */
     on<N extends keyof Notifications>(name: N, handler: (params: Notifications[N]) => void): () => void;
     /** Calls handler on every state change, with the error that caused a reconnecting or closed; returns the function that unsubscribes it. */

@@ -1,5 +1,12 @@
 import { DisconnectedError, ParleyError, RequestTimeoutError } from "./errors.js";
-import { DrainingError, ERROR_CLASSES_BY_CODE, ERROR_CLASSES_BY_REASON, RateLimitedError } from "./gen/errors.js";
+import {
+  DrainingError,
+  ERROR_CLASSES_BY_CODE,
+  ERROR_CLASSES_BY_REASON,
+  RateLimitedError,
+  ResumeGapError,
+  SessionNotFoundError,
+} from "./gen/errors.js";
 import { bindMethods, type BoundMethods } from "./gen/methods.js";
 import {
   PROTOCOL_HASH,
@@ -103,8 +110,10 @@ export class ParleyClient {
 
   #ws: WebSocketLike | undefined;
   #state: ConnectionState = "connecting";
-  #session!: SessionConnectResult;
+  #session: SessionConnectResult | undefined;
   #lastSeq = 0;
+  /** room.join params of the rooms joined, for a rejoin when a session cannot be resumed. */
+  readonly #rooms = new Map<string, Methods["room.join"]["params"]>();
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   readonly #handlers = new Map<string, Set<Handler>>();
@@ -122,7 +131,7 @@ export class ParleyClient {
     this.#WebSocket = WebSocketImpl;
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#reconnect = opts.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...opts.reconnect };
-    const { session: _runtimeOwned, ...namespaces } = bindMethods((method, params, callOpts) => this.call(method, params, callOpts));
+    const { session: _runtimeOwned, ...namespaces } = bindMethods((method, params, callOpts) => this.request(method, params, callOpts));
     Object.assign(this, namespaces);
   }
 
@@ -148,7 +157,7 @@ export class ParleyClient {
 
   /** The current session: peerId, identity, iceServers, iceServersExpiresAt, … A reconnect replaces it. */
   get session(): SessionConnectResult {
-    return this.#session;
+    return this.#session as SessionConnectResult; // set before connect() resolves
   }
 
   /** The highest notification seq seen in this session: what a resume will ask the server to continue from. */
@@ -158,15 +167,32 @@ export class ParleyClient {
 
   /** The server's protocol document differs from the one this client was generated from: calls may fail on fields one side does not know. */
   get protocolMismatch(): boolean {
-    return this.#session.protocol !== PROTOCOL_HASH;
+    return this.#session?.protocol !== PROTOCOL_HASH;
   }
 
-  /** Sends one request; params and result are typed by the method name. */
-  call<M extends keyof Methods>(method: M, params: Methods[M]["params"], opts: CallOptions = {}): Promise<Methods[M]["result"]> {
+  /**
+   * Sends one request; params and result are typed by the method name.
+   * (Named request, not call: client.call.* are the call.* methods.)
+   */
+  async request<M extends keyof Methods>(method: M, params: Methods[M]["params"], opts: CallOptions = {}): Promise<Methods[M]["result"]> {
     if (this.#state !== "open") {
-      return Promise.reject(new DisconnectedError(`${method}: not connected (${this.#state})`));
+      throw new DisconnectedError(`${method}: not connected (${this.#state})`);
     }
-    return this.#request(method, params, opts);
+    const result = await this.#request(method, params, opts);
+    this.#trackRooms(method, params);
+    return result;
+  }
+
+  /** Remembers the rooms joined, to rejoin them if a session cannot be resumed. */
+  #trackRooms(method: string, params: unknown): void {
+    if (!isObject(params) || typeof params.roomId !== "string") {
+      return;
+    }
+    if (method === "room.join") {
+      this.#rooms.set(params.roomId, params as unknown as Methods["room.join"]["params"]);
+    } else if (method === "room.leave") {
+      this.#rooms.delete(params.roomId);
+    }
   }
 
   /** Calls handler with every notification named name; returns the function that unsubscribes it. */
@@ -202,11 +228,14 @@ export class ParleyClient {
 
   /**
    * The params of every session.connect, the first and each reconnect's:
-   * the one place to add resume ({sessionId, resumeToken, lastSeq} from
-   * this.#session and this.#lastSeq) once the server accepts it.
+   * with resume, a reconnect asks for the same session and everything after
+   * the last seq this client processed.
    */
-  #connectParams(): SessionConnectParams {
+  #connectParams(resume: boolean): SessionConnectParams {
     const params: SessionConnectParams = {};
+    if (resume && this.#session) {
+      params.resume = { sessionId: this.#session.sessionId, resumeToken: this.#session.resumeToken, lastSeq: this.#lastSeq };
+    }
     if (this.#opts.token !== undefined) {
       params.token = this.#opts.token;
     }
@@ -222,14 +251,29 @@ export class ParleyClient {
     this.#ws = ws;
     try {
       await this.#attach(ws);
-      const session = await this.#request("session.connect", this.#connectParams(), {});
+      let session: SessionConnectResult;
+      try {
+        // Replayed notifications may arrive before the result; #notify keeps them in order and once.
+        session = await this.#request("session.connect", this.#connectParams(true), {});
+      } catch (err) {
+        // The window passed (404) or too much was missed (410): a new session, then a rejoin.
+        if (!this.#session || !(err instanceof SessionNotFoundError || err instanceof ResumeGapError)) {
+          throw err;
+        }
+        this.#lastSeq = 0;
+        session = await this.#request("session.connect", this.#connectParams(false), {});
+      }
       if (this.#state === "closed") {
         throw new DisconnectedError("client closed");
       }
+      const rejoin = this.#session !== undefined && !session.resumed;
       if (!session.resumed) {
         this.#lastSeq = 0;
       }
       this.#session = session;
+      if (rejoin) {
+        await this.#rejoin();
+      }
       if (this.protocolMismatch) {
         console.warn(`parley: server protocol ${session.protocol} differs from this client's ${PROTOCOL_HASH}; regenerate the client`);
       }
@@ -241,6 +285,18 @@ export class ParleyClient {
       throw err;
     }
     this.#setState("open");
+  }
+
+  /** Rejoins the rooms of a session that could not be resumed; each answer is followed by room.snapshot. */
+  async #rejoin(): Promise<void> {
+    for (const [roomId, params] of [...this.#rooms]) {
+      try {
+        await this.#request("room.join", { ...params, rejoin: true }, {});
+      } catch (err) {
+        this.#rooms.delete(roomId);
+        console.warn(`parley: could not rejoin room ${roomId}`, err);
+      }
+    }
   }
 
   /** Wires ws's events to the client; resolves when it opens, rejects if it closes first. */
@@ -377,7 +433,10 @@ export class ParleyClient {
 
   #notify(method: string, params: unknown): void {
     const seq = isObject(params) ? params.seq : undefined;
-    if (typeof seq === "number" && seq > this.#lastSeq) {
+    if (typeof seq === "number") {
+      if (seq <= this.#lastSeq) {
+        return; // a replay of one this client already processed: exactly once
+      }
       this.#lastSeq = seq;
     }
     for (const h of [...(this.#handlers.get(method) ?? [])]) {

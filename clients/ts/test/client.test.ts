@@ -81,7 +81,7 @@ describe("call", () => {
   it("matches answers to requests by id, in any order", async () => {
     const { client, ws } = await connect();
     const join = client.room.join({ roomId: "r1" });
-    const servers = client.call("ice.servers", {});
+    const servers = client.request("ice.servers", {});
     await settle();
     const [joinReq] = ws.requests("room.join");
     const [serversReq] = ws.requests("ice.servers");
@@ -225,10 +225,58 @@ describe("reconnect", () => {
     expect(FakeSocket.all).toHaveLength(3);
 
     expect(states).toEqual(["reconnecting", "open"]);
-    expect(FakeSocket.last().requests("session.connect")[0]?.params).toEqual({ token: "jwt", identity: "alice" });
+    // It asked to resume s1; the fake server knew it no more (a fresh s3), so lastSeq starts over.
+    expect(FakeSocket.last().requests("session.connect")[0]?.params).toEqual({
+      token: "jwt",
+      identity: "alice",
+      resume: { sessionId: "s1", resumeToken: "r1", lastSeq: 0 },
+    });
     expect(client.session.sessionId).toBe("s3");
     FakeSocket.last().notify("room.closed", { seq: 1, roomId: "r1", reason: "x" });
     expect(client.lastSeq).toBe(1);
+  });
+
+  it("resumes: replayed notifications are delivered once, in order, and the rooms stay", async () => {
+    const { client, ws, states } = await connect({ reconnect: backoff });
+    const seen: number[] = [];
+    client.on("message.received", (m) => seen.push(m.seq));
+    ws.notify("message.received", { seq: 1, roomId: "r1", from: "p2", messageId: "m1", private: true, data: 1 });
+    ws.notify("message.received", { seq: 2, roomId: "r1", from: "p2", messageId: "m2", private: true, data: 2 });
+    FakeSocket.connectAnswer = (n) => ({ result: { ...session(1), resumeToken: `r${n}`, resumed: true } });
+    vi.useFakeTimers();
+    ws.drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    const next = FakeSocket.last();
+    expect(next.requests("session.connect")[0]?.params).toEqual({ identity: "alice", resume: { sessionId: "s1", resumeToken: "r1", lastSeq: 2 } });
+    // The server replays from where the client was; one it already had is dropped.
+    next.notify("message.received", { seq: 2, roomId: "r1", from: "p2", messageId: "m2", private: true, data: 2 });
+    next.notify("message.received", { seq: 3, roomId: "r1", from: "p2", messageId: "m3", private: true, data: 3 });
+    expect(seen).toEqual([1, 2, 3]);
+    expect(states).toEqual(["reconnecting", "open"]);
+    expect(client.session).toMatchObject({ sessionId: "s1", peerId: "p1", resumed: true, resumeToken: "r2" });
+    expect(next.requests("room.join")).toEqual([]);
+  });
+
+  it("after a resume gap opens a new session and rejoins its rooms with rejoin: true", async () => {
+    const { client, ws } = await connect({ reconnect: backoff });
+    ws.onRequest = (req) => ws.reply(req.id, { result: joinResult });
+    await client.room.join({ roomId: "r1", create: true });
+    let first = true;
+    FakeSocket.connectAnswer = (n) => {
+      if (first) {
+        first = false;
+        return { error: { code: 410, message: "resume gap", data: { reason: "resume_gap" } } };
+      }
+      return { result: session(n) };
+    };
+    vi.useFakeTimers();
+    ws.drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    const next = FakeSocket.last();
+    const connects = next.requests("session.connect");
+    expect(connects.map((r) => (r.params as { resume?: unknown }).resume !== undefined)).toEqual([true, false]);
+    const joins = next.requests("room.join");
+    expect(joins.map((r) => r.params)).toEqual([{ roomId: "r1", create: true, rejoin: true }]);
   });
 
   it("starts the backoff over after a successful reconnect", async () => {

@@ -1,3 +1,12 @@
+/** What a client needs to resume a dropped session: session.connect's sessionId and latest resumeToken, and the highest seq it has processed. */
+export interface ResumeParams {
+    sessionId: string;
+    resumeToken: string;
+    /** The highest notification seq processed (0: none). */
+    lastSeq: number;
+}
+/** connected, or reconnecting: its connection dropped and it has the resume window to come back; messages to it are queued meanwhile. */
+export type PeerState = "connected" | "reconnecting";
 /** Any JSON value chosen by the application; the server forwards it unchanged, bounded by the frame size. */
 export type Data = unknown;
 /** An empty result, {}. */
@@ -47,11 +56,14 @@ export interface Peer {
     displayName?: string;
     role: Role;
     metadata?: Metadata;
+    /** Perfect negotiation: whether YOU are the polite side towards this peer. The later joiner of a pair is polite: in room.join's peers[] every peer has polite true, in room.peerJoined false. */
+    polite?: boolean;
+    state?: PeerState;
 }
 /** A peer id, assigned by the server at session.connect; the same in every room the session joins. */
 export type PeerId = string;
-/** Why a peer left a room. */
-export type PeerLeftReason = "left" | "disconnected" | "kicked" | "closed";
+/** Why a peer left a room: left (room.leave), disconnected (its session ended), kicked, closed (the room was closed), timeout (it dropped and did not resume within the resume window), replaced (a newer session of its identity took over). */
+export type PeerLeftReason = "left" | "disconnected" | "kicked" | "closed" | "timeout" | "replaced";
 /** A peer's role in a room (XMPP MUC flavour). The creator (or first joiner) is the owner; owners and moderators may kick; only owners may update the room. */
 export type Role = "owner" | "moderator" | "participant";
 /** The created room. */
@@ -108,6 +120,8 @@ export interface SessionConnectParams {
     token?: string;
     /** Dev mode only: who you are, without a token. */
     identity?: Identity;
+    /** Resume a session whose connection dropped, instead of opening a new one. token and identity may be left out; if given they must name the session's identity. */
+    resume?: ResumeParams;
 }
 /** Params of room.create. */
 export interface RoomCreateParams {
@@ -121,6 +135,8 @@ export interface RoomJoinParams {
     roomId: RoomId;
     /** Create the room if it does not exist. */
     create?: boolean;
+    /** Set by a client rejoining after a resume gap (410): the result is followed by room.snapshot, seq-stamped, to reconcile its roster with. */
+    rejoin?: boolean;
     displayName?: string;
     metadata?: Metadata;
 }
@@ -233,6 +249,24 @@ export interface MessageReceivedEvent {
     private: boolean;
     data: Data;
 }
+/** Params of the room.peerState notification. */
+export interface RoomPeerStateEvent {
+    seq: Seq;
+    roomId: RoomId;
+    peerId: PeerId;
+    state: PeerState;
+}
+/** Params of the room.snapshot notification. */
+export interface RoomSnapshotEvent {
+    seq: Seq;
+    roomId: RoomId;
+    peers: Peer[];
+}
+/** Params of the session.replaced notification. */
+export interface SessionReplacedEvent {
+    seq: Seq;
+    reason: string;
+}
 /** Every client→server method: its params and result. */
 export type Methods = {
     "session.connect": {
@@ -298,9 +332,12 @@ export type Notifications = {
     "sdp.answer": SdpAnswerEvent;
     "ice.candidate": IceCandidateEvent;
     "message.received": MessageReceivedEvent;
+    "room.peerState": RoomPeerStateEvent;
+    "room.snapshot": RoomSnapshotEvent;
+    "session.replaced": SessionReplacedEvent;
 };
 export declare const METHODS: readonly ["session.connect", "room.create", "room.join", "room.leave", "room.get", "room.list", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "message.send"];
-export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "message.received"];
+export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "message.received", "room.peerState", "room.snapshot", "session.replaced"];
 /** Application error codes by name. */
 export declare const ERROR_CODES: {
     readonly BAD_REQUEST: 400;
@@ -322,4 +359,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "2a8a7338cb944a4ecc8094e6b6aaffd43d3aad57a0eeaff1c5908f7744479eba";
+export declare const PROTOCOL_HASH = "b0c1ab1689922d37def22a7d357b43877d2def349578512da8d44c984bd2b9fc";
