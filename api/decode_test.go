@@ -98,7 +98,7 @@ func TestDecodeParamsAccepts(t *testing.T) {
 	if err != nil || end.Candidate != nil {
 		t.Fatalf("end-of-candidates: %+v, %v", end, err)
 	}
-	if _, err := decodeParams[RoomListParams](nil); err != nil {
+	if _, err := decodeParams[AdminRoomsListParams](nil); err != nil {
 		t.Fatalf("absent params: %v", err)
 	}
 	for _, id := range []string{"a", "A-z_09", strings.Repeat("x", 64)} {

@@ -33,7 +33,6 @@ var paramsDecoders = map[string]func(*testing.T, []byte){
 	MethodRoomJoin:       roundTrip[RoomJoinParams],
 	MethodRoomLeave:      roundTrip[RoomLeaveParams],
 	MethodRoomGet:        roundTrip[RoomGetParams],
-	MethodRoomList:       roundTrip[RoomListParams],
 	MethodRoomUpdate:     roundTrip[RoomUpdateParams],
 	MethodRoomKick:       roundTrip[RoomKickParams],
 	MethodSdpOffer:       roundTrip[SdpOfferParams],
@@ -41,6 +40,17 @@ var paramsDecoders = map[string]func(*testing.T, []byte){
 	MethodIceCandidate:   roundTrip[IceCandidateParams],
 	MethodIceServers:     roundTrip[IceServersParams],
 	MethodMessageSend:    roundTrip[MessageSendParams],
+
+	MethodAdminRoomsList:            roundTrip[AdminRoomsListParams],
+	MethodAdminRoomsGet:             roundTrip[AdminRoomsGetParams],
+	MethodAdminRoomsClose:           roundTrip[AdminRoomsCloseParams],
+	MethodAdminSessionsList:         roundTrip[AdminSessionsListParams],
+	MethodAdminSessionsGet:          roundTrip[AdminSessionsGetParams],
+	MethodAdminPeersKick:            roundTrip[AdminPeersKickParams],
+	MethodAdminNodeStatus:           roundTrip[AdminNodeStatusParams],
+	MethodAdminNodeDrain:            roundTrip[AdminNodeDrainParams],
+	MethodAdminTurnAllocationsList:  roundTrip[AdminTurnAllocationsListParams],
+	MethodAdminTurnAllocationsClose: roundTrip[AdminTurnAllocationsCloseParams],
 }
 
 func TestFuzzCoversEveryMethod(t *testing.T) {

@@ -19,7 +19,7 @@ type Grants struct {
 	Create bool `json:"create,omitempty"`
 	// Moderator makes the session a moderator (may kick) in rooms it joins.
 	Moderator bool `json:"moderator,omitempty"`
-	// Admin allows room.list and acting on any room.
+	// Admin allows the admin.* methods and acting on any room.
 	Admin bool `json:"admin,omitempty"`
 }
 

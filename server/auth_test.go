@@ -115,15 +115,15 @@ func TestTokens(t *testing.T) {
 	rpcError(t, err, 403, `room "b"`)
 	_, err = limited.Call("room.join", map[string]any{"roomId": "a", "create": true})
 	rpcError(t, err, 403, "creating rooms")
-	_, err = limited.Call("room.list", nil)
+	_, err = limited.Call("admin.rooms.list", nil)
 	rpcError(t, err, 403, "admin")
 
 	creator := ts.connectWith(t, map[string]any{"token": mint(t, "bob", Grants{Create: true}, time.Hour)})
 	joinRoom(creator, "a")
 	limited.must("room.join", map[string]any{"roomId": "a"})
 	admin := ts.connectWith(t, map[string]any{"token": mint(t, "ops", Grants{Admin: true}, time.Hour)})
-	if res := string(admin.must("room.list", nil)); !strings.Contains(res, `"roomId":"a"`) || !strings.Contains(res, `"peerCount":2`) {
-		t.Fatalf("room.list = %s", res)
+	if res := string(admin.must("admin.rooms.list", nil)); !strings.Contains(res, `"roomId":"a"`) || !strings.Contains(res, `"peerCount":2`) {
+		t.Fatalf("admin.rooms.list = %s", res)
 	}
 	_, err = admin.Call("session.connect", map[string]any{"token": mint(t, "ops", Grants{}, time.Hour)})
 	rpcError(t, err, 409, "already has a session")

@@ -49,9 +49,16 @@ type Config struct {
 	// never a duplicate.
 	DuplicateIdentity string `koanf:"duplicate-identity"`
 
+	// DrainTimeout is how long a draining node (SIGTERM, admin.node.drain)
+	// keeps serving its sessions before it exits; ShutdownTimeout then
+	// bounds the close itself.
+	DrainTimeout    time.Duration `koanf:"drain-timeout"`
 	ShutdownTimeout time.Duration `koanf:"shutdown-timeout"`
 	LogLevel        string        `koanf:"log-level"`
 	LogFormat       string        `koanf:"log-format"`
+
+	// Version is what admin.node.status reports; the binary sets it.
+	Version string `koanf:"-"`
 }
 
 // TURN configures the co-hosted STUN/TURN server (package turn, which
@@ -118,6 +125,7 @@ func DefaultConfig() Config {
 	t := turn.DefaultConfig()
 	return Config{
 		Listen:            DevListen,
+		DrainTimeout:      30 * time.Second,
 		ShutdownTimeout:   10 * time.Second,
 		LogLevel:          "info",
 		LogFormat:         "text",
@@ -202,6 +210,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log-format", "%q is not text or json", c.LogFormat)
+	}
+	if c.DrainTimeout < 0 || c.DrainTimeout > time.Hour {
+		bad("drain-timeout", "must be between 0 and 1h")
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "must be positive")

@@ -136,18 +136,6 @@ func (s *Server) RoomGet(ctx context.Context, p *api.RoomGetParams) (*api.RoomIn
 	return s.hub.get(c.sess, c.admin, p.RoomID)
 }
 
-// RoomList lists the rooms of this node to admins.
-func (s *Server) RoomList(ctx context.Context, _ *api.RoomListParams) (*api.RoomListResult, error) {
-	c, err := s.callerOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if !c.admin {
-		return nil, api.ErrForbidden("room.list needs the admin grant")
-	}
-	return &api.RoomListResult{Rooms: s.hub.list()}, nil
-}
-
 // RoomUpdate lets the owner (or an admin) change a room.
 func (s *Server) RoomUpdate(ctx context.Context, p *api.RoomUpdateParams) (*api.RoomInfo, error) {
 	c, err := s.callerOf(ctx)

@@ -408,16 +408,33 @@ func (h *hub) deliver(s *session, roomID, to string, send func(api.Notifier) err
 func (h *hub) closeAll(reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for id, r := range h.rooms {
-		r.notifyMembers(nil, func(n api.Notifier) error {
-			return api.SendRoomClosed(n, &api.RoomClosedEvent{RoomID: id, Reason: reason})
-		})
-		for _, m := range r.members {
-			delete(m.sess.rooms, id)
-		}
-		if r.emptyTTL != nil {
-			r.emptyTTL.Stop()
-		}
-		delete(h.rooms, id)
+	for _, r := range h.rooms {
+		h.closeLocked(r, reason)
 	}
+}
+
+// close closes one room (admin.rooms.close); false if there is none.
+func (h *hub) close(roomID, reason string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, ok := h.rooms[roomID]
+	if ok {
+		h.closeLocked(r, reason)
+	}
+	return ok
+}
+
+// closeLocked tells r's members it is closed, takes their seats and drops
+// it; hub.mu must be held for writing.
+func (h *hub) closeLocked(r *room, reason string) {
+	r.notifyMembers(nil, func(n api.Notifier) error {
+		return api.SendRoomClosed(n, &api.RoomClosedEvent{RoomID: r.id, Reason: reason})
+	})
+	for _, m := range r.members {
+		delete(m.sess.rooms, r.id)
+	}
+	if r.emptyTTL != nil {
+		r.emptyTTL.Stop()
+	}
+	delete(h.rooms, r.id)
 }

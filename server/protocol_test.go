@@ -123,11 +123,11 @@ func post(t *testing.T, ts *testServer, body string, auth bool) (int, string) {
 
 func TestPostRPC(t *testing.T) {
 	ts := startServer(t)
-	if code, body := post(t, ts, `{"jsonrpc":"2.0","id":1,"method":"room.list"}`, false); code != 401 || !strings.Contains(body, "API key") {
+	if code, body := post(t, ts, `{"jsonrpc":"2.0","id":1,"method":"admin.rooms.list"}`, false); code != 401 || !strings.Contains(body, "API key") {
 		t.Fatalf("unauthenticated POST: %d %s", code, body)
 	}
 	code, body := post(t, ts, `[{"jsonrpc":"2.0","id":"a","method":"room.create","params":{"roomId":"from-backend","maxPeers":2}},`+
-		`{"jsonrpc":"2.0","id":"b","method":"room.list"},{"jsonrpc":"2.0","method":"room.list"}]`, true)
+		`{"jsonrpc":"2.0","id":"b","method":"admin.rooms.list"},{"jsonrpc":"2.0","method":"admin.rooms.list"}]`, true)
 	if code != 200 || !strings.Contains(body, `"id":"a"`) || !strings.Contains(body, `"peerCount":0`) || strings.Count(body, `"id"`) != 2 {
 		t.Fatalf("batch POST: %d %s", code, body)
 	}

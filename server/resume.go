@@ -83,6 +83,9 @@ func (s *Server) openSession(st *connState, identity string, grants Grants) (*se
 	if st.sess.Load() != nil {
 		return nil, api.ErrConflict("this connection already has a session")
 	}
+	if s.draining.Load() { // under reg.mu: see Drain
+		return nil, s.errDraining()
+	}
 	if others := reg.byIdentity[identity]; len(others) > 0 {
 		switch s.cfg.DuplicateIdentity {
 		case DuplicateReject:
@@ -151,7 +154,7 @@ func (s *Server) connEnded(sess *session, conn *rpc.Conn, reason rpc.CloseReason
 	if sess.state != sessionAttached || sess.currentConn() != conn {
 		return // resumed on another connection, replaced, or already ended
 	}
-	if !resumable(reason) || s.draining.Load() {
+	if !resumable(reason) || s.closing.Load() {
 		s.endLocked(sess, api.PeerLeftReasonDisconnected)
 		sess.log.Info("session ended", "reason", reason.String())
 		return
@@ -197,6 +200,9 @@ func (s *Server) resume(st *connState, p *api.SessionConnectParams) (*session, e
 	defer reg.mu.Unlock()
 	if st.sess.Load() != nil {
 		return nil, api.ErrConflict("this connection already has a session")
+	}
+	if s.draining.Load() { // under reg.mu: see Drain
+		return nil, s.errDraining()
 	}
 	sess := reg.byID[r.SessionID]
 	if sess == nil {

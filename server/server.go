@@ -48,7 +48,13 @@ type Server struct {
 	rpcStats   rpc.Stats
 	now        func() time.Time
 
+	started time.Time
+	// draining: Drain was called (no new sessions); closing: shutdown has
+	// begun (no new connections).
 	draining atomic.Bool
+	closing  atomic.Bool
+	drainAt  atomic.Int64  // Unix milliseconds of the drain deadline; 0 until Drain
+	drained  chan struct{} // closed when a draining node should exit
 
 	connsMu sync.Mutex
 	conns   map[*rpc.Conn]struct{}
@@ -66,14 +72,16 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("api-keys: %w", err)
 	}
 	s := &Server{
-		cfg:   cfg,
-		keys:  keys,
-		log:   log,
-		hub:   newHub(cfg.Limits),
-		reg:   newRegistry(),
-		now:   time.Now,
-		conns: make(map[*rpc.Conn]struct{}),
-		perIP: make(map[netip.Addr]int),
+		cfg:     cfg,
+		keys:    keys,
+		log:     log,
+		hub:     newHub(cfg.Limits),
+		reg:     newRegistry(),
+		now:     time.Now,
+		started: time.Now(),
+		drained: make(chan struct{}),
+		conns:   make(map[*rpc.Conn]struct{}),
+		perIP:   make(map[netip.Addr]int),
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -160,6 +168,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err := <-errc:
 		return errors.Join(fmt.Errorf("serve: %w", err), s.closeTURN())
 	case <-ctx.Done():
+	case <-s.drained:
 	}
 	return s.shutdown(hs)
 }
@@ -168,6 +177,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // connection with "going away", and waits (bounded) for them to finish.
 func (s *Server) shutdown(hs *http.Server) error {
 	s.draining.Store(true)
+	s.closing.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := hs.Shutdown(ctx)

@@ -18,7 +18,7 @@ import (
 // keeps the request, its headers and 8 KiB of bufio buffers alive for the
 // whole life of the connection (measured: half an idle connection's heap).
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	if s.draining.Load() {
+	if s.closing.Load() {
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -71,11 +71,11 @@ func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
 	}
 }
 
-// track registers a live connection for shutdown; false once draining.
+// track registers a live connection for shutdown; false once closing.
 func (s *Server) track(c *rpc.Conn) bool {
 	s.connsMu.Lock()
 	defer s.connsMu.Unlock()
-	if s.draining.Load() {
+	if s.closing.Load() {
 		return false
 	}
 	s.conns[c] = struct{}{}

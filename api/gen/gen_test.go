@@ -108,6 +108,8 @@ func TestRejects(t *testing.T) {
 		{"bad pattern", doc("", `"S": {"type": "string", "pattern": "("}`),
 			`#/components/schemas/S/pattern: bad pattern`},
 		{"duplicate member", []byte(`{"openrpc": "1.3.2", "openrpc": "1.3.2"}`), `duplicate`},
+		{"extension in an error", []byte(`{"openrpc": "1.3.2", "info": {"title": "T", "version": "1"}, "methods": [], "components": {"errors": {"E": {"code": 1, "message": "e", "data": {"reason": "e"}, "x-description": "d"}}}}`),
+			`#/components/errors/E/x-description: the OpenRPC meta-schema allows no "x-description" in an error object`},
 		{"name collision", doc(method(""), okR+`, "ABParams": {"type": "object", "additionalProperties": false, "properties": {}}`),
 			`schema ABParams and method a.b both generate ABParams`},
 		{"minLength", doc("", `"S": {"type": "string", "minLength": 1}`),

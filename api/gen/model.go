@@ -138,7 +138,7 @@ func (l *loader) load(root *node) error {
 	if err := comps.only("schemas", "errors"); err != nil {
 		return err
 	}
-	if err := l.componentErrors(comps.get("errors")); err != nil {
+	if err := l.componentErrors(comps.get("errors"), root.get("x-errors")); err != nil {
 		return err
 	}
 	if err := l.componentSchemas(comps.get("schemas")); err != nil {
@@ -171,7 +171,10 @@ func (l *loader) info(n *node) error {
 	return nil
 }
 
-func (l *loader) componentErrors(n *node) error {
+// componentErrors reads the errors. The OpenRPC meta-schema allows no
+// extension member in an error object, so their longer descriptions live
+// in the document's x-errors, by error name.
+func (l *loader) componentErrors(n, docs *node) error {
 	if n == nil {
 		return nil
 	}
@@ -179,6 +182,11 @@ func (l *loader) componentErrors(n *node) error {
 		e, v := &ErrorDef{Name: mem.name}, mem.value
 		if err := v.only("code", "message", "data"); err != nil {
 			return err
+		}
+		for _, x := range v.members {
+			if strings.HasPrefix(x.name, "x-") {
+				return x.value.errorf("the OpenRPC meta-schema allows no %q in an error object; describe the error in the document's x-errors", x.name)
+			}
 		}
 		code, err := v.intAt("code")
 		if err != nil || code == nil {
@@ -188,8 +196,10 @@ func (l *loader) componentErrors(n *node) error {
 		if e.Message, err = v.stringAt("message"); err != nil {
 			return err
 		}
-		if e.Description, err = v.stringAt("x-description"); err != nil {
-			return err
+		if docs != nil {
+			if e.Description, err = docs.stringAt(mem.name); err != nil {
+				return err
+			}
 		}
 		e.Reason = strings.ToLower(mem.name)
 		data := v.get("data")

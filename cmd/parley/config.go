@@ -47,6 +47,8 @@ func configFlags(fs *pflag.FlagSet) map[string]string {
 	bind("allow-any-origin", "allow-any-origin")
 	fs.StringSlice("ice-servers", d.ICEServers, "stun:/turn: URLs handed to clients as iceServers")
 	bind("ice-servers", "ice-servers")
+	fs.Duration("drain-timeout", d.DrainTimeout, "on SIGTERM (or admin.node.drain) keep serving connected sessions this long, refusing new ones, then exit; a second signal exits at once")
+	bind("drain-timeout", "drain-timeout")
 	fs.Duration("shutdown-timeout", d.ShutdownTimeout, "how long a graceful shutdown may take")
 	bind("shutdown-timeout", "shutdown-timeout")
 	fs.String("log-level", d.LogLevel, "debug, info, warn or error")

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,9 +60,9 @@ func dialURL(t *testing.T, url string, dialer *websocket.Dialer) *rpctest.Client
 
 // TestDevServerRelays is the README's first-run story: make run, two clients
 // with bare identities, a room, offer/answer/candidates relayed; then SIGTERM
-// shuts the server down cleanly.
+// (with no drain time) shuts the server down cleanly.
 func TestDevServerRelays(t *testing.T) {
-	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
+	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0", "--drain-timeout", "0s")
 	url := "ws://" + p.Addr + "/rpc"
 	alice, bob := dialURL(t, url, websocket.DefaultDialer), dialURL(t, url, websocket.DefaultDialer)
 	var aliceSess, bobSess struct {
@@ -103,11 +105,91 @@ func TestDevServerRelays(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("parley did not exit after SIGTERM")
 	}
+	if err := alice.Expect("session.draining", nil); err != nil {
+		t.Fatalf("alice was not told the node drains: %v", err)
+	}
 	if err := alice.Expect("room.closed", nil); err != nil {
 		t.Fatalf("alice was not told the room closed: %v", err)
 	}
 	if code, _, err := alice.CloseCode(); err != nil || code != websocket.CloseGoingAway {
 		t.Fatalf("alice's close: %d %v, want 1001", code, err)
+	}
+}
+
+// TestDrain: SIGTERM drains. /readyz turns 503, connected sessions get
+// session.draining and keep relaying (nothing is lost), a new session is
+// refused with 503 and retryAfterMs, and the server exits at the deadline
+// (room.closed, 1001). A second SIGTERM exits at once.
+func TestDrain(t *testing.T) {
+	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--no-turn", "--drain-timeout", "2s")
+	url := "ws://" + p.Addr + "/rpc"
+	alice, bob := dialURL(t, url, websocket.DefaultDialer), dialURL(t, url, websocket.DefaultDialer)
+	var bobSess struct {
+		PeerID string `json:"peerId"`
+	}
+	mustCall(t, alice, "session.connect", map[string]any{"identity": "alice"}, nil)
+	mustCall(t, bob, "session.connect", map[string]any{"identity": "bob"}, &bobSess)
+	mustCall(t, alice, "room.join", map[string]any{"roomId": "d", "create": true}, nil)
+	mustCall(t, bob, "room.join", map[string]any{"roomId": "d"}, nil)
+	if err := alice.Expect("room.peerJoined", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var notice struct {
+		Deadline     int64 `json:"deadline"`
+		RetryAfterMs int64 `json:"retryAfterMs"`
+	}
+	for _, c := range []*rpctest.Client{alice, bob} {
+		if err := c.Expect("session.draining", &notice); err != nil || notice.RetryAfterMs != 2000 || notice.Deadline < time.Now().UnixMilli() {
+			t.Fatalf("session.draining %+v, %v", notice, err)
+		}
+	}
+	if res, err := http.Get("http://" + p.Addr + "/readyz"); err != nil || res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz while draining: %v %v", res, err)
+	}
+	late := dialURL(t, url, websocket.DefaultDialer)
+	_, err := late.Call("session.connect", map[string]any{"identity": "carol"})
+	var rerr *rpctest.Error
+	if !errors.As(err, &rerr) || rerr.Code != 503 || !strings.Contains(string(rerr.Data), `"retryAfterMs"`) {
+		t.Fatalf("session.connect while draining: %v, want 503 with retryAfterMs", err)
+	}
+	for i := range 20 { // the sessions still work until the deadline
+		mustCall(t, alice, "message.send", map[string]any{"roomId": "d", "to": bobSess.PeerID, "data": i}, nil)
+	}
+	for i := range 20 {
+		var msg struct {
+			Data int `json:"data"`
+		}
+		if err := bob.Expect("message.received", &msg); err != nil || msg.Data != i {
+			t.Fatalf("message %d while draining: %+v %v", i, msg, err)
+		}
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatal("parley did not exit at the drain deadline")
+	}
+	if err := alice.Expect("room.closed", nil); err != nil {
+		t.Fatalf("alice was not told the room closed: %v", err)
+	}
+	if code, _, err := alice.CloseCode(); err != nil || code != websocket.CloseGoingAway {
+		t.Fatalf("alice's close: %d %v, want 1001", code, err)
+	}
+
+	q := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--no-turn", "--drain-timeout", "1h")
+	mustCall(t, dialURL(t, "ws://"+q.Addr+"/rpc", websocket.DefaultDialer), "session.connect", map[string]any{"identity": "dave"}, nil)
+	for range 2 {
+		if err := q.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // let the first signal start the drain
+	}
+	select {
+	case <-q.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatal("a second SIGTERM did not stop a draining parley")
 	}
 }
 

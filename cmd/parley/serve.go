@@ -18,7 +18,10 @@ with --dev or a --turn-secret, the co-hosted STUN/TURN server on
 --turn-listen. Every flag can also be set as PARLEY_<FLAG> in the
 environment (PARLEY_TLS_CERT for --tls-cert) or in a YAML file (--config);
 flags win over the environment, which wins over the file. SIGTERM or Ctrl-C
-shuts down gracefully; a second signal exits at once.`
+drains: /readyz turns 503, new sessions and TURN allocations are refused,
+connected sessions get session.draining and keep working until
+--drain-timeout (or until none is left), then the server exits; a second
+signal exits at once.`
 
 func runServe(args, environ []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stderr)
@@ -34,6 +37,7 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cfg.Version = buildVersion()
 	log, err := server.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
@@ -72,10 +76,26 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "dev", cfg.Dev, "tls", cfg.TLSCert != "")
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGTERM or Ctrl-C drains (see server.Drain); a second one
+	// shuts down at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
 	go func() {
-		<-ctx.Done()
-		stop() // a second signal now kills the process
+		select {
+		case <-signals:
+		case <-ctx.Done():
+			return
+		}
+		log.Info("draining; a second signal stops at once", "timeout", cfg.DrainTimeout.String())
+		srv.Drain(cfg.DrainTimeout)
+		select {
+		case <-signals:
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	if err := srv.Serve(ctx, ln); err != nil {
 		return err

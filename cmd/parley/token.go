@@ -22,7 +22,7 @@ func runToken(args, environ []string, stdout, stderr io.Writer) error {
 	rooms := fs.StringSlice("room", nil, "room the token grants (repeat; default: any room)")
 	create := fs.Bool("create", true, "grant creating rooms")
 	moderator := fs.Bool("moderator", false, "join rooms as a moderator (may kick)")
-	admin := fs.Bool("admin", false, "grant admin (room.list, any room)")
+	admin := fs.Bool("admin", false, "grant admin (the admin.* methods, any room)")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -1,5 +1,5 @@
 import type { CallOptions } from "../client.js";
-import type { Methods, SessionConnectParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomListParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, MessageSendParams } from "./protocol.js";
+import type { Methods, SessionConnectParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, MessageSendParams, AdminRoomsListParams, AdminRoomsGetParams, AdminRoomsCloseParams, AdminSessionsListParams, AdminSessionsGetParams, AdminPeersKickParams, AdminNodeStatusParams, AdminNodeDrainParams, AdminTurnAllocationsListParams, AdminTurnAllocationsCloseParams } from "./protocol.js";
 /** Sends one request and resolves with its result: ParleyClient.call. */
 export type Call = <M extends keyof Methods>(method: M, params: Methods[M]["params"], opts?: CallOptions) => Promise<Methods[M]["result"]>;
 /** Every method as a typed function, grouped by its dotted name: room.join is bindMethods(call).room.join(params, opts). */
@@ -17,8 +17,6 @@ export declare function bindMethods(call: Call): {
         leave: (params: RoomLeaveParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
         /** Describe a room. */
         get: (params: RoomGetParams, opts?: CallOptions) => Promise<import("./protocol.js").RoomInfo>;
-        /** List the rooms of this node (admin). */
-        list: (params?: RoomListParams, opts?: CallOptions) => Promise<import("./protocol.js").RoomListResult>;
         /** Change a room (owner). */
         update: (params: RoomUpdateParams, opts?: CallOptions) => Promise<import("./protocol.js").RoomInfo>;
         /** Remove a peer from a room (owner or moderator). */
@@ -39,6 +37,40 @@ export declare function bindMethods(call: Call): {
     message: {
         /** Send application data to a room or to one peer. */
         send: (params: MessageSendParams, opts?: CallOptions) => Promise<import("./protocol.js").MessageSendResult>;
+    };
+    admin: {
+        rooms: {
+            /** List the rooms of this node. */
+            list: (params?: AdminRoomsListParams, opts?: CallOptions) => Promise<import("./protocol.js").RoomListResult>;
+            /** Describe any room of this node. */
+            get: (params: AdminRoomsGetParams, opts?: CallOptions) => Promise<import("./protocol.js").RoomInfo>;
+            /** Close a room: its members get room.closed and lose their seats. */
+            close: (params: AdminRoomsCloseParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
+        };
+        sessions: {
+            /** List the sessions of this node, by id. */
+            list: (params?: AdminSessionsListParams, opts?: CallOptions) => Promise<import("./protocol.js").SessionListResult>;
+            /** Describe one session. */
+            get: (params: AdminSessionsGetParams, opts?: CallOptions) => Promise<import("./protocol.js").SessionInfo>;
+        };
+        peers: {
+            /** Remove a peer from a room. */
+            kick: (params: AdminPeersKickParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
+        };
+        node: {
+            /** This node's state and load. */
+            status: (params?: AdminNodeStatusParams, opts?: CallOptions) => Promise<import("./protocol.js").NodeStatus>;
+            /** Drain this node: no new sessions or TURN allocations; connected sessions get session.draining; the server exits at the deadline. */
+            drain: (params?: AdminNodeDrainParams, opts?: CallOptions) => Promise<import("./protocol.js").NodeStatus>;
+        };
+        turn: {
+            allocations: {
+                /** List the live TURN allocations of this node. */
+                list: (params?: AdminTurnAllocationsListParams, opts?: CallOptions) => Promise<import("./protocol.js").TurnAllocationList>;
+                /** End a TURN allocation. */
+                close: (params: AdminTurnAllocationsCloseParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
+            };
+        };
     };
 };
 /** The method namespaces bindMethods returns. */

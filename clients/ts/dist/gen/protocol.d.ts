@@ -114,6 +114,54 @@ export interface SessionConnectResult {
     /** sha256 of the server's OpenRPC document, to compare with a generated client's. */
     protocol: string;
 }
+/** A session as an admin sees it. */
+export interface SessionInfo {
+    sessionId: string;
+    peerId: PeerId;
+    identity: Identity;
+    state: SessionState;
+    rooms: RoomId[];
+    /** The seq of the last notification sent. */
+    lastSeq: number;
+    /** Frames waiting to be written to the client. */
+    queueMessages: number;
+    queueBytes: number;
+    /** The client's IP address, while connected. */
+    remote?: string;
+}
+export interface SessionListResult {
+    sessions: SessionInfo[];
+    /** More sessions follow the last one: ask again with after. */
+    more: boolean;
+}
+export interface NodeStatus {
+    version: string;
+    /** Unix milliseconds. */
+    startedAt: number;
+    draining: boolean;
+    /** Unix milliseconds when a draining node exits. */
+    drainDeadline?: number;
+    sessions: number;
+    connections: number;
+    rooms: number;
+    /** Live TURN allocations (0 without TURN). */
+    turnAllocations: number;
+}
+export interface TurnAllocation {
+    identity: Identity;
+    client: string;
+    transport: TurnTransport;
+    relay: string;
+    /** Unix milliseconds. */
+    createdAt: number;
+}
+export interface TurnAllocationList {
+    allocations: TurnAllocation[];
+}
+/** connected, or reconnecting: the connection dropped and the session waits for a resume. */
+export type SessionState = "connected" | "reconnecting";
+/** How a client reaches the TURN server. */
+export type TurnTransport = "udp" | "tcp" | "tls";
 /** Params of session.connect. */
 export interface SessionConnectParams {
     /** A JWT (HS256) minted by your backend or by `parley token`. */
@@ -147,9 +195,6 @@ export interface RoomLeaveParams {
 /** Params of room.get. */
 export interface RoomGetParams {
     roomId: RoomId;
-}
-/** Params of room.list. */
-export interface RoomListParams {
 }
 /** Params of room.update. */
 export interface RoomUpdateParams {
@@ -193,6 +238,52 @@ export interface MessageSendParams {
     /** A peer of the room; absent means everyone else in the room. */
     to?: PeerId;
     data: Data;
+}
+/** Params of admin.rooms.list. */
+export interface AdminRoomsListParams {
+}
+/** Params of admin.rooms.get. */
+export interface AdminRoomsGetParams {
+    roomId: RoomId;
+}
+/** Params of admin.rooms.close. */
+export interface AdminRoomsCloseParams {
+    roomId: RoomId;
+    /** Sent in room.closed; default closed_by_admin. */
+    reason?: string;
+}
+/** Params of admin.sessions.list. */
+export interface AdminSessionsListParams {
+    /** Only this identity's sessions. */
+    identity?: Identity;
+    /** Page: sessions with a greater id. */
+    after?: string;
+    limit?: number;
+}
+/** Params of admin.sessions.get. */
+export interface AdminSessionsGetParams {
+    sessionId: string;
+}
+/** Params of admin.peers.kick. */
+export interface AdminPeersKickParams {
+    roomId: RoomId;
+    peerId: PeerId;
+}
+/** Params of admin.node.status. */
+export interface AdminNodeStatusParams {
+}
+/** Params of admin.node.drain. */
+export interface AdminNodeDrainParams {
+    /** Seconds until the node exits; default --drain-timeout. */
+    timeoutSec?: number;
+}
+/** Params of admin.turn.allocations.list. */
+export interface AdminTurnAllocationsListParams {
+}
+/** Params of admin.turn.allocations.close. */
+export interface AdminTurnAllocationsCloseParams {
+    /** The relayed address, ip:port, as listed. */
+    relay: string;
 }
 /** Params of the room.peerJoined notification. */
 export interface RoomPeerJoinedEvent {
@@ -267,6 +358,14 @@ export interface SessionReplacedEvent {
     seq: Seq;
     reason: string;
 }
+/** Params of the session.draining notification. */
+export interface SessionDrainingEvent {
+    seq: Seq;
+    /** Unix milliseconds when the node closes its connections. */
+    deadline: number;
+    /** When to reconnect: until the deadline this node refuses new sessions. */
+    retryAfterMs: number;
+}
 /** Every client→server method: its params and result. */
 export type Methods = {
     "session.connect": {
@@ -288,10 +387,6 @@ export type Methods = {
     "room.get": {
         params: RoomGetParams;
         result: RoomInfo;
-    };
-    "room.list": {
-        params: RoomListParams;
-        result: RoomListResult;
     };
     "room.update": {
         params: RoomUpdateParams;
@@ -321,6 +416,46 @@ export type Methods = {
         params: MessageSendParams;
         result: MessageSendResult;
     };
+    "admin.rooms.list": {
+        params: AdminRoomsListParams;
+        result: RoomListResult;
+    };
+    "admin.rooms.get": {
+        params: AdminRoomsGetParams;
+        result: RoomInfo;
+    };
+    "admin.rooms.close": {
+        params: AdminRoomsCloseParams;
+        result: Empty;
+    };
+    "admin.sessions.list": {
+        params: AdminSessionsListParams;
+        result: SessionListResult;
+    };
+    "admin.sessions.get": {
+        params: AdminSessionsGetParams;
+        result: SessionInfo;
+    };
+    "admin.peers.kick": {
+        params: AdminPeersKickParams;
+        result: Empty;
+    };
+    "admin.node.status": {
+        params: AdminNodeStatusParams;
+        result: NodeStatus;
+    };
+    "admin.node.drain": {
+        params: AdminNodeDrainParams;
+        result: NodeStatus;
+    };
+    "admin.turn.allocations.list": {
+        params: AdminTurnAllocationsListParams;
+        result: TurnAllocationList;
+    };
+    "admin.turn.allocations.close": {
+        params: AdminTurnAllocationsCloseParams;
+        result: Empty;
+    };
 };
 /** Every server→client notification and its params. */
 export type Notifications = {
@@ -335,9 +470,10 @@ export type Notifications = {
     "room.peerState": RoomPeerStateEvent;
     "room.snapshot": RoomSnapshotEvent;
     "session.replaced": SessionReplacedEvent;
+    "session.draining": SessionDrainingEvent;
 };
-export declare const METHODS: readonly ["session.connect", "room.create", "room.join", "room.leave", "room.get", "room.list", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "message.send"];
-export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "message.received", "room.peerState", "room.snapshot", "session.replaced"];
+export declare const METHODS: readonly ["session.connect", "room.create", "room.join", "room.leave", "room.get", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "message.send", "admin.rooms.list", "admin.rooms.get", "admin.rooms.close", "admin.sessions.list", "admin.sessions.get", "admin.peers.kick", "admin.node.status", "admin.node.drain", "admin.turn.allocations.list", "admin.turn.allocations.close"];
+export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "message.received", "room.peerState", "room.snapshot", "session.replaced", "session.draining"];
 /** Application error codes by name. */
 export declare const ERROR_CODES: {
     readonly BAD_REQUEST: 400;
@@ -346,6 +482,7 @@ export declare const ERROR_CODES: {
     readonly ROOM_NOT_FOUND: 404;
     readonly PEER_NOT_FOUND: 404;
     readonly SESSION_NOT_FOUND: 404;
+    readonly ALLOCATION_NOT_FOUND: 404;
     readonly NO_ANSWER: 408;
     readonly CONFLICT: 409;
     readonly RESUME_GAP: 410;
@@ -359,4 +496,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "b0c1ab1689922d37def22a7d357b43877d2def349578512da8d44c984bd2b9fc";
+export declare const PROTOCOL_HASH = "57aade933ca4b3aa6ca0577177723b6ef9b61cb5e1a956e714c0af0cae4fec90";
