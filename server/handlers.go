@@ -23,7 +23,9 @@ func (s *Server) SessionConnect(ctx context.Context, p *api.SessionConnectParams
 	var sess *session
 	if p.Resume != nil {
 		var err error
-		if sess, err = s.resume(st, p); err != nil {
+		sess, err = s.resume(st, p)
+		s.rpcMetrics.resumed(err)
+		if err != nil {
 			return nil, err
 		}
 	} else {

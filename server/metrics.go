@@ -40,6 +40,7 @@ type rpcMetrics struct {
 	duration    *prometheus.HistogramVec
 	rateLimited prometheus.Counter
 	sessions    *prometheus.CounterVec
+	resumes     *prometheus.CounterVec
 }
 
 func newRPCMetrics() *rpcMetrics {
@@ -59,13 +60,29 @@ func newRPCMetrics() *rpcMetrics {
 		}),
 		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_sessions_total",
-			Help: "session.connect answers, by result (ok, or the error's reason such as unauthenticated or draining).",
+			Help: "session.connect answers (resumes included), by result (ok, or the error's reason such as unauthenticated or draining).",
+		}, []string{"result"}),
+		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_resumes_total",
+			Help: "session.connect with resume, by result (ok; session_not_found: the window passed; resume_gap: the missed notifications were no longer buffered; unauthenticated: a wrong token).",
 		}, []string{"result"}),
 	}
 }
 
 func (m *rpcMetrics) register(reg *prometheus.Registry) {
-	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.sessions)
+	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.sessions, m.resumes)
+}
+
+// resumed counts a resume's outcome.
+func (m *rpcMetrics) resumed(err error) {
+	result := "ok"
+	if err != nil {
+		result = "internal_error"
+		if e := rpc.AsError(err); e != nil {
+			result = errorReason(e)
+		}
+	}
+	m.resumes.WithLabelValues(result).Inc()
 }
 
 // observe is the outermost middleware: it times and counts every answer,
@@ -114,6 +131,7 @@ func errorReason(e *rpc.Error) string {
 }
 
 var (
+	sessionsActive  = prometheus.NewDesc("parley_sessions_active", "Sessions on this node now, by state (connected, or reconnecting: waiting for a resume).", []string{"state"}, nil)
 	connectionsOpen = prometheus.NewDesc("parley_connections_active", "WebSocket connections open now (with or without a session).", nil, nil)
 	connsClosed     = prometheus.NewDesc("parley_connections_closed_total", "WebSocket connections ended, by reason (slow_consumer: cut off for not reading; see api/PROTOCOL.md for the close codes).", []string{"reason"}, nil)
 	roomsActive     = prometheus.NewDesc("parley_rooms_active", "Rooms open now.", nil, nil)
@@ -130,7 +148,7 @@ var roomPeerBuckets = []float64{1, 2, 3, 4, 6, 8, 12, 16, 32, 64, 128, 1024}
 type signalingCollector struct{ s *Server }
 
 func (c signalingCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{connectionsOpen, connsClosed, roomsActive, roomPeers, notesSent, notesDropped} {
+	for _, d := range []*prometheus.Desc{sessionsActive, connectionsOpen, connsClosed, roomsActive, roomPeers, notesSent, notesDropped} {
 		ch <- d
 	}
 }
@@ -141,6 +159,9 @@ func (c signalingCollector) Collect(ch chan<- prometheus.Metric) {
 	conns := len(s.conns)
 	s.connsMu.Unlock()
 	ch <- prometheus.MustNewConstMetric(connectionsOpen, prometheus.GaugeValue, float64(conns))
+	attached, detached := s.reg.counts()
+	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(attached), "connected")
+	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(detached), "reconnecting")
 	for _, r := range rpc.CloseReasons() {
 		ch <- prometheus.MustNewConstMetric(connsClosed, prometheus.CounterValue, float64(s.rpcStats.Closes(r)), r.String())
 	}
@@ -247,4 +268,18 @@ func (c turnCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range turnMetrics {
 		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(st), m.labels...)
 	}
+}
+
+// counts is the number of live sessions by state.
+func (r *registry) counts() (attached, detached int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, sess := range r.byID {
+		if sess.state == sessionAttached {
+			attached++
+		} else {
+			detached++
+		}
+	}
+	return attached, detached
 }

@@ -135,11 +135,18 @@ func TestSignalingMetrics(t *testing.T) {
 	rpcError(t, err, 404, "nope")
 	_, err = ts.dial(t, nil).Call("session.connect", map[string]any{"token": "not-a-jwt"})
 	rpcError(t, err, 401, "token")
+	_, err = ts.dial(t, nil).Call("session.connect", map[string]any{"identity": "alice",
+		"resume": map[string]any{"sessionId": "gone", "resumeToken": "t", "lastSeq": 0}})
+	rpcError(t, err, 404, "gone")
 
 	got := scrape(t, ts)
 	for name, want := range map[string]float64{
 		"parley_sessions_total{result=ok}":                           2,
 		"parley_sessions_total{result=unauthenticated}":              1,
+		"parley_sessions_total{result=session_not_found}":            1,
+		"parley_resumes_total{result=session_not_found}":             1,
+		"parley_sessions_active{state=connected}":                    2,
+		"parley_sessions_active{state=reconnecting}":                 0,
 		"parley_rpc_requests_total{code=0,method=session.connect}":   2,
 		"parley_rpc_requests_total{code=401,method=session.connect}": 1,
 		"parley_rpc_requests_total{code=0,method=room.join}":         2,
@@ -162,8 +169,9 @@ func TestSignalingMetrics(t *testing.T) {
 	_ = bob.Close()
 	eventually(t, "bob's closed connection on /metrics", func() bool {
 		got = scrape(t, ts)
-		// alice and the refused connection remain: a failed session.connect may be retried.
-		return got["parley_connections_closed_total{reason=peer_gone}"] == 1 && got["parley_connections_active"] == 2
+		// alice and the two refused connections remain: a failed session.connect may be retried.
+		return got["parley_connections_closed_total{reason=peer_gone}"] == 1 && got["parley_connections_active"] == 3 &&
+			got["parley_sessions_active{state=reconnecting}"] == 1 // bob's seat waits for a resume
 	})
 	for name := range got {
 		if strings.Contains(name, "alice") || strings.Contains(name, "room=") || strings.Contains(name, bob.peerID) {
