@@ -70,6 +70,10 @@ func newRPCMetrics() *rpcMetrics {
 }
 
 func (m *rpcMetrics) register(reg *prometheus.Registry) {
+	// Series exist from the start, so dashboards and rate() see a zero
+	// before the first event instead of no data.
+	m.sessions.WithLabelValues("ok")
+	m.resumes.WithLabelValues("ok")
 	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.sessions, m.resumes)
 }
 
