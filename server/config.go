@@ -21,11 +21,14 @@ const maxPeersCeiling = 10000
 type Config struct {
 	// Listen is the HTTP/WebSocket address. A non-loopback address needs TLS
 	// (or Insecure), so credentials never cross a network in clear text.
-	Listen   string `koanf:"listen"`
-	Dev      bool   `koanf:"dev"`
-	Insecure bool   `koanf:"insecure"`
-	TLSCert  string `koanf:"tls-cert"`
-	TLSKey   string `koanf:"tls-key"`
+	Listen string `koanf:"listen"`
+	// MetricsListen, if set, moves GET /metrics off Listen to its own
+	// address (an internal port for Prometheus).
+	MetricsListen string `koanf:"metrics-listen"`
+	Dev           bool   `koanf:"dev"`
+	Insecure      bool   `koanf:"insecure"`
+	TLSCert       string `koanf:"tls-cert"`
+	TLSKey        string `koanf:"tls-key"`
 	// TURN is the co-hosted STUN/TURN server.
 	TURN TURN `koanf:"turn"`
 
@@ -210,6 +213,11 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("log-format", "%q is not text or json", c.LogFormat)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics-listen", "%v", err)
+		}
 	}
 	if c.DrainTimeout < 0 || c.DrainTimeout > time.Hour {
 		bad("drain-timeout", "must be between 0 and 1h")

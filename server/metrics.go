@@ -198,7 +198,9 @@ func (h *hub) eachRoomSize(fn func(peers int)) {
 	}
 }
 
-func (s *Server) metricsHandler() http.Handler {
+// MetricsHandler serves GET /metrics: on the main listener, or on
+// --metrics-listen (which the binary serves itself).
+func (s *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{})
 }
 

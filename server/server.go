@@ -115,7 +115,9 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write(api.Document)
 	})
 	m.HandleFunc("GET /v1/turn-credentials", s.turnCredentials)
-	m.Handle("GET /metrics", s.metricsHandler())
+	if s.cfg.MetricsListen == "" {
+		m.Handle("GET /metrics", s.MetricsHandler())
+	}
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

@@ -31,6 +31,8 @@ func configFlags(fs *pflag.FlagSet) map[string]string {
 
 	fs.String("listen", d.Listen, "HTTP/WebSocket listen address; a non-loopback address needs --tls-cert/--tls-key or --insecure")
 	bind("listen", "listen")
+	fs.String("metrics-listen", d.MetricsListen, "serve GET /metrics on this address instead of --listen's (e.g. an internal 127.0.0.1:9090)")
+	bind("metrics-listen", "metrics-listen")
 	fs.Bool("dev", d.Dev, "development mode: accept bare identities from loopback, allow loopback origins, print a throw-away API key")
 	bind("dev", "dev")
 	fs.Bool("insecure", d.Insecure, "allow plain ws:// on a non-loopback address (behind a TLS-terminating proxy)")

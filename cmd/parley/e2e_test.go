@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -258,5 +259,32 @@ func TestCommandLine(t *testing.T) {
 				t.Fatalf("exit %d, output:\n%s\nwant exit %d mentioning %q", cmd.ProcessState.ExitCode(), out, tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestMetricsListen: --metrics-listen moves /metrics to its own address and
+// off the public one.
+func TestMetricsListen(t *testing.T) {
+	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--no-turn", "--metrics-listen", "127.0.0.1:0")
+	var metricsURL string
+	deadline := time.After(5 * time.Second)
+	for metricsURL == "" {
+		select {
+		case line := <-p.Out:
+			metricsURL, _ = strings.CutPrefix(line, "metrics on ")
+		case <-deadline:
+			t.Fatal("parley did not print its metrics address")
+		}
+	}
+	for url, want := range map[string]int{metricsURL: http.StatusOK, "http://" + p.Addr + "/metrics": http.StatusNotFound} {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want || want == http.StatusOK && !strings.Contains(string(body), "parley_sessions_active") {
+			t.Errorf("GET %s: %s, want %d", url, res.Status, want)
+		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/parley-rtc/parley/server"
 )
@@ -73,6 +75,18 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, ", tls %s", a.TLS)
 		}
 		fmt.Fprintln(stdout)
+	}
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ms.Serve(mln) }()
+		defer ms.Close()
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "dev", cfg.Dev, "tls", cfg.TLSCert != "")
 
