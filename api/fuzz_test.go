@@ -39,6 +39,7 @@ var paramsDecoders = map[string]func(*testing.T, []byte){
 	MethodSdpAnswer:      roundTrip[SdpAnswerParams],
 	MethodIceCandidate:   roundTrip[IceCandidateParams],
 	MethodIceServers:     roundTrip[IceServersParams],
+	MethodIceRestart:     roundTrip[IceRestartParams],
 	MethodMessageSend:    roundTrip[MessageSendParams],
 
 	MethodAdminRoomsList:            roundTrip[AdminRoomsListParams],

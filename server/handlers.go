@@ -37,6 +37,7 @@ func (s *Server) SessionConnect(ctx context.Context, p *api.SessionConnectParams
 			return nil, err
 		}
 		sess.log.Info("session connected", "remote", st.remote)
+		s.scheduleRefresh(sess)
 	}
 	s.reg.mu.Lock()
 	token := sess.resumeToken
@@ -162,21 +163,35 @@ func (s *Server) RoomKick(ctx context.Context, p *api.RoomKickParams) (*api.Empt
 	return &api.Empty{}, nil
 }
 
-// SdpOffer relays a parsed offer with from stamped.
+// SdpOffer relays a parsed offer with from stamped, unless it is the
+// polite side's half of crossed offers (491 glare); candidates held for
+// the pair follow it.
 func (s *Server) SdpOffer(ctx context.Context, p *api.SdpOfferParams) (*api.Empty, error) {
-	return s.relaySDP(ctx, api.MethodSdpOffer, p.RoomID, p.To, p.SDP, func(n api.Notifier, from string) error {
-		return api.SendSdpOffer(n, &api.SdpOfferEvent{RoomID: p.RoomID, From: from, SDP: p.SDP})
-	})
+	sess, err := s.checkedSDP(ctx, api.MethodSdpOffer, p.SDP)
+	if err != nil {
+		return nil, err
+	}
+	ev := &api.SdpOfferEvent{RoomID: p.RoomID, From: sess.peerID, SDP: p.SDP}
+	if err := s.hub.relayOffer(sess, p.RoomID, p.To, s.now(), ev); err != nil {
+		return nil, err
+	}
+	return &api.Empty{}, nil
 }
 
 // SdpAnswer relays a parsed answer with from stamped.
 func (s *Server) SdpAnswer(ctx context.Context, p *api.SdpAnswerParams) (*api.Empty, error) {
-	return s.relaySDP(ctx, api.MethodSdpAnswer, p.RoomID, p.To, p.SDP, func(n api.Notifier, from string) error {
-		return api.SendSdpAnswer(n, &api.SdpAnswerEvent{RoomID: p.RoomID, From: from, SDP: p.SDP})
-	})
+	sess, err := s.checkedSDP(ctx, api.MethodSdpAnswer, p.SDP)
+	if err != nil {
+		return nil, err
+	}
+	ev := &api.SdpAnswerEvent{RoomID: p.RoomID, From: sess.peerID, SDP: p.SDP}
+	if err := s.hub.relayAnswer(sess, p.RoomID, p.To, ev); err != nil {
+		return nil, err
+	}
+	return &api.Empty{}, nil
 }
 
-func (s *Server) relaySDP(ctx context.Context, method, roomID, to, text string, send func(n api.Notifier, from string) error) (*api.Empty, error) {
+func (s *Server) checkedSDP(ctx context.Context, method, text string) (*session, error) {
 	sess, err := sessionOf(ctx, method)
 	if err != nil {
 		return nil, err
@@ -184,10 +199,11 @@ func (s *Server) relaySDP(ctx context.Context, method, roomID, to, text string, 
 	if err := checkSDP(text, s.cfg.Limits.MaxSDPBytes); err != nil {
 		return nil, err
 	}
-	return relay(sess, s.hub, roomID, to, func(n api.Notifier) error { return send(n, sess.peerID) })
+	return sess, nil
 }
 
-// IceCandidate relays a parsed candidate (or end-of-candidates) with from stamped.
+// IceCandidate relays a parsed candidate (or end-of-candidates) with from
+// stamped; before the pair's first offer it is held (see relayCandidate).
 func (s *Server) IceCandidate(ctx context.Context, p *api.IceCandidateParams) (*api.Empty, error) {
 	sess, err := sessionOf(ctx, api.MethodIceCandidate)
 	if err != nil {
@@ -197,15 +213,7 @@ func (s *Server) IceCandidate(ctx context.Context, p *api.IceCandidateParams) (*
 		return nil, err
 	}
 	ev := &api.IceCandidateEvent{RoomID: p.RoomID, From: sess.peerID, Candidate: p.Candidate}
-	return relay(sess, s.hub, p.RoomID, p.To, func(n api.Notifier) error { return api.SendIceCandidate(n, ev) })
-}
-
-// relay sends to one peer of a room; sending to yourself is a mistake worth naming.
-func relay(sess *session, h *hub, roomID, to string, send func(api.Notifier) error) (*api.Empty, error) {
-	if to == sess.peerID {
-		return nil, api.ErrBadRequest("to is your own peer id")
-	}
-	if err := h.deliver(sess, roomID, to, send); err != nil {
+	if err := s.hub.relayCandidate(sess, p.RoomID, p.To, ev); err != nil {
 		return nil, err
 	}
 	return &api.Empty{}, nil

@@ -35,6 +35,11 @@ type room struct {
 	hadPeers  bool
 	emptyTTL  *time.Timer
 	createdAt time.Time
+
+	// neg guards pairs (negotiation.go): relays change them under hub.mu
+	// held for reading.
+	neg   sync.Mutex
+	pairs map[pairKey]*negotiation
 }
 
 // member is a session's seat in one room.
@@ -247,6 +252,7 @@ func (h *hub) removeLocked(r *room, s *session, reason api.PeerLeftReason) {
 	gone := r.members[i]
 	r.members = slices.Delete(r.members, i, i+1)
 	delete(s.rooms, r.id)
+	r.forgetPeer(gone.peer.PeerID)
 	r.notifyMembers(nil, func(n api.Notifier) error {
 		return api.SendRoomPeerLeft(n, &api.RoomPeerLeftEvent{RoomID: r.id, PeerID: gone.peer.PeerID, Reason: reason})
 	})
@@ -436,5 +442,6 @@ func (h *hub) closeLocked(r *room, reason string) {
 	if r.emptyTTL != nil {
 		r.emptyTTL.Stop()
 	}
+	r.forgetPairs()
 	delete(h.rooms, r.id)
 }

@@ -64,6 +64,17 @@ func BenchmarkRelayICECandidate(b *testing.B) {
 	if _, _, err := sender.ReadMessage(); err != nil { // room.peerJoined
 		b.Fatal(err)
 	}
+	// The common path: the pair's offer went first, so candidates are
+	// relayed at once, not held for it.
+	offer := fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"sdp.offer","id":-1,"params":{"roomId":"bench","to":%q,"sdp":%q}}`, bobID, sampleSDP)
+	if err := sender.WriteMessage(websocket.TextMessage, offer); err != nil {
+		b.Fatal(err)
+	}
+	for _, ws := range []*websocket.Conn{sender, receiver} { // the reply, the sdp.offer
+		if _, msg, err := ws.ReadMessage(); err != nil || bytes.Contains(msg, []byte(`"error"`)) {
+			b.Fatalf("offer: %s %v", msg, err)
+		}
+	}
 	frame := func(i int) []byte {
 		return fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"ice.candidate","id":%d,"params":{"roomId":"bench","to":%q,"candidate":{"candidate":%q,"sdpMid":"0","sdpMLineIndex":0}}}`,
 			i, bobID, sampleCandidate)

@@ -123,6 +123,10 @@ func (s *Server) endLocked(sess *session, reason api.PeerLeftReason) *rpc.Conn {
 		sess.window.Stop()
 		sess.window = nil
 	}
+	if sess.refresh != nil {
+		sess.refresh.Stop()
+		sess.refresh = nil
+	}
 	s.reg.removeLocked(sess)
 	s.hub.leaveAll(sess, reason)
 	sess.mu.Lock()

@@ -47,6 +47,7 @@ type session struct {
 	state       sessionState
 	window      *time.Timer // runs while detached
 	detachedBy  *rpc.Conn   // the connection whose drop started the window
+	refresh     *time.Timer // ice.serversRefreshed (negotiation.go)
 
 	mu     sync.Mutex
 	conn   *rpc.Conn // nil while detached or ended

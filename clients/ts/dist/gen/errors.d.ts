@@ -44,7 +44,7 @@ export declare class RoomFullError extends ParleyError {
 /** 487 canceled: The request was canceled. */
 export declare class CanceledError extends ParleyError {
 }
-/** 491 glare: Offers crossed; the polite side rolls back. */
+/** 491 glare: Offers crossed and yours is the polite side's: answer the other side's offer instead (roll yours back). */
 export declare class GlareError extends ParleyError {
 }
 /** 503 draining: The server is shutting down; connect to another node after data.retryAfterMs. */

@@ -1,5 +1,5 @@
 import type { CallOptions } from "../client.js";
-import type { Methods, SessionConnectParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, MessageSendParams, AdminRoomsListParams, AdminRoomsGetParams, AdminRoomsCloseParams, AdminSessionsListParams, AdminSessionsGetParams, AdminPeersKickParams, AdminNodeStatusParams, AdminNodeDrainParams, AdminTurnAllocationsListParams, AdminTurnAllocationsCloseParams } from "./protocol.js";
+import type { Methods, SessionConnectParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, IceRestartParams, MessageSendParams, AdminRoomsListParams, AdminRoomsGetParams, AdminRoomsCloseParams, AdminSessionsListParams, AdminSessionsGetParams, AdminPeersKickParams, AdminNodeStatusParams, AdminNodeDrainParams, AdminTurnAllocationsListParams, AdminTurnAllocationsCloseParams } from "./protocol.js";
 /** Sends one request and resolves with its result: ParleyClient.call. */
 export type Call = <M extends keyof Methods>(method: M, params: Methods[M]["params"], opts?: CallOptions) => Promise<Methods[M]["result"]>;
 /** Every method as a typed function, grouped by its dotted name: room.join is bindMethods(call).room.join(params, opts). */
@@ -33,6 +33,8 @@ export declare function bindMethods(call: Call): {
         candidate: (params: IceCandidateParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
         /** Get fresh ICE servers. */
         servers: (params?: IceServersParams, opts?: CallOptions) => Promise<import("./protocol.js").IceServersResult>;
+        /** Ask a peer to restart ICE. */
+        restart: (params: IceRestartParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
     };
     message: {
         /** Send application data to a room or to one peer. */

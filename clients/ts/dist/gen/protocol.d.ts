@@ -56,7 +56,7 @@ export interface Peer {
     displayName?: string;
     role: Role;
     metadata?: Metadata;
-    /** Perfect negotiation: whether YOU are the polite side towards this peer. The later joiner of a pair is polite: in room.join's peers[] every peer has polite true, in room.peerJoined false. */
+    /** Perfect negotiation: whether YOU are the polite side towards this peer. The later joiner of a pair is polite: in room.join's peers[] (and room.snapshot) every peer has polite true, in room.peerJoined false. The server settles glare with the same rule: when offers cross, the polite side's offer is refused with 491 GLARE and it answers the other's (see sdp.offer). */
     polite?: boolean;
     state?: PeerState;
 }
@@ -232,6 +232,14 @@ export interface IceCandidateParams {
 /** Params of ice.servers. */
 export interface IceServersParams {
 }
+/** Params of ice.restart. */
+export interface IceRestartParams {
+    roomId: RoomId;
+    /** The peer you negotiate with; it must be the current offerer of the pair. */
+    to: PeerId;
+    /** Why (e.g. "network changed", "ice failed"); passed on in ice.restartRequested. */
+    reason?: string;
+}
 /** Params of message.send. */
 export interface MessageSendParams {
     roomId: RoomId;
@@ -331,6 +339,22 @@ export interface IceCandidateEvent {
     from: PeerId;
     candidate: IceCandidateInit | null;
 }
+/** Params of the ice.restartRequested notification. */
+export interface IceRestartRequestedEvent {
+    seq: Seq;
+    roomId: RoomId;
+    /** The peer asking. */
+    from: PeerId;
+    /** The asker's reason, or "requested" if it gave none. */
+    reason: string;
+}
+/** Params of the ice.serversRefreshed notification. */
+export interface IceServersRefreshedEvent {
+    seq: Seq;
+    iceServers: IceServer[];
+    /** Unix seconds after which the new credentials stop working. */
+    expiresAt: number;
+}
 /** Params of the message.received notification. */
 export interface MessageReceivedEvent {
     seq: Seq;
@@ -412,6 +436,10 @@ export type Methods = {
         params: IceServersParams;
         result: IceServersResult;
     };
+    "ice.restart": {
+        params: IceRestartParams;
+        result: Empty;
+    };
     "message.send": {
         params: MessageSendParams;
         result: MessageSendResult;
@@ -466,14 +494,16 @@ export type Notifications = {
     "sdp.offer": SdpOfferEvent;
     "sdp.answer": SdpAnswerEvent;
     "ice.candidate": IceCandidateEvent;
+    "ice.restartRequested": IceRestartRequestedEvent;
+    "ice.serversRefreshed": IceServersRefreshedEvent;
     "message.received": MessageReceivedEvent;
     "room.peerState": RoomPeerStateEvent;
     "room.snapshot": RoomSnapshotEvent;
     "session.replaced": SessionReplacedEvent;
     "session.draining": SessionDrainingEvent;
 };
-export declare const METHODS: readonly ["session.connect", "room.create", "room.join", "room.leave", "room.get", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "message.send", "admin.rooms.list", "admin.rooms.get", "admin.rooms.close", "admin.sessions.list", "admin.sessions.get", "admin.peers.kick", "admin.node.status", "admin.node.drain", "admin.turn.allocations.list", "admin.turn.allocations.close"];
-export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "message.received", "room.peerState", "room.snapshot", "session.replaced", "session.draining"];
+export declare const METHODS: readonly ["session.connect", "room.create", "room.join", "room.leave", "room.get", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "ice.restart", "message.send", "admin.rooms.list", "admin.rooms.get", "admin.rooms.close", "admin.sessions.list", "admin.sessions.get", "admin.peers.kick", "admin.node.status", "admin.node.drain", "admin.turn.allocations.list", "admin.turn.allocations.close"];
+export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "ice.restartRequested", "ice.serversRefreshed", "message.received", "room.peerState", "room.snapshot", "session.replaced", "session.draining"];
 /** Application error codes by name. */
 export declare const ERROR_CODES: {
     readonly BAD_REQUEST: 400;
@@ -496,4 +526,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "57aade933ca4b3aa6ca0577177723b6ef9b61cb5e1a956e714c0af0cae4fec90";
+export declare const PROTOCOL_HASH = "8900fab8820d21d7826440581fc08dc8d7150fc2b6302909d0f20407c8f3ea0e";

@@ -1,0 +1,339 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-rtc/parley/internal/testkit"
+)
+
+// pairInRoom connects alice, then bob, into room; alice joined first, so
+// bob is the polite side of the pair.
+func pairInRoom(t *testing.T, ts *testServer, room string) (alice, bob *peer) {
+	t.Helper()
+	alice, bob = ts.connect(t, "alice"), ts.connect(t, "bob")
+	alice.must("room.join", map[string]any{"roomId": room, "create": true})
+	var joined struct {
+		Peers []struct {
+			PeerID string `json:"peerId"`
+			Polite bool   `json:"polite"`
+		} `json:"peers"`
+	}
+	if err := bob.CallInto("room.join", map[string]any{"roomId": room}, &joined); err != nil {
+		t.Fatal(err)
+	}
+	if len(joined.Peers) != 1 || !joined.Peers[0].Polite {
+		t.Fatalf("bob's roster %+v: bob (the later joiner) must be polite towards alice", joined.Peers)
+	}
+	if ev := alice.expect("room.peerJoined"); ev["peer"].(map[string]any)["polite"] == true {
+		t.Fatalf("alice is polite towards bob in %v", ev)
+	}
+	return alice, bob
+}
+
+func candidate(port int) map[string]any {
+	return map[string]any{"candidate": fmt.Sprintf("candidate:1 1 udp 2130706431 192.0.2.1 %d typ host", port), "sdpMid": "0"}
+}
+
+// TestEarlyCandidatesFollowOffer: candidates sent before the pair's first
+// offer are held and arrive right after it, in order, both ways; later
+// ones are relayed at once.
+func TestEarlyCandidatesFollowOffer(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := pairInRoom(t, ts, "early")
+	for port := 5000; port < 5005; port++ {
+		alice.must("ice.candidate", map[string]any{"roomId": "early", "to": bob.peerID, "candidate": candidate(port)})
+	}
+	alice.must("ice.candidate", map[string]any{"roomId": "early", "to": bob.peerID, "candidate": nil})
+	bob.must("ice.candidate", map[string]any{"roomId": "early", "to": alice.peerID, "candidate": candidate(6000)})
+	// A message sent after the candidates overtakes them: they are held.
+	alice.must("message.send", map[string]any{"roomId": "early", "to": bob.peerID, "data": "before the offer"})
+	if ev := bob.expect("message.received"); ev["data"] != "before the offer" {
+		t.Fatalf("got %v", ev)
+	}
+
+	alice.must("sdp.offer", map[string]any{"roomId": "early", "to": bob.peerID, "sdp": sampleSDP})
+	if ev := bob.expect("sdp.offer"); ev["from"] != alice.peerID {
+		t.Fatalf("offer %v", ev)
+	}
+	for port := 5000; port < 5005; port++ {
+		ev := bob.expect("ice.candidate")
+		if got := ev["candidate"].(map[string]any)["candidate"]; got != candidate(port)["candidate"] || ev["from"] != alice.peerID {
+			t.Fatalf("candidate %d: got %v", port, ev)
+		}
+	}
+	if ev := bob.expect("ice.candidate"); ev["candidate"] != nil {
+		t.Fatalf("want end of candidates, got %v", ev)
+	}
+	// bob's early candidate goes to alice once the pair has an offer.
+	if ev := alice.expect("ice.candidate"); ev["candidate"].(map[string]any)["candidate"] != candidate(6000)["candidate"] {
+		t.Fatalf("got %v", ev)
+	}
+	// From now on candidates are relayed at once, both ways.
+	bob.must("ice.candidate", map[string]any{"roomId": "early", "to": alice.peerID, "candidate": candidate(6001)})
+	if ev := alice.expect("ice.candidate"); ev["candidate"].(map[string]any)["candidate"] != candidate(6001)["candidate"] {
+		t.Fatalf("got %v", ev)
+	}
+	alice.must("ice.candidate", map[string]any{"roomId": "early", "to": bob.peerID, "candidate": candidate(5005)})
+	bob.expect("ice.candidate")
+	if n := alice.Pending() + bob.Pending(); n != 0 {
+		t.Fatalf("%d notifications more than expected", n)
+	}
+}
+
+// TestEarlyCandidatesBounded: a pair holds at most heldCandidatesMax
+// candidates per direction; a peer leaving drops what was held for it.
+func TestEarlyCandidatesBounded(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := pairInRoom(t, ts, "bounded")
+	for i := range heldCandidatesMax {
+		alice.must("ice.candidate", map[string]any{"roomId": "bounded", "to": bob.peerID, "candidate": candidate(5000 + i)})
+	}
+	_, err := alice.Call("ice.candidate", map[string]any{"roomId": "bounded", "to": bob.peerID, "candidate": candidate(4000)})
+	rpcError(t, err, 413, "waiting for an offer")
+	// The other direction has its own bound.
+	bob.must("ice.candidate", map[string]any{"roomId": "bounded", "to": alice.peerID, "candidate": candidate(4000)})
+	bob.must("room.leave", map[string]any{"roomId": "bounded"})
+	alice.expect("room.peerLeft")
+	ts.srv.hub.mu.RLock()
+	r := ts.srv.hub.rooms["bounded"]
+	ts.srv.hub.mu.RUnlock()
+	r.neg.Lock()
+	pairs := len(r.pairs)
+	r.neg.Unlock()
+	if pairs != 0 {
+		t.Fatalf("%d pairs kept after bob left", pairs)
+	}
+}
+
+// TestGlare: crossed offers in each order, then both peers offering at
+// once 100 times: the impolite side's (alice's) offer is always delivered,
+// the polite side's (bob's) colliding one refused with 491 glare, and
+// every round ends in one completed offer/answer.
+func TestGlare(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := pairInRoom(t, ts, "glare")
+	offer := func(p, to *peer) error {
+		_, err := p.Call("sdp.offer", map[string]any{"roomId": "glare", "to": to.peerID, "sdp": sampleSDP})
+		return err
+	}
+	answer := func(p, to *peer) {
+		p.must("sdp.answer", map[string]any{"roomId": "glare", "to": to.peerID, "sdp": sampleSDP})
+		to.expect("sdp.answer")
+	}
+
+	// alice (impolite) offers first: bob's crossing offer gets 491.
+	if err := offer(alice, bob); err != nil {
+		t.Fatal(err)
+	}
+	err := offer(bob, alice)
+	rpcError(t, err, 491, `"reason":"glare"`)
+	bob.expect("sdp.offer")
+	answer(bob, alice)
+	// Answered: bob may offer (renegotiate) now.
+	if err := offer(bob, alice); err != nil {
+		t.Fatal(err)
+	}
+	alice.expect("sdp.offer")
+	answer(alice, bob)
+
+	// bob (polite) offers first: alice's crossing offer is still
+	// delivered, and bob's no longer counts as outstanding.
+	if err := offer(bob, alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := offer(alice, bob); err != nil {
+		t.Fatalf("the impolite side's offer was refused: %v", err)
+	}
+	alice.expect("sdp.offer")
+	bob.expect("sdp.offer")
+	if err := offer(bob, alice); err == nil {
+		t.Fatal("bob offered over alice's outstanding offer")
+	}
+	answer(bob, alice) // bob rolled back and answers alice's offer
+
+	for round := range 100 {
+		var wg sync.WaitGroup
+		var aliceErr, bobErr error
+		wg.Go(func() { aliceErr = offer(alice, bob) })
+		wg.Go(func() { bobErr = offer(bob, alice) })
+		wg.Wait()
+		if aliceErr != nil {
+			t.Fatalf("round %d: alice's offer refused: %v", round, aliceErr)
+		}
+		if bobErr == nil {
+			// bob's came first; alice ignores it (impolite).
+			if ev := alice.expect("sdp.offer"); ev["from"] != bob.peerID {
+				t.Fatalf("round %d: %v", round, ev)
+			}
+		} else {
+			rpcError(t, bobErr, 491, "glare")
+		}
+		bob.expect("sdp.offer")
+		answer(bob, alice)
+		if n := alice.Pending() + bob.Pending(); n != 0 {
+			t.Fatalf("round %d: %d notifications more than expected", round, n)
+		}
+	}
+}
+
+// fakeClock is a settable s.now.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// startServerWithClock is startServer with s.now replaced before it serves.
+func startServerWithClock(t *testing.T, clock *fakeClock) *testServer {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Dev = true
+	cfg.Listen = "127.0.0.1:0"
+	cfg.TURN.Disabled = true
+	cfg.Limits.RateBurst = 10_000
+	cfg.Limits.RatePerSecond = 10_000
+	logs := &testkit.SyncBuffer{}
+	srv, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.now = clock.Now
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return &testServer{srv: srv, wsURL: "ws://" + ln.Addr().String() + "/rpc", base: "http://" + ln.Addr().String(), logs: logs}
+}
+
+// TestIceRestart: ice.restart reaches the current offerer only, at least
+// 5 s apart and at most 5 a minute per pair (429 with retryAfterMs).
+func TestIceRestart(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	ts := startServerWithClock(t, clock)
+	alice, bob := pairInRoom(t, ts, "restart")
+	restart := func(p, to *peer, reason string) error {
+		params := map[string]any{"roomId": "restart", "to": to.peerID}
+		if reason != "" {
+			params["reason"] = reason
+		}
+		_, err := p.Call("ice.restart", params)
+		return err
+	}
+	rpcError(t, restart(bob, alice, ""), 409, "no offer")
+	alice.must("sdp.offer", map[string]any{"roomId": "restart", "to": bob.peerID, "sdp": sampleSDP})
+	bob.expect("sdp.offer")
+	bob.must("sdp.answer", map[string]any{"roomId": "restart", "to": alice.peerID, "sdp": sampleSDP})
+	alice.expect("sdp.answer")
+	rpcError(t, restart(alice, bob, ""), 409, "restart ICE yourself")
+	rpcError(t, restart(bob, bob, ""), 400, "own peer id")
+
+	// Each step: advance the clock, bob asks alice; want 0 (relayed) or
+	// 429 with that retryAfterMs.
+	steps := []struct {
+		advance    time.Duration
+		wantRetry  int64 // 0: relayed
+		reasonSent string
+	}{
+		{0, 0, "network changed"},
+		{4 * time.Second, 1001, ""},     // 4 s after: 1 s to wait
+		{999 * time.Millisecond, 2, ""}, // still under 5 s apart
+		{time.Millisecond, 0, ""},       // 5 s apart
+		{5 * time.Second, 0, ""},
+		{5 * time.Second, 0, ""},
+		{5 * time.Second, 0, ""}, // the fifth in 20 s
+		{5 * time.Second, 35001, "too many"},
+		{35 * time.Second, 0, ""}, // the first is a minute old now
+		{time.Second, 4001, ""},
+	}
+	for i, st := range steps {
+		clock.advance(st.advance)
+		err := restart(bob, alice, st.reasonSent)
+		if st.wantRetry == 0 {
+			if err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			ev := alice.expect("ice.restartRequested")
+			wantReason := st.reasonSent
+			if wantReason == "" {
+				wantReason = "requested"
+			}
+			if ev["from"] != bob.peerID || ev["roomId"] != "restart" || ev["reason"] != wantReason {
+				t.Fatalf("step %d: got %v", i, ev)
+			}
+			continue
+		}
+		rpcError(t, err, 429, fmt.Sprintf(`"retryAfterMs":%d`, st.wantRetry))
+	}
+	// The limit is per pair: alice asking bob (after bob becomes the
+	// offerer) shares it.
+	bob.must("sdp.offer", map[string]any{"roomId": "restart", "to": alice.peerID, "sdp": sampleSDP})
+	alice.expect("sdp.offer")
+	rpcError(t, restart(alice, bob, ""), 429, "retryAfterMs")
+	clock.advance(5 * time.Second)
+	if err := restart(alice, bob, ""); err != nil {
+		t.Fatal(err)
+	}
+	bob.expect("ice.restartRequested")
+	if n := alice.Pending() + bob.Pending(); n != 0 {
+		t.Fatalf("%d notifications more than expected", n)
+	}
+}
+
+// TestIceServersRefreshed: with a short credential TTL every session gets
+// fresh TURN credentials at half of it; the timer ends with the session.
+func TestIceServersRefreshed(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.TURN.CredentialTTL = 2 * time.Second
+		c.Limits.ResumeWindow = 50 * time.Millisecond // a dropped connection ends the session soon
+	})
+	alice := ts.connect(t, "alice")
+	first := alice.session["iceServers"].([]any)[0].(map[string]any)
+	prevUser, prevExp := first["username"], alice.session["iceServersExpiresAt"].(float64)
+	for i := range 2 {
+		ev := alice.expect("ice.serversRefreshed")
+		servers := ev["iceServers"].([]any)
+		turn := servers[0].(map[string]any)
+		exp := ev["expiresAt"].(float64)
+		if turn["username"] == prevUser || turn["credential"] == "" || exp <= prevExp {
+			t.Fatalf("refresh %d: %v (before: %v, %v)", i, ev, prevUser, prevExp)
+		}
+		prevUser, prevExp = turn["username"], exp
+	}
+	ts.srv.reg.mu.Lock()
+	sess := ts.srv.reg.byID[alice.session["sessionId"].(string)]
+	ts.srv.reg.mu.Unlock()
+	if err := alice.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the session to end and its refresh timer to stop", func() bool {
+		ts.srv.reg.mu.Lock()
+		defer ts.srv.reg.mu.Unlock()
+		return sess.state == sessionEnded && sess.refresh == nil
+	})
+}
