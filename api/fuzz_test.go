@@ -42,6 +42,17 @@ var paramsDecoders = map[string]func(*testing.T, []byte){
 	MethodIceRestart:     roundTrip[IceRestartParams],
 	MethodMessageSend:    roundTrip[MessageSendParams],
 
+	MethodCallInvite:          roundTrip[CallInviteParams],
+	MethodCallRinging:         roundTrip[CallRingingParams],
+	MethodCallAccept:          roundTrip[CallAcceptParams],
+	MethodCallReject:          roundTrip[CallRejectParams],
+	MethodCallCancel:          roundTrip[CallCancelParams],
+	MethodCallHangup:          roundTrip[CallHangupParams],
+	MethodPresenceSet:         roundTrip[PresenceSetParams],
+	MethodPresenceSubscribe:   roundTrip[PresenceSubscribeParams],
+	MethodPresenceUnsubscribe: roundTrip[PresenceUnsubscribeParams],
+	MethodPresenceGet:         roundTrip[PresenceGetParams],
+
 	MethodAdminRoomsList:            roundTrip[AdminRoomsListParams],
 	MethodAdminRoomsGet:             roundTrip[AdminRoomsGetParams],
 	MethodAdminRoomsClose:           roundTrip[AdminRoomsCloseParams],

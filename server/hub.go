@@ -21,6 +21,10 @@ type hub struct {
 
 	mu    sync.RWMutex
 	rooms map[string]*room
+	// calls (calls.go) by id, and by the sessions taking part in them.
+	calls       map[string]*sipCall
+	callsOf     map[*session]map[string]*sipCall
+	callMetrics *callMetrics
 }
 
 // room is a signaling room (the seed model): created, joined, left; the last
@@ -35,6 +39,7 @@ type room struct {
 	hadPeers  bool
 	emptyTTL  *time.Timer
 	createdAt time.Time
+	call      *sipCall // for a call's private room, while the call is active
 
 	// neg guards pairs (negotiation.go): relays change them under hub.mu
 	// held for reading.
@@ -49,7 +54,7 @@ type member struct {
 }
 
 func newHub(limits Limits) *hub {
-	return &hub{limits: limits, rooms: make(map[string]*room)}
+	return &hub{limits: limits, rooms: make(map[string]*room), calls: make(map[string]*sipCall), callsOf: make(map[*session]map[string]*sipCall)}
 }
 
 // roomSpec is what room.create and room.join(create) ask for.
@@ -67,6 +72,9 @@ func (h *hub) createLocked(spec roomSpec) (*room, error) {
 	}
 	if _, exists := h.rooms[spec.id]; exists {
 		return nil, api.ErrConflict(fmt.Sprintf("room %q already exists", spec.id))
+	}
+	if _, exists := h.calls[spec.id]; exists {
+		return nil, api.ErrConflict(fmt.Sprintf("%q is a live call's id", spec.id))
 	}
 	if len(h.rooms) >= h.limits.MaxRooms {
 		return nil, api.ErrTooLarge(fmt.Sprintf("this server holds its maximum of %d rooms", h.limits.MaxRooms))
@@ -256,6 +264,10 @@ func (h *hub) removeLocked(r *room, s *session, reason api.PeerLeftReason) {
 	r.notifyMembers(nil, func(n api.Notifier) error {
 		return api.SendRoomPeerLeft(n, &api.RoomPeerLeftEvent{RoomID: r.id, PeerID: gone.peer.PeerID, Reason: reason})
 	})
+	if r.call != nil {
+		h.callRoomLeftLocked(r, s) // a party leaving hangs the call up
+		return
+	}
 	if len(r.members) == 0 {
 		delete(h.rooms, r.id)
 		return
@@ -433,6 +445,9 @@ func (h *hub) close(roomID, reason string) bool {
 // closeLocked tells r's members it is closed, takes their seats and drops
 // it; hub.mu must be held for writing.
 func (h *hub) closeLocked(r *room, reason string) {
+	if r.call != nil {
+		h.callRoomClosingLocked(r)
+	}
 	r.notifyMembers(nil, func(n api.Notifier) error {
 		return api.SendRoomClosed(n, &api.RoomClosedEvent{RoomID: r.id, Reason: reason})
 	})

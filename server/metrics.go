@@ -29,7 +29,50 @@ func (s *Server) newRegistry() *prometheus.Registry {
 		signalingCollector{s},
 	)
 	s.rpcMetrics.register(reg)
+	s.hub.callMetrics = newCallMetrics()
+	s.hub.callMetrics.register(reg)
 	return reg
+}
+
+// callMetrics count calls (calls.go): each call once, when its setup
+// concludes, and the time from invite to answer.
+type callMetrics struct {
+	calls *prometheus.CounterVec
+	setup prometheus.Histogram
+}
+
+func newCallMetrics() *callMetrics {
+	return &callMetrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_calls_total",
+			Help: "Calls by how their setup concluded, each counted once: answered, busy (486), declined (603), canceled (487), timeout (408), offline (480: the callee had no session), unavailable (480: its ringing devices all went away).",
+		}, []string{"outcome"}),
+		setup: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "parley_call_setup_seconds",
+			Help:    "Time from call.invite to call.accept, for answered calls.",
+			Buckets: []float64{.1, .25, .5, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60, 120, 300},
+		}),
+	}
+}
+
+func (m *callMetrics) register(reg *prometheus.Registry) {
+	for _, o := range callOutcomes {
+		m.calls.WithLabelValues(o)
+	}
+	reg.MustRegister(m.calls, m.setup)
+}
+
+func (m *callMetrics) outcome(o string) {
+	if m != nil && o != "" {
+		m.calls.WithLabelValues(o).Inc()
+	}
+}
+
+func (m *callMetrics) answered(took time.Duration) {
+	if m != nil {
+		m.outcome("answered")
+		m.setup.Observe(took.Seconds())
+	}
 }
 
 // rpcMetrics are updated on the request path, by the observe middleware.

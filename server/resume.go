@@ -34,6 +34,7 @@ type registry struct {
 	mu         sync.Mutex
 	byID       map[string]*session
 	byIdentity map[string][]*session
+	pres       presenceState // presence.go
 }
 
 func newRegistry() *registry {
@@ -98,6 +99,7 @@ func (s *Server) openSession(st *connState, identity string, grants Grants) (*se
 	}
 	reg.addLocked(sess)
 	st.sess.Store(sess)
+	s.publishPresenceLocked(identity) // one more device
 	return sess, nil
 }
 
@@ -128,7 +130,9 @@ func (s *Server) endLocked(sess *session, reason api.PeerLeftReason) *rpc.Conn {
 		sess.refresh = nil
 	}
 	s.reg.removeLocked(sess)
+	s.hub.endCallsOf(sess)
 	s.hub.leaveAll(sess, reason)
+	s.presenceSessionEndedLocked(sess)
 	sess.mu.Lock()
 	conn := sess.conn
 	sess.conn = nil

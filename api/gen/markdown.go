@@ -30,6 +30,9 @@ func markdown(m *Model) []byte {
 	b.WriteString("- [Types](#types), [Errors](#errors)\n\n## Methods\n\n")
 	for _, meth := range m.Methods {
 		fmt.Fprintf(&b, "### %s\n\n%s\n\n", meth.Name, paragraph(meth.Summary, meth.Description))
+		if meth.Doc != "" {
+			fmt.Fprintf(&b, "%s\n\n", meth.Doc)
+		}
 		mdParams(&b, "Params", meth.Params)
 		fmt.Fprintf(&b, "Result: %s\n\n", typeLink(meth.Result.Name))
 		if len(meth.Errors) > 0 {

@@ -31,9 +31,12 @@ type Model struct {
 // (Result nil).
 type Method struct {
 	Name, Summary, Description string
-	Params                     []*Field
-	Result                     *Type
-	Errors                     []*ErrorDef
+	// Doc is x-doc: Markdown (tables, paragraphs) for PROTOCOL.md only,
+	// after the description; code comments leave it out.
+	Doc    string
+	Params []*Field
+	Result *Type
+	Errors []*ErrorDef
 }
 
 // Field is a param or an object property.
@@ -505,6 +508,9 @@ func (l *loader) method(n *node, withResult bool) (*Method, error) {
 		return nil, err
 	}
 	if m.Description, err = n.stringAt("description"); err != nil {
+		return nil, err
+	}
+	if m.Doc, err = n.stringAt("x-doc"); err != nil {
 		return nil, err
 	}
 	if ps, _ := n.stringAt("paramStructure"); ps != "by-name" {

@@ -17,6 +17,9 @@ export declare class PeerNotFoundError extends ParleyError {
 /** 404 session_not_found: No such session (it ended or its resume window passed). */
 export declare class SessionNotFoundError extends ParleyError {
 }
+/** 404 call_not_found: No such call, or it has ended, or you are not one of its parties. */
+export declare class CallNotFoundError extends ParleyError {
+}
 /** 404 allocation_not_found: No live TURN allocation has that relay address. */
 export declare class AllocationNotFoundError extends ParleyError {
 }

@@ -1,5 +1,5 @@
 import type { CallOptions } from "../client.js";
-import type { Methods, SessionConnectParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, IceRestartParams, MessageSendParams, AdminRoomsListParams, AdminRoomsGetParams, AdminRoomsCloseParams, AdminSessionsListParams, AdminSessionsGetParams, AdminPeersKickParams, AdminNodeStatusParams, AdminNodeDrainParams, AdminTurnAllocationsListParams, AdminTurnAllocationsCloseParams } from "./protocol.js";
+import type { Methods, SessionConnectParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, IceRestartParams, MessageSendParams, CallInviteParams, CallRingingParams, CallAcceptParams, CallRejectParams, CallCancelParams, CallHangupParams, PresenceSetParams, PresenceSubscribeParams, PresenceUnsubscribeParams, PresenceGetParams, AdminRoomsListParams, AdminRoomsGetParams, AdminRoomsCloseParams, AdminSessionsListParams, AdminSessionsGetParams, AdminPeersKickParams, AdminNodeStatusParams, AdminNodeDrainParams, AdminTurnAllocationsListParams, AdminTurnAllocationsCloseParams } from "./protocol.js";
 /** Sends one request and resolves with its result: ParleyClient.call. */
 export type Call = <M extends keyof Methods>(method: M, params: Methods[M]["params"], opts?: CallOptions) => Promise<Methods[M]["result"]>;
 /** Every method as a typed function, grouped by its dotted name: room.join is bindMethods(call).room.join(params, opts). */
@@ -39,6 +39,30 @@ export declare function bindMethods(call: Call): {
     message: {
         /** Send application data to a room or to one peer. */
         send: (params: MessageSendParams, opts?: CallOptions) => Promise<import("./protocol.js").MessageSendResult>;
+    };
+    call: {
+        /** Call an identity (SIP INVITE). */
+        invite: (params: CallInviteParams, opts?: CallOptions) => Promise<import("./protocol.js").CallInviteResult>;
+        /** Tell the caller this device is ringing (SIP 180). */
+        ringing: (params: CallRingingParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
+        /** Answer a call (SIP 200 OK). */
+        accept: (params: CallAcceptParams, opts?: CallOptions) => Promise<import("./protocol.js").RoomJoinResult>;
+        /** Refuse a call: 486 busy here or 603 decline. */
+        reject: (params: CallRejectParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
+        /** Withdraw an unanswered call (SIP CANCEL). */
+        cancel: (params: CallCancelParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
+        /** End an answered call (SIP BYE). */
+        hangup: (params: CallHangupParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
+    };
+    presence: {
+        /** Set this device's presence. */
+        set: (params: PresenceSetParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
+        /** Follow identities' presence. */
+        subscribe: (params: PresenceSubscribeParams, opts?: CallOptions) => Promise<import("./protocol.js").PresenceListResult>;
+        /** Stop following identities' presence. */
+        unsubscribe: (params: PresenceUnsubscribeParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
+        /** Read identities' presence now. */
+        get: (params: PresenceGetParams, opts?: CallOptions) => Promise<import("./protocol.js").PresenceListResult>;
     };
     admin: {
         rooms: {

@@ -162,6 +162,35 @@ export interface TurnAllocationList {
 export type SessionState = "connected" | "reconnecting";
 /** How a client reaches the TURN server. */
 export type TurnTransport = "udp" | "tcp" | "tls";
+/** The call's id (also the id of its room once answered) and when it stops ringing. */
+export interface CallInviteResult {
+    callId: RoomId;
+    /** Unix seconds when an unanswered invite ends with 408. */
+    expiresAt: number;
+}
+/** Where a call stands: calling (invited, no device has rung yet), ringing (a callee device sent call.ringing), active (answered: the two parties share the call's room). An ended call is gone: requests about it answer 404 call_not_found. */
+export type CallState = "calling" | "ringing" | "active";
+/** Why a call ended, with its SIP-like code: hangup (200, call.hangup, or a party's session ended during the call), answered_elsewhere (200, another device of the callee accepted), canceled (487, the caller canceled or its session ended before an answer), busy (486, every callee device rejected with 486), declined (603, a callee device rejected with 603), timeout (408, nobody answered within the lifetime), unavailable (480, every ringing callee device's session ended). Clients should accept values not listed here. */
+export type CallEndReason = string;
+/** A status a device sets (XMPP show values): available, away, dnd (do not disturb), xa (extended away). */
+export type PresenceSetStatus = "available" | "away" | "dnd" | "xa";
+/** An identity's aggregate status: the most available of its devices' statuses (available, then away, then xa, then dnd), or offline when it has no session. */
+export type PresenceStatus = "available" | "away" | "dnd" | "xa" | "offline";
+/** Free text shown with a status (XMPP status message). */
+export type PresenceNote = string;
+/** An identity's presence, aggregated over its devices; note is the note of the device whose status won. */
+export interface Presence {
+    identity: Identity;
+    status: PresenceStatus;
+    note?: PresenceNote;
+    /** Live sessions of the identity (reconnecting ones included). */
+    devices: number;
+}
+/** Presences. */
+export interface PresenceListResult {
+    /** One per identity asked for, in the order asked. */
+    presences: Presence[];
+}
 /** Params of session.connect. */
 export interface SessionConnectParams {
     /** A JWT (HS256) minted by your backend or by `parley token`. */
@@ -246,6 +275,59 @@ export interface MessageSendParams {
     /** A peer of the room; absent means everyone else in the room. */
     to?: PeerId;
     data: Data;
+}
+/** Params of call.invite. */
+export interface CallInviteParams {
+    /** The callee. */
+    to: Identity;
+    /** Chosen by the caller, or by the server when absent; it must not be a live room's or call's id (409). */
+    callId?: RoomId;
+    /** Passed to the callee in call.incoming (e.g. the media wanted). */
+    metadata?: Metadata;
+    /** How long the call may ring; default 60. */
+    lifetimeSec?: number;
+}
+/** Params of call.ringing. */
+export interface CallRingingParams {
+    callId: RoomId;
+}
+/** Params of call.accept. */
+export interface CallAcceptParams {
+    callId: RoomId;
+}
+/** Params of call.reject. */
+export interface CallRejectParams {
+    callId: RoomId;
+    /** 486 or 603; default 603. */
+    code?: number;
+}
+/** Params of call.cancel. */
+export interface CallCancelParams {
+    callId: RoomId;
+}
+/** Params of call.hangup. */
+export interface CallHangupParams {
+    callId: RoomId;
+}
+/** Params of presence.set. */
+export interface PresenceSetParams {
+    status: PresenceSetStatus;
+    note?: PresenceNote;
+}
+/** Params of presence.subscribe. */
+export interface PresenceSubscribeParams {
+    /** Up to 100 identities. */
+    identities: Identity[];
+}
+/** Params of presence.unsubscribe. */
+export interface PresenceUnsubscribeParams {
+    /** Up to 100 identities. */
+    identities: Identity[];
+}
+/** Params of presence.get. */
+export interface PresenceGetParams {
+    /** Up to 100 identities. */
+    identities: Identity[];
 }
 /** Params of admin.rooms.list. */
 export interface AdminRoomsListParams {
@@ -390,6 +472,47 @@ export interface SessionDrainingEvent {
     /** When to reconnect: until the deadline this node refuses new sessions. */
     retryAfterMs: number;
 }
+/** Params of the call.incoming notification. */
+export interface CallIncomingEvent {
+    seq: Seq;
+    callId: RoomId;
+    /** The caller. */
+    from: Identity;
+    metadata?: Metadata;
+    /** Unix seconds when it stops ringing (408). */
+    expiresAt: number;
+}
+/** Params of the call.ringing notification. */
+export interface CallRingingEvent {
+    seq: Seq;
+    callId: RoomId;
+    /** The callee. */
+    by: Identity;
+}
+/** Params of the call.accepted notification. */
+export interface CallAcceptedEvent {
+    seq: Seq;
+    callId: RoomId;
+    /** The callee. */
+    by: Identity;
+    peer: Peer;
+}
+/** Params of the call.ended notification. */
+export interface CallEndedEvent {
+    seq: Seq;
+    callId: RoomId;
+    code: number;
+    reason: CallEndReason;
+    by?: Identity;
+}
+/** Params of the presence.changed notification. */
+export interface PresenceChangedEvent {
+    seq: Seq;
+    identity: Identity;
+    status: PresenceStatus;
+    note?: PresenceNote;
+    devices: number;
+}
 /** Every client→server method: its params and result. */
 export type Methods = {
     "session.connect": {
@@ -443,6 +566,46 @@ export type Methods = {
     "message.send": {
         params: MessageSendParams;
         result: MessageSendResult;
+    };
+    "call.invite": {
+        params: CallInviteParams;
+        result: CallInviteResult;
+    };
+    "call.ringing": {
+        params: CallRingingParams;
+        result: Empty;
+    };
+    "call.accept": {
+        params: CallAcceptParams;
+        result: RoomJoinResult;
+    };
+    "call.reject": {
+        params: CallRejectParams;
+        result: Empty;
+    };
+    "call.cancel": {
+        params: CallCancelParams;
+        result: Empty;
+    };
+    "call.hangup": {
+        params: CallHangupParams;
+        result: Empty;
+    };
+    "presence.set": {
+        params: PresenceSetParams;
+        result: Empty;
+    };
+    "presence.subscribe": {
+        params: PresenceSubscribeParams;
+        result: PresenceListResult;
+    };
+    "presence.unsubscribe": {
+        params: PresenceUnsubscribeParams;
+        result: Empty;
+    };
+    "presence.get": {
+        params: PresenceGetParams;
+        result: PresenceListResult;
     };
     "admin.rooms.list": {
         params: AdminRoomsListParams;
@@ -501,9 +664,14 @@ export type Notifications = {
     "room.snapshot": RoomSnapshotEvent;
     "session.replaced": SessionReplacedEvent;
     "session.draining": SessionDrainingEvent;
+    "call.incoming": CallIncomingEvent;
+    "call.ringing": CallRingingEvent;
+    "call.accepted": CallAcceptedEvent;
+    "call.ended": CallEndedEvent;
+    "presence.changed": PresenceChangedEvent;
 };
-export declare const METHODS: readonly ["session.connect", "room.create", "room.join", "room.leave", "room.get", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "ice.restart", "message.send", "admin.rooms.list", "admin.rooms.get", "admin.rooms.close", "admin.sessions.list", "admin.sessions.get", "admin.peers.kick", "admin.node.status", "admin.node.drain", "admin.turn.allocations.list", "admin.turn.allocations.close"];
-export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "ice.restartRequested", "ice.serversRefreshed", "message.received", "room.peerState", "room.snapshot", "session.replaced", "session.draining"];
+export declare const METHODS: readonly ["session.connect", "room.create", "room.join", "room.leave", "room.get", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "ice.restart", "message.send", "call.invite", "call.ringing", "call.accept", "call.reject", "call.cancel", "call.hangup", "presence.set", "presence.subscribe", "presence.unsubscribe", "presence.get", "admin.rooms.list", "admin.rooms.get", "admin.rooms.close", "admin.sessions.list", "admin.sessions.get", "admin.peers.kick", "admin.node.status", "admin.node.drain", "admin.turn.allocations.list", "admin.turn.allocations.close"];
+export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "ice.restartRequested", "ice.serversRefreshed", "message.received", "room.peerState", "room.snapshot", "session.replaced", "session.draining", "call.incoming", "call.ringing", "call.accepted", "call.ended", "presence.changed"];
 /** Application error codes by name. */
 export declare const ERROR_CODES: {
     readonly BAD_REQUEST: 400;
@@ -512,6 +680,7 @@ export declare const ERROR_CODES: {
     readonly ROOM_NOT_FOUND: 404;
     readonly PEER_NOT_FOUND: 404;
     readonly SESSION_NOT_FOUND: 404;
+    readonly CALL_NOT_FOUND: 404;
     readonly ALLOCATION_NOT_FOUND: 404;
     readonly NO_ANSWER: 408;
     readonly CONFLICT: 409;
@@ -526,4 +695,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "8900fab8820d21d7826440581fc08dc8d7150fc2b6302909d0f20407c8f3ea0e";
+export declare const PROTOCOL_HASH = "2a4691184f2bfa0815ab725149e5f84f3ff5a6ac1bcba342bb4a25c2916672ee";

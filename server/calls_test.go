@@ -1,0 +1,339 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// invite calls to from caller and returns the call id.
+func invite(t *testing.T, caller *peer, params map[string]any) string {
+	t.Helper()
+	var res struct {
+		CallID    string `json:"callId"`
+		ExpiresAt int64  `json:"expiresAt"`
+	}
+	if err := json.Unmarshal(caller.must("call.invite", params), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.CallID == "" || res.ExpiresAt == 0 {
+		t.Fatalf("call.invite result %+v", res)
+	}
+	return res.CallID
+}
+
+// expectEnded waits for call.ended and checks its code and reason.
+func expectEnded(t *testing.T, p *peer, callID string, code float64, reason string) map[string]any {
+	t.Helper()
+	ev := p.expect("call.ended")
+	if ev["callId"] != callID || ev["code"] != code || ev["reason"] != reason {
+		t.Fatalf("call.ended = %v, want callId %s code %v reason %s", ev, callID, code, reason)
+	}
+	return ev
+}
+
+func TestCallAcceptThenHangup(t *testing.T) {
+	for _, who := range []string{"caller", "callee"} {
+		t.Run("hangup by "+who, func(t *testing.T) {
+			ts := startServer(t)
+			alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+			id := invite(t, alice, map[string]any{"to": "bob", "callId": "c1", "metadata": map[string]any{"video": true}})
+			if id != "c1" {
+				t.Fatalf("callId %q, want c1", id)
+			}
+			in := bob.expect("call.incoming")
+			if in["callId"] != "c1" || in["from"] != "alice" || in["metadata"].(map[string]any)["video"] != true || in["expiresAt"].(float64) <= 0 {
+				t.Fatalf("call.incoming = %v", in)
+			}
+			bob.must("call.ringing", map[string]any{"callId": id})
+			if ev := alice.expect("call.ringing"); ev["by"] != "bob" {
+				t.Fatalf("call.ringing = %v", ev)
+			}
+			var room struct {
+				RoomID string           `json:"roomId"`
+				Self   map[string]any   `json:"self"`
+				Peers  []map[string]any `json:"peers"`
+			}
+			if err := json.Unmarshal(bob.must("call.accept", map[string]any{"callId": id}), &room); err != nil {
+				t.Fatal(err)
+			}
+			if room.RoomID != id || room.Self["peerId"] != bob.peerID || len(room.Peers) != 1 || room.Peers[0]["peerId"] != alice.peerID {
+				t.Fatalf("call.accept = %+v", room)
+			}
+			acc := alice.expect("call.accepted")
+			if acc["by"] != "bob" || acc["peer"].(map[string]any)["peerId"] != bob.peerID {
+				t.Fatalf("call.accepted = %v", acc)
+			}
+			alice.expect("room.peerJoined")
+			// The call's room is an ordinary room of two: relays and messages route.
+			alice.must("sdp.offer", map[string]any{"roomId": id, "to": bob.peerID, "sdp": sampleSDP})
+			if ev := bob.expect("sdp.offer"); ev["from"] != alice.peerID {
+				t.Fatalf("sdp.offer = %v", ev)
+			}
+			bob.must("message.send", map[string]any{"roomId": id, "data": "hi"})
+			alice.expect("message.received")
+			// Nobody else gets into it, and the id is taken.
+			carol := ts.connect(t, "carol")
+			_, err := carol.Call("room.join", map[string]any{"roomId": id})
+			rpcError(t, err, 409, "locked")
+			_, err = carol.Call("call.invite", map[string]any{"to": "bob", "callId": id})
+			rpcError(t, err, 409, id)
+
+			hanger, other, otherID := alice, bob, "alice"
+			if who == "callee" {
+				hanger, other, otherID = bob, alice, "bob"
+			}
+			hanger.must("call.hangup", map[string]any{"callId": id})
+			if ev := expectEnded(t, other, id, 200, "hangup"); ev["by"] != otherID {
+				t.Fatalf("by = %v, want %s", ev["by"], otherID)
+			}
+			other.expect("room.closed")
+			hanger.expect("room.closed")
+			_, err = hanger.Call("call.hangup", map[string]any{"callId": id})
+			rpcError(t, err, 404, "call_not_found")
+			// The id is free again.
+			hanger.must("room.join", map[string]any{"roomId": id, "create": true})
+		})
+	}
+}
+
+func TestCallReject(t *testing.T) {
+	for _, tc := range []struct {
+		code   int
+		reason string
+	}{{486, "busy"}, {603, "declined"}} {
+		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
+			ts := startServer(t)
+			alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+			id := invite(t, alice, map[string]any{"to": "bob"})
+			bob.expect("call.incoming")
+			bob.must("call.reject", map[string]any{"callId": id, "code": tc.code})
+			if ev := expectEnded(t, alice, id, float64(tc.code), tc.reason); ev["by"] != "bob" {
+				t.Fatalf("by = %v", ev["by"])
+			}
+			_, err := bob.Call("call.accept", map[string]any{"callId": id})
+			rpcError(t, err, 404, "call_not_found")
+		})
+	}
+	t.Run("bad code", func(t *testing.T) {
+		ts := startServer(t)
+		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+		id := invite(t, alice, map[string]any{"to": "bob"})
+		bob.expect("call.incoming")
+		_, err := bob.Call("call.reject", map[string]any{"callId": id, "code": 500})
+		rpcError(t, err, -32602, "code")
+	})
+}
+
+// With two callee devices: 486 on one leaves the other ringing; 603 on one
+// ends it on the other too.
+func TestCallRejectForked(t *testing.T) {
+	ts := startServer(t)
+	alice, bob1, bob2 := ts.connect(t, "alice"), ts.connect(t, "bob"), ts.connect(t, "bob")
+	id := invite(t, alice, map[string]any{"to": "bob"})
+	bob1.expect("call.incoming")
+	bob2.expect("call.incoming")
+	bob1.must("call.reject", map[string]any{"callId": id, "code": 486})
+	_, err := bob1.Call("call.ringing", map[string]any{"callId": id})
+	rpcError(t, err, 404, "call_not_found") // no longer its call
+	bob2.must("call.ringing", map[string]any{"callId": id})
+	alice.expect("call.ringing")
+	bob2.must("call.reject", map[string]any{"callId": id, "code": 486})
+	expectEnded(t, alice, id, 486, "busy")
+
+	id = invite(t, alice, map[string]any{"to": "bob"})
+	bob1.expect("call.incoming")
+	bob2.expect("call.incoming")
+	bob2.must("call.reject", map[string]any{"callId": id})
+	expectEnded(t, alice, id, 603, "declined")
+	expectEnded(t, bob1, id, 603, "declined")
+}
+
+func TestCallCancel(t *testing.T) {
+	ts := startServer(t)
+	alice, bob1, bob2 := ts.connect(t, "alice"), ts.connect(t, "bob"), ts.connect(t, "bob")
+	id := invite(t, alice, map[string]any{"to": "bob"})
+	bob1.expect("call.incoming")
+	bob2.expect("call.incoming")
+	_, err := bob1.Call("call.cancel", map[string]any{"callId": id})
+	rpcError(t, err, 403, "caller")
+	alice.must("call.cancel", map[string]any{"callId": id})
+	expectEnded(t, bob1, id, 487, "canceled")
+	expectEnded(t, bob2, id, 487, "canceled")
+	_, err = alice.Call("call.cancel", map[string]any{"callId": id})
+	rpcError(t, err, 404, "call_not_found")
+}
+
+func TestCallTimeout(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+	id := invite(t, alice, map[string]any{"to": "bob", "lifetimeSec": 1})
+	bob.expect("call.incoming")
+	bob.must("call.ringing", map[string]any{"callId": id})
+	alice.expect("call.ringing")
+	expectEnded(t, alice, id, 408, "timeout")
+	expectEnded(t, bob, id, 408, "timeout")
+	_, err := bob.Call("call.accept", map[string]any{"callId": id})
+	rpcError(t, err, 404, "call_not_found")
+}
+
+func TestCallOffline(t *testing.T) {
+	ts := startServer(t)
+	alice := ts.connect(t, "alice")
+	_, err := alice.Call("call.invite", map[string]any{"to": "nobody"})
+	rpcError(t, err, 480, "nobody")
+	_, err = alice.Call("call.invite", map[string]any{"to": "alice"})
+	rpcError(t, err, 400, "own identity")
+}
+
+func TestCallAnsweredElsewhere(t *testing.T) {
+	ts := startServer(t)
+	alice, bob1, bob2 := ts.connect(t, "alice"), ts.connect(t, "bob"), ts.connect(t, "bob")
+	id := invite(t, alice, map[string]any{"to": "bob"})
+	bob1.expect("call.incoming")
+	bob2.expect("call.incoming")
+	bob1.must("call.ringing", map[string]any{"callId": id})
+	bob2.must("call.ringing", map[string]any{"callId": id})
+	alice.expect("call.ringing")
+	alice.expect("call.ringing")
+	bob2.must("call.accept", map[string]any{"callId": id})
+	if ev := expectEnded(t, bob1, id, 200, "answered_elsewhere"); ev["by"] != "bob" {
+		t.Fatalf("by = %v", ev["by"])
+	}
+	if ev := alice.expect("call.accepted"); ev["peer"].(map[string]any)["peerId"] != bob2.peerID {
+		t.Fatalf("call.accepted = %v, want bob2's peer", ev)
+	}
+	_, err := bob1.Call("call.accept", map[string]any{"callId": id})
+	rpcError(t, err, 404, "call_not_found")
+}
+
+// Requests the state does not allow are 409 naming the state.
+func TestCallOutOfState(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+	id := invite(t, alice, map[string]any{"to": "bob"})
+	bob.expect("call.incoming")
+	_, err := alice.Call("call.hangup", map[string]any{"callId": id})
+	rpcError(t, err, 409, "is calling")
+	bob.must("call.ringing", map[string]any{"callId": id})
+	alice.expect("call.ringing")
+	_, err = bob.Call("call.hangup", map[string]any{"callId": id})
+	rpcError(t, err, 409, "is ringing")
+	_, err = alice.Call("call.accept", map[string]any{"callId": id})
+	rpcError(t, err, 403, "callee")
+	bob.must("call.accept", map[string]any{"callId": id})
+	alice.expect("call.accepted")
+	for _, m := range []string{"call.accept", "call.ringing", "call.reject"} {
+		_, err = bob.Call(m, map[string]any{"callId": id})
+		rpcError(t, err, 409, "is active")
+	}
+	_, err = alice.Call("call.cancel", map[string]any{"callId": id})
+	rpcError(t, err, 409, "is active")
+	// Not a party: not found, whatever the state.
+	carol := ts.connect(t, "carol")
+	_, err = carol.Call("call.hangup", map[string]any{"callId": id})
+	rpcError(t, err, 404, "call_not_found")
+}
+
+// A session that ends (not a resumable drop) ends its calls.
+func TestCallSessionEnd(t *testing.T) {
+	t.Run("caller before answer: cancel", func(t *testing.T) {
+		ts := startServer(t)
+		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+		id := invite(t, alice, map[string]any{"to": "bob"})
+		bob.expect("call.incoming")
+		closeNormally(t, alice.Client)
+		expectEnded(t, bob, id, 487, "canceled")
+	})
+	t.Run("last ringing device: unavailable", func(t *testing.T) {
+		ts := startServer(t)
+		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+		id := invite(t, alice, map[string]any{"to": "bob"})
+		bob.expect("call.incoming")
+		closeNormally(t, bob.Client)
+		expectEnded(t, alice, id, 480, "unavailable")
+	})
+	t.Run("party of an active call: hangup", func(t *testing.T) {
+		ts := startServer(t)
+		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+		id := invite(t, alice, map[string]any{"to": "bob"})
+		bob.expect("call.incoming")
+		bob.must("call.accept", map[string]any{"callId": id})
+		alice.expect("call.accepted")
+		alice.expect("room.peerJoined")
+		closeNormally(t, bob.Client)
+		expectEnded(t, alice, id, 200, "hangup")
+		alice.expect("room.closed")
+	})
+	t.Run("room.leave: hangup", func(t *testing.T) {
+		ts := startServer(t)
+		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+		id := invite(t, alice, map[string]any{"to": "bob"})
+		bob.expect("call.incoming")
+		bob.must("call.accept", map[string]any{"callId": id})
+		alice.expect("call.accepted")
+		alice.expect("room.peerJoined")
+		alice.must("room.leave", map[string]any{"roomId": id})
+		bob.expect("room.peerLeft")
+		expectEnded(t, bob, id, 200, "hangup")
+		bob.expect("room.closed")
+	})
+	t.Run("a resumable drop is not an end", func(t *testing.T) {
+		ts := startServer(t)
+		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+		id := invite(t, alice, map[string]any{"to": "bob"})
+		bob.expect("call.incoming")
+		_ = bob.Close() // a network drop: the session waits for a resume
+		bob2 := ts.connectWith(t, map[string]any{"resume": map[string]any{
+			"sessionId": bob.session["sessionId"], "resumeToken": bob.session["resumeToken"], "lastSeq": 1}})
+		bob2.must("call.accept", map[string]any{"callId": id})
+		alice.expect("call.accepted")
+	})
+}
+
+// Inputs are bounded: lifetime by the schema, calls per session by the server.
+func TestCallBounds(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+	_, err := alice.Call("call.invite", map[string]any{"to": "bob", "lifetimeSec": 301})
+	rpcError(t, err, -32602, "lifetimeSec")
+	_, err = alice.Call("call.invite", map[string]any{"to": "bob", "metadata": map[string]any{"x": strings.Repeat("a", ts.srv.cfg.Limits.MaxMetadataBytes)}})
+	rpcError(t, err, 413, "metadata")
+	for i := range maxCallsPerSession {
+		invite(t, alice, map[string]any{"to": "bob"})
+		bob.expect("call.incoming")
+		_ = i
+	}
+	_, err = alice.Call("call.invite", map[string]any{"to": "bob"})
+	rpcError(t, err, 413, "at most")
+	// bob's one device is at its maximum too: another caller finds it busy.
+	carol := ts.connect(t, "carol")
+	_, err = carol.Call("call.invite", map[string]any{"to": "bob"})
+	rpcError(t, err, 486, "busy")
+}
+
+func TestCallMetrics(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+	id := invite(t, alice, map[string]any{"to": "bob"})
+	bob.expect("call.incoming")
+	bob.must("call.accept", map[string]any{"callId": id})
+	id = invite(t, alice, map[string]any{"to": "bob"})
+	bob.expect("call.incoming")
+	bob.must("call.reject", map[string]any{"callId": id})
+	_, err := alice.Call("call.invite", map[string]any{"to": "nobody"})
+	rpcError(t, err, 480, "nobody")
+	got := scrape(t, ts)
+	for name, want := range map[string]float64{
+		"parley_calls_total{outcome=answered}": 1,
+		"parley_calls_total{outcome=declined}": 1,
+		"parley_calls_total{outcome=offline}":  1,
+		"parley_calls_total{outcome=timeout}":  0,
+		"parley_call_setup_seconds_count":      1,
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v", name, got[name], want)
+		}
+	}
+}
