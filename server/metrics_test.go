@@ -3,7 +3,9 @@ package server
 import (
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -126,6 +128,8 @@ func TestSignalingMetrics(t *testing.T) {
 	alice.must("room.join", map[string]any{"roomId": "m", "create": true})
 	bob.must("room.join", map[string]any{"roomId": "m"})
 	alice.expect("room.peerJoined")
+	alice.must("sdp.offer", map[string]any{"roomId": "m", "to": bob.peerID, "sdp": sampleSDP})
+	bob.expect("sdp.offer")
 	alice.must("ice.candidate", map[string]any{"roomId": "m", "to": bob.peerID, "candidate": map[string]any{
 		"candidate": "candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host", "sdpMid": "0"}})
 	bob.expect("ice.candidate")
@@ -153,11 +157,12 @@ func TestSignalingMetrics(t *testing.T) {
 		"parley_rpc_requests_total{code=-32602,method=room.join}":    1,
 		"parley_rpc_requests_total{code=404,method=room.leave}":      1,
 		"parley_rpc_requests_total{code=0,method=ice.candidate}":     1,
+		"parley_rpc_requests_total{code=0,method=sdp.offer}":         1,
 		"parley_rpc_duration_seconds_count{method=ice.candidate}":    1,
 		"parley_rooms_active":                                        1,
 		"parley_room_peers_count":                                    1,
 		"parley_room_peers_sum":                                      2,
-		"parley_notifications_sent_total":                            2, // peerJoined to alice, ice.candidate to bob
+		"parley_notifications_sent_total":                            3, // peerJoined to alice, sdp.offer and ice.candidate to bob
 		"parley_notifications_dropped_total{reason=queue_full}":      0,
 		"parley_rate_limited_requests_total":                         0,
 	} {
@@ -214,5 +219,41 @@ func promtoolCheck(t *testing.T, ts *testServer) {
 	cmd.Stdin = res.Body
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// TestDashboardSeriesExist: every parley_* series the Grafana dashboard
+// (deploy/grafana/parley.json) queries is one the server exports.
+func TestDashboardSeriesExist(t *testing.T) {
+	dashboard, err := os.ReadFile("../deploy/grafana/parley.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t)
+	ts.connect(t, "alice")
+	res, err := http.Get(ts.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := regexp.MustCompile(`parley_[a-z0-9_]+`).FindAllString(string(dashboard), -1)
+	if len(used) == 0 {
+		t.Fatal("the dashboard queries no parley_* series")
+	}
+	for _, name := range used {
+		family := name
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if base, ok := strings.CutSuffix(name, suffix); ok && families[base] != nil {
+				family = base
+			}
+		}
+		if families[family] == nil {
+			t.Errorf("the dashboard queries %s, which /metrics does not export", name)
+		}
 	}
 }
