@@ -118,6 +118,8 @@ type Client struct {
 	// rooms are the rooms joined (room.join params), for a rejoin when a
 	// session cannot be resumed. Guarded by mu.
 	rooms map[string]api.RoomJoinParams
+	// roster holds the polite flags of the rooms' peers (negotiation.go).
+	roster roster
 
 	hooksMu sync.Mutex
 	hooks   hookLists
@@ -153,6 +155,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	lifetime, cancel := context.WithCancel(context.Background())
 	c := &Client{url: url, opts: opts, log: log, lifetime: lifetime, cancel: cancel, done: make(chan struct{})}
 	c.events.init()
+	c.negotiationHooks()
 	c.notify(StateConnecting, nil)
 	conn, sess, err := c.connect(ctx)
 	if err != nil {
@@ -216,6 +219,7 @@ func (c *Client) call(ctx context.Context, method string, params, result any) er
 		return fmt.Errorf("%s: %w", method, fromRPC(err))
 	}
 	c.trackRooms(method, params)
+	c.trackRoster(method, params, result)
 	return nil
 }
 

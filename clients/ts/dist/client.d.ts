@@ -67,6 +67,12 @@ export declare class ParleyClient {
     readonly url: string;
     private constructor();
     /**
+     * Whether this client is the polite side of the pair it forms with peerId
+     * in roomId (perfect negotiation, as the server decides it: the later
+     * joiner is polite); undefined for a peer the client has not seen.
+     */
+    polite(roomId: string, peerId: string): boolean | undefined;
+    /**
      * Opens a WebSocket to url (ws://host:port/rpc) and runs session.connect.
      * Rejects if either fails: a first connect is not retried, so a wrong URL
      * or token shows at once.

@@ -27,6 +27,8 @@ export class ParleyClient {
     #lastSeq = 0;
     /** room.join params of the rooms joined, for a rejoin when a session cannot be resumed. */
     #rooms = new Map();
+    /** Peer.polite of each room's peers (room.join, room.peerJoined, room.snapshot): room id → peer id → polite. */
+    #polite = new Map();
     #nextId = 1;
     #pending = new Map();
     #handlers = new Map();
@@ -45,7 +47,45 @@ export class ParleyClient {
         this.#reconnect = opts.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...opts.reconnect };
         const { session: _runtimeOwned, ...namespaces } = bindMethods((method, params, callOpts) => this.request(method, params, callOpts));
         Object.assign(this, namespaces);
+        this.#trackNegotiation();
     }
+    /**
+     * Whether this client is the polite side of the pair it forms with peerId
+     * in roomId (perfect negotiation, as the server decides it: the later
+     * joiner is polite); undefined for a peer the client has not seen.
+     */
+    polite(roomId, peerId) {
+        return this.#polite.get(roomId)?.get(peerId);
+    }
+    /** Keeps the polite flags and the session's ICE servers current. */
+    #trackNegotiation() {
+        const set = (roomId, peers) => {
+            const m = this.#polite.get(roomId) ?? new Map();
+            this.#polite.set(roomId, m);
+            for (const p of peers) {
+                m.set(p.peerId, p.polite === true);
+            }
+        };
+        this.on("room.peerJoined", (ev) => set(ev.roomId, [ev.peer]));
+        this.on("room.snapshot", (ev) => {
+            this.#polite.delete(ev.roomId);
+            set(ev.roomId, ev.peers);
+        });
+        this.on("room.peerLeft", (ev) => this.#polite.get(ev.roomId)?.delete(ev.peerId));
+        this.on("room.closed", (ev) => this.#polite.delete(ev.roomId));
+        this.on("ice.serversRefreshed", (ev) => {
+            if (this.#session) {
+                this.#session = { ...this.#session, iceServers: ev.iceServers, iceServersExpiresAt: ev.expiresAt };
+            }
+        });
+        this.#trackJoin = (method, result) => {
+            if (method === "room.join" && isObject(result) && typeof result.roomId === "string" && Array.isArray(result.peers)) {
+                set(result.roomId, result.peers);
+            }
+        };
+    }
+    /** Records the polite flags of a room.join result (set by #trackNegotiation). */
+    #trackJoin = () => { };
     /**
      * Opens a WebSocket to url (ws://host:port/rpc) and runs session.connect.
      * Rejects if either fails: a first connect is not retried, so a wrong URL
@@ -87,6 +127,7 @@ export class ParleyClient {
         }
         const result = await this.#request(method, params, opts);
         this.#trackRooms(method, params);
+        this.#trackJoin(method, result);
         return result;
     }
     /** Remembers the rooms joined, to rejoin them if a session cannot be resumed. */
@@ -99,6 +140,7 @@ export class ParleyClient {
         }
         else if (method === "room.leave") {
             this.#rooms.delete(params.roomId);
+            this.#polite.delete(params.roomId);
         }
     }
     /** Calls handler with every notification named name; returns the function that unsubscribes it. */

@@ -4,7 +4,7 @@ export interface PeerSessionOptions {
     roomId: RoomId;
     /** The remote peer. */
     peerId: PeerId;
-    /** Default: the side whose own peerId sorts first is polite, so the two sides always disagree. */
+    /** Default: the server's Peer.polite for this pair (client.polite(): the later joiner of the room is polite); for a peer the client has not seen, whether our peerId sorts first. */
     polite?: boolean;
     /** Passed to RTCPeerConnection; its iceServers come first, then client.session.iceServers (STUN/TURN with credentials). */
     rtcConfig?: RTCConfiguration;
@@ -20,8 +20,12 @@ export interface PeerSessionOptions {
  * Parley with the W3C perfect-negotiation pattern: either side may add
  * tracks or data channels at any time, and when offers cross the polite
  * side's is rolled back (setRemoteDescription does it implicitly) while the
- * impolite side ignores the other's. Candidates trickle both ways; an ICE
- * failure restarts ICE.
+ * impolite side ignores the other's; the server settles the race the same
+ * way, refusing the polite side's crossing offer with 491 glare, after
+ * which the polite side just answers the other's. Candidates trickle both
+ * ways; an ICE failure restarts ICE, as does the peer's ice.restart
+ * (ice.restartRequested); fresh TURN credentials (ice.serversRefreshed)
+ * go to setConfiguration.
  */
 export declare class PeerSession {
     #private;
@@ -32,6 +36,12 @@ export declare class PeerSession {
     constructor(client: ParleyClient, opts: PeerSessionOptions);
     /** Calls handler with every RTCPeerConnection connectionState change, and "closed" on close(); returns the function that unsubscribes it. */
     onState(handler: (state: RTCPeerConnectionState) => void): () => void;
+    /**
+     * Restarts ICE with the peer: locally (pc.restartIce()) if ours is the
+     * pair's current offer, else by asking the peer, the current offerer,
+     * with ice.restart (the server rate-limits it: a refusal rejects).
+     */
+    restartIce(reason?: string): Promise<void>;
     /** Stops listening to the client and closes the RTCPeerConnection. */
     close(): void;
 }

@@ -114,6 +114,8 @@ export class ParleyClient {
   #lastSeq = 0;
   /** room.join params of the rooms joined, for a rejoin when a session cannot be resumed. */
   readonly #rooms = new Map<string, Methods["room.join"]["params"]>();
+  /** Peer.polite of each room's peers (room.join, room.peerJoined, room.snapshot): room id → peer id → polite. */
+  readonly #polite = new Map<string, Map<string, boolean>>();
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   readonly #handlers = new Map<string, Set<Handler>>();
@@ -133,7 +135,48 @@ export class ParleyClient {
     this.#reconnect = opts.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...opts.reconnect };
     const { session: _runtimeOwned, ...namespaces } = bindMethods((method, params, callOpts) => this.request(method, params, callOpts));
     Object.assign(this, namespaces);
+    this.#trackNegotiation();
   }
+
+  /**
+   * Whether this client is the polite side of the pair it forms with peerId
+   * in roomId (perfect negotiation, as the server decides it: the later
+   * joiner is polite); undefined for a peer the client has not seen.
+   */
+  polite(roomId: string, peerId: string): boolean | undefined {
+    return this.#polite.get(roomId)?.get(peerId);
+  }
+
+  /** Keeps the polite flags and the session's ICE servers current. */
+  #trackNegotiation(): void {
+    const set = (roomId: string, peers: readonly { peerId: string; polite?: boolean }[]): void => {
+      const m = this.#polite.get(roomId) ?? new Map<string, boolean>();
+      this.#polite.set(roomId, m);
+      for (const p of peers) {
+        m.set(p.peerId, p.polite === true);
+      }
+    };
+    this.on("room.peerJoined", (ev) => set(ev.roomId, [ev.peer]));
+    this.on("room.snapshot", (ev) => {
+      this.#polite.delete(ev.roomId);
+      set(ev.roomId, ev.peers);
+    });
+    this.on("room.peerLeft", (ev) => this.#polite.get(ev.roomId)?.delete(ev.peerId));
+    this.on("room.closed", (ev) => this.#polite.delete(ev.roomId));
+    this.on("ice.serversRefreshed", (ev) => {
+      if (this.#session) {
+        this.#session = { ...this.#session, iceServers: ev.iceServers, iceServersExpiresAt: ev.expiresAt };
+      }
+    });
+    this.#trackJoin = (method, result) => {
+      if (method === "room.join" && isObject(result) && typeof result.roomId === "string" && Array.isArray(result.peers)) {
+        set(result.roomId, result.peers as { peerId: string; polite?: boolean }[]);
+      }
+    };
+  }
+
+  /** Records the polite flags of a room.join result (set by #trackNegotiation). */
+  #trackJoin: (method: string, result: unknown) => void = () => {};
 
   /**
    * Opens a WebSocket to url (ws://host:port/rpc) and runs session.connect.
@@ -180,6 +223,7 @@ export class ParleyClient {
     }
     const result = await this.#request(method, params, opts);
     this.#trackRooms(method, params);
+    this.#trackJoin(method, result);
     return result;
   }
 
@@ -192,6 +236,7 @@ export class ParleyClient {
       this.#rooms.set(params.roomId, params as unknown as Methods["room.join"]["params"]);
     } else if (method === "room.leave") {
       this.#rooms.delete(params.roomId);
+      this.#polite.delete(params.roomId);
     }
   }
 

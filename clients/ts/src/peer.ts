@@ -1,11 +1,12 @@
 import type { ParleyClient } from "./client.js";
+import { GlareError } from "./gen/errors.js";
 import type { IceCandidateInit, PeerId, RoomId } from "./gen/protocol.js";
 
 export interface PeerSessionOptions {
   roomId: RoomId;
   /** The remote peer. */
   peerId: PeerId;
-  /** Default: the side whose own peerId sorts first is polite, so the two sides always disagree. */
+  /** Default: the server's Peer.polite for this pair (client.polite(): the later joiner of the room is polite); for a peer the client has not seen, whether our peerId sorts first. */
   polite?: boolean;
   /** Passed to RTCPeerConnection; its iceServers come first, then client.session.iceServers (STUN/TURN with credentials). */
   rtcConfig?: RTCConfiguration;
@@ -22,8 +23,12 @@ export interface PeerSessionOptions {
  * Parley with the W3C perfect-negotiation pattern: either side may add
  * tracks or data channels at any time, and when offers cross the polite
  * side's is rolled back (setRemoteDescription does it implicitly) while the
- * impolite side ignores the other's. Candidates trickle both ways; an ICE
- * failure restarts ICE.
+ * impolite side ignores the other's; the server settles the race the same
+ * way, refusing the polite side's crossing offer with 491 glare, after
+ * which the polite side just answers the other's. Candidates trickle both
+ * ways; an ICE failure restarts ICE, as does the peer's ice.restart
+ * (ice.restartRequested); fresh TURN credentials (ice.serversRefreshed)
+ * go to setConfiguration.
  */
 export class PeerSession {
   readonly pc: RTCPeerConnection;
@@ -36,6 +41,9 @@ export class PeerSession {
   readonly #unsubscribe: (() => void)[];
   readonly #stateHandlers = new Set<(state: RTCPeerConnectionState) => void>();
   #makingOffer = false;
+  /** Whether our offer is the pair's current one (the last description we applied as offerer). */
+  #offerer = false;
+  readonly #ownIceServers: RTCIceServer[];
   #ignoreOffer = false;
   /** Remote candidates that came before the remote description, which addIceCandidate needs first. */
   #early: (IceCandidateInit | null)[] = [];
@@ -48,7 +56,8 @@ export class PeerSession {
     this.#client = client;
     this.roomId = opts.roomId;
     this.peerId = opts.peerId;
-    this.polite = opts.polite ?? client.session.peerId < opts.peerId;
+    this.polite = opts.polite ?? client.polite(opts.roomId, opts.peerId) ?? client.session.peerId < opts.peerId;
+    this.#ownIceServers = opts.rtcConfig?.iceServers ?? [];
     this.#onError = opts.onError ?? ((err) => console.error("parley: negotiation with", opts.peerId, "failed:", err));
     const pc = new PC({ ...opts.rtcConfig, iceServers: [...(opts.rtcConfig?.iceServers ?? []), ...client.session.iceServers] });
     this.pc = pc;
@@ -68,6 +77,12 @@ export class PeerSession {
       client.on("sdp.offer", (ev) => fromPeer(ev) && this.#receiveDescription({ type: "offer", sdp: ev.sdp })),
       client.on("sdp.answer", (ev) => fromPeer(ev) && this.#receiveDescription({ type: "answer", sdp: ev.sdp })),
       client.on("ice.candidate", (ev) => fromPeer(ev) && this.#receiveCandidate(ev.candidate)),
+      client.on("ice.restartRequested", (ev) => fromPeer(ev) && this.pc.restartIce()),
+      client.on("ice.serversRefreshed", (ev) => {
+        if (!this.#closed) {
+          this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: [...this.#ownIceServers, ...ev.iceServers] });
+        }
+      }),
     ];
     if (opts.offer !== undefined) {
       this.#receiveDescription({ type: "offer", sdp: opts.offer });
@@ -78,6 +93,19 @@ export class PeerSession {
   onState(handler: (state: RTCPeerConnectionState) => void): () => void {
     this.#stateHandlers.add(handler);
     return () => this.#stateHandlers.delete(handler);
+  }
+
+  /**
+   * Restarts ICE with the peer: locally (pc.restartIce()) if ours is the
+   * pair's current offer, else by asking the peer, the current offerer,
+   * with ice.restart (the server rate-limits it: a refusal rejects).
+   */
+  async restartIce(reason?: string): Promise<void> {
+    if (this.#offerer || this.pc.signalingState !== "stable") {
+      this.pc.restartIce();
+      return;
+    }
+    await this.#client.ice.restart({ roomId: this.roomId, to: this.peerId, ...(reason !== undefined && { reason }) });
   }
 
   /** Stops listening to the client and closes the RTCPeerConnection. */
@@ -99,7 +127,11 @@ export class PeerSession {
       await this.pc.setLocalDescription();
       await this.#sendLocalDescription();
     } catch (err) {
-      this.#onError(err);
+      // Glare, settled by the server: we are the polite side and the
+      // peer's offer, here or on its way, rolls ours back when applied.
+      if (!(err instanceof GlareError)) {
+        this.#onError(err);
+      }
     } finally {
       this.#makingOffer = false;
     }
@@ -114,6 +146,7 @@ export class PeerSession {
         return;
       }
       await pc.setRemoteDescription(description);
+      this.#offerer = description.type === "answer";
       for (const candidate of this.#early.splice(0)) {
         await this.#addCandidate(candidate);
       }

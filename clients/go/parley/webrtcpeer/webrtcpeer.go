@@ -1,9 +1,11 @@
 // Package webrtcpeer binds pion/webrtc PeerConnections to Parley signaling:
 // one Peer per remote peer of a room, with offer/answer, trickle ICE both
-// ways, candidates queued until the remote description is set, and perfect
-// negotiation (the polite peer rolls back its own offer on glare, the
-// impolite one ignores the other's). It is the glue the echobot and the
-// tests share; the core client package stays free of pion/webrtc.
+// ways, candidates queued until the remote description is set, perfect
+// negotiation with the server's polite flags (the polite peer drops its own
+// offer on glare and answers, the impolite one ignores the other's), ICE
+// restarts on request (ice.restartRequested) and fresh TURN credentials
+// (ice.serversRefreshed). It is the glue the echobot and the tests share;
+// the core client package stays free of pion/webrtc.
 package webrtcpeer
 
 import (
@@ -75,6 +77,32 @@ func New(c *parley.Client, roomID string, opts Options) *Manager {
 			p.remoteCandidate(ev.Candidate)
 		}
 	})
+	c.OnIceRestartRequested(func(ev *api.IceRestartRequestedEvent) {
+		if p := m.route(ev.RoomID, ev.From, false); p != nil {
+			p.log.Info("webrtcpeer: ICE restart requested", "reason", ev.Reason)
+			p.ops.push(func() { p.negotiateWith(&webrtc.OfferOptions{ICERestart: true}) })
+		}
+	})
+	c.OnIceServersRefreshed(func(ev *api.IceServersRefreshedEvent) {
+		if ev == nil || len(m.opts.Configuration.ICEServers) > 0 {
+			return // the application's own ICE servers are not Parley's to refresh
+		}
+		m.mu.Lock()
+		peers := make([]*Peer, 0, len(m.peers))
+		for _, p := range m.peers {
+			peers = append(peers, p)
+		}
+		m.mu.Unlock()
+		servers := ICEServers(ev.ICEServers)
+		for _, p := range peers {
+			pc := p.PC()
+			cfg := pc.GetConfiguration()
+			cfg.ICEServers = servers
+			if err := pc.SetConfiguration(cfg); err != nil {
+				p.log.Warn("webrtcpeer: new ICE servers refused", "err", err)
+			}
+		}
+	})
 	c.OnRoomPeerLeft(func(ev *api.RoomPeerLeftEvent) {
 		if ev.RoomID != roomID {
 			return
@@ -120,11 +148,14 @@ func (m *Manager) route(room, remote string, offer bool) *Peer {
 // Add makes a Peer for remote (a peer id of the room). Negotiation starts
 // when the PeerConnection needs it: add a DataChannel or a track to offer.
 func (m *Manager) Add(remote string) (*Peer, error) {
-	sess := m.client.Session()
+	polite, err := m.polite(remote)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Peer{
 		Remote: remote,
-		Polite: sess.PeerID < remote,
+		Polite: polite,
 		m:      m,
 		log:    m.log.With("remote", remote),
 		ctx:    ctx,
@@ -150,6 +181,32 @@ func (m *Manager) Add(remote string) (*Peer, error) {
 	}
 	go p.ops.run(ctx)
 	return p, nil
+}
+
+// polite is the server's Peer.polite for remote: from the client's roster,
+// or, for a peer whose room.peerJoined the client has not handled yet,
+// from room.get, which lists the members in join order (the later joiner
+// of a pair is polite).
+func (m *Manager) polite(remote string) (bool, error) {
+	if polite, known := m.client.Polite(m.room, remote); known {
+		return polite, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	info, err := m.client.RoomGet(ctx, &api.RoomGetParams{RoomID: m.room})
+	if err != nil {
+		return false, fmt.Errorf("webrtcpeer: who is polite towards %s: %w", remote, err)
+	}
+	self := m.client.Session().PeerID
+	for _, p := range info.Peers {
+		switch p.PeerID {
+		case remote:
+			return true, nil // remote joined first
+		case self:
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("webrtcpeer: peer %s is not in room %s", remote, m.room)
 }
 
 // newPC makes a PeerConnection with the Manager's configuration.
@@ -207,17 +264,19 @@ func (m *Manager) Close() {
 // goroutine in arrival order, so an offer goes out before the candidates
 // gathered for it and a remote description is set before its candidates.
 //
-// Glare (both ends offer at once) is settled as in perfect negotiation:
-// the impolite end ignores the other's offer. The polite end should roll
-// its offer back, but pion (v4.2.26) refuses SetLocalDescription(rollback)
-// from have-local-offer, so it replaces its PeerConnection with a fresh
-// one, hands the Peer to Options.Accept again, and answers: channels and
-// tracks added to the old PeerConnection are gone, the remote's arrive on
-// the new one.
+// Glare (both ends offer at once) is settled by the server and perfect
+// negotiation: the polite end's crossing offer is refused (491 glare) or,
+// if it went first, superseded by the impolite end's, which the polite end
+// answers; the impolite end ignores the polite one's offer. pion (v4.2.26)
+// cannot roll back (it refuses SetLocalDescription(rollback) from
+// have-local-offer), so a Peer applies its own offer only when the answer
+// arrives: an offer that lost was never applied, and there is nothing to
+// roll back. Channels and tracks stay on the one PeerConnection.
 type Peer struct {
 	Remote string // the remote peer id
-	// Polite is fixed when the Peer is made: the peer with the smaller peer
-	// id is polite, so both ends agree without a word.
+	// Polite is fixed when the Peer is made: the server's Peer.polite for
+	// this pair (the later joiner of the room is polite), or, for a peer
+	// the client has no roster entry for, whether our peer id sorts first.
 	Polite bool
 
 	m      *Manager
@@ -231,8 +290,10 @@ type Peer struct {
 
 	// Touched only by the ops goroutine.
 	ignoreOffer bool
-	pending     []webrtc.ICECandidateInit // remote candidates before a remote description
-	lastMid     *string                   // of the last local candidate: where end-of-candidates goes
+	offer       *webrtc.SessionDescription // sent, not yet answered, not yet applied
+	offerer     bool                       // our offer is the pair's current one
+	pending     []webrtc.ICECandidateInit  // remote candidates before a remote description
+	lastMid     *string                    // of the last local candidate: where end-of-candidates goes
 	lastIndex   *int64
 }
 
@@ -288,25 +349,57 @@ func (p *Peer) call(fn func(ctx context.Context) error) error {
 	return fn(ctx)
 }
 
-// negotiate makes and sends an offer (onnegotiationneeded). Outside the
-// stable state an offer/answer exchange is under way; pion asks again
-// once it is back to stable if still needed.
-func (p *Peer) negotiate() {
-	if p.PC().SignalingState() != webrtc.SignalingStateStable {
+// negotiate makes and sends an offer (onnegotiationneeded).
+func (p *Peer) negotiate() { p.negotiateWith(nil) }
+
+// negotiateWith makes and sends an offer; it is applied when its answer
+// arrives (see Peer on glare). Outside the stable state, or with an offer
+// of ours outstanding, an offer/answer exchange is under way; pion asks
+// again once it is back to stable if still needed.
+func (p *Peer) negotiateWith(opts *webrtc.OfferOptions) {
+	if p.PC().SignalingState() != webrtc.SignalingStateStable || p.offer != nil {
 		return
 	}
-	offer, err := p.PC().CreateOffer(nil)
-	if err == nil {
-		err = p.PC().SetLocalDescription(offer)
-	}
+	offer, err := p.PC().CreateOffer(opts)
 	if err == nil {
 		err = p.call(func(ctx context.Context) error {
 			_, err := p.m.client.SdpOffer(ctx, &api.SdpOfferParams{RoomID: p.m.room, To: p.Remote, SDP: offer.SDP})
 			return err
 		})
 	}
-	if err != nil && p.ctx.Err() == nil {
+	var perr *parley.Error
+	switch {
+	case err == nil:
+		p.offer = &offer
+	case errors.As(err, &perr) && perr.Code == api.CodeGlare:
+		// We are the polite side and the other's offer is outstanding:
+		// it is ours to answer (it is here or on its way).
+		p.log.Debug("webrtcpeer: glare, our offer refused; answering theirs")
+	case p.ctx.Err() == nil:
 		p.log.Warn("webrtcpeer: offer failed", "err", err)
+	}
+}
+
+// RestartICE restarts ICE with the remote peer: with an offer (ICE
+// restart) if ours is the pair's current offer, else by asking the remote
+// peer, the current offerer, with ice.restart (rate-limited by the server:
+// a refusal is returned).
+func (p *Peer) RestartICE(ctx context.Context, reason string) error {
+	done := make(chan error, 1)
+	p.ops.push(func() {
+		if p.offerer {
+			p.negotiateWith(&webrtc.OfferOptions{ICERestart: true})
+			done <- nil
+			return
+		}
+		_, err := p.m.client.IceRestart(ctx, &api.IceRestartParams{RoomID: p.m.room, To: p.Remote, Reason: reason})
+		done <- err
+	})
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -321,23 +414,31 @@ func (p *Peer) remoteDescription(desc webrtc.SessionDescription) {
 }
 
 func (p *Peer) applyDescription(desc webrtc.SessionDescription) error {
+	if desc.Type == webrtc.SDPTypeAnswer {
+		if p.offer == nil {
+			p.log.Debug("webrtcpeer: an answer to no offer of ours dropped")
+			return nil
+		}
+		// Our offer is applied now that it has won (see Peer on glare).
+		offer := *p.offer
+		p.offer = nil
+		if err := p.PC().SetLocalDescription(offer); err != nil {
+			return fmt.Errorf("set local offer: %w", err)
+		}
+		p.offerer = true
+	}
 	// The ops goroutine never runs two steps at once, so "making an offer"
-	// shows as have-local-offer: an offer arriving then is glare.
-	collision := desc.Type == webrtc.SDPTypeOffer && p.PC().SignalingState() != webrtc.SignalingStateStable
+	// shows as an outstanding offer of ours: an offer arriving then is glare.
+	collision := desc.Type == webrtc.SDPTypeOffer && (p.offer != nil || p.PC().SignalingState() != webrtc.SignalingStateStable)
 	p.ignoreOffer = !p.Polite && collision
 	if p.ignoreOffer {
 		p.log.Debug("webrtcpeer: glare, ignoring the offer (impolite)")
 		return nil
 	}
 	if collision {
-		p.log.Debug("webrtcpeer: glare, replacing our PeerConnection to answer (polite; pion cannot roll back)")
-		if err := p.replacePC(); err != nil {
-			return err
-		}
-		p.lastMid, p.lastIndex = nil, nil
-		if p.m.opts.Accept != nil {
-			p.m.opts.Accept(p)
-		}
+		// Polite: ours was never applied, so dropping it is the rollback.
+		p.log.Debug("webrtcpeer: glare, dropping our offer to answer theirs (polite)")
+		p.offer = nil
 	}
 	if err := p.PC().SetRemoteDescription(desc); err != nil {
 		return fmt.Errorf("set remote %s: %w", desc.Type, err)
@@ -349,6 +450,7 @@ func (p *Peer) applyDescription(desc webrtc.SessionDescription) error {
 	if desc.Type != webrtc.SDPTypeOffer {
 		return nil
 	}
+	p.offerer = false
 	answer, err := p.PC().CreateAnswer(nil)
 	if err != nil {
 		return fmt.Errorf("create answer: %w", err)

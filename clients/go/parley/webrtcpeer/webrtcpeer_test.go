@@ -2,6 +2,7 @@ package webrtcpeer_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -45,6 +46,11 @@ type side struct {
 
 func join(t *testing.T, url, identity string, cfg webrtc.Configuration) *side {
 	t.Helper()
+	return joinRoom(t, url, identity, "lab", cfg)
+}
+
+func joinRoom(t *testing.T, url, identity, room string, cfg webrtc.Configuration) *side {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	c, err := parley.Dial(ctx, url, parley.Options{Identity: identity})
@@ -53,7 +59,7 @@ func join(t *testing.T, url, identity string, cfg webrtc.Configuration) *side {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	s := &side{client: c, got: make(chan string, 10)}
-	s.mgr = webrtcpeer.New(c, "lab", webrtcpeer.Options{
+	s.mgr = webrtcpeer.New(c, room, webrtcpeer.Options{
 		Configuration: cfg,
 		API:           LoopbackAPI(),
 		// Answer anyone; echo what arrives on their channels.
@@ -62,7 +68,7 @@ func join(t *testing.T, url, identity string, cfg webrtc.Configuration) *side {
 		},
 	})
 	t.Cleanup(s.mgr.Close)
-	if _, err := c.RoomJoin(ctx, &api.RoomJoinParams{RoomID: "lab", Create: true}); err != nil {
+	if _, err := c.RoomJoin(ctx, &api.RoomJoinParams{RoomID: room, Create: true}); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -153,42 +159,54 @@ func TestDataChannel(t *testing.T) {
 	}
 }
 
-// TestGlare: both peers offer at once. The impolite one's offer wins
-// (perfect negotiation; the polite one, unable to roll back in pion,
-// answers on a fresh PeerConnection), so its channel must work whichever
-// way the offers crossed.
+// TestGlare: both peers offer at once, 100 times. The server settles it
+// (the polite side's crossing offer gets 491, or is superseded by the
+// impolite side's), the polite pion side answers the impolite offer on its
+// one PeerConnection, and every run converges to one stable negotiation:
+// both channels open on it, each side gets the other's hello and the echo
+// of its own, and both ends are back to the stable signaling state.
 func TestGlare(t *testing.T) {
 	p := parleyproc.Start(t, binary, nil, "--dev", "--listen", "127.0.0.1:0", "--no-turn")
-	alice := join(t, p.URL(), "alice", webrtc.Configuration{})
-	bob := join(t, p.URL(), "bob", webrtc.Configuration{})
-	// Neither waits for the other: the offers usually cross.
-	a := alice.open(t, bob.client.Session().PeerID, "from alice")
-	b := bob.open(t, alice.client.Session().PeerID, "from bob")
-	if a.Polite == b.Polite {
-		t.Fatalf("both sides polite=%v", a.Polite)
+	for round := range 100 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			room := fmt.Sprintf("glare-%d", round)
+			alice := joinRoom(t, p.URL(), "alice", room, webrtc.Configuration{})
+			bob := joinRoom(t, p.URL(), "bob", room, webrtc.Configuration{})
+			// Neither waits for the other: the offers usually cross.
+			a := alice.open(t, bob.client.Session().PeerID, "from alice")
+			b := bob.open(t, alice.client.Session().PeerID, "from bob")
+			// The server's flags: alice joined first, so bob is polite.
+			if a.Polite || !b.Polite {
+				t.Fatalf("alice polite=%v, bob polite=%v; want false, true", a.Polite, b.Polite)
+			}
+			waitFor(t, alice.got, "from bob", "echo:from alice")
+			waitFor(t, bob.got, "from alice", "echo:from bob")
+			for _, peer := range []*webrtcpeer.Peer{a, b} {
+				if st := peer.PC().SignalingState(); st != webrtc.SignalingStateStable {
+					t.Fatalf("signaling state %s", st)
+				}
+				if st := peer.PC().ConnectionState(); st != webrtc.PeerConnectionStateConnected {
+					t.Fatalf("connection state %s", st)
+				}
+			}
+		})
 	}
-	polite, impolite, hello := alice, bob, "from bob"
-	if b.Polite {
-		polite, impolite, hello = bob, alice, "from alice"
-	}
-	// The polite side may also get the impolite one's hello late or see
-	// its own channel's traffic first (no glare); skip what is not ours.
-	waitFor(t, polite.got, hello)
-	waitFor(t, impolite.got, "echo:"+hello)
 }
 
-// waitFor reads ch until want arrives.
-func waitFor(t *testing.T, ch <-chan string, want string) {
+// waitFor reads ch until every one of want has arrived, in any order.
+func waitFor(t *testing.T, ch <-chan string, want ...string) {
 	t.Helper()
+	missing := map[string]bool{}
+	for _, w := range want {
+		missing[w] = true
+	}
 	deadline := time.After(wait)
-	for {
+	for len(missing) > 0 {
 		select {
 		case got := <-ch:
-			if got == want {
-				return
-			}
+			delete(missing, got)
 		case <-deadline:
-			t.Fatalf("no %q", want)
+			t.Fatalf("missing %v", missing)
 		}
 	}
 }
