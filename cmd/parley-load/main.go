@@ -169,28 +169,36 @@ func dial(url string, requests ...string) (*conn, error) {
 	}
 	c := &conn{ws: ws}
 	for _, req := range requests {
-		if err := ws.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
+		if err := c.request(req); err != nil {
 			return nil, err
 		}
-		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for {
-			_, msg, err := ws.ReadMessage()
-			if err != nil {
-				return nil, fmt.Errorf("setup %.40s: %w", req, err)
+	}
+	return c, nil
+}
+
+// request sends a setup request and waits for its answer, skipping
+// notifications; the peer id of a session.connect result is kept.
+func (c *conn) request(req string) error {
+	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
+		return err
+	}
+	defer func() { _ = c.ws.SetReadDeadline(time.Time{}) }()
+	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, msg, err := c.ws.ReadMessage()
+		if err != nil {
+			return fmt.Errorf("setup %.40s: %w", req, err)
+		}
+		if bytes.Contains(msg, []byte(`"error"`)) {
+			return fmt.Errorf("setup %.40s: %s", req, msg)
+		}
+		if bytes.Contains(msg, []byte(`"result"`)) {
+			if m := peerIDField.FindSubmatch(msg); m != nil && c.peerID == "" {
+				c.peerID = string(m[1])
 			}
-			if bytes.Contains(msg, []byte(`"error"`)) {
-				return nil, fmt.Errorf("setup %.40s: %s", req, msg)
-			}
-			if bytes.Contains(msg, []byte(`"result"`)) {
-				if m := peerIDField.FindSubmatch(msg); m != nil && c.peerID == "" {
-					c.peerID = string(m[1])
-				}
-				break
-			}
+			return nil
 		}
 	}
-	_ = ws.SetReadDeadline(time.Time{})
-	return c, nil
 }
 
 func (c *conn) send(frame []byte) error {
@@ -235,11 +243,20 @@ func setupPairs(url string, n int) ([]*pair, error) {
 		if err != nil {
 			return nil, err
 		}
-		// a's room.peerJoined notification is consumed by the readers later.
+		// The server holds candidates for a pair until its first offer
+		// (early candidates), so a offers first. a's room.peerJoined and b's
+		// sdp.offer notifications are skipped by the readers later.
+		offer := fmt.Sprintf(`{"jsonrpc":"2.0","id":3,"method":"sdp.offer","params":{"roomId":%q,"to":%q,"sdp":%q}}`, room, b.peerID, offerSDP)
+		if err := a.request(offer); err != nil {
+			return nil, err
+		}
 		pairs[i] = &pair{room: room, a: a, b: b}
 	}
 	return pairs, nil
 }
+
+// offerSDP is a minimal data-channel offer the server's SDP check accepts.
+const offerSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
 
 // candidateFrame is an ice.candidate request whose foundation carries the
 // send time, so the receiver can compute latency from the relayed copy.
