@@ -16,6 +16,7 @@ import (
 	wsstream "github.com/sourcegraph/jsonrpc2/websocket"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/clients/go/parley/internal/serial"
 )
 
 // State is where the client's connection stands.
@@ -123,7 +124,7 @@ type Client struct {
 
 	hooksMu sync.Mutex
 	hooks   hookLists
-	events  eventQueue
+	events  serial.Queue[notification] // see notification
 }
 
 // connection is one WebSocket with its JSON-RPC conn.
@@ -154,7 +155,6 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	}
 	lifetime, cancel := context.WithCancel(context.Background())
 	c := &Client{url: url, opts: opts, log: log, lifetime: lifetime, cancel: cancel, done: make(chan struct{})}
-	c.events.init()
 	c.negotiationHooks()
 	c.notify(StateConnecting, nil)
 	conn, sess, err := c.connect(ctx)
@@ -164,7 +164,7 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	c.install(conn, sess)
-	go c.events.run(lifetime, c.deliver)
+	go c.events.Run(lifetime, c.deliver)
 	go c.run(conn)
 	return c, nil
 }
@@ -447,7 +447,7 @@ func (h handler) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.
 	if req.Method == api.NotifySessionReplaced {
 		h.c.replaced.Store(true)
 	}
-	h.c.events.push(notification{method: req.Method, params: json.RawMessage(params)})
+	h.c.events.Push(notification{method: req.Method, params: json.RawMessage(params)})
 }
 
 // logAdapter sends jsonrpc2's log lines to the client's logger.

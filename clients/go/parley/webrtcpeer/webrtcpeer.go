@@ -20,6 +20,7 @@ import (
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/clients/go/parley"
+	"github.com/parley-rtc/parley/clients/go/parley/internal/serial"
 )
 
 // callTimeout bounds each signaling call a Peer makes.
@@ -35,7 +36,8 @@ type Options struct {
 	API *webrtc.API
 	// Accept, if set, is called with the Peer made for an offer from a
 	// peer the Manager has none for, before the offer is applied: set
-	// OnDataChannel and the like there. Nil ignores such offers.
+	// OnDataChannel and the like there. Nil ignores such offers. It must
+	// not call the Manager's Add (it runs inside it).
 	Accept func(*Peer)
 	// Logger gets diagnostics; nil discards them.
 	Logger *slog.Logger
@@ -49,6 +51,7 @@ type Manager struct {
 	opts   Options
 	log    *slog.Logger
 
+	adding sync.Mutex // serializes add
 	mu     sync.Mutex
 	peers  map[string]*Peer
 	closed bool
@@ -80,7 +83,7 @@ func New(c *parley.Client, roomID string, opts Options) *Manager {
 	c.OnIceRestartRequested(func(ev *api.IceRestartRequestedEvent) {
 		if p := m.route(ev.RoomID, ev.From, false); p != nil {
 			p.log.Info("webrtcpeer: ICE restart requested", "reason", ev.Reason)
-			p.ops.push(func() { p.negotiateWith(&webrtc.OfferOptions{ICERestart: true}) })
+			p.ops.Push(func() { p.negotiateWith(&webrtc.OfferOptions{ICERestart: true}) })
 		}
 	})
 	c.OnIceServersRefreshed(func(ev *api.IceServersRefreshedEvent) {
@@ -136,24 +139,44 @@ func (m *Manager) route(room, remote string, offer bool) *Peer {
 		}
 		return p
 	}
-	p, err := m.Add(remote)
+	p, err := m.add(remote, m.opts.Accept)
 	if err != nil {
 		m.log.Warn("webrtcpeer: cannot answer", "from", remote, "err", err)
 		return nil
 	}
-	m.opts.Accept(p)
 	return p
 }
 
-// Add makes a Peer for remote (a peer id of the room). Negotiation starts
-// when the PeerConnection needs it: add a DataChannel or a track to offer.
-func (m *Manager) Add(remote string) (*Peer, error) {
+// Add returns the Peer for remote (a peer id of the room), making one if
+// there is none. Negotiation starts when the PeerConnection needs it: add
+// a DataChannel or a track to offer. A Peer that already exists (e.g. the
+// one Accept was given for remote's offer, which can come first when both
+// sides start at once) is returned as it is, never replaced: closing it
+// would drop the negotiation under way, leaving remote connected to a
+// PeerConnection that is gone. Remove it first to start afresh.
+func (m *Manager) Add(remote string) (*Peer, error) { return m.add(remote, nil) }
+
+// add returns remote's Peer, or makes one, hands it to setup (Accept) and
+// only then makes it visible. m.adding serializes it, so the application's
+// Add and an offer's Accept never make two Peers for one remote.
+func (m *Manager) add(remote string, setup func(*Peer)) (*Peer, error) {
+	m.adding.Lock()
+	defer m.adding.Unlock()
+	m.mu.Lock()
+	p, closed := m.peers[remote], m.closed
+	m.mu.Unlock()
+	switch {
+	case closed:
+		return nil, errors.New("webrtcpeer: manager closed")
+	case p != nil:
+		return p, nil
+	}
 	polite, err := m.polite(remote)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Peer{
+	p = &Peer{
 		Remote: remote,
 		Polite: polite,
 		m:      m,
@@ -161,13 +184,15 @@ func (m *Manager) Add(remote string) (*Peer, error) {
 		ctx:    ctx,
 		cancel: cancel,
 	}
-	p.ops.init()
 	if err := p.replacePC(); err != nil {
 		cancel()
 		return nil, err
 	}
+	if setup != nil {
+		setup(p)
+	}
 	m.mu.Lock()
-	old, closed := m.peers[remote], m.closed
+	closed = m.closed
 	if !closed {
 		m.peers[remote] = p
 	}
@@ -176,10 +201,7 @@ func (m *Manager) Add(remote string) (*Peer, error) {
 		p.Close()
 		return nil, errors.New("webrtcpeer: manager closed")
 	}
-	if old != nil {
-		old.Close()
-	}
-	go p.ops.run(ctx)
+	go p.ops.Run(ctx, func(fn func()) { fn() })
 	return p, nil
 }
 
@@ -283,7 +305,7 @@ type Peer struct {
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
-	ops    queue
+	ops    serial.Queue[func()]
 
 	mu sync.Mutex
 	pc *webrtc.PeerConnection // replaced only by the ops goroutine (and Add)
@@ -319,14 +341,14 @@ func (p *Peer) replacePC() error {
 		_ = old.Close()
 	}
 	pc.OnNegotiationNeeded(func() {
-		p.ops.push(func() {
+		p.ops.Push(func() {
 			if p.PC() == pc {
 				p.negotiate()
 			}
 		})
 	})
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		p.ops.push(func() {
+		p.ops.Push(func() {
 			if p.PC() == pc {
 				p.sendCandidate(c)
 			}
@@ -386,7 +408,7 @@ func (p *Peer) negotiateWith(opts *webrtc.OfferOptions) {
 // a refusal is returned).
 func (p *Peer) RestartICE(ctx context.Context, reason string) error {
 	done := make(chan error, 1)
-	p.ops.push(func() {
+	p.ops.Push(func() {
 		if p.offerer {
 			p.negotiateWith(&webrtc.OfferOptions{ICERestart: true})
 			done <- nil
@@ -406,7 +428,7 @@ func (p *Peer) RestartICE(ctx context.Context, reason string) error {
 // remoteDescription queues the perfect-negotiation handling of an offer or
 // answer.
 func (p *Peer) remoteDescription(desc webrtc.SessionDescription) {
-	p.ops.push(func() {
+	p.ops.Push(func() {
 		if err := p.applyDescription(desc); err != nil && p.ctx.Err() == nil {
 			p.log.Warn("webrtcpeer: remote description failed", "type", desc.Type, "err", err)
 		}
@@ -475,7 +497,7 @@ func (p *Peer) remoteCandidate(c *api.IceCandidateInit) {
 		i := uint16(*c.SDPMLineIndex)
 		init.SDPMLineIndex = &i
 	}
-	p.ops.push(func() {
+	p.ops.Push(func() {
 		if p.PC().RemoteDescription() == nil {
 			p.pending = append(p.pending, init)
 			return
@@ -526,44 +548,4 @@ func ICEServers(in []api.IceServer) []webrtc.ICEServer {
 		out = append(out, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
 	return out
-}
-
-// queue runs funcs one at a time in push order; unbounded, so pion's
-// callbacks that push never block on signaling calls in progress.
-type queue struct {
-	mu      sync.Mutex
-	pending []func()
-	wake    chan struct{}
-}
-
-func (q *queue) init() { q.wake = make(chan struct{}, 1) }
-
-func (q *queue) push(fn func()) {
-	q.mu.Lock()
-	q.pending = append(q.pending, fn)
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (q *queue) run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-q.wake:
-		}
-		q.mu.Lock()
-		batch := q.pending
-		q.pending = nil
-		q.mu.Unlock()
-		for _, fn := range batch {
-			if ctx.Err() != nil {
-				return
-			}
-			fn()
-		}
-	}
 }
