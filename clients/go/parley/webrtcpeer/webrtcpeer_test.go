@@ -210,3 +210,29 @@ func waitFor(t *testing.T, ch <-chan string, want ...string) {
 		}
 	}
 }
+
+// TestAddAfterAccept: the remote's offer comes before the application's
+// own Add for that remote (what happens in TestGlare when alice's offer
+// outruns bob's open). Add returns the Peer Accept was given, which
+// answered the offer, instead of closing it for a new one, and the channel
+// bob adds then is negotiated on it.
+func TestAddAfterAccept(t *testing.T) {
+	p := parleyproc.Start(t, binary, nil, "--dev", "--listen", "127.0.0.1:0", "--no-turn")
+	alice := join(t, p.URL(), "alice", webrtc.Configuration{})
+	bob := join(t, p.URL(), "bob", webrtc.Configuration{})
+	a := alice.open(t, bob.client.Session().PeerID, "from alice")
+	expect(t, bob.got, "from alice") // bob's Accept made his Peer and answered
+	accepted := bob.mgr.Peer(alice.client.Session().PeerID)
+	if accepted == nil {
+		t.Fatal("no Peer made for alice's offer")
+	}
+	b := bob.open(t, alice.client.Session().PeerID, "from bob")
+	if b != accepted {
+		t.Fatal("Add replaced the Peer that answered alice's offer")
+	}
+	waitFor(t, alice.got, "echo:from alice", "from bob")
+	expect(t, bob.got, "echo:from bob")
+	if st := a.PC().ConnectionState(); st != webrtc.PeerConnectionStateConnected {
+		t.Fatalf("alice's connection state %s", st)
+	}
+}
