@@ -19,10 +19,12 @@ export interface PeerSessionOptions {
  * One RTCPeerConnection to one remote peer of one room, negotiated over
  * Parley with the W3C perfect-negotiation pattern: either side may add
  * tracks or data channels at any time, and when offers cross the polite
- * side's is rolled back (setRemoteDescription does it implicitly) while the
- * impolite side ignores the other's; the server settles the race the same
- * way, refusing the polite side's crossing offer with 491 glare, after
- * which the polite side just answers the other's. Candidates trickle both
+ * side drops its own and answers the other's while the impolite side
+ * ignores the other's; the server settles the race the same way, refusing
+ * the polite side's crossing offer with 491 glare. The polite side applies
+ * its offer only once answered, so dropping it needs no rollback (see
+ * #offerPolitely); the impolite side applies its offer at once, as it
+ * never has to take it back. Candidates trickle both
  * ways; an ICE failure restarts ICE, as does the peer's ice.restart
  * (ice.restartRequested); fresh TURN credentials (ice.serversRefreshed)
  * go to setConfiguration.

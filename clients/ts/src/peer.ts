@@ -22,10 +22,12 @@ export interface PeerSessionOptions {
  * One RTCPeerConnection to one remote peer of one room, negotiated over
  * Parley with the W3C perfect-negotiation pattern: either side may add
  * tracks or data channels at any time, and when offers cross the polite
- * side's is rolled back (setRemoteDescription does it implicitly) while the
- * impolite side ignores the other's; the server settles the race the same
- * way, refusing the polite side's crossing offer with 491 glare, after
- * which the polite side just answers the other's. Candidates trickle both
+ * side drops its own and answers the other's while the impolite side
+ * ignores the other's; the server settles the race the same way, refusing
+ * the polite side's crossing offer with 491 glare. The polite side applies
+ * its offer only once answered, so dropping it needs no rollback (see
+ * #offerPolitely); the impolite side applies its offer at once, as it
+ * never has to take it back. Candidates trickle both
  * ways; an ICE failure restarts ICE, as does the peer's ice.restart
  * (ice.restartRequested); fresh TURN credentials (ice.serversRefreshed)
  * go to setConfiguration.
@@ -41,6 +43,10 @@ export class PeerSession {
   readonly #unsubscribe: (() => void)[];
   readonly #stateHandlers = new Set<(state: RTCPeerConnectionState) => void>();
   #makingOffer = false;
+  /** The polite side's offer: sent, not yet answered, not yet applied (see #offerPolitely). */
+  #sentOffer: RTCSessionDescriptionInit | undefined;
+  /** How many of the peer's offers were applied: an offer we created before one of them is stale. */
+  #offersTaken = 0;
   /** Whether our offer is the pair's current one (the last description we applied as offerer). */
   #offerer = false;
   readonly #ownIceServers: RTCIceServer[];
@@ -101,7 +107,7 @@ export class PeerSession {
    * with ice.restart (the server rate-limits it: a refusal rejects).
    */
   async restartIce(reason?: string): Promise<void> {
-    if (this.#offerer || this.pc.signalingState !== "stable") {
+    if (this.#offerer || this.#sentOffer || this.pc.signalingState !== "stable") {
       this.pc.restartIce();
       return;
     }
@@ -122,13 +128,52 @@ export class PeerSession {
   }
 
   async #negotiate(): Promise<void> {
+    if (this.polite) {
+      return this.#offerPolitely();
+    }
     try {
       this.#makingOffer = true;
       await this.pc.setLocalDescription();
       await this.#sendLocalDescription();
     } catch (err) {
-      // Glare, settled by the server: we are the polite side and the
-      // peer's offer, here or on its way, rolls ours back when applied.
+      // The server refuses only the polite side's crossing offer: a 491
+      // here means the two ends disagree on who is polite.
+      this.#onError(err);
+    } finally {
+      this.#makingOffer = false;
+    }
+  }
+
+  /**
+   * The polite side's offer is sent before it is applied, and applied only
+   * when its answer comes (setLocalDescription, then the answer): an offer
+   * that loses the glare (491 from the server, or the impolite side's offer
+   * coming first) was never applied, so the polite side never rolls back.
+   * Chromium, asked to roll back an offer whose ICE gathering has just
+   * started and to answer at once, can leave the answer's ICE transport
+   * gathering no candidates and never connecting.
+   */
+  async #offerPolitely(): Promise<void> {
+    if (this.#sentOffer || this.pc.signalingState !== "stable") {
+      return; // an exchange is under way: negotiationneeded fires again after it if still needed
+    }
+    let offer: RTCSessionDescriptionInit | undefined;
+    const offersTaken = this.#offersTaken;
+    try {
+      this.#makingOffer = true;
+      offer = await this.pc.createOffer();
+      if (this.#closed || this.#offersTaken !== offersTaken || this.pc.signalingState !== "stable") {
+        return; // an offer of the peer's got here first; this one is stale
+      }
+      // Kept before sending: the answer can come before the server's reply.
+      this.#sentOffer = offer;
+      await this.#client.sdp.offer({ roomId: this.roomId, to: this.peerId, sdp: offer.sdp ?? "" });
+    } catch (err) {
+      if (this.#sentOffer === offer) {
+        this.#sentOffer = undefined;
+      }
+      // Glare, settled by the server: the peer's offer, here or on its
+      // way, is ours to answer.
       if (!(err instanceof GlareError)) {
         this.#onError(err);
       }
@@ -140,10 +185,21 @@ export class PeerSession {
   #receiveDescription(description: RTCSessionDescriptionInit): void {
     this.#enqueue(async () => {
       const pc = this.pc;
-      const collision = description.type === "offer" && (this.#makingOffer || pc.signalingState !== "stable");
+      if (description.type === "answer") {
+        const offer = this.#sentOffer;
+        this.#sentOffer = undefined;
+        if (offer) {
+          await pc.setLocalDescription(offer); // the polite side's offer, applied now that it won
+        }
+      }
+      const collision = description.type === "offer" && (this.#makingOffer || this.#sentOffer !== undefined || pc.signalingState !== "stable");
       this.#ignoreOffer = !this.polite && collision;
       if (this.#ignoreOffer) {
         return;
+      }
+      if (description.type === "offer") {
+        this.#sentOffer = undefined; // polite: ours was never applied, so dropping it is the rollback
+        this.#offersTaken++;
       }
       await pc.setRemoteDescription(description);
       this.#offerer = description.type === "answer";

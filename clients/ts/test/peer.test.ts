@@ -24,9 +24,19 @@ class FakePC extends EventTarget {
     FakePC.last = this;
   }
 
-  async setLocalDescription(): Promise<void> {
-    const type = this.signalingState === "have-remote-offer" ? "answer" : "offer";
-    this.localDescription = { type, sdp: `local ${type}` };
+  offers = 0;
+
+  async createOffer(): Promise<RTCSessionDescriptionInit> {
+    this.offers++;
+    return { type: "offer", sdp: "local offer" };
+  }
+
+  async setLocalDescription(d?: RTCSessionDescriptionInit): Promise<void> {
+    const type = d?.type ?? (this.signalingState === "have-remote-offer" ? "answer" : "offer");
+    if (type === "offer" && this.signalingState !== "stable") {
+      throw new Error(`offer in ${this.signalingState}`);
+    }
+    this.localDescription = { type, sdp: d?.sdp ?? `local ${type}` };
     this.signalingState = type === "offer" ? "have-local-offer" : "stable";
   }
 
@@ -47,6 +57,16 @@ class FakePC extends EventTarget {
 
   restartIce(): void {
     this.restarts++;
+  }
+
+  readonly configured: RTCConfiguration[] = [];
+
+  getConfiguration(): RTCConfiguration {
+    return this.config;
+  }
+
+  setConfiguration(c: RTCConfiguration): void {
+    this.configured.push(c);
   }
 
   close(): void {
@@ -135,8 +155,140 @@ describe("PeerSession", () => {
     ws.notify("ice.candidate", { seq: 3, roomId: "r", from: "p0", candidate: { candidate: "", sdpMid: "0" } });
     await settle();
     expect(impolite.pc.signalingState).toBe("have-local-offer");
-    expect(polite.pc.signalingState).toBe("stable"); // rolled back, answered
+    expect(polite.pc.signalingState).toBe("stable"); // its offer never applied; answered
     expect(sdp(ws, "sdp.answer")).toEqual([{ roomId: "r", to: "p9", sdp: "local answer" }]);
+  });
+
+  it("glare, 491: the polite side's refused offer was never applied; it answers the peer's offer, reports no error, and offers again when still needed", async () => {
+    const { client, ws } = await setup();
+    const errors: unknown[] = [];
+    const ps = session(client, { onError: (e) => errors.push(e) }); // p1 < p2: polite
+    expect(ps.polite).toBe(true);
+    const pc = FakePC.last;
+    ws.onRequest = (req) =>
+      ws.reply(req.id, req.method === "sdp.offer" ? { error: { code: 491, message: "glare", data: { reason: "glare" } } } : { result: {} });
+    pc.fire("negotiationneeded");
+    await settle();
+    expect(sdp(ws, "sdp.offer")).toEqual([{ roomId: "r", to: "p2", sdp: "local offer" }]);
+    expect(pc.signalingState).toBe("stable"); // refused, and nothing to roll back
+    expect(pc.localDescription).toBeNull();
+    ws.notify("sdp.offer", { seq: 1, roomId: "r", from: "p2", sdp: "their offer" });
+    await settle();
+    expect(pc.remoteDescription).toEqual({ type: "offer", sdp: "their offer" });
+    expect(pc.signalingState).toBe("stable");
+    expect(sdp(ws, "sdp.answer")).toEqual([{ roomId: "r", to: "p2", sdp: "local answer" }]);
+    expect(errors).toEqual([]);
+    // A late answer to the refused offer is not applied as one.
+    ws.onRequest = (req) => ws.reply(req.id, { result: {} });
+    pc.fire("negotiationneeded"); // the browser: negotiation still needed after the exchange
+    await settle();
+    expect(sdp(ws, "sdp.offer")).toHaveLength(2);
+    ws.notify("sdp.answer", { seq: 2, roomId: "r", from: "p2", sdp: "their answer" });
+    await settle();
+    expect(pc.localDescription).toEqual({ type: "offer", sdp: "local offer" }); // applied when its answer came
+    expect(pc.remoteDescription).toEqual({ type: "answer", sdp: "their answer" });
+    expect(pc.signalingState).toBe("stable");
+    expect(errors).toEqual([]);
+  });
+
+  it("glare, superseded: the polite side's delivered offer is dropped when the impolite side's comes; a late answer to it is not applied", async () => {
+    const { client, ws } = await setup();
+    const errors: unknown[] = [];
+    const ps = session(client, { onError: (e) => errors.push(e) }); // polite
+    const pc = FakePC.last;
+    pc.fire("negotiationneeded");
+    await settle();
+    expect(sdp(ws, "sdp.offer")).toHaveLength(1);
+    ws.notify("sdp.offer", { seq: 1, roomId: "r", from: "p2", sdp: "impolite offer" });
+    await settle();
+    expect(ps.pc.remoteDescription).toEqual({ type: "offer", sdp: "impolite offer" });
+    expect(sdp(ws, "sdp.answer")).toHaveLength(1);
+    expect(pc.localDescription).toEqual({ type: "answer", sdp: "local answer" }); // our offer never applied
+    expect(errors).toEqual([]);
+    ws.notify("sdp.answer", { seq: 2, roomId: "r", from: "p2", sdp: "stray" });
+    await settle();
+    expect(pc.remoteDescription).toEqual({ type: "offer", sdp: "impolite offer" });
+    expect(errors).toHaveLength(1); // the browser refuses an answer in stable, as the fake does
+  });
+
+  it("the impolite side applies its offer at once and reports a 491 (the ends disagree on who is polite)", async () => {
+    const { client, ws } = await setup();
+    const errors: unknown[] = [];
+    session(client, { peerId: "p0", onError: (e) => errors.push(e) }); // p1 > p0: impolite
+    const pc = FakePC.last;
+    ws.onRequest = (req) =>
+      ws.reply(req.id, req.method === "sdp.offer" ? { error: { code: 491, message: "glare", data: { reason: "glare" } } } : { result: {} });
+    pc.fire("negotiationneeded");
+    await settle();
+    expect(pc.signalingState).toBe("have-local-offer");
+    expect(errors.map((e) => (e as Error).constructor.name)).toEqual(["GlareError"]);
+  });
+
+  it("takes its polite flag from the server's Peer.polite (room.join, room.peerJoined), over the peer-id order", async () => {
+    const { client, ws } = await setup();
+    ws.onRequest = (req) =>
+      ws.reply(req.id, {
+        result:
+          req.method === "room.join"
+            ? { roomId: "r", peers: [{ peerId: "p2", identity: "bob", polite: false }], created: false }
+            : {},
+      });
+    await client.room.join({ roomId: "r" });
+    // p1 sorts before p2, yet the server says we are not the polite side of the pair (p2 joined first).
+    expect(client.polite("r", "p2")).toBe(false);
+    expect(session(client).polite).toBe(false);
+    ws.notify("room.peerJoined", { seq: 1, roomId: "r", peer: { peerId: "p0", identity: "carol", polite: true } });
+    await settle();
+    expect(client.polite("r", "p0")).toBe(true);
+    expect(session(client, { peerId: "p0" }).polite).toBe(true); // the id order alone would say impolite
+    expect(session(client, { peerId: "p0", polite: false }).polite).toBe(false); // the option still wins
+  });
+
+  it("ice.restartRequested from its peer restarts ICE; another peer's or room's does not", async () => {
+    const { client, ws } = await setup();
+    session(client);
+    const pc = FakePC.last;
+    ws.notify("ice.restartRequested", { seq: 1, roomId: "r", from: "p3", reason: "x" });
+    ws.notify("ice.restartRequested", { seq: 2, roomId: "other", from: "p2", reason: "x" });
+    await settle();
+    expect(pc.restarts).toBe(0);
+    ws.notify("ice.restartRequested", { seq: 3, roomId: "r", from: "p2", reason: "network changed" });
+    await settle();
+    expect(pc.restarts).toBe(1);
+  });
+
+  it("restartIce asks the current offerer with ice.restart, or restarts locally when ours is the current offer", async () => {
+    const { client, ws } = await setup();
+    const ps = session(client);
+    const pc = FakePC.last;
+    ws.notify("sdp.offer", { seq: 1, roomId: "r", from: "p2", sdp: "their offer" });
+    await settle();
+    await ps.restartIce("network changed");
+    expect(ws.requests("ice.restart").map((r) => r.params)).toEqual([{ roomId: "r", to: "p2", reason: "network changed" }]);
+    expect(pc.restarts).toBe(0);
+    pc.fire("negotiationneeded");
+    await settle();
+    ws.notify("sdp.answer", { seq: 2, roomId: "r", from: "p2", sdp: "their answer" });
+    await settle();
+    await ps.restartIce();
+    expect(pc.restarts).toBe(1); // ours is the current offer now
+    expect(ws.requests("ice.restart")).toHaveLength(1);
+  });
+
+  it("ice.serversRefreshed goes to setConfiguration, after the application's own ICE servers", async () => {
+    const { client, ws } = await setup();
+    const own = { urls: ["stun:own.example"] };
+    const ps = session(client, { rtcConfig: { iceServers: [own], iceTransportPolicy: "relay" } });
+    const pc = FakePC.last;
+    const fresh = [{ urls: ["turn:127.0.0.1:3478"], username: "u2", credential: "c2" }];
+    ws.notify("ice.serversRefreshed", { seq: 1, iceServers: fresh, expiresAt: 1234 });
+    await settle();
+    expect(pc.configured).toEqual([{ iceTransportPolicy: "relay", iceServers: [own, ...fresh] }]);
+    expect(client.session.iceServers).toEqual(fresh);
+    ps.close();
+    ws.notify("ice.serversRefreshed", { seq: 2, iceServers: [], expiresAt: 2345 });
+    await settle();
+    expect(pc.configured).toHaveLength(1); // a closed session is left alone
   });
 
   it("trickles local candidates, null and an m-section-less empty one meaning end of candidates", async () => {
