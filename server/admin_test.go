@@ -162,4 +162,12 @@ func TestAdminDrain(t *testing.T) {
 	_, err = ts.dial(t, nil).Call("session.connect", map[string]any{"identity": "late"})
 	rpcError(t, err, 503, "draining")
 	alice.must("ice.servers", nil) // the sessions keep working
+
+	// A session that drops while the node drains may still resume.
+	_ = alice.Close()
+	eventually(t, "alice's drop noticed", func() bool { _, detached := ts.srv.reg.counts(); return detached == 1 })
+	if err := ts.resumeOn(t, alice, 1); err != nil {
+		t.Fatalf("resume while draining: %v", err)
+	}
+	alice.must("ice.servers", nil)
 }

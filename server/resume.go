@@ -209,9 +209,8 @@ func (s *Server) resume(st *connState, p *api.SessionConnectParams) (*session, e
 	if st.sess.Load() != nil {
 		return nil, api.ErrConflict("this connection already has a session")
 	}
-	if s.draining.Load() { // under reg.mu: see Drain
-		return nil, s.errDraining()
-	}
+	// No draining check: a draining node still serves its sessions until
+	// the deadline, so a dropped one may come back.
 	sess := reg.byID[r.SessionID]
 	if sess == nil {
 		return nil, api.ErrSessionNotFound(fmt.Sprintf("session %q does not exist or its resume window has passed; connect without resume", r.SessionID))
