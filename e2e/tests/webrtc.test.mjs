@@ -89,14 +89,16 @@ test('a page calls the Go echobot and gets its message back', async (t) => {
 
 // One tab relays and the other does not, so dora's relay sends to ed's
 // loopback host address: the dev server allows that because its TURN
-// listens on loopback only (two relays reach each other anyway).
-test('demo page: two tabs chat, one of them through TURN', async (t) => {
+// listens on loopback only (two relays reach each other anyway). Both send
+// camera and microphone (chromium's fake devices) beside the chat.
+test('demo page: two tabs video-chat, one of them through TURN', async (t) => {
   const server = await startParley(t, ...serverArgs);
   const { context } = await launchBrowser(t);
   const tabs = [];
   for (const [identity, relay] of [['dora', '&relay'], ['ed', '']]) {
     const tab = await context.newPage();
     await tab.goto(`${server.http}/demo/?identity=${identity}&room=tabs${relay}`);
+    await tab.check('#video');
     await tab.click('#joinButton');
     await tab.locator('#status', { hasText: `open as ${identity}` }).waitFor();
     tabs.push(tab);
@@ -105,6 +107,9 @@ test('demo page: two tabs chat, one of them through TURN', async (t) => {
   for (const [tab, pair] of [[dora, /^relay .* ⇄ (host|prflx) /], [ed, /^(host|prflx) .* ⇄ relay /]]) {
     await tab.locator('section.peer [data-field=connection]', { hasText: /^connected$/ }).waitFor();
     await tab.locator('section.peer [data-field=pair]', { hasText: pair }).waitFor();
+  }
+  for (const tab of tabs) { // the other side's camera plays
+    await tab.waitForFunction(() => document.querySelector('section.peer video[data-field=remote]')?.videoWidth > 0, null, { timeout: 30000 });
   }
   await ed.fill('section.peer [data-field=send] input', 'hi dora');
   await ed.click('section.peer [data-field=send] button');

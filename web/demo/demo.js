@@ -40,12 +40,14 @@ async function join(identity, roomId, { video, relay }) {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/rpc`;
   const client = await ParleyClient.connect(url, { identity });
   const local = video ? await navigator.mediaDevices.getUserMedia({ video: true, audio: true }) : undefined;
-  joined = { client, roomId, local, identities: new Map(), cards: new Map() };
+  joined = { client, roomId, local, identities: new Map(), cards: new Map(), calling: new Set() };
   client.onState((state) => setStatus(`${state} as ${client.session.identity} (${client.session.peerId})`));
   setStatus(`open as ${identity} (${client.session.peerId})`);
   joined.room = new RoomPeers(client, roomId, {
     rtcConfig: relay ? { iceTransportPolicy: "relay" } : {},
-    onPeer: (ps) => attach(ps, false),
+    // Every session, whether it calls us or we call it (room.connect),
+    // comes through here, before any offer is made or applied.
+    onPeer: (ps) => attach(ps, joined.calling.has(ps.peerId)),
     onError: (err) => log(`webrtc: ${err.message}`),
   });
   client.on("room.peerJoined", ({ peer }) => {
@@ -61,7 +63,8 @@ async function join(identity, roomId, { video, relay }) {
   log(`joined ${roomId} with ${peers.length} other peer(s)`);
   for (const peer of peers) {
     joined.identities.set(peer.peerId, peer.identity);
-    attach(joined.room.connect(peer.peerId), true);
+    joined.calling.add(peer.peerId);
+    joined.room.connect(peer.peerId);
   }
 }
 
