@@ -52,10 +52,13 @@ export class ParleyClient {
     /**
      * Whether this client is the polite side of the pair it forms with peerId
      * in roomId (perfect negotiation, as the server decides it: the later
-     * joiner is polite); undefined for a peer the client has not seen.
+     * joiner is polite). A peer of a joined room that the client has not seen
+     * joined after us (its room.peerJoined is still on its way), so we are
+     * not the polite side; undefined for a room the client has not joined.
      */
     polite(roomId, peerId) {
-        return this.#polite.get(roomId)?.get(peerId);
+        const roster = this.#polite.get(roomId);
+        return roster && (roster.get(peerId) ?? false);
     }
     /** Keeps the polite flags and the session's ICE servers current. */
     #trackNegotiation() {

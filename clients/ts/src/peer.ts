@@ -6,7 +6,7 @@ export interface PeerSessionOptions {
   roomId: RoomId;
   /** The remote peer. */
   peerId: PeerId;
-  /** Default: the server's Peer.polite for this pair (client.polite(): the later joiner of the room is polite); for a peer the client has not seen, whether our peerId sorts first. */
+  /** Default: the server's Peer.polite for this pair (client.polite(): the later joiner of the room is polite); in a room the client has not joined (so it knows no roster), whether our peerId sorts first. */
   polite?: boolean;
   /** Passed to RTCPeerConnection; its iceServers come first, then client.session.iceServers (STUN/TURN with credentials). */
   rtcConfig?: RTCConfiguration;

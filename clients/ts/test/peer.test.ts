@@ -242,6 +242,11 @@ describe("PeerSession", () => {
     expect(client.polite("r", "p0")).toBe(true);
     expect(session(client, { peerId: "p0" }).polite).toBe(true); // the id order alone would say impolite
     expect(session(client, { peerId: "p0", polite: false }).polite).toBe(false); // the option still wins
+    // A peer whose room.peerJoined has not arrived yet joined after us: we
+    // are not the polite side, whatever the id order says (p1 < p9).
+    expect(client.polite("r", "p9")).toBe(false);
+    expect(session(client, { peerId: "p9" }).polite).toBe(false);
+    expect(client.polite("not-joined", "p9")).toBeUndefined();
   });
 
   it("ice.restartRequested from its peer restarts ICE; another peer's or room's does not", async () => {
