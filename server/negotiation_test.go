@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/internal/testkit"
 )
 
@@ -336,4 +338,52 @@ func TestIceServersRefreshed(t *testing.T) {
 		defer ts.srv.reg.mu.Unlock()
 		return sess.state == sessionEnded && sess.refresh == nil
 	})
+}
+
+// TestHeldCandidatesExpire: expireHeld drops the candidates held longer
+// than heldCandidateTTL, keeps the younger ones in order, and waits again
+// for the oldest kept one (or stops when none is left).
+func TestHeldCandidatesExpire(t *testing.T) {
+	now := time.Now()
+	cand := func(name string, age time.Duration) heldCandidate {
+		return heldCandidate{ev: &api.IceCandidateEvent{From: name}, at: now.Add(-age)}
+	}
+	for _, tc := range []struct {
+		name      string
+		held      [2][]heldCandidate
+		want      [2][]string
+		timerLeft bool
+	}{
+		{"all old", [2][]heldCandidate{{cand("a1", time.Minute)}, {cand("b1", 50*time.Second)}}, [2][]string{{}, {}}, false},
+		{"old and young", [2][]heldCandidate{
+			{cand("a1", time.Minute), cand("a2", 10*time.Second), cand("a3", time.Second)},
+			{cand("b1", 46*time.Second), cand("b2", 44*time.Second)},
+		}, [2][]string{{"a2", "a3"}, {"b2"}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &room{}
+			key, _ := pairOf("a", "b")
+			n := r.pairLocked(key)
+			n.held = tc.held
+			n.timer = time.AfterFunc(time.Hour, func() {}) // the running timer expireHeld replaces
+			r.expireHeld(key, n)
+			r.neg.Lock()
+			defer r.neg.Unlock()
+			for side := range n.held {
+				got := []string{}
+				for _, c := range n.held[side] {
+					got = append(got, c.ev.From)
+				}
+				if strings.Join(got, ",") != strings.Join(tc.want[side], ",") {
+					t.Errorf("side %d kept %v, want %v", side, got, tc.want[side])
+				}
+			}
+			if (n.timer != nil) != tc.timerLeft {
+				t.Errorf("timer set: %v, want %v", n.timer != nil, tc.timerLeft)
+			}
+			if n.timer != nil {
+				n.timer.Stop()
+			}
+		})
+	}
 }
