@@ -33,6 +33,13 @@ type testServer struct {
 // startServer runs a dev-mode server on 127.0.0.1:0 until the test ends.
 func startServer(t testing.TB, mutate ...func(*Config)) *testServer {
 	t.Helper()
+	return startServerWith(t, nil, mutate...)
+}
+
+// startServerWith is startServer with prepare run on the built server
+// before it serves (e.g. to replace its clock); prepare may be nil.
+func startServerWith(t testing.TB, prepare func(*Server), mutate ...func(*Config)) *testServer {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Dev = true
 	cfg.Listen = "127.0.0.1:0"
@@ -47,6 +54,9 @@ func startServer(t testing.TB, mutate ...func(*Config)) *testServer {
 	srv, err := New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("New: %v", err)
+	}
+	if prepare != nil {
+		prepare(srv)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

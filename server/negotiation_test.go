@@ -1,17 +1,13 @@
 package server
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/parley-rtc/parley/api"
-	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // pairInRoom connects alice, then bob, into room; alice joined first, so
@@ -202,35 +198,10 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// startServerWithClock is startServer with s.now replaced before it serves.
+// startServerWithClock is startServer (without TURN) on clock.
 func startServerWithClock(t *testing.T, clock *fakeClock) *testServer {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Dev = true
-	cfg.Listen = "127.0.0.1:0"
-	cfg.TURN.Disabled = true
-	cfg.Limits.RateBurst = 10_000
-	cfg.Limits.RatePerSecond = 10_000
-	logs := &testkit.SyncBuffer{}
-	srv, err := New(cfg, slog.New(slog.NewTextHandler(logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.now = clock.Now
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return &testServer{srv: srv, wsURL: "ws://" + ln.Addr().String() + "/rpc", base: "http://" + ln.Addr().String(), logs: logs}
+	return startServerWith(t, func(s *Server) { s.now = clock.Now }, func(c *Config) { c.TURN.Disabled = true })
 }
 
 // TestIceRestart: ice.restart reaches the current offerer only, at least
