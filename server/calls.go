@@ -104,11 +104,8 @@ func (h *hub) invite(caller *session, devices []*session, inv callInvite, now ti
 	if inv.id == "" {
 		inv.id = newID(16)
 	}
-	if _, exists := h.calls[inv.id]; exists {
-		return nil, api.ErrConflict(fmt.Sprintf("call %q already exists", inv.id))
-	}
-	if _, exists := h.rooms[inv.id]; exists {
-		return nil, api.ErrConflict(fmt.Sprintf("callId %q is the id of a live room", inv.id))
+	if err := h.idTakenLocked(inv.id); err != nil {
+		return nil, err
 	}
 	if len(devices) == 0 {
 		h.callMetrics.outcome("offline")

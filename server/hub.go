@@ -65,16 +65,26 @@ type roomSpec struct {
 	creator  string
 }
 
+// idTakenLocked refuses an id a live room or call holds: rooms and calls
+// share one namespace, since an answered call is the room named by its id.
+// hub.mu must be held.
+func (h *hub) idTakenLocked(id string) error {
+	if _, exists := h.rooms[id]; exists {
+		return api.ErrConflict(fmt.Sprintf("room %q already exists", id))
+	}
+	if _, exists := h.calls[id]; exists {
+		return api.ErrConflict(fmt.Sprintf("call %q already exists", id))
+	}
+	return nil
+}
+
 // createLocked adds a room; hub.mu must be held for writing.
 func (h *hub) createLocked(spec roomSpec) (*room, error) {
 	if spec.id == "" {
 		spec.id = newID(12)
 	}
-	if _, exists := h.rooms[spec.id]; exists {
-		return nil, api.ErrConflict(fmt.Sprintf("room %q already exists", spec.id))
-	}
-	if _, exists := h.calls[spec.id]; exists {
-		return nil, api.ErrConflict(fmt.Sprintf("%q is a live call's id", spec.id))
+	if err := h.idTakenLocked(spec.id); err != nil {
+		return nil, err
 	}
 	if len(h.rooms) >= h.limits.MaxRooms {
 		return nil, api.ErrTooLarge(fmt.Sprintf("this server holds its maximum of %d rooms", h.limits.MaxRooms))
