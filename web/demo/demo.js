@@ -93,14 +93,24 @@ function attach(ps, caller) {
 
   const pc = ps.pc;
   pc.addEventListener("signalingstatechange", () => { field("signaling").textContent = pc.signalingState; });
-  ps.onState(async (state) => {
+  // The pair is re-read every second while connected, not once: ICE may
+  // switch pairs, and a remote candidate first seen in a connectivity check
+  // (prflx) takes its real type (e.g. relay) only when its trickled
+  // candidate arrives, which can be after the connection is up.
+  let pairTimer;
+  const showPair = async () => {
+    const pair = await selectedCandidatePair(pc);
+    field("pair").textContent = pair
+      ? `${pair.local.type} ${pair.local.address}:${pair.local.port} ⇄ ${pair.remote.type} ${pair.remote.address}:${pair.remote.port} (${pair.local.protocol})`
+      : "none";
+  };
+  ps.onState((state) => {
     field("connection").textContent = state;
     log(`${ps.peerId}: ${state}`);
+    clearInterval(pairTimer);
     if (state === "connected") {
-      const pair = await selectedCandidatePair(pc);
-      field("pair").textContent = pair
-        ? `${pair.local.type} ${pair.local.address}:${pair.local.port} ⇄ ${pair.remote.type} ${pair.remote.address}:${pair.remote.port} (${pair.local.protocol})`
-        : "none";
+      showPair();
+      pairTimer = setInterval(showPair, 1000);
     }
   });
   if (joined.local) {
