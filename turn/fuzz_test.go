@@ -346,8 +346,9 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	h := &fuzzServer{
 		srv:    s,
 		sock:   newMemSocket(net.UDPAddrFromAddrPort(netip.MustParseAddrPort(cfg.Listen))),
-		relays: &nullRelays{srv: s},
+		relays: &nullRelays{srv: s, open: make(map[int]int)},
 	}
+	s.perms.live = h.relays.live
 	h.home, h.away = h.fresh(1), h.fresh(2)
 	h.pion, err = pionturn.NewServer(pionturn.ServerConfig{
 		Realm:         cfg.Realm,
@@ -485,9 +486,9 @@ func (h *fuzzServer) check(t *testing.T, req *stun.Message, sent [][]byte) {
 	}
 	h.srv.perms.mu.Lock()
 	defer h.srv.perms.mu.Unlock()
-	for tuple, peers := range h.srv.perms.peers {
-		if len(peers) > h.srv.perms.max {
-			t.Fatalf("allocation %v holds %d permissions, cap %d", tuple, len(peers), h.srv.perms.max)
+	for tuple, e := range h.srv.perms.peers {
+		if len(e.set) > h.srv.perms.max {
+			t.Fatalf("allocation %v holds %d permissions, cap %d", tuple, len(e.set), h.srv.perms.max)
 		}
 	}
 }
@@ -497,8 +498,11 @@ func (h *fuzzServer) check(t *testing.T, req *stun.Message, sent [][]byte) {
 func (h *fuzzServer) allocation(src net.Addr) (ok bool, peers int) {
 	h.srv.perms.mu.Lock()
 	defer h.srv.perms.mu.Unlock()
-	set, ok := h.srv.perms.peers[tupleOf(src, h.sock.addr)]
-	return ok, len(set)
+	e, ok := h.srv.perms.peers[tupleOf(src, h.sock.addr)]
+	if !ok {
+		return false, 0
+	}
+	return true, len(e.set)
 }
 
 // reset leaves away without an allocation and home with one that holds no
@@ -546,17 +550,47 @@ func (h *fuzzServer) reset(tb testing.TB) {
 }
 
 // fresh returns a client address on host 198.51.100.host that no recent
-// allocation has used. pion/turn (v5.1.3) ends a released allocation's relay
-// reader with a DeleteAllocation by five-tuple, whenever that goroutine
-// gets to run: an allocation made at once from the same address can be
-// deleted by it, its created event arriving after its deleted one. That
-// flaked this target once in CI ("Refresh with LIFETIME 0 left the
-// allocation"; an Allocate and a Refresh from one address in a loop show it
-// within a few thousand rounds). A client over a network takes a round
-// trip to allocate again, far longer than that goroutine needs.
+// allocation has used, so that no execution meets an allocation pion is
+// still tearing down from the one before: a deleted allocation's relay
+// reader deletes by five-tuple whenever it gets to run, even a successor
+// made at once from the same address (see permissionTable and
+// TestReallocateFromOneAddress).
 func (h *fuzzServer) fresh(host byte) net.Addr {
 	h.clients++
 	return &net.UDPAddr{IP: net.IPv4(198, 51, 100, host), Port: 1024 + h.clients%64000}
+}
+
+// TestReallocateFromOneAddress: a client allocates and releases from one
+// address, again and again, as fast as the server answers. pion's events
+// for that five-tuple then arrive out of order now and then (see
+// permissionTable); the permission table must still agree with pion after
+// every round: an entry exactly while pion holds the allocation. Before the
+// table named each entry's relay, a few thousand rounds left an entry pion
+// no longer had.
+func TestReallocateFromOneAddress(t *testing.T) {
+	h := newFuzzServer(t)
+	request := func(method stun.Method, attrs ...stun.Setter) []byte {
+		m := stun.MustBuild(append([]stun.Setter{stun.TransactionID, stun.NewType(method, stun.ClassRequest)}, attrs...)...)
+		return h.sign(m).Raw
+	}
+	agree := func(round int, step string) {
+		for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
+			inTable, _ := h.allocation(h.away)
+			if inPion := h.pion.AllocationCount() == 2; inTable == inPion { // home's and away's
+				return
+			}
+			if time.Now().After(deadline) {
+				inTable, _ := h.allocation(h.away)
+				t.Fatalf("round %d, after %s: the table says %v, pion holds %d allocations (home's and maybe away's)", round, step, inTable, h.pion.AllocationCount())
+			}
+		}
+	}
+	for round := range 20_000 {
+		h.deliver(h.away, request(stun.MethodAllocate, udpTransport))
+		agree(round, "Allocate")
+		h.deliver(h.away, request(stun.MethodRefresh, stun.RawAttribute{Type: stun.AttrLifetime, Value: []byte{0, 0, 0, 0}}))
+		agree(round, "Refresh(0)")
+	}
 }
 
 // stream feeds pkt to the TCP path as one connection's bytes, read by pion
@@ -638,19 +672,28 @@ type nullRelays struct {
 
 	mu     sync.Mutex
 	port   int
+	open   map[int]int // relay sockets open per port (a reserved port can be asked for twice)
 	leaked []net.Addr
+}
+
+// live is the permission table's question (see permissionTable.live).
+func (r *nullRelays) live(relay net.Addr) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.open[int(addrPortOf(relay).Port())] > 0
 }
 
 func (r *nullRelays) Validate() error { return nil }
 
 func (r *nullRelays) AllocatePacketConn(conf pionturn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+	port := conf.RequestedPort
 	r.mu.Lock()
-	r.port = r.port%10_000 + 1
-	port := 50_000 + r.port
-	r.mu.Unlock()
-	if conf.RequestedPort != 0 {
-		port = conf.RequestedPort
+	for port == 0 || r.open[port] > 0 && conf.RequestedPort == 0 { // a port no open relay has, as a kernel would give
+		r.port = r.port%10_000 + 1
+		port = 50_000 + r.port
 	}
+	r.open[port]++
+	r.mu.Unlock()
 	ip := net.IPv4(127, 0, 0, 1)
 	if conf.Network == "udp6" {
 		ip = net.IPv6loopback
@@ -697,7 +740,16 @@ func (c *nullRelay) WriteTo(p []byte, to net.Addr) (int, error) {
 	return len(p), nil
 }
 
-func (c *nullRelay) Close() error        { c.once.Do(func() { close(c.done) }); return nil }
+func (c *nullRelay) Close() error {
+	c.once.Do(func() {
+		c.relays.mu.Lock()
+		c.relays.open[c.addr.(*net.UDPAddr).Port]--
+		c.relays.mu.Unlock()
+		close(c.done)
+	})
+	return nil
+}
+
 func (c *nullRelay) LocalAddr() net.Addr { return c.addr }
 
 // streamConn is one TCP connection's bytes, then EOF; what the server writes

@@ -68,43 +68,73 @@ func tupleOf(src, dst net.Addr) fiveTuple {
 // permissionTable tracks the peers each allocation holds a permission for,
 // fed by pion's permission events, so a CreatePermission or ChannelBind that
 // would exceed the per-allocation cap is refused before pion adds it.
+//
+// An entry names its allocation's relay address, and only that
+// allocation's events touch it. pion's events for one five-tuple can arrive
+// out of order when an allocation is replaced at once from the same client
+// address: a deleted allocation's relay reader ends with DeleteAllocation by
+// five-tuple whenever it gets to run (pion/turn v5.1.3), so an old
+// allocation's delete can come after its successor's create, and the
+// successor itself can be deleted before its create event is out. live
+// reports whether a relay socket is still open: pion closes it before the
+// delete event, which is what orders them here.
 type permissionTable struct {
-	max int
+	max  int
+	live func(relay net.Addr) bool
 
 	mu    sync.Mutex
-	peers map[fiveTuple]map[netip.Addr]struct{}
+	peers map[fiveTuple]*allocationPeers
 }
 
-func newPermissionTable(max int) *permissionTable {
-	return &permissionTable{max: max, peers: make(map[fiveTuple]map[netip.Addr]struct{})}
+// allocationPeers is one allocation's entry in the permissionTable.
+type allocationPeers struct {
+	relay net.Addr
+	set   map[netip.Addr]struct{}
 }
 
-func (t *permissionTable) open(a fiveTuple) {
+func newPermissionTable(max int, live func(relay net.Addr) bool) *permissionTable {
+	return &permissionTable{max: max, live: live, peers: make(map[fiveTuple]*allocationPeers)}
+}
+
+// open starts a's entry for the allocation relaying at relay, unless that
+// allocation is gone already.
+func (t *permissionTable) open(a fiveTuple, relay net.Addr) {
 	t.mu.Lock()
-	t.peers[a] = make(map[netip.Addr]struct{})
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	if t.live(relay) {
+		t.peers[a] = &allocationPeers{relay: relay, set: make(map[netip.Addr]struct{})}
+	}
 }
 
+// close ends a's entry unless it belongs to a successor that is still open.
 func (t *permissionTable) close(a fiveTuple) {
 	t.mu.Lock()
-	delete(t.peers, a)
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	if e, ok := t.peers[a]; ok && !t.live(e.relay) {
+		delete(t.peers, a)
+	}
 }
 
-func (t *permissionTable) add(a fiveTuple, peer netip.Addr) {
-	t.mu.Lock()
-	if set, ok := t.peers[a]; ok {
-		set[peer.Unmap()] = struct{}{}
-	}
-	t.mu.Unlock()
+// entry is a's entry if it belongs to the allocation relaying at relay.
+func (t *permissionTable) entry(a fiveTuple, relay net.Addr) (*allocationPeers, bool) {
+	e, ok := t.peers[a]
+	return e, ok && addrPortOf(e.relay) == addrPortOf(relay)
 }
 
-func (t *permissionTable) remove(a fiveTuple, peer netip.Addr) {
+func (t *permissionTable) add(a fiveTuple, relay net.Addr, peer netip.Addr) {
 	t.mu.Lock()
-	if set, ok := t.peers[a]; ok {
-		delete(set, peer.Unmap())
+	defer t.mu.Unlock()
+	if e, ok := t.entry(a, relay); ok {
+		e.set[peer.Unmap()] = struct{}{}
 	}
-	t.mu.Unlock()
+}
+
+func (t *permissionTable) remove(a fiveTuple, relay net.Addr, peer netip.Addr) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e, ok := t.entry(a, relay); ok {
+		delete(e.set, peer.Unmap())
+	}
 }
 
 // fits reports whether allocation a may hold permissions for peers too. An
@@ -112,10 +142,11 @@ func (t *permissionTable) remove(a fiveTuple, peer netip.Addr) {
 func (t *permissionTable) fits(a fiveTuple, peers []netip.Addr) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	set, ok := t.peers[a]
+	e, ok := t.peers[a]
 	if !ok {
 		return true
 	}
+	set := e.set
 	n := len(set)
 	seen := make(map[netip.Addr]struct{}, len(peers))
 	for _, p := range peers {

@@ -281,13 +281,13 @@ func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
 		creds:        creds,
 		policy:       policy,
 		quota:        newAllocationQuota(cfg.MaxAllocationsPerIdentity, cfg.MaxAllocations),
-		perms:        newPermissionTable(cfg.MaxPermissionsPerAllocation),
 		unauthorized: newUnauthorizedLimiter(),
 		streams:      &perIPCount{max: cfg.MaxStreamsPerIP, n: make(map[netip.Addr]int)},
 		urlHost:      cfg.Host,
 	}
 	s.auth = &authenticator{creds: creds, realm: cfg.Realm, stats: &s.stats, now: time.Now, rotated: make(map[string]int)}
 	s.relays = &relays{srv: s, bind: bindIP, advertised: advertised, min: uint16(cfg.RelayMinPort), max: uint16(cfg.RelayMaxPort), live: make(map[uint16]*relayConn)}
+	s.perms = newPermissionTable(cfg.MaxPermissionsPerAllocation, func(relay net.Addr) bool { return s.relays.conn(relay) != nil })
 	if s.urlHost == "" {
 		s.urlHost = advertised.String()
 	}
@@ -388,7 +388,7 @@ func (s *Server) events() pionturn.EventHandler {
 			s.relays.described(relay, addrPortOf(src), s.transportOf(src, dst))
 			s.stats.allocationsActive.Add(1)
 			s.stats.allocationsTotal.Add(1)
-			s.perms.open(tupleOf(src, dst))
+			s.perms.open(tupleOf(src, dst), relay)
 			if c := s.relays.conn(relay); c != nil {
 				c.fast.attach(src, s.udpOut)
 			}
@@ -407,11 +407,11 @@ func (s *Server) events() pionturn.EventHandler {
 			s.stats.allocationsActive.Add(-1)
 			s.perms.close(tupleOf(src, dst))
 		},
-		OnPermissionCreated: func(src, dst net.Addr, _, _, _ string, _ net.Addr, ip net.IP) {
-			s.perms.add(tupleOf(src, dst), peer(ip))
+		OnPermissionCreated: func(src, dst net.Addr, _, _, _ string, relay net.Addr, ip net.IP) {
+			s.perms.add(tupleOf(src, dst), relay, peer(ip))
 		},
-		OnPermissionDeleted: func(src, dst net.Addr, _, _, _ string, _ net.Addr, ip net.IP) {
-			s.perms.remove(tupleOf(src, dst), peer(ip))
+		OnPermissionDeleted: func(src, dst net.Addr, _, _, _ string, relay net.Addr, ip net.IP) {
+			s.perms.remove(tupleOf(src, dst), relay, peer(ip))
 		},
 	}
 }

@@ -345,9 +345,9 @@ func TestHandBuiltIPv6PeersRefused(t *testing.T) {
 		t.Fatalf("mixed CreatePermission: %s code %d, want 403", res.Type, errorCode(res))
 	}
 	s.perms.mu.Lock()
-	for _, peers := range s.perms.peers {
-		if len(peers) != 0 {
-			t.Errorf("permissions exist after refused requests: %v", peers)
+	for _, e := range s.perms.peers {
+		if len(e.set) != 0 {
+			t.Errorf("permissions exist after refused requests: %v", e.set)
 		}
 	}
 	s.perms.mu.Unlock()
@@ -377,9 +377,9 @@ func TestMalformedPeerRefused(t *testing.T) {
 	}
 	s.perms.mu.Lock()
 	defer s.perms.mu.Unlock()
-	for _, peers := range s.perms.peers {
-		if len(peers) != 0 {
-			t.Errorf("permissions exist after malformed requests: %v", peers)
+	for _, e := range s.perms.peers {
+		if len(e.set) != 0 {
+			t.Errorf("permissions exist after malformed requests: %v", e.set)
 		}
 	}
 }
