@@ -29,6 +29,7 @@ func roundTrip[T any, P interface {
 // paramsDecoders covers every method's params (TestFuzzCoversEveryMethod).
 var paramsDecoders = map[string]func(*testing.T, []byte){
 	MethodSessionConnect: roundTrip[SessionConnectParams],
+	MethodSessionAck:     roundTrip[SessionAckParams],
 	MethodRoomCreate:     roundTrip[RoomCreateParams],
 	MethodRoomJoin:       roundTrip[RoomJoinParams],
 	MethodRoomLeave:      roundTrip[RoomLeaveParams],

@@ -202,7 +202,8 @@ func (s *Server) sessionInfo(sess *session) api.SessionInfo {
 	s.hub.mu.RUnlock()
 	slices.Sort(info.Rooms)
 	sess.mu.Lock()
-	info.LastSeq = sess.seq
+	info.LastSeq, info.AckedSeq = sess.seq, sess.replay.acked
+	info.ReplayMessages, info.ReplayBytes = int64(len(sess.replay.frames)), int64(sess.replay.bytes)
 	conn := sess.conn
 	sess.mu.Unlock()
 	if conn != nil {

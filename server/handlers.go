@@ -55,6 +55,21 @@ func (s *Server) SessionConnect(ctx context.Context, p *api.SessionConnectParams
 	}, nil
 }
 
+// SessionAck lets the replay buffer go of what the client has processed.
+func (s *Server) SessionAck(ctx context.Context, p *api.SessionAckParams) (*api.Empty, error) {
+	sess, err := sessionOf(ctx, api.MethodSessionAck)
+	if err != nil {
+		return nil, err
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if p.Seq > sess.seq {
+		return nil, api.ErrBadRequest(fmt.Sprintf("seq %d is ahead of the session's latest seq %d", p.Seq, sess.seq))
+	}
+	sess.replay.ack(p.Seq)
+	return &api.Empty{}, nil
+}
+
 // authenticate turns session.connect's credentials into an identity and grants.
 func (s *Server) authenticate(st *connState, p *api.SessionConnectParams) (string, Grants, error) {
 	switch {

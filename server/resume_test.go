@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 
@@ -341,4 +342,74 @@ func TestDuplicateIdentityPolicies(t *testing.T) {
 		eventually(t, "ann's session to end", func() bool { return len(ts.srv.reg.sessionsOf("ann")) == 0 })
 		ts.connect(t, "ann")
 	})
+}
+
+// TestSessionAck: acknowledged notifications leave the replay buffer (as a
+// request or as a notification), an ack from the future is refused, a
+// resume from the acknowledged seq replays only what came after, and one
+// from before it is a gap.
+func TestSessionAck(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+	joinRoom(alice, "a")
+	joinRoom(bob, "a")
+	alice.expect("room.peerJoined")
+	var last seqParams
+	for i := range 10 {
+		alice.must("message.send", map[string]any{"roomId": "a", "to": bob.peerID, "data": map[string]int{"n": i}})
+		if err := bob.Expect("message.received", &last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replay := func() (acked int64, frames int) {
+		ts.srv.reg.mu.Lock()
+		sess := ts.srv.reg.byID[bob.session["sessionId"].(string)]
+		ts.srv.reg.mu.Unlock()
+		sess.mu.Lock()
+		defer sess.mu.Unlock()
+		return sess.replay.acked, len(sess.replay.frames)
+	}
+	if acked, frames := replay(); acked != 0 || frames != int(last.Seq) {
+		t.Fatalf("before any ack: acked %d, %d frames kept; want 0, %d", acked, frames, last.Seq)
+	}
+
+	bob.must("session.ack", map[string]any{"seq": last.Seq - 5})
+	if acked, frames := replay(); acked != last.Seq-5 || frames != 5 {
+		t.Fatalf("after acking %d: acked %d, %d frames kept; want 5", last.Seq-5, acked, frames)
+	}
+	_, err := bob.Call("session.ack", map[string]any{"seq": last.Seq + 1})
+	rpcError(t, err, 400, "ahead")
+	bob.must("session.ack", map[string]any{"seq": 1}) // below the last ack: nothing changes
+	// As a notification: nothing is answered, the ack is taken all the same.
+	if err := bob.Send(fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"session.ack","params":{"seq":%d}}`, last.Seq-3)); err != nil {
+		t.Fatal(err)
+	}
+	bob.must("room.get", map[string]any{"roomId": "a"}) // the ack was read before this
+	if acked, frames := replay(); acked != last.Seq-3 || frames != 3 {
+		t.Fatalf("after the notification: acked %d, %d frames kept; want %d, 3", acked, frames, last.Seq-3)
+	}
+
+	_ = bob.Close()
+	expectState(t, alice, bob.peerID, "reconnecting")
+	if err := ts.resumeOn(t, bob, last.Seq-3); err != nil {
+		t.Fatal(err)
+	}
+	expectState(t, alice, bob.peerID, "connected")
+	var got []int
+	for range 3 {
+		var m struct {
+			Data map[string]int `json:"data"`
+		}
+		if err := bob.Expect("message.received", &m); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m.Data["n"])
+	}
+	if !slices.Equal(got, []int{7, 8, 9}) {
+		t.Fatalf("replayed messages %v, want 7 8 9", got)
+	}
+
+	_ = bob.Close()
+	expectState(t, alice, bob.peerID, "reconnecting")
+	rpcError(t, ts.resumeOn(t, bob, last.Seq-4), 410, "resume_gap")
 }

@@ -114,12 +114,13 @@ func (s *session) currentConn() *rpc.Conn {
 var _ api.Notifier = (*session)(nil)
 
 // replayBuffer keeps a session's latest notification frames for resume,
-// bounded by count and bytes: frames[i] has seq first+i, and the last one
-// is always the session's latest seq.
+// bounded by count and bytes and trimmed by the client's acks: frames[i]
+// has seq first+i, and the last one, if any, is the session's latest seq.
 type replayBuffer struct {
 	frames    [][]byte
 	first     int64
 	bytes     int
+	acked     int64 // the highest seq the client acknowledged (session.ack)
 	maxFrames int
 	maxBytes  int
 }
@@ -131,11 +132,27 @@ func (b *replayBuffer) add(seq int64, frame []byte) {
 	b.frames = append(b.frames, frame)
 	b.bytes += len(frame)
 	for len(b.frames) > 0 && (len(b.frames) > b.maxFrames || b.bytes > b.maxBytes) {
-		b.bytes -= len(b.frames[0])
-		b.frames[0] = nil
-		b.frames = b.frames[1:]
-		b.first++
+		b.dropFirst()
 	}
+}
+
+// ack drops the frames up to seq: the client has processed them, so no
+// resume of its will ask for them.
+func (b *replayBuffer) ack(seq int64) {
+	if seq <= b.acked {
+		return
+	}
+	b.acked = seq
+	for len(b.frames) > 0 && b.first <= seq {
+		b.dropFirst()
+	}
+}
+
+func (b *replayBuffer) dropFirst() {
+	b.bytes -= len(b.frames[0])
+	b.frames[0] = nil
+	b.frames = b.frames[1:]
+	b.first++
 }
 
 // since returns the frames with seq > lastSeq, and false if some of them

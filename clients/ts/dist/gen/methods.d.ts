@@ -1,5 +1,5 @@
 import type { CallOptions } from "../client.js";
-import type { Methods, SessionConnectParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, IceRestartParams, MessageSendParams, CallInviteParams, CallRingingParams, CallAcceptParams, CallRejectParams, CallCancelParams, CallHangupParams, PresenceSetParams, PresenceSubscribeParams, PresenceUnsubscribeParams, PresenceGetParams, AdminRoomsListParams, AdminRoomsGetParams, AdminRoomsCloseParams, AdminSessionsListParams, AdminSessionsGetParams, AdminPeersKickParams, AdminNodeStatusParams, AdminNodeDrainParams, AdminTurnAllocationsListParams, AdminTurnAllocationsCloseParams } from "./protocol.js";
+import type { Methods, SessionConnectParams, SessionAckParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, IceRestartParams, MessageSendParams, CallInviteParams, CallRingingParams, CallAcceptParams, CallRejectParams, CallCancelParams, CallHangupParams, PresenceSetParams, PresenceSubscribeParams, PresenceUnsubscribeParams, PresenceGetParams, AdminRoomsListParams, AdminRoomsGetParams, AdminRoomsCloseParams, AdminSessionsListParams, AdminSessionsGetParams, AdminPeersKickParams, AdminNodeStatusParams, AdminNodeDrainParams, AdminTurnAllocationsListParams, AdminTurnAllocationsCloseParams } from "./protocol.js";
 /** Sends one request and resolves with its result: ParleyClient.call. */
 export type Call = <M extends keyof Methods>(method: M, params: Methods[M]["params"], opts?: CallOptions) => Promise<Methods[M]["result"]>;
 /** Every method as a typed function, grouped by its dotted name: room.join is bindMethods(call).room.join(params, opts). */
@@ -7,6 +7,8 @@ export declare function bindMethods(call: Call): {
     session: {
         /** Authenticate this connection and open a session. */
         connect: (params?: SessionConnectParams, opts?: CallOptions) => Promise<import("./protocol.js").SessionConnectResult>;
+        /** Acknowledge the notifications processed so far. */
+        ack: (params: SessionAckParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
     };
     room: {
         /** Create a room without joining it. */

@@ -123,9 +123,14 @@ export interface SessionInfo {
     rooms: RoomId[];
     /** The seq of the last notification sent. */
     lastSeq: number;
+    /** The highest seq the client acknowledged with session.ack (0: none). */
+    ackedSeq: number;
     /** Frames waiting to be written to the client. */
     queueMessages: number;
     queueBytes: number;
+    /** Notifications kept for a resume: those after ackedSeq, up to the replay bounds. */
+    replayMessages: number;
+    replayBytes: number;
     /** The client's IP address, while connected. */
     remote?: string;
 }
@@ -199,6 +204,11 @@ export interface SessionConnectParams {
     identity?: Identity;
     /** Resume a session whose connection dropped, instead of opening a new one. token and identity may be left out; if given they must name the session's identity. */
     resume?: ResumeParams;
+}
+/** Params of session.ack. */
+export interface SessionAckParams {
+    /** The seq of the last notification the client has processed. */
+    seq: number;
 }
 /** Params of room.create. */
 export interface RoomCreateParams {
@@ -519,6 +529,10 @@ export type Methods = {
         params: SessionConnectParams;
         result: SessionConnectResult;
     };
+    "session.ack": {
+        params: SessionAckParams;
+        result: Empty;
+    };
     "room.create": {
         params: RoomCreateParams;
         result: RoomCreateResult;
@@ -670,7 +684,7 @@ export type Notifications = {
     "call.ended": CallEndedEvent;
     "presence.changed": PresenceChangedEvent;
 };
-export declare const METHODS: readonly ["session.connect", "room.create", "room.join", "room.leave", "room.get", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "ice.restart", "message.send", "call.invite", "call.ringing", "call.accept", "call.reject", "call.cancel", "call.hangup", "presence.set", "presence.subscribe", "presence.unsubscribe", "presence.get", "admin.rooms.list", "admin.rooms.get", "admin.rooms.close", "admin.sessions.list", "admin.sessions.get", "admin.peers.kick", "admin.node.status", "admin.node.drain", "admin.turn.allocations.list", "admin.turn.allocations.close"];
+export declare const METHODS: readonly ["session.connect", "session.ack", "room.create", "room.join", "room.leave", "room.get", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "ice.restart", "message.send", "call.invite", "call.ringing", "call.accept", "call.reject", "call.cancel", "call.hangup", "presence.set", "presence.subscribe", "presence.unsubscribe", "presence.get", "admin.rooms.list", "admin.rooms.get", "admin.rooms.close", "admin.sessions.list", "admin.sessions.get", "admin.peers.kick", "admin.node.status", "admin.node.drain", "admin.turn.allocations.list", "admin.turn.allocations.close"];
 export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "ice.restartRequested", "ice.serversRefreshed", "message.received", "room.peerState", "room.snapshot", "session.replaced", "session.draining", "call.incoming", "call.ringing", "call.accepted", "call.ended", "presence.changed"];
 /** Application error codes by name. */
 export declare const ERROR_CODES: {
@@ -695,4 +709,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "2a4691184f2bfa0815ab725149e5f84f3ff5a6ac1bcba342bb4a25c2916672ee";
+export declare const PROTOCOL_HASH = "abdb73d0a483f70c76dfc41693a1be3f80790b2203b913ccfd5feab7d49cf1ae";
