@@ -113,6 +113,7 @@ type Client struct {
 	// received is the highest seq queued for the hooks in this session:
 	// what a resume continues from, and below which a replay is a duplicate.
 	received atomic.Int64
+	ack      acker // session.ack (ack.go)
 	// replaced is set by session.replaced: a newer session of the identity
 	// took over, and reconnecting would only take it back.
 	replaced atomic.Bool
@@ -273,6 +274,7 @@ func (c *Client) connect(ctx context.Context) (*connection, *api.SessionConnectR
 		params.Resume = nil
 	}
 	c.received.Store(0) // seq counts per session
+	c.resetAck()
 	if err := conn.rpc.Call(ctx, api.MethodSessionConnect, params, &sess); err != nil {
 		conn.close()
 		return nil, nil, fmt.Errorf("parley: %s: %w", api.MethodSessionConnect, fromRPC(err))
@@ -443,6 +445,7 @@ func (h handler) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.
 			return
 		}
 		h.c.received.Store(s.Seq)
+		h.c.scheduleAck()
 	}
 	if req.Method == api.NotifySessionReplaced {
 		h.c.replaced.Store(true)

@@ -17,10 +17,14 @@
 // Hooks run one at a time, in the order the server sent the notifications,
 // on a goroutine of their own, so they may call the server. Server
 // refusals are *Error (errors.As), with the code, reason and field of the
-// answer. A dropped connection is redialled with backoff and a new session
-// opened with the same credentials (OnState reports it): the new session
-// has a new peer id and is in no room. Calls made meanwhile fail with
-// ErrNotConnected rather than wait.
+// answer. A dropped connection is redialled with backoff and the session
+// resumed (OnState reports it): the same peer id and rooms, and every
+// notification missed meanwhile delivered once, in order. When the server
+// cannot resume it (404, the window passed; 410, more was missed than it
+// kept), a new session with a new peer id rejoins the rooms. Calls made
+// while reconnecting fail with ErrNotConnected rather than wait. While
+// connected, the client acknowledges the notifications it has received
+// (session.ack), so the server need not keep them for a resume.
 //
 // Package webrtcpeer binds pion/webrtc PeerConnections to a client; this
 // package itself does not depend on pion.

@@ -4,6 +4,9 @@ import { bindMethods } from "./gen/methods.js";
 import { PROTOCOL_HASH, } from "./gen/protocol.js";
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_RECONNECT = { initialDelayMs: 250, maxDelayMs: 10_000, factor: 2, jitter: true };
+/** session.ack goes out every ACK_EVERY notifications, or ACK_DELAY_MS after the first one not yet acknowledged. */
+const ACK_EVERY = 32;
+const ACK_DELAY_MS = 1000;
 /** Close codes after which trying again cannot help: 4001 credentials refused, 4008 the session connected elsewhere. */
 const FINAL_CLOSE_CODES = new Set([4001, 4008]);
 /** The delay before reconnect attempt `attempt` (0-based). */
@@ -25,6 +28,9 @@ export class ParleyClient {
     #state = "connecting";
     #session;
     #lastSeq = 0;
+    /** The seq last acknowledged with session.ack, and the timer of the next ack. */
+    #acked = 0;
+    #ackTimer;
     /** room.join params of the rooms joined, for a rejoin when a session cannot be resumed. */
     #rooms = new Map();
     /** Peer.polite of each room's peers (room.join, room.peerJoined, room.snapshot): room id → peer id → polite. */
@@ -169,6 +175,7 @@ export class ParleyClient {
         }
         const ws = this.#ws;
         this.#ws = undefined;
+        clearTimeout(this.#ackTimer);
         this.#setState("closed");
         this.#rejectPending(new DisconnectedError("client closed"));
         this.#wake?.();
@@ -208,7 +215,7 @@ export class ParleyClient {
                 if (!this.#session || !(err instanceof SessionNotFoundError || err instanceof ResumeGapError)) {
                     throw err;
                 }
-                this.#lastSeq = 0;
+                this.#newSession();
                 session = await this.#request("session.connect", this.#connectParams(false), {});
             }
             if (this.#state === "closed") {
@@ -216,7 +223,7 @@ export class ParleyClient {
             }
             const rejoin = this.#session !== undefined && !session.resumed;
             if (!session.resumed) {
-                this.#lastSeq = 0;
+                this.#newSession();
             }
             this.#session = session;
             if (rejoin) {
@@ -387,6 +394,45 @@ export class ParleyClient {
         }
         for (const h of [...(this.#handlers.get(method) ?? [])]) {
             guarded(h, params);
+        }
+        if (typeof seq === "number") {
+            this.#scheduleAck();
+        }
+    }
+    /** seq counts per session: a new one starts from 0, with nothing acknowledged. */
+    #newSession() {
+        this.#lastSeq = 0;
+        this.#acked = 0;
+        clearTimeout(this.#ackTimer);
+        this.#ackTimer = undefined;
+    }
+    /**
+     * Acknowledges processed notifications (session.ack), so the server can
+     * let them go of the session's replay buffer: at once every ACK_EVERY,
+     * else ACK_DELAY_MS after the first one not yet acknowledged.
+     */
+    #scheduleAck() {
+        if (this.#lastSeq - this.#acked >= ACK_EVERY) {
+            this.#ack();
+        }
+        else {
+            this.#ackTimer ??= setTimeout(() => this.#ack(), ACK_DELAY_MS);
+        }
+    }
+    #ack() {
+        clearTimeout(this.#ackTimer);
+        this.#ackTimer = undefined;
+        const ws = this.#ws;
+        if (this.#state !== "open" || !ws || this.#lastSeq <= this.#acked) {
+            return; // the next notification schedules another
+        }
+        try {
+            // A notification (no id): the server answers nothing.
+            ws.send(JSON.stringify({ jsonrpc: "2.0", method: "session.ack", params: { seq: this.#lastSeq } }));
+            this.#acked = this.#lastSeq;
+        }
+        catch {
+            // The socket is closing; the resume carries lastSeq anyway.
         }
     }
     #setState(state, cause) {

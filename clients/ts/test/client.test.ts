@@ -257,6 +257,41 @@ describe("reconnect", () => {
     expect(next.requests("room.join")).toEqual([]);
   });
 
+  it("acknowledges processed notifications: every 32 at once, the rest a second later, again from 0 in a new session", async () => {
+    vi.useFakeTimers();
+    const { client, ws } = await connect({ reconnect: backoff });
+    const acks = (s: FakeSocket): unknown[] => s.requests("session.ack").map((r) => [r.id, r.params]);
+    const message = (s: FakeSocket, seq: number): void =>
+      s.notify("message.received", { seq, roomId: "r1", from: "p2", messageId: `m${seq}`, private: true, data: seq });
+    for (let seq = 1; seq <= 40; seq++) {
+      message(ws, seq);
+    }
+    expect(acks(ws)).toEqual([[undefined, { seq: 32 }]]); // a notification: no id, nothing answered
+    await vi.advanceTimersByTimeAsync(999);
+    expect(acks(ws)).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(acks(ws)).toEqual([[undefined, { seq: 32 }], [undefined, { seq: 40 }]]);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(acks(ws)).toHaveLength(2); // nothing new, nothing sent
+
+    // The session cannot be resumed: the new one counts from 0 again.
+    let resumed = false;
+    FakeSocket.connectAnswer = (n) => {
+      if (!resumed) {
+        resumed = true; // the resume is refused, the fresh connect after it is not
+        return { error: { code: 404, message: "gone", data: { reason: "session_not_found" } } };
+      }
+      return { result: session(n) };
+    };
+    ws.drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    const next = FakeSocket.last();
+    expect(client.session.sessionId).toBe("s2");
+    message(next, 1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(acks(next)).toEqual([[undefined, { seq: 1 }]]);
+  });
+
   it("after a resume gap opens a new session and rejoins its rooms with rejoin: true", async () => {
     const { client, ws } = await connect({ reconnect: backoff });
     ws.onRequest = (req) => ws.reply(req.id, { result: joinResult });
