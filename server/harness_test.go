@@ -113,6 +113,17 @@ func (ts *testServer) connectWith(t testing.TB, params map[string]any) *peer {
 }
 
 // must calls and fails the test on an error.
+// roomOfTwo connects alice and bob and seats them in room, alice first (so
+// bob is the polite side); alice's room.peerJoined about bob is consumed.
+func (ts *testServer) roomOfTwo(t testing.TB, room string) (alice, bob *peer) {
+	t.Helper()
+	alice, bob = ts.connect(t, "alice"), ts.connect(t, "bob")
+	joinRoom(alice, room)
+	joinRoom(bob, room)
+	alice.expect("room.peerJoined")
+	return alice, bob
+}
+
 func (p *peer) must(method string, params any) jsontext.Value {
 	p.t.Helper()
 	res, err := p.Call(method, params)

@@ -81,10 +81,7 @@ func TestResumeLosslessUnderCuts(t *testing.T) {
 	for run := range 5 {
 		t.Run(fmt.Sprint(run), func(t *testing.T) {
 			room := fmt.Sprint("cut-", run)
-			alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-			joinRoom(alice, room)
-			joinRoom(bob, room)
-			alice.expect("room.peerJoined")
+			alice, bob := ts.roomOfTwo(t, room)
 			cuts := []int{rand.IntN(total-1) + 1}
 			if run%2 == 1 { // two cuts in one stream
 				cuts = append(cuts, cuts[0]+rand.IntN(total-cuts[0]))
@@ -151,10 +148,7 @@ func TestResumeLosslessUnderCuts(t *testing.T) {
 // resume is 404.
 func TestResumeWindowExpiry(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.Limits.ResumeWindow = 100e6 }) // 100 ms
-	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-	joinRoom(alice, "w")
-	joinRoom(bob, "w")
-	alice.expect("room.peerJoined")
+	alice, bob := ts.roomOfTwo(t, "w")
 	_ = bob.Close()
 	expectState(t, alice, bob.peerID, "reconnecting")
 	var left seqParams
@@ -183,10 +177,7 @@ func TestResumeWindowExpiry(t *testing.T) {
 // problem, without the server holding anything for them.
 func TestResumeRefusals(t *testing.T) {
 	ts := startServer(t, func(c *Config) { c.Limits.ReplayMessages = 4 })
-	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-	joinRoom(alice, "g")
-	joinRoom(bob, "g")
-	alice.expect("room.peerJoined")
+	alice, bob := ts.roomOfTwo(t, "g")
 	_ = bob.Close()
 	expectState(t, alice, bob.peerID, "reconnecting")
 
@@ -266,10 +257,7 @@ func TestResumeRefusals(t *testing.T) {
 // it (4008) without peers seeing a drop.
 func TestResumeTokenSingleUse(t *testing.T) {
 	ts := startServer(t)
-	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-	joinRoom(alice, "s")
-	joinRoom(bob, "s")
-	alice.expect("room.peerJoined")
+	alice, bob := ts.roomOfTwo(t, "s")
 	used := resumeParams(bob, 0)
 	old := bob.Client
 	if err := ts.resumeOn(t, bob, 0); err != nil {
@@ -350,10 +338,7 @@ func TestDuplicateIdentityPolicies(t *testing.T) {
 // from before it is a gap.
 func TestSessionAck(t *testing.T) {
 	ts := startServer(t)
-	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-	joinRoom(alice, "a")
-	joinRoom(bob, "a")
-	alice.expect("room.peerJoined")
+	alice, bob := ts.roomOfTwo(t, "a")
 	var last seqParams
 	for i := range 10 {
 		alice.must("message.send", map[string]any{"roomId": "a", "to": bob.peerID, "data": map[string]int{"n": i}})

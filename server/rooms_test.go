@@ -68,10 +68,7 @@ func TestTwoPeersNegotiate(t *testing.T) {
 
 func TestSpoofedFromIsRefused(t *testing.T) {
 	ts := startServer(t)
-	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-	joinRoom(alice, "r")
-	joinRoom(bob, "r")
-	alice.expect("room.peerJoined")
+	alice, bob := ts.roomOfTwo(t, "r")
 	_, err := bob.Call("sdp.offer", map[string]any{"roomId": "r", "to": alice.peerID, "sdp": sampleSDP, "from": "someone-else"})
 	rpcError(t, err, -32602, "from")
 	// Nothing was relayed: the next thing alice sees is a real offer from bob.
@@ -83,10 +80,7 @@ func TestSpoofedFromIsRefused(t *testing.T) {
 
 func TestGarbageIsNeverRelayed(t *testing.T) {
 	ts := startServer(t)
-	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-	joinRoom(alice, "r")
-	joinRoom(bob, "r")
-	alice.expect("room.peerJoined")
+	alice, bob := ts.roomOfTwo(t, "r")
 	cases := []struct {
 		name   string
 		method string
