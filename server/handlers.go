@@ -110,7 +110,7 @@ func (s *Server) RoomCreate(ctx context.Context, p *api.RoomCreateParams) (*api.
 	if err := checkMetadata("metadata", p.Metadata, s.cfg.Limits.MaxMetadataBytes); err != nil {
 		return nil, err
 	}
-	spec := roomSpec{id: p.RoomID, maxPeers: int(p.MaxPeers), metadata: p.Metadata}
+	spec := roomSpec{id: p.RoomID, maxPeers: int(p.MaxPeers), metadata: p.Metadata, duplicate: p.DuplicateIdentity}
 	if c.sess != nil {
 		spec.creator = c.sess.identity
 	}

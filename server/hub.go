@@ -34,7 +34,8 @@ type room struct {
 	maxPeers  int
 	locked    bool
 	metadata  jsontext.Value
-	creator   string // identity that becomes owner on joining; "" = first joiner
+	creator   string              // identity that becomes owner on joining; "" = first joiner
+	duplicate api.DuplicatePolicy // what a second seat of one identity does
 	members   []*member
 	hadPeers  bool
 	emptyTTL  *time.Timer
@@ -59,10 +60,11 @@ func newHub(limits Limits) *hub {
 
 // roomSpec is what room.create and room.join(create) ask for.
 type roomSpec struct {
-	id       string
-	maxPeers int
-	metadata jsontext.Value
-	creator  string
+	id        string
+	maxPeers  int
+	metadata  jsontext.Value
+	creator   string
+	duplicate api.DuplicatePolicy // "" is multi
 }
 
 // idTakenLocked refuses an id a live room or call holds: rooms and calls
@@ -95,7 +97,10 @@ func (h *hub) createLocked(spec roomSpec) (*room, error) {
 	if spec.maxPeers > h.limits.MaxPeersPerRoom {
 		return nil, api.ErrTooLarge(fmt.Sprintf("maxPeers %d is over this server's limit of %d", spec.maxPeers, h.limits.MaxPeersPerRoom))
 	}
-	r := &room{id: spec.id, maxPeers: spec.maxPeers, metadata: spec.metadata, creator: spec.creator, createdAt: time.Now()}
+	if spec.duplicate == "" {
+		spec.duplicate = api.DuplicatePolicyMulti
+	}
+	r := &room{id: spec.id, maxPeers: spec.maxPeers, metadata: spec.metadata, creator: spec.creator, duplicate: spec.duplicate, createdAt: time.Now()}
 	h.rooms[r.id] = r
 	return r, nil
 }
@@ -159,14 +164,35 @@ func (h *hub) join(s *session, req joinRequest) (*api.RoomJoinResult, error) {
 	if r.locked && !s.grants.Admin {
 		return nil, api.ErrConflict(fmt.Sprintf("room %q is locked", r.id))
 	}
-	if len(r.members) >= r.maxPeers {
+	// Seats of the same identity (other devices), under the room's policy.
+	var replaced []*member
+	for _, m := range r.members {
+		if m.peer.Identity == s.identity {
+			replaced = append(replaced, m)
+		}
+	}
+	switch {
+	case len(replaced) == 0 || r.duplicate == api.DuplicatePolicyMulti:
+		replaced = nil
+	case r.duplicate == api.DuplicatePolicyReject:
+		return nil, api.ErrConflict(fmt.Sprintf("identity %q already has a seat in room %q (the room's duplicateIdentity is reject)", s.identity, r.id))
+	}
+	if len(r.members)-len(replaced) >= r.maxPeers {
 		return nil, api.ErrRoomFull(fmt.Sprintf("room %q is full (%d of %d peers)", r.id, len(r.members), r.maxPeers))
+	}
+	role := r.roleFor(s)
+	for _, old := range replaced {
+		if old.peer.Role == api.RoleOwner {
+			role = api.RoleOwner
+		}
+		_ = api.SendRoomPeerLeft(old.sess, &api.RoomPeerLeftEvent{RoomID: r.id, PeerID: old.peer.PeerID, Reason: api.PeerLeftReasonReplaced})
+		h.unseatLocked(r, old.sess, api.PeerLeftReasonReplaced)
 	}
 	m := &member{sess: s, peer: api.Peer{
 		PeerID:      s.peerID,
 		Identity:    s.identity,
 		DisplayName: req.displayName,
-		Role:        r.roleFor(s),
+		Role:        role,
 		Metadata:    req.metadata,
 	}}
 	// Perfect negotiation: the later joiner of a pair is the polite side.
@@ -218,7 +244,7 @@ func (r *room) peers() []api.Peer {
 }
 
 func (r *room) info() *api.RoomInfo {
-	return &api.RoomInfo{RoomID: r.id, MaxPeers: int64(r.maxPeers), Locked: r.locked, Metadata: r.metadata, Peers: r.peers()}
+	return &api.RoomInfo{RoomID: r.id, MaxPeers: int64(r.maxPeers), Locked: r.locked, DuplicateIdentity: r.duplicate, Metadata: r.metadata, Peers: r.peers()}
 }
 
 func (r *room) member(peerID string) *member {
@@ -263,17 +289,10 @@ func (h *hub) leaveAll(s *session, reason api.PeerLeftReason) {
 // removeLocked takes s's seat, tells the rest, hands ownership on, and
 // destroys the room when it is empty (the last one out).
 func (h *hub) removeLocked(r *room, s *session, reason api.PeerLeftReason) {
-	i := slices.IndexFunc(r.members, func(m *member) bool { return m.sess == s })
-	if i < 0 {
+	gone := h.unseatLocked(r, s, reason)
+	if gone == nil {
 		return
 	}
-	gone := r.members[i]
-	r.members = slices.Delete(r.members, i, i+1)
-	delete(s.rooms, r.id)
-	r.forgetPeer(gone.peer.PeerID)
-	r.notifyMembers(nil, func(n api.Notifier) error {
-		return api.SendRoomPeerLeft(n, &api.RoomPeerLeftEvent{RoomID: r.id, PeerID: gone.peer.PeerID, Reason: reason})
-	})
 	if r.call != nil {
 		h.callRoomLeftLocked(r, s) // a party leaving hangs the call up
 		return
@@ -287,6 +306,24 @@ func (h *hub) removeLocked(r *room, s *session, reason api.PeerLeftReason) {
 		r.members[0].peer.Role = api.RoleOwner
 		h.broadcastUpdateLocked(r)
 	}
+}
+
+// unseatLocked takes s's seat in r and tells the other members; what the
+// room does about it (a call hung up, the room gone, a new owner) is
+// removeLocked's. It returns the seat, nil if s had none.
+func (h *hub) unseatLocked(r *room, s *session, reason api.PeerLeftReason) *member {
+	i := slices.IndexFunc(r.members, func(m *member) bool { return m.sess == s })
+	if i < 0 {
+		return nil
+	}
+	gone := r.members[i]
+	r.members = slices.Delete(r.members, i, i+1)
+	delete(s.rooms, r.id)
+	r.forgetPeer(gone.peer.PeerID)
+	r.notifyMembers(nil, func(n api.Notifier) error {
+		return api.SendRoomPeerLeft(n, &api.RoomPeerLeftEvent{RoomID: r.id, PeerID: gone.peer.PeerID, Reason: reason})
+	})
+	return gone
 }
 
 func (h *hub) broadcastUpdateLocked(r *room) {

@@ -1,9 +1,13 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/go-json-experiment/json"
 )
 
 // joinRoom has p join roomID (creating it) and returns the result.
@@ -214,4 +218,141 @@ func TestRoomFull(t *testing.T) {
 	rpcError(t, err, 409, "already exists")
 	_, err = c.Call("room.create", map[string]any{"maxPeers": 17})
 	rpcError(t, err, 413, "limit of 16")
+}
+
+// TestRoomDuplicateIdentity: a second seat of one identity (alice's laptop
+// after her phone) under each room policy, with olga watching: multi seats
+// both, reject refuses the laptop with 409, takeover unseats the phone
+// (its session told, and still connected) and seats the laptop.
+func TestRoomDuplicateIdentity(t *testing.T) {
+	type roomView struct {
+		DuplicateIdentity string `json:"duplicateIdentity"`
+		Peers             []struct {
+			PeerID string `json:"peerId"`
+			Role   string `json:"role"`
+		} `json:"peers"`
+	}
+	for _, policy := range []string{"", "multi", "reject", "takeover"} {
+		t.Run(cmp.Or(policy, "default"), func(t *testing.T) {
+			ts := startServer(t)
+			room := "dup"
+			olga := ts.connect(t, "olga")
+			params := map[string]any{"roomId": room}
+			if policy != "" {
+				params["duplicateIdentity"] = policy
+			}
+			olga.must("room.create", params)
+			joinRoom(olga, room)
+			phone := ts.connect(t, "alice")
+			joinRoom(phone, room)
+			expectSkippingPresence(t, olga, "room.peerJoined", nil)
+
+			laptop := ts.connect(t, "alice")
+			_, err := laptop.Call("room.join", map[string]any{"roomId": room})
+			want := []string{olga.peerID, phone.peerID, laptop.peerID}
+			switch policy {
+			case "reject":
+				rpcError(t, err, 409, "reject")
+				want = want[:2]
+			case "takeover":
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range []*peer{phone, olga} {
+					var left seqParams
+					expectSkippingPresence(t, p, "room.peerLeft", &left)
+					if left.PeerID != phone.peerID || left.Reason != "replaced" {
+						t.Fatalf("room.peerLeft = %+v, want the phone's seat replaced", left)
+					}
+				}
+				expectSkippingPresence(t, olga, "room.peerJoined", nil)
+				want = []string{olga.peerID, laptop.peerID}
+				_, err = phone.Call("message.send", map[string]any{"roomId": room, "data": 1})
+				rpcError(t, err, 404, room)
+				joinRoom(phone, "dup-elsewhere") // the phone's session lives on
+			default:
+				if err != nil {
+					t.Fatal(err)
+				}
+				expectSkippingPresence(t, olga, "room.peerJoined", nil)
+			}
+			info := call[roomView](t, olga, "room.get", map[string]any{"roomId": room})
+			var got []string
+			for _, p := range info.Peers {
+				got = append(got, p.PeerID)
+			}
+			wantPolicy := cmp.Or(policy, "multi")
+			if !slices.Equal(got, want) || info.DuplicateIdentity != wantPolicy {
+				t.Fatalf("room.get: %v with policy %q, want %v and %q", got, info.DuplicateIdentity, want, wantPolicy)
+			}
+			for olga.Pending() > 0 {
+				if f, _ := olga.Next(); f.Method != "presence.changed" {
+					t.Fatalf("olga also got %s %s", f.Method, f.Params)
+				}
+			}
+		})
+	}
+}
+
+// expectSkippingPresence is Expect past presence.changed, which room
+// members get about each other's devices coming and going.
+func expectSkippingPresence(t *testing.T, p *peer, method string, out any) {
+	t.Helper()
+	for {
+		f, err := p.Next()
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", method, err)
+		}
+		if f.Method == "presence.changed" {
+			continue
+		}
+		if f.Method != method {
+			t.Fatalf("got %s %s, want %s", f.Method, f.Params, method)
+		}
+		if out != nil {
+			if err := json.Unmarshal(f.Params, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+}
+
+// TestRoomTakeoverKeepsTheRoom: alice alone in her takeover room joins again
+// from a second session: the room is not destroyed as its last seat leaves,
+// and the new seat is its owner.
+func TestRoomTakeoverKeepsTheRoom(t *testing.T) {
+	ts := startServer(t)
+	phone := ts.connect(t, "alice")
+	phone.must("room.create", map[string]any{"roomId": "solo", "duplicateIdentity": "takeover"})
+	joinRoom(phone, "solo")
+	laptop := ts.connect(t, "alice")
+	var joined struct {
+		Self struct {
+			Role string `json:"role"`
+		} `json:"self"`
+		Peers []any `json:"peers"`
+	}
+	if err := laptop.CallInto("room.join", map[string]any{"roomId": "solo"}, &joined); err != nil {
+		t.Fatal(err)
+	}
+	if joined.Self.Role != "owner" || len(joined.Peers) != 0 {
+		t.Fatalf("the laptop joined as %+v, want the owner, alone", joined)
+	}
+	var left seqParams
+	expectSkippingPresence(t, phone, "room.peerLeft", &left)
+	if left.Reason != "replaced" {
+		t.Fatalf("the phone's room.peerLeft = %+v", left)
+	}
+	_, err := phone.Call("room.create", map[string]any{"roomId": "solo"})
+	rpcError(t, err, 409, "solo") // still there
+}
+
+// TestRoomDuplicatePolicyValidated: an unknown policy is invalid params
+// naming the field.
+func TestRoomDuplicatePolicyValidated(t *testing.T) {
+	ts := startServer(t)
+	alice := ts.connect(t, "alice")
+	_, err := alice.Call("room.create", map[string]any{"roomId": "x", "duplicateIdentity": "sometimes"})
+	rpcError(t, err, -32602, "duplicateIdentity")
 }

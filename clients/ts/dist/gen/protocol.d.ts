@@ -64,6 +64,8 @@ export interface Peer {
 export type PeerId = string;
 /** Why a peer left a room: left (room.leave), disconnected (its session ended), kicked, closed (the room was closed), timeout (it dropped and did not resume within the resume window), replaced (a newer session of its identity took over). */
 export type PeerLeftReason = "left" | "disconnected" | "kicked" | "closed" | "timeout" | "replaced";
+/** What a room does when an identity that already has a seat in it joins again (another device or tab): multi (both seats), takeover (the older seat leaves with room.peerLeft {reason: replaced}, sent to its own session too, which stays connected; the new seat takes the owner role if the old one had it), reject (409 CONFLICT). The server's --duplicate-identity governs sessions; this governs seats in one room. */
+export type DuplicatePolicy = "multi" | "takeover" | "reject";
 /** A peer's role in a room (XMPP MUC flavour). The creator (or first joiner) is the owner; owners and moderators may kick; only owners may update the room. */
 export type Role = "owner" | "moderator" | "participant";
 /** The created room. */
@@ -78,6 +80,7 @@ export interface RoomInfo {
     maxPeers: number;
     /** A locked room admits no new peers. */
     locked: boolean;
+    duplicateIdentity: DuplicatePolicy;
     metadata?: Metadata;
     peers: Peer[];
 }
@@ -216,6 +219,8 @@ export interface RoomCreateParams {
     /** Defaults to the server's --max-peers. */
     maxPeers?: number;
     metadata?: Metadata;
+    /** Defaults to multi. */
+    duplicateIdentity?: DuplicatePolicy;
 }
 /** Params of room.join. */
 export interface RoomJoinParams {
@@ -709,4 +714,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "abdb73d0a483f70c76dfc41693a1be3f80790b2203b913ccfd5feab7d49cf1ae";
+export declare const PROTOCOL_HASH = "f3bdba364eeaa28863993811c0ab2714c7c1ea3183d9e2b8c9a15d2cd1611531";
