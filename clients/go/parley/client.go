@@ -238,8 +238,15 @@ func (c *Client) trackRooms(method string, params any) {
 			c.rooms[p.RoomID] = *p
 		}
 	case *api.RoomLeaveParams:
-		delete(c.rooms, p.RoomID)
+		c.forgetRoomLocked(p.RoomID)
 	}
+}
+
+// forgetRoomLocked drops a room this client is no longer in from the
+// rejoin list and the roster. c.mu must be held.
+func (c *Client) forgetRoomLocked(roomID string) {
+	delete(c.rooms, roomID)
+	delete(c.roster, roomID)
 }
 
 // connect dials, upgrades and opens a session.

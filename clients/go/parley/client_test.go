@@ -257,6 +257,54 @@ func TestReconnect(t *testing.T) {
 
 // TestReconnectDisabled: without reconnecting, a dropped connection closes
 // the client with ErrConnectionLost.
+// TestNoRejoinOfALostSeat: a room whose seat this client lost (another
+// device of its identity took it over) is not rejoined when the session is
+// lost and a new one rejoins the others, or the devices would take the
+// seat back from each other.
+func TestNoRejoinOfALostSeat(t *testing.T) {
+	p := devServer(t)
+	changes := make(chan parley.State, 100)
+	phone := dial(t, p.URL(), "gina", parley.Options{
+		Reconnect: parley.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond},
+		OnState:   func(s parley.State, _ error) { changes <- s },
+	})
+	lost := make(chan *api.RoomPeerLeftEvent, 1)
+	phone.OnRoomPeerLeft(func(ev *api.RoomPeerLeftEvent) { lost <- ev })
+	if _, err := phone.RoomCreate(ctx(t), &api.RoomCreateParams{RoomID: "taken", DuplicateIdentity: api.DuplicatePolicyTakeover}); err != nil {
+		t.Fatal(err)
+	}
+	for _, room := range []string{"taken", "kept"} {
+		if _, err := phone.RoomJoin(ctx(t), &api.RoomJoinParams{RoomID: room, Create: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	laptop := dial(t, p.URL(), "gina", parley.Options{})
+	if _, err := laptop.RoomJoin(ctx(t), &api.RoomJoinParams{RoomID: "taken"}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := receive(t, lost, "room.peerLeft"); ev.PeerID != phone.Session().PeerID || ev.Reason != api.PeerLeftReasonReplaced {
+		t.Fatalf("room.peerLeft %+v, want the phone's seat replaced", ev)
+	}
+	if err := laptop.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	addr := p.Addr
+	p.Kill() // the new server knows no session: the phone opens a new one and rejoins
+	parleyproc.Start(t, binary, nil, "--dev", "--listen", addr, "--no-turn")
+	for _, want := range []parley.State{parley.StateConnecting, parley.StateOpen, parley.StateReconnecting, parley.StateOpen} {
+		if got := receive(t, changes, "state"); got != want {
+			t.Fatalf("state %s, want %s", got, want)
+		}
+	}
+	if _, err := phone.RoomGet(ctx(t), &api.RoomGetParams{RoomID: "kept"}); err != nil {
+		t.Fatalf("room kept after the new session: %v", err)
+	}
+	if _, err := phone.RoomGet(ctx(t), &api.RoomGetParams{RoomID: "taken"}); parley.ReasonOf(err) != "room_not_found" {
+		t.Fatalf("room taken after the new session: %v, want room_not_found (not rejoined)", err)
+	}
+}
+
 func TestReconnectDisabled(t *testing.T) {
 	p := devServer(t)
 	changes := make(chan stateChange, 10)

@@ -67,15 +67,21 @@ func (c *Client) negotiationHooks() {
 		delete(c.roster, ev.RoomID)
 		c.roster.set(ev.RoomID, ev.Peers...)
 	})
+	// Our own seat gone (kicked, replaced by another device) or the room
+	// closed: the room is no longer ours to rejoin after a lost session.
 	c.OnRoomPeerLeft(func(ev *api.RoomPeerLeftEvent) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		delete(c.roster[ev.RoomID], ev.PeerID)
+		if ev.PeerID == c.session.PeerID {
+			c.forgetRoomLocked(ev.RoomID)
+		} else {
+			delete(c.roster[ev.RoomID], ev.PeerID)
+		}
 	})
 	c.OnRoomClosed(func(ev *api.RoomClosedEvent) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		delete(c.roster, ev.RoomID)
+		c.forgetRoomLocked(ev.RoomID)
 	})
 	// Fresh TURN credentials: Session() returns them from now on.
 	c.OnIceServersRefreshed(func(ev *api.IceServersRefreshedEvent) {

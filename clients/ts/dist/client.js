@@ -80,8 +80,17 @@ export class ParleyClient {
             this.#polite.delete(ev.roomId);
             set(ev.roomId, ev.peers);
         });
-        this.on("room.peerLeft", (ev) => this.#polite.get(ev.roomId)?.delete(ev.peerId));
-        this.on("room.closed", (ev) => this.#polite.delete(ev.roomId));
+        // Our own seat gone (kicked, replaced by another device) or the room
+        // closed: the room is no longer ours to rejoin after a lost session.
+        this.on("room.peerLeft", (ev) => {
+            if (ev.peerId === this.#session?.peerId) {
+                this.#forgetRoom(ev.roomId);
+            }
+            else {
+                this.#polite.get(ev.roomId)?.delete(ev.peerId);
+            }
+        });
+        this.on("room.closed", (ev) => this.#forgetRoom(ev.roomId));
         this.on("ice.serversRefreshed", (ev) => {
             if (this.#session) {
                 this.#session = { ...this.#session, iceServers: ev.iceServers, iceServersExpiresAt: ev.expiresAt };
@@ -148,9 +157,12 @@ export class ParleyClient {
             this.#rooms.set(params.roomId, params);
         }
         else if (method === "room.leave") {
-            this.#rooms.delete(params.roomId);
-            this.#polite.delete(params.roomId);
+            this.#forgetRoom(params.roomId);
         }
+    }
+    #forgetRoom(roomId) {
+        this.#rooms.delete(roomId);
+        this.#polite.delete(roomId);
     }
     /** Calls handler with every notification named name; returns the function that unsubscribes it. */
     on(name, handler) {

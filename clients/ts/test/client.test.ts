@@ -314,6 +314,31 @@ describe("reconnect", () => {
     expect(joins.map((r) => r.params)).toEqual([{ roomId: "r1", create: true, rejoin: true }]);
   });
 
+  it("does not rejoin a room whose seat it lost (kicked, replaced by another device) or that was closed", async () => {
+    const { client, ws } = await connect({ reconnect: backoff });
+    ws.onRequest = (req) => ws.reply(req.id, { result: { ...joinResult, roomId: (req.params as { roomId: string }).roomId } });
+    // Rejoins go one at a time and the new socket answers none, so only the first shows: kept comes last.
+    for (const roomId of ["replaced", "kicked", "closed", "kept"]) {
+      await client.room.join({ roomId, create: true });
+    }
+    ws.notify("room.peerLeft", { seq: 1, roomId: "replaced", peerId: "p1", reason: "replaced" });
+    ws.notify("room.peerLeft", { seq: 2, roomId: "kicked", peerId: "p1", reason: "kicked" });
+    ws.notify("room.peerLeft", { seq: 3, roomId: "kept", peerId: "p9", reason: "left" }); // someone else's seat
+    ws.notify("room.closed", { seq: 4, roomId: "closed", reason: "closed_by_admin" });
+    let first = true;
+    FakeSocket.connectAnswer = (n) => {
+      if (first) {
+        first = false;
+        return { error: { code: 404, message: "gone", data: { reason: "session_not_found" } } };
+      }
+      return { result: session(n) };
+    };
+    vi.useFakeTimers();
+    ws.drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeSocket.last().requests("room.join").map((r) => r.params)).toEqual([{ roomId: "kept", create: true, rejoin: true }]);
+  });
+
   it("starts the backoff over after a successful reconnect", async () => {
     const { ws } = await connect({ reconnect: backoff });
     vi.useFakeTimers();
