@@ -15,7 +15,7 @@ import {
   type RoomJoinResult,
   type WebSocketConstructor,
 } from "../src/index.js";
-import { FakeSocket, session, settle } from "./fake-socket.js";
+import { FakeSocket, refuseNextConnect, session, settle } from "./fake-socket.js";
 
 const URL = "ws://parley.test/rpc";
 
@@ -275,14 +275,7 @@ describe("reconnect", () => {
     expect(acks(ws)).toHaveLength(2); // nothing new, nothing sent
 
     // The session cannot be resumed: the new one counts from 0 again.
-    let resumed = false;
-    FakeSocket.connectAnswer = (n) => {
-      if (!resumed) {
-        resumed = true; // the resume is refused, the fresh connect after it is not
-        return { error: { code: 404, message: "gone", data: { reason: "session_not_found" } } };
-      }
-      return { result: session(n) };
-    };
+    refuseNextConnect({ code: 404, message: "gone", data: { reason: "session_not_found" } });
     ws.drop(1006);
     await vi.advanceTimersByTimeAsync(100);
     const next = FakeSocket.last();
@@ -296,14 +289,7 @@ describe("reconnect", () => {
     const { client, ws } = await connect({ reconnect: backoff });
     ws.onRequest = (req) => ws.reply(req.id, { result: joinResult });
     await client.room.join({ roomId: "r1", create: true });
-    let first = true;
-    FakeSocket.connectAnswer = (n) => {
-      if (first) {
-        first = false;
-        return { error: { code: 410, message: "resume gap", data: { reason: "resume_gap" } } };
-      }
-      return { result: session(n) };
-    };
+    refuseNextConnect({ code: 410, message: "resume gap", data: { reason: "resume_gap" } });
     vi.useFakeTimers();
     ws.drop(1006);
     await vi.advanceTimersByTimeAsync(100);
@@ -325,14 +311,7 @@ describe("reconnect", () => {
     ws.notify("room.peerLeft", { seq: 2, roomId: "kicked", peerId: "p1", reason: "kicked" });
     ws.notify("room.peerLeft", { seq: 3, roomId: "kept", peerId: "p9", reason: "left" }); // someone else's seat
     ws.notify("room.closed", { seq: 4, roomId: "closed", reason: "closed_by_admin" });
-    let first = true;
-    FakeSocket.connectAnswer = (n) => {
-      if (first) {
-        first = false;
-        return { error: { code: 404, message: "gone", data: { reason: "session_not_found" } } };
-      }
-      return { result: session(n) };
-    };
+    refuseNextConnect({ code: 404, message: "gone", data: { reason: "session_not_found" } });
     vi.useFakeTimers();
     ws.drop(1006);
     await vi.advanceTimersByTimeAsync(100);

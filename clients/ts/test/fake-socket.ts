@@ -116,6 +116,18 @@ export function session(n: number, protocol = PROTOCOL_HASH): SessionConnectResu
   };
 }
 
+/** The next session.connect (a resume) is answered with error; the fresh one after it, and any later, with a new session. */
+export function refuseNextConnect(error: unknown): void {
+  let refused = false;
+  FakeSocket.connectAnswer = (n) => {
+    if (refused) {
+      return { result: session(n) };
+    }
+    refused = true;
+    return { error };
+  };
+}
+
 /** Lets queued microtasks (socket events, answers) run. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) {
