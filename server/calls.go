@@ -19,14 +19,11 @@ import (
 // Calls live in the hub, under hub.mu, so that seating the parties and
 // ending a call are atomic with every other membership change.
 
-const (
-	// defaultCallLifetime is how long an invite rings without lifetimeSec;
-	// the schema bounds lifetimeSec to 1…300.
-	defaultCallLifetime = 60 * time.Second
-	// maxCallsPerSession bounds the calls a session takes part in at once
-	// (as caller, ringing callee device, or party of an active call).
-	maxCallsPerSession = 16
-)
+// defaultCallLifetime is how long an invite rings without lifetimeSec; the
+// schema bounds lifetimeSec to 1…300. Limits.MaxCallsPerSession bounds the
+// calls a session takes part in at once (as caller, ringing callee device,
+// or party of an active call).
+const defaultCallLifetime = 60 * time.Second
 
 // sipCall is one call. Guarded by hub.mu.
 type sipCall struct {
@@ -98,8 +95,8 @@ type callInvite struct {
 func (h *hub) invite(caller *session, devices []*session, inv callInvite, now time.Time) (*sipCall, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.callsOf[caller]) >= maxCallsPerSession {
-		return nil, api.ErrTooLarge(fmt.Sprintf("a session may take part in at most %d calls at a time", maxCallsPerSession))
+	if len(h.callsOf[caller]) >= h.limits.MaxCallsPerSession {
+		return nil, api.ErrTooLarge(fmt.Sprintf("a session may take part in at most %d calls at a time", h.limits.MaxCallsPerSession))
 	}
 	if inv.id == "" {
 		inv.id = newID(16)
@@ -113,13 +110,13 @@ func (h *hub) invite(caller *session, devices []*session, inv callInvite, now ti
 	}
 	var forks []*session
 	for _, d := range devices {
-		if len(h.callsOf[d]) < maxCallsPerSession {
+		if len(h.callsOf[d]) < h.limits.MaxCallsPerSession {
 			forks = append(forks, d)
 		}
 	}
 	if len(forks) == 0 {
 		h.callMetrics.outcome("busy")
-		return nil, api.ErrRoomFull(fmt.Sprintf("busy: every session of %q has its maximum of %d calls", inv.to, maxCallsPerSession))
+		return nil, api.ErrRoomFull(fmt.Sprintf("busy: every session of %q has its maximum of %d calls", inv.to, h.limits.MaxCallsPerSession))
 	}
 	c := &sipCall{
 		id: inv.id, caller: caller, callee: inv.to, metadata: inv.metadata, state: api.CallStateCalling,

@@ -292,21 +292,21 @@ func TestCallSessionEnd(t *testing.T) {
 	})
 }
 
-// Inputs are bounded: lifetime by the schema, calls per session by the server.
+// Inputs are bounded: lifetime by the schema, calls per session by the
+// server (--max-calls-per-session, 3 here).
 func TestCallBounds(t *testing.T) {
-	ts := startServer(t)
+	ts := startServer(t, func(c *Config) { c.Limits.MaxCallsPerSession = 3 })
 	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
 	_, err := alice.Call("call.invite", map[string]any{"to": "bob", "lifetimeSec": 301})
 	rpcError(t, err, -32602, "lifetimeSec")
 	_, err = alice.Call("call.invite", map[string]any{"to": "bob", "metadata": map[string]any{"x": strings.Repeat("a", ts.srv.cfg.Limits.MaxMetadataBytes)}})
 	rpcError(t, err, 413, "metadata")
-	for i := range maxCallsPerSession {
+	for range 3 {
 		invite(t, alice, map[string]any{"to": "bob"})
 		bob.expect("call.incoming")
-		_ = i
 	}
 	_, err = alice.Call("call.invite", map[string]any{"to": "bob"})
-	rpcError(t, err, 413, "at most")
+	rpcError(t, err, 413, "at most 3 calls")
 	// bob's one device is at its maximum too: another caller finds it busy.
 	carol := ts.connect(t, "carol")
 	_, err = carol.Call("call.invite", map[string]any{"to": "bob"})

@@ -99,6 +99,8 @@ type Limits struct {
 	MaxCandidateBytes  int           `koanf:"max-candidate-bytes"`
 	MaxMetadataBytes   int           `koanf:"max-metadata-bytes"`
 	MaxRoomsPerSession int           `koanf:"max-rooms-per-session"`
+	MaxCallsPerSession int           `koanf:"max-calls-per-session"`
+	MaxPresenceFollows int           `koanf:"max-presence-follows"`
 	MaxPeersPerRoom    int           `koanf:"max-peers-per-room"`
 	MaxRooms           int           `koanf:"max-rooms"`
 	MaxConnsPerIP      int           `koanf:"max-conns-per-ip"`
@@ -152,6 +154,8 @@ func DefaultConfig() Config {
 			MaxCandidateBytes:  1024,
 			MaxMetadataBytes:   4 << 10,
 			MaxRoomsPerSession: 16,
+			MaxCallsPerSession: 16,
+			MaxPresenceFollows: 1000,
 			MaxPeersPerRoom:    16,
 			MaxRooms:           100_000,
 			MaxConnsPerIP:      100,
@@ -235,6 +239,8 @@ func (c *Config) Validate() error {
 		{"limits.max-candidate-bytes", float64(l.MaxCandidateBytes)},
 		{"limits.max-metadata-bytes", float64(l.MaxMetadataBytes)},
 		{"limits.max-rooms-per-session", float64(l.MaxRoomsPerSession)},
+		{"limits.max-calls-per-session", float64(l.MaxCallsPerSession)},
+		{"limits.max-presence-follows", float64(l.MaxPresenceFollows)},
 		{"limits.max-peers-per-room", float64(l.MaxPeersPerRoom)},
 		{"limits.max-rooms", float64(l.MaxRooms)},
 		{"limits.max-conns-per-ip", float64(l.MaxConnsPerIP)},

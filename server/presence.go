@@ -17,9 +17,6 @@ import (
 // never to the identity's own sessions unless they subscribed. All of it is
 // guarded by registry.mu (lock order: registry.mu, hub.mu, session.mu).
 
-// maxPresenceFollows bounds the identities one session follows.
-const maxPresenceFollows = 1000
-
 // presenceState is the registry's presence book.
 type presenceState struct {
 	device    map[*session]devicePresence
@@ -170,8 +167,8 @@ func (s *Server) PresenceSubscribe(ctx context.Context, p *api.PresenceSubscribe
 			fresh++
 		}
 	}
-	if len(mine)+fresh > maxPresenceFollows {
-		return nil, api.ErrTooLarge(fmt.Sprintf("a session may follow at most %d identities (it follows %d)", maxPresenceFollows, len(mine)))
+	if limit := s.cfg.Limits.MaxPresenceFollows; len(mine)+fresh > limit {
+		return nil, api.ErrTooLarge(fmt.Sprintf("a session may follow at most %d identities (it follows %d)", limit, len(mine)))
 	}
 	if mine == nil {
 		mine = make(map[string]struct{})
