@@ -108,38 +108,56 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 // Handler routes the HTTP surface.
 func (s *Server) Handler() http.Handler {
 	m := http.NewServeMux()
-	m.HandleFunc("GET /rpc", s.serveWS)
-	m.Handle("POST /rpc", rpc.HTTPHandler(s.mux, s.cfg.Limits.MaxFrameBytes, s.prepareHTTP))
-	m.HandleFunc("GET /openrpc.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(api.Document)
-	})
-	m.HandleFunc("GET /v1/turn-credentials", s.turnCredentials)
-	if s.cfg.MetricsListen == "" {
-		m.Handle("GET /metrics", s.MetricsHandler())
+	for _, r := range s.routes() {
+		m.Handle(r.pattern, r.handler)
 	}
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	m.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if s.draining.Load() {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
-	m.Handle("GET /client/", publicScripts(http.StripPrefix("/client/", http.FileServerFS(tsclient.Dist))))
-	m.Handle("GET /inspector/", http.StripPrefix("/inspector/", http.FileServerFS(web.Inspector)))
-	if s.cfg.Dev {
-		m.Handle("GET /demo/", http.StripPrefix("/demo/", http.FileServerFS(web.Demo)))
-	}
-	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = fmt.Fprint(w, "Parley signaling server.\nJSON-RPC 2.0 over WebSocket at /rpc (and POST /rpc); schema at /openrpc.json; the TypeScript client at /client/index.js.\n")
-		if s.cfg.Dev {
-			_, _ = fmt.Fprint(w, "Dev mode: open /demo/ in two tabs.\n")
-		}
-	})
 	return m
+}
+
+// route is one ServeMux pattern ("METHOD /path") of the HTTP surface;
+// openapi/parley.openapi.yaml documents each (a test holds them equal).
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
+// routes is the HTTP surface of this server's configuration: /metrics only
+// without --metrics-listen, /demo/ only in dev mode.
+func (s *Server) routes() []route {
+	routes := []route{
+		{"GET /rpc", http.HandlerFunc(s.serveWS)},
+		{"POST /rpc", rpc.HTTPHandler(s.mux, s.cfg.Limits.MaxFrameBytes, s.prepareHTTP)},
+		{"GET /openrpc.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(api.Document)
+		})},
+		{"GET /v1/turn-credentials", http.HandlerFunc(s.turnCredentials)},
+		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte("ok\n"))
+		})},
+		{"GET /readyz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if s.draining.Load() {
+				http.Error(w, "draining", http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write([]byte("ready\n"))
+		})},
+		{"GET /client/", publicScripts(http.StripPrefix("/client/", http.FileServerFS(tsclient.Dist)))},
+		{"GET /inspector/", http.StripPrefix("/inspector/", http.FileServerFS(web.Inspector))},
+		{"GET /{$}", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = fmt.Fprint(w, "Parley signaling server.\nJSON-RPC 2.0 over WebSocket at /rpc (and POST /rpc); schema at /openrpc.json; the TypeScript client at /client/index.js.\n")
+			if s.cfg.Dev {
+				_, _ = fmt.Fprint(w, "Dev mode: open /demo/ in two tabs.\n")
+			}
+		})},
+	}
+	if s.cfg.MetricsListen == "" {
+		routes = append(routes, route{"GET /metrics", s.MetricsHandler()})
+	}
+	if s.cfg.Dev {
+		routes = append(routes, route{"GET /demo/", http.StripPrefix("/demo/", http.FileServerFS(web.Demo))})
+	}
+	return routes
 }
 
 // publicScripts lets pages of any origin import the client as a module
