@@ -165,7 +165,7 @@ func TestAdminDrain(t *testing.T) {
 
 	// A session that drops while the node drains may still resume.
 	_ = alice.Close()
-	eventually(t, "alice's drop noticed", func() bool { _, detached := ts.srv.reg.counts(); return detached == 1 })
+	eventually(t, "alice's drop noticed", func() bool { return ts.srv.reg.counts().detached == 1 })
 	if err := ts.resumeOn(t, alice, 1); err != nil {
 		t.Fatalf("resume while draining: %v", err)
 	}

@@ -185,6 +185,8 @@ var (
 	roomPeers       = prometheus.NewDesc("parley_room_peers", "Rooms by their number of peers, at scrape time.", nil, nil)
 	notesSent       = prometheus.NewDesc("parley_notifications_sent_total", "Notifications queued to clients.", nil, nil)
 	notesDropped    = prometheus.NewDesc("parley_notifications_dropped_total", "Notifications not queued, by reason (queue_full: the client was cut off as a slow consumer; closed: its connection was closing).", []string{"reason"}, nil)
+	replayNotes     = prometheus.NewDesc("parley_replay_buffered_notifications", "Notifications kept in sessions' replay buffers for a resume now: not yet acknowledged with session.ack, within --replay-messages per session.", nil, nil)
+	replayBytes     = prometheus.NewDesc("parley_replay_buffered_bytes", "Bytes of the notifications in parley_replay_buffered_notifications.", nil, nil)
 )
 
 // roomPeerBuckets are the upper bounds of parley_room_peers.
@@ -195,7 +197,7 @@ var roomPeerBuckets = []float64{1, 2, 3, 4, 6, 8, 12, 16, 32, 64, 128, 1024}
 type signalingCollector struct{ s *Server }
 
 func (c signalingCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sessionsActive, connectionsOpen, connsClosed, roomsActive, roomPeers, notesSent, notesDropped} {
+	for _, d := range []*prometheus.Desc{sessionsActive, connectionsOpen, connsClosed, roomsActive, roomPeers, notesSent, notesDropped, replayNotes, replayBytes} {
 		ch <- d
 	}
 }
@@ -206,9 +208,11 @@ func (c signalingCollector) Collect(ch chan<- prometheus.Metric) {
 	conns := len(s.conns)
 	s.connsMu.Unlock()
 	ch <- prometheus.MustNewConstMetric(connectionsOpen, prometheus.GaugeValue, float64(conns))
-	attached, detached := s.reg.counts()
-	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(attached), "connected")
-	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(detached), "reconnecting")
+	n := s.reg.counts()
+	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(n.attached), "connected")
+	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(n.detached), "reconnecting")
+	ch <- prometheus.MustNewConstMetric(replayNotes, prometheus.GaugeValue, float64(n.replayFrames))
+	ch <- prometheus.MustNewConstMetric(replayBytes, prometheus.GaugeValue, float64(n.replayBytes))
 	for _, r := range rpc.CloseReasons() {
 		ch <- prometheus.MustNewConstMetric(connsClosed, prometheus.CounterValue, float64(s.rpcStats.Closes(r)), r.String())
 	}
@@ -319,16 +323,28 @@ func (c turnCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// counts is the number of live sessions by state.
-func (r *registry) counts() (attached, detached int) {
+// sessionCounts are the registry's gauges: sessions by state, and what their
+// replay buffers hold.
+type sessionCounts struct {
+	attached, detached        int
+	replayFrames, replayBytes int
+}
+
+// counts reads them under the registry's lock, and each session's.
+func (r *registry) counts() sessionCounts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var n sessionCounts
 	for _, sess := range r.byID {
 		if sess.state == sessionAttached {
-			attached++
+			n.attached++
 		} else {
-			detached++
+			n.detached++
 		}
+		sess.mu.Lock()
+		n.replayFrames += len(sess.replay.frames)
+		n.replayBytes += sess.replay.bytes
+		sess.mu.Unlock()
 	}
-	return attached, detached
+	return n
 }

@@ -165,10 +165,18 @@ func TestSignalingMetrics(t *testing.T) {
 		"parley_notifications_sent_total":                            3, // peerJoined to alice, sdp.offer and ice.candidate to bob
 		"parley_notifications_dropped_total{reason=queue_full}":      0,
 		"parley_rate_limited_requests_total":                         0,
+		"parley_replay_buffered_notifications":                       3, // the same three, kept for a resume
 	} {
 		if v, ok := got[name]; !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
 		}
+	}
+	// bob acknowledges his two: only alice's one is kept.
+	bob.must("session.ack", map[string]any{"seq": 2})
+	before := got["parley_replay_buffered_bytes"]
+	got = scrape(t, ts)
+	if n, b := got["parley_replay_buffered_notifications"], got["parley_replay_buffered_bytes"]; n != 1 || b <= 0 || b >= before {
+		t.Errorf("after bob's ack: %v notifications, %v bytes kept (%v before); want 1, fewer bytes", n, b, before)
 	}
 
 	_ = bob.Close()

@@ -145,7 +145,7 @@ func TestMessagesReplayed(t *testing.T) {
 	ev := alice.expect("room.peerJoined")
 	lastSeq := ev["seq"]
 	_ = alice.Close() // dropped: resumable
-	eventually(t, "alice to be detached", func() bool { _, d := ts.srv.reg.counts(); return d == 1 })
+	eventually(t, "alice to be detached", func() bool { return ts.srv.reg.counts().detached == 1 })
 	bob.expect("room.peerState")
 	var room, direct struct {
 		MessageID string `json:"messageId"`
