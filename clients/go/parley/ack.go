@@ -10,12 +10,10 @@ import (
 
 // Acknowledgements (session.ack) let the server drop what this client has
 // received from the session's replay buffer instead of keeping it for a
-// resume: at once every ackEvery notifications, else ackDelay after the
-// first one not yet acknowledged.
-const (
-	ackEvery = 32
-	ackDelay = time.Second
-)
+// resume. One goes out ackDelay after the first notification not yet
+// acknowledged: at most one a second, a small share of the request rate
+// limit however busy the session is.
+const ackDelay = time.Second
 
 // acker holds the seq last acknowledged in this session and the timer of
 // the next acknowledgement.
@@ -30,10 +28,7 @@ type acker struct {
 func (c *Client) scheduleAck() {
 	c.ack.mu.Lock()
 	defer c.ack.mu.Unlock()
-	switch {
-	case c.received.Load()-c.ack.acked >= ackEvery:
-		go c.sendAck() // not on jsonrpc2's read loop, which must keep reading
-	case c.ack.timer == nil:
+	if c.ack.timer == nil {
 		c.ack.timer = time.AfterFunc(ackDelay, c.sendAck)
 	}
 }

@@ -74,8 +74,11 @@ export type StateHandler = (state: ConnectionState, cause?: Error) => void;
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_RECONNECT: Required<ReconnectOptions> = { initialDelayMs: 250, maxDelayMs: 10_000, factor: 2, jitter: true };
-/** session.ack goes out every ACK_EVERY notifications, or ACK_DELAY_MS after the first one not yet acknowledged. */
-const ACK_EVERY = 32;
+/**
+ * session.ack goes out ACK_DELAY_MS after the first notification not yet
+ * acknowledged: at most one a second, a small share of the request rate
+ * limit however busy the session is.
+ */
 const ACK_DELAY_MS = 1000;
 
 /** Close codes after which trying again cannot help: 4001 credentials refused, 4008 the session connected elsewhere. */
@@ -524,15 +527,10 @@ export class ParleyClient {
 
   /**
    * Acknowledges processed notifications (session.ack), so the server can
-   * let them go of the session's replay buffer: at once every ACK_EVERY,
-   * else ACK_DELAY_MS after the first one not yet acknowledged.
+   * let them go of the session's replay buffer (see ACK_DELAY_MS).
    */
   #scheduleAck(): void {
-    if (this.#lastSeq - this.#acked >= ACK_EVERY) {
-      this.#ack();
-    } else {
-      this.#ackTimer ??= setTimeout(() => this.#ack(), ACK_DELAY_MS);
-    }
+    this.#ackTimer ??= setTimeout(() => this.#ack(), ACK_DELAY_MS);
   }
 
   #ack(): void {

@@ -714,4 +714,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "f3bdba364eeaa28863993811c0ab2714c7c1ea3183d9e2b8c9a15d2cd1611531";
+export declare const PROTOCOL_HASH = "65d096c2a41b87e3092ff31de374ce8a2799b2a99f62b8603de3b84cbd6995da";
