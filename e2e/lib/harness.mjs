@@ -37,7 +37,10 @@ export async function startProcess(t, name, bin, args, ready, timeoutMs = 20000)
   collect(proc.stdout, true);
   collect(proc.stderr, false);
   proc.on('exit', (code, signal) => rejectReady(new Error(`${name} exited (${code ?? signal}) before it was ready:\n${lines.join('\n')}`)));
-  t.after(() => { proc.kill('SIGKILL'); });
+  t.after(() => {
+    proc.kill('SIGKILL');
+    if (!t.passed) tail(t, name, lines);
+  });
   const match = await matched.finally(() => clearTimeout(timer));
   return { proc, match, lines };
 }
@@ -80,7 +83,10 @@ export async function launchBrowser(t) {
   context.on('console', (msg) => logs.push(`console.${msg.type()}: ${msg.text()}`));
   context.on('weberror', (err) => logs.push(`page error: ${err.error()}`));
   t.after(async () => {
-    if (!t.passed) await saveArtifacts(t, context, logs);
+    if (!t.passed) {
+      tail(t, 'chromium', logs);
+      await saveArtifacts(t, context, logs);
+    }
     await context.close();
     await rm(profile, { recursive: true, force: true });
   });
@@ -96,6 +102,16 @@ async function saveArtifacts(t, context, logs) {
     await pages[i].screenshot({ path: new URL(`page${i}.png`, dir).pathname }).catch(() => {});
   }
   await writeFile(new URL('console.txt', dir), logs.join('\n'));
+}
+
+/**
+ * On failure: the last lines of a process's output or of the pages'
+ * console, as test diagnostics, which land in the test report next to the
+ * failure (CI shows the report, not e2e/artifacts).
+ */
+function tail(t, name, lines, n = 40) {
+  t.diagnostic(`last ${Math.min(n, lines.length)} of ${lines.length} lines of ${name}:`);
+  for (const line of lines.slice(-n)) t.diagnostic(line); // one each: the reporter escapes newlines
 }
 
 function requiredEnv(name) {
