@@ -163,7 +163,7 @@ func (s *Server) RoomUpdate(ctx context.Context, p *api.RoomUpdateParams) (*api.
 	if err := checkMetadata("metadata", p.Metadata, s.cfg.Limits.MaxMetadataBytes); err != nil {
 		return nil, err
 	}
-	return s.hub.update(c.sess, c.admin, roomUpdate{roomID: p.RoomID, metadata: p.Metadata, maxPeers: int(p.MaxPeers), locked: p.Locked})
+	return s.hub.update(c.sess, c.admin, roomUpdate{roomID: p.RoomID, metadata: p.Metadata, maxPeers: int(p.MaxPeers), locked: p.Locked, duplicate: p.DuplicateIdentity})
 }
 
 // RoomKick removes a peer (owner, moderator or admin).

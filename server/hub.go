@@ -375,10 +375,11 @@ func (h *hub) list() []api.RoomSummary {
 
 // roomUpdate is a validated room.update.
 type roomUpdate struct {
-	roomID   string
-	metadata jsontext.Value
-	maxPeers int
-	locked   *bool
+	roomID    string
+	metadata  jsontext.Value
+	maxPeers  int
+	locked    *bool
+	duplicate api.DuplicatePolicy // "": unchanged
 }
 
 // update changes a room (owner or admin) and tells every member.
@@ -412,6 +413,9 @@ func (h *hub) update(s *session, admin bool, u roomUpdate) (*api.RoomInfo, error
 	}
 	if u.locked != nil {
 		r.locked = *u.locked
+	}
+	if u.duplicate != "" {
+		r.duplicate = u.duplicate
 	}
 	h.broadcastUpdateLocked(r)
 	return r.info(), nil

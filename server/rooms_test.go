@@ -356,3 +356,29 @@ func TestRoomDuplicatePolicyValidated(t *testing.T) {
 	_, err := alice.Call("room.create", map[string]any{"roomId": "x", "duplicateIdentity": "sometimes"})
 	rpcError(t, err, -32602, "duplicateIdentity")
 }
+
+// TestRoomDuplicatePolicyUpdated: the owner changes the policy with
+// room.update; members see it in room.updated, and the next join follows it.
+func TestRoomDuplicatePolicyUpdated(t *testing.T) {
+	ts := startServer(t)
+	olga := ts.connect(t, "olga")
+	joinRoom(olga, "u")
+	phone := ts.connect(t, "alice")
+	joinRoom(phone, "u")
+	expectSkippingPresence(t, olga, "room.peerJoined", nil)
+	olga.must("room.update", map[string]any{"roomId": "u", "duplicateIdentity": "reject"})
+	var updated struct {
+		Room struct {
+			DuplicateIdentity string `json:"duplicateIdentity"`
+		} `json:"room"`
+	}
+	expectSkippingPresence(t, phone, "room.updated", &updated)
+	if updated.Room.DuplicateIdentity != "reject" {
+		t.Fatalf("room.updated carries duplicateIdentity %q, want reject", updated.Room.DuplicateIdentity)
+	}
+	_, err := phone.Call("room.update", map[string]any{"roomId": "u", "duplicateIdentity": "multi"})
+	rpcError(t, err, 403, "owner")
+	laptop := ts.connect(t, "alice")
+	_, err = laptop.Call("room.join", map[string]any{"roomId": "u"})
+	rpcError(t, err, 409, "reject")
+}

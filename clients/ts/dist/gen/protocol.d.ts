@@ -247,6 +247,8 @@ export interface RoomUpdateParams {
     maxPeers?: number;
     /** true locks, false unlocks, absent or null leaves it. */
     locked?: boolean | null;
+    /** For joins from now on; seats already taken stay. */
+    duplicateIdentity?: DuplicatePolicy;
 }
 /** Params of room.kick. */
 export interface RoomKickParams {
@@ -714,4 +716,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "65d096c2a41b87e3092ff31de374ce8a2799b2a99f62b8603de3b84cbd6995da";
+export declare const PROTOCOL_HASH = "79611a1a34e8ee8d99332858285703837e5230209cb67fa44624cf639242f540";
