@@ -7,6 +7,16 @@ import (
 	"testing"
 )
 
+// ringing connects alice and bob, and alice calls bob: his one device is
+// ringing (its call.incoming read) when it returns.
+func ringing(t *testing.T, ts *testServer) (alice, bob *peer, callID string) {
+	t.Helper()
+	alice, bob = ts.connect(t, "alice"), ts.connect(t, "bob")
+	callID = invite(t, alice, map[string]any{"to": "bob"})
+	bob.expect("call.incoming")
+	return alice, bob, callID
+}
+
 // invite calls to from caller and returns the call id.
 func invite(t *testing.T, caller *peer, params map[string]any) string {
 	t.Helper()
@@ -105,9 +115,7 @@ func TestCallReject(t *testing.T) {
 	}{{486, "busy"}, {603, "declined"}} {
 		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
 			ts := startServer(t)
-			alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-			id := invite(t, alice, map[string]any{"to": "bob"})
-			bob.expect("call.incoming")
+			alice, bob, id := ringing(t, ts)
 			bob.must("call.reject", map[string]any{"callId": id, "code": tc.code})
 			if ev := expectEnded(t, alice, id, float64(tc.code), tc.reason); ev["by"] != "bob" {
 				t.Fatalf("by = %v", ev["by"])
@@ -118,9 +126,7 @@ func TestCallReject(t *testing.T) {
 	}
 	t.Run("bad code", func(t *testing.T) {
 		ts := startServer(t)
-		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-		id := invite(t, alice, map[string]any{"to": "bob"})
-		bob.expect("call.incoming")
+		_, bob, id := ringing(t, ts)
 		_, err := bob.Call("call.reject", map[string]any{"callId": id, "code": 500})
 		rpcError(t, err, -32602, "code")
 	})
@@ -211,9 +217,7 @@ func TestCallAnsweredElsewhere(t *testing.T) {
 // Requests the state does not allow are 409 naming the state.
 func TestCallOutOfState(t *testing.T) {
 	ts := startServer(t)
-	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-	id := invite(t, alice, map[string]any{"to": "bob"})
-	bob.expect("call.incoming")
+	alice, bob, id := ringing(t, ts)
 	_, err := alice.Call("call.hangup", map[string]any{"callId": id})
 	rpcError(t, err, 409, "is calling")
 	bob.must("call.ringing", map[string]any{"callId": id})
@@ -240,25 +244,19 @@ func TestCallOutOfState(t *testing.T) {
 func TestCallSessionEnd(t *testing.T) {
 	t.Run("caller before answer: cancel", func(t *testing.T) {
 		ts := startServer(t)
-		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-		id := invite(t, alice, map[string]any{"to": "bob"})
-		bob.expect("call.incoming")
+		alice, bob, id := ringing(t, ts)
 		closeNormally(t, alice.Client)
 		expectEnded(t, bob, id, 487, "canceled")
 	})
 	t.Run("last ringing device: unavailable", func(t *testing.T) {
 		ts := startServer(t)
-		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-		id := invite(t, alice, map[string]any{"to": "bob"})
-		bob.expect("call.incoming")
+		alice, bob, id := ringing(t, ts)
 		closeNormally(t, bob.Client)
 		expectEnded(t, alice, id, 480, "unavailable")
 	})
 	t.Run("party of an active call: hangup", func(t *testing.T) {
 		ts := startServer(t)
-		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-		id := invite(t, alice, map[string]any{"to": "bob"})
-		bob.expect("call.incoming")
+		alice, bob, id := ringing(t, ts)
 		bob.must("call.accept", map[string]any{"callId": id})
 		alice.expect("call.accepted")
 		alice.expect("room.peerJoined")
@@ -268,9 +266,7 @@ func TestCallSessionEnd(t *testing.T) {
 	})
 	t.Run("room.leave: hangup", func(t *testing.T) {
 		ts := startServer(t)
-		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-		id := invite(t, alice, map[string]any{"to": "bob"})
-		bob.expect("call.incoming")
+		alice, bob, id := ringing(t, ts)
 		bob.must("call.accept", map[string]any{"callId": id})
 		alice.expect("call.accepted")
 		alice.expect("room.peerJoined")
@@ -281,9 +277,7 @@ func TestCallSessionEnd(t *testing.T) {
 	})
 	t.Run("a resumable drop is not an end", func(t *testing.T) {
 		ts := startServer(t)
-		alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-		id := invite(t, alice, map[string]any{"to": "bob"})
-		bob.expect("call.incoming")
+		alice, bob, id := ringing(t, ts)
 		_ = bob.Close() // a network drop: the session waits for a resume
 		bob2 := ts.connectWith(t, map[string]any{"resume": map[string]any{
 			"sessionId": bob.session["sessionId"], "resumeToken": bob.session["resumeToken"], "lastSeq": 1}})
@@ -315,9 +309,7 @@ func TestCallBounds(t *testing.T) {
 
 func TestCallMetrics(t *testing.T) {
 	ts := startServer(t)
-	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-	id := invite(t, alice, map[string]any{"to": "bob"})
-	bob.expect("call.incoming")
+	alice, bob, id := ringing(t, ts)
 	bob.must("call.accept", map[string]any{"callId": id})
 	id = invite(t, alice, map[string]any{"to": "bob"})
 	bob.expect("call.incoming")
