@@ -49,6 +49,14 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
+// hooked registers a hook that passes each event to the returned channel,
+// which holds up to n of them.
+func hooked[T any](on func(func(*T)), n int) <-chan *T {
+	ch := make(chan *T, n)
+	on(func(ev *T) { ch <- ev })
+	return ch
+}
+
 // receive waits for one value of ch.
 func receive[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
@@ -71,12 +79,9 @@ func TestCallsAndHooks(t *testing.T) {
 		t.Fatalf("alice's session: %+v", s)
 	}
 
-	joined := make(chan *api.RoomPeerJoinedEvent, 1)
-	alice.OnRoomPeerJoined(func(ev *api.RoomPeerJoinedEvent) { joined <- ev })
-	received := make(chan *api.MessageReceivedEvent, 1)
-	alice.OnMessageReceived(func(ev *api.MessageReceivedEvent) { received <- ev })
-	left := make(chan *api.RoomPeerLeftEvent, 1)
-	alice.OnRoomPeerLeft(func(ev *api.RoomPeerLeftEvent) { left <- ev })
+	joined := hooked(alice.OnRoomPeerJoined, 1)
+	received := hooked(alice.OnMessageReceived, 1)
+	left := hooked(alice.OnRoomPeerLeft, 1)
 
 	res, err := alice.RoomJoin(ctx(t), &api.RoomJoinParams{RoomID: "demo", Create: true, DisplayName: "Alice"})
 	if err != nil {
@@ -268,8 +273,7 @@ func TestNoRejoinOfALostSeat(t *testing.T) {
 		Reconnect: parley.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 		OnState:   func(s parley.State, _ error) { changes <- s },
 	})
-	lost := make(chan *api.RoomPeerLeftEvent, 1)
-	phone.OnRoomPeerLeft(func(ev *api.RoomPeerLeftEvent) { lost <- ev })
+	lost := hooked(phone.OnRoomPeerLeft, 1)
 	if _, err := phone.RoomCreate(ctx(t), &api.RoomCreateParams{RoomID: "taken", DuplicateIdentity: api.DuplicatePolicyTakeover}); err != nil {
 		t.Fatal(err)
 	}
