@@ -3,18 +3,17 @@ package main_test
 import (
 	"bufio"
 	"context"
-	"net"
 	"os/exec"
 	"regexp"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/clients/go/parley"
 	"github.com/parley-rtc/parley/clients/go/parley/webrtcpeer"
+	"github.com/parley-rtc/parley/internal/testkit/looprtc"
 	"github.com/parley-rtc/parley/internal/testkit/parleyproc"
 )
 
@@ -100,11 +99,7 @@ func TestEchobotEchoes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			var se webrtc.SettingEngine
-			se.SetIncludeLoopbackCandidate(true)
-			se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-			se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-			mgr := webrtcpeer.New(c, "echo", webrtcpeer.Options{Configuration: tt.cfg, API: webrtc.NewAPI(webrtc.WithSettingEngine(se))})
+			mgr := webrtcpeer.New(c, "echo", webrtcpeer.Options{Configuration: tt.cfg, API: looprtc.API()})
 			defer mgr.Close()
 			joined, err := c.RoomJoin(ctx, &api.RoomJoinParams{RoomID: "echo"})
 			if err != nil {

@@ -3,16 +3,15 @@ package webrtcpeer_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/clients/go/parley"
 	"github.com/parley-rtc/parley/clients/go/parley/webrtcpeer"
+	"github.com/parley-rtc/parley/internal/testkit/looprtc"
 	"github.com/parley-rtc/parley/internal/testkit/parleyproc"
 )
 
@@ -25,17 +24,6 @@ func TestMain(m *testing.M) {
 // wait bounds each wait, so a broken setup fails instead of hanging; it is
 // not a timing assertion.
 const wait = 20 * time.Second
-
-// LoopbackAPI gathers host candidates on 127.0.0.1 only (pion leaves
-// loopback out by default), so every test packet stays on this machine.
-func LoopbackAPI() *webrtc.API {
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
-}
 
 // side is one test peer: a client in room "lab" and its Manager.
 type side struct {
@@ -61,7 +49,7 @@ func joinRoom(t *testing.T, url, identity, room string, cfg webrtc.Configuration
 	s := &side{client: c, got: make(chan string, 10)}
 	s.mgr = webrtcpeer.New(c, room, webrtcpeer.Options{
 		Configuration: cfg,
-		API:           LoopbackAPI(),
+		API:           looprtc.API(),
 		// Answer anyone; echo what arrives on their channels.
 		Accept: func(p *webrtcpeer.Peer) {
 			p.PC().OnDataChannel(func(dc *webrtc.DataChannel) { s.echo(dc) })
