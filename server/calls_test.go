@@ -316,16 +316,11 @@ func TestCallMetrics(t *testing.T) {
 	bob.must("call.reject", map[string]any{"callId": id})
 	_, err := alice.Call("call.invite", map[string]any{"to": "nobody"})
 	rpcError(t, err, 480, "nobody")
-	got := scrape(t, ts)
-	for name, want := range map[string]float64{
+	expectSeries(t, scrape(t, ts), map[string]float64{
 		"parley_calls_total{outcome=answered}": 1,
 		"parley_calls_total{outcome=declined}": 1,
 		"parley_calls_total{outcome=offline}":  1,
 		"parley_calls_total{outcome=timeout}":  0,
 		"parley_call_setup_seconds_count":      1,
-	} {
-		if got[name] != want {
-			t.Errorf("%s = %v, want %v", name, got[name], want)
-		}
-	}
+	})
 }

@@ -17,6 +17,16 @@ import (
 	"github.com/parley-rtc/parley/internal/testkit"
 )
 
+// expectSeries checks that each of want's series was scraped with its value.
+func expectSeries(t *testing.T, got, want map[string]float64) {
+	t.Helper()
+	for name, w := range want {
+		if v, ok := got[name]; !ok || v != w {
+			t.Errorf("%s = %v (present %v), want %v", name, v, ok, w)
+		}
+	}
+}
+
 // scrape GETs /metrics and returns every sample as "name{labels}" → value.
 func scrape(t *testing.T, ts *testServer) map[string]float64 {
 	t.Helper()
@@ -144,7 +154,7 @@ func TestSignalingMetrics(t *testing.T) {
 	rpcError(t, err, 404, "gone")
 
 	got := scrape(t, ts)
-	for name, want := range map[string]float64{
+	expectSeries(t, got, map[string]float64{
 		"parley_sessions_total{result=ok}":                           2,
 		"parley_sessions_total{result=unauthenticated}":              1,
 		"parley_sessions_total{result=session_not_found}":            1,
@@ -166,11 +176,7 @@ func TestSignalingMetrics(t *testing.T) {
 		"parley_notifications_dropped_total{reason=queue_full}":      0,
 		"parley_rate_limited_requests_total":                         0,
 		"parley_replay_buffered_notifications":                       3, // the same three, kept for a resume
-	} {
-		if v, ok := got[name]; !ok || v != want {
-			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
-		}
-	}
+	})
 	// bob acknowledges his two: only alice's one is kept.
 	bob.must("session.ack", map[string]any{"seq": 2})
 	before := got["parley_replay_buffered_bytes"]
