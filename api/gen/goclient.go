@@ -53,10 +53,10 @@ func goClient(m *Model) ([]byte, error) {
 	for _, n := range m.Notifications {
 		fmt.Fprintf(&b, "\tcase api.Notify%s:\n\t\tvar ev api.%s\n", Camel(n.Name), EventName(n))
 		fmt.Fprintf(&b, "\t\tif err := json.Unmarshal(params, &ev); err != nil {\n\t\t\treturn fmt.Errorf(\"decode %%s: %%w\", method, err)\n\t\t}\n")
-		fmt.Fprintf(&b, "\t\tfor _, fn := range h.%s {\n\t\t\tfn(&ev)\n\t\t}\n", hookField(n))
 		if slices.ContainsFunc(n.Params, func(f *Field) bool { return f.Name == "seq" }) {
 			b.WriteString("\t\tc.delivered(ev.Seq)\n")
 		}
+		fmt.Fprintf(&b, "\t\tfor _, fn := range h.%s {\n\t\t\tfn(&ev)\n\t\t}\n", hookField(n))
 		b.WriteString("\t\treturn nil\n")
 	}
 	if len(m.Notifications) > 0 {

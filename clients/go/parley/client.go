@@ -186,8 +186,8 @@ func (c *Client) State() State {
 }
 
 // LastSeq is the seq of the last notification delivered to the hooks in
-// this session (0 before the first), what a resume will ask the server
-// to replay after.
+// this session (0 before the first); it is set as the hooks get the
+// notification, so a hook, and whatever it signals, sees its own seq.
 func (c *Client) LastSeq() int64 { return c.lastSeq.Load() }
 
 // Close ends the session and the connection and stops reconnecting. It
@@ -416,7 +416,7 @@ func (c *Client) reconnect() (*connection, *api.SessionConnectResult, error) {
 	}
 }
 
-// delivered records the seq of a notification the hooks have seen.
+// delivered records the seq of a notification handed to the hooks.
 func (c *Client) delivered(seq int64) { c.lastSeq.Store(seq) }
 
 // deliver runs the hooks of one notification (on the event goroutine).

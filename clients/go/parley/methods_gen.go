@@ -783,190 +783,190 @@ func (c *Client) dispatch(method string, params []byte) error {
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.roomPeerJoined {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyRoomPeerLeft:
 		var ev api.RoomPeerLeftEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.roomPeerLeft {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyRoomUpdated:
 		var ev api.RoomUpdatedEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.roomUpdated {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyRoomClosed:
 		var ev api.RoomClosedEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.roomClosed {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifySdpOffer:
 		var ev api.SdpOfferEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.sdpOffer {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifySdpAnswer:
 		var ev api.SdpAnswerEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.sdpAnswer {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyIceCandidate:
 		var ev api.IceCandidateEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.iceCandidate {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyIceRestartRequested:
 		var ev api.IceRestartRequestedEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.iceRestartRequested {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyIceServersRefreshed:
 		var ev api.IceServersRefreshedEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.iceServersRefreshed {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyMessageReceived:
 		var ev api.MessageReceivedEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.messageReceived {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyRoomPeerState:
 		var ev api.RoomPeerStateEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.roomPeerState {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyRoomSnapshot:
 		var ev api.RoomSnapshotEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.roomSnapshot {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifySessionReplaced:
 		var ev api.SessionReplacedEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.sessionReplaced {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifySessionDraining:
 		var ev api.SessionDrainingEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.sessionDraining {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyCallIncoming:
 		var ev api.CallIncomingEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.callIncoming {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyCallRinging:
 		var ev api.CallRingingEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.callRinging {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyCallAccepted:
 		var ev api.CallAcceptedEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.callAccepted {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyCallEnded:
 		var ev api.CallEndedEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.callEnded {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	case api.NotifyPresenceChanged:
 		var ev api.PresenceChangedEvent
 		if err := json.Unmarshal(params, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", method, err)
 		}
+		c.delivered(ev.Seq)
 		for _, fn := range h.presenceChanged {
 			fn(&ev)
 		}
-		c.delivered(ev.Seq)
 		return nil
 	}
 	return fmt.Errorf("unknown notification %q", method)
