@@ -79,18 +79,54 @@ export async function launchBrowser(t) {
     ],
   });
   await context.grantPermissions(['camera', 'microphone']);
+  await context.addInitScript(tracePeerConnections);
   const logs = [];
-  context.on('console', (msg) => logs.push(`console.${msg.type()}: ${msg.text()}`));
-  context.on('weberror', (err) => logs.push(`page error: ${err.error()}`));
+  const started = Date.now();
+  const log = (page, line) => logs.push(`${Date.now() - started}ms page${context.pages().indexOf(page)} ${line}`);
+  context.on('console', (msg) => log(msg.page(), `console.${msg.type()}: ${msg.text()}`));
+  context.on('weberror', (err) => log(err.page(), `page error: ${err.error()}`));
   t.after(async () => {
     if (!t.passed) {
-      tail(t, 'chromium', logs);
+      tail(t, 'chromium', logs, 80);
       await saveArtifacts(t, context, logs);
     }
     await context.close();
     await rm(profile, { recursive: true, force: true });
   });
   return { context, logs };
+}
+
+/**
+ * Runs in every page before its own scripts: each RTCPeerConnection logs its
+ * state changes, negotiationneeded, gathered candidates and incoming data
+ * channels to the console, so a failed test's report shows how far
+ * negotiation got.
+ */
+function tracePeerConnections() {
+  const Native = window.RTCPeerConnection;
+  let made = 0;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      const id = ++made;
+      const log = (what) => console.debug(`pc${id} ${what}`);
+      const states = {
+        signalingstatechange: 'signalingState',
+        icegatheringstatechange: 'iceGatheringState',
+        iceconnectionstatechange: 'iceConnectionState',
+        connectionstatechange: 'connectionState',
+      };
+      for (const [event, state] of Object.entries(states)) {
+        this.addEventListener(event, () => log(`${state} ${this[state]}`));
+      }
+      this.addEventListener('icecandidate', ({ candidate: c }) =>
+        log(c?.candidate ? `local candidate ${c.type} ${c.protocol} ${c.address}:${c.port} ufrag ${c.usernameFragment}` : 'local candidates done'));
+      this.addEventListener('icecandidateerror', (e) => log(`candidate error ${e.errorCode} ${e.errorText} ${e.url}`));
+      this.addEventListener('negotiationneeded', () => log('negotiationneeded'));
+      this.addEventListener('datachannel', ({ channel }) => log(`datachannel ${channel.label}`));
+      log('created');
+    }
+  };
 }
 
 /** On failure: a screenshot of every page and the console, named after the test. */

@@ -30,15 +30,13 @@ async function prepare({ url, identity, roomId }) {
       ps.pc.ondatachannel = ({ channel }) => { channel.onmessage = (e) => heard({ label: channel.label, data: e.data }); };
     },
   });
-  // What happened, for the failure message.
-  const trace = [];
-  const t0 = performance.now();
-  const note = (what) => trace.push(`${Math.round(performance.now() - t0)}ms ${what}`);
+  // What came, in the console next to the harness's peer connection trace
+  // (the failure report shows its end).
   for (const m of ['sdp.offer', 'sdp.answer', 'ice.candidate', 'ice.restartRequested']) {
-    client.on(m, (ev) => note(`got ${m}${m === 'ice.candidate' ? ` ${ev.candidate?.candidate?.split(' ')[4] ?? 'end'}` : ''}`));
+    client.on(m, (ev) => console.debug(`${identity} got ${m}${m === 'ice.candidate' ? ` ${ev.candidate?.candidate?.split(' ')[4] ?? 'end'}` : ''}`));
   }
   const { peers } = await client.room.join({ roomId, create: true });
-  window.lab = { client, room, identity, errors, theirHello, trace, note };
+  window.lab = { client, room, identity, errors, theirHello };
   return { peerId: client.session.peerId, others: peers.map((p) => p.peerId) };
 }
 
@@ -49,20 +47,14 @@ async function prepare({ url, identity, roomId }) {
  * timeoutMs.
  */
 function offerAndTalk({ remote, timeoutMs }) {
-  const { room, identity, errors, theirHello, trace, note } = window.lab;
+  const { room, identity, errors, theirHello } = window.lab;
   const ps = room.connect(remote);
-  ps.pc.addEventListener('signalingstatechange', () => note(`signaling ${ps.pc.signalingState}`));
-  ps.pc.addEventListener('connectionstatechange', () => note(`connection ${ps.pc.connectionState}`));
-  ps.pc.addEventListener('negotiationneeded', () => note('negotiationneeded'));
-  ps.pc.addEventListener('icegatheringstatechange', () => note(`gathering ${ps.pc.iceGatheringState}`));
-  ps.pc.addEventListener('iceconnectionstatechange', () => note(`ice ${ps.pc.iceConnectionState}`));
-  ps.pc.addEventListener('icecandidate', (e) => note(`local candidate ${e.candidate?.candidate?.split(' ')[4] ?? 'end'} ufrag ${e.candidate?.usernameFragment}`));
   const dc = ps.pc.createDataChannel(`from-${identity}`);
   const ownOpen = new Promise((r) => { dc.onopen = () => { dc.send(`hello from ${identity}`); r(); }; });
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${identity}: own channel ${dc.readyState}, signaling ${ps.pc.signalingState}, ` +
-      `connection ${ps.pc.connectionState}, errors ${JSON.stringify(errors)}, trace ${JSON.stringify(trace)}`)), timeoutMs);
+      `connection ${ps.pc.connectionState}, errors ${JSON.stringify(errors)}`)), timeoutMs);
   });
   return Promise.race([Promise.all([ownOpen, theirHello]), timeout])
     .then(([, hello]) => ({ hello, polite: ps.polite, errors }))
@@ -183,10 +175,12 @@ async function callSetup({ url, identity, roomId, remote }) {
 async function exchange({ text, want, timeoutMs }) {
   const c = window.call;
   const deadline = Date.now() + timeoutMs;
-  await Promise.race([c.opened, new Promise((_, reject) => setTimeout(() => reject(new Error('channel not open')), timeoutMs))]);
+  const states = () => `channel ${c.channel?.readyState}, peer connections (signaling/ice/connection) ` +
+    [...c.room.sessions.values()].map(({ pc }) => `${pc.signalingState}/${pc.iceConnectionState}/${pc.connectionState}`).join(', ');
+  await Promise.race([c.opened, new Promise((_, reject) => setTimeout(() => reject(new Error(`channel not open: ${states()}`)), timeoutMs))]);
   c.channel.send(text);
   while (!c.received.includes(want)) {
-    if (Date.now() > deadline) throw new Error(`no ${JSON.stringify(want)}; got ${JSON.stringify(c.received)}`);
+    if (Date.now() > deadline) throw new Error(`no ${JSON.stringify(want)}; got ${JSON.stringify(c.received)}; ${states()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
