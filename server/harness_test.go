@@ -112,7 +112,6 @@ func (ts *testServer) connectWith(t testing.TB, params map[string]any) *peer {
 	return &peer{Client: c, t: t, peerID: res["peerId"].(string), session: res}
 }
 
-// must calls and fails the test on an error.
 // roomOfTwo connects alice and bob and seats them in room, alice first (so
 // bob is the polite side); alice's room.peerJoined about bob is consumed.
 func (ts *testServer) roomOfTwo(t testing.TB, room string) (alice, bob *peer) {
@@ -124,6 +123,7 @@ func (ts *testServer) roomOfTwo(t testing.TB, room string) (alice, bob *peer) {
 	return alice, bob
 }
 
+// must calls and fails the test on an error.
 func (p *peer) must(method string, params any) jsontext.Value {
 	p.t.Helper()
 	res, err := p.Call(method, params)
