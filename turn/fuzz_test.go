@@ -401,6 +401,15 @@ func (h *fuzzServer) deliver(src net.Addr, b []byte) [][]byte {
 // integrity attributes are replaced and everything else is kept byte for
 // byte, even attributes no encoder would write, so that the request gets
 // past authentication to the code that reads them.
+// request is a signed request of method with attrs.
+func (h *fuzzServer) request(method stun.Method, attrs ...stun.Setter) []byte {
+	m := stun.MustBuild(append([]stun.Setter{stun.TransactionID, stun.NewType(method, stun.ClassRequest)}, attrs...)...)
+	return h.sign(m).Raw
+}
+
+// lifetimeZero makes a Refresh release its allocation.
+var lifetimeZero = stun.RawAttribute{Type: stun.AttrLifetime, Value: []byte{0, 0, 0, 0}}
+
 func (h *fuzzServer) sign(m *stun.Message) *stun.Message {
 	return signAs(m, fuzzUser, testRealm, h.nonce, fuzzKey)
 }
@@ -510,12 +519,8 @@ func (h *fuzzServer) allocation(src net.Addr) (ok bool, peers int) {
 // cannot minimize an input whose coverage depends on the ones before).
 func (h *fuzzServer) reset(tb testing.TB) {
 	tb.Helper()
-	request := func(method stun.Method, attrs ...stun.Setter) []byte {
-		m := stun.MustBuild(append([]stun.Setter{stun.TransactionID, stun.NewType(method, stun.ClassRequest)}, attrs...)...)
-		return h.sign(m).Raw
-	}
 	release := func(src net.Addr) {
-		answers := h.deliver(src, request(stun.MethodRefresh, stun.RawAttribute{Type: stun.AttrLifetime, Value: []byte{0, 0, 0, 0}}))
+		answers := h.deliver(src, h.request(stun.MethodRefresh, lifetimeZero))
 		// An allocation whose fuzzed LIFETIME just ran out is being deleted
 		// by its timer: pion has let go of it, the event is on its way.
 		for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
@@ -545,7 +550,7 @@ func (h *fuzzServer) reset(tb testing.TB) {
 	}
 	if ok, _ := h.allocation(h.home); !ok {
 		h.home = h.fresh(1)
-		h.deliver(h.home, request(stun.MethodAllocate, udpTransport))
+		h.deliver(h.home, h.request(stun.MethodAllocate, udpTransport))
 	}
 }
 
@@ -569,10 +574,6 @@ func (h *fuzzServer) fresh(host byte) net.Addr {
 // no longer had.
 func TestReallocateFromOneAddress(t *testing.T) {
 	h := newFuzzServer(t)
-	request := func(method stun.Method, attrs ...stun.Setter) []byte {
-		m := stun.MustBuild(append([]stun.Setter{stun.TransactionID, stun.NewType(method, stun.ClassRequest)}, attrs...)...)
-		return h.sign(m).Raw
-	}
 	agree := func(round int, step string) {
 		for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
 			inTable, _ := h.allocation(h.away)
@@ -586,9 +587,9 @@ func TestReallocateFromOneAddress(t *testing.T) {
 		}
 	}
 	for round := range 20_000 {
-		h.deliver(h.away, request(stun.MethodAllocate, udpTransport))
+		h.deliver(h.away, h.request(stun.MethodAllocate, udpTransport))
 		agree(round, "Allocate")
-		h.deliver(h.away, request(stun.MethodRefresh, stun.RawAttribute{Type: stun.AttrLifetime, Value: []byte{0, 0, 0, 0}}))
+		h.deliver(h.away, h.request(stun.MethodRefresh, lifetimeZero))
 		agree(round, "Refresh(0)")
 	}
 }

@@ -207,7 +207,7 @@ func TestGarbage(t *testing.T) {
 	c := newRawClient(t, s, user, pass)
 	c.nonce, c.realm = a.nonce, a.realm
 	c.allocate()
-	if res := c.request(stun.MethodRefresh, stun.RawAttribute{Type: stun.AttrLifetime, Value: []byte{0, 0, 0, 0}}); res.Type.Class != stun.ClassSuccessResponse {
+	if res := c.request(stun.MethodRefresh, lifetimeZero); res.Type.Class != stun.ClassSuccessResponse {
 		t.Fatalf("deleting the new allocation: %s code %d", res.Type, errorCode(res))
 	}
 
