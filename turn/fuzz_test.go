@@ -397,10 +397,6 @@ func (h *fuzzServer) deliver(src net.Addr, b []byte) [][]byte {
 	return sent
 }
 
-// sign re-signs m for the fuzz client: USERNAME, REALM, NONCE and the
-// integrity attributes are replaced and everything else is kept byte for
-// byte, even attributes no encoder would write, so that the request gets
-// past authentication to the code that reads them.
 // request is a signed request of method with attrs.
 func (h *fuzzServer) request(method stun.Method, attrs ...stun.Setter) []byte {
 	m := stun.MustBuild(append([]stun.Setter{stun.TransactionID, stun.NewType(method, stun.ClassRequest)}, attrs...)...)
@@ -410,6 +406,10 @@ func (h *fuzzServer) request(method stun.Method, attrs ...stun.Setter) []byte {
 // lifetimeZero makes a Refresh release its allocation.
 var lifetimeZero = stun.RawAttribute{Type: stun.AttrLifetime, Value: []byte{0, 0, 0, 0}}
 
+// sign re-signs m for the fuzz client: USERNAME, REALM, NONCE and the
+// integrity attributes are replaced and everything else is kept byte for
+// byte, even attributes no encoder would write, so that the request gets
+// past authentication to the code that reads them.
 func (h *fuzzServer) sign(m *stun.Message) *stun.Message {
 	return signAs(m, fuzzUser, testRealm, h.nonce, fuzzKey)
 }

@@ -260,8 +260,6 @@ func TestReconnect(t *testing.T) {
 	}
 }
 
-// TestReconnectDisabled: without reconnecting, a dropped connection closes
-// the client with ErrConnectionLost.
 // TestNoRejoinOfALostSeat: a room whose seat this client lost (another
 // device of its identity took it over) is not rejoined when the session is
 // lost and a new one rejoins the others, or the devices would take the
@@ -309,6 +307,8 @@ func TestNoRejoinOfALostSeat(t *testing.T) {
 	}
 }
 
+// TestReconnectDisabled: without reconnecting, a dropped connection closes
+// the client with ErrConnectionLost.
 func TestReconnectDisabled(t *testing.T) {
 	p := devServer(t)
 	changes := make(chan stateChange, 10)
