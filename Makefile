@@ -96,6 +96,10 @@ deps: ## install the Debian packages the tests use (coturn, nftables, iproute2) 
 .PHONY: test
 test: deps check-generated lint check-docs ts-check ts-test test-go e2e fuzz ## everything CI runs
 
+.PHONY: abuse
+abuse: ## the abuse suite at full size against the real binary (internal/abuse), with its figures
+	ABUSE_FULL=1 $(GO) test -count=1 -v -timeout 30m ./internal/abuse
+
 .PHONY: bench
 bench: deps ## Go benchmarks and the loopback load generators (signaling; STUN/TURN beside coturn); prints the figures
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...

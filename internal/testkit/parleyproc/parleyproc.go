@@ -78,7 +78,13 @@ var listening = regexp.MustCompile(`listening on wss?://([0-9.:]+)/rpc`)
 // process is killed (and reaped) when the test ends.
 func Start(t testing.TB, binary string, env []string, args ...string) *Process {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
+	return StartCommand(t, exec.Command(binary, append([]string{"serve"}, args...)...), env)
+}
+
+// StartCommand is Start for a command line of the caller's making: `parley
+// serve …` run under a wrapper such as prlimit, say.
+func StartCommand(t testing.TB, cmd *exec.Cmd, env []string) *Process {
+	t.Helper()
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
