@@ -211,7 +211,7 @@ func (h *hub) accept(s *session, id string, now time.Time) (*api.RoomJoinResult,
 		return nil, api.ErrTooLarge(fmt.Sprintf("this server holds its maximum of %d rooms", h.limits.MaxRooms))
 	}
 	c.timer.Stop()
-	r := &room{id: c.id, maxPeers: 2, locked: true, metadata: c.metadata, creator: c.caller.identity, createdAt: now, hadPeers: true, call: c}
+	r := &room{id: c.id, maxPeers: 2, locked: true, metadata: c.metadata, createdAt: now, hadPeers: true, call: c}
 	h.rooms[r.id] = r
 	callerSeat := &member{sess: c.caller, peer: api.Peer{PeerID: c.caller.peerID, Identity: c.caller.identity, Role: api.RoleOwner}}
 	calleeSeat := &member{sess: s, peer: api.Peer{PeerID: s.peerID, Identity: s.identity, Role: api.RoleParticipant}}

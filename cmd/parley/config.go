@@ -127,7 +127,7 @@ func configFlags(fs *pflag.FlagSet) map[string]string {
 	bind("limits.rate-burst", "rate-burst")
 	fs.Duration("auth-timeout", l.AuthTimeout, "time a connection has to call session.connect")
 	bind("limits.auth-timeout", "auth-timeout")
-	fs.Duration("empty-room-ttl", l.EmptyRoomTTL, "how long a room made by room.create waits for its first peer")
+	fs.Duration("empty-room-ttl", l.EmptyRoomTTL, "how long a room an app backend made with room.create over POST /rpc waits for its first peer")
 	bind("limits.empty-room-ttl", "empty-room-ttl")
 	fs.Int("queue-messages", l.QueueMessages, "outbound messages queued per connection before it is cut off as a slow consumer")
 	bind("limits.queue-messages", "queue-messages")
@@ -145,6 +145,12 @@ func configFlags(fs *pflag.FlagSet) map[string]string {
 	bind("limits.replay-messages", "replay-messages")
 	fs.Int("replay-bytes", l.ReplayBytes, "bytes of notifications kept per session for a resume's replay (at most --queue-bytes)")
 	bind("limits.replay-bytes", "replay-bytes")
+	fs.Int("max-empty-rooms-per-session", l.MaxEmptyRoomsPerSession, "rooms one session may have made with room.create that nobody has joined yet; beyond: 413")
+	bind("limits.max-empty-rooms-per-session", "max-empty-rooms-per-session")
+	fs.Int("max-empty-rooms-per-identity", l.MaxEmptyRoomsPerIdentity, "the same, for all the sessions of one identity together")
+	bind("limits.max-empty-rooms-per-identity", "max-empty-rooms-per-identity")
+	fs.Duration("session-empty-room-ttl", l.SessionEmptyRoomTTL, "how long a room a session made with room.create waits for its first peer (it also goes when that session ends); --empty-room-ttl is for rooms made over POST /rpc")
+	bind("limits.session-empty-room-ttl", "session-empty-room-ttl")
 	return keys
 }
 

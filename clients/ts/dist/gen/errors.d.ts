@@ -32,7 +32,7 @@ export declare class ConflictError extends ParleyError {
 /** 410 resume_gap: The notifications you missed are no longer buffered; rejoin. */
 export declare class ResumeGapError extends ParleyError {
 }
-/** 413 too_large: A field or the whole request is over a server limit. */
+/** 413 too_large: A field or the whole request is over a server limit, or so is what the session holds (rooms joined, rooms made and not yet joined). */
 export declare class TooLargeError extends ParleyError {
 }
 /** 429 rate_limited: Too many requests; data.retryAfterMs says when to try again. */

@@ -66,7 +66,7 @@ export type PeerId = string;
 export type PeerLeftReason = "left" | "disconnected" | "kicked" | "closed" | "timeout" | "replaced";
 /** What a room does when an identity that already has a seat in it joins again (another device or tab): multi (both seats), takeover (the older seat leaves with room.peerLeft {reason: replaced}, sent to its own session too, which stays connected; the new seat takes the owner role if the old one had it), reject (409 CONFLICT). The server's --duplicate-identity governs sessions; this governs seats in one room. */
 export type DuplicatePolicy = "multi" | "takeover" | "reject";
-/** A peer's role in a room (XMPP MUC flavour). The creator (or first joiner) is the owner; owners and moderators may kick; only owners may update the room. */
+/** A peer's role in a room (XMPP MUC flavour). The first peer to join, and any peer whose token's owner grant names the room, is an owner; owners and moderators may kick; only owners may update the room. */
 export type Role = "owner" | "moderator" | "participant";
 /** The created room. */
 export interface RoomCreateResult {
@@ -716,4 +716,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "79611a1a34e8ee8d99332858285703837e5230209cb67fa44624cf639242f540";
+export declare const PROTOCOL_HASH = "9a7ce64a90a9c90c969f501848317c8cc4530a8a62a318849403a2f6e9cb13a3";
