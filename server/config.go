@@ -129,6 +129,11 @@ type Limits struct {
 	MaxEmptyRoomsPerSession  int           `koanf:"max-empty-rooms-per-session"`
 	MaxEmptyRoomsPerIdentity int           `koanf:"max-empty-rooms-per-identity"`
 	SessionEmptyRoomTTL      time.Duration `koanf:"session-empty-room-ttl"`
+	// Unanswered invites (call.invite) are capped per caller identity and
+	// per caller–callee pair, so that no caller can keep a callee ringing
+	// at will; a callee is busy only with answered calls.
+	MaxInvitesPerCaller int `koanf:"max-invites-per-caller"`
+	MaxInvitesPerPair   int `koanf:"max-invites-per-pair"`
 }
 
 // DevListen is where `parley serve --dev` listens unless told otherwise.
@@ -184,6 +189,8 @@ func DefaultConfig() Config {
 			MaxEmptyRoomsPerSession:  16,
 			MaxEmptyRoomsPerIdentity: 64,
 			SessionEmptyRoomTTL:      30 * time.Second,
+			MaxInvitesPerCaller:      8,
+			MaxInvitesPerPair:        1,
 		},
 	}
 }
@@ -272,6 +279,8 @@ func (c *Config) Validate() error {
 		{"limits.max-empty-rooms-per-session", float64(l.MaxEmptyRoomsPerSession)},
 		{"limits.max-empty-rooms-per-identity", float64(l.MaxEmptyRoomsPerIdentity)},
 		{"limits.session-empty-room-ttl", float64(l.SessionEmptyRoomTTL)},
+		{"limits.max-invites-per-caller", float64(l.MaxInvitesPerCaller)},
+		{"limits.max-invites-per-pair", float64(l.MaxInvitesPerPair)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {

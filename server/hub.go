@@ -26,9 +26,13 @@ type hub struct {
 	// identity (Limits.MaxEmptyRoomsPerSession, MaxEmptyRoomsPerIdentity).
 	emptyRooms   map[*session]map[string]*room
 	emptyRoomsOf map[string]int
-	// calls (calls.go) by id, and by the sessions taking part in them.
+	// calls (calls.go) by id, and by the sessions taking part in them;
+	// unanswered invites counted by caller identity and by caller–callee
+	// pair (Limits.MaxInvitesPerCaller, MaxInvitesPerPair).
 	calls       map[string]*sipCall
 	callsOf     map[*session]map[string]*sipCall
+	invitesBy   map[string]int
+	invitesTo   map[invitePair]int
 	callMetrics *callMetrics
 }
 
@@ -71,6 +75,8 @@ func newHub(limits Limits) *hub {
 		emptyRoomsOf: make(map[string]int),
 		calls:        make(map[string]*sipCall),
 		callsOf:      make(map[*session]map[string]*sipCall),
+		invitesBy:    make(map[string]int),
+		invitesTo:    make(map[invitePair]int),
 	}
 }
 

@@ -111,7 +111,7 @@ func configFlags(fs *pflag.FlagSet) map[string]string {
 	bind("limits.max-metadata-bytes", "max-metadata-bytes")
 	fs.Int("max-rooms-per-session", l.MaxRoomsPerSession, "rooms one session may be in at once")
 	bind("limits.max-rooms-per-session", "max-rooms-per-session")
-	fs.Int("max-calls-per-session", l.MaxCallsPerSession, "calls one session may take part in at once (ringing or answered); a callee whose every session is at it is busy (486)")
+	fs.Int("max-calls-per-session", l.MaxCallsPerSession, "calls one session may take part in at once (its own unanswered invites and answered calls; not calls ringing on it); a callee whose every session has this many answered calls is busy (486)")
 	bind("limits.max-calls-per-session", "max-calls-per-session")
 	fs.Int("max-presence-follows", l.MaxPresenceFollows, "identities one session may follow with presence.subscribe")
 	bind("limits.max-presence-follows", "max-presence-follows")
@@ -151,6 +151,10 @@ func configFlags(fs *pflag.FlagSet) map[string]string {
 	bind("limits.max-empty-rooms-per-identity", "max-empty-rooms-per-identity")
 	fs.Duration("session-empty-room-ttl", l.SessionEmptyRoomTTL, "how long a room a session made with room.create waits for its first peer (it also goes when that session ends); --empty-room-ttl is for rooms made over POST /rpc")
 	bind("limits.session-empty-room-ttl", "session-empty-room-ttl")
+	fs.Int("max-invites-per-caller", l.MaxInvitesPerCaller, "unanswered call.invite one identity may have ringing at once; beyond: 413")
+	bind("limits.max-invites-per-caller", "max-invites-per-caller")
+	fs.Int("max-invites-per-pair", l.MaxInvitesPerPair, "unanswered call.invite from one identity to one callee at once; beyond: 413")
+	bind("limits.max-invites-per-pair", "max-invites-per-pair")
 	return keys
 }
 

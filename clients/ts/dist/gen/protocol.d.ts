@@ -297,8 +297,6 @@ export interface MessageSendParams {
 export interface CallInviteParams {
     /** The callee. */
     to: Identity;
-    /** Chosen by the caller, or by the server when absent; it must not be a live room's or call's id (409). */
-    callId?: RoomId;
     /** Passed to the callee in call.incoming (e.g. the media wanted). */
     metadata?: Metadata;
     /** How long the call may ring; default 60. */
@@ -716,4 +714,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "9a7ce64a90a9c90c969f501848317c8cc4530a8a62a318849403a2f6e9cb13a3";
+export declare const PROTOCOL_HASH = "97e953220686a9ff03416327e1e3086dbc1234363e4551169a3892343c4cfc7c";
