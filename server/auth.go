@@ -21,11 +21,25 @@ type Grants struct {
 	Moderator bool `json:"moderator,omitempty"`
 	// Admin allows the admin.* methods and acting on any room.
 	Admin bool `json:"admin,omitempty"`
+	// Owner lists rooms the session owns: it joins them as owner, whoever
+	// is seated already (otherwise a room's owner is its first peer). They
+	// are granted as if listed in Rooms too.
+	Owner []string `json:"owner,omitempty"`
 }
 
 // MayJoin reports whether the grants admit roomID.
 func (g Grants) MayJoin(roomID string) bool {
-	return g.Rooms == nil || slices.Contains(g.Rooms, "*") || slices.Contains(g.Rooms, roomID)
+	return g.AnyRoom() || slices.Contains(g.Rooms, roomID) || g.Owns(roomID)
+}
+
+// AnyRoom reports whether the grants admit every room (rooms absent or "*").
+func (g Grants) AnyRoom() bool {
+	return g.Rooms == nil || slices.Contains(g.Rooms, "*")
+}
+
+// Owns reports whether the grants make the session roomID's owner.
+func (g Grants) Owns(roomID string) bool {
+	return slices.Contains(g.Owner, roomID)
 }
 
 // Claims is the JWT payload Parley reads: the standard subject (identity),

@@ -21,8 +21,10 @@ import (
 
 // defaultCallLifetime is how long an invite rings without lifetimeSec; the
 // schema bounds lifetimeSec to 1…300. Limits.MaxCallsPerSession bounds the
-// calls a session takes part in at once (as caller, ringing callee device,
-// or party of an active call).
+// calls a session takes part in at once as caller or party of an active
+// call, and so when a callee device is busy (486): calls ringing on a
+// device do not count, or any caller could make a callee busy by ringing
+// it (Limits.MaxInvitesPerCaller and MaxInvitesPerPair bound those).
 const defaultCallLifetime = 60 * time.Second
 
 // sipCall is one call. Guarded by hub.mu.
@@ -62,6 +64,56 @@ var outcomeOf = map[string]string{
 
 func (c *sipCall) hasFork(s *session) bool { return slices.Contains(c.forks, s) }
 
+// invitePair is a caller identity and a callee identity.
+type invitePair struct{ caller, callee string }
+
+// ownCallsLocked counts the calls s takes part in as caller or party of
+// an active call (not those ringing on it).
+func (h *hub) ownCallsLocked(s *session) int {
+	n := 0
+	for _, c := range h.callsOf[s] {
+		if c.caller == s || c.state == api.CallStateActive {
+			n++
+		}
+	}
+	return n
+}
+
+// answeredLocked counts the active calls s is a party of.
+func (h *hub) answeredLocked(s *session) int {
+	n := 0
+	for _, c := range h.callsOf[s] {
+		if c.state == api.CallStateActive {
+			n++
+		}
+	}
+	return n
+}
+
+// unansweredDoneLocked: c is answered or ends unanswered, so it no longer
+// counts against its caller's invite caps. Called once per call, when its
+// state leaves calling/ringing.
+func (h *hub) unansweredDoneLocked(c *sipCall) {
+	caller, pair := c.caller.identity, invitePair{c.caller.identity, c.callee}
+	if h.invitesBy[caller]--; h.invitesBy[caller] <= 0 {
+		delete(h.invitesBy, caller)
+	}
+	if h.invitesTo[pair]--; h.invitesTo[pair] <= 0 {
+		delete(h.invitesTo, pair)
+	}
+}
+
+// newCallIDLocked picks an id that no live room or call holds. Call ids
+// are the server's: a call's room is named by its id, so a caller-chosen
+// id would reserve that room id for as long as the call rang.
+func (h *hub) newCallIDLocked() string {
+	for {
+		if id := newID(16); h.idTakenLocked(id) == nil {
+			return id
+		}
+	}
+}
+
 // trackLocked and untrackLocked keep the per-session index of calls.
 func (h *hub) trackLocked(s *session, c *sipCall) {
 	m := h.callsOf[s]
@@ -83,7 +135,6 @@ func (h *hub) untrackLocked(s *session, c *sipCall) {
 
 // callInvite is a validated call.invite.
 type callInvite struct {
-	id       string
 	to       string
 	metadata jsontext.Value
 	lifetime time.Duration
@@ -95,14 +146,15 @@ type callInvite struct {
 func (h *hub) invite(caller *session, devices []*session, inv callInvite, now time.Time) (*sipCall, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(h.callsOf[caller]) >= h.limits.MaxCallsPerSession {
+	if h.ownCallsLocked(caller) >= h.limits.MaxCallsPerSession {
 		return nil, api.ErrTooLarge(fmt.Sprintf("a session may take part in at most %d calls at a time", h.limits.MaxCallsPerSession))
 	}
-	if inv.id == "" {
-		inv.id = newID(16)
+	pair := invitePair{caller.identity, inv.to}
+	if n := h.invitesBy[pair.caller]; n >= h.limits.MaxInvitesPerCaller {
+		return nil, api.ErrTooLarge(fmt.Sprintf("identity %q has %d unanswered invites, its maximum; wait for an answer or call.cancel one", pair.caller, n))
 	}
-	if err := h.idTakenLocked(inv.id); err != nil {
-		return nil, err
+	if n := h.invitesTo[pair]; n >= h.limits.MaxInvitesPerPair {
+		return nil, api.ErrTooLarge(fmt.Sprintf("unanswered invites to %q: you have %d, the maximum; wait for an answer or call.cancel one", inv.to, n))
 	}
 	if len(devices) == 0 {
 		h.callMetrics.outcome("offline")
@@ -110,19 +162,21 @@ func (h *hub) invite(caller *session, devices []*session, inv callInvite, now ti
 	}
 	var forks []*session
 	for _, d := range devices {
-		if len(h.callsOf[d]) < h.limits.MaxCallsPerSession {
+		if h.answeredLocked(d) < h.limits.MaxCallsPerSession {
 			forks = append(forks, d)
 		}
 	}
 	if len(forks) == 0 {
 		h.callMetrics.outcome("busy")
-		return nil, api.ErrRoomFull(fmt.Sprintf("busy: every session of %q has its maximum of %d calls", inv.to, h.limits.MaxCallsPerSession))
+		return nil, api.ErrRoomFull(fmt.Sprintf("busy: every session of %q is in its maximum of %d answered calls", inv.to, h.limits.MaxCallsPerSession))
 	}
 	c := &sipCall{
-		id: inv.id, caller: caller, callee: inv.to, metadata: inv.metadata, state: api.CallStateCalling,
+		id: h.newCallIDLocked(), caller: caller, callee: inv.to, metadata: inv.metadata, state: api.CallStateCalling,
 		forks: forks, invitedAt: now, expiresAt: now.Add(inv.lifetime),
 	}
 	h.calls[c.id] = c
+	h.invitesBy[pair.caller]++
+	h.invitesTo[pair]++
 	h.trackLocked(caller, c)
 	ev := &api.CallIncomingEvent{CallID: c.id, From: caller.identity, Metadata: c.metadata, ExpiresAt: c.expiresAt.Unix()}
 	for _, d := range forks {
@@ -204,6 +258,9 @@ func (h *hub) accept(s *session, id string, now time.Time) (*api.RoomJoinResult,
 			return nil, api.ErrTooLarge(fmt.Sprintf("a session may be in at most %d rooms", h.limits.MaxRoomsPerSession))
 		}
 	}
+	if h.ownCallsLocked(s) >= h.limits.MaxCallsPerSession {
+		return nil, api.ErrTooLarge(fmt.Sprintf("a session may take part in at most %d calls at a time", h.limits.MaxCallsPerSession))
+	}
 	if _, exists := h.rooms[c.id]; exists { // room.create refuses live call ids; this would be a bug
 		return nil, api.ErrConflict(fmt.Sprintf("a room %q already exists", c.id))
 	}
@@ -211,7 +268,7 @@ func (h *hub) accept(s *session, id string, now time.Time) (*api.RoomJoinResult,
 		return nil, api.ErrTooLarge(fmt.Sprintf("this server holds its maximum of %d rooms", h.limits.MaxRooms))
 	}
 	c.timer.Stop()
-	r := &room{id: c.id, maxPeers: 2, locked: true, metadata: c.metadata, creator: c.caller.identity, createdAt: now, hadPeers: true, call: c}
+	r := &room{id: c.id, maxPeers: 2, locked: true, metadata: c.metadata, createdAt: now, hadPeers: true, call: c}
 	h.rooms[r.id] = r
 	callerSeat := &member{sess: c.caller, peer: api.Peer{PeerID: c.caller.peerID, Identity: c.caller.identity, Role: api.RoleOwner}}
 	calleeSeat := &member{sess: s, peer: api.Peer{PeerID: s.peerID, Identity: s.identity, Role: api.RoleParticipant}}
@@ -219,6 +276,7 @@ func (h *hub) accept(s *session, id string, now time.Time) (*api.RoomJoinResult,
 	c.caller.rooms[r.id] = r
 	s.rooms[r.id] = r
 	c.room = r
+	h.unansweredDoneLocked(c)
 	c.state = api.CallStateActive
 	others := slices.DeleteFunc(slices.Clone(c.forks), func(o *session) bool { return o == s })
 	c.forks = nil
@@ -320,6 +378,9 @@ func (h *hub) endCallLocked(c *sipCall, code int64, reason, by string, notify []
 	}
 	delete(h.calls, c.id)
 	c.timer.Stop()
+	if c.state != api.CallStateActive {
+		h.unansweredDoneLocked(c)
+	}
 	ev := &api.CallEndedEvent{CallID: c.id, Code: code, Reason: reason, By: by}
 	for _, s := range notify {
 		if !slices.Contains(skip, s) {
@@ -402,7 +463,7 @@ func (s *Server) CallInvite(ctx context.Context, p *api.CallInviteParams) (*api.
 	if err := checkMetadata("metadata", p.Metadata, s.cfg.Limits.MaxMetadataBytes); err != nil {
 		return nil, err
 	}
-	inv := callInvite{id: p.CallID, to: p.To, metadata: p.Metadata, lifetime: defaultCallLifetime}
+	inv := callInvite{to: p.To, metadata: p.Metadata, lifetime: defaultCallLifetime}
 	if p.LifetimeSec != 0 {
 		inv.lifetime = time.Duration(p.LifetimeSec) * time.Second
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/parley-rtc/parley/api"
 )
 
 // ringing connects alice and bob, and alice calls bob: his one device is
@@ -48,12 +50,9 @@ func TestCallAcceptThenHangup(t *testing.T) {
 		t.Run("hangup by "+who, func(t *testing.T) {
 			ts := startServer(t)
 			alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
-			id := invite(t, alice, map[string]any{"to": "bob", "callId": "c1", "metadata": map[string]any{"video": true}})
-			if id != "c1" {
-				t.Fatalf("callId %q, want c1", id)
-			}
+			id := invite(t, alice, map[string]any{"to": "bob", "metadata": map[string]any{"video": true}})
 			in := bob.expect("call.incoming")
-			if in["callId"] != "c1" || in["from"] != "alice" || in["metadata"].(map[string]any)["video"] != true || in["expiresAt"].(float64) <= 0 {
+			if in["callId"] != id || in["from"] != "alice" || in["metadata"].(map[string]any)["video"] != true || in["expiresAt"].(float64) <= 0 {
 				t.Fatalf("call.incoming = %v", in)
 			}
 			bob.must("call.ringing", map[string]any{"callId": id})
@@ -87,7 +86,7 @@ func TestCallAcceptThenHangup(t *testing.T) {
 			carol := ts.connect(t, "carol")
 			_, err := carol.Call("room.join", map[string]any{"roomId": id})
 			rpcError(t, err, 409, "locked")
-			_, err = carol.Call("call.invite", map[string]any{"to": "bob", "callId": id})
+			_, err = carol.Call("room.create", map[string]any{"roomId": id})
 			rpcError(t, err, 409, id)
 
 			hanger, other, otherID := alice, bob, "alice"
@@ -287,9 +286,10 @@ func TestCallSessionEnd(t *testing.T) {
 }
 
 // Inputs are bounded: lifetime by the schema, calls per session by the
-// server (--max-calls-per-session, 3 here).
+// server (--max-calls-per-session, 3 here; the invite caps, tested in
+// TestCallInviteCaps, out of the way).
 func TestCallBounds(t *testing.T) {
-	ts := startServer(t, func(c *Config) { c.Limits.MaxCallsPerSession = 3 })
+	ts := startServer(t, func(c *Config) { c.Limits.MaxCallsPerSession, c.Limits.MaxInvitesPerPair = 3, 3 })
 	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
 	_, err := alice.Call("call.invite", map[string]any{"to": "bob", "lifetimeSec": 301})
 	rpcError(t, err, -32602, "lifetimeSec")
@@ -301,10 +301,88 @@ func TestCallBounds(t *testing.T) {
 	}
 	_, err = alice.Call("call.invite", map[string]any{"to": "bob"})
 	rpcError(t, err, 413, "at most 3 calls")
-	// bob's one device is at its maximum too: another caller finds it busy.
+	// bob's one device has 3 calls ringing and none answered: another
+	// caller still reaches it (TestCallBusy).
 	carol := ts.connect(t, "carol")
-	_, err = carol.Call("call.invite", map[string]any{"to": "bob"})
-	rpcError(t, err, 486, "busy")
+	invite(t, carol, map[string]any{"to": "bob"})
+	bob.expect("call.incoming")
+}
+
+// TestCallInviteCaps: unanswered invites are capped per caller identity
+// (--max-invites-per-caller, 2 here) and per caller–callee pair
+// (--max-invites-per-pair, 1), across the caller's sessions; an answered
+// or ended invite stops counting.
+func TestCallInviteCaps(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Limits.MaxInvitesPerCaller = 2 })
+	alice, phone := ts.connect(t, "alice"), ts.connect(t, "alice")
+	bob, carol, dave := ts.connect(t, "bob"), ts.connect(t, "carol"), ts.connect(t, "dave")
+
+	toBob := invite(t, alice, map[string]any{"to": "bob"})
+	bob.expect("call.incoming")
+	for _, p := range []*peer{alice, phone} { // the pair cap is the identity's
+		_, err := p.Call("call.invite", map[string]any{"to": "bob"})
+		rpcError(t, err, 413, `unanswered invites to "bob"`)
+	}
+	invite(t, phone, map[string]any{"to": "carol"})
+	carol.expect("call.incoming")
+	_, err := alice.Call("call.invite", map[string]any{"to": "dave"})
+	rpcError(t, err, 413, `identity "alice" has 2 unanswered invites`)
+
+	alice.must("call.cancel", map[string]any{"callId": toBob})
+	bob.expect("call.ended")
+	toBob = invite(t, alice, map[string]any{"to": "bob"}) // the pair is free again
+	bob.expect("call.incoming")
+	bob.must("call.accept", map[string]any{"callId": toBob})
+	invite(t, alice, map[string]any{"to": "dave"}) // an answered call is no invite
+	dave.expect("call.incoming")
+}
+
+// TestCallBusy: a callee's device is busy (486) with answered calls only
+// (--max-calls-per-session, 1 here); calls ringing on it never make it
+// busy, nor keep it from calling out, and it cannot accept past its
+// maximum.
+func TestCallBusy(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Limits.MaxCallsPerSession = 1 })
+	bob := ts.connect(t, "bob")
+	var callers []*peer
+	var ids []string
+	for _, who := range []string{"alice", "carol", "dave"} {
+		p := ts.connect(t, who)
+		callers = append(callers, p)
+		ids = append(ids, invite(t, p, map[string]any{"to": "bob", "lifetimeSec": 300}))
+		bob.expect("call.incoming")
+	}
+	erin := ts.connect(t, "erin")
+	toErin := invite(t, bob, map[string]any{"to": "erin"}) // three calls ringing on bob: he still calls out
+	erin.expect("call.incoming")
+	_, err := bob.Call("call.accept", map[string]any{"callId": ids[0]})
+	rpcError(t, err, 413, "at most 1 calls") // his own invite is one of his calls
+	bob.must("call.cancel", map[string]any{"callId": toErin})
+
+	bob.must("call.accept", map[string]any{"callId": ids[0]})
+	_, err = bob.Call("call.accept", map[string]any{"callId": ids[1]})
+	rpcError(t, err, 413, "at most 1 calls")
+	_, err = erin.Call("call.invite", map[string]any{"to": "bob"})
+	rpcError(t, err, 486, "answered calls")
+	callers[0].must("call.hangup", map[string]any{"callId": ids[0]})
+	bob.must("call.accept", map[string]any{"callId": ids[2]})
+}
+
+// TestCallIDsAreTheServers: call.invite takes no callId, so nobody can
+// reserve a room id by naming a call after it; rooms cannot take a live
+// call's id either.
+func TestCallIDsAreTheServers(t *testing.T) {
+	ts := startServer(t)
+	alice, bob := ts.connect(t, "alice"), ts.connect(t, "bob")
+	_, err := alice.Call("call.invite", map[string]any{"to": "bob", "callId": "q"})
+	rpcError(t, err, -32602, "callId")
+	joinRoom(bob, "q")
+	id := invite(t, alice, map[string]any{"to": "bob"})
+	if !api.ValidRoomID(id) || len(id) != 16 {
+		t.Fatalf("call id %q, want 16 characters of a room id", id)
+	}
+	_, err = bob.Call("room.join", map[string]any{"roomId": id, "create": true})
+	rpcError(t, err, 409, id)
 }
 
 func TestCallMetrics(t *testing.T) {

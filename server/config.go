@@ -120,6 +120,20 @@ type Limits struct {
 	ResumeWindow   time.Duration `koanf:"resume-window"`
 	ReplayMessages int           `koanf:"replay-messages"`
 	ReplayBytes    int           `koanf:"replay-bytes"`
+
+	// Rooms a session made with room.create that nobody has joined yet
+	// hold a share of MaxRooms: they are capped per session and per
+	// identity, wait SessionEmptyRoomTTL (not EmptyRoomTTL, which is for
+	// rooms an app backend makes over POST /rpc) for a first peer, and go
+	// when their creator's session ends.
+	MaxEmptyRoomsPerSession  int           `koanf:"max-empty-rooms-per-session"`
+	MaxEmptyRoomsPerIdentity int           `koanf:"max-empty-rooms-per-identity"`
+	SessionEmptyRoomTTL      time.Duration `koanf:"session-empty-room-ttl"`
+	// Unanswered invites (call.invite) are capped per caller identity and
+	// per caller–callee pair, so that no caller can keep a callee ringing
+	// at will; a callee is busy only with answered calls.
+	MaxInvitesPerCaller int `koanf:"max-invites-per-caller"`
+	MaxInvitesPerPair   int `koanf:"max-invites-per-pair"`
 }
 
 // DevListen is where `parley serve --dev` listens unless told otherwise.
@@ -171,6 +185,12 @@ func DefaultConfig() Config {
 			ResumeWindow:       30 * time.Second,
 			ReplayMessages:     256,
 			ReplayBytes:        256 << 10,
+
+			MaxEmptyRoomsPerSession:  16,
+			MaxEmptyRoomsPerIdentity: 64,
+			SessionEmptyRoomTTL:      30 * time.Second,
+			MaxInvitesPerCaller:      8,
+			MaxInvitesPerPair:        1,
 		},
 	}
 }
@@ -256,6 +276,11 @@ func (c *Config) Validate() error {
 		{"limits.resume-window", float64(l.ResumeWindow)},
 		{"limits.replay-messages", float64(l.ReplayMessages)},
 		{"limits.replay-bytes", float64(l.ReplayBytes)},
+		{"limits.max-empty-rooms-per-session", float64(l.MaxEmptyRoomsPerSession)},
+		{"limits.max-empty-rooms-per-identity", float64(l.MaxEmptyRoomsPerIdentity)},
+		{"limits.session-empty-room-ttl", float64(l.SessionEmptyRoomTTL)},
+		{"limits.max-invites-per-caller", float64(l.MaxInvitesPerCaller)},
+		{"limits.max-invites-per-pair", float64(l.MaxInvitesPerPair)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {

@@ -97,22 +97,28 @@ func (s *Server) authenticate(st *connState, p *api.SessionConnectParams) (strin
 	}
 }
 
-// RoomCreate makes an empty room (sessions with the create grant, or an app
-// backend over POST /rpc).
+// RoomCreate makes an empty room (sessions with the create grant, within
+// their rooms grant, or an app backend over POST /rpc).
 func (s *Server) RoomCreate(ctx context.Context, p *api.RoomCreateParams) (*api.RoomCreateResult, error) {
 	c, err := s.callerOf(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !c.admin && !c.sess.grants.Create {
-		return nil, api.ErrForbidden("your token does not grant creating rooms")
+	spec := roomSpec{id: p.RoomID, maxPeers: int(p.MaxPeers), metadata: p.Metadata, duplicate: p.DuplicateIdentity}
+	if !c.admin {
+		g := c.sess.grants
+		switch {
+		case !g.Create:
+			return nil, api.ErrForbidden("your token does not grant creating rooms")
+		case p.RoomID == "" && !g.AnyRoom():
+			return nil, api.ErrForbidden("your token grants only some rooms: name one of them as roomId")
+		case p.RoomID != "" && !g.MayJoin(p.RoomID):
+			return nil, api.ErrForbidden(fmt.Sprintf("your token does not grant room %q", p.RoomID))
+		}
+		spec.creator = c.sess
 	}
 	if err := checkMetadata("metadata", p.Metadata, s.cfg.Limits.MaxMetadataBytes); err != nil {
 		return nil, err
-	}
-	spec := roomSpec{id: p.RoomID, maxPeers: int(p.MaxPeers), metadata: p.Metadata, duplicate: p.DuplicateIdentity}
-	if c.sess != nil {
-		spec.creator = c.sess.identity
 	}
 	id, err := s.hub.create(spec)
 	if err != nil {

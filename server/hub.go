@@ -21,9 +21,18 @@ type hub struct {
 
 	mu    sync.RWMutex
 	rooms map[string]*room
-	// calls (calls.go) by id, and by the sessions taking part in them.
+	// emptyRooms are the rooms each session made with room.create that
+	// nobody has joined yet; emptyRoomsOf counts them by the sessions'
+	// identity (Limits.MaxEmptyRoomsPerSession, MaxEmptyRoomsPerIdentity).
+	emptyRooms   map[*session]map[string]*room
+	emptyRoomsOf map[string]int
+	// calls (calls.go) by id, and by the sessions taking part in them;
+	// unanswered invites counted by caller identity and by caller–callee
+	// pair (Limits.MaxInvitesPerCaller, MaxInvitesPerPair).
 	calls       map[string]*sipCall
 	callsOf     map[*session]map[string]*sipCall
+	invitesBy   map[string]int
+	invitesTo   map[invitePair]int
 	callMetrics *callMetrics
 }
 
@@ -34,8 +43,12 @@ type room struct {
 	maxPeers  int
 	locked    bool
 	metadata  jsontext.Value
-	creator   string              // identity that becomes owner on joining; "" = first joiner
 	duplicate api.DuplicatePolicy // what a second seat of one identity does
+	// createdBy is the session whose room.create made the room, until its
+	// first peer joins: the room counts against that session's empty-room
+	// caps meanwhile, and goes if the session ends. Creating a room owns
+	// nothing (roleFor).
+	createdBy *session
 	members   []*member
 	hadPeers  bool
 	emptyTTL  *time.Timer
@@ -55,7 +68,16 @@ type member struct {
 }
 
 func newHub(limits Limits) *hub {
-	return &hub{limits: limits, rooms: make(map[string]*room), calls: make(map[string]*sipCall), callsOf: make(map[*session]map[string]*sipCall)}
+	return &hub{
+		limits:       limits,
+		rooms:        make(map[string]*room),
+		emptyRooms:   make(map[*session]map[string]*room),
+		emptyRoomsOf: make(map[string]int),
+		calls:        make(map[string]*sipCall),
+		callsOf:      make(map[*session]map[string]*sipCall),
+		invitesBy:    make(map[string]int),
+		invitesTo:    make(map[invitePair]int),
+	}
 }
 
 // roomSpec is what room.create and room.join(create) ask for.
@@ -63,8 +85,10 @@ type roomSpec struct {
 	id        string
 	maxPeers  int
 	metadata  jsontext.Value
-	creator   string
 	duplicate api.DuplicatePolicy // "" is multi
+	// creator is the session making the room with room.create, if it is
+	// held to the empty-room caps (not an admin, nor an app backend).
+	creator *session
 }
 
 // idTakenLocked refuses an id a live room or call holds: rooms and calls
@@ -100,21 +124,60 @@ func (h *hub) createLocked(spec roomSpec) (*room, error) {
 	if spec.duplicate == "" {
 		spec.duplicate = api.DuplicatePolicyMulti
 	}
-	r := &room{id: spec.id, maxPeers: spec.maxPeers, metadata: spec.metadata, creator: spec.creator, duplicate: spec.duplicate, createdAt: time.Now()}
+	r := &room{id: spec.id, maxPeers: spec.maxPeers, metadata: spec.metadata, duplicate: spec.duplicate, createdAt: time.Now()}
 	h.rooms[r.id] = r
 	return r, nil
 }
 
-// create makes an empty room that expires if nobody joins it in time.
+// create makes an empty room that expires if nobody joins it in time. A
+// session's room waits SessionEmptyRoomTTL, counts against its creator's
+// empty-room caps meanwhile and goes with its creator's session: rooms
+// made and never joined cannot pile up to the node's MaxRooms. An app
+// backend's (or admin's) waits EmptyRoomTTL.
 func (h *hub) create(spec roomSpec) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	ttl := h.limits.EmptyRoomTTL
+	if s := spec.creator; s != nil {
+		if n := len(h.emptyRooms[s]); n >= h.limits.MaxEmptyRoomsPerSession {
+			return "", api.ErrTooLarge(fmt.Sprintf("this session has made %d rooms that nobody has joined yet, its maximum; join one, or wait for them to expire", n))
+		}
+		if n := h.emptyRoomsOf[s.identity]; n >= h.limits.MaxEmptyRoomsPerIdentity {
+			return "", api.ErrTooLarge(fmt.Sprintf("identity %q has made %d rooms that nobody has joined yet, its maximum; join one, or wait for them to expire", s.identity, n))
+		}
+		ttl = h.limits.SessionEmptyRoomTTL
+	}
 	r, err := h.createLocked(spec)
 	if err != nil {
 		return "", err
 	}
-	r.emptyTTL = time.AfterFunc(h.limits.EmptyRoomTTL, func() { h.expireEmpty(r) })
+	if s := spec.creator; s != nil {
+		r.createdBy = s
+		if h.emptyRooms[s] == nil {
+			h.emptyRooms[s] = make(map[string]*room)
+		}
+		h.emptyRooms[s][r.id] = r
+		h.emptyRoomsOf[s.identity]++
+	}
+	r.emptyTTL = time.AfterFunc(ttl, func() { h.expireEmpty(r) })
 	return r.id, nil
+}
+
+// releaseEmptyLocked: r has its first peer, or is going; it no longer
+// counts against its creator's empty-room caps. hub.mu must be held.
+func (h *hub) releaseEmptyLocked(r *room) {
+	s := r.createdBy
+	if s == nil {
+		return
+	}
+	r.createdBy = nil
+	delete(h.emptyRooms[s], r.id)
+	if len(h.emptyRooms[s]) == 0 {
+		delete(h.emptyRooms, s)
+	}
+	if h.emptyRoomsOf[s.identity]--; h.emptyRoomsOf[s.identity] <= 0 {
+		delete(h.emptyRoomsOf, s.identity)
+	}
 }
 
 // expireEmpty removes a created room that nobody ever joined.
@@ -122,6 +185,7 @@ func (h *hub) expireEmpty(r *room) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !r.hadPeers && h.rooms[r.id] == r {
+		h.releaseEmptyLocked(r)
 		delete(h.rooms, r.id)
 	}
 }
@@ -157,7 +221,7 @@ func (h *hub) join(s *session, req joinRequest) (*api.RoomJoinResult, error) {
 			return nil, api.ErrForbidden("your token does not grant creating rooms")
 		}
 		var err error
-		if r, err = h.createLocked(roomSpec{id: req.roomID, creator: s.identity}); err != nil {
+		if r, err = h.createLocked(roomSpec{id: req.roomID}); err != nil {
 			return nil, err
 		}
 	}
@@ -209,6 +273,7 @@ func (h *hub) join(s *session, req joinRequest) (*api.RoomJoinResult, error) {
 		r.emptyTTL.Stop()
 		r.emptyTTL = nil
 	}
+	h.releaseEmptyLocked(r)
 	s.rooms[r.id] = r
 	if req.rejoin {
 		// After a resume gap: a roster in seq order with everything else.
@@ -217,11 +282,14 @@ func (h *hub) join(s *session, req joinRequest) (*api.RoomJoinResult, error) {
 	return &api.RoomJoinResult{RoomID: r.id, Self: m.peer, Peers: others}, nil
 }
 
-// roleFor picks the role of a joining session: the creator (or, for a room
-// without one, the first joiner) owns it; a moderator grant gives moderator.
+// roleFor picks the role of a joining session: the room's first peer owns
+// it, and so does a session whose token grants it the room's ownership.
+// Making a room with room.create owns nothing, and nobody else becomes
+// owner by joining, so a creator who joins after the seated owner cannot
+// take the room over. A moderator grant gives moderator.
 func (r *room) roleFor(s *session) api.Role {
 	switch {
-	case (r.creator == "" && !r.hadPeers) || (r.creator != "" && r.creator == s.identity && !r.hasOwner()):
+	case !r.hadPeers || s.grants.Owns(r.id):
 		return api.RoleOwner
 	case s.grants.Moderator:
 		return api.RoleModerator
@@ -277,12 +345,18 @@ func (h *hub) leave(s *session, roomID string, reason api.PeerLeftReason) error 
 	return nil
 }
 
-// leaveAll removes s from every room (its connection ended).
+// leaveAll removes s from every room, and removes the rooms it made that
+// nobody joined (its session ended).
 func (h *hub) leaveAll(s *session, reason api.PeerLeftReason) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, r := range s.rooms {
 		h.removeLocked(r, s, reason)
+	}
+	for _, r := range h.emptyRooms[s] {
+		r.emptyTTL.Stop()
+		h.releaseEmptyLocked(r)
+		delete(h.rooms, r.id)
 	}
 }
 
@@ -301,7 +375,7 @@ func (h *hub) removeLocked(r *room, s *session, reason api.PeerLeftReason) {
 		delete(h.rooms, r.id)
 		return
 	}
-	if gone.peer.Role == api.RoleOwner {
+	if gone.peer.Role == api.RoleOwner && !r.hasOwner() {
 		// A room keeps an owner: the longest-present peer inherits it.
 		r.members[0].peer.Role = api.RoleOwner
 		h.broadcastUpdateLocked(r)
@@ -508,6 +582,7 @@ func (h *hub) closeLocked(r *room, reason string) {
 	if r.emptyTTL != nil {
 		r.emptyTTL.Stop()
 	}
+	h.releaseEmptyLocked(r)
 	r.forgetPairs()
 	delete(h.rooms, r.id)
 }

@@ -6,8 +6,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-json-experiment/json"
+
+	"github.com/parley-rtc/parley/api"
 )
 
 // joinRoom has p join roomID (creating it) and returns the result.
@@ -381,4 +384,152 @@ func TestRoomDuplicatePolicyUpdated(t *testing.T) {
 	laptop := ts.connect(t, "alice")
 	_, err = laptop.Call("room.join", map[string]any{"roomId": "u"})
 	rpcError(t, err, 409, "reject")
+}
+
+// TestRoomCreateGrants: room.create obeys the token's grants: create, and
+// a rooms grant naming rooms (owner rooms count as granted); without a
+// roomId, only a token that admits any room. Admins are not limited.
+func TestRoomCreateGrants(t *testing.T) {
+	cases := []struct {
+		name   string
+		grants Grants
+		roomID string
+		want   string // "" = created, else part of the 403's message
+	}{
+		{"no create grant", Grants{}, "a", "creating rooms"},
+		{"inside the rooms grant", Grants{Create: true, Rooms: []string{"a"}}, "a", ""},
+		{"outside the rooms grant", Grants{Create: true, Rooms: []string{"a"}}, "b", `does not grant room "b"`},
+		{"no roomId, narrow grant", Grants{Create: true, Rooms: []string{"a"}}, "", "name one of them"},
+		{"no roomId, any room", Grants{Create: true}, "", ""},
+		{"no roomId, star", Grants{Create: true, Rooms: []string{"*"}}, "", ""},
+		{"an owner room", Grants{Create: true, Rooms: []string{"a"}, Owner: []string{"o"}}, "o", ""},
+		{"admin", Grants{Admin: true, Rooms: []string{"a"}}, "b", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t)
+			p := ts.connectWith(t, map[string]any{"token": mint(t, "alice", tc.grants, time.Hour)})
+			params := map[string]any{}
+			if tc.roomID != "" {
+				params["roomId"] = tc.roomID
+			}
+			_, err := p.Call("room.create", params)
+			if tc.want != "" {
+				rpcError(t, err, 403, tc.want)
+			} else if err != nil {
+				t.Fatalf("room.create %v: %v", params, err)
+			}
+		})
+	}
+}
+
+// TestRoomOwnership: a room's owner is its first peer, or a peer whose
+// token's owner grant names the room; creating a room owns nothing, and
+// nobody else becomes owner by joining. Mallory pre-creates "standup" and
+// joins after alice, its real owner: he is a participant, who can neither
+// kick her nor lock the room.
+func TestRoomOwnership(t *testing.T) {
+	roleIn := func(joined map[string]any) string { return joined["self"].(map[string]any)["role"].(string) }
+	t.Run("pre-create then steal", func(t *testing.T) {
+		ts := startServer(t)
+		mallory, alice := ts.connect(t, "mallory"), ts.connect(t, "alice")
+		mallory.must("room.create", map[string]any{"roomId": "standup"})
+		if role := roleIn(joinRoom(alice, "standup")); role != "owner" {
+			t.Fatalf("alice, the first to join, is %s", role)
+		}
+		if role := roleIn(joinRoom(mallory, "standup")); role != "participant" {
+			t.Fatalf("mallory, the creator joining second, is %s", role)
+		}
+		_, err := mallory.Call("room.kick", map[string]any{"roomId": "standup", "peerId": alice.peerID})
+		rpcError(t, err, 403, "owner or a moderator")
+		_, err = mallory.Call("room.update", map[string]any{"roomId": "standup", "locked": true})
+		rpcError(t, err, 403, "owner")
+		alice.must("room.kick", map[string]any{"roomId": "standup", "peerId": mallory.peerID})
+	})
+	t.Run("owner grant", func(t *testing.T) {
+		ts := startServer(t)
+		bob, carol := ts.connect(t, "bob"), ts.connect(t, "carol")
+		if role := roleIn(joinRoom(bob, "standup")); role != "owner" {
+			t.Fatalf("bob, the first to join, is %s", role)
+		}
+		if role := roleIn(joinRoom(carol, "standup")); role != "participant" {
+			t.Fatalf("carol is %s", role)
+		}
+		alice := ts.connectWith(t, map[string]any{"token": mint(t, "alice", Grants{Rooms: []string{"other"}, Owner: []string{"standup"}}, time.Hour)})
+		joined := call[map[string]any](t, alice, "room.join", map[string]any{"roomId": "standup"})
+		if role := roleIn(joined); role != "owner" {
+			t.Fatalf("alice, granted the room's ownership, joined as %s", role)
+		}
+		_, err := alice.Call("room.kick", map[string]any{"roomId": "standup", "peerId": bob.peerID})
+		rpcError(t, err, 403, "cannot be kicked")
+		// bob leaves: alice is still an owner, so carol, present longer,
+		// does not inherit.
+		bob.must("room.leave", map[string]any{"roomId": "standup"})
+		info := call[map[string]any](t, carol, "room.get", map[string]any{"roomId": "standup"})
+		for _, p := range info["peers"].([]any) {
+			if p := p.(map[string]any); p["peerId"] == carol.peerID && p["role"] != "participant" {
+				t.Fatalf("carol became %s while alice owns the room", p["role"])
+			}
+		}
+	})
+}
+
+// TestRoomCreateEmptyCaps: a session may hold --max-empty-rooms-per-session
+// (2 here) rooms it made that nobody joined, an identity
+// --max-empty-rooms-per-identity (3) over its sessions; a room stops
+// counting when anyone joins it. room.join {create} and app backends are
+// not capped.
+func TestRoomCreateEmptyCaps(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.Limits.MaxEmptyRoomsPerSession, c.Limits.MaxEmptyRoomsPerIdentity = 2, 3
+	})
+	phone, laptop, bob := ts.connect(t, "alice"), ts.connect(t, "alice"), ts.connect(t, "bob")
+	phone.must("room.create", map[string]any{"roomId": "e1"})
+	phone.must("room.create", map[string]any{"roomId": "e2"})
+	_, err := phone.Call("room.create", map[string]any{"roomId": "e3"})
+	rpcError(t, err, 413, "this session has made 2 rooms that nobody has joined yet")
+	joinRoom(phone, "j1") // joined at once: not capped
+	joinRoom(bob, "e1")   // anyone's join releases it
+	phone.must("room.create", map[string]any{"roomId": "e3"})
+	laptop.must("room.create", map[string]any{"roomId": "f1"})
+	_, err = laptop.Call("room.create", map[string]any{"roomId": "f2"})
+	rpcError(t, err, 413, `identity "alice" has made 3 rooms`)
+	for i := range 5 {
+		if code, body := post(t, ts, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"room.create","params":{"roomId":"b%d"}}`, i), true); code != 200 || strings.Contains(body, "error") {
+			t.Fatalf("the app backend's room.create: %d %s", code, body)
+		}
+	}
+}
+
+// TestRoomCreateEmptyLifetime: a room a session made waits
+// --session-empty-room-ttl for its first peer and goes with that session's
+// end (not with a resumable drop); an app backend's waits --empty-room-ttl.
+func TestRoomCreateEmptyLifetime(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Limits.SessionEmptyRoomTTL = 200 * time.Millisecond })
+	alice := ts.connect(t, "alice")
+	alice.must("room.create", map[string]any{"roomId": "brief"})
+	alice.must("room.create", map[string]any{"roomId": "kept"})
+	joinRoom(alice, "kept")
+	if code, body := post(t, ts, `{"jsonrpc":"2.0","id":1,"method":"room.create","params":{"roomId":"backend"}}`, true); code != 200 || strings.Contains(body, "error") {
+		t.Fatalf("the app backend's room.create: %d %s", code, body)
+	}
+	exists := func(id string) bool {
+		return slices.ContainsFunc(ts.srv.hub.list(), func(r api.RoomSummary) bool { return r.RoomID == id })
+	}
+	eventually(t, "the unjoined room to expire", func() bool { return !exists("brief") })
+	time.Sleep(200 * time.Millisecond)
+	if !exists("kept") || !exists("backend") {
+		t.Fatalf("rooms %v, want kept (joined) and backend (--empty-room-ttl) still there", ts.srv.hub.list())
+	}
+
+	ts = startServer(t)
+	dropped, leaving := ts.connect(t, "dropped"), ts.connect(t, "leaving")
+	dropped.must("room.create", map[string]any{"roomId": "d"})
+	leaving.must("room.create", map[string]any{"roomId": "l"})
+	_ = dropped.Close() // resumable: its rooms wait for it
+	closeNormally(t, leaving.Client)
+	eventually(t, "the room of the ended session to go", func() bool { return !exists("l") })
+	if !exists("d") {
+		t.Fatal("the room of a session that dropped (resumable) went with the drop")
+	}
 }

@@ -229,6 +229,22 @@ func TestTLSAndTokens(t *testing.T) {
 	if _, err := c.Call("room.join", map[string]any{"roomId": "other", "create": true}); err == nil || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("join outside the token's rooms: %v", err)
 	}
+	// --owner: bob joins after alice, the room's first peer, as an owner.
+	out, err = exec.Command(binary, "token", "--key", key, "--identity", "bob", "--room", "lobby", "--owner", "demo").Output()
+	if err != nil {
+		t.Fatalf("parley token --owner: %v", err)
+	}
+	bob := dialURL(t, "wss://"+p.Addr+"/rpc", dialer)
+	mustCall(t, bob, "session.connect", map[string]any{"token": strings.TrimSpace(string(out))}, nil)
+	var joined struct {
+		Self struct {
+			Role string `json:"role"`
+		} `json:"self"`
+	}
+	mustCall(t, bob, "room.join", map[string]any{"roomId": "demo"}, &joined)
+	if joined.Self.Role != "owner" {
+		t.Fatalf("bob, whose token owns demo, joined as %q", joined.Self.Role)
+	}
 	bare := dialURL(t, "wss://"+p.Addr+"/rpc", dialer)
 	if _, err := bare.Call("session.connect", map[string]any{"identity": "mallory"}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("bare identity without --dev: %v", err)

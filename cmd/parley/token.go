@@ -13,7 +13,8 @@ import (
 
 const tokenSynopsis = `Mints a JWT (HS256) for session.connect. The key is --key kid:secret, or the
 first of PARLEY_API_KEYS. App backends mint the same tokens in their own
-language: claims sub (identity), exp, and the grants rooms, create, moderator, admin.`
+language: claims sub (identity), exp, and the grants rooms, create, moderator, admin,
+owner.`
 
 func runToken(args, environ []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token", tokenSynopsis, stderr)
@@ -23,6 +24,7 @@ func runToken(args, environ []string, stdout, stderr io.Writer) error {
 	create := fs.Bool("create", true, "grant creating rooms")
 	moderator := fs.Bool("moderator", false, "join rooms as a moderator (may kick)")
 	admin := fs.Bool("admin", false, "grant admin (the admin.* methods, any room)")
+	owner := fs.StringSlice("owner", nil, "room the identity joins as owner, whoever is there first (repeat; also grants the room)")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -44,7 +46,7 @@ func runToken(args, environ []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("token: --key: %w", err)
 	}
 	kid, _, _ := strings.Cut(*key, ":")
-	tok, err := server.Mint(kid, keys[kid], *identity, server.Grants{Rooms: *rooms, Create: *create, Moderator: *moderator, Admin: *admin}, *ttl, time.Now())
+	tok, err := server.Mint(kid, keys[kid], *identity, server.Grants{Rooms: *rooms, Create: *create, Moderator: *moderator, Admin: *admin, Owner: *owner}, *ttl, time.Now())
 	if err != nil {
 		return err
 	}

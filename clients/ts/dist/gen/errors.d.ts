@@ -32,7 +32,7 @@ export declare class ConflictError extends ParleyError {
 /** 410 resume_gap: The notifications you missed are no longer buffered; rejoin. */
 export declare class ResumeGapError extends ParleyError {
 }
-/** 413 too_large: A field or the whole request is over a server limit. */
+/** 413 too_large: A field or the whole request is over a server limit, or so is what the session holds (rooms joined, rooms made and not yet joined, calls, unanswered invites). */
 export declare class TooLargeError extends ParleyError {
 }
 /** 429 rate_limited: Too many requests; data.retryAfterMs says when to try again. */
@@ -41,7 +41,7 @@ export declare class RateLimitedError extends ParleyError {
 /** 480 unavailable: The callee is not connected. */
 export declare class UnavailableError extends ParleyError {
 }
-/** 486 room_full: The room has maxPeers peers (SIP 486 Busy Here). */
+/** 486 room_full: The room has maxPeers peers (SIP 486 Busy Here); for call.invite, every device of the callee is in its maximum of answered calls. */
 export declare class RoomFullError extends ParleyError {
 }
 /** 487 canceled: The request was canceled. */

@@ -66,7 +66,7 @@ export type PeerId = string;
 export type PeerLeftReason = "left" | "disconnected" | "kicked" | "closed" | "timeout" | "replaced";
 /** What a room does when an identity that already has a seat in it joins again (another device or tab): multi (both seats), takeover (the older seat leaves with room.peerLeft {reason: replaced}, sent to its own session too, which stays connected; the new seat takes the owner role if the old one had it), reject (409 CONFLICT). The server's --duplicate-identity governs sessions; this governs seats in one room. */
 export type DuplicatePolicy = "multi" | "takeover" | "reject";
-/** A peer's role in a room (XMPP MUC flavour). The creator (or first joiner) is the owner; owners and moderators may kick; only owners may update the room. */
+/** A peer's role in a room (XMPP MUC flavour). The first peer to join, and any peer whose token's owner grant names the room, is an owner; owners and moderators may kick; only owners may update the room. */
 export type Role = "owner" | "moderator" | "participant";
 /** The created room. */
 export interface RoomCreateResult {
@@ -297,8 +297,6 @@ export interface MessageSendParams {
 export interface CallInviteParams {
     /** The callee. */
     to: Identity;
-    /** Chosen by the caller, or by the server when absent; it must not be a live room's or call's id (409). */
-    callId?: RoomId;
     /** Passed to the callee in call.incoming (e.g. the media wanted). */
     metadata?: Metadata;
     /** How long the call may ring; default 60. */
@@ -716,4 +714,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "79611a1a34e8ee8d99332858285703837e5230209cb67fa44624cf639242f540";
+export declare const PROTOCOL_HASH = "97e953220686a9ff03416327e1e3086dbc1234363e4551169a3892343c4cfc7c";
