@@ -30,49 +30,40 @@ type turnState struct {
 	srv  *turn.Server
 }
 
-// newTURNState turns the TURN section into a turn.Config. In dev mode a
-// throw-away secret is made; outside dev mode TURN runs only with a secret
-// (a server that never meant to relay must not start doing so on upgrade).
+// newTURNState prepares the TURN section (checked by Config.Validate). In
+// dev mode a throw-away secret is made; outside dev mode TURN runs only
+// with a secret (a server that never meant to relay must not start doing
+// so on upgrade).
 func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...any) }) *turnState {
-	t := c.TURN
-	st := &turnState{on: !t.Disabled && (c.Dev || len(t.Secrets) > 0)}
+	st := &turnState{on: !c.TURN.Disabled && (c.Dev || len(c.TURN.Secrets) > 0)}
 	if !st.on {
-		if !t.Disabled {
+		if !c.TURN.Disabled {
 			log.Info("STUN/TURN is off: give --turn-secret to run it (or --dev)")
 		}
 		return st
 	}
-	secrets := t.Secrets
-	if len(secrets) == 0 {
-		secrets = []string{NewSecret()}
+	st.cfg = c.turnConfig(tlsCfg)
+	if len(st.cfg.Secrets) == 0 {
+		st.cfg.Secrets = []string{NewSecret()}
 	}
-	tlsListen := t.TLSListen
-	if tlsListen == "" && tlsCfg != nil {
-		if host, _, err := net.SplitHostPort(t.Listen); err == nil {
-			tlsListen = net.JoinHostPort(host, turnDefaultTLSPort)
-		}
-	}
-	st.cfg = turn.Config{
-		Listen:                      t.Listen,
-		TLSListen:                   tlsListen,
-		TLS:                         tlsCfg,
-		Alternate:                   t.AltAddress,
-		Realm:                       t.Realm,
-		Secrets:                     secrets,
-		PublicIP:                    t.PublicIP,
-		Host:                        t.Host,
-		RelayMinPort:                t.RelayMinPort,
-		RelayMaxPort:                t.RelayMaxPort,
-		AllowPeers:                  devPeers(c, log),
-		DenyPeers:                   t.DenyPeers,
-		MaxAllocationsPerIdentity:   t.MaxAllocationsPerIdentity,
-		MaxAllocations:              t.MaxAllocations,
-		MaxPermissionsPerAllocation: t.MaxPermissions,
-		BandwidthBitsPerSecond:      t.BandwidthBitsPerSecond,
-		MaxAllocationLifetime:       t.MaxAllocationLifetime,
-		MaxStreamsPerIP:             t.MaxStreamsPerIP,
+	if st.cfg.AllowPeers = devPeers(c); len(st.cfg.AllowPeers) > len(c.TURN.AllowPeers) {
+		log.Info("dev mode: TURN relays to loopback peers (its listener is loopback-only)")
 	}
 	return st
+}
+
+// turnConfig is the TURN section as the server runs it, with tlsCfg (the
+// WSS certificate, nil without TLS): TURN over TLS defaults to the listen
+// IP, port 5349.
+func (c *Config) turnConfig(tlsCfg *tls.Config) turn.Config {
+	t := c.TURN.Config
+	t.TLS = tlsCfg
+	if t.TLSListen == "" && tlsCfg != nil {
+		if host, _, err := net.SplitHostPort(t.Listen); err == nil {
+			t.TLSListen = net.JoinHostPort(host, turnDefaultTLSPort)
+		}
+	}
+	return t
 }
 
 // devPeers is the allow list with, in dev mode on a loopback TURN address,
@@ -80,7 +71,7 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 // local browsers forced to relay must reach each other's relay through it,
 // and only local clients (who can reach loopback anyway) can allocate. A
 // dev server listening beyond loopback keeps the default policy.
-func devPeers(c Config, log interface{ Info(string, ...any) }) []string {
+func devPeers(c Config) []string {
 	allow := c.TURN.AllowPeers
 	if !c.Dev {
 		return allow
@@ -89,7 +80,6 @@ func devPeers(c Config, log interface{ Info(string, ...any) }) []string {
 	if ip, perr := netip.ParseAddr(host); err != nil || perr != nil || !ip.IsLoopback() {
 		return allow
 	}
-	log.Info("dev mode: TURN relays to loopback peers (its listener is loopback-only)")
 	return append(slices.Clip(allow), "127.0.0.0/8", "::1/128")
 }
 

@@ -212,14 +212,10 @@ func TestDevPeersAllowLoopbackOnlyOnLoopback(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
 			c.Dev, c.TURN.Listen, c.TURN.AllowPeers = tc.dev, tc.listen, tc.allow
-			got := devPeers(c, discardInfo{})
+			got := devPeers(c)
 			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
 				t.Fatalf("allow peers = %q, want %q", got, tc.want)
 			}
 		})
 	}
 }
-
-type discardInfo struct{}
-
-func (discardInfo) Info(string, ...any) {}

@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -14,8 +15,8 @@ import (
 // (measured); Parley refuses them by default.
 //
 // The verdict for an address, in order:
-//  1. in a --turn-deny-peer range: denied (an operator's explicit "no" wins);
-//  2. in a --turn-allow-peer range: allowed (e.g. a private media network);
+//  1. in a deny-peers range: denied (an operator's explicit "no" wins);
+//  2. in an allow-peers range: allowed (e.g. a private media network);
 //  3. in a default-denied range (defaultDenied below): denied;
 //  4. otherwise: allowed.
 //
@@ -66,12 +67,9 @@ var defaultDenied = mustPrefixes(
 // addresses meaning a /32 or /128). A bad entry is an error naming it, so a
 // typo fails start-up instead of silently opening or closing the relay.
 func NewPolicy(allow, deny []string) (*Policy, error) {
-	a, err := parsePrefixes("turn-allow-peer", allow)
-	if err != nil {
-		return nil, err
-	}
-	d, err := parsePrefixes("turn-deny-peer", deny)
-	if err != nil {
+	a, errAllow := parsePrefixes("allow-peers", allow)
+	d, errDeny := parsePrefixes("deny-peers", deny)
+	if err := errors.Join(errAllow, errDeny); err != nil {
 		return nil, err
 	}
 	return &Policy{allow: a, deny: d}, nil

@@ -80,8 +80,8 @@ func TestPolicyBadCIDR(t *testing.T) {
 		{deny: []string{"fe80::/10%eth0"}},
 	} {
 		_, err := NewPolicy(c.allow, c.deny)
-		if err == nil || !strings.Contains(err.Error(), "turn-") {
-			t.Errorf("NewPolicy(%q, %q) = %v, want an error naming the flag", c.allow, c.deny, err)
+		if err == nil || !strings.Contains(err.Error(), "-peers: ") {
+			t.Errorf("NewPolicy(%q, %q) = %v, want an error naming the key", c.allow, c.deny, err)
 		}
 	}
 }

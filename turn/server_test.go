@@ -560,10 +560,11 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		mutate func(*Config)
 		want   string
 	}{
-		{func(c *Config) { c.DenyPeers = []string{"10.0.0.0/40"} }, "turn-deny-peer"},
-		{func(c *Config) { c.AllowPeers = []string{"intranet"} }, "turn-allow-peer"},
-		{func(c *Config) { c.Listen = "0.0.0.0:3478" }, "turn-public-ip"},
-		{func(c *Config) { c.RelayMinPort, c.RelayMaxPort = 60000, 50000 }, "turn-relay-min-port"},
+		{func(c *Config) { c.DenyPeers = []string{"10.0.0.0/40"} }, "deny-peers: "},
+		{func(c *Config) { c.AllowPeers = []string{"intranet"} }, "allow-peers: "},
+		{func(c *Config) { c.Listen = "0.0.0.0:3478" }, "public-ip: "},
+		{func(c *Config) { c.RelayMinPort, c.RelayMaxPort = 60000, 50000 }, "relay-min-port: "},
+		{func(c *Config) { c.CredentialTTL = 0 }, "credential-ttl: "},
 		{func(c *Config) { c.Secrets = nil }, "secret"},
 		{func(c *Config) { c.TLSListen = "127.0.0.1:0" }, "certificate"},
 	} {
@@ -571,8 +572,8 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		cfg.Listen = "127.0.0.1:0"
 		cfg.Secrets = []string{testSecret}
 		c.mutate(&cfg)
-		if _, err := Start(cfg); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Start = %v, want an error mentioning %q", err, c.want)
+		if _, err := Start(cfg); err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "turn-") {
+			t.Errorf("Start = %v, want an error mentioning %q (a key, never a flag)", err, c.want)
 		}
 	}
 }
