@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,41 +45,30 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 	if len(st.cfg.Secrets) == 0 {
 		st.cfg.Secrets = []string{NewSecret()}
 	}
-	if st.cfg.AllowPeers = devPeers(c); len(st.cfg.AllowPeers) > len(c.TURN.AllowPeers) {
-		log.Info("dev mode: TURN relays to loopback peers (its listener is loopback-only)")
-	}
 	return st
 }
 
 // turnConfig is the TURN section as the server runs it, with tlsCfg (the
 // WSS certificate, nil without TLS): TURN over TLS defaults to the listen
-// IP, port 5349.
+// IP, port 5349, and relays may not reach the HTTP listeners' addresses
+// (nor any other of this host's: package turn adds those).
 func (c *Config) turnConfig(tlsCfg *tls.Config) turn.Config {
 	t := c.TURN.Config
 	t.TLS = tlsCfg
+	t.HostAddresses = nil
+	for _, listen := range []string{c.Listen, c.MetricsListen} {
+		if host, _, err := net.SplitHostPort(listen); err == nil {
+			if ip, err := netip.ParseAddr(host); err == nil {
+				t.HostAddresses = append(t.HostAddresses, ip)
+			}
+		}
+	}
 	if t.TLSListen == "" && tlsCfg != nil {
 		if host, _, err := net.SplitHostPort(t.Listen); err == nil {
 			t.TLSListen = net.JoinHostPort(host, turnDefaultTLSPort)
 		}
 	}
 	return t
-}
-
-// devPeers is the allow list with, in dev mode on a loopback TURN address,
-// the loopback ranges added: there the relay addresses are loopback, so two
-// local browsers forced to relay must reach each other's relay through it,
-// and only local clients (who can reach loopback anyway) can allocate. A
-// dev server listening beyond loopback keeps the default policy.
-func devPeers(c Config) []string {
-	allow := c.TURN.AllowPeers
-	if !c.Dev {
-		return allow
-	}
-	host, _, err := net.SplitHostPort(c.TURN.Listen)
-	if ip, perr := netip.ParseAddr(host); err != nil || perr != nil || !ip.IsLoopback() {
-		return allow
-	}
-	return append(slices.Clip(allow), "127.0.0.0/8", "::1/128")
 }
 
 // StartTURN opens the STUN/TURN listeners, if TURN is on. Serve calls it

@@ -46,7 +46,7 @@ type Config struct {
 	RelayMaxPort int `koanf:"relay-max-port" usage:"highest relay port"`
 	// AllowPeers and DenyPeers are CIDRs that adjust the relay policy
 	// (see Policy for the order in which they apply).
-	AllowPeers []string `koanf:"allow-peers" flag:"allow-peer" usage:"CIDR relays may reach although denied by default (e.g. a private media network); repeatable"`
+	AllowPeers []string `koanf:"allow-peers" flag:"allow-peer" usage:"CIDR relays may reach although denied by default (e.g. a private media network); never this host's own addresses; repeatable"`
 	DenyPeers  []string `koanf:"deny-peers" flag:"deny-peer" usage:"CIDR relays may never reach; wins over --turn-allow-peer; repeatable"`
 	// CredentialTTL is how long issued credentials allow new allocations;
 	// allocations made in time outlive them.
@@ -112,6 +112,7 @@ func (c *Config) Validate() error {
 // parsed is a valid Config's addresses and policy, ready to use.
 type parsed struct {
 	listen, alt netip.AddrPort
+	tlsListen   netip.AddrPort
 	bind        netip.Addr // the Listen IP, which relays bind to
 	advertised  netip.Addr // the relay address clients are told: PublicIP, else bind
 	policy      *Policy
@@ -147,7 +148,7 @@ func (c *Config) parse() (parsed, error) {
 		bad("public-ip", "the listen address %s is a wildcard; give the address clients reach this server at", c.Listen)
 	}
 	if c.TLSListen != "" {
-		if _, err := netip.ParseAddrPort(c.TLSListen); err != nil {
+		if p.tlsListen, err = netip.ParseAddrPort(c.TLSListen); err != nil {
 			bad("tls-listen", "%q is not IP:port: %v", c.TLSListen, err)
 		}
 		if c.TLS == nil {

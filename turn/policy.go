@@ -3,6 +3,7 @@ package turn
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 )
@@ -20,12 +21,21 @@ import (
 //  3. in a default-denied range (defaultDenied below): denied;
 //  4. otherwise: allowed.
 //
+// A server's Policy also refuses this host's own addresses (hostAddresses:
+// its listeners, its public and alternate addresses, every interface
+// address, loopback and the unspecified address) before anything else,
+// whatever the lists say: a relay that reaches its own server nests
+// allocations through itself (quota and rate-limit evasion, traffic loops)
+// and reaches every UDP service on the host. Its own live relays stay
+// reachable (Server.peerAllowed).
+//
 // An IPv6 address that embeds an IPv4 one (::ffff:a.b.c.d, ::a.b.c.d,
 // ::ffff:0:a.b.c.d, 64:ff9b::/96 NAT64, 2002::/16 6to4) is judged by the
 // embedded IPv4 address with these same rules, so no spelling of 10.0.0.1
 // gets through; a deny range written in IPv6 still denies the IPv6 form.
 type Policy struct {
 	allow, deny []netip.Prefix
+	host        map[netip.Addr]bool // nil: no host to protect (NewPolicy alone)
 }
 
 // defaultDenied are the ranges no relay may reach unless allowed. The
@@ -81,7 +91,7 @@ func (p *Policy) Allowed(ip netip.Addr) bool {
 		return false // an address we could not read is not one we relay to
 	}
 	ip = ip.WithZone("")
-	if contains(p.deny, ip) {
+	if p.isHost(ip) || contains(p.deny, ip) {
 		return false
 	}
 	if v4, ok := embeddedIPv4(ip); ok {
@@ -91,6 +101,36 @@ func (p *Policy) Allowed(ip netip.Addr) bool {
 		return true
 	}
 	return !contains(defaultDenied, ip)
+}
+
+// isHost reports whether ip reaches this host: one of its addresses, or
+// any loopback or unspecified address (sending to 0.0.0.0 reaches the
+// local host on Linux).
+func (p *Policy) isHost(ip netip.Addr) bool {
+	return p.host != nil && (p.host[ip] || ip.IsLoopback() || ip.IsUnspecified())
+}
+
+// hostAddresses are the addresses a server's relays must never reach:
+// configured (the listeners', the public and alternate ones, the
+// embedding program's) and the host's interface addresses, read once at
+// start.
+func hostAddresses(configured []netip.Addr, interfaces []net.Addr) map[netip.Addr]bool {
+	host := make(map[netip.Addr]bool, len(configured)+len(interfaces))
+	add := func(a netip.Addr) {
+		if a.IsValid() {
+			host[a.Unmap().WithZone("")] = true
+		}
+	}
+	for _, a := range configured {
+		add(a)
+	}
+	for _, ifa := range interfaces {
+		if n, ok := ifa.(*net.IPNet); ok {
+			a, _ := netip.AddrFromSlice(n.IP)
+			add(a)
+		}
+	}
+	return host
 }
 
 // embeddedIPv4 returns the IPv4 address an IPv6 address carries in one of

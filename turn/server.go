@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -141,6 +142,11 @@ func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
 	if err != nil {
 		return nil, listen, alt, err
 	}
+	interfaces, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, listen, alt, fmt.Errorf("turn: list this host's addresses (relays must not reach them): %w", err)
+	}
+	p.policy.host = hostAddresses(append(slices.Clip(cfg.HostAddresses), p.bind, p.advertised, p.alt.Addr(), p.tlsListen.Addr()), interfaces)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -694,3 +694,57 @@ func TestFastPathRelaysChannelData(t *testing.T) {
 		})
 	}
 }
+
+// TestRelayRefusesItsOwnHost: with loopback allowed (as a production
+// server's public range is), a relay still may not reach the server's own
+// STUN/TURN listeners, another service on the host or any other address of
+// it, in a CreatePermission or from the relay socket itself; the server's
+// live relays stay reachable.
+func TestRelayRefusesItsOwnHost(t *testing.T) {
+	cert := testkit.SelfSigned(t)
+	s := startTURN(t, func(c *Config) {
+		c.AllowPeers = []string{"0.0.0.0/0", "::/0"}
+		c.TLSListen, c.TLS = "127.0.0.1:0", cert.TLS
+	})
+	ca, a := allocate(t, s, "alice")
+	cb, b := allocate(t, s, "bob")
+	service := udpSocket(t) // any UDP service on the host
+	own := []netip.AddrPort{s.Addrs().UDP, s.Addrs().TCP, s.Addrs().TLS, addrPortOf(service.LocalAddr()),
+		netip.MustParseAddrPort("127.0.0.2:53"), netip.MustParseAddrPort("[::1]:53"), netip.MustParseAddrPort("0.0.0.0:53"),
+		netip.AddrPortFrom(addrPortOf(a.LocalAddr()).Addr(), 22)} // a relay's IP on a port that is no relay
+	ifaces, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ifa := range ifaces { // this machine's other addresses (eth0's, say), where it has them
+		if ip, ok := netip.AddrFromSlice(ifa.(*net.IPNet).IP); ok && !ip.IsLoopback() {
+			own = append(own, netip.AddrPortFrom(ip.Unmap(), 53))
+		}
+	}
+	denied := s.Stats().DeniedPeers
+	for _, peer := range own {
+		err := ca.CreatePermission(net.UDPAddrFromAddrPort(peer))
+		if code := turnCode(err); code != stun.CodeForbidden {
+			t.Errorf("CreatePermission(%s, this host) = %v, want 403", peer, err)
+		}
+	}
+	if got := s.Stats().DeniedPeers - denied; got < uint64(len(own)) {
+		t.Errorf("DeniedPeers grew by %d, want %d", got, len(own))
+	}
+	relayBetween(t, ca, cb, a, b) // relay↔relay stays allowed
+
+	// The relay socket refuses too, whatever pion's permissions say.
+	pc, _, err := s.relays.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	for _, to := range []net.Addr{net.UDPAddrFromAddrPort(s.Addrs().UDP), service.LocalAddr()} {
+		if _, err := pc.WriteTo([]byte("loop"), to); !errors.Is(err, ErrDeniedPeer) {
+			t.Errorf("relay socket WriteTo(%s) = %v, want ErrDeniedPeer", to, err)
+		}
+	}
+	if _, err := pc.WriteTo([]byte("to a relay"), b.LocalAddr()); err != nil {
+		t.Errorf("relay socket WriteTo(a live relay) = %v", err)
+	}
+}
