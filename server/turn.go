@@ -50,17 +50,24 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 
 // turnConfig is the TURN section as the server runs it, with tlsCfg (the
 // WSS certificate, nil without TLS): TURN over TLS defaults to the listen
-// IP, port 5349, and relays may not reach the HTTP listeners' addresses
-// (nor any other of this host's: package turn adds those).
+// IP, port 5349; relays may not reach the HTTP listeners' addresses (nor
+// any other of this host's: package turn adds those); and in dev mode with
+// loopback-only TURN listeners relays reach loopback peers, so that two
+// local browsers connect when one of them is forced to relay (only local
+// clients can allocate there, and they reach loopback anyway).
 func (c *Config) turnConfig(tlsCfg *tls.Config) turn.Config {
 	t := c.TURN.Config
 	t.TLS = tlsCfg
 	t.HostAddresses = nil
 	for _, listen := range []string{c.Listen, c.MetricsListen} {
-		if host, _, err := net.SplitHostPort(listen); err == nil {
-			if ip, err := netip.ParseAddr(host); err == nil {
-				t.HostAddresses = append(t.HostAddresses, ip)
-			}
+		if ip, ok := listenIP(listen); ok {
+			t.HostAddresses = append(t.HostAddresses, ip)
+		}
+	}
+	t.LoopbackPeers = c.Dev
+	for _, listen := range []string{t.Listen, t.TLSListen, t.Alternate} {
+		if ip, ok := listenIP(listen); listen != "" && (!ok || !ip.IsLoopback()) {
+			t.LoopbackPeers = false
 		}
 	}
 	if t.TLSListen == "" && tlsCfg != nil {
@@ -69,6 +76,16 @@ func (c *Config) turnConfig(tlsCfg *tls.Config) turn.Config {
 		}
 	}
 	return t
+}
+
+// listenIP is the IP of a listen address, if it names one.
+func listenIP(listen string) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(host)
+	return ip, err == nil
 }
 
 // StartTURN opens the STUN/TURN listeners, if TURN is on. Serve calls it

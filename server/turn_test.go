@@ -217,3 +217,31 @@ func TestTURNConfigAsRun(t *testing.T) {
 		t.Errorf("host addresses %v, want only the metrics listener's", got.HostAddresses)
 	}
 }
+
+// TestLoopbackPeersOnlyForALoopbackDevServer: relays reach loopback peers
+// only in dev mode with every TURN listener on loopback.
+func TestLoopbackPeersOnlyForALoopbackDevServer(t *testing.T) {
+	for _, tc := range []struct {
+		name              string
+		dev               bool
+		listen, alt, tlsl string
+		want              bool
+	}{
+		{"dev on 127.0.0.1", true, "127.0.0.1:3478", "", "", true},
+		{"dev on ::1", true, "[::1]:3478", "", "", true},
+		{"dev with a loopback alternate", true, "127.0.0.1:3478", "127.0.0.2:3479", "", true},
+		{"dev with a public alternate", true, "127.0.0.1:3478", "203.0.113.11:3479", "", false},
+		{"dev with TLS beyond loopback", true, "127.0.0.1:3478", "", "0.0.0.0:5349", false},
+		{"dev on every address", true, "0.0.0.0:3478", "", "", false},
+		{"dev on a host name", true, "localhost:3478", "", "", false},
+		{"production on loopback", false, "127.0.0.1:3478", "", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.Dev, c.TURN.Listen, c.TURN.Alternate, c.TURN.TLSListen = tc.dev, tc.listen, tc.alt, tc.tlsl
+			if got := c.turnConfig(nil).LoopbackPeers; got != tc.want {
+				t.Fatalf("LoopbackPeers = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

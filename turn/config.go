@@ -80,6 +80,12 @@ type Config struct {
 	// reach, such as the signaling listener's. Start adds the listeners',
 	// PublicIP, Alternate and every interface address itself (see Policy).
 	HostAddresses []netip.Addr `koanf:"-"`
+	// LoopbackPeers lets relays reach loopback peers, other than this
+	// server's own listeners: for a development server whose listeners
+	// are all loopback, so that its clients are all on this host, which
+	// they reach without a relay anyway (two local browsers, one forced to
+	// relay, connect through it). Validate refuses it on any other server.
+	LoopbackPeers bool `koanf:"-"`
 	// Logger receives the server's logs (pion's at debug level).
 	Logger *slog.Logger `koanf:"-"`
 }
@@ -158,6 +164,13 @@ func (c *Config) parse() (parsed, error) {
 	if c.Alternate != "" {
 		if p.alt, err = netip.ParseAddrPort(c.Alternate); err != nil {
 			bad("alt-address", "%q is not IP:port: %v", c.Alternate, err)
+		}
+	}
+	if c.LoopbackPeers {
+		for _, a := range []netip.AddrPort{p.listen, p.tlsListen, p.alt} {
+			if a.IsValid() && !a.Addr().IsLoopback() {
+				bad("listen", "relays may reach loopback peers only on a server whose listeners are all loopback, not on %s", a)
+			}
 		}
 	}
 	if c.RelayMinPort < 1 || c.RelayMaxPort > 65535 || c.RelayMinPort > c.RelayMaxPort {

@@ -25,6 +25,7 @@ func TestValidate(t *testing.T) {
 		{"tls-listen without a certificate", func(c *Config) { c.TLSListen = "127.0.0.1:5349" }, []string{"tls-listen: needs a TLS certificate"}},
 		{"tls-listen", func(c *Config) { c.TLSListen, c.TLS = "127.0.0.1", &tls.Config{} }, []string{"tls-listen: "}},
 		{"alt-address", func(c *Config) { c.Alternate = "203.0.113.11" }, []string{"alt-address: "}},
+		{"loopback peers beyond loopback", func(c *Config) { c.LoopbackPeers, c.Alternate = true, "203.0.113.11:3479" }, []string{"listen: relays may reach loopback peers only"}},
 		{"secrets", func(c *Config) { c.Secrets = []string{"short"} }, []string{"secrets: secret 1 is 5 bytes"}},
 		{"peers", func(c *Config) { c.AllowPeers, c.DenyPeers = []string{"intranet"}, []string{"10.0.0.0/40"} }, []string{"allow-peers: ", "deny-peers: "}},
 		{"everything at once", func(c *Config) {

@@ -36,6 +36,10 @@ import (
 type Policy struct {
 	allow, deny []netip.Prefix
 	host        map[netip.Addr]bool // nil: no host to protect (NewPolicy alone)
+	// loopbackPeers admits loopback peers (Config.LoopbackPeers): the
+	// server's listeners are loopback-only, so its clients are all on this
+	// host, which they reach without a relay anyway.
+	loopbackPeers bool
 }
 
 // defaultDenied are the ranges no relay may reach unless allowed. The
@@ -94,6 +98,9 @@ func (p *Policy) Allowed(ip netip.Addr) bool {
 	if p.isHost(ip) || contains(p.deny, ip) {
 		return false
 	}
+	if p.loopbackPeers && ip.IsLoopback() {
+		return true
+	}
 	if v4, ok := embeddedIPv4(ip); ok {
 		return p.Allowed(v4)
 	}
@@ -104,10 +111,26 @@ func (p *Policy) Allowed(ip netip.Addr) bool {
 }
 
 // isHost reports whether ip reaches this host: one of its addresses, or
-// any loopback or unspecified address (sending to 0.0.0.0 reaches the
-// local host on Linux).
+// any loopback (unless loopbackPeers) or unspecified address (sending to
+// 0.0.0.0 reaches the local host on Linux).
 func (p *Policy) isHost(ip netip.Addr) bool {
-	return p.host != nil && (p.host[ip] || ip.IsLoopback() || ip.IsUnspecified())
+	switch {
+	case p.host == nil:
+		return false
+	case ip.IsLoopback():
+		return !p.loopbackPeers
+	}
+	return p.host[ip] || ip.IsUnspecified()
+}
+
+// canonical is the address a peer address reaches: the IPv4 address it
+// embeds, if any (see embeddedIPv4), else itself without a zone.
+func canonical(ip netip.Addr) netip.Addr {
+	ip = ip.WithZone("")
+	if v4, ok := embeddedIPv4(ip); ok {
+		return v4
+	}
+	return ip
 }
 
 // hostAddresses are the addresses a server's relays must never reach:

@@ -188,7 +188,7 @@ func TestPolicyRefusesTheHost(t *testing.T) {
 		"203.0.113.11":         false, // configured as a mapped address
 		"192.0.2.2":            false, // an interface address
 		"2001:db8::10":         false,
-		"fe80::1%eth0":         true, // allowed by ::/0, not the host's
+		"fe80::1%eth0":         true,  // allowed by ::/0, not the host's
 		"127.0.0.1":            false, // loopback is the host, whatever the allow list says
 		"127.3.2.1":            false,
 		"::1":                  false,
@@ -204,6 +204,14 @@ func TestPolicyRefusesTheHost(t *testing.T) {
 	for s, want := range cases {
 		if got := p.Allowed(netip.MustParseAddr(s)); got != want {
 			t.Errorf("Allowed(%s) = %v, want %v", s, got, want)
+		}
+	}
+	// A loopback-only server admits loopback peers (and only those more).
+	p.loopbackPeers = true
+	for s, want := range map[string]bool{"127.0.0.1": true, "127.3.2.1": true, "::1": true, "::ffff:127.0.0.1": true,
+		"192.0.2.2": false, "0.0.0.0": false, "203.0.113.10": false, "8.8.4.4": false} {
+		if got := p.Allowed(netip.MustParseAddr(s)); got != want {
+			t.Errorf("with loopback peers: Allowed(%s) = %v, want %v", s, got, want)
 		}
 	}
 	// Without a host (NewPolicy alone), only the lists and defaults count.

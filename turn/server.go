@@ -43,6 +43,7 @@ type Server struct {
 	streams      *perIPCount
 	stats        counters
 	addrs        Addrs
+	alt          netip.AddrPort // the RFC 5780 address, if any
 	urlHost      string
 	binding      *binding.Server
 	udpOut       udpWriter // sends to UDP clients from the listen address (the fast path)
@@ -147,6 +148,7 @@ func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
 		return nil, listen, alt, fmt.Errorf("turn: list this host's addresses (relays must not reach them): %w", err)
 	}
 	p.policy.host = hostAddresses(append(slices.Clip(cfg.HostAddresses), p.bind, p.advertised, p.alt.Addr(), p.tlsListen.Addr()), interfaces)
+	p.policy.loopbackPeers = cfg.LoopbackPeers
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -160,6 +162,7 @@ func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
 		unauthorized: newUnauthorizedLimiter(),
 		streams:      &perIPCount{max: cfg.MaxStreamsPerIP, n: make(map[netip.Addr]int)},
 		urlHost:      cfg.Host,
+		alt:          p.alt,
 	}
 	s.auth = &authenticator{creds: creds, realm: cfg.Realm, stats: &s.stats, now: time.Now, rotated: make(map[string]int)}
 	s.relays = &relays{srv: s, bind: p.bind, advertised: p.advertised, min: uint16(cfg.RelayMinPort), max: uint16(cfg.RelayMaxPort), live: make(map[uint16]*relayConn)}
@@ -227,7 +230,20 @@ func (s *Server) Close() error {
 // peerAllowed is the relay policy for a peer transport address: the policy,
 // or one of this server's live relays.
 func (s *Server) peerAllowed(ap netip.AddrPort) bool {
-	return s.policy.Allowed(ap.Addr()) || s.relays.isRelay(ap)
+	return !s.ownListener(ap) && (s.policy.Allowed(ap.Addr()) || s.relays.isRelay(ap))
+}
+
+// ownListener reports whether ap is one of this server's UDP listeners
+// (STUN/TURN, RFC 5780) on loopback, in any spelling. The policy refuses
+// every other address of this host whole; a loopback-only server
+// (LoopbackPeers) lets relays reach loopback, but not itself.
+func (s *Server) ownListener(ap netip.AddrPort) bool {
+	ip := ap.Addr()
+	if !ip.IsLoopback() && !canonical(ip).IsLoopback() {
+		return false
+	}
+	port := ap.Port()
+	return port == s.addrs.UDP.Port() || s.alt.IsValid() && port == s.alt.Port()
 }
 
 // permit is pion's PermissionHandler. pion passes only the peer IP, so a

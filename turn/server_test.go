@@ -748,3 +748,45 @@ func TestRelayRefusesItsOwnHost(t *testing.T) {
 		t.Errorf("relay socket WriteTo(a live relay) = %v", err)
 	}
 }
+
+// TestLoopbackPeersSpareTheServer: a loopback-only server that admits
+// loopback peers (a dev server: two local browsers, one forced to relay)
+// lets a relay reach a loopback socket, but not its own STUN/TURN
+// listener in any spelling, nor the host's other addresses.
+func TestLoopbackPeersSpareTheServer(t *testing.T) {
+	s := startTURN(t, func(c *Config) { c.LoopbackPeers = true })
+	ca, a := allocate(t, s, "alice")
+	service := udpSocket(t)
+	if err := ca.CreatePermission(service.LocalAddr()); err != nil {
+		t.Fatalf("CreatePermission(%s, a loopback peer): %v", service.LocalAddr(), err)
+	}
+	if _, err := a.WriteTo([]byte("hi"), service.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	_ = service.SetReadDeadline(time.Now().Add(timeout))
+	if _, _, err := service.ReadFrom(make([]byte, 10)); err != nil {
+		t.Fatalf("the loopback peer got nothing: %v", err)
+	}
+	udp := s.Addrs().UDP
+	own := []netip.AddrPort{udp, netip.AddrPortFrom(netip.MustParseAddr("::ffff:127.0.0.1"), udp.Port()),
+		netip.AddrPortFrom(netip.MustParseAddr("127.0.0.9"), udp.Port())}
+	ifaces, _ := net.InterfaceAddrs()
+	for _, ifa := range ifaces {
+		if ip, ok := netip.AddrFromSlice(ifa.(*net.IPNet).IP); ok && !ip.IsLoopback() && ip.Unmap().Is4() {
+			own = append(own, netip.AddrPortFrom(ip.Unmap(), 53))
+		}
+	}
+	for _, peer := range own {
+		if code := turnCode(ca.CreatePermission(net.UDPAddrFromAddrPort(peer))); code != stun.CodeForbidden {
+			t.Errorf("CreatePermission(%s) = code %d, want 403", peer, code)
+		}
+	}
+	pc, _, err := s.relays.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.WriteTo([]byte("loop"), net.UDPAddrFromAddrPort(udp)); !errors.Is(err, ErrDeniedPeer) {
+		t.Errorf("relay socket WriteTo(its own listener) = %v, want ErrDeniedPeer", err)
+	}
+}
