@@ -40,6 +40,11 @@ type Config struct {
 	// Requests without an Origin header (bots, CLIs) are always allowed.
 	AllowedOrigins []string `koanf:"allowed-origins"`
 	AllowAnyOrigin bool     `koanf:"allow-any-origin"`
+	// PublicURL are the URLs browsers reach this server at: pages from
+	// their origins (the inspector it serves) may open sessions, and a dev
+	// server answers requests to their hosts besides loopback ones. The
+	// Host header alone admits nothing (DNS rebinding).
+	PublicURL []string `koanf:"public-url" usage:"URL browsers reach this server at, e.g. https://signal.example.com (repeatable): pages it serves from there (the inspector) may connect; a dev server also answers that host"`
 	// ICEServers are extra STUN/TURN URLs handed to clients as iceServers,
 	// beside the co-hosted server's (e.g. an external STUN server).
 	ICEServers []string `koanf:"ice-servers"`
@@ -178,6 +183,11 @@ func (c *Config) Validate() error {
 	}
 	if !c.Dev && len(c.APIKeys) == 0 {
 		bad("api-keys", "no API key: give --api-keys kid:secret (or --dev for a throw-away one)")
+	}
+	for _, u := range c.PublicURL {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			bad("public-url", "%q is not an http(s) URL like https://signal.example.com", u)
+		}
 	}
 	for _, o := range c.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
