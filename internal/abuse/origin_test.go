@@ -5,7 +5,10 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -115,5 +118,56 @@ func TestDNSRebindingProduction(t *testing.T) {
 		if !tc.admitted && (code != http.StatusForbidden || !strings.Contains(body, `"`+tc.origin+`"`) || !strings.Contains(body, "--allowed-origins")) {
 			t.Errorf("Origin %q: HTTP %d %q; want 403 naming the origin and --allowed-origins", tc.origin, code, body)
 		}
+	}
+}
+
+// TestOriginRefusalFlood: a page (or a script posing as one) hammering the
+// server with refused upgrades costs it nothing lasting: each refusal is
+// answered at once (403 naming the origin), its log lines are
+// rate-limited, a legitimate session's latency holds, and goroutines and
+// open files come back to where they were.
+func TestOriginRefusalFlood(t *testing.T) {
+	tg := start(t, 512, "--no-turn")
+	p := tg.probe(t)
+	baseline := p.latency(t, 50)
+	before := tg.usage(t)
+	n := size(2000, 20000)
+	const workers = 8
+	header := http.Header{"Origin": {"https://evil.example"}}
+	url := "ws://" + tg.Addr + "/rpc"
+	began := time.Now()
+	var wg sync.WaitGroup
+	var unexpected atomic.Int64
+	for range workers {
+		wg.Go(func() {
+			for range n / workers {
+				ws, resp, err := websocket.DefaultDialer.Dial(url, header)
+				if err == nil {
+					_ = ws.Close()
+				}
+				if resp == nil || resp.StatusCode != http.StatusForbidden {
+					unexpected.Add(1)
+				}
+			}
+		})
+	}
+	during := p.latency(t, 50)
+	wg.Wait()
+	elapsed := time.Since(began)
+	if u := unexpected.Load(); u > 0 {
+		t.Fatalf("%d of %d upgrades from a refused origin were not answered 403", u, n)
+	}
+	checkLatency(t, "during the flood", baseline, during)
+	checkLatency(t, "after the flood", baseline, p.latency(t, 50))
+	var after usage
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		after = tg.usage(t)
+		if after.goroutines <= before.goroutines+5 && after.openFDs <= before.openFDs+5 || time.Now().After(deadline) {
+			break
+		}
+	}
+	t.Logf("%d refused upgrades in %v (%.0f/s); before: %v; after: %v", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), before, after)
+	if after.goroutines > before.goroutines+5 || after.openFDs > before.openFDs+5 {
+		t.Errorf("the server holds more after the flood: before %v, after %v", before, after)
 	}
 }
