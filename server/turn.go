@@ -45,6 +45,9 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 	if len(st.cfg.Secrets) == 0 {
 		st.cfg.Secrets = []string{NewSecret()}
 	}
+	if st.cfg.LoopbackPeers {
+		log.Info("dev mode: TURN relays reach loopback peers (its listeners are loopback-only), never its own ports")
+	}
 	return st
 }
 
@@ -58,6 +61,11 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 func (c *Config) turnConfig(tlsCfg *tls.Config) turn.Config {
 	t := c.TURN.Config
 	t.TLS = tlsCfg
+	if t.TLSListen == "" && tlsCfg != nil {
+		if host, _, err := net.SplitHostPort(t.Listen); err == nil {
+			t.TLSListen = net.JoinHostPort(host, turnDefaultTLSPort)
+		}
+	}
 	t.HostAddresses = nil
 	for _, listen := range []string{c.Listen, c.MetricsListen} {
 		if ip, ok := listenIP(listen); ok {
@@ -68,11 +76,6 @@ func (c *Config) turnConfig(tlsCfg *tls.Config) turn.Config {
 	for _, listen := range []string{t.Listen, t.TLSListen, t.Alternate} {
 		if ip, ok := listenIP(listen); listen != "" && (!ok || !ip.IsLoopback()) {
 			t.LoopbackPeers = false
-		}
-	}
-	if t.TLSListen == "" && tlsCfg != nil {
-		if host, _, err := net.SplitHostPort(t.Listen); err == nil {
-			t.TLSListen = net.JoinHostPort(host, turnDefaultTLSPort)
 		}
 	}
 	return t

@@ -27,7 +27,8 @@ import (
 // whatever the lists say: a relay that reaches its own server nests
 // allocations through itself (quota and rate-limit evasion, traffic loops)
 // and reaches every UDP service on the host. Its own live relays stay
-// reachable (Server.peerAllowed).
+// reachable (Server.peerAllowed), and a loopback-only server may admit
+// loopback peers, but never its own listeners (Config.LoopbackPeers).
 //
 // An IPv6 address that embeds an IPv4 one (::ffff:a.b.c.d, ::a.b.c.d,
 // ::ffff:0:a.b.c.d, 64:ff9b::/96 NAT64, 2002::/16 6to4) is judged by the
