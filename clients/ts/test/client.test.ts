@@ -238,7 +238,10 @@ describe("reconnect", () => {
 
   it("asks a TokenSource for a fresh token on every connect, so the resume carries one", async () => {
     let minted = 0;
-    const { ws, states } = await connect({ identity: undefined, token: async () => `jwt-${++minted}`, reconnect: backoff });
+    const client = await ParleyClient.connect(URL, { WebSocket: FakeSocket, token: async () => `jwt-${++minted}`, reconnect: backoff });
+    const states: ConnectionState[] = [];
+    client.onState((s) => states.push(s));
+    const ws = FakeSocket.last();
     expect(ws.requests("session.connect")[0]?.params).toEqual({ token: "jwt-1" });
     FakeSocket.connectAnswer = (n) => ({ result: { ...session(1), resumeToken: `r${n}`, resumed: true } });
     vi.useFakeTimers();
