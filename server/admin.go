@@ -23,7 +23,7 @@ func (s *Server) adminOf(ctx context.Context, method string) error {
 		return err
 	}
 	if !c.admin {
-		return api.ErrForbidden(method + " needs the admin grant")
+		return c.sess.forbidden(method + " needs the admin grant")
 	}
 	return nil
 }

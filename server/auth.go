@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -25,6 +27,18 @@ type Grants struct {
 	// is seated already (otherwise a room's owner is its first peer). They
 	// are granted as if listed in Rooms too.
 	Owner []string `json:"owner,omitempty"`
+}
+
+// noGrants is what a session holds once the token that carried its grants
+// has expired: no room (an empty list; nil would mean any), nothing else.
+var noGrants = Grants{Rooms: []string{}}
+
+// sessionGrants are a session's grants and when they lapse: the expiry of
+// the token that carried them (zero for a dev session's bare identity,
+// which has no token).
+type sessionGrants struct {
+	Grants
+	expires time.Time
 }
 
 // MayJoin reports whether the grants admit roomID.
@@ -48,6 +62,45 @@ type Claims struct {
 	jwt.RegisteredClaims
 	Grants
 }
+
+// claimNames are the claims Parley reads, spelled as they must be.
+var claimNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "rooms", "create", "moderator", "admin", "owner"}
+
+// UnmarshalJSON decodes claims case-sensitively. encoding/json, which the
+// JWT library uses, matches names case-insensitively (and folds the
+// Kelvin sign and the long s), so {"Admin": true} granted admin; here only
+// "admin" does, and a name that differs from one of claimNames only by case
+// is refused rather than ignored: it is a grant its issuer meant to give or
+// a forgery, either way not a token to accept. A name given twice is
+// refused too. Other claims (the application's own) are ignored.
+func (c *Claims) UnmarshalJSON(data []byte) error {
+	var members map[string]jsontext.Value
+	if err := json.Unmarshal(data, &members); err != nil {
+		return &claimError{fmt.Sprintf("claims are not a JSON object with unique names: %v", err)}
+	}
+	for name := range members {
+		for _, known := range claimNames {
+			if name != known && strings.EqualFold(name, known) {
+				return &claimError{fmt.Sprintf("claim %q is not %q: claim names are case-sensitive", name, known)}
+			}
+		}
+	}
+	type plain Claims // without this method
+	if err := json.Unmarshal(data, (*plain)(c), json.RejectUnknownMembers(false)); err != nil {
+		return &claimError{fmt.Sprintf("claims: %v", err)}
+	}
+	return nil
+}
+
+// claimError is a claim Parley refuses; Verify passes its text on.
+type claimError struct{ msg string }
+
+func (e *claimError) Error() string { return e.msg }
+
+// maxClockSkew is how far in the future a token's iat may lie: the
+// issuer's clock may run ahead of ours by that much (Mint backdates nbf by
+// the same), no more.
+const maxClockSkew = time.Minute
 
 // APIKeys maps a key id (the JWT kid) to its HMAC secret.
 type APIKeys map[string][]byte
@@ -119,7 +172,10 @@ func (keys APIKeys) Verify(token string, now time.Time) (*Claims, error) {
 		}
 		return secret, nil
 	})
+	var bad *claimError
 	switch {
+	case errors.As(err, &bad):
+		return nil, fmt.Errorf("invalid token: %s", bad.msg)
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return nil, errors.New("token expired")
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
@@ -131,6 +187,9 @@ func (keys APIKeys) Verify(token string, now time.Time) (*Claims, error) {
 	}
 	if claims.Subject == "" {
 		return nil, errors.New("token has no subject (identity)")
+	}
+	if claims.IssuedAt != nil && claims.IssuedAt.After(now.Add(maxClockSkew)) {
+		return nil, fmt.Errorf("token issued in the future (iat %s, more than %s ahead of this server's clock)", claims.IssuedAt.UTC().Format(time.RFC3339), maxClockSkew)
 	}
 	return &claims, nil
 }

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 func mint(t *testing.T, identity string, g Grants, ttl time.Duration) string {
@@ -52,6 +55,51 @@ func TestVerify(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Verify error = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestVerifyClaimsCaseSensitively: only the exact claim names count; a
+// name that differs from one only by case (or by Unicode folding) is
+// refused, so {"Admin": true} grants nothing; a name given twice is
+// refused; the application's own claims are ignored; an iat more than a
+// minute ahead is refused.
+func TestVerifyClaimsCaseSensitively(t *testing.T) {
+	keys, err := ParseAPIKeys([]string{testKID + ":" + testSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	claims := func(extra string) string {
+		return testkit.SignHS256(testKID, testSecret, fmt.Sprintf(`{"sub":"alice","exp":%d%s}`, now.Add(time.Hour).Unix(), extra))
+	}
+	for _, tc := range []struct {
+		name, token string
+		want        string // error substring; "" for success
+		admin       bool
+	}{
+		{"admin", claims(`,"admin":true`), "", true},
+		{"Admin", claims(`,"Admin":true`), `claim "Admin" is not "admin"`, false},
+		{"ADMIN", claims(`,"ADMIN":true`), `claim "ADMIN" is not "admin"`, false},
+		{"Rooms", claims(`,"Rooms":["*"]`), `claim "Rooms" is not "rooms"`, false},
+		{"sub with a long s", claims(`,"ſub":"mallory"`), `claim "ſub" is not "sub"`, false},
+		{"EXP", claims(`,"EXP":9999999999`), `claim "EXP" is not "exp"`, false},
+		{"twice", claims(`,"admin":false,"admin":true`), "unique names", false},
+		{"an application's own claim", claims(`,"tenant":"acme","Tenant":"x"`), "", false},
+		{"iat a little ahead", claims(fmt.Sprintf(`,"iat":%d`, now.Add(30*time.Second).Unix())), "", false},
+		{"iat in the future", claims(fmt.Sprintf(`,"iat":%d`, now.Add(2*time.Minute).Unix())), "issued in the future", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := keys.Verify(tc.token, now)
+			if tc.want == "" {
+				if err != nil || c.Subject != "alice" || c.Admin != tc.admin {
+					t.Fatalf("Verify = %+v, %v; want alice, admin %v", c, err, tc.admin)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Verify = %+v, %v; want an error with %q", c, err, tc.want)
 			}
 		})
 	}

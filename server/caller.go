@@ -47,7 +47,7 @@ func (s *Server) callerOf(ctx context.Context) (caller, error) {
 		return caller{}, api.ErrUnauthenticated("call session.connect first")
 	}
 	sess := st.sess.Load()
-	return caller{sess: sess, admin: sess.grants.Admin}, nil
+	return caller{sess: sess, admin: sess.grants().Admin}, nil
 }
 
 // sessionOf returns the WebSocket session of a method that needs one.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -39,6 +40,11 @@ type Config struct {
 	// Requests without an Origin header (bots, CLIs) are always allowed.
 	AllowedOrigins []string `koanf:"allowed-origins"`
 	AllowAnyOrigin bool     `koanf:"allow-any-origin"`
+	// PublicURL are the URLs browsers reach this server at: pages from
+	// their origins (the inspector it serves) may open sessions, and a dev
+	// server answers requests to their hosts besides loopback ones. The
+	// Host header alone admits nothing (DNS rebinding).
+	PublicURL []string `koanf:"public-url" usage:"URL browsers reach this server at, e.g. https://signal.example.com (repeatable): pages it serves from there (the inspector) may connect; a dev server also answers that host"`
 	// ICEServers are extra STUN/TURN URLs handed to clients as iceServers,
 	// beside the co-hosted server's (e.g. an external STUN server).
 	ICEServers []string `koanf:"ice-servers"`
@@ -64,32 +70,14 @@ type Config struct {
 	Version string `koanf:"-"`
 }
 
-// TURN configures the co-hosted STUN/TURN server (package turn, which
-// documents each setting and checks it). It runs in dev mode (with a
-// throw-away secret unless one is given) and wherever a secret is given,
-// unless Disabled.
+// TURN configures the co-hosted STUN/TURN server: package turn's Config,
+// which documents and checks each setting (its struct tags are the table
+// cmd/parley derives flags and keys from), and the switch to turn it off.
+// It runs in dev mode (with a throw-away secret unless one is given) and
+// wherever a secret is given, unless Disabled.
 type TURN struct {
-	Disabled     bool     `koanf:"disabled"`
-	Listen       string   `koanf:"listen"`
-	TLSListen    string   `koanf:"tls-listen"` // default with --tls-cert: the Listen IP, port 5349
-	Secrets      []string `koanf:"secrets"`
-	Realm        string   `koanf:"realm"`
-	PublicIP     string   `koanf:"public-ip"`
-	Host         string   `koanf:"host"`
-	AltAddress   string   `koanf:"alt-address"`
-	RelayMinPort int      `koanf:"relay-min-port"`
-	RelayMaxPort int      `koanf:"relay-max-port"`
-	AllowPeers   []string `koanf:"allow-peers"`
-	DenyPeers    []string `koanf:"deny-peers"`
-	// CredentialTTL is how long issued TURN credentials allow new
-	// allocations; allocations made in time outlive them.
-	CredentialTTL             time.Duration `koanf:"credential-ttl"`
-	MaxAllocationsPerIdentity int           `koanf:"max-allocations-per-identity"`
-	MaxAllocations            int           `koanf:"max-allocations"`
-	MaxPermissions            int           `koanf:"max-permissions"`
-	BandwidthBitsPerSecond    int64         `koanf:"bandwidth"`
-	MaxAllocationLifetime     time.Duration `koanf:"max-allocation-lifetime"`
-	MaxStreamsPerIP           int           `koanf:"max-streams-per-ip"`
+	Disabled    bool `koanf:"disabled" flag:"no-turn" usage:"do not run the co-hosted STUN/TURN server"`
+	turn.Config `koanf:",squash" flag:"turn-"`
 }
 
 // Limits bound what one client can make the server hold or do.
@@ -141,7 +129,6 @@ const DevListen = "127.0.0.1:7880"
 
 // DefaultConfig returns the configuration `parley serve` starts from.
 func DefaultConfig() Config {
-	t := turn.DefaultConfig()
 	return Config{
 		Listen:            DevListen,
 		DrainTimeout:      30 * time.Second,
@@ -149,19 +136,7 @@ func DefaultConfig() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		DuplicateIdentity: DuplicateMulti,
-		TURN: TURN{
-			Listen:                    t.Listen,
-			Realm:                     t.Realm,
-			RelayMinPort:              t.RelayMinPort,
-			RelayMaxPort:              t.RelayMaxPort,
-			CredentialTTL:             12 * time.Hour,
-			MaxAllocationsPerIdentity: t.MaxAllocationsPerIdentity,
-			MaxAllocations:            t.MaxAllocations,
-			MaxPermissions:            t.MaxPermissionsPerAllocation,
-			BandwidthBitsPerSecond:    t.BandwidthBitsPerSecond,
-			MaxAllocationLifetime:     t.MaxAllocationLifetime,
-			MaxStreamsPerIP:           t.MaxStreamsPerIP,
-		},
+		TURN:              TURN{Config: turn.DefaultConfig()},
 		Limits: Limits{
 			MaxFrameBytes:      64 << 10,
 			MaxSDPBytes:        64 << 10,
@@ -210,17 +185,29 @@ func (c *Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert", "--tls-cert and --tls-key go together")
 	}
-	if _, err := turn.NewPolicy(c.TURN.AllowPeers, c.TURN.DenyPeers); err != nil {
-		bad("turn", "%v", err)
+	// The TURN section as the server will run it, checked whether or not
+	// it runs: every TURN error fails here, before anything starts. The
+	// certificate is loaded later; Validate only needs to know there is one.
+	var certificate *tls.Config
+	if c.TLSCert != "" {
+		certificate = &tls.Config{}
 	}
-	if c.TURN.CredentialTTL <= 0 {
-		bad("turn.credential-ttl", "must be positive")
+	tc := c.turnConfig(certificate)
+	if err := tc.Validate(); err != nil {
+		for _, e := range joined(err) {
+			errs = append(errs, fmt.Errorf("turn.%w", e))
+		}
 	}
 	if _, err := ParseAPIKeys(c.APIKeys); err != nil {
 		bad("api-keys", "%v", err)
 	}
 	if !c.Dev && len(c.APIKeys) == 0 {
 		bad("api-keys", "no API key: give --api-keys kid:secret (or --dev for a throw-away one)")
+	}
+	for _, u := range c.PublicURL {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			bad("public-url", "%q is not an http(s) URL like https://signal.example.com", u)
+		}
 	}
 	for _, o := range c.AllowedOrigins {
 		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
@@ -318,4 +305,12 @@ func isLoopbackHost(host string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// joined lists the errors errors.Join put together (err itself otherwise).
+func joined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -70,30 +70,31 @@ func (s *Server) SessionAck(ctx context.Context, p *api.SessionAckParams) (*api.
 	return &api.Empty{}, nil
 }
 
-// authenticate turns session.connect's credentials into an identity and grants.
-func (s *Server) authenticate(st *connState, p *api.SessionConnectParams) (string, Grants, error) {
+// authenticate turns session.connect's credentials into an identity and
+// grants: a token's, until its expiry, or in dev mode a bare identity's.
+func (s *Server) authenticate(st *connState, p *api.SessionConnectParams) (string, *sessionGrants, error) {
 	switch {
 	case p.Token != "" && p.Identity != "":
-		return "", Grants{}, api.ErrBadRequest("give token or identity, not both")
+		return "", nil, api.ErrBadRequest("give token or identity, not both")
 	case p.Token != "":
 		claims, err := s.keys.Verify(p.Token, s.now())
 		if err != nil {
-			return "", Grants{}, api.ErrUnauthenticated(err.Error())
+			return "", nil, api.ErrUnauthenticated(err.Error())
 		}
 		if !api.ValidIdentity(claims.Subject) {
-			return "", Grants{}, api.ErrUnauthenticated(fmt.Sprintf("token subject %q is not a valid identity", claims.Subject))
+			return "", nil, api.ErrUnauthenticated(fmt.Sprintf("token subject %q is not a valid identity", claims.Subject))
 		}
-		return claims.Subject, claims.Grants, nil
+		return claims.Subject, &sessionGrants{Grants: claims.Grants, expires: claims.ExpiresAt.Time}, nil
 	case p.Identity != "":
 		if !s.cfg.Dev {
-			return "", Grants{}, api.ErrUnauthenticated("bare identities are accepted only in dev mode (parley serve --dev); send a token")
+			return "", nil, api.ErrUnauthenticated("bare identities are accepted only in dev mode (parley serve --dev); send a token")
 		}
 		if !st.remote.IsLoopback() {
-			return "", Grants{}, api.ErrForbidden("bare identities are accepted only from loopback")
+			return "", nil, api.ErrForbidden("bare identities are accepted only from loopback")
 		}
-		return p.Identity, Grants{Create: true}, nil
+		return p.Identity, &sessionGrants{Grants: Grants{Create: true}}, nil
 	default:
-		return "", Grants{}, api.ErrUnauthenticated("send token (a JWT), or identity on a dev server")
+		return "", nil, api.ErrUnauthenticated("send token (a JWT), or identity on a dev server")
 	}
 }
 
@@ -106,14 +107,14 @@ func (s *Server) RoomCreate(ctx context.Context, p *api.RoomCreateParams) (*api.
 	}
 	spec := roomSpec{id: p.RoomID, maxPeers: int(p.MaxPeers), metadata: p.Metadata, duplicate: p.DuplicateIdentity}
 	if !c.admin {
-		g := c.sess.grants
+		g := c.sess.grants()
 		switch {
 		case !g.Create:
-			return nil, api.ErrForbidden("your token does not grant creating rooms")
+			return nil, c.sess.forbidden("your token does not grant creating rooms")
 		case p.RoomID == "" && !g.AnyRoom():
-			return nil, api.ErrForbidden("your token grants only some rooms: name one of them as roomId")
+			return nil, c.sess.forbidden("your token grants only some rooms: name one of them as roomId")
 		case p.RoomID != "" && !g.MayJoin(p.RoomID):
-			return nil, api.ErrForbidden(fmt.Sprintf("your token does not grant room %q", p.RoomID))
+			return nil, c.sess.forbidden(fmt.Sprintf("your token does not grant room %q", p.RoomID))
 		}
 		spec.creator = c.sess
 	}

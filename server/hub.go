@@ -201,8 +201,9 @@ type joinRequest struct {
 
 // join seats s in a room and tells the others.
 func (h *hub) join(s *session, req joinRequest) (*api.RoomJoinResult, error) {
-	if !s.grants.Admin && !s.grants.MayJoin(req.roomID) {
-		return nil, api.ErrForbidden(fmt.Sprintf("your token does not grant room %q", req.roomID))
+	grants := s.grants()
+	if !grants.Admin && !grants.MayJoin(req.roomID) {
+		return nil, s.forbidden(fmt.Sprintf("your token does not grant room %q", req.roomID))
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -217,15 +218,15 @@ func (h *hub) join(s *session, req joinRequest) (*api.RoomJoinResult, error) {
 		if !req.create {
 			return nil, api.ErrRoomNotFound(fmt.Sprintf("room %q does not exist (join with create: true to create it)", req.roomID))
 		}
-		if !s.grants.Create && !s.grants.Admin {
-			return nil, api.ErrForbidden("your token does not grant creating rooms")
+		if !grants.Create && !grants.Admin {
+			return nil, s.forbidden("your token does not grant creating rooms")
 		}
 		var err error
 		if r, err = h.createLocked(roomSpec{id: req.roomID}); err != nil {
 			return nil, err
 		}
 	}
-	if r.locked && !s.grants.Admin {
+	if r.locked && !grants.Admin {
 		return nil, api.ErrConflict(fmt.Sprintf("room %q is locked", r.id))
 	}
 	// Seats of the same identity (other devices), under the room's policy.
@@ -289,9 +290,9 @@ func (h *hub) join(s *session, req joinRequest) (*api.RoomJoinResult, error) {
 // take the room over. A moderator grant gives moderator.
 func (r *room) roleFor(s *session) api.Role {
 	switch {
-	case !r.hadPeers || s.grants.Owns(r.id):
+	case !r.hadPeers || s.grants().Owns(r.id):
 		return api.RoleOwner
-	case s.grants.Moderator:
+	case s.grants().Moderator:
 		return api.RoleModerator
 	default:
 		return api.RoleParticipant
@@ -508,8 +509,9 @@ func (h *hub) kick(s *session, admin bool, roomID, peerID string) error {
 		if m == nil {
 			return api.ErrRoomNotFound(fmt.Sprintf("you are not in room %q", roomID))
 		}
-		if m.peer.Role != api.RoleOwner && m.peer.Role != api.RoleModerator {
-			return api.ErrForbidden("only the owner or a moderator may kick")
+		// A moderator's role came from a grant, which lapses with its token.
+		if m.peer.Role != api.RoleOwner && (m.peer.Role != api.RoleModerator || !s.grants().Moderator) {
+			return s.forbidden("only the owner or a moderator may kick")
 		}
 	}
 	target := r.member(peerID)

@@ -65,18 +65,19 @@ func (r *registry) removeLocked(sess *session) {
 
 // openSession makes a fresh session for st under the duplicate-identity
 // policy and registers it.
-func (s *Server) openSession(st *connState, identity string, grants Grants) (*session, error) {
+func (s *Server) openSession(st *connState, identity string, grants *sessionGrants) (*session, error) {
 	l := s.cfg.Limits
 	sess := &session{
 		id:          newID(20),
 		peerID:      newID(12),
 		identity:    identity,
 		resumeToken: newID(43),
-		grants:      grants,
+		clock:       s.now,
 		conn:        st.conn,
 		rooms:       make(map[string]*room),
 		replay:      replayBuffer{maxFrames: l.ReplayMessages, maxBytes: l.ReplayBytes},
 	}
+	sess.held.Store(grants)
 	sess.log = s.log.With("session", sess.id, "peer", sess.peerID, "identity", identity)
 	reg := s.reg
 	reg.mu.Lock()
@@ -193,14 +194,20 @@ func (s *Server) expire(sess *session, by *rpc.Conn) {
 }
 
 // resume restores a detached (or not yet detached) session on st's
-// connection: session.connect with resume.
+// connection: session.connect with resume. A token given with it renews
+// the session's grants; once the session's token has expired, a resume
+// needs one.
 func (s *Server) resume(st *connState, p *api.SessionConnectParams) (*session, error) {
 	r := p.Resume
 	var identity string
+	var fresh *sessionGrants
 	if p.Token != "" || p.Identity != "" {
 		var err error
-		if identity, _, err = s.authenticate(st, p); err != nil {
+		if identity, fresh, err = s.authenticate(st, p); err != nil {
 			return nil, err
+		}
+		if p.Token == "" {
+			fresh = nil // a bare identity (dev mode) renews nothing
 		}
 	}
 	reg := s.reg
@@ -220,6 +227,9 @@ func (s *Server) resume(st *connState, p *api.SessionConnectParams) (*session, e
 	}
 	if identity != "" && identity != sess.identity {
 		return nil, api.ErrForbidden(fmt.Sprintf("session %q belongs to another identity", r.SessionID))
+	}
+	if held := sess.held.Load(); fresh == nil && held.expiredAt(s.now()) {
+		return nil, api.ErrUnauthenticated(fmt.Sprintf("the session's token expired at %s: resume with a fresh token (token beside resume)", held.expires.UTC().Format(time.RFC3339)))
 	}
 	sess.mu.Lock()
 	latest := sess.seq
@@ -254,6 +264,9 @@ func (s *Server) resume(st *connState, p *api.SessionConnectParams) (*session, e
 	}
 	sess.detachedBy = nil
 	sess.resumeToken = newID(43)
+	if fresh != nil {
+		sess.held.Store(fresh)
+	}
 	st.sess.Store(sess)
 	if old != nil {
 		old.Close(rpc.CloseReplaced, "session resumed on another connection")

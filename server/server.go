@@ -13,7 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +47,10 @@ type Server struct {
 	rpcMetrics *rpcMetrics
 	rpcStats   rpc.Stats
 	now        func() time.Time
+	// publicOrigins and publicHosts come from cfg.PublicURL (origin.go);
+	// refusals logs refused origins and hosts.
+	publicOrigins, publicHosts []string
+	refusals                   *refusalLog
 
 	started time.Time
 	// draining: Drain was called (no new sessions); closing: shutdown has
@@ -82,6 +86,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		drained: make(chan struct{}),
 		conns:   make(map[*rpc.Conn]struct{}),
 		perIP:   make(map[netip.Addr]int),
+
+		refusals: newRefusalLog(),
+	}
+	for _, raw := range cfg.PublicURL {
+		u, _ := url.Parse(raw) // checked by Validate
+		s.publicOrigins = append(s.publicOrigins, canonicalOrigin(u))
+		s.publicHosts = append(s.publicHosts, strings.ToLower(u.Hostname()))
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -92,7 +103,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.turn = newTURNState(cfg, s.tls, log)
 	s.metrics = s.newRegistry()
-	s.upgrader = rpc.NewUpgrader(s.checkOrigin)
+	s.upgrader = rpc.NewUpgrader(s.originAllowed) // serveWS has answered refusals with the reason; this is the backstop
 	s.mux = rpc.NewMux()
 	s.mux.SetLogger(log)
 	s.mux.Use(s.rpcMetrics.observe)
@@ -105,11 +116,14 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Handler routes the HTTP surface.
+// Handler routes the HTTP surface; a dev server's only to loopback hosts.
 func (s *Server) Handler() http.Handler {
 	m := http.NewServeMux()
 	for _, r := range s.routes() {
 		m.Handle(r.pattern, r.handler)
+	}
+	if s.cfg.Dev {
+		return s.devHostsOnly(m)
 	}
 	return m
 }
@@ -220,24 +234,6 @@ func (s *Server) shutdown(hs *http.Server) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
-}
-
-// checkOrigin admits browsers from the allow-list, the same origin, and in
-// dev mode any loopback page. Clients that send no Origin are not browsers
-// and are admitted (they authenticate with tokens).
-func (s *Server) checkOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || s.cfg.AllowAnyOrigin || slices.Contains(s.cfg.AllowedOrigins, origin) {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if u.Host == r.Host {
-		return true
-	}
-	return s.cfg.Dev && isLoopbackHost(u.Hostname())
 }
 
 // prepareHTTP authenticates POST /rpc: HTTP Basic with an API key's id and

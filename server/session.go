@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-rtc/parley/api"
@@ -36,8 +37,11 @@ type session struct {
 	id       string
 	peerID   string
 	identity string
-	grants   Grants
 	log      *slog.Logger
+	// held are the grants of the latest token (a resume may bring a fresh
+	// one); grants() reads them against clock.
+	held  atomic.Pointer[sessionGrants]
+	clock func() time.Time
 
 	// rooms is guarded by hub.mu.
 	rooms map[string]*room
@@ -53,6 +57,32 @@ type session struct {
 	conn   *rpc.Conn // nil while detached or ended
 	seq    int64
 	replay replayBuffer
+}
+
+// grants is what the session may do now: its token's grants until that
+// token expires, then none. A session outlives its token (its seats and
+// relays go on), its rights do not: a resume with a fresh token renews
+// them.
+func (s *session) grants() Grants {
+	g := s.held.Load()
+	if g.expiredAt(s.clock()) {
+		return noGrants
+	}
+	return g.Grants
+}
+
+// forbidden refuses what the session's grants do not allow: 403 with msg,
+// or 401 when the grants lapsed with their token (a fresh one is the fix).
+func (s *session) forbidden(msg string) error {
+	if g := s.held.Load(); g.expiredAt(s.clock()) {
+		return api.ErrUnauthenticated(fmt.Sprintf("%s: your token expired at %s; resume or reconnect with a fresh token", msg, g.expires.UTC().Format(time.RFC3339)))
+	}
+	return api.ErrForbidden(msg)
+}
+
+// expiredAt reports whether g lapsed by now; grants without a token never do.
+func (g *sessionGrants) expiredAt(now time.Time) bool {
+	return !g.expires.IsZero() && !now.Before(g.expires)
 }
 
 // Notify stamps the next seq on params (a generated event), keeps the frame

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,67 +29,66 @@ type turnState struct {
 	srv  *turn.Server
 }
 
-// newTURNState turns the TURN section into a turn.Config. In dev mode a
-// throw-away secret is made; outside dev mode TURN runs only with a secret
-// (a server that never meant to relay must not start doing so on upgrade).
+// newTURNState prepares the TURN section (checked by Config.Validate). In
+// dev mode a throw-away secret is made; outside dev mode TURN runs only
+// with a secret (a server that never meant to relay must not start doing
+// so on upgrade).
 func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...any) }) *turnState {
-	t := c.TURN
-	st := &turnState{on: !t.Disabled && (c.Dev || len(t.Secrets) > 0)}
+	st := &turnState{on: !c.TURN.Disabled && (c.Dev || len(c.TURN.Secrets) > 0)}
 	if !st.on {
-		if !t.Disabled {
+		if !c.TURN.Disabled {
 			log.Info("STUN/TURN is off: give --turn-secret to run it (or --dev)")
 		}
 		return st
 	}
-	secrets := t.Secrets
-	if len(secrets) == 0 {
-		secrets = []string{NewSecret()}
+	st.cfg = c.turnConfig(tlsCfg)
+	if len(st.cfg.Secrets) == 0 {
+		st.cfg.Secrets = []string{NewSecret()}
 	}
-	tlsListen := t.TLSListen
-	if tlsListen == "" && tlsCfg != nil {
-		if host, _, err := net.SplitHostPort(t.Listen); err == nil {
-			tlsListen = net.JoinHostPort(host, turnDefaultTLSPort)
-		}
-	}
-	st.cfg = turn.Config{
-		Listen:                      t.Listen,
-		TLSListen:                   tlsListen,
-		TLS:                         tlsCfg,
-		Alternate:                   t.AltAddress,
-		Realm:                       t.Realm,
-		Secrets:                     secrets,
-		PublicIP:                    t.PublicIP,
-		Host:                        t.Host,
-		RelayMinPort:                t.RelayMinPort,
-		RelayMaxPort:                t.RelayMaxPort,
-		AllowPeers:                  devPeers(c, log),
-		DenyPeers:                   t.DenyPeers,
-		MaxAllocationsPerIdentity:   t.MaxAllocationsPerIdentity,
-		MaxAllocations:              t.MaxAllocations,
-		MaxPermissionsPerAllocation: t.MaxPermissions,
-		BandwidthBitsPerSecond:      t.BandwidthBitsPerSecond,
-		MaxAllocationLifetime:       t.MaxAllocationLifetime,
-		MaxStreamsPerIP:             t.MaxStreamsPerIP,
+	if st.cfg.LoopbackPeers {
+		log.Info("dev mode: TURN relays reach loopback peers (its listeners are loopback-only), never its own ports")
 	}
 	return st
 }
 
-// devPeers is the allow list with, in dev mode on a loopback TURN address,
-// the loopback ranges added: there the relay addresses are loopback, so two
-// local browsers forced to relay must reach each other's relay through it,
-// and only local clients (who can reach loopback anyway) can allocate. A
-// dev server listening beyond loopback keeps the default policy.
-func devPeers(c Config, log interface{ Info(string, ...any) }) []string {
-	allow := c.TURN.AllowPeers
-	if !c.Dev {
-		return allow
+// turnConfig is the TURN section as the server runs it, with tlsCfg (the
+// WSS certificate, nil without TLS): TURN over TLS defaults to the listen
+// IP, port 5349; relays may not reach the HTTP listeners' addresses (nor
+// any other of this host's: package turn adds those); and in dev mode with
+// loopback-only TURN listeners relays reach loopback peers, so that two
+// local browsers connect when one of them is forced to relay (only local
+// clients can allocate there, and they reach loopback anyway).
+func (c *Config) turnConfig(tlsCfg *tls.Config) turn.Config {
+	t := c.TURN.Config
+	t.TLS = tlsCfg
+	if t.TLSListen == "" && tlsCfg != nil {
+		if host, _, err := net.SplitHostPort(t.Listen); err == nil {
+			t.TLSListen = net.JoinHostPort(host, turnDefaultTLSPort)
+		}
 	}
-	host, _, err := net.SplitHostPort(c.TURN.Listen)
-	if ip, perr := netip.ParseAddr(host); err != nil || perr != nil || !ip.IsLoopback() {
-		return allow
+	t.HostAddresses = nil
+	for _, listen := range []string{c.Listen, c.MetricsListen} {
+		if ip, ok := listenIP(listen); ok {
+			t.HostAddresses = append(t.HostAddresses, ip)
+		}
 	}
-	log.Info("dev mode: TURN relays to loopback peers (its listener is loopback-only)")
-	return append(slices.Clip(allow), "127.0.0.0/8", "::1/128")
+	t.LoopbackPeers = c.Dev
+	for _, listen := range []string{t.Listen, t.TLSListen, t.Alternate} {
+		if ip, ok := listenIP(listen); listen != "" && (!ok || !ip.IsLoopback()) {
+			t.LoopbackPeers = false
+		}
+	}
+	return t
+}
+
+// listenIP is the IP of a listen address, if it names one.
+func listenIP(listen string) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(host)
+	return ip, err == nil
 }
 
 // StartTURN opens the STUN/TURN listeners, if TURN is on. Serve calls it

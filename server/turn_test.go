@@ -1,10 +1,13 @@
 package server
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,35 +194,54 @@ func TestTURNCredentialsEndpoint(t *testing.T) {
 	}
 }
 
-// TestDevPeersAllowLoopbackOnlyOnLoopback: dev mode lets the relay reach
-// loopback peers only while the TURN listener itself is loopback-only.
-func TestDevPeersAllowLoopbackOnlyOnLoopback(t *testing.T) {
-	loopback := []string{"127.0.0.0/8", "::1/128"}
+// TestTURNConfigAsRun: the TURN section as the server runs it: TURN over
+// TLS on port 5349 of the TURN IP when there is a certificate, and the
+// HTTP listeners' addresses among those relays must not reach.
+func TestTURNConfigAsRun(t *testing.T) {
+	c := DefaultConfig()
+	c.Listen, c.MetricsListen, c.TURN.Listen = "198.51.100.5:443", "127.0.0.1:9090", "198.51.100.6:3478"
+	plain := c.turnConfig(nil)
+	if plain.TLSListen != "" || plain.TLS != nil {
+		t.Errorf("without a certificate: TLS listen %q", plain.TLSListen)
+	}
+	got := c.turnConfig(&tls.Config{})
+	if got.TLSListen != "198.51.100.6:5349" || got.TLS == nil {
+		t.Errorf("with a certificate: TLS listen %q", got.TLSListen)
+	}
+	want := []netip.Addr{netip.MustParseAddr("198.51.100.5"), netip.MustParseAddr("127.0.0.1")}
+	if !slices.Equal(got.HostAddresses, want) {
+		t.Errorf("host addresses %v, want %v", got.HostAddresses, want)
+	}
+	c.Listen = "localhost:7880" // a name: the host's interface addresses cover it
+	if got := c.turnConfig(nil); len(got.HostAddresses) != 1 {
+		t.Errorf("host addresses %v, want only the metrics listener's", got.HostAddresses)
+	}
+}
+
+// TestLoopbackPeersOnlyForALoopbackDevServer: relays reach loopback peers
+// only in dev mode with every TURN listener on loopback.
+func TestLoopbackPeersOnlyForALoopbackDevServer(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		dev    bool
-		listen string
-		allow  []string
-		want   []string
+		name              string
+		dev               bool
+		listen, alt, tlsl string
+		want              bool
 	}{
-		{"dev on 127.0.0.1", true, "127.0.0.1:3478", nil, loopback},
-		{"dev on ::1", true, "[::1]:3478", nil, loopback},
-		{"dev keeps the operator's list", true, "127.0.0.1:3478", []string{"10.1.0.0/16"}, append([]string{"10.1.0.0/16"}, loopback...)},
-		{"dev on every address", true, "0.0.0.0:3478", nil, nil},
-		{"dev on a host name", true, "localhost:3478", nil, nil},
-		{"production on loopback", false, "127.0.0.1:3478", []string{"10.1.0.0/16"}, []string{"10.1.0.0/16"}},
+		{"dev on 127.0.0.1", true, "127.0.0.1:3478", "", "", true},
+		{"dev on ::1", true, "[::1]:3478", "", "", true},
+		{"dev with a loopback alternate", true, "127.0.0.1:3478", "127.0.0.2:3479", "", true},
+		{"dev with a public alternate", true, "127.0.0.1:3478", "203.0.113.11:3479", "", false},
+		{"dev with TLS beyond loopback", true, "127.0.0.1:3478", "", "0.0.0.0:5349", false},
+		{"dev on every address", true, "0.0.0.0:3478", "", "", false},
+		{"dev on a host name", true, "localhost:3478", "", "", false},
+		{"production on loopback", false, "127.0.0.1:3478", "", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
-			c.Dev, c.TURN.Listen, c.TURN.AllowPeers = tc.dev, tc.listen, tc.allow
-			got := devPeers(c, discardInfo{})
-			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
-				t.Fatalf("allow peers = %q, want %q", got, tc.want)
+			c.Dev, c.TURN.Listen, c.TURN.Alternate, c.TURN.TLSListen = tc.dev, tc.listen, tc.alt, tc.tlsl
+			if got := c.turnConfig(nil).LoopbackPeers; got != tc.want {
+				t.Fatalf("LoopbackPeers = %v, want %v", got, tc.want)
 			}
 		})
 	}
 }
-
-type discardInfo struct{}
-
-func (discardInfo) Info(string, ...any) {}

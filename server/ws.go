@@ -22,6 +22,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if !s.originAllowed(r) {
+		s.refuseOrigin(w, r)
+		return
+	}
 	remote := remoteAddr(r)
 	if !s.acquireIP(remote) {
 		http.Error(w, fmt.Sprintf("too many connections from %s (limit %d)", remote, s.cfg.Limits.MaxConnsPerIP), http.StatusTooManyRequests)

@@ -35,19 +35,29 @@ func NewCredentials(secrets []string) (*Credentials, error) {
 	if len(secrets) == 0 {
 		return nil, errors.New("turn: no secret: TURN REST credentials need at least one shared secret")
 	}
+	if err := checkSecrets(secrets); err != nil {
+		return nil, fmt.Errorf("turn: %w", err)
+	}
 	c := &Credentials{}
-	seen := make(map[string]bool, len(secrets))
-	for i, s := range secrets {
-		if len(s) < minSecretLen {
-			return nil, fmt.Errorf("turn: secret %d is %d bytes; at least %d are needed", i+1, len(s), minSecretLen)
-		}
-		if seen[s] {
-			return nil, fmt.Errorf("turn: secret %d is given twice", i+1)
-		}
-		seen[s] = true
+	for _, s := range secrets {
 		c.secrets = append(c.secrets, []byte(s))
 	}
 	return c, nil
+}
+
+// checkSecrets refuses a secret shorter than minSecretLen or given twice.
+func checkSecrets(secrets []string) error {
+	seen := make(map[string]bool, len(secrets))
+	for i, s := range secrets {
+		if len(s) < minSecretLen {
+			return fmt.Errorf("secret %d is %d bytes; at least %d are needed", i+1, len(s), minSecretLen)
+		}
+		if seen[s] {
+			return fmt.Errorf("secret %d is given twice", i+1)
+		}
+		seen[s] = true
+	}
+	return nil
 }
 
 // Issue returns a username and password for identity that expire ttl after

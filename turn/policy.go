@@ -1,7 +1,9 @@
 package turn
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 )
@@ -14,10 +16,19 @@ import (
 // (measured); Parley refuses them by default.
 //
 // The verdict for an address, in order:
-//  1. in a --turn-deny-peer range: denied (an operator's explicit "no" wins);
-//  2. in a --turn-allow-peer range: allowed (e.g. a private media network);
+//  1. in a deny-peers range: denied (an operator's explicit "no" wins);
+//  2. in an allow-peers range: allowed (e.g. a private media network);
 //  3. in a default-denied range (defaultDenied below): denied;
 //  4. otherwise: allowed.
+//
+// A server's Policy also refuses this host's own addresses (hostAddresses:
+// its listeners, its public and alternate addresses, every interface
+// address, loopback and the unspecified address) before anything else,
+// whatever the lists say: a relay that reaches its own server nests
+// allocations through itself (quota and rate-limit evasion, traffic loops)
+// and reaches every UDP service on the host. Its own live relays stay
+// reachable (Server.peerAllowed), and a loopback-only server may admit
+// loopback peers, but never its own listeners (Config.LoopbackPeers).
 //
 // An IPv6 address that embeds an IPv4 one (::ffff:a.b.c.d, ::a.b.c.d,
 // ::ffff:0:a.b.c.d, 64:ff9b::/96 NAT64, 2002::/16 6to4) is judged by the
@@ -25,6 +36,11 @@ import (
 // gets through; a deny range written in IPv6 still denies the IPv6 form.
 type Policy struct {
 	allow, deny []netip.Prefix
+	host        map[netip.Addr]bool // nil: no host to protect (NewPolicy alone)
+	// loopbackPeers admits loopback peers (Config.LoopbackPeers): the
+	// server's listeners are loopback-only, so its clients are all on this
+	// host, which they reach without a relay anyway.
+	loopbackPeers bool
 }
 
 // defaultDenied are the ranges no relay may reach unless allowed. The
@@ -66,12 +82,9 @@ var defaultDenied = mustPrefixes(
 // addresses meaning a /32 or /128). A bad entry is an error naming it, so a
 // typo fails start-up instead of silently opening or closing the relay.
 func NewPolicy(allow, deny []string) (*Policy, error) {
-	a, err := parsePrefixes("turn-allow-peer", allow)
-	if err != nil {
-		return nil, err
-	}
-	d, err := parsePrefixes("turn-deny-peer", deny)
-	if err != nil {
+	a, errAllow := parsePrefixes("allow-peers", allow)
+	d, errDeny := parsePrefixes("deny-peers", deny)
+	if err := errors.Join(errAllow, errDeny); err != nil {
 		return nil, err
 	}
 	return &Policy{allow: a, deny: d}, nil
@@ -83,8 +96,11 @@ func (p *Policy) Allowed(ip netip.Addr) bool {
 		return false // an address we could not read is not one we relay to
 	}
 	ip = ip.WithZone("")
-	if contains(p.deny, ip) {
+	if p.isHost(ip) || contains(p.deny, ip) {
 		return false
+	}
+	if p.loopbackPeers && ip.IsLoopback() {
+		return true
 	}
 	if v4, ok := embeddedIPv4(ip); ok {
 		return p.Allowed(v4)
@@ -93,6 +109,52 @@ func (p *Policy) Allowed(ip netip.Addr) bool {
 		return true
 	}
 	return !contains(defaultDenied, ip)
+}
+
+// isHost reports whether ip reaches this host: one of its addresses, or
+// any loopback (unless loopbackPeers) or unspecified address (sending to
+// 0.0.0.0 reaches the local host on Linux).
+func (p *Policy) isHost(ip netip.Addr) bool {
+	switch {
+	case p.host == nil:
+		return false
+	case ip.IsLoopback():
+		return !p.loopbackPeers
+	}
+	return p.host[ip] || ip.IsUnspecified()
+}
+
+// canonical is the address a peer address reaches: the IPv4 address it
+// embeds, if any (see embeddedIPv4), else itself without a zone.
+func canonical(ip netip.Addr) netip.Addr {
+	ip = ip.WithZone("")
+	if v4, ok := embeddedIPv4(ip); ok {
+		return v4
+	}
+	return ip
+}
+
+// hostAddresses are the addresses a server's relays must never reach:
+// configured (the listeners', the public and alternate ones, the
+// embedding program's) and the host's interface addresses, read once at
+// start.
+func hostAddresses(configured []netip.Addr, interfaces []net.Addr) map[netip.Addr]bool {
+	host := make(map[netip.Addr]bool, len(configured)+len(interfaces))
+	add := func(a netip.Addr) {
+		if a.IsValid() {
+			host[a.Unmap().WithZone("")] = true
+		}
+	}
+	for _, a := range configured {
+		add(a)
+	}
+	for _, ifa := range interfaces {
+		if n, ok := ifa.(*net.IPNet); ok {
+			a, _ := netip.AddrFromSlice(n.IP)
+			add(a)
+		}
+	}
+	return host
 }
 
 // embeddedIPv4 returns the IPv4 address an IPv6 address carries in one of

@@ -2,6 +2,7 @@ package turn
 
 import (
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -80,8 +81,8 @@ func TestPolicyBadCIDR(t *testing.T) {
 		{deny: []string{"fe80::/10%eth0"}},
 	} {
 		_, err := NewPolicy(c.allow, c.deny)
-		if err == nil || !strings.Contains(err.Error(), "turn-") {
-			t.Errorf("NewPolicy(%q, %q) = %v, want an error naming the flag", c.allow, c.deny, err)
+		if err == nil || !strings.Contains(err.Error(), "-peers: ") {
+			t.Errorf("NewPolicy(%q, %q) = %v, want an error naming the key", c.allow, c.deny, err)
 		}
 	}
 }
@@ -164,5 +165,58 @@ func TestPolicyProperty(t *testing.T) {
 	}
 	if public < rounds {
 		t.Fatalf("only %d public samples", public)
+	}
+}
+
+// TestPolicyRefusesTheHost: a server's policy refuses its own host's
+// addresses in every spelling, even where an allow range covers them,
+// and loopback and the unspecified addresses always.
+func TestPolicyRefusesTheHost(t *testing.T) {
+	p, err := NewPolicy([]string{"0.0.0.0/0", "::/0"}, []string{"8.8.4.4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.host = hostAddresses(
+		[]netip.Addr{netip.MustParseAddr("203.0.113.10"), netip.MustParseAddr("::ffff:203.0.113.11"), {}},
+		[]net.Addr{&net.IPNet{IP: net.ParseIP("192.0.2.2"), Mask: net.CIDRMask(24, 32)}, &net.IPNet{IP: net.ParseIP("2001:db8::10"), Mask: net.CIDRMask(64, 128)}},
+	)
+	cases := map[string]bool{
+		"203.0.113.10":         false, // configured (a listener, the public address)
+		"::ffff:203.0.113.10":  false, // in every spelling
+		"64:ff9b::cb00:710a":   false,
+		"2002:cb00:710a::1":    false,
+		"203.0.113.11":         false, // configured as a mapped address
+		"192.0.2.2":            false, // an interface address
+		"2001:db8::10":         false,
+		"fe80::1%eth0":         true,  // allowed by ::/0, not the host's
+		"127.0.0.1":            false, // loopback is the host, whatever the allow list says
+		"127.3.2.1":            false,
+		"::1":                  false,
+		"::ffff:127.0.0.1":     false,
+		"0.0.0.0":              false, // reaches the host on Linux
+		"::":                   false,
+		"203.0.113.12":         true, // a neighbour in the allowed range
+		"2001:db8::11":         true,
+		"8.8.8.8":              true,
+		"8.8.4.4":              false, // the deny list still applies
+		"2606:4700:4700::1111": true,
+	}
+	for s, want := range cases {
+		if got := p.Allowed(netip.MustParseAddr(s)); got != want {
+			t.Errorf("Allowed(%s) = %v, want %v", s, got, want)
+		}
+	}
+	// A loopback-only server admits loopback peers (and only those more).
+	p.loopbackPeers = true
+	for s, want := range map[string]bool{"127.0.0.1": true, "127.3.2.1": true, "::1": true, "::ffff:127.0.0.1": true,
+		"192.0.2.2": false, "0.0.0.0": false, "203.0.113.10": false, "8.8.4.4": false} {
+		if got := p.Allowed(netip.MustParseAddr(s)); got != want {
+			t.Errorf("with loopback peers: Allowed(%s) = %v, want %v", s, got, want)
+		}
+	}
+	// Without a host (NewPolicy alone), only the lists and defaults count.
+	bare, _ := NewPolicy([]string{"127.0.0.1"}, nil)
+	if !bare.Allowed(netip.MustParseAddr("127.0.0.1")) {
+		t.Error("a policy without a host refused an allowed loopback address")
 	}
 }

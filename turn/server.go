@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -22,80 +23,6 @@ import (
 
 	"github.com/parley-rtc/parley/turn/binding"
 )
-
-// Config says where the server listens and what it allows. DefaultConfig
-// states every default; Start checks every value before opening a socket.
-type Config struct {
-	// Listen is the UDP and TCP address (STUN and TURN), an IP and a port;
-	// port 0 picks one (see Server.Addrs). Relays bind to the same IP.
-	Listen string
-	// TLSListen is the TURN-over-TLS address; "" for none. Needs TLS.
-	TLSListen string
-	// TLS is the certificate for TLSListen (the WSS one).
-	TLS *tls.Config
-	// Alternate is a second IP:port for RFC 5780 NAT behaviour discovery;
-	// "" for none.
-	Alternate string
-	// Sockets is the number of SO_REUSEPORT UDP sockets on Listen, one
-	// reader each (0: one per CPU; DESIGN.md §3 has the measurement).
-	Sockets int
-	// Realm is the long-term credential realm.
-	Realm string
-	// Secrets are the TURN REST API shared secrets: the first signs, all
-	// verify (rotation).
-	Secrets []string
-	// PublicIP is the address put in XOR-RELAYED-ADDRESS and in the ICE
-	// server URLs, for servers behind a NAT (coturn's external-ip). Needed
-	// when Listen is a wildcard address.
-	PublicIP string
-	// Host is the host name in ICE server URLs; turns: URLs need the name on
-	// the certificate. Default: PublicIP, else the Listen IP. The host a
-	// client used to reach signaling is deliberately not used: behind a
-	// proxy or CDN it names a machine that does not carry UDP.
-	Host string
-	// RelayMinPort and RelayMaxPort bound the relay ports (inclusive).
-	RelayMinPort, RelayMaxPort int
-	// AllowPeers and DenyPeers are CIDRs that adjust the relay policy
-	// (see Policy for the order in which they apply).
-	AllowPeers, DenyPeers []string
-	// MaxAllocationsPerIdentity: an Allocate beyond it gets 486.
-	MaxAllocationsPerIdentity int
-	// MaxAllocations caps allocations on this server (486 beyond it).
-	MaxAllocations int
-	// MaxPermissionsPerAllocation: peers one allocation may hold
-	// permissions or channels for (508 beyond it).
-	MaxPermissionsPerAllocation int
-	// BandwidthBitsPerSecond caps each allocation's relayed traffic, both
-	// directions together (token bucket; excess datagrams are dropped).
-	// 0: no cap.
-	BandwidthBitsPerSecond int64
-	// MaxAllocationLifetime ends an allocation this long after it was made,
-	// however often it is refreshed, so a leaked client cannot hold a relay
-	// forever. 0: no cap.
-	MaxAllocationLifetime time.Duration
-	// MaxStreamsPerIP caps the TCP and TLS connections one client address
-	// may hold open; beyond it a new connection is closed at once. Each
-	// costs pion a goroutine and buffers before a byte is authenticated.
-	MaxStreamsPerIP int
-	// Logger receives the server's logs (pion's at debug level).
-	Logger *slog.Logger
-}
-
-// DefaultConfig returns the defaults; Secrets must still be given.
-func DefaultConfig() Config {
-	return Config{
-		Listen:                      "127.0.0.1:3478",
-		Realm:                       "parley",
-		RelayMinPort:                49152,
-		RelayMaxPort:                65535,
-		MaxAllocationsPerIdentity:   12,
-		MaxAllocations:              10_000,
-		MaxPermissionsPerAllocation: 32,
-		BandwidthBitsPerSecond:      10_000_000,
-		MaxAllocationLifetime:       24 * time.Hour,
-		MaxStreamsPerIP:             64,
-	}
-}
 
 // Addrs are the bound listener addresses; TLS is zero without TLS.
 type Addrs struct {
@@ -116,6 +43,7 @@ type Server struct {
 	streams      *perIPCount
 	stats        counters
 	addrs        Addrs
+	alt          netip.AddrPort // the RFC 5780 address, if any
 	urlHost      string
 	binding      *binding.Server
 	udpOut       udpWriter // sends to UDP clients from the listen address (the fast path)
@@ -207,70 +135,20 @@ func (s *Server) start(listen, alt netip.AddrPort) error {
 
 // newServer checks cfg and builds everything that does not listen.
 func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	creds, err := NewCredentials(cfg.Secrets)
+	p, err := cfg.parse()
 	if err != nil {
-		errs = append(errs, err)
-	}
-	policy, err := NewPolicy(cfg.AllowPeers, cfg.DenyPeers)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if listen, err = netip.ParseAddrPort(cfg.Listen); err != nil {
-		bad("turn-listen: %q is not IP:port: %v", cfg.Listen, err)
-	}
-	bindIP := listen.Addr().Unmap()
-	advertised := bindIP
-	if cfg.PublicIP != "" {
-		if advertised, err = netip.ParseAddr(cfg.PublicIP); err != nil {
-			bad("turn-public-ip: %v", err)
-		}
-		advertised = advertised.Unmap()
-		if advertised.IsValid() && advertised.Is4() != bindIP.Is4() {
-			bad("turn-public-ip: %s and the listen address %s are different address families", advertised, bindIP)
-		}
-	} else if bindIP.IsUnspecified() {
-		bad("turn-public-ip: the TURN listen address %s is a wildcard; give the address clients reach this server at", cfg.Listen)
-	}
-	if cfg.TLSListen != "" {
-		if _, err := netip.ParseAddrPort(cfg.TLSListen); err != nil {
-			bad("turn-tls-listen: %q is not IP:port: %v", cfg.TLSListen, err)
-		}
-		if cfg.TLS == nil {
-			bad("turn-tls-listen: needs a TLS certificate (--tls-cert/--tls-key)")
-		}
-	}
-	if cfg.Alternate != "" {
-		if alt, err = netip.ParseAddrPort(cfg.Alternate); err != nil {
-			bad("turn-alt-address: %q is not IP:port: %v", cfg.Alternate, err)
-		}
-	}
-	if cfg.RelayMinPort < 1 || cfg.RelayMaxPort > 65535 || cfg.RelayMinPort > cfg.RelayMaxPort {
-		bad("turn-relay-min-port/turn-relay-max-port: %d-%d is not a port range within 1-65535", cfg.RelayMinPort, cfg.RelayMaxPort)
-	}
-	if cfg.Realm == "" {
-		bad("turn-realm: must not be empty")
-	}
-	for _, q := range []struct {
-		key string
-		v   int64
-	}{
-		{"turn-max-allocations-per-identity", int64(cfg.MaxAllocationsPerIdentity)},
-		{"turn-max-allocations", int64(cfg.MaxAllocations)},
-		{"turn-max-permissions", int64(cfg.MaxPermissionsPerAllocation)},
-		{"turn-max-streams-per-ip", int64(cfg.MaxStreamsPerIP)},
-	} {
-		if q.v < 1 {
-			bad("%s: must be at least 1", q.key)
-		}
-	}
-	if cfg.BandwidthBitsPerSecond < 0 || cfg.MaxAllocationLifetime < 0 || cfg.Sockets < 0 {
-		bad("turn-bandwidth, turn-max-allocation-lifetime and the socket count must not be negative")
-	}
-	if err := errors.Join(errs...); err != nil {
 		return nil, listen, alt, err
 	}
+	creds, err := NewCredentials(cfg.Secrets)
+	if err != nil {
+		return nil, listen, alt, err
+	}
+	interfaces, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, listen, alt, fmt.Errorf("turn: list this host's addresses (relays must not reach them): %w", err)
+	}
+	p.policy.host = hostAddresses(append(slices.Clip(cfg.HostAddresses), p.bind, p.advertised, p.alt.Addr(), p.tlsListen.Addr()), interfaces)
+	p.policy.loopbackPeers = cfg.LoopbackPeers
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -279,19 +157,20 @@ func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
 		cfg:          cfg,
 		log:          log,
 		creds:        creds,
-		policy:       policy,
+		policy:       p.policy,
 		quota:        newAllocationQuota(cfg.MaxAllocationsPerIdentity, cfg.MaxAllocations),
 		unauthorized: newUnauthorizedLimiter(),
 		streams:      &perIPCount{max: cfg.MaxStreamsPerIP, n: make(map[netip.Addr]int)},
 		urlHost:      cfg.Host,
+		alt:          p.alt,
 	}
 	s.auth = &authenticator{creds: creds, realm: cfg.Realm, stats: &s.stats, now: time.Now, rotated: make(map[string]int)}
-	s.relays = &relays{srv: s, bind: bindIP, advertised: advertised, min: uint16(cfg.RelayMinPort), max: uint16(cfg.RelayMaxPort), live: make(map[uint16]*relayConn)}
+	s.relays = &relays{srv: s, bind: p.bind, advertised: p.advertised, min: uint16(cfg.RelayMinPort), max: uint16(cfg.RelayMaxPort), live: make(map[uint16]*relayConn)}
 	s.perms = newPermissionTable(cfg.MaxPermissionsPerAllocation, func(relay net.Addr) bool { return s.relays.conn(relay) != nil })
 	if s.urlHost == "" {
-		s.urlHost = advertised.String()
+		s.urlHost = p.advertised.String()
 	}
-	return s, listen, alt, nil
+	return s, p.listen, p.alt, nil
 }
 
 // listenTCP listens on addr, which carries the UDP port so that STUN/TURN
@@ -351,7 +230,20 @@ func (s *Server) Close() error {
 // peerAllowed is the relay policy for a peer transport address: the policy,
 // or one of this server's live relays.
 func (s *Server) peerAllowed(ap netip.AddrPort) bool {
-	return s.policy.Allowed(ap.Addr()) || s.relays.isRelay(ap)
+	return !s.ownListener(ap) && (s.policy.Allowed(ap.Addr()) || s.relays.isRelay(ap))
+}
+
+// ownListener reports whether ap is one of this server's UDP listeners
+// (STUN/TURN, RFC 5780) on loopback, in any spelling. The policy refuses
+// every other address of this host whole; a loopback-only server
+// (LoopbackPeers) lets relays reach loopback, but not itself.
+func (s *Server) ownListener(ap netip.AddrPort) bool {
+	ip := ap.Addr()
+	if !ip.IsLoopback() && !canonical(ip).IsLoopback() {
+		return false
+	}
+	port := ap.Port()
+	return port == s.addrs.UDP.Port() || s.alt.IsValid() && port == s.alt.Port()
 }
 
 // permit is pion's PermissionHandler. pion passes only the peer IP, so a

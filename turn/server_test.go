@@ -560,10 +560,11 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		mutate func(*Config)
 		want   string
 	}{
-		{func(c *Config) { c.DenyPeers = []string{"10.0.0.0/40"} }, "turn-deny-peer"},
-		{func(c *Config) { c.AllowPeers = []string{"intranet"} }, "turn-allow-peer"},
-		{func(c *Config) { c.Listen = "0.0.0.0:3478" }, "turn-public-ip"},
-		{func(c *Config) { c.RelayMinPort, c.RelayMaxPort = 60000, 50000 }, "turn-relay-min-port"},
+		{func(c *Config) { c.DenyPeers = []string{"10.0.0.0/40"} }, "deny-peers: "},
+		{func(c *Config) { c.AllowPeers = []string{"intranet"} }, "allow-peers: "},
+		{func(c *Config) { c.Listen = "0.0.0.0:3478" }, "public-ip: "},
+		{func(c *Config) { c.RelayMinPort, c.RelayMaxPort = 60000, 50000 }, "relay-min-port: "},
+		{func(c *Config) { c.CredentialTTL = 0 }, "credential-ttl: "},
 		{func(c *Config) { c.Secrets = nil }, "secret"},
 		{func(c *Config) { c.TLSListen = "127.0.0.1:0" }, "certificate"},
 	} {
@@ -571,8 +572,8 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		cfg.Listen = "127.0.0.1:0"
 		cfg.Secrets = []string{testSecret}
 		c.mutate(&cfg)
-		if _, err := Start(cfg); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Start = %v, want an error mentioning %q", err, c.want)
+		if _, err := Start(cfg); err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "turn-") {
+			t.Errorf("Start = %v, want an error mentioning %q (a key, never a flag)", err, c.want)
 		}
 	}
 }
@@ -691,5 +692,101 @@ func TestFastPathRelaysChannelData(t *testing.T) {
 				t.Errorf("fast path relayed %d datagrams to a TCP client", fast)
 			}
 		})
+	}
+}
+
+// TestRelayRefusesItsOwnHost: with loopback allowed (as a production
+// server's public range is), a relay still may not reach the server's own
+// STUN/TURN listeners, another service on the host or any other address of
+// it, in a CreatePermission or from the relay socket itself; the server's
+// live relays stay reachable.
+func TestRelayRefusesItsOwnHost(t *testing.T) {
+	cert := testkit.SelfSigned(t)
+	s := startTURN(t, func(c *Config) {
+		c.AllowPeers = []string{"0.0.0.0/0", "::/0"}
+		c.TLSListen, c.TLS = "127.0.0.1:0", cert.TLS
+	})
+	ca, a := allocate(t, s, "alice")
+	cb, b := allocate(t, s, "bob")
+	service := udpSocket(t) // any UDP service on the host
+	own := []netip.AddrPort{s.Addrs().UDP, s.Addrs().TCP, s.Addrs().TLS, addrPortOf(service.LocalAddr()),
+		netip.MustParseAddrPort("127.0.0.2:53"), netip.MustParseAddrPort("[::1]:53"), netip.MustParseAddrPort("0.0.0.0:53"),
+		netip.AddrPortFrom(addrPortOf(a.LocalAddr()).Addr(), 22)} // a relay's IP on a port that is no relay
+	ifaces, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ifa := range ifaces { // this machine's other addresses (eth0's, say), where it has them
+		if ip, ok := netip.AddrFromSlice(ifa.(*net.IPNet).IP); ok && !ip.IsLoopback() {
+			own = append(own, netip.AddrPortFrom(ip.Unmap(), 53))
+		}
+	}
+	denied := s.Stats().DeniedPeers
+	for _, peer := range own {
+		err := ca.CreatePermission(net.UDPAddrFromAddrPort(peer))
+		if code := turnCode(err); code != stun.CodeForbidden {
+			t.Errorf("CreatePermission(%s, this host) = %v, want 403", peer, err)
+		}
+	}
+	if got := s.Stats().DeniedPeers - denied; got < uint64(len(own)) {
+		t.Errorf("DeniedPeers grew by %d, want %d", got, len(own))
+	}
+	relayBetween(t, ca, cb, a, b) // relay↔relay stays allowed
+
+	// The relay socket refuses too, whatever pion's permissions say.
+	pc, _, err := s.relays.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	for _, to := range []net.Addr{net.UDPAddrFromAddrPort(s.Addrs().UDP), service.LocalAddr()} {
+		if _, err := pc.WriteTo([]byte("loop"), to); !errors.Is(err, ErrDeniedPeer) {
+			t.Errorf("relay socket WriteTo(%s) = %v, want ErrDeniedPeer", to, err)
+		}
+	}
+	if _, err := pc.WriteTo([]byte("to a relay"), b.LocalAddr()); err != nil {
+		t.Errorf("relay socket WriteTo(a live relay) = %v", err)
+	}
+}
+
+// TestLoopbackPeersSpareTheServer: a loopback-only server that admits
+// loopback peers (a dev server: two local browsers, one forced to relay)
+// lets a relay reach a loopback socket, but not its own STUN/TURN
+// listener in any spelling, nor the host's other addresses.
+func TestLoopbackPeersSpareTheServer(t *testing.T) {
+	s := startTURN(t, func(c *Config) { c.LoopbackPeers = true })
+	ca, a := allocate(t, s, "alice")
+	service := udpSocket(t)
+	if err := ca.CreatePermission(service.LocalAddr()); err != nil {
+		t.Fatalf("CreatePermission(%s, a loopback peer): %v", service.LocalAddr(), err)
+	}
+	if _, err := a.WriteTo([]byte("hi"), service.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	_ = service.SetReadDeadline(time.Now().Add(timeout))
+	if _, _, err := service.ReadFrom(make([]byte, 10)); err != nil {
+		t.Fatalf("the loopback peer got nothing: %v", err)
+	}
+	udp := s.Addrs().UDP
+	own := []netip.AddrPort{udp, netip.AddrPortFrom(netip.MustParseAddr("::ffff:127.0.0.1"), udp.Port()),
+		netip.AddrPortFrom(netip.MustParseAddr("127.0.0.9"), udp.Port())}
+	ifaces, _ := net.InterfaceAddrs()
+	for _, ifa := range ifaces {
+		if ip, ok := netip.AddrFromSlice(ifa.(*net.IPNet).IP); ok && !ip.IsLoopback() && ip.Unmap().Is4() {
+			own = append(own, netip.AddrPortFrom(ip.Unmap(), 53))
+		}
+	}
+	for _, peer := range own {
+		if code := turnCode(ca.CreatePermission(net.UDPAddrFromAddrPort(peer))); code != stun.CodeForbidden {
+			t.Errorf("CreatePermission(%s) = code %d, want 403", peer, code)
+		}
+	}
+	pc, _, err := s.relays.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.WriteTo([]byte("loop"), net.UDPAddrFromAddrPort(udp)); !errors.Is(err, ErrDeniedPeer) {
+		t.Errorf("relay socket WriteTo(its own listener) = %v, want ErrDeniedPeer", err)
 	}
 }

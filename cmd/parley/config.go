@@ -23,7 +23,9 @@ const envPrefix = "PARLEY_"
 
 // configFlags defines one flag per configuration key, with the default from
 // server.DefaultConfig, and returns flag name → key (e.g. "rate" →
-// "limits.rate"). The same table maps environment variables.
+// "limits.rate"). The same table maps environment variables. The TURN
+// section's flags come from its struct tags (tableOptions); the other
+// sections' are still listed here, two lines each.
 func configFlags(fs *pflag.FlagSet) map[string]string {
 	d := server.DefaultConfig()
 	keys := make(map[string]string)
@@ -60,45 +62,11 @@ func configFlags(fs *pflag.FlagSet) map[string]string {
 	fs.String("duplicate-identity", d.DuplicateIdentity, "a new session of an identity that already has one: multi (several devices), takeover (the old one is replaced, close 4008) or reject (409)")
 	bind("duplicate-identity", "duplicate-identity")
 
-	t := d.TURN
-	fs.Bool("no-turn", t.Disabled, "do not run the co-hosted STUN/TURN server")
-	bind("turn.disabled", "no-turn")
-	fs.String("turn-listen", t.Listen, "STUN/TURN address, UDP and TCP (IP:port; relays bind to the same IP)")
-	bind("turn.listen", "turn-listen")
-	fs.String("turn-tls-listen", t.TLSListen, "TURN over TLS address (default with --tls-cert: the --turn-listen IP, port 5349)")
-	bind("turn.tls-listen", "turn-tls-listen")
-	fs.StringSlice("turn-secret", t.Secrets, "TURN REST API shared secret (coturn static-auth-secret), ≥ 16 chars; repeat to rotate: the first signs, all verify. Needed outside --dev")
-	bind("turn.secrets", "turn-secret")
-	fs.String("turn-realm", t.Realm, "TURN realm")
-	bind("turn.realm", "turn-realm")
-	fs.String("turn-public-ip", t.PublicIP, "relay address advertised to clients, for servers behind NAT (coturn's external-ip); needed when --turn-listen is a wildcard")
-	bind("turn.public-ip", "turn-public-ip")
-	fs.String("turn-host", t.Host, "host name in the stun:/turn:/turns: URLs given to clients (turns: needs the certificate's name; default: --turn-public-ip, else the --turn-listen IP)")
-	bind("turn.host", "turn-host")
-	fs.String("turn-alt-address", t.AltAddress, "second IP:port for RFC 5780 NAT behaviour discovery (OTHER-ADDRESS, CHANGE-REQUEST)")
-	bind("turn.alt-address", "turn-alt-address")
-	fs.Int("turn-relay-min-port", t.RelayMinPort, "lowest relay port")
-	bind("turn.relay-min-port", "turn-relay-min-port")
-	fs.Int("turn-relay-max-port", t.RelayMaxPort, "highest relay port")
-	bind("turn.relay-max-port", "turn-relay-max-port")
-	fs.StringSlice("turn-allow-peer", t.AllowPeers, "CIDR relays may reach although denied by default (e.g. a private media network); repeatable")
-	bind("turn.allow-peers", "turn-allow-peer")
-	fs.StringSlice("turn-deny-peer", t.DenyPeers, "CIDR relays may never reach; wins over --turn-allow-peer; repeatable")
-	bind("turn.deny-peers", "turn-deny-peer")
-	fs.Duration("turn-credential-ttl", t.CredentialTTL, "lifetime of issued TURN credentials (for new allocations; running ones outlive it)")
-	bind("turn.credential-ttl", "turn-credential-ttl")
-	fs.Int("turn-max-allocations-per-identity", t.MaxAllocationsPerIdentity, "allocations one identity may hold; beyond: 486")
-	bind("turn.max-allocations-per-identity", "turn-max-allocations-per-identity")
-	fs.Int("turn-max-allocations", t.MaxAllocations, "allocations on this server; beyond: 486")
-	bind("turn.max-allocations", "turn-max-allocations")
-	fs.Int("turn-max-permissions", t.MaxPermissions, "peers one allocation may hold permissions or channels for; beyond: 508")
-	bind("turn.max-permissions", "turn-max-permissions")
-	fs.Int64("turn-bandwidth", t.BandwidthBitsPerSecond, "bits/s one allocation may relay, both directions together (0: no cap)")
-	bind("turn.bandwidth", "turn-bandwidth")
-	fs.Duration("turn-max-allocation-lifetime", t.MaxAllocationLifetime, "longest an allocation may live however often refreshed (0: no cap)")
-	bind("turn.max-allocation-lifetime", "turn-max-allocation-lifetime")
-	fs.Int("turn-max-streams-per-ip", t.MaxStreamsPerIP, "TCP and TLS connections to STUN/TURN one client address may hold open; beyond: closed at once")
-	bind("turn.max-streams-per-ip", "turn-max-streams-per-ip")
+	// The sections converted to the tag table (see option) so far.
+	for _, o := range tableOptions(&d) {
+		o.define(fs)
+		bind(o.key, o.flag)
+	}
 
 	l := d.Limits
 	fs.Int64("max-frame-bytes", l.MaxFrameBytes, "largest WebSocket frame or POST body; a larger frame closes the connection (1009)")

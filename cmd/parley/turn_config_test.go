@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +46,67 @@ func TestTURNConfigLayering(t *testing.T) {
 	}
 	c.Dev = true
 	c.TURN.DenyPeers = []string{"10.0.0.0/40"}
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "turn-deny-peer") {
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "turn.deny-peers: ") {
 		t.Fatalf("a bad CIDR: Validate = %v", err)
+	}
+}
+
+// TestTURNFlagsFromTheTable: the TURN section's flags and keys, derived
+// from the struct tags, are the ones parley has always had.
+func TestTURNFlagsFromTheTable(t *testing.T) {
+	d := server.DefaultConfig()
+	got := make(map[string]string)
+	for _, o := range tableOptions(&d) {
+		if strings.HasPrefix(o.key, "turn.") {
+			got[o.flag] = o.key
+		}
+	}
+	want := map[string]string{
+		"no-turn": "turn.disabled", "turn-listen": "turn.listen", "turn-tls-listen": "turn.tls-listen",
+		"turn-secret": "turn.secrets", "turn-realm": "turn.realm", "turn-public-ip": "turn.public-ip",
+		"turn-host": "turn.host", "turn-alt-address": "turn.alt-address",
+		"turn-relay-min-port": "turn.relay-min-port", "turn-relay-max-port": "turn.relay-max-port",
+		"turn-allow-peer": "turn.allow-peers", "turn-deny-peer": "turn.deny-peers",
+		"turn-credential-ttl": "turn.credential-ttl", "turn-max-allocations-per-identity": "turn.max-allocations-per-identity",
+		"turn-max-allocations": "turn.max-allocations", "turn-max-permissions": "turn.max-permissions",
+		"turn-bandwidth": "turn.bandwidth", "turn-max-allocation-lifetime": "turn.max-allocation-lifetime",
+		"turn-max-streams-per-ip": "turn.max-streams-per-ip",
+	}
+	for flag, key := range want {
+		if got[flag] != key {
+			t.Errorf("--%s maps to %q, want %q", flag, got[flag], key)
+		}
+	}
+	for flag := range got {
+		if _, ok := want[flag]; !ok {
+			t.Errorf("unexpected flag --%s (%s)", flag, got[flag])
+		}
+	}
+	// Every option gets a flag of its type (define panics otherwise), and
+	// no flag is defined twice (pflag panics).
+	configFlags(newFlagSet("serve", "", &strings.Builder{}))
+}
+
+// TestTURNErrorsBeforeTheDevKey: a bad TURN setting stops `parley serve`
+// at configuration time, with every TURN error at once, before it prints
+// the dev key or opens a socket.
+func TestTURNErrorsBeforeTheDevKey(t *testing.T) {
+	cmd := exec.Command(binary, "serve", "--dev", "--listen", "127.0.0.1:0",
+		"--turn-listen", "127.0.0.1:0", "--turn-public-ip", "nonsense", "--turn-alt-address", "203.0.113.11",
+		"--turn-relay-min-port", "60000", "--turn-relay-max-port", "50000", "--turn-secret", "short",
+		"--turn-tls-listen", "127.0.0.1:0", "--turn-max-permissions", "0")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	if strings.Contains(string(out), "API key") || strings.Contains(string(out), "listening") {
+		t.Fatalf("parley got past its configuration:\n%s", out)
+	}
+	lines := strings.Split(string(out), "\n")
+	for _, key := range []string{"turn.public-ip: ", "turn.alt-address: ", "turn.relay-min-port: ", "turn.secrets: ", "turn.tls-listen: ", "turn.max-permissions: "} {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, key) }) {
+			t.Errorf("no line starts with %q:\n%s", key, out)
+		}
 	}
 }

@@ -41,7 +41,7 @@ func TestCallInviteFlood(t *testing.T) {
 				if err == nil {
 					ringing++
 				} else {
-					refused[errCode(err)]++
+					refused[rpcCode(err)]++
 				}
 				mu.Unlock()
 			}
@@ -72,7 +72,7 @@ func TestCallInviteFlood(t *testing.T) {
 	}
 
 	// A caller cannot reserve a room id by naming its call after it.
-	if _, err := sessions[0].Call("call.invite", map[string]any{"to": "carol", "callId": "q"}); errCode(err) != -32602 {
+	if _, err := sessions[0].Call("call.invite", map[string]any{"to": "carol", "callId": "q"}); rpcCode(err) != -32602 {
 		t.Errorf("call.invite with a callId: %v, want -32602 (call ids are the server's)", err)
 	}
 	if _, err := carol.Call("room.create", map[string]any{"roomId": "q"}); err != nil {

@@ -22,12 +22,6 @@ import (
 // that nobody has joined yet.
 const emptyRoomsPerSession = 16
 
-// attackKey is the API key of targets whose tests mint tokens.
-const (
-	attackKID    = "abuse"
-	attackSecret = "abuse-secret-abuse-secret-abuse-secret"
-)
-
 // connectWith opens a connection and session.connect with params (a dev
 // identity, or a token).
 func (tg *target) connectWith(t *testing.T, params map[string]any) *rpctest.Client {
@@ -45,10 +39,10 @@ func (tg *target) connectWith(t *testing.T, params map[string]any) *rpctest.Clie
 	return c
 }
 
-// token mints a JWT for identity with the targets' attackKey.
-func token(t *testing.T, identity string, grants server.Grants) string {
+// mintToken mints a JWT for identity with the suite's API key.
+func mintToken(t *testing.T, identity string, grants server.Grants) string {
 	t.Helper()
-	tok, err := server.Mint(attackKID, []byte(attackSecret), identity, grants, time.Hour, time.Now())
+	tok, err := server.Mint(apiKID, []byte(apiSecret), identity, grants, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,15 +56,6 @@ func sayGoodbye(t *testing.T, c *rpctest.Client) {
 	if err := c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")); err != nil {
 		t.Errorf("close: %v", err)
 	}
-}
-
-// errCode is the JSON-RPC error code of err, 0 if it is no such error.
-func errCode(err error) int64 {
-	var e *rpctest.Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return 0
 }
 
 // callPaced calls method as fast as the connection's rate limit allows: a
@@ -195,7 +180,7 @@ func TestRoomCreateFlood(t *testing.T) {
 		t.Errorf("the attack made %d rooms nobody joined, over %d (%d sessions × %d)", total, limit, sessions, emptyRoomsPerSession)
 	}
 	for i, err := range refusals {
-		if made[i] < perSession && errCode(err) != 413 {
+		if made[i] < perSession && rpcCode(err) != 413 {
 			t.Errorf("attacker %d stopped after %d rooms with %v, want 413", i, made[i], err)
 			break
 		}
@@ -224,16 +209,16 @@ func TestRoomCreateFlood(t *testing.T) {
 // and joining after its real owner no longer makes the creator its owner
 // (who then kicked the owner and locked the room).
 func TestRoomCreateSteal(t *testing.T) {
-	tg := start(t, 1024, "--no-turn", "--api-keys", attackKID+":"+attackSecret)
+	tg := start(t, 1024, "--no-turn", "--api-keys", apiKID+":"+apiSecret)
 	connect := func(identity string, grants server.Grants) *rpctest.Client {
-		return tg.connectWith(t, map[string]any{"token": token(t, identity, grants)})
+		return tg.connectWith(t, map[string]any{"token": mintToken(t, identity, grants)})
 	}
 
 	narrow := connect("narrow", server.Grants{Rooms: []string{"a"}, Create: true})
-	if _, err := narrow.Call("room.create", map[string]any{"roomId": "b"}); errCode(err) != 403 {
+	if _, err := narrow.Call("room.create", map[string]any{"roomId": "b"}); rpcCode(err) != 403 {
 		t.Errorf("room.create outside the rooms grant: %v, want 403", err)
 	}
-	if _, err := narrow.Call("room.create", map[string]any{}); errCode(err) != 403 {
+	if _, err := narrow.Call("room.create", map[string]any{}); rpcCode(err) != 403 {
 		t.Errorf("room.create without roomId under a narrow rooms grant: %v, want 403", err)
 	}
 	if _, err := narrow.Call("room.create", map[string]any{"roomId": "a"}); err != nil {
@@ -268,10 +253,10 @@ func TestRoomCreateSteal(t *testing.T) {
 	if joined.Self.Role != "participant" {
 		t.Errorf("mallory, who created the room and joined second, is %q, want participant", joined.Self.Role)
 	}
-	if _, err := mallory.Call("room.kick", map[string]any{"roomId": "standup", "peerId": alicePeer}); errCode(err) != 403 {
+	if _, err := mallory.Call("room.kick", map[string]any{"roomId": "standup", "peerId": alicePeer}); rpcCode(err) != 403 {
 		t.Errorf("mallory kicking alice: %v, want 403", err)
 	}
-	if _, err := mallory.Call("room.update", map[string]any{"roomId": "standup", "locked": true}); errCode(err) != 403 {
+	if _, err := mallory.Call("room.update", map[string]any{"roomId": "standup", "locked": true}); rpcCode(err) != 403 {
 		t.Errorf("mallory locking the room: %v, want 403", err)
 	}
 }

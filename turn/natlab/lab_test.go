@@ -19,10 +19,11 @@ import (
 //
 //	client A 192.0.2.10 ── router A ── 203.0.113.1 ┐
 //	                                                ├ br0 in "pub": Parley on 203.0.113.10 and .11
-//	client B 198.51.100.10 ─ router B ── 203.0.113.2 ┘
+//	client B 198.51.100.10 ─ router B ── 203.0.113.2 ┘  (.12: another address of Parley's host)
 const (
 	srvIP   = "203.0.113.10"
 	altIP   = "203.0.113.11"
+	otherIP = "203.0.113.12" // configured nowhere in Parley: only the interface list names it
 	srvPort = 3478
 	altPort = 3479
 )
@@ -69,6 +70,7 @@ func newLab(t *testing.T) *lab {
 	l.in("pub", "ip", "link", "add", "br0", "type", "bridge")
 	l.in("pub", "ip", "addr", "add", srvIP+"/24", "dev", "br0")
 	l.in("pub", "ip", "addr", "add", altIP+"/24", "dev", "br0")
+	l.in("pub", "ip", "addr", "add", otherIP+"/24", "dev", "br0")
 	l.in("pub", "ip", "link", "set", "br0", "up")
 	for _, side := range []string{"a", "b"} {
 		r, c, a := "r"+side, "c"+side, routerSide[side]

@@ -115,6 +115,44 @@ func TestNATLab(t *testing.T) {
 			}
 		}
 	})
+	// The relay loop (issue 16.12): the lab's "Internet" is allowed with
+	// --turn-allow-peer, as a production server's public range effectively
+	// is, yet a relay reaches none of Parley's own addresses: neither its
+	// STUN/TURN listener and alternate address, nor another UDP service on
+	// its host, on a listener address or on one Parley was never told
+	// about. A peer elsewhere in the allowed range answers through the
+	// relay; relay to relay works (the turn cases above).
+	t.Run("loop", func(t *testing.T) {
+		p := next()
+		l.setNAT(t, "a", "prc", p)
+		l.setNAT(t, "b", "full", p)
+		ctx, cancel := context.WithCancel(context.Background())
+		var services sync.WaitGroup
+		for _, svc := range []struct{ ns, port string }{{"pub", "5300"}, {"cb", fmt.Sprint(p)}} {
+			services.Go(func() { _, _ = l.helper(ctx, svc.ns, "echo", "-port="+svc.port) })
+		}
+		defer func() { cancel(); services.Wait() }()
+		time.Sleep(200 * time.Millisecond) // the echo services bind
+		peer := fmt.Sprintf("%s:%d", routerSide["b"].wan, p)
+		own := []string{srvAddr.String(), fmt.Sprintf("%s:%d", altIP, altPort), srvIP + ":5300", otherIP + ":5300", "127.0.0.1:7880"}
+		out, err := l.helper(context.Background(), "ca", "loop", "-user="+user, "-pass="+pass, "-targets="+strings.Join(append(own, peer), ","))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var verdicts map[string]string
+		if err := json.Unmarshal([]byte(out), &verdicts); err != nil {
+			t.Fatalf("loop probe: %v: %q", err, out)
+		}
+		t.Logf("through a relay: %v", verdicts)
+		for _, target := range own {
+			if verdicts[target] != "refused" {
+				t.Errorf("%s (Parley's own host): %s, want refused", target, verdicts[target])
+			}
+		}
+		if verdicts[peer] != "answered" {
+			t.Errorf("%s (a peer in the allowed range): %s, want answered", peer, verdicts[peer])
+		}
+	})
 	t.Logf("whole lab %s", time.Since(began).Round(time.Millisecond))
 }
 
@@ -169,11 +207,14 @@ func buildParley(t *testing.T) string {
 	return bin
 }
 
-// parleyFlags are the serve flags the lab needs; all are part of issue 3.
+// parleyFlags are the serve flags the lab needs. The lab's "Internet" is
+// allowed as relay peers, as a production server's public range in effect
+// is (its documentation range is denied by default).
 var parleyFlags = []string{
 	"--dev",
 	"--turn-listen=" + srvAddr.String(),
 	fmt.Sprintf("--turn-alt-address=%s:%d", altIP, altPort),
+	"--turn-allow-peer=203.0.113.0/24",
 }
 
 func startParley(t *testing.T, l *lab, bin string) {

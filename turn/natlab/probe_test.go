@@ -1,6 +1,7 @@
 package natlab
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -53,6 +54,7 @@ func probe(args []string) error {
 	user := fs.String("user", "", "TURN username")
 	pass := fs.String("pass", "", "TURN password")
 	url := fs.String("url", "", "Parley WebSocket URL")
+	targets := fs.String("targets", "", "comma-separated IP:port peers to try through a relay")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -67,6 +69,10 @@ func probe(args []string) error {
 		return probeRelay(*name, *peer, *rdv, *user, *pass, *window)
 	case "creds":
 		return probeCreds(ctx, *url)
+	case "echo":
+		return probeEcho(ctx, *port)
+	case "loop":
+		return probeLoop(*user, *pass, strings.Split(*targets, ","))
 	}
 	return fmt.Errorf("unknown probe %q", args[0])
 }
@@ -112,33 +118,101 @@ func probePunch(ctx context.Context, port int, name, peer, rdv string, window ti
 // probeRelay allocates on Parley's TURN and talks to the peer's relayed
 // address through it.
 func probeRelay(name, peer, rdv, user, pass string, window time.Duration) error {
-	conn, err := listen(0)
+	relay, done, err := allocate(user, pass)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	c, err := turn.NewClient(&turn.ClientConfig{
-		STUNServerAddr: srvAddr.String(), TURNServerAddr: srvAddr.String(), Conn: conn,
-		Username: user, Password: pass,
-		LoggerFactory: &logging.DefaultLoggerFactory{Writer: io.Discard},
-	})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.Listen(); err != nil {
-		return err
-	}
-	relay, err := c.Allocate()
-	if err != nil {
-		return fmt.Errorf("allocate: %w", err)
-	}
-	defer relay.Close()
+	defer done()
 	peerAddr, err := rendezvous(rdv, name, peer, relay.LocalAddr().String())
 	if err != nil {
 		return err
 	}
 	return exchange(relay, name, peer, peerAddr, window)
+}
+
+// allocate makes a UDP relay on Parley's TURN; done releases it.
+func allocate(user, pass string) (relay net.PacketConn, done func(), err error) {
+	conn, err := listen(0)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := turn.NewClient(&turn.ClientConfig{
+		STUNServerAddr: srvAddr.String(), TURNServerAddr: srvAddr.String(), Conn: conn,
+		Username: user, Password: pass,
+		LoggerFactory: &logging.DefaultLoggerFactory{Writer: io.Discard},
+	})
+	if err == nil {
+		err = c.Listen()
+	}
+	if err == nil {
+		if relay, err = c.Allocate(); err != nil {
+			err = fmt.Errorf("allocate: %w", err)
+		}
+	}
+	if err != nil {
+		if c != nil {
+			c.Close()
+		}
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	return relay, func() { _ = relay.Close(); c.Close(); _ = conn.Close() }, nil
+}
+
+// probeEcho answers every datagram on port with the same bytes until ctx
+// ends: a UDP service.
+func probeEcho(ctx context.Context, port int) error {
+	conn, err := listen(port)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	go func() { <-ctx.Done(); _ = conn.Close() }()
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			return nil // closed at the end
+		}
+		_, _ = conn.WriteTo(buf[:n], from)
+	}
+}
+
+// probeLoop sends a STUN Binding request to each target through one relay
+// and prints, per target, "refused" (the server would not relay there: its
+// CreatePermission failed), "answered" or "silent", as JSON.
+func probeLoop(user, pass string, targets []string) error {
+	relay, done, err := allocate(user, pass)
+	if err != nil {
+		return err
+	}
+	defer done()
+	verdicts := make(map[string]string, len(targets))
+	buf := make([]byte, 1500)
+	for _, target := range targets {
+		to, err := net.ResolveUDPAddr("udp4", target)
+		if err != nil {
+			return err
+		}
+		req := stun.MustBuild(stun.TransactionID, stun.BindingRequest)
+		if _, err := relay.WriteTo(req.Raw, to); err != nil {
+			verdicts[target] = "refused"
+			continue
+		}
+		verdicts[target] = "silent"
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+			_ = relay.SetReadDeadline(deadline)
+			n, from, err := relay.ReadFrom(buf)
+			if err != nil {
+				break
+			}
+			if from.String() == to.String() && bytes.Contains(buf[:n], req.TransactionID[:]) {
+				verdicts[target] = "answered"
+				break
+			}
+		}
+	}
+	return json.MarshalWrite(os.Stdout, verdicts)
 }
 
 // rendezvous publishes mine as name and waits (at most 5 s) for peer's.

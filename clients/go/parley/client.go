@@ -66,6 +66,13 @@ type Options struct {
 	// --dev server accepts from loopback instead.
 	Token    string
 	Identity string
+	// TokenSource, if set, replaces Token: it is called for the first
+	// session.connect and again for every reconnect, so a resume carries a
+	// fresh token. The server refuses to resume a session whose token has
+	// expired without one, and a fresh token renews the session's grants.
+	// An error from it fails Dial, or ends reconnecting (StateClosed with
+	// that error): retrying is the source's own business.
+	TokenSource func(ctx context.Context) (string, error)
 	// Dialer dials the WebSocket; set its TLSClientConfig for a private CA.
 	// Nil means websocket.DefaultDialer.
 	Dialer *websocket.Dialer
@@ -249,8 +256,21 @@ func (c *Client) forgetRoomLocked(roomID string) {
 	delete(c.roster, roomID)
 }
 
+// tokenSourceError is an error of Options.TokenSource.
+type tokenSourceError struct{ err error }
+
+func (e *tokenSourceError) Error() string { return "parley: token source: " + e.err.Error() }
+func (e *tokenSourceError) Unwrap() error { return e.err }
+
 // connect dials, upgrades and opens a session.
 func (c *Client) connect(ctx context.Context) (*connection, *api.SessionConnectResult, error) {
+	token := c.opts.Token
+	if c.opts.TokenSource != nil { // before dialing: the connection must authenticate in time
+		var err error
+		if token, err = c.opts.TokenSource(ctx); err != nil {
+			return nil, nil, &tokenSourceError{err}
+		}
+	}
 	ws, resp, err := c.opts.Dialer.DialContext(ctx, c.url, c.opts.Header)
 	if err != nil {
 		if resp != nil {
@@ -261,7 +281,7 @@ func (c *Client) connect(ctx context.Context) (*connection, *api.SessionConnectR
 	conn := &connection{ws: ws}
 	conn.rpc = jsonrpc2.NewConn(c.lifetime, wsstream.NewObjectStream(ws), handler{c}, jsonrpc2.SetLogger(logAdapter{c.log}))
 	var sess api.SessionConnectResult
-	params := &api.SessionConnectParams{Token: c.opts.Token, Identity: c.opts.Identity}
+	params := &api.SessionConnectParams{Token: token, Identity: c.opts.Identity}
 	c.mu.Lock()
 	prev := c.session
 	c.mu.Unlock()
@@ -375,8 +395,9 @@ func (c *Client) drop() (closed bool) {
 	return c.closed
 }
 
-// reconnect tries until a session opens, Close is called, or the server
-// refuses the credentials (400, 401, 403: retrying cannot help).
+// reconnect tries until a session opens, Close is called, the server
+// refuses the credentials (400, 401, 403: retrying cannot help) or the
+// TokenSource fails.
 func (c *Client) reconnect() (*connection, *api.SessionConnectResult, error) {
 	for attempt := 0; ; attempt++ {
 		wait := c.opts.Reconnect.delay(attempt)
@@ -397,6 +418,9 @@ func (c *Client) reconnect() (*connection, *api.SessionConnectResult, error) {
 		}
 		if c.lifetime.Err() != nil {
 			return nil, nil, nil
+		}
+		if _, ok := errors.AsType[*tokenSourceError](err); ok {
+			return nil, nil, err
 		}
 		if e, ok := errors.AsType[*Error](err); ok {
 			switch e.Code {

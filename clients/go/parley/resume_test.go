@@ -2,11 +2,13 @@ package parley_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,8 @@ import (
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/clients/go/parley"
+	"github.com/parley-rtc/parley/internal/testkit"
+	"github.com/parley-rtc/parley/internal/testkit/parleyproc"
 )
 
 // cutter is a dialer whose latest TCP connection a test can cut, as a
@@ -159,5 +163,89 @@ func TestReplacedClientStops(t *testing.T) {
 	dial(t, p.URL(), "dana", parley.Options{})
 	if got := receive(t, states, "closed"); got.state != parley.StateClosed || got.cause != parley.ErrReplaced {
 		t.Fatalf("the replaced client: %s %v", got.state, got.cause)
+	}
+}
+
+// TestTokenSourceRenewsOnResume (2 s tokens: exp counts whole seconds): a client with a TokenSource asks it for a
+// fresh token on every connect, so a resume after its first token expired
+// still succeeds (same peer id) and its grants come back; a client with a
+// static token that expired cannot resume (401) and closes.
+func TestTokenSourceRenewsOnResume(t *testing.T) {
+	const kid, secret = "test", "0123456789abcdef0123456789abcdef"
+	p := parleyproc.Start(t, binary, nil, "--listen", "127.0.0.1:0", "--no-turn", "--api-keys", kid+":"+secret)
+	token := func(identity string, ttl time.Duration) string {
+		return testkit.SignHS256(kid, secret, fmt.Sprintf(`{"sub":%q,"exp":%d,"admin":true}`, identity, time.Now().Add(ttl).Unix()))
+	}
+	// expired waits (at most 5 s) until c's grants have lapsed with its token.
+	expired := func(c *parley.Client) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			_, err := c.AdminRoomsList(ctx(t))
+			if e, ok := errors.AsType[*parley.Error](err); ok && e.Code == api.CodeUnauthenticated {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("admin.rooms.list past the token's expiry: %v, want 401", err)
+			}
+		}
+	}
+
+	var minted atomic.Int32
+	var cut cutter
+	states := make(chan parley.State, 10)
+	renewed, err := parley.Dial(ctx(t), p.URL(), parley.Options{
+		TokenSource: func(context.Context) (string, error) {
+			if minted.Add(1) == 1 {
+				return token("renewed", 2*time.Second), nil
+			}
+			return token("renewed", time.Hour), nil
+		},
+		Dialer:    cut.dialer(),
+		Reconnect: parley.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond},
+		OnState:   func(s parley.State, _ error) { states <- s },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer renewed.Close()
+	peerID := renewed.Session().PeerID
+	expired(renewed)
+	receive(t, states, "connecting")
+	receive(t, states, "open")
+	cut.cut()
+	receive(t, states, "reconnecting")
+	receive(t, states, "open")
+	if s := renewed.Session(); !s.Resumed || s.PeerID != peerID || minted.Load() != 2 {
+		t.Fatalf("after the cut: resumed %v, peer %s (was %s), %d tokens minted; want a resume with a second token", s.Resumed, s.PeerID, peerID, minted.Load())
+	}
+	if _, err := renewed.AdminRoomsList(ctx(t)); err != nil {
+		t.Fatalf("admin.rooms.list with the fresh token's grants: %v", err)
+	}
+
+	var cutStatic cutter
+	closed := make(chan error, 1)
+	static, err := parley.Dial(ctx(t), p.URL(), parley.Options{
+		Token:     token("static", 2*time.Second),
+		Dialer:    cutStatic.dialer(),
+		Reconnect: parley.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond},
+		OnState: func(s parley.State, cause error) {
+			if s == parley.StateClosed {
+				closed <- cause
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer static.Close()
+	expired(static)
+	cutStatic.cut()
+	select {
+	case cause := <-closed:
+		if e, ok := errors.AsType[*parley.Error](cause); !ok || e.Code != api.CodeUnauthenticated {
+			t.Fatalf("the static token's client closed with %v, want 401", cause)
+		}
+	case <-time.After(wait):
+		t.Fatal("the client with an expired static token kept reconnecting")
 	}
 }

@@ -29,9 +29,16 @@ export interface ReconnectOptions {
     /** Full jitter (default true): wait a random time up to the ceiling, so clients dropped together do not return together. */
     jitter?: boolean;
 }
+/**
+ * Returns a JWT for the next session.connect: called for the first connect
+ * and again for every reconnect, so a resume carries a fresh token (the
+ * server refuses to resume a session whose token has expired without one,
+ * and a fresh token renews the session's grants).
+ */
+export type TokenSource = () => string | Promise<string>;
 export interface ConnectOptions {
-    /** A JWT minted by your backend or by `parley token`. */
-    token?: string;
+    /** A JWT minted by your backend or by `parley token`, or a TokenSource that mints a fresh one for every (re)connect. */
+    token?: string | TokenSource;
     /** Dev mode only (a server started with --dev, from loopback): who you are, without a token. */
     identity?: string;
     /** Default globalThis.WebSocket; in Node pass the ws package's WebSocket. */

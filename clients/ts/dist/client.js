@@ -199,23 +199,29 @@ export class ParleyClient {
     /**
      * The params of every session.connect, the first and each reconnect's:
      * with resume, a reconnect asks for the same session and everything after
-     * the last seq this client processed.
+     * the last seq this client processed. token is this attempt's (#token).
      */
-    #connectParams(resume) {
+    #connectParams(resume, token) {
         const params = {};
         if (resume && this.#session) {
             params.resume = { sessionId: this.#session.sessionId, resumeToken: this.#session.resumeToken, lastSeq: this.#lastSeq };
         }
-        if (this.#opts.token !== undefined) {
-            params.token = this.#opts.token;
+        if (token !== undefined) {
+            params.token = token;
         }
         if (this.#opts.identity !== undefined) {
             params.identity = this.#opts.identity;
         }
         return params;
     }
+    /** The token for the next session.connect: the TokenSource's fresh one, else the static one. */
+    async #token() {
+        const token = this.#opts.token;
+        return typeof token === "function" ? await token() : token;
+    }
     /** Opens a socket and runs session.connect on it; on failure closes the socket and rejects. */
     async #open() {
+        const token = await this.#token(); // before the socket, which must authenticate in time
         const ws = new this.#WebSocket(this.url);
         this.#ws = ws;
         try {
@@ -223,7 +229,7 @@ export class ParleyClient {
             let session;
             try {
                 // Replayed notifications may arrive before the result; #notify keeps them in order and once.
-                session = await this.#request("session.connect", this.#connectParams(true), {});
+                session = await this.#request("session.connect", this.#connectParams(true, token), {});
             }
             catch (err) {
                 // The window passed (404) or too much was missed (410): a new session, then a rejoin.
@@ -231,7 +237,7 @@ export class ParleyClient {
                     throw err;
                 }
                 this.#newSession();
-                session = await this.#request("session.connect", this.#connectParams(false), {});
+                session = await this.#request("session.connect", this.#connectParams(false, token), {});
             }
             if (this.#state === "closed") {
                 throw new DisconnectedError("client closed");

@@ -43,9 +43,17 @@ export interface ReconnectOptions {
   jitter?: boolean;
 }
 
+/**
+ * Returns a JWT for the next session.connect: called for the first connect
+ * and again for every reconnect, so a resume carries a fresh token (the
+ * server refuses to resume a session whose token has expired without one,
+ * and a fresh token renews the session's grants).
+ */
+export type TokenSource = () => string | Promise<string>;
+
 export interface ConnectOptions {
-  /** A JWT minted by your backend or by `parley token`. */
-  token?: string;
+  /** A JWT minted by your backend or by `parley token`, or a TokenSource that mints a fresh one for every (re)connect. */
+  token?: string | TokenSource;
   /** Dev mode only (a server started with --dev, from loopback): who you are, without a token. */
   identity?: string;
   /** Default globalThis.WebSocket; in Node pass the ws package's WebSocket. */
@@ -299,15 +307,15 @@ export class ParleyClient {
   /**
    * The params of every session.connect, the first and each reconnect's:
    * with resume, a reconnect asks for the same session and everything after
-   * the last seq this client processed.
+   * the last seq this client processed. token is this attempt's (#token).
    */
-  #connectParams(resume: boolean): SessionConnectParams {
+  #connectParams(resume: boolean, token: string | undefined): SessionConnectParams {
     const params: SessionConnectParams = {};
     if (resume && this.#session) {
       params.resume = { sessionId: this.#session.sessionId, resumeToken: this.#session.resumeToken, lastSeq: this.#lastSeq };
     }
-    if (this.#opts.token !== undefined) {
-      params.token = this.#opts.token;
+    if (token !== undefined) {
+      params.token = token;
     }
     if (this.#opts.identity !== undefined) {
       params.identity = this.#opts.identity;
@@ -315,8 +323,15 @@ export class ParleyClient {
     return params;
   }
 
+  /** The token for the next session.connect: the TokenSource's fresh one, else the static one. */
+  async #token(): Promise<string | undefined> {
+    const token = this.#opts.token;
+    return typeof token === "function" ? await token() : token;
+  }
+
   /** Opens a socket and runs session.connect on it; on failure closes the socket and rejects. */
   async #open(): Promise<void> {
+    const token = await this.#token(); // before the socket, which must authenticate in time
     const ws = new this.#WebSocket(this.url);
     this.#ws = ws;
     try {
@@ -324,14 +339,14 @@ export class ParleyClient {
       let session: SessionConnectResult;
       try {
         // Replayed notifications may arrive before the result; #notify keeps them in order and once.
-        session = await this.#request("session.connect", this.#connectParams(true), {});
+        session = await this.#request("session.connect", this.#connectParams(true, token), {});
       } catch (err) {
         // The window passed (404) or too much was missed (410): a new session, then a rejoin.
         if (!this.#session || !(err instanceof SessionNotFoundError || err instanceof ResumeGapError)) {
           throw err;
         }
         this.#newSession();
-        session = await this.#request("session.connect", this.#connectParams(false), {});
+        session = await this.#request("session.connect", this.#connectParams(false, token), {});
       }
       if (this.#state === "closed") {
         throw new DisconnectedError("client closed");

@@ -7,6 +7,7 @@ export {
   type ConnectionState,
   type ReconnectOptions,
   type StateHandler,
+  type TokenSource,
   type WebSocketConstructor,
   type WebSocketLike,
 } from "./client.js";

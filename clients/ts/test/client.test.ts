@@ -236,6 +236,24 @@ describe("reconnect", () => {
     expect(client.lastSeq).toBe(1);
   });
 
+  it("asks a TokenSource for a fresh token on every connect, so the resume carries one", async () => {
+    let minted = 0;
+    const client = await ParleyClient.connect(URL, { WebSocket: FakeSocket, token: async () => `jwt-${++minted}`, reconnect: backoff });
+    const states: ConnectionState[] = [];
+    client.onState((s) => states.push(s));
+    const ws = FakeSocket.last();
+    expect(ws.requests("session.connect")[0]?.params).toEqual({ token: "jwt-1" });
+    FakeSocket.connectAnswer = (n) => ({ result: { ...session(1), resumeToken: `r${n}`, resumed: true } });
+    vi.useFakeTimers();
+    ws.drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeSocket.last().requests("session.connect")[0]?.params).toEqual({
+      token: "jwt-2",
+      resume: { sessionId: "s1", resumeToken: "r1", lastSeq: 0 },
+    });
+    expect(states).toEqual(["reconnecting", "open"]);
+  });
+
   it("resumes: replayed notifications are delivered once, in order, and the rooms stay", async () => {
     const { client, ws, states } = await connect({ reconnect: backoff });
     const seen: number[] = [];

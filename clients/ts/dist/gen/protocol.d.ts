@@ -201,11 +201,11 @@ export interface PresenceListResult {
 }
 /** Params of session.connect. */
 export interface SessionConnectParams {
-    /** A JWT (HS256) minted by your backend or by `parley token`. */
+    /** A JWT (HS256) minted by your backend or by `parley token`: sub (the identity), exp (required), nbf, iat (at most 60 s ahead of the server's clock) and the grants rooms, create, moderator, admin. Claim names are case-sensitive: one that differs from these only by case (Admin, EXP) makes the token invalid (401), as does a name given twice; other claims are ignored. */
     token?: string;
     /** Dev mode only: who you are, without a token. */
     identity?: Identity;
-    /** Resume a session whose connection dropped, instead of opening a new one. token and identity may be left out; if given they must name the session's identity. */
+    /** Resume a session whose connection dropped, instead of opening a new one. token and identity may be left out while the session's token is valid; if given they must name the session's identity (403 otherwise). A token given here replaces the session's grants and their expiry with its own; after the session's token has expired, a resume without a fresh one is refused (401). Clients with a token source send a fresh token on every resume. */
     resume?: ResumeParams;
 }
 /** Params of session.ack. */
@@ -714,4 +714,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "97e953220686a9ff03416327e1e3086dbc1234363e4551169a3892343c4cfc7c";
+export declare const PROTOCOL_HASH = "a3ec1d1ac483ffb910f363685eb1e76bdf867814fe17c69ddba25cf1ab7879bd";
