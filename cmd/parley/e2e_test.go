@@ -242,6 +242,8 @@ func TestCommandLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"version"}, 0, "parley"},
+		{[]string{"version", "--help"}, 0, "Usage: parley version"},
+		{[]string{"version", "extra"}, 1, "unexpected argument"},
 		{[]string{"help"}, 0, "parley serve"},
 		{[]string{"serve", "--help"}, 0, "--max-frame-bytes"},
 		{[]string{"bogus"}, 2, "unknown command"},

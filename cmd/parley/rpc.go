@@ -160,8 +160,9 @@ func validateParams(method string, params jsontext.Value) error {
 
 // schemaMethod is what the CLI needs of a method in api.Document.
 type schemaMethod struct {
-	Name    string `json:"name"`
-	Summary string `json:"summary"`
+	Name    string       `json:"name"`
+	Summary string       `json:"summary"`
+	Params  []shellParam `json:"params"`
 }
 
 // schemaMethods lists the schema's methods, for --list and completion.
@@ -214,17 +215,19 @@ const completionBash = `# bash completion for parley; load with: source <(parley
 _parley() {
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]}
 	if [[ $COMP_CWORD -eq 1 ]]; then
-		COMPREPLY=($(compgen -W "serve token doctor rpc listen completion version help" -- "$cur"))
+		COMPREPLY=($(compgen -W "serve token doctor rpc listen shell completion version help" -- "$cur"))
 		return
 	fi
 	case $cmd in
 	rpc)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--url --token --identity --timeout --list --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--url --token --identity --ca --insecure --timeout --list --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" rpc --list 2>/dev/null | cut -f1)" -- "$cur"))
 		fi ;;
-	listen) COMPREPLY=($(compgen -W "--url --token --identity --timeout --room --create --help" -- "$cur")) ;;
+	listen) COMPREPLY=($(compgen -W "--url --token --identity --ca --insecure --timeout --room --create --help" -- "$cur")) ;;
+	shell) COMPREPLY=($(compgen -W "--url --token --identity --ca --insecure --timeout --help" -- "$cur")) ;;
+	doctor) COMPREPLY=($(compgen -W "--server --peer-nat --url --token --identity --ca --insecure --timeout --json --help" -- "$cur")) ;;
 	completion) COMPREPLY=($(compgen -W "bash" -- "$cur")) ;;
 	esac
 }
