@@ -290,3 +290,34 @@ func TestMetricsListen(t *testing.T) {
 		}
 	}
 }
+
+// TestServePrintsPages: a dev server ('make run') prints where its demo,
+// inspector and metrics are, and each of those URLs answers.
+func TestServePrintsPages(t *testing.T) {
+	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--no-turn")
+	want := map[string]string{"demo": "/demo/", "inspector": "/inspector/", "metrics": "/metrics"}
+	deadline := time.After(5 * time.Second)
+	for len(want) > 0 {
+		select {
+		case line := <-p.Out:
+			fields := strings.Fields(line)
+			if len(fields) < 2 || want[fields[0]] == "" {
+				continue
+			}
+			if url := "http://" + p.Addr + want[fields[0]]; fields[1] != url {
+				t.Fatalf("%q, want %s", line, url)
+			}
+			res, err := http.Get(fields[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %s", fields[1], res.Status)
+			}
+			delete(want, fields[0])
+		case <-deadline:
+			t.Fatalf("parley did not print %v", want)
+		}
+	}
+}
