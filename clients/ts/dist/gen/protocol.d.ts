@@ -21,7 +21,7 @@ export interface ErrorData {
     /** For 429 and 503: when to try again. */
     retryAfterMs?: number;
 }
-/** W3C RTCIceCandidateInit, as RTCIceCandidate.toJSON() gives it. candidate is an a=candidate line value (with or without the 'candidate:' prefix); the empty string means end of candidates for that media section. */
+/** W3C RTCIceCandidateInit, as RTCIceCandidate.toJSON() gives it. candidate is an a=candidate line value (with or without the 'candidate:' prefix); the empty string means end of candidates for that media section. The anyOf is RTCPeerConnection.addIceCandidate's rule: without sdpMid or sdpMLineIndex the receiver cannot place the candidate. Required: sdpMid or sdpMLineIndex (present and not null). */
 export interface IceCandidateInit {
     candidate: string;
     sdpMid?: string | null;
@@ -716,4 +716,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "79611a1a34e8ee8d99332858285703837e5230209cb67fa44624cf639242f540";
+export declare const PROTOCOL_HASH = "335ee7fd9ca950323c2537c228542fbe956e944526a0d243a532bc19cf03a3de";
