@@ -26,12 +26,20 @@ type rpcFlags struct {
 	timeout              time.Duration
 }
 
-// defaultURL is the dev server of 'make run'.
-const defaultURL = "ws://127.0.0.1:7880/rpc"
+// devURL is the dev server of 'make run'.
+const devURL = "ws://127.0.0.1:7880/rpc"
+
+// defaultURL is --url's default: $PARLEY_URL, else the dev server.
+func defaultURL() string {
+	if u := os.Getenv("PARLEY_URL"); u != "" {
+		return u
+	}
+	return devURL
+}
 
 // add adds the flags; timeout and timeoutUsage say what --timeout bounds.
 func (f *rpcFlags) add(fs *pflag.FlagSet, timeout time.Duration, timeoutUsage string) {
-	fs.StringVar(&f.url, "url", defaultURL, "the server's WebSocket endpoint")
+	fs.StringVar(&f.url, "url", defaultURL(), "the server's WebSocket endpoint ($PARLEY_URL sets the default)")
 	fs.StringVar(&f.token, "token", "", "a JWT for session.connect (see 'parley token')")
 	fs.StringVar(&f.identity, "identity", "", "a bare identity instead of a token (dev servers, from loopback)")
 	f.addTLS(fs)
