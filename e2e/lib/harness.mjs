@@ -97,6 +97,18 @@ export async function launchBrowser(t) {
 }
 
 /**
+ * Collects what a user would see as errors in the developer tools: every
+ * console.error and uncaught page error of context's pages, from now on.
+ * A test asserts it stays empty.
+ */
+export function consoleErrors(context) {
+  const errors = [];
+  context.on('console', (msg) => { if (msg.type() === 'error') errors.push(`console.error: ${msg.text()}`); });
+  context.on('weberror', (err) => errors.push(`page error: ${err.error()}`));
+  return errors;
+}
+
+/**
  * Runs in every page before its own scripts: each RTCPeerConnection logs its
  * state changes, negotiationneeded, gathered candidates and incoming data
  * channels to the console, so a failed test's report shows how far
