@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -51,6 +52,28 @@ func (f *rpcFlags) add(fs *pflag.FlagSet, timeout time.Duration, timeoutUsage st
 func (f *rpcFlags) addTLS(fs *pflag.FlagSet) {
 	fs.StringVar(&f.ca, "ca", "", "PEM file of the CA (or the self-signed certificate) to trust for wss: and turns:")
 	fs.BoolVar(&f.insecure, "insecure", false, "skip TLS certificate checks for wss: and turns: (self-signed test servers only)")
+}
+
+// parseSessionFlags parses the flags of a command that keeps a session
+// (listen, shell): the connection's, and those more registers. A session
+// needs credentials; why says what for.
+func parseSessionFlags(name, synopsis, why string, args []string, stderr io.Writer, more func(*pflag.FlagSet)) (rpcFlags, error) {
+	fs := newFlagSet(name, synopsis, stderr)
+	var f rpcFlags
+	f.add(fs, 10*time.Second, "how long to wait for the connection and each answer")
+	if more != nil {
+		more(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
+	}
+	if f.token == "" && f.identity == "" {
+		return f, fmt.Errorf("%s: give --token or --identity (%s)", name, why)
+	}
+	return f, nil
 }
 
 // tlsConfig is nil (the system's roots) unless --ca or --insecure says

@@ -127,8 +127,7 @@ func TestDoctorTURN(t *testing.T) {
 // and passes: every check it could make passed. No --identity: doctor
 // connects to a dev server as parley-doctor.
 func TestDoctorWithoutSecondAddress(t *testing.T) {
-	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
-	p.WaitTURN(t)
+	p := startDevTURN(t)
 	out, errOut, code := parleyCmd(t, "doctor", "--url", p.URL(), "--peer-nat", "sym")
 	if code != 0 {
 		t.Fatalf("exit %d (before: 1, FAIL nattype):\n%s%s", code, out, errOut)

@@ -47,6 +47,14 @@ func startParley(t *testing.T, env []string, args ...string) *parleyproc.Process
 	return parleyproc.Start(t, binary, env, args...)
 }
 
+// startDevTURN is a dev server whose STUN/TURN is up.
+func startDevTURN(t *testing.T) *parleyproc.Process {
+	t.Helper()
+	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
+	p.WaitTURN(t)
+	return p
+}
+
 func dialURL(t *testing.T, url string, dialer *websocket.Dialer) *rpctest.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), rpctest.Timeout)

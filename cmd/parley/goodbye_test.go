@@ -89,8 +89,7 @@ func expectSkippingPresence(c *rpctest.Client, method string, out any) error {
 // ends when doctor does; none is left connected or waiting for a resume
 // (a draining server would otherwise wait for it).
 func TestDoctorSaysGoodbye(t *testing.T) {
-	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
-	p.WaitTURN(t)
+	p := startDevTURN(t)
 	out, errOut, code := parleyCmd(t, "doctor", "--url", p.URL(), "--identity", "doc")
 	if code != 0 {
 		t.Fatalf("doctor: exit %d:\n%s%s", code, out, errOut)

@@ -3,14 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
-	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/parley-rtc/parley/api"
 )
@@ -25,19 +25,14 @@ Example (a dev server from 'make run'):
   parley listen --identity watcher --room demo --create`
 
 func runListen(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("listen", listenSynopsis, stderr)
-	var f rpcFlags
-	f.add(fs, 10*time.Second, "how long to wait for the connection and each answer")
-	rooms := fs.StringSlice("room", nil, "join this room first (repeat)")
-	create := fs.Bool("create", false, "create the rooms that do not exist")
-	if err := fs.Parse(args); err != nil {
+	var rooms *[]string
+	var create *bool
+	f, err := parseSessionFlags("listen", listenSynopsis, "notifications belong to a session", args, stderr, func(fs *pflag.FlagSet) {
+		rooms = fs.StringSlice("room", nil, "join this room first (repeat)")
+		create = fs.Bool("create", false, "create the rooms that do not exist")
+	})
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("listen: unexpected argument %q", fs.Arg(0))
-	}
-	if f.token == "" && f.identity == "" {
-		return errors.New("listen: give --token or --identity (notifications belong to a session)")
 	}
 	joins := make([][]byte, len(*rooms))
 	for i, room := range *rooms {

@@ -33,17 +33,9 @@ come from standard input, so a script can drive one session:
   printf 'room.join roomId=demo create:=true\nmessage.send roomId=demo data:=1\n' | parley shell --identity alice`
 
 func runShell(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("shell", shellSynopsis, stderr)
-	var f rpcFlags
-	f.add(fs, 10*time.Second, "how long to wait for the connection and each answer")
-	if err := fs.Parse(args); err != nil {
+	f, err := parseSessionFlags("shell", shellSynopsis, "the shell keeps one session", args, stderr, nil)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("shell: unexpected argument %q", fs.Arg(0))
-	}
-	if f.token == "" && f.identity == "" {
-		return errors.New("shell: give --token or --identity (the shell keeps one session)")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -7,7 +7,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { consoleErrors, launchBrowser, startParley } from '../lib/harness.mjs';
+import { consoleErrors, launchBrowser, openInspector, startParley } from '../lib/harness.mjs';
 
 const artifacts = new URL('../artifacts/', import.meta.url);
 
@@ -15,14 +15,10 @@ test('inspector: two sessions join a room from the forms and one sends the other
   const server = await startParley(t, '--turn-listen', '127.0.0.1:0');
   const { context } = await launchBrowser(t);
   const errors = consoleErrors(context);
-  const page = await context.newPage();
-  await page.setViewportSize({ width: 1280, height: 1000 });
-  await page.goto(`${server.http}/inspector/?identity=alice&identity=bob`);
+  const page = await openInspector(context, server, 'alice', 'bob');
   const alice = page.locator('section[data-session=alice]');
   const bob = page.locator('section[data-session=bob]');
   for (const s of [alice, bob]) {
-    await s.locator('.state[data-state=open]').waitFor();
-    await s.locator('select.method option[value="room.join"]').waitFor({ state: 'attached' });
     assert.equal(await s.locator('select.method').inputValue(), 'room.join'); // the default: what a user does first
   }
 

@@ -7,7 +7,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
-import { consoleErrors, launchBrowser, startParley } from '../lib/harness.mjs';
+import { consoleErrors, launchBrowser, openInspector, startParley } from '../lib/harness.mjs';
 
 const artifacts = new URL('../artifacts/', import.meta.url);
 
@@ -29,10 +29,7 @@ test('inspector call flow: a real call and a glare round as a ladder; click, SVG
   const server = await startParley(t, '--turn-listen', '127.0.0.1:0');
   const { context } = await launchBrowser(t);
   const errors = consoleErrors(context);
-  const page = await context.newPage();
-  await page.setViewportSize({ width: 1280, height: 1000 });
-  await page.goto(`${server.http}/inspector/?identity=alice&identity=bob`);
-  for (const s of ['alice', 'bob']) await page.locator(`section[data-session=${s}] select.method option[value="room.join"]`).waitFor({ state: 'attached' });
+  const page = await openInspector(context, server, 'alice', 'bob');
 
   // A real call in room lab: PeerSession on the sessions' own clients, so
   // every frame is in their logs. alice joins first: she is impolite and offers.
