@@ -134,6 +134,13 @@ func missingMember(name string) error {
 	return &rpc.FieldError{Field: name, Reason: "required"}
 }
 
+// missingAnyOf refuses an object none of whose anyOf groups is present
+// (rule is Type.AnyOfRule: "sdpMid or sdpMLineIndex is required"); the
+// field is the object's own, which the caller's prefix names.
+func missingAnyOf(rule string) error {
+	return &rpc.FieldError{Reason: rule}
+}
+
 func decodeString(dec *jsontext.Decoder, maxLen int, pattern *regexp.Regexp) (string, error) {
 	if err := expect(dec, '"', "a string"); err != nil {
 		return "", err

@@ -33,6 +33,8 @@ func TestDecodeParamsRejects(t *testing.T) {
 		{"nested type", cand(`,"sdpMid":0`), "candidate.sdpMid", "must be a string, not a number"},
 		{"nested range", cand(`,"sdpMLineIndex":70000`), "candidate.sdpMLineIndex", "must be between 0 and 65535"},
 		{"fractional", cand(`,"sdpMLineIndex":1.5`), "candidate.sdpMLineIndex", "must be an integer"},
+		{"anyOf: neither", cand(``), "candidate", "sdpMid or sdpMLineIndex is required"},
+		{"anyOf: both null", cand(`,"sdpMid":null,"sdpMLineIndex":null`), "candidate", "sdpMid or sdpMLineIndex is required"},
 		{"beyond 2^53", `{"roomId":"r1","maxPeers":9007199254740992}`, "maxPeers", "outside ±(2^53-1)"},
 		{"below minimum", `{"roomId":"r1","maxPeers":0}`, "maxPeers", "must be between 1 and 10000"},
 		{"trailing data", `{"roomId":"r1"} {}`, "", "params must be a single JSON object"},
@@ -93,6 +95,9 @@ func TestDecodeParamsAccepts(t *testing.T) {
 	want := &IceCandidateParams{RoomID: "r1", To: "p1", Candidate: &IceCandidateInit{Candidate: "x", SDPMLineIndex: &idx, UsernameFragment: &ufrag}}
 	if !reflect.DeepEqual(p, want) {
 		t.Fatalf("got %+v", p)
+	}
+	if _, err := decodeParams[IceCandidateParams](jsontext.Value(`{"roomId":"r1","to":"p1","candidate":{"candidate":"","sdpMid":"0"}}`)); err != nil {
+		t.Fatalf("sdpMid alone satisfies the anyOf: %v", err)
 	}
 	end, err := decodeParams[IceCandidateParams](jsontext.Value(`{"roomId":"r1","to":"p1","candidate":null}`))
 	if err != nil || end.Candidate != nil {

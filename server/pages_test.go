@@ -8,7 +8,7 @@ import (
 )
 
 // TestPages: the TS client is served to pages of any origin; the demo only
-// by a dev server.
+// by a dev server; /favicon.ico by every server.
 func TestPages(t *testing.T) {
 	dev := startServer(t)
 	prod := startServer(t, func(c *Config) { c.Dev = false })
@@ -25,6 +25,7 @@ func TestPages(t *testing.T) {
 		{"demo page", dev.base + "/demo/", 200, "text/html", "", "<!doctype html>"},
 		{"demo script", dev.base + "/demo/demo.js", 200, "text/javascript", "", "// The demo page"},
 		{"no demo in production", prod.base + "/demo/", 404, "text/plain", "", "404"},
+		{"favicon", prod.base + "/favicon.ico", 200, "image/x-icon", "", "\x00\x00\x01\x00"}, // ICO header: reserved, type 1
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := http.Get(tc.url)

@@ -158,6 +158,11 @@ func (s *Server) routes() []route {
 		})},
 		{"GET /client/", publicScripts(http.StripPrefix("/client/", http.FileServerFS(tsclient.Dist)))},
 		{"GET /inspector/", http.StripPrefix("/inspector/", http.FileServerFS(web.Inspector))},
+		{"GET /favicon.ico", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "image/x-icon")
+			w.Header().Set("Cache-Control", "public, max-age=86400")
+			_, _ = w.Write(web.Favicon)
+		})},
 		{"GET /{$}", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = fmt.Fprint(w, "Parley signaling server.\nJSON-RPC 2.0 over WebSocket at /rpc (and POST /rpc); schema at /openrpc.json; the TypeScript client at /client/index.js.\n")
 			if s.cfg.Dev {

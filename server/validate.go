@@ -25,17 +25,15 @@ func checkSDP(text string, max int) error {
 
 // checkCandidate refuses a candidate line that does not parse. nil (end of
 // all candidates) and "" (end of candidates for one m-section, as browsers
-// send it) pass. As RTCPeerConnection.addIceCandidate does, it wants sdpMid
-// or sdpMLineIndex, without which the receiver cannot place the candidate.
+// send it) pass. (That sdpMid or sdpMLineIndex is there, as
+// RTCPeerConnection.addIceCandidate wants, the schema's anyOf says and the
+// generated decoder checks.)
 func checkCandidate(c *api.IceCandidateInit, max int) error {
 	if c == nil {
 		return nil
 	}
 	if len(c.Candidate) > max {
 		return api.ErrTooLarge(fmt.Sprintf("candidate is %d bytes, over this server's limit of %d", len(c.Candidate), max))
-	}
-	if c.SDPMid == nil && c.SDPMLineIndex == nil {
-		return rpc.InvalidParams("candidate", "sdpMid or sdpMLineIndex is required")
 	}
 	if c.Candidate == "" || plainCandidate(c.Candidate) {
 		return nil

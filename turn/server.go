@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -335,4 +336,15 @@ func (l pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug,
 func (l pionLogger) Warn(msg string)                   { l.log.Debug(msg) }
 func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
 func (l pionLogger) Error(msg string)                  { l.log.Info(msg) }
-func (l pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelInfo, format, args...) }
+func (l pionLogger) Errorf(format string, args ...any) { l.logf(errorLevel(format), format, args...) }
+
+// errorLevel is info for pion's errors, but debug for the one it logs for
+// every TLS or TCP client that goes away without waiting for the server's
+// close_notify ("Failed to close conn: tls: failed to send closeNotify
+// alert"): a client leaving is no news to an operator.
+func errorLevel(format string) slog.Level {
+	if strings.HasPrefix(format, "Failed to close conn") {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}

@@ -12,6 +12,12 @@ import (
 //go:embed demo inspector
 var files embed.FS
 
+// Favicon is the pages' icon (a PNG inside an ICO), served at /favicon.ico,
+// which browsers request for every page.
+//
+//go:embed favicon.ico
+var Favicon []byte
+
 // (fs.Sub fails only on an invalid path name.)
 var (
 	// Demo is the demo page: two tabs join a room and talk over WebRTC.

@@ -75,6 +75,14 @@ func method(params string) string {
 	return `{"name": "a.b", "paramStructure": "by-name", "params": [` + params + `], ` + okResult + `}`
 }
 
+// anyOfObject is a component O with a nullable a, an optional b and a
+// required c, and the given anyOf branches.
+func anyOfObject(branches string) string {
+	return `"O": {"type": "object", "additionalProperties": false, "required": ["c"], "properties": {` +
+		`"a": {"oneOf": [{"type": "string"}, {"type": "null"}]}, "b": {"type": "integer"}, "c": {"type": "string"}}, ` +
+		`"anyOf": [` + branches + `]}`
+}
+
 func TestRejects(t *testing.T) {
 	tests := []struct {
 		name string
@@ -126,6 +134,22 @@ func TestRejects(t *testing.T) {
 			`#/components/schemas/M: a free-form object`},
 		{"additionalProperties schema", doc("", `"M": {"type": "object", "additionalProperties": {"type": "string"}}`),
 			`#/components/schemas/M: an object must say additionalProperties`},
+		{"component title", doc("", `"S": {"title": "T", "type": "string"}`),
+			`#/components/schemas/S/title: the title of component S must be "S"`},
+		{"anyOf of a nullable member", doc("", anyOfObject(`{"required": ["a"]}, {"required": ["b"]}`)),
+			`#/components/schemas/O/anyOf/0: a may be null: restate it in the branch as "properties": {"a": {"type": "string"}}`},
+		{"anyOf restating another type", doc("", anyOfObject(`{"required": ["a"], "properties": {"a": {"type": "integer"}}}, {"required": ["b"]}`)),
+			`#/components/schemas/O/anyOf/0/properties/a: a branch restates a as {"type": "string"}`},
+		{"anyOf of a required member", doc("", anyOfObject(`{"required": ["c"]}, {"required": ["b"]}`)),
+			`#/components/schemas/O/anyOf/0/required/0: "c" is required anyway`},
+		{"anyOf of no property", doc("", anyOfObject(`{"required": ["z"]}, {"required": ["b"]}`)),
+			`#/components/schemas/O/anyOf/0/required/0: anyOf requires "z", which is not a property`},
+		{"anyOf restating a member it does not require", doc("", anyOfObject(`{"required": ["b"], "properties": {"c": {"type": "string"}}}, {"required": ["b"]}`)),
+			`#/components/schemas/O/anyOf/0/properties/c: the branch restates "c" but does not require it`},
+		{"anyOf of one branch", doc("", anyOfObject(`{"required": ["b"]}`)),
+			`#/components/schemas/O/anyOf: anyOf needs at least two branches`},
+		{"anyOf with other keywords", doc("", anyOfObject(`{"required": ["b"], "minProperties": 1}, {"required": ["b"]}`)),
+			`#/components/schemas/O/anyOf/0/minProperties: unsupported keyword "minProperties"`},
 		{"bad method name", doc(`{"name": "Join", "paramStructure": "by-name", "params": [], `+okResult+`}`, okR),
 			`#/methods/0: method names look like room.join`},
 	}

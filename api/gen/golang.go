@@ -121,7 +121,7 @@ func goTypes(m *Model) ([]byte, error) {
 	for _, t := range m.Types {
 		switch t.Kind {
 		case KindObject:
-			comment(&b, "", goDoc(t.Name, t.Description))
+			comment(&b, "", goDoc(t.Name, typeDoc(t)))
 			goStruct(&b, t.Name, t.Fields)
 		case KindEnum:
 			comment(&b, "", goDoc(t.Name, t.Description))
@@ -144,6 +144,15 @@ func goTypes(m *Model) ([]byte, error) {
 		}
 	}
 	return goFile(m, b.String())
+}
+
+// typeDoc is a type's doc comment: its description, then its anyOf rule.
+func typeDoc(t *Type) string {
+	if len(t.AnyOf) == 0 {
+		return t.Description
+	}
+	rule := "Required: " + t.AnyOfGroups(func(name string) string { return name }) + " (present and not null)."
+	return strings.TrimSpace(t.Description + " " + rule)
 }
 
 func goDoc(name, desc string) string {
@@ -181,7 +190,7 @@ func goDecode(m *Model) ([]byte, error) {
 	for _, t := range m.Types {
 		switch {
 		case t.Kind == KindObject:
-			if err := goDecoder(&b, t.Name, t.Fields, patterns); err != nil {
+			if err := goDecoder(&b, &Type{Name: t.Name, Fields: t.Fields, AnyOf: t.AnyOf}, patterns); err != nil {
 				return nil, err
 			}
 		case t.Primitive != nil && t.Primitive.Pattern != "":
@@ -193,12 +202,12 @@ func goDecode(m *Model) ([]byte, error) {
 		}
 	}
 	for _, meth := range m.Methods {
-		if err := goDecoder(&b, ParamsName(meth), meth.Params, patterns); err != nil {
+		if err := goDecoder(&b, &Type{Name: ParamsName(meth), Fields: meth.Params}, patterns); err != nil {
 			return nil, err
 		}
 	}
 	for _, meth := range m.Notifications {
-		if err := goDecoder(&b, EventName(meth), meth.Params, patterns); err != nil {
+		if err := goDecoder(&b, &Type{Name: EventName(meth), Fields: meth.Params}, patterns); err != nil {
 			return nil, err
 		}
 	}
@@ -264,7 +273,10 @@ func (p *patterns) decls() string {
 	return b.String()
 }
 
-func goDecoder(b *strings.Builder, name string, fields []*Field, pats *patterns) error {
+// goDecoder writes the decoder of the object t (a component, or a method's
+// or notification's params).
+func goDecoder(b *strings.Builder, t *Type, pats *patterns) error {
+	name, fields := t.Name, t.Fields
 	if len(fields) > 64 {
 		return fmt.Errorf("%s has more than 64 members", name)
 	}
@@ -292,8 +304,28 @@ func goDecoder(b *strings.Builder, name string, fields []*Field, pats *patterns)
 			fmt.Fprintf(b, "\tif seen&(1<<%d) == 0 {\n\t\treturn missingMember(%q)\n\t}\n", i, f.Name)
 		}
 	}
+	if len(t.AnyOf) > 0 {
+		groups := make([]string, len(t.AnyOf))
+		for i, g := range t.AnyOf {
+			conds := make([]string, len(g))
+			for j, f := range g {
+				conds[j] = present(fields, f)
+			}
+			groups[i] = strings.Join(conds, " && ")
+		}
+		fmt.Fprintf(b, "\tif !(%s) {\n\t\treturn missingAnyOf(%q)\n\t}\n", strings.Join(groups, " || "), t.AnyOfRule())
+	}
 	b.WriteString("\treturn nil\n}\n\n")
 	return nil
+}
+
+// present is the condition that member f was decoded and is not null: a
+// nullable member decodes null as nil; another one was present if seen.
+func present(fields []*Field, f *Field) string {
+	if f.Schema.Nullable {
+		return fmt.Sprintf("x.%s != nil", GoName(f.Name))
+	}
+	return fmt.Sprintf("seen&(1<<%d) != 0", slices.Index(fields, f))
 }
 
 // decodeCall is an expression of type (T, error) decoding s from dec.

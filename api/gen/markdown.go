@@ -61,6 +61,9 @@ func markdown(m *Model) []byte {
 		switch t.Kind {
 		case KindObject:
 			mdParams(&b, "Members", t.Fields)
+			if len(t.AnyOf) > 0 {
+				fmt.Fprintf(&b, "At least one of the optional members must be present and not null: %s.\n\n", t.AnyOfGroups(func(name string) string { return "`" + name + "`" }))
+			}
 		case KindEnum:
 			fmt.Fprintf(&b, "One of: `%s`.\n\n", strings.Join(t.Enum, "`, `"))
 		case KindFreeObject:

@@ -89,8 +89,37 @@ type Type struct {
 	Name, Description string
 	Kind              Kind
 	Fields            []*Field // KindObject
-	Enum              []string // KindEnum
-	Primitive         *Schema  // named string/integer/boolean: its constraints
+	// AnyOf (KindObject) is the object's anyOf of required members: at
+	// least one group must be present with every member not null.
+	AnyOf     [][]*Field
+	Enum      []string // KindEnum
+	Primitive *Schema  // named string/integer/boolean: its constraints
+}
+
+// AnyOfRule says t's AnyOf in words ("sdpMid or sdpMLineIndex is
+// required"), for doc comments and the decoders' error; "" if it has none.
+func (t *Type) AnyOfRule() string {
+	if len(t.AnyOf) == 0 {
+		return ""
+	}
+	return t.AnyOfGroups(func(name string) string { return name }) + " is required"
+}
+
+// AnyOfGroups lists the AnyOf groups with each name as quote writes it:
+// "a or (b and c)".
+func (t *Type) AnyOfGroups(quote func(string) string) string {
+	groups := make([]string, len(t.AnyOf))
+	for i, g := range t.AnyOf {
+		names := make([]string, len(g))
+		for j, f := range g {
+			names[j] = quote(f.Name)
+		}
+		groups[i] = strings.Join(names, " and ")
+		if len(g) > 1 {
+			groups[i] = "(" + groups[i] + ")"
+		}
+	}
+	return strings.Join(groups, " or ")
 }
 
 // ErrorDef is an application error from components/errors.
@@ -247,6 +276,13 @@ func (l *loader) namedType(t *Type, n *node) error {
 	if t.Description, err = n.stringAt("description"); err != nil {
 		return err
 	}
+	// A title names the type for third-party generators (open-rpc-typings
+	// makes up hashed names without one); it must be the component's name.
+	if title, err := n.stringAt("title"); err != nil {
+		return err
+	} else if title != "" && title != t.Name {
+		return n.get("title").errorf("the title of component %s must be %q", t.Name, t.Name)
+	}
 	typ, err := n.stringAt("type")
 	if err != nil {
 		return err
@@ -254,7 +290,7 @@ func (l *loader) namedType(t *Type, n *node) error {
 	switch {
 	case typ == "" && n.get("$ref") == nil && n.get("oneOf") == nil:
 		t.Kind = KindAny
-		return n.only("description")
+		return n.only("title", "description")
 	case typ == "object":
 		return l.objectType(t, n)
 	case typ == "string" && n.get("enum") != nil:
@@ -271,7 +307,7 @@ func (l *loader) namedType(t *Type, n *node) error {
 }
 
 func (l *loader) objectType(t *Type, n *node) error {
-	if err := n.only("type", "properties", "required", "additionalProperties", "description"); err != nil {
+	if err := n.only("title", "type", "properties", "required", "additionalProperties", "anyOf", "description"); err != nil {
 		return err
 	}
 	ap := n.get("additionalProperties")
@@ -311,7 +347,91 @@ func (l *loader) objectType(t *Type, n *node) error {
 			return n.get("required").errorf("required names %q, which is not a property", r)
 		}
 	}
+	if any := n.get("anyOf"); any != nil {
+		return anyOfRequired(t, any)
+	}
 	return nil
+}
+
+// anyOfRequired reads an object's anyOf, the one form the generator
+// accepts there: branches that each require members, so at least one
+// group must be present. A member that may be null is restated in the
+// branch's properties with its type alone, so that in JSON Schema too a
+// null does not satisfy the branch:
+//
+//	"anyOf": [
+//	  {"required": ["sdpMid"], "properties": {"sdpMid": {"type": "string"}}},
+//	  {"required": ["sdpMLineIndex"], "properties": {"sdpMLineIndex": {"type": "integer"}}}
+//	]
+func anyOfRequired(t *Type, n *node) error {
+	if len(n.items) < 2 {
+		return n.errorf("anyOf needs at least two branches")
+	}
+	for _, br := range n.items {
+		if err := br.only("title", "description", "required", "properties"); err != nil {
+			return err
+		}
+		req := br.get("required")
+		if req == nil || len(req.items) == 0 {
+			return br.errorf(`an anyOf branch lists the members it requires: {"required": [...]}`)
+		}
+		var group []*Field
+		for _, item := range req.items {
+			i := slices.IndexFunc(t.Fields, func(f *Field) bool { return f.Name == item.str })
+			if i < 0 || item.kind != '"' {
+				return item.errorf("anyOf requires %q, which is not a property", item.str)
+			}
+			if t.Fields[i].Required {
+				return item.errorf("%q is required anyway: an anyOf branch names optional members", item.str)
+			}
+			group = append(group, t.Fields[i])
+		}
+		props := br.get("properties")
+		if props != nil && props.kind != '{' {
+			return props.errorf("properties must be an object")
+		}
+		for _, f := range group {
+			want := jsonType(f.Schema)
+			var p *node
+			if props != nil {
+				p = props.get(f.Name)
+			}
+			switch {
+			case p == nil && f.Schema.Nullable:
+				return br.errorf(`%s may be null: restate it in the branch as "properties": {%q: {"type": %q}}, so that null does not count`, f.Name, f.Name, want)
+			case p == nil:
+				continue
+			}
+			if err := p.only("title", "type", "description"); err != nil {
+				return err
+			}
+			if typ, _ := p.stringAt("type"); typ != want || want == "" {
+				return p.errorf(`a branch restates %s as {"type": %q}`, f.Name, want)
+			}
+		}
+		if props != nil {
+			for _, mem := range props.members {
+				if !slices.ContainsFunc(group, func(f *Field) bool { return f.Name == mem.name }) {
+					return mem.value.errorf("the branch restates %q but does not require it", mem.name)
+				}
+			}
+		}
+		t.AnyOf = append(t.AnyOf, group)
+	}
+	return nil
+}
+
+// jsonType is the JSON Schema type of a primitive schema ("" for others).
+func jsonType(s *Schema) string {
+	switch s.Constraints().Kind {
+	case KindString:
+		return "string"
+	case KindInteger:
+		return "integer"
+	case KindBoolean:
+		return "boolean"
+	}
+	return ""
 }
 
 var memberName = regexp.MustCompile(`^[a-z][A-Za-z0-9]*$`)
@@ -332,7 +452,7 @@ func (l *loader) field(name string, n *node, required bool) (*Field, error) {
 }
 
 func enumType(t *Type, n *node) error {
-	if err := n.only("type", "enum", "description"); err != nil {
+	if err := n.only("title", "type", "enum", "description"); err != nil {
 		return err
 	}
 	t.Kind = KindEnum
@@ -375,7 +495,7 @@ func (l *loader) schema(n *node) (*Schema, error) {
 	switch typ {
 	case "string":
 		s.Kind = KindString
-		if err := n.only("type", "maxLength", "pattern", "description"); err != nil {
+		if err := n.only("title", "type", "maxLength", "pattern", "description"); err != nil {
 			return nil, err
 		}
 		if s.MaxLength, err = n.intAt("maxLength"); err != nil {
@@ -389,7 +509,7 @@ func (l *loader) schema(n *node) (*Schema, error) {
 		}
 	case "integer":
 		s.Kind = KindInteger
-		if err := n.only("type", "minimum", "maximum", "description"); err != nil {
+		if err := n.only("title", "type", "minimum", "maximum", "description"); err != nil {
 			return nil, err
 		}
 		if s.Minimum, err = n.intAt("minimum"); err != nil {
@@ -405,12 +525,12 @@ func (l *loader) schema(n *node) (*Schema, error) {
 		}
 	case "boolean":
 		s.Kind = KindBoolean
-		if err := n.only("type", "description"); err != nil {
+		if err := n.only("title", "type", "description"); err != nil {
 			return nil, err
 		}
 	case "array":
 		s.Kind = KindArray
-		if err := n.only("type", "items", "maxItems", "description"); err != nil {
+		if err := n.only("title", "type", "items", "maxItems", "description"); err != nil {
 			return nil, err
 		}
 		if s.MaxItems, err = n.intAt("maxItems"); err != nil {
@@ -444,7 +564,7 @@ func (l *loader) schema(n *node) (*Schema, error) {
 
 // nullable accepts the one union form: oneOf [X, {"type": "null"}].
 func (l *loader) nullable(n, one *node) (*Schema, error) {
-	if err := n.only("oneOf", "description"); err != nil {
+	if err := n.only("title", "oneOf", "description"); err != nil {
 		return nil, err
 	}
 	if len(one.items) != 2 || !isNull(one.items[1]) {
@@ -463,7 +583,7 @@ func (l *loader) nullable(n, one *node) (*Schema, error) {
 
 func isNull(n *node) bool {
 	t := n.get("type")
-	return len(n.members) == 1 && t != nil && t.str == "null"
+	return t != nil && t.str == "null" && n.only("title", "type", "description") == nil
 }
 
 func (l *loader) methods(n *node, withResult bool) ([]*Method, error) {

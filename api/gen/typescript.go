@@ -12,7 +12,7 @@ func tsProtocol(m *Model) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "// %s\n\n", header(m))
 	for _, t := range m.Types {
-		tsDoc(&b, "", t.Description)
+		tsDoc(&b, "", typeDoc(t))
 		switch t.Kind {
 		case KindObject:
 			tsInterface(&b, t.Name, t.Fields)

@@ -17,13 +17,23 @@ import (
 	"github.com/parley-rtc/parley/turn/nattype"
 )
 
-const doctorSynopsis = `Checks the network path to a Parley (or any RFC 5780 STUN) server: the NAT
-type in the classic terms (full cone, restricted cone, port-restricted cone,
-symmetric), the public address, hairpinning; with --peer-nat, whether a peer
-behind that NAT can be reached directly or needs TURN; with --url and
---identity (dev) or --token, whether TURN allocations over every transport in
-session.connect's iceServers work end to end (allocate, permission, a packet
-relayed back to itself). Exits 1 when a check fails.`
+const doctorSynopsis = `Checks the network path to a Parley (or any STUN) server: the public address;
+with a server that has a second address (RFC 5780, parley serve
+--turn-alt-address), the NAT type in the classic terms (full cone,
+restricted cone, port-restricted cone, symmetric) and hairpinning; with
+--peer-nat, whether a peer behind that NAT can be reached directly or needs
+TURN; and whether TURN allocations over every transport in session.connect's
+iceServers work end to end (allocate, permission, a packet relayed back to
+itself). Exits 1 when a check fails; what a server cannot tell (the NAT type
+without a second address) is reported, not failed.
+
+Without --server, the STUN server is the first stun: URL of --url's
+iceServers; --url defaults to the dev server of 'make run'. With --server
+alone, only STUN is checked. Without --token or --identity, doctor connects
+as the identity "parley-doctor" (dev servers).`
+
+// doctorIdentity is the session doctor opens when given no credentials.
+const doctorIdentity = "parley-doctor"
 
 // doctorReport is what doctor found; --json prints it as is.
 type doctorReport struct {
@@ -36,7 +46,12 @@ type doctorReport struct {
 
 type natReport struct {
 	nattype.Result
-	Error string `json:"error,omitzero"`
+	// StableMapping is set when the server has no second address: whether
+	// two requests from one socket got the same public address.
+	StableMapping *bool `json:"stableMapping,omitzero"`
+	// Unknown says what could not be found out, and why (not a failure).
+	Unknown string `json:"unknown,omitzero"`
+	Error   string `json:"error,omitzero"`
 }
 
 type peerCheck struct {
@@ -44,18 +59,21 @@ type peerCheck struct {
 	Direct bool         `json:"direct"`
 }
 
+// noSecondAddress is what a server without RFC 5780 cannot tell.
+const noSecondAddress = "filtering and the NAT type need a STUN server with a second address (RFC 5780: parley serve --turn-alt-address)"
+
 func runDoctor(args, _ []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("doctor", doctorSynopsis, stderr)
 	server := fs.String("server", "", "STUN server HOST[:PORT] (default port 3478; default: the first stun: URL of --url's iceServers)")
 	peerNAT := fs.String("peer-nat", "", "the peer's NAT type: open, full, rcone, prc, sym (says: direct or TURN)")
-	url := fs.String("url", "", "Parley WebSocket endpoint ws(s)://HOST/rpc, to test TURN with credentials from session.connect")
-	identity := fs.String("identity", "", "identity for session.connect on a dev server")
-	token := fs.String("token", "", "JWT for session.connect (see parley token)")
-	insecure := fs.Bool("insecure", false, "skip TLS certificate checks for wss: and turns: (self-signed test servers only)")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	var f rpcFlags
+	f.add(fs, 30*time.Second, "give up after this long")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("doctor: unexpected argument %q", fs.Arg(0))
 	}
 	var peer nattype.Type
 	if *peerNAT != "" {
@@ -64,22 +82,24 @@ func runDoctor(args, _ []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("doctor: --peer-nat: %w", err)
 		}
 	}
-	if *server == "" && *url == "" {
-		return errors.New("doctor: give --server HOST[:PORT] or --url ws(s)://HOST/rpc")
+	if f.token != "" && f.identity != "" {
+		return errors.New("doctor: give --token or --identity, not both")
 	}
-	if *url != "" && (*identity == "") == (*token == "") {
-		return errors.New("doctor: --url needs exactly one of --identity or --token")
+	withTURN := *server == "" || fs.Changed("url")
+	credentials := "--identity"
+	if f.token == "" && f.identity == "" {
+		f.identity, credentials = doctorIdentity, "--token (or --identity on a dev server)"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
 
 	rep := doctorReport{OK: true}
 	var ice *iceServers
-	if *url != "" {
+	if withTURN {
 		var err error
-		if ice, err = fetchICEServers(ctx, *url, *identity, *token, *insecure); err != nil {
+		if ice, err = fetchICEServers(ctx, f); err != nil {
 			rep.OK = false
-			rep.TURN = []turnTest{{URL: *url, Error: err.Error()}}
+			rep.TURN = []turnTest{{URL: f.url, Error: fmt.Sprintf("%v (give %s)", err, credentials)}}
 		}
 		if *server == "" && ice != nil {
 			*server = ice.stunHostPort()
@@ -96,7 +116,7 @@ func runDoctor(args, _ []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if ice != nil {
-		rep.TURN = checkTURN(ctx, ice, *insecure)
+		rep.TURN = checkTURN(ctx, ice, f)
 		for _, t := range rep.TURN {
 			rep.OK = rep.OK && t.OK
 		}
@@ -116,7 +136,10 @@ func runDoctor(args, _ []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// checkNAT runs RFC 5780 discovery from a fresh UDP socket.
+// checkNAT runs RFC 5780 discovery from a fresh UDP socket. Against a
+// server without a second address it learns the public address and, from
+// a second request, whether the mapping holds; the rest is reported as
+// unknown, not as a failure.
 func checkNAT(ctx context.Context, server string) *natReport {
 	rep := &natReport{}
 	addr, err := resolveSTUN(ctx, server)
@@ -132,6 +155,15 @@ func checkNAT(ctx context.Context, server string) *natReport {
 	defer conn.Close()
 	rep.Result, err = nattype.Discover(ctx, conn, addr, nattype.Options{})
 	switch {
+	case errors.Is(err, nattype.ErrNoRFC5780):
+		rep.Unknown = noSecondAddress
+		again, err := nattype.Mapped(ctx, conn, addr, nattype.Options{})
+		if err != nil {
+			rep.Error = err.Error()
+			break
+		}
+		stable := again == rep.Public
+		rep.StableMapping = &stable
 	case err != nil:
 		rep.Error = err.Error()
 	case rep.Type == nattype.UDPBlocked:
@@ -178,11 +210,24 @@ func printReport(w io.Writer, rep doctorReport) {
 			if n.Type != nattype.Unknown {
 				fmt.Fprintf(w, "  hairpinning     %s\n", yesNo[n.Hairpinning])
 			}
+			if n.StableMapping != nil {
+				held := "the same public address for two requests"
+				if !*n.StableMapping {
+					held = "a new public address for each request (a symmetric NAT, or several paths)"
+				}
+				fmt.Fprintf(w, "  mapping         %s\n", held)
+			}
+			if n.Unknown != "" {
+				fmt.Fprintf(w, "  NAT type        unknown: %s\n", n.Unknown)
+			}
 		}
 	}
 	if p := rep.Peer; p != nil {
 		verdict := "direct connection possible (UDP hole punching)"
-		if !p.Direct {
+		switch {
+		case rep.NAT != nil && rep.NAT.Type == nattype.Unknown:
+			verdict = "cannot tell without our NAT type"
+		case !p.Direct:
 			verdict = "needs TURN (hole punching cannot connect these NAT types)"
 		}
 		fmt.Fprintf(w, "  peer behind %s: %s\n", p.Type, verdict)

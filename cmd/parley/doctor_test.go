@@ -70,7 +70,6 @@ func TestDoctorFails(t *testing.T) {
 		t.Errorf("output:\n%s", out.String())
 	}
 	for _, args := range [][]string{
-		{"doctor"},
 		{"doctor", "--server", "127.0.0.1", "--peer-nat", "cone-ish"},
 		{"doctor", "--url", "ws://127.0.0.1:1/rpc"},
 	} {
@@ -119,5 +118,42 @@ func TestDoctorTURN(t *testing.T) {
 	}
 	if got := strings.Join(schemes, " "); got != "turn/udp turn/tcp turns/tcp" {
 		t.Errorf("checked %q, want UDP, TCP and TLS:\n%s", got, out.String())
+	}
+}
+
+// TestDoctorWithoutSecondAddress: a default dev server has no RFC 5780
+// second address. doctor reports what it can know (the public address, a
+// mapping that held over two requests), says what needs a second address,
+// and passes: every check it could make passed. No --identity: doctor
+// connects to a dev server as parley-doctor.
+func TestDoctorWithoutSecondAddress(t *testing.T) {
+	p := startDevTURN(t)
+	out, errOut, code := parleyCmd(t, "doctor", "--url", p.URL(), "--peer-nat", "sym")
+	if code != 0 {
+		t.Fatalf("exit %d (before: 1, FAIL nattype):\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"public address  127.0.0.1:",
+		"mapping         the same public address for two requests",
+		"NAT type        unknown: filtering and the NAT type need a STUN server with a second address",
+		"peer behind symmetric: cannot tell without our NAT type",
+		"ok    turn:127.0.0.1:",
+		"all checks passed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+// TestDoctorDefaults: --url defaults to the dev server, as for rpc and
+// listen.
+func TestDoctorDefaults(t *testing.T) {
+	_, errOut, code := parleyCmd(t, "doctor", "--help")
+	if code != 0 || !strings.Contains(errOut, `--url string`) || !strings.Contains(errOut, `(default "ws://127.0.0.1:7880/rpc")`) {
+		t.Fatalf("doctor --help: exit %d:\n%s", code, errOut)
 	}
 }

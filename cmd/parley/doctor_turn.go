@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
-	"github.com/gorilla/websocket"
 	"github.com/pion/logging"
 	"github.com/pion/stun/v4"
 	"github.com/pion/turn/v5"
@@ -45,65 +43,27 @@ func (s *iceServers) stunHostPort() string {
 }
 
 // fetchICEServers calls session.connect over WebSocket, the way every
-// client gets its TURN credentials.
-func fetchICEServers(ctx context.Context, url, identity, token string, insecure bool) (*iceServers, error) {
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-	if insecure {
-		d.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // --insecure, for self-signed test servers
-	}
-	ws, _, err := d.DialContext(ctx, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", url, err)
-	}
-	defer ws.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = ws.SetReadDeadline(dl)
-	}
-	req, err := json.Marshal(map[string]any{
-		"jsonrpc": "2.0", "id": 1, "method": "session.connect",
-		"params": api.SessionConnectParams{Identity: identity, Token: token},
-	})
+// client gets its TURN credentials, and says goodbye (the session ends at
+// once instead of waiting out a resume window on the server).
+func fetchICEServers(ctx context.Context, f rpcFlags) (*iceServers, error) {
+	c, err := dialRPC(ctx, f, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := ws.WriteMessage(websocket.TextMessage, req); err != nil {
-		return nil, fmt.Errorf("session.connect: %w", err)
+	defer c.close()
+	var res api.SessionConnectResult
+	if err := json.Unmarshal(c.session, &res, json.RejectUnknownMembers(false)); err != nil {
+		return nil, fmt.Errorf("session.connect: bad result: %w", err)
 	}
-	// The server may send notifications first; they carry no id. Bounded
-	// by the read deadline and by a count.
-	for range 100 {
-		_, msg, err := ws.ReadMessage()
-		if err != nil {
-			return nil, fmt.Errorf("session.connect: %w", err)
-		}
-		var resp struct {
-			ID     jsontext.Value            `json:"id"`
-			Result *api.SessionConnectResult `json:"result"`
-			Error  *struct {
-				Code    int    `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(msg, &resp, json.RejectUnknownMembers(false)); err != nil {
-			return nil, fmt.Errorf("session.connect: bad response: %w", err)
-		}
-		if !bytes.Equal(resp.ID, []byte("1")) {
-			continue
-		}
-		switch {
-		case resp.Error != nil:
-			return nil, fmt.Errorf("session.connect: error %d: %s", resp.Error.Code, resp.Error.Message)
-		case resp.Result == nil || len(resp.Result.ICEServers) == 0:
-			return nil, errors.New("session.connect returned no iceServers: is TURN enabled on the server?")
-		}
-		return &iceServers{servers: resp.Result.ICEServers}, nil
+	if len(res.ICEServers) == 0 {
+		return nil, errors.New("session.connect returned no iceServers: is TURN enabled on the server?")
 	}
-	return nil, errors.New("session.connect: no response")
+	return &iceServers{servers: res.ICEServers}, nil
 }
 
 // checkTURN allocates over every turn:/turns: URL and relays a packet from
 // the allocation to itself.
-func checkTURN(ctx context.Context, ice *iceServers, insecure bool) []turnTest {
+func checkTURN(ctx context.Context, ice *iceServers, f rpcFlags) []turnTest {
 	var out []turnTest
 	for _, srv := range ice.servers {
 		for _, raw := range srv.URLs {
@@ -117,7 +77,7 @@ func checkTURN(ctx context.Context, ice *iceServers, insecure bool) []turnTest {
 			}
 			t := turnTest{URL: raw}
 			tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			relayed, rtt, err := relayEcho(tctx, u, srv.Username, srv.Credential, insecure)
+			relayed, rtt, err := relayEcho(tctx, u, srv.Username, srv.Credential, f)
 			cancel()
 			if err != nil {
 				t.Error = err.Error()
@@ -133,14 +93,21 @@ func checkTURN(ctx context.Context, ice *iceServers, insecure bool) []turnTest {
 // relayEcho allocates on u, sends a packet from the relayed address to
 // itself (the client creates the permission on the first write) and waits
 // for it to come back: allocation, permission and relaying all work.
-func relayEcho(ctx context.Context, u *stun.URI, user, pass string, insecure bool) (string, time.Duration, error) {
+func relayEcho(ctx context.Context, u *stun.URI, user, pass string, f rpcFlags) (string, time.Duration, error) {
 	addr := net.JoinHostPort(u.Host, strconv.Itoa(u.Port))
+	conf, err := f.tlsConfig()
+	if err != nil {
+		return "", 0, err
+	}
+	if conf == nil {
+		conf = &tls.Config{}
+	}
+	conf.ServerName = u.Host
 	var conn net.PacketConn
-	var err error
 	var d net.Dialer
 	switch {
 	case u.Scheme == stun.SchemeTypeTURNS:
-		td := tls.Dialer{NetDialer: &d, Config: &tls.Config{ServerName: u.Host, InsecureSkipVerify: insecure}} //nolint:gosec // --insecure
+		td := tls.Dialer{NetDialer: &d, Config: conf}
 		var c net.Conn
 		if c, err = td.DialContext(ctx, "tcp4", addr); err == nil {
 			conn = turn.NewSTUNConn(c)

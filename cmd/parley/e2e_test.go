@@ -47,6 +47,14 @@ func startParley(t *testing.T, env []string, args ...string) *parleyproc.Process
 	return parleyproc.Start(t, binary, env, args...)
 }
 
+// startDevTURN is a dev server whose STUN/TURN is up.
+func startDevTURN(t *testing.T) *parleyproc.Process {
+	t.Helper()
+	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0")
+	p.WaitTURN(t)
+	return p
+}
+
 func dialURL(t *testing.T, url string, dialer *websocket.Dialer) *rpctest.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), rpctest.Timeout)
@@ -258,6 +266,8 @@ func TestCommandLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"version"}, 0, "parley"},
+		{[]string{"version", "--help"}, 0, "Usage: parley version"},
+		{[]string{"version", "extra"}, 1, "unexpected argument"},
 		{[]string{"help"}, 0, "parley serve"},
 		{[]string{"serve", "--help"}, 0, "--max-frame-bytes"},
 		{[]string{"bogus"}, 2, "unknown command"},
@@ -301,6 +311,37 @@ func TestMetricsListen(t *testing.T) {
 		res.Body.Close()
 		if res.StatusCode != want || want == http.StatusOK && !strings.Contains(string(body), "parley_sessions_active") {
 			t.Errorf("GET %s: %s, want %d", url, res.Status, want)
+		}
+	}
+}
+
+// TestServePrintsPages: a dev server ('make run') prints where its demo,
+// inspector and metrics are, and each of those URLs answers.
+func TestServePrintsPages(t *testing.T) {
+	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--no-turn")
+	want := map[string]string{"demo": "/demo/", "inspector": "/inspector/", "metrics": "/metrics"}
+	deadline := time.After(5 * time.Second)
+	for len(want) > 0 {
+		select {
+		case line := <-p.Out:
+			fields := strings.Fields(line)
+			if len(fields) < 2 || want[fields[0]] == "" {
+				continue
+			}
+			if url := "http://" + p.Addr + want[fields[0]]; fields[1] != url {
+				t.Fatalf("%q, want %s", line, url)
+			}
+			res, err := http.Get(fields[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %s", fields[1], res.Status)
+			}
+			delete(want, fields[0])
+		case <-deadline:
+			t.Fatalf("parley did not print %v", want)
 		}
 	}
 }

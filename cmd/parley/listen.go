@@ -3,37 +3,36 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+
+	"github.com/spf13/pflag"
 
 	"github.com/parley-rtc/parley/api"
 )
 
 const listenSynopsis = `Opens a session, joins the --room rooms, and prints every notification the
 server sends as one JSON line ({"method": …, "params": {…, "seq": n}}) until
-interrupted (Ctrl-C) or the server closes the connection.
+interrupted (Ctrl-C, SIGTERM) or the server closes the connection. An
+interrupted listen says goodbye (close 1000): its session and seats end at
+once, and the room's peers see it leave.
 
 Example (a dev server from 'make run'):
   parley listen --identity watcher --room demo --create`
 
 func runListen(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("listen", listenSynopsis, stderr)
-	var f rpcFlags
-	f.add(fs)
-	rooms := fs.StringSlice("room", nil, "join this room first (repeat)")
-	create := fs.Bool("create", false, "create the rooms that do not exist")
-	if err := fs.Parse(args); err != nil {
+	var rooms *[]string
+	var create *bool
+	f, err := parseSessionFlags("listen", listenSynopsis, "notifications belong to a session", args, stderr, func(fs *pflag.FlagSet) {
+		rooms = fs.StringSlice("room", nil, "join this room first (repeat)")
+		create = fs.Bool("create", false, "create the rooms that do not exist")
+	})
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("listen: unexpected argument %q", fs.Arg(0))
-	}
-	if f.token == "" && f.identity == "" {
-		return errors.New("listen: give --token or --identity (notifications belong to a session)")
 	}
 	joins := make([][]byte, len(*rooms))
 	for i, room := range *rooms {
@@ -46,14 +45,19 @@ func runListen(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	dialCtx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	c, err := dialRPC(dialCtx, f)
+	// Notifications are printed as they come, also those that arrive
+	// between the joins' answers.
+	var outMu sync.Mutex
+	printFrame := func(frame []byte) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		fmt.Fprintf(stdout, "%s\n", frame)
+	}
+	c, err := dialRPC(dialCtx, f, printFrame)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	defer c.close()
-	// Notifications are printed as they come, also those that arrive
-	// between the joins' answers.
-	c.onNotification = func(frame []byte) { fmt.Fprintf(stdout, "%s\n", frame) }
+	defer c.close() // a normal close: the session ends now, not after the resume window
 	for i, room := range *rooms {
 		if _, err := c.call(dialCtx, api.MethodRoomJoin, joins[i]); err != nil {
 			return fmt.Errorf("listen: join %s: %w", room, err)
@@ -62,16 +66,10 @@ func runListen(args []string, stdout, stderr io.Writer) error {
 	var s struct{ Identity, PeerID string }
 	_ = json.Unmarshal(c.session, &s)
 	fmt.Fprintf(stderr, "listening as %s (peer %s) in %d room(s); Ctrl-C stops\n", s.Identity, s.PeerID, len(*rooms))
-	stopRead := context.AfterFunc(ctx, func() { _ = c.ws.Close() })
-	defer stopRead()
-	for {
-		frame, err := c.read(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil // interrupted: a normal end
-			}
-			return fmt.Errorf("listen: %w", err)
-		}
-		c.onNotification(frame)
+	select {
+	case <-ctx.Done():
+		return nil // interrupted: a normal end
+	case <-c.done:
+		return fmt.Errorf("listen: %w", c.failure(c.readErr))
 	}
 }

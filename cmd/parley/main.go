@@ -19,6 +19,7 @@ Usage:
   parley doctor [flags]    NAT type, public address, direct-or-TURN, TURN end to end
   parley rpc [flags] METHOD [params]  call one method, print the result as JSON
   parley listen [flags]    join rooms and print notifications as JSON lines
+  parley shell [flags]     one session, many calls: methods line by line, Tab completes
   parley completion bash   bash completion (commands, flags, method names)
   parley version           print the version
   parley help [command]    show help
@@ -52,10 +53,12 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		err = runRPC(rest, stdout, stderr)
 	case "listen":
 		err = runListen(rest, stdout, stderr)
+	case "shell":
+		err = runShell(rest, os.Stdin, stdout, stderr)
 	case "completion":
 		err = runCompletion(rest, stdout)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "parley", buildVersion())
+		err = runVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		if len(rest) > 0 {
 			return run([]string{rest[0], "--help"}, environ, stdout, stderr)
@@ -72,6 +75,18 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "parley:", err)
 		return 1
 	}
+}
+
+func runVersion(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", "Prints the version, and the VCS revision the binary was built from.", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("version: unexpected argument %q", fs.Arg(0))
+	}
+	fmt.Fprintln(stdout, "parley", buildVersion())
+	return nil
 }
 
 func buildVersion() string {

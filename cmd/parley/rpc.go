@@ -7,14 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
-	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/gorilla/websocket"
-	"github.com/spf13/pflag"
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
@@ -31,26 +31,19 @@ against the schema before anything is sent. With --token or --identity the
 call runs in a session (session.connect first); without, only rpc.discover
 is answered. 'parley rpc --list' lists the methods.
 
+Each call is a session of its own: it connects, calls, and says goodbye, so
+a room it joined is left when the command ends (a later
+'parley rpc message.send roomId=demo' gets 404 room_not_found). To drive one
+session over several calls, use 'parley shell'; to watch a room, 'parley
+listen'.
+
 Example (a dev server from 'make run'):
   parley rpc --identity alice room.join roomId=demo create:=true`
-
-// rpcFlags are the connection flags rpc and listen share.
-type rpcFlags struct {
-	url, token, identity string
-	timeout              time.Duration
-}
-
-func (f *rpcFlags) add(fs *pflag.FlagSet) {
-	fs.StringVar(&f.url, "url", "ws://127.0.0.1:7880/rpc", "the server's WebSocket endpoint")
-	fs.StringVar(&f.token, "token", "", "a JWT for session.connect (see 'parley token')")
-	fs.StringVar(&f.identity, "identity", "", "a bare identity instead of a token (dev servers, from loopback)")
-	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "how long to wait for the connection and each answer")
-}
 
 func runRPC(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("rpc", rpcSynopsis, stderr)
 	var f rpcFlags
-	f.add(fs)
+	f.add(fs, 10*time.Second, "how long to wait for the connection and each answer")
 	list := fs.Bool("list", false, "list the methods with their summaries and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -73,9 +66,12 @@ func runRPC(args []string, stdout, stderr io.Writer) error {
 	if err := validateParams(method, params); err != nil {
 		return fmt.Errorf("rpc %s: %w", method, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	// Ctrl-C or SIGTERM mid-call still says goodbye (the deferred close).
+	sigCtx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(sigCtx, f.timeout)
 	defer cancel()
-	c, err := dialRPC(ctx, f)
+	c, err := dialRPC(ctx, f, nil)
 	if err != nil {
 		return err
 	}
@@ -164,8 +160,9 @@ func validateParams(method string, params jsontext.Value) error {
 
 // schemaMethod is what the CLI needs of a method in api.Document.
 type schemaMethod struct {
-	Name    string `json:"name"`
-	Summary string `json:"summary"`
+	Name    string       `json:"name"`
+	Summary string       `json:"summary"`
+	Params  []shellParam `json:"params"`
 }
 
 // schemaMethods lists the schema's methods, for --list and completion.
@@ -212,133 +209,25 @@ func (e *rpcError) detail() string {
 	return d.Field + ": " + d.Reason
 }
 
-// rpcConn is a minimal JSON-RPC client over one WebSocket: calls one at a
-// time, and notifications that arrive meanwhile go to onNotification. The
-// Go client (clients/go/parley) has typed methods only; the CLI calls any
-// method by name, so it speaks the wire protocol itself.
-type rpcConn struct {
-	ws             *websocket.Conn
-	nextID         atomic.Int64
-	onNotification func(frame []byte)
-	session        json.RawMessage // session.connect's result
-}
-
-// dialRPC connects to f.url and, with a token or identity, opens a session.
-func dialRPC(ctx context.Context, f rpcFlags) (*rpcConn, error) {
-	if f.token != "" && f.identity != "" {
-		return nil, errors.New("give --token or --identity, not both")
-	}
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, f.url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", f.url, err)
-	}
-	c := &rpcConn{ws: ws}
-	// A cancelled context unblocks a read or write in progress.
-	stop := context.AfterFunc(ctx, func() { _ = ws.Close() })
-	defer stop()
-	var creds any
-	switch {
-	case f.token != "":
-		creds = map[string]string{"token": f.token}
-	case f.identity != "":
-		creds = map[string]string{"identity": f.identity}
-	default:
-		return c, nil
-	}
-	params, _ := json.Marshal(creds)
-	if c.session, err = c.call(ctx, api.MethodSessionConnect, params); err != nil {
-		c.close()
-		return nil, fmt.Errorf("session.connect: %w", err)
-	}
-	return c, nil
-}
-
-// call sends one request and reads until its answer.
-func (c *rpcConn) call(ctx context.Context, method string, params jsontext.Value) (json.RawMessage, error) {
-	stop := context.AfterFunc(ctx, func() { _ = c.ws.Close() })
-	defer stop()
-	id := c.nextID.Add(1)
-	req := map[string]any{"jsonrpc": "2.0", "id": id, "method": method}
-	if len(params) > 0 {
-		req["params"] = json.RawMessage(params)
-	}
-	if err := c.ws.WriteJSON(req); err != nil {
-		return nil, c.failure(ctx, err)
-	}
-	for {
-		frame, err := c.read(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var resp struct {
-			ID     *int64          `json:"id"`
-			Method string          `json:"method"`
-			Result json.RawMessage `json:"result"`
-			Error  *rpcError       `json:"error"`
-		}
-		if err := json.Unmarshal(frame, &resp); err != nil {
-			return nil, fmt.Errorf("the server sent invalid JSON: %w", err)
-		}
-		switch {
-		case resp.Method != "" && resp.ID == nil:
-			if c.onNotification != nil {
-				c.onNotification(frame)
-			}
-		case resp.ID == nil || *resp.ID != id:
-			return nil, fmt.Errorf("unexpected frame: %s", frame)
-		case resp.Error != nil:
-			return nil, resp.Error
-		default:
-			return resp.Result, nil
-		}
-	}
-}
-
-// read reads one text frame.
-func (c *rpcConn) read(ctx context.Context) ([]byte, error) {
-	_, frame, err := c.ws.ReadMessage()
-	if err != nil {
-		return nil, c.failure(ctx, err)
-	}
-	return frame, nil
-}
-
-// failure explains a read or write error: the deadline, or how the server
-// closed the connection (its close text is the reason, e.g. slow_consumer).
-func (c *rpcConn) failure(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("no answer: %w", context.Cause(ctx))
-	}
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
-		return fmt.Errorf("the server closed the connection: %d %s", ce.Code, ce.Text)
-	}
-	return fmt.Errorf("connection: %w", err)
-}
-
-// close says goodbye with a normal close, then closes the socket.
-func (c *rpcConn) close() {
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	_ = c.ws.Close()
-}
-
 // completionBash completes commands, flags, and for rpc the method names,
 // which it asks of 'parley rpc --list' so they always match the binary.
 const completionBash = `# bash completion for parley; load with: source <(parley completion bash)
 _parley() {
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]}
 	if [[ $COMP_CWORD -eq 1 ]]; then
-		COMPREPLY=($(compgen -W "serve token doctor rpc listen completion version help" -- "$cur"))
+		COMPREPLY=($(compgen -W "serve token doctor rpc listen shell completion version help" -- "$cur"))
 		return
 	fi
 	case $cmd in
 	rpc)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--url --token --identity --timeout --list --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--url --token --identity --ca --insecure --timeout --list --help" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" rpc --list 2>/dev/null | cut -f1)" -- "$cur"))
 		fi ;;
-	listen) COMPREPLY=($(compgen -W "--url --token --identity --timeout --room --create --help" -- "$cur")) ;;
+	listen) COMPREPLY=($(compgen -W "--url --token --identity --ca --insecure --timeout --room --create --help" -- "$cur")) ;;
+	shell) COMPREPLY=($(compgen -W "--url --token --identity --ca --insecure --timeout --help" -- "$cur")) ;;
+	doctor) COMPREPLY=($(compgen -W "--server --peer-nat --url --token --identity --ca --insecure --timeout --json --help" -- "$cur")) ;;
 	completion) COMPREPLY=($(compgen -W "bash" -- "$cur")) ;;
 	esac
 }

@@ -25,6 +25,21 @@ connected sessions get session.draining and keep working until
 --drain-timeout (or until none is left), then the server exits; a second
 signal exits at once.`
 
+// printPages prints the pages' URLs, so 'make run' shows where to click.
+func printPages(w io.Writer, wsScheme, addr string, cfg server.Config) {
+	base := "http://" + addr
+	if wsScheme == "wss" {
+		base = "https://" + addr
+	}
+	if cfg.Dev {
+		fmt.Fprintf(w, "  demo       %s/demo/  (open it in two tabs)\n", base)
+	}
+	fmt.Fprintf(w, "  inspector  %s/inspector/\n", base)
+	if cfg.MetricsListen == "" {
+		fmt.Fprintf(w, "  metrics    %s/metrics\n", base)
+	}
+}
+
 func runServe(args, environ []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stderr)
 	configFile := fs.String("config", "", "YAML configuration file (or PARLEY_CONFIG)")
@@ -88,6 +103,7 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 		defer ms.Close()
 		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
 	}
+	printPages(stdout, scheme, ln.Addr().String(), cfg)
 	log.Info("listening", "addr", ln.Addr().String(), "dev", cfg.Dev, "tls", cfg.TLSCert != "")
 
 	// The first SIGTERM or Ctrl-C drains (see server.Drain); a second one

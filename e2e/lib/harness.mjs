@@ -97,6 +97,33 @@ export async function launchBrowser(t) {
 }
 
 /**
+ * A 1280×1000 page of the inspector at server with a session for each
+ * identity, once each session's method palette is filled.
+ */
+export async function openInspector(context, server, ...identities) {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await page.goto(`${server.http}/inspector/?${identities.map((i) => `identity=${i}`).join('&')}`);
+  for (const i of identities) {
+    await page.locator(`section[data-session=${i}] .state[data-state=open]`).waitFor();
+    await page.locator(`section[data-session=${i}] select.method option[value="room.join"]`).waitFor({ state: 'attached' });
+  }
+  return page;
+}
+
+/**
+ * Collects what a user would see as errors in the developer tools: every
+ * console.error and uncaught page error of context's pages, from now on.
+ * A test asserts it stays empty.
+ */
+export function consoleErrors(context) {
+  const errors = [];
+  context.on('console', (msg) => { if (msg.type() === 'error') errors.push(`console.error: ${msg.text()}`); });
+  context.on('weberror', (err) => errors.push(`page error: ${err.error()}`));
+  return errors;
+}
+
+/**
  * Runs in every page before its own scripts: each RTCPeerConnection logs its
  * state changes, negotiationneeded, gathered candidates and incoming data
  * channels to the console, so a failed test's report shows how far

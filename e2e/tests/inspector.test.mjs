@@ -7,21 +7,19 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { launchBrowser, startParley } from '../lib/harness.mjs';
+import { consoleErrors, launchBrowser, openInspector, startParley } from '../lib/harness.mjs';
 
 const artifacts = new URL('../artifacts/', import.meta.url);
 
 test('inspector: two sessions join a room from the forms and one sends the other an offer', async (t) => {
   const server = await startParley(t, '--turn-listen', '127.0.0.1:0');
   const { context } = await launchBrowser(t);
-  const page = await context.newPage();
-  await page.setViewportSize({ width: 1280, height: 1000 });
-  await page.goto(`${server.http}/inspector/?identity=alice&identity=bob`);
+  const errors = consoleErrors(context);
+  const page = await openInspector(context, server, 'alice', 'bob');
   const alice = page.locator('section[data-session=alice]');
   const bob = page.locator('section[data-session=bob]');
   for (const s of [alice, bob]) {
-    await s.locator('.state[data-state=open]').waitFor();
-    await s.locator('select.method option[value="room.join"]').waitFor({ state: 'attached' });
+    assert.equal(await s.locator('select.method').inputValue(), 'room.join'); // the default: what a user does first
   }
 
   /** Picks method in session s, sets the given fields, sends, and waits for the result. */
@@ -58,6 +56,16 @@ test('inspector: two sessions join a room from the forms and one sends the other
   assert.equal(sent.params.roomId, 'lab');
   assert.match(sent.params.sdp, /^v=0\r\n/);
 
+  // Expanding the offer (a long SDP) wraps it inside the panel: the panel
+  // keeps its width and its close button stays on screen.
+  const width = async () => (await bob.boundingBox()).width;
+  const narrow = await width();
+  await offer.locator('summary').click();
+  assert.equal(await offer.getAttribute('open'), '');
+  assert.ok(Math.abs(await width() - narrow) < 1, `panel ${narrow} → ${await width()} px wide`);
+  const close = await bob.locator('button.close').boundingBox();
+  assert.ok(close.x + close.width <= 1280, `close button at ${close.x}`);
+
   // Filtering bob's log by method leaves only the offer.
   await bob.locator('input.filter-method').fill('sdp.offer');
   const visible = await bob.locator('.log > .frame:visible').count();
@@ -75,6 +83,18 @@ test('inspector: two sessions join a room from the forms and one sends the other
   assert.match(await alice.locator('.field[data-param=roomId] .error').innerText(), /^roomId: does not match/);
   assert.match(await alice.locator('.call-result').innerText(), /not sent/);
   assert.equal(await framesOut(), before);
+
+  // Two bad fields: both are marked, and nothing is sent.
+  await alice.locator('.field[data-param=displayName] input').fill('x'.repeat(129));
+  await alice.locator('button.send').click();
+  assert.match(await alice.locator('.field[data-param=roomId] .error').innerText(), /^roomId: does not match/);
+  assert.match(await alice.locator('.field[data-param=displayName] .error').innerText(), /^displayName: longer than 128 characters/);
+  assert.match(await alice.locator('.call-result').innerText(), /not sent: fix the 2 fields marked above/);
+  assert.equal(await framesOut(), before);
+
+  // "Copy as" says it copied.
+  await alice.locator('select.copy-as').selectOption('ts');
+  await alice.locator('.copied', { hasText: 'copied as TS client call' }).waitFor();
 
   // Copy as Go writes the generated client's names.
   const go = await page.evaluate(async () => {
@@ -97,4 +117,5 @@ test('inspector: two sessions join a room from the forms and one sends the other
 
   await mkdir(artifacts, { recursive: true });
   await page.screenshot({ path: new URL('inspector.png', artifacts).pathname, fullPage: true });
+  assert.deepEqual(errors, []);
 });

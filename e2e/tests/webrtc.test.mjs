@@ -4,7 +4,7 @@
 // Go echobot; and two tabs of the demo page chat.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, startEchobot, startParley } from '../lib/harness.mjs';
+import { consoleErrors, launchBrowser, startEchobot, startParley } from '../lib/harness.mjs';
 
 // TURN on a free port: the tests run one after another and a killed server's
 // fixed port may not be free yet.
@@ -112,6 +112,7 @@ async function delayServerFrames(page, ms) {
 test('demo page: two tabs video-chat, one of them through TURN', async (t) => {
   const server = await startParley(t, ...serverArgs);
   const { context } = await launchBrowser(t);
+  const errors = consoleErrors(context);
   const tabs = [];
   for (const [identity, relay] of [['dora', '&relay'], ['ed', '']]) {
     const tab = await context.newPage();
@@ -137,4 +138,10 @@ test('demo page: two tabs video-chat, one of them through TURN', async (t) => {
   await dora.click('section.peer [data-field=send] button');
   await ed.locator('section.peer [data-field=chat]', { hasText: 'them: hi ed' }).waitFor();
   assert.match(await ed.locator('section.peer h2').textContent(), /^dora \(/);
+  // Each video says whose it is.
+  for (const [tab, me, them] of [[dora, 'dora', 'ed'], [ed, 'ed', 'dora']]) {
+    assert.equal(await tab.locator('section.peer [data-field=localLabel]').textContent(), `you (${me})`);
+    assert.equal(await tab.locator('section.peer [data-field=remoteLabel]').textContent(), them);
+  }
+  assert.deepEqual(errors, []);
 });

@@ -21,19 +21,34 @@ function setStatus(text) {
   $("status").textContent = text;
 }
 
+/** Shows an error where it is seen (not only in the collapsed log); null clears it. */
+function showError(text) {
+  $("error").textContent = text ?? "";
+  $("error").hidden = !text;
+}
+
+/** The "waiting for a peer" hint: shown while joined with nobody to talk to. */
+function updateWaiting() {
+  $("waiting").hidden = !joined || joined.cards.size > 0 || joined.identities.size > 0;
+}
+
 $("join").addEventListener("submit", async (e) => {
   e.preventDefault();
   $("joinButton").disabled = true;
+  showError(null);
   try {
     await join($("identity").value, $("room").value, { video: $("video").checked, relay: $("relay").checked });
     $("leaveButton").disabled = false;
   } catch (err) {
-    setStatus(`error: ${err.message}`);
     log(`join failed: ${err.stack ?? err}`);
     leave();
+    // After leave(), which resets the status: the error stays in view.
+    const reason = err.reason ? ` (${err.reason})` : "";
+    showError(`Could not join ${$("room").value}: ${err.code ? `${err.code} ` : ""}${err.message}${reason}`);
+    setStatus("not connected (join failed)");
   }
 });
-$("leaveButton").addEventListener("click", leave);
+$("leaveButton").addEventListener("click", () => { showError(null); leave(); });
 
 async function join(identity, roomId, { video, relay }) {
   setStatus("connecting");
@@ -53,11 +68,14 @@ async function join(identity, roomId, { video, relay }) {
   client.on("room.peerJoined", ({ peer }) => {
     joined.identities.set(peer.peerId, peer.identity);
     log(`${peer.identity} (${peer.peerId}) joined`);
+    updateWaiting();
   });
   client.on("room.peerLeft", ({ peerId, reason }) => {
     log(`${joined.identities.get(peerId) ?? peerId} left (${reason})`);
+    joined.identities.delete(peerId);
     joined.cards.get(peerId)?.remove();
     joined.cards.delete(peerId);
+    updateWaiting();
   });
   const { peers } = await client.room.join({ roomId, create: true });
   log(`joined ${roomId} with ${peers.length} other peer(s)`);
@@ -66,6 +84,7 @@ async function join(identity, roomId, { video, relay }) {
     joined.calling.add(peer.peerId);
     joined.room.connect(peer.peerId);
   }
+  updateWaiting();
 }
 
 function leave() {
@@ -76,6 +95,7 @@ function leave() {
     joined = undefined;
   }
   $("peers").replaceChildren();
+  updateWaiting();
   setStatus("not connected");
   $("joinButton").disabled = false;
   $("leaveButton").disabled = true;
@@ -86,10 +106,14 @@ function attach(ps, caller) {
   const card = $("peerTemplate").content.firstElementChild.cloneNode(true);
   const field = (name) => card.querySelector(`[data-field=${name}]`);
   card.dataset.peer = ps.peerId;
-  card.querySelector("h2").textContent = `${joined.identities.get(ps.peerId) ?? "peer"} (${ps.peerId})${ps.polite ? ", polite" : ""}`;
+  const name = joined.identities.get(ps.peerId) ?? "peer";
+  card.querySelector("h2").textContent = `${name} (${ps.peerId})${ps.polite ? ", polite" : ""}`;
+  field("localLabel").textContent = `you (${joined.client.session.identity})`;
+  field("remoteLabel").textContent = name;
   joined.cards.get(ps.peerId)?.remove();
   joined.cards.set(ps.peerId, card);
   $("peers").append(card);
+  updateWaiting();
 
   const pc = ps.pc;
   pc.addEventListener("signalingstatechange", () => { field("signaling").textContent = pc.signalingState; });

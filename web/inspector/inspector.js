@@ -7,8 +7,12 @@ import { ParleyClient } from '/client/index.js';
 import { Schemas } from './schema.js';
 import { asGo, asJSONRPC, asTS } from './copyas.js';
 import { browserOffer, gatherCandidates } from './turn.js';
+import { buildLadder, renderLadder, svgFile } from './ladder.js';
 
 const TRACE_FORMAT = 'parley-inspector-trace/1';
+
+/** Orders frames of all sessions that share a millisecond (for the ladder). */
+let framesLogged = 0;
 
 /** h builds an element: h('div', {class: 'x', onclick}, child, 'text', …). */
 function h(tag, attrs = {}, ...children) {
@@ -26,14 +30,40 @@ function h(tag, attrs = {}, ...children) {
 /** Copies text; navigator.clipboard exists only in secure contexts (https, localhost). */
 async function copyText(text) {
   if (navigator.clipboard && window.isSecureContext) {
-    await navigator.clipboard.writeText(text);
-    return;
+    try {
+      await navigator.clipboard.writeText(text);
+      return;
+    } catch {
+      // not allowed (no user activation or permission): the old way below
+    }
   }
   const area = h('textarea', { style: 'position:fixed;opacity:0' }, text);
   document.body.append(area);
   area.select();
-  document.execCommand('copy');
+  const ok = document.execCommand('copy');
   area.remove();
+  if (!ok) throw new Error('the browser refused to copy');
+}
+
+/** Copies text and says so in `where` for a moment: "copied …", or why not. */
+async function copyAndConfirm(text, where, what) {
+  try {
+    await copyText(text);
+    where.textContent = `copied ${what}`;
+  } catch (err) {
+    where.textContent = `not copied: ${err.message}`;
+  }
+  clearTimeout(where.timer);
+  where.timer = setTimeout(() => { where.textContent = ''; }, 2500);
+}
+
+/** Saves text as a file download. */
+function download(name, type, text) {
+  const a = h('a', { href: URL.createObjectURL(new Blob([text], { type })), download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
 function clock(t) {
@@ -50,10 +80,10 @@ class Session {
 
   constructor(opts) {
     this.n = ++Session.#count;
-    this.opts = opts; // {url, token?, identity?}
-    this.frames = []; // {t, dir: 'in'|'out'|'note', text, msg?, imported?}
+    this.opts = opts; // {url, token?, identity?} or, for a trace opened on its own, {identity, peerId, offline: true}
+    this.frames = []; // {t, n, dir: 'in'|'out'|'note', text, msg?, imported?}
     this.history = []; // {t, method, params, outcome}
-    this.methodsById = new Map(); // request id → method, to name responses
+    this.methodsById = new Map(); // request id → {method, room}, to name responses and place them in a room
     this.peers = new Set(); // peer ids seen in frames, offered for "to"/"peerId"
     this.rooms = new Set();
     this.el = this.#render();
@@ -61,6 +91,16 @@ class Session {
 
   get label() {
     return this.client?.session?.identity ?? this.opts.identity ?? `session ${this.n}`;
+  }
+
+  /** The session's peer id: the live session's, or the one a trace recorded. */
+  get peerId() {
+    return this.client?.session?.peerId ?? this.opts.peerId;
+  }
+
+  /** The method of the request with this id. */
+  methodOf(id) {
+    return this.methodsById.get(id)?.method;
   }
 
   async connect() {
@@ -102,6 +142,7 @@ class Session {
   close() {
     this.client?.close();
     this.el.remove();
+    ladder.update();
   }
 
   // ----- rendering -----
@@ -110,7 +151,7 @@ class Session {
     this.ui = {};
     const ui = this.ui;
     ui.title = h('h2', {}, this.opts.identity ?? 'token session');
-    ui.state = h('span', { class: 'state' }, 'new');
+    ui.state = h('span', { class: 'state' }, this.opts.offline ? 'imported' : 'new');
     ui.who = h('div', { class: 'who' });
     ui.method = h('select', { class: 'method', onchange: () => this.#selectMethod(ui.method.value) });
     ui.doc = h('div', { class: 'doc' });
@@ -134,7 +175,7 @@ class Session {
         ui.method, ui.doc, ui.form, ui.result),
       h('details', { open: true }, h('summary', {}, 'Frames'),
         h('div', { class: 'filters' }, ui.filterMethod, ui.filterRoom,
-          h('button', { type: 'button', onclick: () => { this.frames = []; ui.log.replaceChildren(); } }, 'clear')),
+          h('button', { type: 'button', onclick: () => { this.frames = []; ui.log.replaceChildren(); ladder.update(); } }, 'clear')),
         ui.log),
       h('details', {}, h('summary', {}, 'History'),
         ui.history,
@@ -171,7 +212,8 @@ class Session {
     this.methods = new Map((doc.methods ?? []).map((m) => [m.name, m]));
     this.ui.method.replaceChildren(...[...groups].map(([ns, ms]) =>
       h('optgroup', { label: ns }, ms.map((m) => h('option', { value: m.name, title: m.summary ?? '' }, m.name)))));
-    const first = [...this.methods.keys()].find((n) => n !== 'session.connect') ?? doc.methods?.[0]?.name;
+    // room.join: what a new user does first.
+    const first = this.methods.has('room.join') ? 'room.join' : [...this.methods.keys()].find((n) => n !== 'session.connect') ?? doc.methods?.[0]?.name;
     this.ui.method.value = first;
     this.#selectMethod(first);
   }
@@ -193,9 +235,10 @@ class Session {
       ...this.fields.map((f) => f.row),
       h('div', { class: 'row' },
         h('button', { class: 'send' }, 'Send'),
-        h('select', { class: 'copy-as', onchange: (e) => { this.#copyForm(e.target.value); e.target.value = ''; } },
+        h('select', { class: 'copy-as', onchange: (e) => { this.#copyForm(e.target.value, e.target.selectedOptions[0].textContent); e.target.value = ''; } },
           h('option', { value: '' }, 'copy as…'), h('option', { value: 'ts' }, 'TS client call'),
-          h('option', { value: 'go' }, 'Go client call'), h('option', { value: 'json' }, 'JSON-RPC'))));
+          h('option', { value: 'go' }, 'Go client call'), h('option', { value: 'json' }, 'JSON-RPC')),
+        this.ui.copied = h('span', { class: 'copied', role: 'status' })));
     this.ui.result.replaceChildren();
     // A schema-valid string is not a session description the server can
     // parse: pre-fill sdp with a real one from this browser.
@@ -258,9 +301,10 @@ class Session {
     return { param, kind, input, error, row };
   }
 
-  /** Reads the form; a field that cannot be parsed is reported like a schema error. */
+  /** Reads the form; the fields that cannot be parsed are reported like schema errors. */
   #readForm() {
     const params = {};
+    const errors = [];
     for (const f of this.fields) {
       const raw = f.input.value;
       if (raw === '' && (!f.param.required || f.kind !== 'string')) continue;
@@ -277,31 +321,37 @@ class Session {
           try {
             params[f.param.name] = JSON.parse(raw);
           } catch (err) {
-            return { error: { field: f.param.name, reason: `not JSON: ${err.message}` } };
+            errors.push({ field: f.param.name, reason: `not JSON: ${err.message}` });
           }
       }
     }
-    return { params };
+    return { params, errors };
   }
 
-  #showError(err) {
+  /** Marks each error on its field (every one, not only the first); [] clears them. */
+  #showErrors(errors) {
     for (const f of this.fields) f.error.textContent = '';
-    if (!err) return;
-    const top = err.field.split('.')[0];
-    const f = this.fields.find((x) => x.param.name === top) ?? this.fields[0];
-    const text = `${err.field || 'params'}: ${err.reason}`;
-    if (f) f.error.textContent = text;
-    else this.ui.result.replaceChildren(h('div', { class: 'error' }, text));
+    const unplaced = [];
+    for (const err of errors) {
+      const top = err.field.split('.')[0];
+      const f = this.fields.find((x) => x.param.name === top);
+      const text = `${err.field || 'params'}: ${err.reason}`;
+      if (f) f.error.textContent = f.error.textContent ? `${f.error.textContent}; ${text}` : text;
+      else unplaced.push(text);
+    }
+    if (unplaced.length) this.ui.result.replaceChildren(...unplaced.map((text) => h('div', { class: 'error' }, text)));
   }
 
   /** Validates the form against the schema and sends it; an invalid form is not sent. */
   #sendForm() {
     const method = this.methods.get(this.ui.method.value);
-    const { params, error } = this.#readForm();
-    const err = error ?? this.schemas.validate(this.schemas.paramsSchema(method), params);
-    this.#showError(err);
-    if (err) {
-      this.ui.result.replaceChildren(h('div', { class: 'error refused' }, 'not sent: fix the field marked above'));
+    const { params, errors } = this.#readForm();
+    const unreadable = new Set(errors.map((e) => e.field));
+    const all = [...errors, ...this.schemas.validateParams(method, params).filter((e) => !unreadable.has(e.field.split('.')[0]))];
+    this.#showErrors(all);
+    if (all.length) {
+      const n = all.length === 1 ? 'the field' : `the ${all.length} fields`;
+      this.ui.result.replaceChildren(h('div', { class: 'error refused' }, `not sent: fix ${n} marked above`));
       return;
     }
     this.send(method.name, params);
@@ -325,7 +375,7 @@ class Session {
       this.ui.result.replaceChildren(
         h('div', { class: 'error' }, `error in ${ms} ms: ${describeError(err)}`),
         err.data !== undefined ? h('pre', {}, pretty(err.data)) : '');
-      if (err.code === -32602 && err.field !== undefined) this.#showError({ field: err.field, reason: err.data?.reason ?? err.message });
+      if (err.code === -32602 && err.field !== undefined) this.#showErrors([{ field: err.field, reason: err.data?.reason ?? err.message }]);
     }
     li.querySelector('.outcome').textContent = entry.outcome;
   }
@@ -338,11 +388,11 @@ class Session {
       h('details', {}, h('summary', {}, 'params'), h('pre', {}, pretty(entry.params ?? {}))));
   }
 
-  #copyForm(format) {
+  #copyForm(format, what) {
     const method = this.methods.get(this.ui.method.value);
-    const { params, error } = this.#readForm();
-    if (error) return this.#showError(error);
-    return copyText(this.#copyAs(format, method.name, params));
+    const { params, errors } = this.#readForm();
+    if (errors.length) return this.#showErrors(errors);
+    return copyAndConfirm(this.#copyAs(format, method.name, params), this.ui.copied, `as ${what}`);
   }
 
   #copyAs(format, method, params, id) {
@@ -360,24 +410,25 @@ class Session {
     this.#frame('note', text);
   }
 
-  #frame(dir, text, imported = false) {
+  #frame(dir, text, imported = false, t = Date.now()) {
     let msg;
     try {
       msg = dir === 'note' ? undefined : JSON.parse(text);
     } catch {
       msg = undefined;
     }
-    const frame = { t: Date.now(), dir, text, msg, imported };
+    const frame = { t, n: ++framesLogged, dir, text, msg, imported };
     this.frames.push(frame);
     for (const m of Array.isArray(msg) ? msg : msg ? [msg] : []) this.#learn(dir, m);
-    this.ui.log.append(this.#frameView(frame));
+    frame.el = this.#frameView(frame);
+    this.ui.log.append(frame.el);
     this.#applyFilter();
     this.ui.log.scrollTop = this.ui.log.scrollHeight;
   }
 
   /** Remembers request ids (to name responses), and rooms and peers for the forms. */
   #learn(dir, m) {
-    if (dir === 'out' && m.method && m.id !== undefined) this.methodsById.set(m.id, m.method);
+    if (dir === 'out' && m.method && m.id !== undefined) this.methodsById.set(m.id, { method: m.method, room: m.params?.roomId });
     const p = m.params ?? m.result ?? {};
     const peers = [p.from, p.to, p.peerId, p.self?.peerId, p.peer?.peerId, ...(p.peers ?? []).map((x) => x.peerId)];
     for (const id of peers) {
@@ -397,17 +448,21 @@ class Session {
     const msgs = Array.isArray(frame.msg) ? frame.msg : frame.msg ? [frame.msg] : [];
     if (frame.dir === 'note' || msgs.length === 0) return { kind: frame.dir === 'note' ? 'note' : 'unparsed', method: '', room: '' };
     const one = msgs[0];
-    const method = msgs.map((m) => m.method ?? this.methodsById.get(m.id) ?? '?').join(', ');
+    const method = msgs.map((m) => m.method ?? this.methodOf(m.id) ?? '?').join(', ');
     const kind = msgs.length > 1 ? 'batch'
       : one.method && one.id === undefined ? 'notification'
         : one.method ? 'request'
           : one.error ? 'error' : 'result';
     const p = one.params ?? one.result ?? {};
-    return { kind, method, room: typeof p.roomId === 'string' ? p.roomId : '', seq: p.seq, one };
+    // A response is in its request's room (a result {} names none).
+    const room = typeof p.roomId === 'string' ? p.roomId : this.methodsById.get(one.id)?.room ?? '';
+    return { kind, method, room, seq: p.seq, one };
   }
 
   #frameView(frame) {
     const d = this.#describe(frame);
+    frame.method = d.method;
+    frame.room = d.room;
     const arrow = { in: '←', out: '→', note: '·' }[frame.dir];
     const summary = h('summary', {},
       h('span', { class: 'time' }, clock(frame.t)), ` ${arrow} `,
@@ -417,25 +472,40 @@ class Session {
       d.seq !== undefined ? h('span', { class: 'seq' }, ` seq ${d.seq}`) : '',
       d.kind === 'error' ? h('span', { class: 'err' }, ` ${d.one.error.code} ${d.one.error.data?.reason ?? d.one.error.message}`) : '',
       frame.imported ? h('span', { class: 'imported' }, ' (imported)') : '');
+    const copied = h('span', { class: 'copied', role: 'status' });
     const actions = h('div', { class: 'actions' },
-      h('button', { type: 'button', onclick: () => copyText(frame.msg ? pretty(frame.msg) : frame.text) }, 'copy'));
+      h('button', { type: 'button', onclick: () => copyAndConfirm(frame.msg ? pretty(frame.msg) : frame.text, copied, 'the frame') }, 'copy'));
     if (d.kind === 'request') {
       for (const [format, label] of [['ts', 'as TS'], ['go', 'as Go'], ['json', 'as JSON-RPC']]) {
-        actions.append(h('button', { type: 'button', onclick: () => copyText(this.#copyAs(format, d.one.method, d.one.params, d.one.id)) }, label));
+        actions.append(h('button', { type: 'button', onclick: () => copyAndConfirm(this.#copyAs(format, d.one.method, d.one.params, d.one.id), copied, label) }, label));
       }
     }
+    actions.append(' ', copied);
     return h('details', {
       class: `frame ${frame.dir} ${d.kind}`,
       dataset: { method: d.method, room: d.room },
     }, summary, actions, h('pre', {}, frame.msg ? pretty(frame.msg) : frame.text));
   }
 
-  #applyFilter() {
+  /** Whether the log's filters (method, room) let frame through; the ladder follows them too. */
+  visible(frame) {
     const method = this.ui.filterMethod.value.trim();
     const room = this.ui.filterRoom.value.trim();
-    for (const el of this.ui.log.children) {
-      el.hidden = (method !== '' && !el.dataset.method.includes(method)) || (room !== '' && !el.dataset.room.includes(room));
-    }
+    return (method === '' || frame.method.includes(method)) && (room === '' || frame.room.includes(room));
+  }
+
+  #applyFilter() {
+    for (const frame of this.frames) frame.el.hidden = !this.visible(frame);
+    ladder.update();
+  }
+
+  /** Opens frame in the log, scrolls to it and marks it for a moment (from a click on the ladder). */
+  reveal(frame) {
+    frame.el.open = true;
+    frame.el.classList.add('highlight');
+    setTimeout(() => frame.el.classList.remove('highlight'), 2500);
+    this.ui.log.scrollTop = frame.el.offsetTop - this.ui.log.offsetTop - 8;
+    this.el.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   }
 
   // ----- traces -----
@@ -447,30 +517,27 @@ class Session {
       exportedAt: new Date().toISOString(),
       url: this.opts.url,
       identity: this.client?.session?.identity ?? this.opts.identity,
+      peerId: this.peerId,
       frames: this.frames.map(({ t, dir, text, msg }) => ({ t, dir, ...(msg ? { msg: redact(msg) } : { text }) })),
       history: this.history.map(({ t, method, params, outcome }) => ({ t, method, params, outcome })),
     };
   }
 
   #export() {
-    const blob = new Blob([pretty(this.trace())], { type: 'application/json' });
-    const a = h('a', { href: URL.createObjectURL(blob), download: `parley-trace-${this.label}-${Date.now()}.json` });
-    a.click();
-    URL.revokeObjectURL(a.href);
+    download(`parley-trace-${this.label}-${Date.now()}.json`, 'application/json', pretty(this.trace()));
   }
 
   /** Loads a trace's frames into the log (marked imported) and its requests into the history, to re-send. */
   async #import(file) {
     if (!file) return;
-    const trace = JSON.parse(await file.text());
-    if (trace.format !== TRACE_FORMAT) throw new Error(`not a ${TRACE_FORMAT} file`);
-    this.loadTrace(trace);
+    await importTrace(file, this);
     this.ui.importFile.value = '';
   }
 
   loadTrace(trace) {
     this.#note(`imported trace of ${trace.identity ?? '?'} at ${trace.url ?? '?'} (${trace.exportedAt})`);
-    for (const f of trace.frames) this.#frame(f.dir, f.msg ? JSON.stringify(f.msg) : f.text, true);
+    this.opts.peerId ??= trace.peerId;
+    for (const f of trace.frames) this.#frame(f.dir, f.msg ? JSON.stringify(f.msg) : f.text, true, f.t ?? Date.now());
     for (const e of trace.history) {
       const entry = { ...e, outcome: `imported: ${e.outcome}` };
       this.history.push(entry);
@@ -523,12 +590,42 @@ $('url').value = defaultURL;
 
 /** Every open session, in page order; window.inspector exposes them to tests and the console. */
 const sessions = [];
-window.inspector = { sessions };
+
+/** The call flow panel: the ladder of every session's frames, redrawn (at most once a frame) as frames come. */
+const ladder = {
+  pending: false,
+  model: undefined,
+  update() {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.draw();
+    });
+  },
+  draw() {
+    const live = sessions.filter((s) => s.el.isConnected);
+    this.model = buildLadder(live);
+    const view = $('ladderView');
+    if (this.model.arrows.length === 0) {
+      view.replaceChildren(h('p', { class: 'empty' }, 'No frames yet (or none through the frame logs\' filters).'));
+      return;
+    }
+    this.svg = renderLadder(this.model);
+    this.svg.addEventListener('click', (e) => {
+      const g = e.target.closest('g.arrow');
+      if (!g) return;
+      for (const { session, frame } of this.model.arrows[Number(g.dataset.index)].frames) live[session].reveal(live[session].frames[frame]);
+    });
+    view.replaceChildren(this.svg);
+  },
+};
 
 async function openSession(opts) {
   const s = new Session(opts);
   sessions.push(s);
   $('sessions').append(s.el);
+  if (opts.offline) return s;
   try {
     await s.connect();
   } catch (err) {
@@ -536,6 +633,47 @@ async function openSession(opts) {
   }
   return s;
 }
+
+/** Every session's trace in one file: the ladder's export, which "import trace" reopens. */
+function traceOfAll() {
+  return {
+    format: TRACE_FORMAT,
+    exportedAt: new Date().toISOString(),
+    sessions: sessions.filter((s) => s.el.isConnected).map((s) => s.trace()),
+  };
+}
+
+/**
+ * Opens a trace file: one session's (into `into`, or a session panel of
+ * its own) or the ladder's, of several sessions (a panel each, so the
+ * ladder draws them again).
+ */
+async function importTrace(file, into) {
+  const trace = JSON.parse(await file.text());
+  if (trace.format !== TRACE_FORMAT) throw new Error(`not a ${TRACE_FORMAT} file`);
+  if (!trace.sessions && into) {
+    into.loadTrace(trace);
+    return;
+  }
+  for (const one of trace.sessions ?? [trace]) {
+    const s = await openSession({ identity: one.identity, peerId: one.peerId, url: one.url, offline: true });
+    s.loadTrace(one);
+  }
+}
+
+window.inspector = { sessions, ladder, traceOfAll };
+
+$('ladderSVG').addEventListener('click', () => {
+  ladder.draw();
+  download(`parley-ladder-${Date.now()}.svg`, 'image/svg+xml', svgFile(ladder.svg ?? renderLadder(ladder.model)));
+});
+$('ladderTrace').addEventListener('click', () => download(`parley-trace-${Date.now()}.json`, 'application/json', pretty(traceOfAll())));
+$('ladderImportFile').addEventListener('change', async (e) => {
+  const file = e.target.files[0];
+  if (file) await importTrace(file);
+  e.target.value = '';
+});
+$('ladderImport').addEventListener('click', () => $('ladderImportFile').click());
 
 $('connect').addEventListener('submit', (e) => {
   e.preventDefault();

@@ -73,6 +73,26 @@ export class Schemas {
   }
 
   /**
+   * Every param's first problem, so a form with two bad fields shows both:
+   * [{field, reason}], empty when the params are valid.
+   */
+  validateParams(method, params) {
+    const errors = [];
+    for (const p of method.params ?? []) {
+      if (!(p.name in params)) {
+        if (p.required) errors.push({ field: p.name, reason: 'required' });
+        continue;
+      }
+      const err = this.validate(p.schema ?? {}, params[p.name], p.name);
+      if (err) errors.push(err);
+    }
+    for (const name of Object.keys(params)) {
+      if (!(method.params ?? []).some((p) => p.name === name)) errors.push({ field: name, reason: 'unknown member' });
+    }
+    return errors;
+  }
+
+  /**
    * The first problem with value, as the server reports it: {field, reason}
    * with field the dotted path ("" for the value itself); null if valid.
    */
@@ -89,6 +109,11 @@ export class Schemas {
         // A value that is not null failed the non-null branch: say why.
         const { schema: inner, nullable } = this.nullable(s);
         if (nullable && value !== null) return this.validate(inner, value, field);
+        // An anyOf of required members (IceCandidateInit): say it as the server does.
+        const groups = s[key].map((alt) => this.resolve(alt).required);
+        if (isObject(value) && groups.every((g) => Array.isArray(g) && g.length > 0)) {
+          return fail(`${groups.map((g) => (g.length > 1 ? `(${g.join(' and ')})` : g[0])).join(' or ')} is required`);
+        }
         return fail(passed === 0 ? 'matches none of the allowed forms' : 'matches more than one allowed form');
       }
     }
@@ -152,7 +177,8 @@ export class Schemas {
     for (const v of [s.examples?.[0], s.default, s.const, s.enum?.[0]]) {
       if (v !== undefined) return v;
     }
-    const alts = s.oneOf ?? s.anyOf;
+    // Alternatives (not an object's anyOf of required members, handled below).
+    const alts = s.oneOf ?? (s.properties ? undefined : s.anyOf);
     if (alts) return this.example(alts.find((a) => this.resolve(a).type !== 'null') ?? alts[0], name, hint);
     const type = Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type;
     switch (type) {
@@ -169,8 +195,10 @@ export class Schemas {
         return null;
       case 'object': {
         const out = {};
-        for (const member of s.required ?? []) {
-          out[member] = this.example(s.properties?.[member] ?? {}, member, hint);
+        // The required members, and those of an anyOf's first branch.
+        const first = s.anyOf ? this.resolve(s.anyOf[0]) : {};
+        for (const member of [...(s.required ?? []), ...(first.required ?? [])]) {
+          out[member] = this.example(first.properties?.[member] ?? s.properties?.[member] ?? {}, member, hint);
         }
         return out;
       }

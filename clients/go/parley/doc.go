@@ -4,6 +4,15 @@
 // methods_gen.go, using package api's types), and a small runtime that
 // dials, opens the session and reconnects.
 //
+// It lives in the server's module, github.com/parley-rtc/parley (go get
+// github.com/parley-rtc/parley), with the protocol's types in package api:
+//
+//	import (
+//		"github.com/go-json-experiment/json/jsontext" // for Data and Metadata
+//		"github.com/parley-rtc/parley/api"
+//		"github.com/parley-rtc/parley/clients/go/parley"
+//	)
+//
 //	c, err := parley.Dial(ctx, "ws://127.0.0.1:7880/rpc", parley.Options{Identity: "alice"})
 //	if err != nil {
 //		return err
@@ -13,6 +22,15 @@
 //	if _, err := c.RoomJoin(ctx, &api.RoomJoinParams{RoomID: "demo", Create: true}); err != nil {
 //		if parley.ReasonOf(err) == "room_full" { … }
 //	}
+//
+// Free-form JSON (message.send's data, metadata) is jsontext.Value from
+// github.com/go-json-experiment/json/jsontext, raw JSON text: write it
+// as a literal (jsontext.Value(`{"text":"hi"}`)) or convert what
+// json.Marshal returns (jsontext.Value(b)); it arrives the same way
+// (MessageReceivedEvent.Data), for json.Unmarshal.
+//
+//	b, _ := json.Marshal(map[string]string{"text": "hi"})
+//	_, err = c.MessageSend(ctx, &api.MessageSendParams{RoomID: "demo", Data: jsontext.Value(b)})
 //
 // Hooks run one at a time, in the order the server sent the notifications,
 // on a goroutine of their own, so they may call the server. Server

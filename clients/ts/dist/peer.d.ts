@@ -27,7 +27,8 @@ export interface PeerSessionOptions {
  * never has to take it back. Candidates trickle both
  * ways; an ICE failure restarts ICE, as does the peer's ice.restart
  * (ice.restartRequested); fresh TURN credentials (ice.serversRefreshed)
- * go to setConfiguration.
+ * go to setConfiguration. onState reports the connection state, without
+ * the "failed" Chromium shows while ICE is still gathering (#iceFailed).
  */
 export declare class PeerSession {
     #private;

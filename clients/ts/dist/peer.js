@@ -11,7 +11,8 @@ import { GlareError } from "./gen/errors.js";
  * never has to take it back. Candidates trickle both
  * ways; an ICE failure restarts ICE, as does the peer's ice.restart
  * (ice.restartRequested); fresh TURN credentials (ice.serversRefreshed)
- * go to setConfiguration.
+ * go to setConfiguration. onState reports the connection state, without
+ * the "failed" Chromium shows while ICE is still gathering (#iceFailed).
  */
 export class PeerSession {
     pc;
@@ -22,6 +23,8 @@ export class PeerSession {
     #onError;
     #unsubscribe;
     #stateHandlers = new Set();
+    /** The state last passed to the handlers. */
+    #reported;
     #makingOffer = false;
     /** The polite side's offer: sent, not yet answered, not yet applied (see #offerPolitely). */
     #sentOffer;
@@ -49,12 +52,14 @@ export class PeerSession {
         // addEventListener, not the on* properties, which are left to the application.
         pc.addEventListener("negotiationneeded", () => void this.#negotiate());
         pc.addEventListener("icecandidate", ({ candidate }) => this.#sendCandidate(candidate));
-        pc.addEventListener("iceconnectionstatechange", () => {
-            if (pc.iceConnectionState === "failed") {
+        pc.addEventListener("iceconnectionstatechange", () => this.#iceFailed() && pc.restartIce());
+        pc.addEventListener("connectionstatechange", () => this.#reportState());
+        pc.addEventListener("icegatheringstatechange", () => {
+            if (pc.iceGatheringState === "complete" && this.#iceFailed()) {
+                this.#reportState(); // a failure held back while gathering is now final
                 pc.restartIce();
             }
         });
-        pc.addEventListener("connectionstatechange", () => this.#emit(pc.connectionState));
         const fromPeer = (ev) => ev.roomId === this.roomId && ev.from === this.peerId;
         this.#unsubscribe = [
             client.on("sdp.offer", (ev) => fromPeer(ev) && this.#receiveDescription({ type: "offer", sdp: ev.sdp })),
@@ -231,7 +236,36 @@ export class PeerSession {
     #enqueue(task) {
         this.#inbox = this.#inbox.then(() => (this.#closed ? undefined : task())).catch(this.#onError);
     }
+    /**
+     * Whether ICE has failed for good. Chromium reports the ICE transport
+     * failed as soon as every candidate pair it has at that moment has
+     * failed, even while it is still gathering local candidates, which the
+     * W3C definition of "failed" does not allow (gathering must be
+     * complete). The side that offers politely meets it: it applies its
+     * offer, and starts gathering, only when the answer comes, by which time
+     * the peer's candidates are all there, so its first relay candidate is
+     * paired with every one of them at once; when those first pairs fail, the
+     * transport says failed for the few tens of milliseconds until the next
+     * relay candidate's pairs connect. Such a failure is neither shown nor
+     * answered with an ICE restart; if it is still there when gathering
+     * completes, it is.
+     */
+    #iceFailed() {
+        return this.pc.iceConnectionState === "failed" && this.pc.iceGatheringState === "complete";
+    }
+    /** Passes the connection state to the handlers, holding back a premature ICE failure (see #iceFailed). */
+    #reportState() {
+        const state = this.pc.connectionState;
+        if (state === "failed" && this.pc.iceConnectionState === "failed" && !this.#iceFailed()) {
+            return; // still gathering: what the handlers last saw (connecting) stands
+        }
+        this.#emit(state);
+    }
     #emit(state) {
+        if (state === this.#reported) {
+            return;
+        }
+        this.#reported = state;
         for (const h of [...this.#stateHandlers]) {
             h(state);
         }

@@ -11,6 +11,7 @@ class FakePC extends EventTarget {
   static last: FakePC;
   signalingState: RTCSignalingState = "stable";
   iceConnectionState: RTCIceConnectionState = "new";
+  iceGatheringState: RTCIceGatheringState = "complete";
   connectionState: RTCPeerConnectionState = "new";
   localDescription: RTCSessionDescriptionInit | null = null;
   remoteDescription: RTCSessionDescriptionInit | null = null;
@@ -329,6 +330,44 @@ describe("PeerSession", () => {
     ws.notify("sdp.offer", { seq: 1, roomId: "r", from: "p2", sdp: "late" });
     await settle();
     expect(ps.pc.remoteDescription).toBeNull();
+  });
+
+  // Chromium says failed when the pairs it has so far have failed, while it
+  // is still gathering (the polite caller, gathering relay candidates after
+  // the answer came): connecting → failed → connecting → connected. Only a
+  // failure that outlasts gathering is shown, and restarts ICE.
+  it("holds back an ICE failure while gathering, and shows (and restarts on) one that outlasts it", async () => {
+    const { client } = await setup();
+    const ps = session(client);
+    const pc = FakePC.last;
+    const states: RTCPeerConnectionState[] = [];
+    ps.onState((s) => states.push(s));
+    const set = (ice: RTCIceConnectionState, conn: RTCPeerConnectionState, gathering = pc.iceGatheringState) => {
+      Object.assign(pc, { iceConnectionState: ice, connectionState: conn, iceGatheringState: gathering });
+      pc.fire("iceconnectionstatechange");
+      pc.fire("connectionstatechange");
+    };
+    set("checking", "connecting", "gathering");
+    set("failed", "failed");
+    set("checking", "connecting");
+    set("connected", "connected");
+    pc.iceGatheringState = "complete";
+    pc.fire("icegatheringstatechange");
+    expect(states).toEqual(["connecting", "connected"]);
+    expect(pc.restarts).toBe(0);
+
+    // A failure while gathering that is still there when gathering completes.
+    set("disconnected", "disconnected", "gathering");
+    set("failed", "failed");
+    expect(states.at(-1)).toBe("disconnected");
+    pc.iceGatheringState = "complete";
+    pc.fire("icegatheringstatechange");
+    expect(states.at(-1)).toBe("failed");
+    expect(pc.restarts).toBe(1);
+
+    // DTLS failing is not ICE's: shown at once.
+    set("connected", "failed", "gathering");
+    expect(states.at(-1)).toBe("failed");
   });
 });
 

@@ -21,7 +21,7 @@ export interface ErrorData {
     /** For 429 and 503: when to try again. */
     retryAfterMs?: number;
 }
-/** W3C RTCIceCandidateInit, as RTCIceCandidate.toJSON() gives it. candidate is an a=candidate line value (with or without the 'candidate:' prefix); the empty string means end of candidates for that media section. */
+/** W3C RTCIceCandidateInit, as RTCIceCandidate.toJSON() gives it. candidate is an a=candidate line value (with or without the 'candidate:' prefix); the empty string means end of candidates for that media section. The anyOf is RTCPeerConnection.addIceCandidate's rule: without sdpMid or sdpMLineIndex the receiver cannot place the candidate. Required: sdpMid or sdpMLineIndex (present and not null). */
 export interface IceCandidateInit {
     candidate: string;
     sdpMid?: string | null;
@@ -714,4 +714,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "a3ec1d1ac483ffb910f363685eb1e76bdf867814fe17c69ddba25cf1ab7879bd";
+export declare const PROTOCOL_HASH = "d019c7cd7a8164e6e396cd87b35d2c0f64f5fd8bdc5259b476959d131fc7b918";
