@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // admin connects a session with the admin grant.
@@ -117,7 +119,7 @@ func TestAdminTURNAllocations(t *testing.T) {
 		} `json:"allocations"`
 	}
 	var list allocations
-	eventually(t, "the allocation listed", func() bool {
+	testkit.Eventually(t, "the allocation listed", func() bool {
 		list = call[allocations](t, ops, "admin.turn.allocations.list", nil)
 		return len(list.Allocations) == 1
 	})
@@ -125,7 +127,7 @@ func TestAdminTURNAllocations(t *testing.T) {
 		t.Fatalf("listed %+v, relay %s", a, relay.LocalAddr())
 	}
 	ops.must("admin.turn.allocations.close", map[string]any{"relay": list.Allocations[0].Relay})
-	eventually(t, "the allocation gone", func() bool {
+	testkit.Eventually(t, "the allocation gone", func() bool {
 		return len(call[allocations](t, ops, "admin.turn.allocations.list", nil).Allocations) == 0
 	})
 	_, err := ops.Call("admin.turn.allocations.close", map[string]any{"relay": list.Allocations[0].Relay})
@@ -165,7 +167,7 @@ func TestAdminDrain(t *testing.T) {
 
 	// A session that drops while the node drains may still resume.
 	_ = alice.Close()
-	eventually(t, "alice's drop noticed", func() bool { return ts.srv.reg.counts().detached == 1 })
+	testkit.Eventually(t, "alice's drop noticed", func() bool { return ts.srv.reg.counts().detached == 1 })
 	if err := ts.resumeOn(t, alice, 1); err != nil {
 		t.Fatalf("resume while draining: %v", err)
 	}

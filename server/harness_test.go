@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -159,22 +158,10 @@ func rpcError(t testing.TB, err error, code int64, want string) {
 	}
 }
 
-// eventually polls cond until it holds or the timeout passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(rpctest.Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // goroutinesSettle waits until the goroutine count is back near baseline.
 func goroutinesSettle(t testing.TB, baseline int) {
 	t.Helper()
-	eventually(t, "goroutines to return to baseline", func() bool {
+	testkit.Eventually(t, "goroutines to return to baseline", func() bool {
 		return runtime.NumGoroutine() <= baseline+2
 	})
 }

@@ -99,7 +99,7 @@ func TestTURNMetrics(t *testing.T) {
 	}
 
 	var got map[string]float64
-	eventually(t, "TURN counters on /metrics", func() bool {
+	testkit.Eventually(t, "TURN counters on /metrics", func() bool {
 		got = scrape(t, ts)
 		return got["parley_turn_relayed_packets_total{direction=to_peer}"] >= 1 &&
 			got["parley_turn_relayed_packets_total{direction=from_peer}"] >= 1
@@ -186,7 +186,7 @@ func TestSignalingMetrics(t *testing.T) {
 	}
 
 	_ = bob.Close()
-	eventually(t, "bob's closed connection on /metrics", func() bool {
+	testkit.Eventually(t, "bob's closed connection on /metrics", func() bool {
 		got = scrape(t, ts)
 		// alice and the two refused connections remain: a failed session.connect may be retried.
 		return got["parley_connections_closed_total{reason=peer_gone}"] == 1 && got["parley_connections_active"] == 3 &&

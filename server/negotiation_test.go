@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // pairInRoom connects alice, then bob, into room; alice joined first, so
@@ -304,7 +305,7 @@ func TestIceServersRefreshed(t *testing.T) {
 	if err := alice.Close(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the session to end and its refresh timer to stop", func() bool {
+	testkit.Eventually(t, "the session to end and its refresh timer to stop", func() bool {
 		ts.srv.reg.mu.Lock()
 		defer ts.srv.reg.mu.Unlock()
 		return sess.state == sessionEnded && sess.refresh == nil

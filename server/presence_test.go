@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 type presence struct {
@@ -145,7 +147,7 @@ func TestMessagesReplayed(t *testing.T) {
 	ev := alice.expect("room.peerJoined")
 	lastSeq := ev["seq"]
 	_ = alice.Close() // dropped: resumable
-	eventually(t, "alice to be detached", func() bool { return ts.srv.reg.counts().detached == 1 })
+	testkit.Eventually(t, "alice to be detached", func() bool { return ts.srv.reg.counts().detached == 1 })
 	bob.expect("room.peerState")
 	var room, direct struct {
 		MessageID string `json:"messageId"`

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/parley-rtc/parley/internal/rpctest"
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // closeNormally says goodbye (close frame 1000): the session ends at once.
@@ -327,7 +328,7 @@ func TestDuplicateIdentityPolicies(t *testing.T) {
 		}
 		// After a goodbye the identity is free again.
 		closeNormally(t, first.Client)
-		eventually(t, "ann's session to end", func() bool { return len(ts.srv.reg.sessionsOf("ann")) == 0 })
+		testkit.Eventually(t, "ann's session to end", func() bool { return len(ts.srv.reg.sessionsOf("ann")) == 0 })
 		ts.connect(t, "ann")
 	})
 }

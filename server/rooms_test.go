@@ -11,6 +11,7 @@ import (
 	"github.com/go-json-experiment/json"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // joinRoom has p join roomID (creating it) and returns the result.
@@ -516,7 +517,7 @@ func TestRoomCreateEmptyLifetime(t *testing.T) {
 	exists := func(id string) bool {
 		return slices.ContainsFunc(ts.srv.hub.list(), func(r api.RoomSummary) bool { return r.RoomID == id })
 	}
-	eventually(t, "the unjoined room to expire", func() bool { return !exists("brief") })
+	testkit.Eventually(t, "the unjoined room to expire", func() bool { return !exists("brief") })
 	time.Sleep(200 * time.Millisecond)
 	if !exists("kept") || !exists("backend") {
 		t.Fatalf("rooms %v, want kept (joined) and backend (--empty-room-ttl) still there", ts.srv.hub.list())
@@ -528,7 +529,7 @@ func TestRoomCreateEmptyLifetime(t *testing.T) {
 	leaving.must("room.create", map[string]any{"roomId": "l"})
 	_ = dropped.Close() // resumable: its rooms wait for it
 	closeNormally(t, leaving.Client)
-	eventually(t, "the room of the ended session to go", func() bool { return !exists("l") })
+	testkit.Eventually(t, "the room of the ended session to go", func() bool { return !exists("l") })
 	if !exists("d") {
 		t.Fatal("the room of a session that dropped (resumable) went with the drop")
 	}

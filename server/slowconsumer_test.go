@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/gorilla/websocket"
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // TestSlowConsumerIsCutOff: among 50 peers that read, one never reads. The
@@ -64,7 +65,7 @@ func TestSlowConsumerIsCutOff(t *testing.T) {
 	}()
 	// The close frame cannot always get through a full socket; when it
 	// does, it must say why. The server's log always does.
-	eventually(t, "the silent peer's session to end as slow_consumer", cutOff)
+	testkit.Eventually(t, "the silent peer's session to end as slow_consumer", cutOff)
 	if code, reason := silent.closeCode(t); code != -1 && (code != 4009 || reason != "slow_consumer") {
 		t.Fatalf("silent peer closed with %d %q, want 4009 slow_consumer", code, reason)
 	}

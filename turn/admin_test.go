@@ -32,7 +32,7 @@ func TestAdminAllocations(t *testing.T) {
 	}
 
 	var list []Allocation
-	waitFor(t, "three allocations listed", func() bool { list = s.Allocations(); return len(list) == 3 })
+	testkit.Eventually(t, "three allocations listed", func() bool { list = s.Allocations(); return len(list) == 3 })
 	for _, a := range list {
 		transport := a.Transport
 		relay, ok := relays[transport]
@@ -48,7 +48,7 @@ func TestAdminAllocations(t *testing.T) {
 	if !s.CloseAllocation(addrPortOf(relays["udp"].LocalAddr())) {
 		t.Fatal("CloseAllocation of the udp allocation: not found")
 	}
-	waitFor(t, "the closed allocation gone", func() bool { return len(s.Allocations()) == 2 && s.Stats().AllocationsActive == 2 })
+	testkit.Eventually(t, "the closed allocation gone", func() bool { return len(s.Allocations()) == 2 && s.Stats().AllocationsActive == 2 })
 
 	s.Drain()
 	user, pass, _ := s.Issue("late", time.Hour)
@@ -56,14 +56,4 @@ func TestAdminAllocations(t *testing.T) {
 		t.Fatalf("Allocate while draining: %s code %d, want 508", res.Type, errorCode(res))
 	}
 	relayBetween(t, clients["tcp"], clients["tls"], relays["tcp"], relays["tls"])
-}
-
-// waitFor polls cond (pion reports allocations from its own goroutines).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }

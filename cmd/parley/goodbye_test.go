@@ -38,6 +38,9 @@ func TestListenSaysGoodbye(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { _ = listen.Process.Kill() })
+			// The signal must reach a listener that has joined: alice can get
+			// room.peerJoined before bob's listen has read its join result.
+			testkit.Eventually(t, "listen to join", func() bool { return strings.Contains(stderr.String(), "listening as bob") })
 			var joined struct {
 				Peer struct {
 					PeerID string `json:"peerId"`

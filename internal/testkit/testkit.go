@@ -98,3 +98,14 @@ func (c Cert) Files(t testing.TB, dir string) (certFile, keyFile string) {
 	}
 	return certFile, keyFile
 }
+
+// Eventually polls cond every 5 ms until it holds, failing the test after
+// 10 s: for a state another goroutine or process reaches, without sleeps.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
