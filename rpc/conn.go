@@ -89,6 +89,7 @@ type Conn struct {
 	closeText  string
 	closed     chan struct{} // made on demand by Done: few callers want it
 	cancel     context.CancelFunc
+	resumeAt   time.Time // Throttle: read no frame before then
 
 	writers sync.WaitGroup // writer goroutines; Serve waits for the last one
 }
@@ -141,6 +142,7 @@ func (c *Conn) Serve(ctx context.Context, mux *Mux) CloseReason {
 
 func (c *Conn) readLoop(ctx context.Context, mux *Mux) {
 	for {
+		c.waitThrottle()
 		typ, r, err := c.ws.NextReader()
 		if err == nil {
 			err = c.handleMessage(ctx, mux, typ, r)
@@ -233,6 +235,31 @@ func dispatcher(j *dispatchJob) {
 		case <-idle.C:
 			return
 		}
+	}
+}
+
+// Throttle stops reading the connection for d (from now): frames wait in
+// TCP's buffers, and a client that floods is held back by its own socket.
+// Closing the connection ends the pause.
+func (c *Conn) Throttle(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.resumeAt = time.Now().Add(d)
+}
+
+// waitThrottle waits out a pause Throttle set.
+func (c *Conn) waitThrottle() {
+	c.mu.Lock()
+	d := time.Until(c.resumeAt)
+	c.mu.Unlock()
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.Done():
 	}
 }
 

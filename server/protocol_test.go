@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/gorilla/websocket"
@@ -169,6 +170,52 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 	rpcError(t, limited, 429, "retryAfterMs")
+}
+
+// TestRateLimitCountsEveryRequest: an unknown method, an invalid frame and
+// each element of a batch take a token of the connection's bucket, with
+// or without a session (issue 16: unknown methods bypassed the limiter);
+// a client that sends more than a burst's worth after being refused is
+// throttled: its next frame is not read before its next token (at most
+// a second).
+func TestRateLimitCountsEveryRequest(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Limits.RatePerSecond, c.Limits.RateBurst = 0.001, 4 })
+	c := ts.dial(t, nil)
+	exchange := func(frame, id string, code int64) {
+		t.Helper()
+		if err := c.Send([]byte(frame)); err != nil {
+			t.Fatal(err)
+		}
+		f, err := c.Response(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code == 0 && f.Error != nil || code != 0 && (f.Error == nil || f.Error.Code != code) {
+			t.Fatalf("%s: answered %s, want code %d", frame, f.Raw, code)
+		}
+	}
+	// The four tokens of the burst.
+	exchange(`{"jsonrpc":"2.0","id":1,"method":"nope"}`, "1", -32601)
+	exchange(`{"jsonrpc":"2.0",`, "null", -32700)
+	exchange(`[{"jsonrpc":"2.0","id":2,"method":"nope"},{"jsonrpc":"2.0","id":3,"method":"rpc.discover"}]`, "3", 0)
+	if f, err := c.Response("2"); err != nil || f.Error == nil || f.Error.Code != -32601 {
+		t.Fatalf("batch element 2: %s %v", f.Raw, err)
+	}
+	// Then everything is refused, whatever it is, promptly while the
+	// refusals fit a burst…
+	exchange(`{"jsonrpc":"2.0","id":4,"method":"nope"}`, "4", 429)
+	exchange(`[{"jsonrpc":"2.0","id":5,"method":"rpc.discover"},{"jsonrpc":"2.0","id":6,"method":"session.connect","params":{"identity":"x"}}]`, "5", 429)
+	if f, err := c.Response("6"); err != nil || f.Error == nil || f.Error.Code != 429 {
+		t.Fatalf("batch element 6: %s %v", f.Raw, err)
+	}
+	exchange(`"not a request"`, "null", 429)
+	// …and then a frame a second.
+	exchange(`{"jsonrpc":"2.0","id":7,"method":"nope"}`, "7", 429)
+	begin := time.Now()
+	exchange(`{"jsonrpc":"2.0","id":8,"method":"nope"}`, "8", 429)
+	if took := time.Since(begin); took < 500*time.Millisecond {
+		t.Fatalf("a throttled connection's next frame was answered in %v", took)
+	}
 }
 
 func TestConnectionsPerIP(t *testing.T) {

@@ -96,7 +96,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.mux = rpc.NewMux()
 	s.mux.SetLogger(log)
 	s.mux.Use(s.rpcMetrics.observe)
-	s.mux.Use(rateLimit)
+	s.mux.Use(s.rateLimit)
 	s.mux.Use(requireSession)
 	api.Register(s.mux, s)
 	s.mux.Handle(methodDiscover, func(context.Context, jsontext.Value) (any, error) {
