@@ -23,7 +23,7 @@ type ConnConfig struct {
 	ReadLimit        int64         // largest inbound frame; over it the connection closes with 1009 (default 64 KiB)
 	MaxQueueMessages int           // outbound frames waiting to be written (default 1024)
 	MaxQueueBytes    int           // outbound bytes waiting to be written (default 4 MiB)
-	WriteTimeout     time.Duration // one frame's write deadline; missing it closes as slow_consumer (default 10s)
+	WriteTimeout     time.Duration // one frame's write deadline; missing it closes as write_timeout (default 10s)
 	PingInterval     time.Duration // how often the server pings (default 20s)
 	PongTimeout      time.Duration // silence after which the client is gone: no pong nor frame (default 45s)
 	Logger           *slog.Logger
@@ -42,8 +42,14 @@ const (
 )
 
 // closeGrace is how long a closing connection waits for the client's close
-// frame (and flushes what is queued) before dropping the TCP connection.
+// frame (and flushes what is queued) before dropping the TCP connection. A
+// slow consumer's write in progress gets as long to finish, so that the
+// close frame can follow it and tell the client why.
 const closeGrace = time.Second
+
+// errCutOff is why a writer stops between two frames: the connection is
+// being cut off. What it wrote is intact, so a close frame may follow.
+var errCutOff = errors.New("rpc: connection cut off")
 
 func (c *ConnConfig) setDefaults() {
 	setDefault(&c.ReadLimit, DefaultReadLimit)
@@ -344,53 +350,58 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		}
-		if !c.flush(c.cfg.WriteTimeout) {
-			c.finish(false)
+		if err := c.flush(c.cfg.WriteTimeout); err != nil {
+			c.finish(err == errCutOff)
 			return
 		}
 	}
 }
 
-// flush writes everything queued; false when the connection broke. What
-// is taken from the queue at once goes out in one write (see batchConn).
-func (c *Conn) flush(timeout time.Duration) bool {
+// flush writes everything queued. It returns errCutOff when the
+// connection is cut off between two frames, and a write's error when the
+// stream broke (the connection is then closing). What is taken from the
+// queue at once goes out in one write (see batchConn).
+func (c *Conn) flush(timeout time.Duration) error {
 	for {
 		batch := c.take()
 		if batch == nil {
-			return true
+			return nil
 		}
 		c.out.hold()
-		ok := c.writeFrames(batch, timeout)
+		err := c.writeFrames(batch, timeout)
 		c.recycle(batch)
-		if err := c.out.release(ok); err != nil && ok {
-			c.Close(writeFailure(err), "")
-			ok = false
+		if rerr := c.out.release(err == nil); rerr != nil && err == nil {
+			c.Close(writeFailure(rerr), "")
+			err = rerr
 		}
-		if !ok {
-			return false
+		if err != nil {
+			return err
 		}
 	}
 }
 
-// writeFrames writes frames; false when the connection broke or was cut off.
-func (c *Conn) writeFrames(frames [][]byte, timeout time.Duration) bool {
+// writeFrames writes frames, as flush.
+func (c *Conn) writeFrames(frames [][]byte, timeout time.Duration) error {
 	for _, frame := range frames {
-		if c.aborted() {
-			return false
+		if c.cutOff() {
+			return errCutOff
 		}
 		_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
 		if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
 			c.Close(writeFailure(err), "")
-			return false
+			return err
 		}
 	}
-	return !c.aborted()
+	if c.cutOff() {
+		return errCutOff
+	}
+	return nil
 }
 
 func writeFailure(err error) CloseReason {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return CloseSlowConsumer
+		return CloseWriteTimeout
 	}
 	return ClosePeerGone
 }
@@ -427,15 +438,19 @@ func (c *Conn) recycle(batch [][]byte) {
 	}
 }
 
-// finish ends the writer: unless the stream is broken it flushes what is
-// queued (a room.closed before a going_away, say) and sends the close
-// frame, then gives the reader closeGrace to see the client's reply.
-func (c *Conn) finish(writable bool) {
+// finish ends the writer. Unless the stream is broken (a write failed
+// midway: intact is false) it sends the close frame, after what is queued
+// (a room.closed before a going_away) unless the client is cut off for not
+// reading; then it gives the reader closeGrace to see the client's reply.
+// A slow consumer's close frame is best effort: it goes out only if its
+// socket takes it within closeGrace.
+func (c *Conn) finish(intact bool) {
 	c.mu.Lock()
 	reason, text := c.reason, c.closeText
 	c.mu.Unlock()
 	grace := time.Now().Add(closeGrace)
-	if writable && reason != CloseSlowConsumer && reason != ClosePeerGone && c.flush(closeGrace) {
+	sendsFrame := reason != ClosePeerGone && reason != CloseWriteTimeout
+	if intact && sendsFrame && c.flush(closeGrace) == nil {
 		if text == "" {
 			text = reason.String()
 		}
@@ -471,10 +486,16 @@ func (c *Conn) Close(reason CloseReason, text string) {
 		c.ping.Stop()
 	}
 	c.cancel()
-	if reason == CloseSlowConsumer || reason == ClosePeerGone {
+	if reason.cutOff() {
 		c.queue, c.queueBytes = nil, 0
-		// Unblock a writer stuck on a client that does not read.
-		_ = c.ws.UnderlyingConn().SetWriteDeadline(time.Now())
+		// Unblock a writer stuck on a client that does not read: at once
+		// when the stream is broken anyway, else after closeGrace, so that
+		// a write in progress may finish and the close frame follow it.
+		deadline := time.Now()
+		if reason == CloseSlowConsumer {
+			deadline = deadline.Add(closeGrace)
+		}
+		_ = c.ws.UnderlyingConn().SetWriteDeadline(deadline)
 	}
 }
 
@@ -511,12 +532,11 @@ func (c *Conn) Reason() CloseReason {
 	return c.reason
 }
 
-// aborted reports a close that drops what is queued: the client cannot
-// or will not read it.
-func (c *Conn) aborted() bool {
+// cutOff reports a close that drops what is queued (CloseReason.cutOff).
+func (c *Conn) cutOff() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closing && (c.reason == CloseSlowConsumer || c.reason == ClosePeerGone)
+	return c.closing && c.reason.cutOff()
 }
 
 func (c *Conn) isClosing() bool {

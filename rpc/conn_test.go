@@ -260,6 +260,54 @@ func TestConnSlowConsumer(t *testing.T) {
 	}
 }
 
+// TestConnSlowConsumerSeesReason: a client that fell behind a burst is cut
+// off, but a write in progress may finish and the close frame follow it,
+// so the client learns why (issue 16: it saw 1006 and no reason).
+func TestConnSlowConsumerSeesReason(t *testing.T) {
+	url, conns, reasons := wsServer(t, echoMux(), ConnConfig{MaxQueueMessages: 64, MaxQueueBytes: 1 << 20})
+	ws := dial(t, url) // stalls until the queue overflows
+	c := <-conns
+	payload := map[string]string{"sdp": strings.Repeat("v=0 ", 4096)}
+	for deadline := time.Now().Add(10 * time.Second); c.Notify("sdp.offer", payload) == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the queue never filled")
+		}
+	}
+	if code, text := readClose(t, ws); code != 4009 || text != "slow_consumer" {
+		t.Fatalf("close %d %q, want 4009 slow_consumer", code, text)
+	}
+	if got := waitReason(t, reasons); got != CloseSlowConsumer {
+		t.Fatalf("reason %v, want slow_consumer", got)
+	}
+}
+
+// TestConnWriteTimeout: a client that stopped reading altogether, while
+// its queue is far from full, is cut off when a write times out, and that
+// is a reason of its own (write_timeout), not slow_consumer: an operator
+// tells a reader that stopped from one that fell behind a burst.
+func TestConnWriteTimeout(t *testing.T) {
+	var stats Stats
+	url, conns, reasons := wsServer(t, echoMux(), ConnConfig{MaxQueueBytes: 64 << 20, MaxQueueMessages: 100_000, WriteTimeout: 200 * time.Millisecond, Stats: &stats})
+	ws := dial(t, url) // never reads
+	_ = ws.UnderlyingConn().(*net.TCPConn).SetReadBuffer(4096)
+	c := <-conns
+	payload := map[string]string{"sdp": strings.Repeat("v=0 ", 4096)}
+	for range 1000 { // 16 MB: more than the sockets hold, a quarter of the queue
+		if err := c.Notify("sdp.offer", payload); err != nil {
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("Notify: %v, want nil or ErrClosed (once the write timed out)", err)
+			}
+			break
+		}
+	}
+	if got := waitReason(t, reasons); got != CloseWriteTimeout {
+		t.Fatalf("reason %v, want write_timeout", got)
+	}
+	if stats.Closes(CloseWriteTimeout) != 1 || stats.Closes(CloseSlowConsumer) != 0 || stats.DroppedQueueFull.Load() != 0 {
+		t.Fatalf("closes: %d write_timeout, %d slow_consumer; %d dropped for a full queue", stats.Closes(CloseWriteTimeout), stats.Closes(CloseSlowConsumer), stats.DroppedQueueFull.Load())
+	}
+}
+
 func TestCloseReasonsAreDistinct(t *testing.T) {
 	names, codes := map[string]bool{}, map[int]bool{}
 	for _, r := range CloseReasons() {

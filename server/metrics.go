@@ -180,7 +180,7 @@ func errorReason(e *rpc.Error) string {
 var (
 	sessionsActive  = prometheus.NewDesc("parley_sessions_active", "Sessions on this node now, by state (connected, or reconnecting: waiting for a resume).", []string{"state"}, nil)
 	connectionsOpen = prometheus.NewDesc("parley_connections_active", "WebSocket connections open now (with or without a session).", nil, nil)
-	connsClosed     = prometheus.NewDesc("parley_connections_closed_total", "WebSocket connections ended, by reason (slow_consumer: cut off for not reading; see api/PROTOCOL.md for the close codes).", []string{"reason"}, nil)
+	connsClosed     = prometheus.NewDesc("parley_connections_closed_total", "WebSocket connections ended, by reason (slow_consumer: its outbound queue filled, it fell behind a burst; write_timeout: a write timed out, it stopped reading; see the README for the close codes).", []string{"reason"}, nil)
 	roomsActive     = prometheus.NewDesc("parley_rooms_active", "Rooms open now.", nil, nil)
 	roomPeers       = prometheus.NewDesc("parley_room_peers", "Rooms by their number of peers, at scrape time.", nil, nil)
 	notesSent       = prometheus.NewDesc("parley_notifications_sent_total", "Notifications queued to clients.", nil, nil)

@@ -147,7 +147,7 @@ func (s *Server) endLocked(sess *session, reason api.PeerLeftReason) *rpc.Conn {
 // server refusing it.
 func resumable(reason rpc.CloseReason) bool {
 	switch reason {
-	case rpc.ClosePeerGone, rpc.ClosePingTimeout, rpc.CloseSlowConsumer, rpc.CloseInternal:
+	case rpc.ClosePeerGone, rpc.ClosePingTimeout, rpc.CloseSlowConsumer, rpc.CloseWriteTimeout, rpc.CloseInternal:
 		return true
 	}
 	return false
