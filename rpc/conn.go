@@ -26,9 +26,26 @@ type ConnConfig struct {
 	WriteTimeout     time.Duration // one frame's write deadline; missing it closes as write_timeout (default 10s)
 	PingInterval     time.Duration // how often the server pings (default 20s)
 	PongTimeout      time.Duration // silence after which the client is gone: no pong nor frame (default 45s)
-	Logger           *slog.Logger
-	OnClose          func(CloseReason) // called once, after the connection is closed
-	Stats            *Stats            // shared counters to add to (nil: none)
+	// PreAuth bounds the connection until Authenticated is called; the
+	// zero value puts no connection on probation.
+	PreAuth PreAuthLimits
+	Logger  *slog.Logger
+	OnClose func(CloseReason) // called once, after the connection is closed
+	Stats   *Stats            // shared counters to add to (nil: none)
+}
+
+// PreAuthLimits bound a connection that has not authenticated, so that a
+// client without credentials costs the server little whatever it sends:
+//   - one request in flight: the next frame is read only once the reply to
+//     the previous one is written, so a client that does not read stalls
+//     itself, not the server;
+//   - at most QueueBytes of outbound queue (over it: slow_consumer), but
+//     for one reply that AllowReply lets through (a document the server
+//     sends as is);
+//   - batches of at most MaxBatch requests.
+type PreAuthLimits struct {
+	QueueBytes int
+	MaxBatch   int
 }
 
 // Defaults of ConnConfig.
@@ -96,6 +113,9 @@ type Conn struct {
 	closed     chan struct{} // made on demand by Done: few callers want it
 	cancel     context.CancelFunc
 	resumeAt   time.Time // Throttle: read no frame before then
+	preAuth    bool      // on probation until Authenticated (cfg.PreAuth)
+	allowance  int       // AllowReply: bytes the next frame may exceed cfg.PreAuth.QueueBytes by
+	written    sync.Cond // on mu: the writer went idle or the connection closed
 
 	writers sync.WaitGroup // writer goroutines; Serve waits for the last one
 }
@@ -105,7 +125,42 @@ func NewConn(ws *websocket.Conn, cfg ConnConfig) *Conn {
 	cfg.setDefaults()
 	ws.SetReadLimit(cfg.ReadLimit)
 	out, _ := ws.UnderlyingConn().(*batchConn)
-	return &Conn{ws: ws, out: out, cfg: cfg, cancel: func() {}}
+	c := &Conn{ws: ws, out: out, cfg: cfg, cancel: func() {}, preAuth: cfg.PreAuth.QueueBytes > 0}
+	c.written.L = &c.mu
+	return c
+}
+
+// Authenticated lifts the PreAuth limits: the client has shown
+// credentials. Call it before the reply that says so is queued.
+func (c *Conn) Authenticated() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.preAuth, c.allowance = false, 0
+}
+
+// AllowReply lets the reply to the request being handled exceed the
+// PreAuth queue bound by n bytes.
+func (c *Conn) AllowReply(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.allowance = n
+}
+
+// probation reports whether the PreAuth limits apply.
+func (c *Conn) probation() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.preAuth
+}
+
+// waitWritten waits until what is queued is written (the writer went
+// idle) or the connection closes.
+func (c *Conn) waitWritten() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.writing && !c.closing {
+		c.written.Wait()
+	}
 }
 
 type connKey struct{}
@@ -178,8 +233,16 @@ func (c *Conn) handleMessage(ctx context.Context, mux *Mux, typ int, r io.Reader
 		c.Close(CloseUnsupportedData, "binary frames are not supported; send JSON-RPC as text frames")
 		return nil
 	}
-	if reply := dispatch(ctx, mux, buf.Bytes()); reply != nil {
+	maxBatch, probation := MaxBatch, c.probation()
+	if probation {
+		maxBatch = c.cfg.PreAuth.MaxBatch
+		c.cfg.Stats.preAuthIn(buf.Len())
+	}
+	if reply := dispatch(ctx, mux, buf.Bytes(), maxBatch); reply != nil {
 		_ = c.enqueue(reply)
+	}
+	if probation {
+		c.waitWritten() // one request in flight
 	}
 	return nil
 }
@@ -196,9 +259,9 @@ func (c *Conn) handleMessage(ctx context.Context, mux *Mux, typ int, r io.Reader
 // A dispatcher keeps its grown stack between frames; the GC shrinks it once
 // it idles, and after dispatcherIdle without work it exits, so a burst of
 // dispatchers does not outlive the burst.
-func dispatch(ctx context.Context, mux *Mux, frame []byte) []byte {
+func dispatch(ctx context.Context, mux *Mux, frame []byte, maxBatch int) []byte {
 	j := dispatchJobs.Get().(*dispatchJob)
-	j.ctx, j.mux, j.frame = ctx, mux, frame
+	j.ctx, j.mux, j.frame, j.maxBatch = ctx, mux, frame, maxBatch
 	select {
 	case idleDispatchers <- j:
 	default:
@@ -216,11 +279,12 @@ const dispatcherIdle = time.Second
 
 // dispatchJob is one frame handed to a dispatcher; done signals its reply.
 type dispatchJob struct {
-	ctx   context.Context
-	mux   *Mux
-	frame []byte
-	reply []byte
-	done  chan struct{}
+	ctx      context.Context
+	mux      *Mux
+	frame    []byte
+	maxBatch int
+	reply    []byte
+	done     chan struct{}
 }
 
 var dispatchJobs = sync.Pool{New: func() any { return &dispatchJob{done: make(chan struct{}, 1)} }}
@@ -233,7 +297,7 @@ func dispatcher(j *dispatchJob) {
 	idle := time.NewTimer(dispatcherIdle)
 	defer idle.Stop()
 	for {
-		j.reply = j.mux.Dispatch(j.ctx, j.frame)
+		j.reply = j.mux.dispatch(j.ctx, j.frame, j.maxBatch)
 		j.done <- struct{}{}
 		idle.Reset(dispatcherIdle)
 		select {
@@ -339,6 +403,7 @@ func (c *Conn) writeLoop() {
 		c.pingDue = false
 		if !ping && len(c.queue) == 0 {
 			c.writing = false // decided under mu: a later enqueue starts a new writer
+			c.written.Broadcast()
 			c.mu.Unlock()
 			return
 		}
@@ -479,6 +544,7 @@ func (c *Conn) Close(reason CloseReason, text string) {
 		go c.writeLoop()
 	}
 	c.closing, c.reason, c.closeText = true, reason, truncateCloseText(text)
+	c.written.Broadcast()
 	if c.closed != nil {
 		close(c.closed)
 	}
@@ -591,12 +657,21 @@ func (c *Conn) enqueue(frame []byte) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue)+1 > c.cfg.MaxQueueMessages || c.queueBytes+len(frame) > c.cfg.MaxQueueBytes {
+	maxBytes := c.cfg.MaxQueueBytes
+	if c.preAuth {
+		maxBytes = c.cfg.PreAuth.QueueBytes + c.allowance
+		c.allowance = 0
+	}
+	if len(c.queue)+1 > c.cfg.MaxQueueMessages || c.queueBytes+len(frame) > maxBytes {
+		preAuth := c.preAuth
 		c.mu.Unlock()
-		c.cfg.Logger.Debug("rpc: outbound queue full", "remote", c.RemoteAddr().String(),
-			"limit_messages", c.cfg.MaxQueueMessages, "limit_bytes", c.cfg.MaxQueueBytes)
+		c.cfg.Logger.Debug("rpc: outbound queue full", "remote", c.RemoteAddr().String(), "pre_auth", preAuth,
+			"limit_messages", c.cfg.MaxQueueMessages, "limit_bytes", maxBytes)
 		c.Close(CloseSlowConsumer, "")
 		return ErrSlowConsumer
+	}
+	if c.preAuth {
+		c.cfg.Stats.preAuthOut(len(frame))
 	}
 	c.queue = append(c.queue, frame)
 	c.queueBytes += len(frame)

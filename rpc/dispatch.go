@@ -393,7 +393,19 @@ func encodeFrame(head func([]byte) []byte, v any) ([]byte, error) {
 	return bytes.Clone(buf.Bytes()), nil
 }
 
+// Verbatim is a result already encoded as JSON, sent as it is, without
+// the validation and copying an encoder does: a large constant document
+// costs one copy per reply (rpc.discover's took 0.37 ms and 0.5 MB of
+// garbage encoded as a jsontext.Value). The handler vouches that it is
+// valid JSON.
+type Verbatim []byte
+
 func encodeResult(id jsontext.Value, result any) ([]byte, error) {
+	if v, ok := result.(Verbatim); ok {
+		frame := make([]byte, 0, len(responsePrefix)+len(id)+len(`,"result":}`)+len(v))
+		frame = append(append(append(frame, responsePrefix...), id...), `,"result":`...)
+		return append(append(frame, v...), '}'), nil
+	}
 	return encodeFrame(func(b []byte) []byte {
 		b = append(b, responsePrefix...)
 		b = append(b, id...)

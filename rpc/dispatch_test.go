@@ -411,3 +411,14 @@ func BenchmarkDispatch(b *testing.B) {
 		m.Dispatch(context.Background(), frame)
 	}
 }
+
+// TestVerbatimResult: a Verbatim result is sent as it is, in a frame like
+// any other.
+func TestVerbatimResult(t *testing.T) {
+	m := NewMux()
+	m.Handle("doc", func(context.Context, jsontext.Value) (any, error) { return Verbatim(`{"a": [1, 2]}`), nil })
+	got := string(m.Dispatch(context.Background(), []byte(`[{"jsonrpc":"2.0","method":"doc","id":"x"}]`)))
+	if want := `[{"jsonrpc":"2.0","id":"x","result":{"a": [1, 2]}}]`; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}

@@ -27,7 +27,9 @@ type connState struct {
 	// refused request takes from: a client that keeps sending after its
 	// 429s empties it, and is then read no faster than its rate.
 	patience *rate.Limiter
-	sess     atomic.Pointer[session]
+	// discovered: rpc.discover was answered on this connection.
+	discovered atomic.Bool
+	sess       atomic.Pointer[session]
 }
 
 func connStateFrom(ctx context.Context) *connState {

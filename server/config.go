@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/turn"
 )
 
@@ -120,6 +121,14 @@ type Limits struct {
 	ResumeWindow   time.Duration `koanf:"resume-window"`
 	ReplayMessages int           `koanf:"replay-messages"`
 	ReplayBytes    int           `koanf:"replay-bytes"`
+
+	// PreAuthQueueBytes and PreAuthMaxBatch bound a connection until
+	// session.connect succeeds (see rpc.PreAuthLimits): a client without
+	// credentials gets a few KiB of outbound queue (the rpc.discover
+	// document aside, answered once per connection), one request in
+	// flight and short batches.
+	PreAuthQueueBytes int `koanf:"preauth-queue-bytes"`
+	PreAuthMaxBatch   int `koanf:"preauth-max-batch"`
 }
 
 // DevListen is where `parley serve --dev` listens unless told otherwise.
@@ -165,6 +174,8 @@ func DefaultConfig() Config {
 			EmptyRoomTTL:       5 * time.Minute,
 			QueueMessages:      1024,
 			QueueBytes:         4 << 20,
+			PreAuthQueueBytes:  8 << 10,
+			PreAuthMaxBatch:    4,
 			WriteTimeout:       10 * time.Second,
 			PingInterval:       20 * time.Second,
 			PongTimeout:        45 * time.Second,
@@ -250,6 +261,8 @@ func (c *Config) Validate() error {
 		{"limits.empty-room-ttl", float64(l.EmptyRoomTTL)},
 		{"limits.queue-messages", float64(l.QueueMessages)},
 		{"limits.queue-bytes", float64(l.QueueBytes)},
+		{"limits.preauth-queue-bytes", float64(l.PreAuthQueueBytes)},
+		{"limits.preauth-max-batch", float64(l.PreAuthMaxBatch)},
 		{"limits.write-timeout", float64(l.WriteTimeout)},
 		{"limits.ping-interval", float64(l.PingInterval)},
 		{"limits.pong-timeout", float64(l.PongTimeout)},
@@ -278,6 +291,12 @@ func (c *Config) Validate() error {
 	case DuplicateMulti, DuplicateTakeover, DuplicateReject:
 	default:
 		bad("duplicate-identity", "%q is not multi, takeover or reject", c.DuplicateIdentity)
+	}
+	if l.PreAuthQueueBytes > l.QueueBytes {
+		bad("limits.preauth-queue-bytes", "must not exceed limits.queue-bytes")
+	}
+	if l.PreAuthMaxBatch > rpc.MaxBatch {
+		bad("limits.preauth-max-batch", "at most %d (the batch limit)", rpc.MaxBatch)
 	}
 	if int64(l.QueueBytes) < l.MaxFrameBytes {
 		bad("limits.queue-bytes", "must hold at least one frame (limits.max-frame-bytes)")

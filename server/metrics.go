@@ -187,6 +187,7 @@ var (
 	notesDropped    = prometheus.NewDesc("parley_notifications_dropped_total", "Notifications not queued, by reason (queue_full: the client was cut off as a slow consumer; closed: its connection was closing).", []string{"reason"}, nil)
 	replayNotes     = prometheus.NewDesc("parley_replay_buffered_notifications", "Notifications kept in sessions' replay buffers for a resume now: not yet acknowledged with session.ack, within --replay-messages per session.", nil, nil)
 	replayBytes     = prometheus.NewDesc("parley_replay_buffered_bytes", "Bytes of the notifications in parley_replay_buffered_notifications.", nil, nil)
+	preAuthBytes    = prometheus.NewDesc("parley_preauth_bytes_total", "Bytes read from (in) and queued to (out) WebSocket connections before session.connect succeeded.", []string{"direction"}, nil)
 )
 
 // roomPeerBuckets are the upper bounds of parley_room_peers.
@@ -197,7 +198,7 @@ var roomPeerBuckets = []float64{1, 2, 3, 4, 6, 8, 12, 16, 32, 64, 128, 1024}
 type signalingCollector struct{ s *Server }
 
 func (c signalingCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sessionsActive, connectionsOpen, connsClosed, roomsActive, roomPeers, notesSent, notesDropped, replayNotes, replayBytes} {
+	for _, d := range []*prometheus.Desc{sessionsActive, connectionsOpen, connsClosed, roomsActive, roomPeers, notesSent, notesDropped, replayNotes, replayBytes, preAuthBytes} {
 		ch <- d
 	}
 }
@@ -220,6 +221,8 @@ func (c signalingCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(notesSent, prometheus.CounterValue, float64(st.Notifications.Load()))
 	ch <- prometheus.MustNewConstMetric(notesDropped, prometheus.CounterValue, float64(st.DroppedQueueFull.Load()), "queue_full")
 	ch <- prometheus.MustNewConstMetric(notesDropped, prometheus.CounterValue, float64(st.DroppedClosed.Load()), "closed")
+	ch <- prometheus.MustNewConstMetric(preAuthBytes, prometheus.CounterValue, float64(st.PreAuthBytesIn.Load()), "in")
+	ch <- prometheus.MustNewConstMetric(preAuthBytes, prometheus.CounterValue, float64(st.PreAuthBytesOut.Load()), "out")
 
 	buckets := make(map[float64]uint64, len(roomPeerBuckets))
 	var rooms, peers uint64

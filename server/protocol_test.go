@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -94,6 +95,18 @@ func TestDiscoverAndDocument(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Equal(body, api.Document) {
 		t.Fatalf("GET /openrpc.json: %d, %d bytes", resp.StatusCode, len(body))
 	}
+	// Cacheable: a client that has the document revalidates for a 304.
+	etag := resp.Header.Get("ETag")
+	if etag != `"`+api.DocumentSHA256+`"` || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") {
+		t.Fatalf("GET /openrpc.json: ETag %q, Cache-Control %q", etag, resp.Header.Get("Cache-Control"))
+	}
+	req, _ := http.NewRequest(http.MethodGet, ts.base+"/openrpc.json", nil)
+	req.Header.Set("If-None-Match", etag)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("revalidation: %v %v, want 304", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/nope": 404} {
 		resp, err := http.Get(ts.base + path)
 		if err != nil {
@@ -170,6 +183,47 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 	rpcError(t, limited, 429, "retryAfterMs")
+}
+
+// TestPreAuthLimits: before session.connect, rpc.discover is answered once
+// per connection and a batch holds at most 4 requests, refused whole
+// (issue 16: one frame of 64 rpc.discover queued 4 MB for a socket that
+// never read); afterwards the usual limits apply. Over POST /rpc, which
+// authenticates every request, rpc.discover is answered each time.
+func TestPreAuthLimits(t *testing.T) {
+	ts := startServer(t)
+	c := ts.dial(t, nil)
+	discover := `{"jsonrpc":"2.0","id":%d,"method":"rpc.discover"}`
+	if err := c.Send([]byte("[" + strings.Repeat(fmt.Sprintf(discover, 1)+",", 4) + fmt.Sprintf(discover, 1) + "]")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.Response("null")
+	if err != nil || f.Error == nil || f.Error.Code != -32600 || !strings.Contains(f.Error.Message, "at most 4 requests") {
+		t.Fatalf("a batch of 5 before session.connect: %s %v", f.Raw, err)
+	}
+	if _, err := c.Call("rpc.discover", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Call("rpc.discover", nil)
+	rpcError(t, err, 409, "GET /openrpc.json")
+	if _, err := c.Call("session.connect", map[string]any{"identity": "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]string, 10)
+	for i := range batch {
+		batch[i] = fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"ice.servers"}`, 100+i)
+	}
+	if err := c.Send([]byte("[" + strings.Join(batch, ",") + "]")); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := c.Response("109"); err != nil || f.Error != nil {
+		t.Fatalf("a batch of 10 after session.connect: %s %v", f.Raw, err)
+	}
+	for range 2 {
+		if status, reply := post(t, ts, fmt.Sprintf(discover, 1), true); status != 200 || !strings.Contains(reply, `"openrpc"`) {
+			t.Fatalf("POST rpc.discover: %d %.200s", status, reply)
+		}
+	}
 }
 
 // TestRateLimitCountsEveryRequest: an unknown method, an invalid frame and

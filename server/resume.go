@@ -238,6 +238,7 @@ func (s *Server) resume(st *connState, p *api.SessionConnectParams) (*session, e
 	}
 	old := sess.conn
 	sess.conn = st.conn
+	st.conn.Authenticated() // before the replay, which the pre-auth queue could not hold
 	// Replay under the session's lock: nothing newer can be queued between.
 	for _, f := range frames {
 		if err := st.conn.NotifyRaw(f); err != nil {

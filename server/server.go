@@ -3,6 +3,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
@@ -99,10 +100,31 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.mux.Use(s.rateLimit)
 	s.mux.Use(requireSession)
 	api.Register(s.mux, s)
-	s.mux.Handle(methodDiscover, func(context.Context, jsontext.Value) (any, error) {
-		return jsontext.Value(api.Document), nil
-	})
+	s.mux.Handle(methodDiscover, s.discover)
 	return s, nil
+}
+
+// discover answers rpc.discover with the OpenRPC document, once per
+// WebSocket connection: it is the one large reply a client without
+// credentials can ask for (95 KB for a 50-byte request), and it never
+// changes. GET /openrpc.json serves it too, cacheably.
+func (s *Server) discover(ctx context.Context, _ jsontext.Value) (any, error) {
+	if st := connStateFrom(ctx); st != nil {
+		if !st.discovered.CompareAndSwap(false, true) {
+			return nil, api.ErrConflict("rpc.discover was answered on this connection already; GET /openrpc.json serves the same document, cacheably")
+		}
+		st.conn.AllowReply(len(api.Document))
+	}
+	return rpc.Verbatim(api.Document), nil
+}
+
+// serveDocument serves GET /openrpc.json with validators (the document's
+// hash as its ETag), so a client that has it revalidates for a 304.
+func serveDocument(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", `"`+api.DocumentSHA256+`"`)
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(api.Document))
 }
 
 // Handler routes the HTTP surface.
@@ -127,10 +149,7 @@ func (s *Server) routes() []route {
 	routes := []route{
 		{"GET /rpc", http.HandlerFunc(s.serveWS)},
 		{"POST /rpc", rpc.HTTPHandler(s.mux, s.cfg.Limits.MaxFrameBytes, s.prepareHTTP)},
-		{"GET /openrpc.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(api.Document)
-		})},
+		{"GET /openrpc.json", http.HandlerFunc(serveDocument)},
 		{"GET /v1/turn-credentials", http.HandlerFunc(s.turnCredentials)},
 		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write([]byte("ok\n"))

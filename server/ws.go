@@ -47,6 +47,7 @@ func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
 		WriteTimeout:     l.WriteTimeout,
 		PingInterval:     l.PingInterval,
 		PongTimeout:      l.PongTimeout,
+		PreAuth:          rpc.PreAuthLimits{QueueBytes: l.PreAuthQueueBytes, MaxBatch: l.PreAuthMaxBatch},
 		Logger:           s.log,
 		Stats:            &s.rpcStats,
 	})
