@@ -129,6 +129,14 @@ type Limits struct {
 	// flight and short batches.
 	PreAuthQueueBytes int `koanf:"preauth-queue-bytes"`
 	PreAuthMaxBatch   int `koanf:"preauth-max-batch"`
+
+	// HTTPReadTimeout bounds reading a request's headers and body,
+	// HTTPWriteTimeout writing its answer (a WebSocket sets its own
+	// deadlines once upgraded), HTTPIdleTimeout a keep-alive connection's
+	// wait for its next request.
+	HTTPReadTimeout  time.Duration `koanf:"http-read-timeout"`
+	HTTPWriteTimeout time.Duration `koanf:"http-write-timeout"`
+	HTTPIdleTimeout  time.Duration `koanf:"http-idle-timeout"`
 }
 
 // DevListen is where `parley serve --dev` listens unless told otherwise.
@@ -176,6 +184,9 @@ func DefaultConfig() Config {
 			QueueBytes:         4 << 20,
 			PreAuthQueueBytes:  8 << 10,
 			PreAuthMaxBatch:    4,
+			HTTPReadTimeout:    10 * time.Second,
+			HTTPWriteTimeout:   15 * time.Second,
+			HTTPIdleTimeout:    30 * time.Second,
 			WriteTimeout:       10 * time.Second,
 			PingInterval:       20 * time.Second,
 			PongTimeout:        45 * time.Second,
@@ -263,6 +274,9 @@ func (c *Config) Validate() error {
 		{"limits.queue-bytes", float64(l.QueueBytes)},
 		{"limits.preauth-queue-bytes", float64(l.PreAuthQueueBytes)},
 		{"limits.preauth-max-batch", float64(l.PreAuthMaxBatch)},
+		{"limits.http-read-timeout", float64(l.HTTPReadTimeout)},
+		{"limits.http-write-timeout", float64(l.HTTPWriteTimeout)},
+		{"limits.http-idle-timeout", float64(l.HTTPIdleTimeout)},
 		{"limits.write-timeout", float64(l.WriteTimeout)},
 		{"limits.ping-interval", float64(l.PingInterval)},
 		{"limits.pong-timeout", float64(l.PongTimeout)},

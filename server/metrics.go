@@ -187,6 +187,8 @@ var (
 	notesDropped    = prometheus.NewDesc("parley_notifications_dropped_total", "Notifications not queued, by reason (queue_full: the client was cut off as a slow consumer; closed: its connection was closing).", []string{"reason"}, nil)
 	replayNotes     = prometheus.NewDesc("parley_replay_buffered_notifications", "Notifications kept in sessions' replay buffers for a resume now: not yet acknowledged with session.ack, within --replay-messages per session.", nil, nil)
 	replayBytes     = prometheus.NewDesc("parley_replay_buffered_bytes", "Bytes of the notifications in parley_replay_buffered_notifications.", nil, nil)
+	httpConns       = prometheus.NewDesc("parley_http_connections_active", "TCP connections the HTTP listener holds now, WebSockets included.", nil, nil)
+	httpRefused     = prometheus.NewDesc("parley_http_connections_refused_total", "TCP connections closed as soon as accepted, by reason (per_ip: the address held --max-conns-per-ip; open_files: the process was near its open-file limit).", []string{"reason"}, nil)
 	preAuthBytes    = prometheus.NewDesc("parley_preauth_bytes_total", "Bytes read from (in) and queued to (out) WebSocket connections before session.connect succeeded.", []string{"direction"}, nil)
 )
 
@@ -198,7 +200,7 @@ var roomPeerBuckets = []float64{1, 2, 3, 4, 6, 8, 12, 16, 32, 64, 128, 1024}
 type signalingCollector struct{ s *Server }
 
 func (c signalingCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sessionsActive, connectionsOpen, connsClosed, roomsActive, roomPeers, notesSent, notesDropped, replayNotes, replayBytes, preAuthBytes} {
+	for _, d := range []*prometheus.Desc{sessionsActive, connectionsOpen, connsClosed, roomsActive, roomPeers, notesSent, notesDropped, replayNotes, replayBytes, preAuthBytes, httpConns, httpRefused} {
 		ch <- d
 	}
 }
@@ -206,9 +208,15 @@ func (c signalingCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c signalingCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	s.connsMu.Lock()
-	conns := len(s.conns)
+	conns, tcp := len(s.conns), 0
+	for _, n := range s.perIP {
+		tcp += n
+	}
 	s.connsMu.Unlock()
 	ch <- prometheus.MustNewConstMetric(connectionsOpen, prometheus.GaugeValue, float64(conns))
+	ch <- prometheus.MustNewConstMetric(httpConns, prometheus.GaugeValue, float64(tcp))
+	ch <- prometheus.MustNewConstMetric(httpRefused, prometheus.CounterValue, float64(s.refusedPerIP.Load()), "per_ip")
+	ch <- prometheus.MustNewConstMetric(httpRefused, prometheus.CounterValue, float64(s.refusedFiles.Load()), "open_files")
 	n := s.reg.counts()
 	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(n.attached), "connected")
 	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(n.detached), "reconnecting")

@@ -59,8 +59,11 @@ type Server struct {
 
 	connsMu sync.Mutex
 	conns   map[*rpc.Conn]struct{}
-	perIP   map[netip.Addr]int
+	perIP   map[netip.Addr]int // HTTP connections (WebSockets included) by source address
 	wg      sync.WaitGroup
+
+	files *fileBudget // descriptors for connections (listener.go)
+	refusals
 }
 
 // New checks cfg and builds a server; nothing listens yet.
@@ -83,6 +86,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		drained: make(chan struct{}),
 		conns:   make(map[*rpc.Conn]struct{}),
 		perIP:   make(map[netip.Addr]int),
+		files:   newFileBudget(log),
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -193,14 +197,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.StartTURN(); err != nil {
 		return err
 	}
+	ln = &guardedListener{Listener: ln, s: s, files: s.files}
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls)
 	}
-	hs := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	hs := s.HTTPServer(s.Handler())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -210,6 +211,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-s.drained:
 	}
 	return s.shutdown(hs)
+}
+
+// HTTPServer serves h with the configured HTTP timeouts: a request's
+// headers and body must arrive within --http-read-timeout, its answer be
+// written within --http-write-timeout (a WebSocket sets its own deadlines
+// once upgraded), and a keep-alive connection may idle --http-idle-timeout
+// between requests.
+func (s *Server) HTTPServer(h http.Handler) *http.Server {
+	l := s.cfg.Limits
+	return &http.Server{
+		Handler:      h,
+		ReadTimeout:  l.HTTPReadTimeout,
+		WriteTimeout: l.HTTPWriteTimeout,
+		IdleTimeout:  l.HTTPIdleTimeout,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
 }
 
 // shutdown stops accepting, tells every room it is closing, closes every

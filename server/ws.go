@@ -23,13 +23,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	remote := remoteAddr(r)
-	if !s.acquireIP(remote) {
-		http.Error(w, fmt.Sprintf("too many connections from %s (limit %d)", remote, s.cfg.Limits.MaxConnsPerIP), http.StatusTooManyRequests)
-		return
-	}
 	ws, err := s.upgrader.Upgrade(w, r)
 	if err != nil {
-		s.releaseIP(remote)
 		s.log.Debug("websocket upgrade failed", "remote", remote, "err", err)
 		return // the upgrader has answered
 	}
@@ -38,7 +33,6 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 
 // serveConn runs one upgraded connection until it closes.
 func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
-	defer s.releaseIP(remote)
 	l := s.cfg.Limits
 	conn := rpc.NewConn(ws, rpc.ConnConfig{
 		ReadLimit:        l.MaxFrameBytes,
@@ -89,25 +83,6 @@ func (s *Server) untrack(c *rpc.Conn) {
 	delete(s.conns, c)
 	s.connsMu.Unlock()
 	s.wg.Done()
-}
-
-// acquireIP counts a connection against its source address's cap.
-func (s *Server) acquireIP(ip netip.Addr) bool {
-	s.connsMu.Lock()
-	defer s.connsMu.Unlock()
-	if s.perIP[ip] >= s.cfg.Limits.MaxConnsPerIP {
-		return false
-	}
-	s.perIP[ip]++
-	return true
-}
-
-func (s *Server) releaseIP(ip netip.Addr) {
-	s.connsMu.Lock()
-	defer s.connsMu.Unlock()
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
-	}
 }
 
 // remoteAddr is the peer address of the TCP connection. Proxy headers are
