@@ -121,6 +121,11 @@ type Limits struct {
 	ResumeWindow   time.Duration `koanf:"resume-window"`
 	ReplayMessages int           `koanf:"replay-messages"`
 	ReplayBytes    int           `koanf:"replay-bytes"`
+	// MaxDetachedPerIP and MaxDetachedPerIdentity bound the sessions held
+	// for a resume with no connection (see detached.go); they count
+	// against MaxConnsPerIP too.
+	MaxDetachedPerIP       int `koanf:"max-detached-per-ip"`
+	MaxDetachedPerIdentity int `koanf:"max-detached-per-identity"`
 
 	// PreAuthQueueBytes and PreAuthMaxBatch bound a connection until
 	// session.connect succeeds (see rpc.PreAuthLimits): a client without
@@ -166,33 +171,35 @@ func DefaultConfig() Config {
 			MaxStreamsPerIP:           t.MaxStreamsPerIP,
 		},
 		Limits: Limits{
-			MaxFrameBytes:      64 << 10,
-			MaxSDPBytes:        64 << 10,
-			MaxCandidateBytes:  1024,
-			MaxMetadataBytes:   4 << 10,
-			MaxRoomsPerSession: 16,
-			MaxCallsPerSession: 16,
-			MaxPresenceFollows: 1000,
-			MaxPeersPerRoom:    16,
-			MaxRooms:           100_000,
-			MaxConnsPerIP:      100,
-			RatePerSecond:      50,
-			RateBurst:          200,
-			AuthTimeout:        10 * time.Second,
-			EmptyRoomTTL:       5 * time.Minute,
-			QueueMessages:      1024,
-			QueueBytes:         4 << 20,
-			PreAuthQueueBytes:  8 << 10,
-			PreAuthMaxBatch:    4,
-			HTTPReadTimeout:    10 * time.Second,
-			HTTPWriteTimeout:   15 * time.Second,
-			HTTPIdleTimeout:    30 * time.Second,
-			WriteTimeout:       10 * time.Second,
-			PingInterval:       20 * time.Second,
-			PongTimeout:        45 * time.Second,
-			ResumeWindow:       30 * time.Second,
-			ReplayMessages:     256,
-			ReplayBytes:        256 << 10,
+			MaxFrameBytes:          64 << 10,
+			MaxSDPBytes:            64 << 10,
+			MaxCandidateBytes:      1024,
+			MaxMetadataBytes:       4 << 10,
+			MaxRoomsPerSession:     16,
+			MaxCallsPerSession:     16,
+			MaxPresenceFollows:     1000,
+			MaxPeersPerRoom:        16,
+			MaxRooms:               100_000,
+			MaxConnsPerIP:          100,
+			RatePerSecond:          50,
+			RateBurst:              200,
+			AuthTimeout:            10 * time.Second,
+			EmptyRoomTTL:           5 * time.Minute,
+			QueueMessages:          1024,
+			QueueBytes:             4 << 20,
+			PreAuthQueueBytes:      8 << 10,
+			PreAuthMaxBatch:        4,
+			HTTPReadTimeout:        10 * time.Second,
+			HTTPWriteTimeout:       15 * time.Second,
+			HTTPIdleTimeout:        30 * time.Second,
+			WriteTimeout:           10 * time.Second,
+			PingInterval:           20 * time.Second,
+			PongTimeout:            45 * time.Second,
+			ResumeWindow:           30 * time.Second,
+			ReplayMessages:         256,
+			ReplayBytes:            256 << 10,
+			MaxDetachedPerIP:       32,
+			MaxDetachedPerIdentity: 8,
 		},
 	}
 }
@@ -283,6 +290,8 @@ func (c *Config) Validate() error {
 		{"limits.resume-window", float64(l.ResumeWindow)},
 		{"limits.replay-messages", float64(l.ReplayMessages)},
 		{"limits.replay-bytes", float64(l.ReplayBytes)},
+		{"limits.max-detached-per-ip", float64(l.MaxDetachedPerIP)},
+		{"limits.max-detached-per-identity", float64(l.MaxDetachedPerIdentity)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {

@@ -85,14 +85,22 @@ func addrOf(a net.Addr) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
-// acquireConn counts a connection against its source address's cap.
+// acquireConn counts a connection against its source address's cap, which
+// the address's detached sessions count against too: when they fill it,
+// the oldest of them ends to make room (see detached.go).
 func (s *Server) acquireConn(ip netip.Addr) bool {
+	limit := s.cfg.Limits.MaxConnsPerIP
 	s.connsMu.Lock()
-	defer s.connsMu.Unlock()
-	if s.perIP[ip] >= s.cfg.Limits.MaxConnsPerIP {
+	open := s.perIP[ip]
+	if open >= limit {
+		s.connsMu.Unlock()
 		return false
 	}
 	s.perIP[ip]++
+	s.connsMu.Unlock()
+	if open+s.detachedFrom(ip) >= limit {
+		s.makeRoomFor(ip)
+	}
 	return true
 }
 

@@ -84,6 +84,9 @@ type rpcMetrics struct {
 	rateLimited prometheus.Counter
 	sessions    *prometheus.CounterVec
 	resumes     *prometheus.CounterVec
+	// detachedEnded counts the detached sessions ended before their
+	// window passed, by the cap they were over (detached.go).
+	detachedEnded *prometheus.CounterVec
 }
 
 func newRPCMetrics() *rpcMetrics {
@@ -105,6 +108,10 @@ func newRPCMetrics() *rpcMetrics {
 			Name: "parley_sessions_total",
 			Help: "session.connect answers (resumes included), by result (ok, or the error's reason such as unauthenticated or draining).",
 		}, []string{"result"}),
+		detachedEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_detached_sessions_ended_total",
+			Help: "Dropped sessions ended before their resume window passed, by the cap they were over (address: --max-detached-per-ip, or --max-conns-per-ip when a new connection needed room; identity: --max-detached-per-identity).",
+		}, []string{"cap"}),
 		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_resumes_total",
 			Help: "session.connect with resume, by result (ok; session_not_found: the window passed; resume_gap: the missed notifications were no longer buffered; unauthenticated: a wrong token).",
@@ -117,7 +124,9 @@ func (m *rpcMetrics) register(reg *prometheus.Registry) {
 	// before the first event instead of no data.
 	m.sessions.WithLabelValues("ok")
 	m.resumes.WithLabelValues("ok")
-	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.sessions, m.resumes)
+	m.detachedEnded.WithLabelValues(capAddress)
+	m.detachedEnded.WithLabelValues(capIdentity)
+	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.sessions, m.resumes, m.detachedEnded)
 }
 
 // resumed counts a resume's outcome.

@@ -34,7 +34,8 @@ type registry struct {
 	mu         sync.Mutex
 	byID       map[string]*session
 	byIdentity map[string][]*session
-	pres       presenceState // presence.go
+	detached   detachedSessions // detached.go
+	pres       presenceState    // presence.go
 }
 
 func newRegistry() *registry {
@@ -71,6 +72,7 @@ func (s *Server) openSession(st *connState, identity string, grants Grants) (*se
 		id:          newID(20),
 		peerID:      newID(12),
 		identity:    identity,
+		remote:      st.remote,
 		resumeToken: newID(43),
 		grants:      grants,
 		conn:        st.conn,
@@ -119,6 +121,9 @@ func (s *Server) replaceLocked(old *session) {
 func (s *Server) endLocked(sess *session, reason api.PeerLeftReason) *rpc.Conn {
 	if sess.state == sessionEnded {
 		return nil
+	}
+	if sess.state == sessionDetached {
+		s.reg.detached.remove(sess)
 	}
 	sess.state = sessionEnded
 	if sess.window != nil {
@@ -177,6 +182,7 @@ func (s *Server) connEnded(sess *session, conn *rpc.Conn, reason rpc.CloseReason
 	sess.detachedBy = conn
 	s.hub.setPeerState(sess, api.PeerStateReconnecting)
 	sess.log.Info("session detached; resumable", "reason", reason.String(), "window", s.cfg.Limits.ResumeWindow)
+	s.detachLocked(sess)
 }
 
 // expire ends a session that did not resume within its window; by is the
@@ -248,7 +254,11 @@ func (s *Server) resume(st *connState, p *api.SessionConnectParams) (*session, e
 	}
 	sess.mu.Unlock()
 	wasDetached := sess.state == sessionDetached
+	if wasDetached {
+		reg.detached.remove(sess)
+	}
 	sess.state = sessionAttached
+	sess.remote = st.remote
 	if sess.window != nil {
 		sess.window.Stop()
 		sess.window = nil

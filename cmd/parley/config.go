@@ -155,6 +155,10 @@ func configFlags(fs *pflag.FlagSet) map[string]string {
 	bind("limits.replay-messages", "replay-messages")
 	fs.Int("replay-bytes", l.ReplayBytes, "bytes of notifications kept per session for a resume's replay (at most --queue-bytes)")
 	bind("limits.replay-bytes", "replay-bytes")
+	fs.Int("max-detached-per-ip", l.MaxDetachedPerIP, "dropped sessions one source address may hold for a resume (beyond: its oldest ends); they count against --max-conns-per-ip too")
+	bind("limits.max-detached-per-ip", "max-detached-per-ip")
+	fs.Int("max-detached-per-identity", l.MaxDetachedPerIdentity, "dropped sessions one identity may hold for a resume (beyond: its oldest ends)")
+	bind("limits.max-detached-per-identity", "max-detached-per-identity")
 	return keys
 }
 
