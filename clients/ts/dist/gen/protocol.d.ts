@@ -716,4 +716,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "79611a1a34e8ee8d99332858285703837e5230209cb67fa44624cf639242f540";
+export declare const PROTOCOL_HASH = "7818e4b0b6c622b2d3130f48643a163f50b5b8886967f7949579bed1e59c80ca";
