@@ -2,14 +2,11 @@ package abuse
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -70,29 +67,6 @@ func (tg *target) dialWS(from string, rcvbuf int) (*websocket.Conn, error) {
 	}
 	ws, _, err := d.Dial(tg.URL(), nil)
 	return ws, err
-}
-
-// closedByServer reports whether the server has closed c: a read returns
-// EOF or a reset within a millisecond. What c received is discarded.
-func closedByServer(c net.Conn) bool {
-	buf := make([]byte, 64<<10)
-	for {
-		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
-		if _, err := c.Read(buf); err != nil {
-			return !errors.Is(err, os.ErrDeadlineExceeded)
-		}
-	}
-}
-
-// countOpen counts the connections the server still holds open.
-func countOpen[C net.Conn](conns []C) int {
-	n := 0
-	for _, c := range conns {
-		if !closedByServer(c) {
-			n++
-		}
-	}
-	return n
 }
 
 // get runs GET path on a fresh connection from the address from and
