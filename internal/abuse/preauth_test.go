@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,43 +84,34 @@ func TestPreAuthDiscoverLoops(t *testing.T) {
 	loops, hold := size(4, 40), time.Duration(size(1, 5))*time.Second
 	tg := start(t, 4096, "--no-turn", "--log-level", "warn")
 	s := tg.siege(t)
-	ctx, stop := context.WithCancel(context.Background())
 	var received, documents, conns atomic.Int64
-	var wg sync.WaitGroup
-	for i := range loops {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				ws, err := tg.dialWS(source(i%4), 0)
-				if err != nil {
-					time.Sleep(10 * time.Millisecond) // refused: over the address's cap
-					continue
-				}
-				conns.Add(1)
-				for id := 0; ctx.Err() == nil; id++ {
-					req := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"rpc.discover"}`, id)
-					if ws.WriteMessage(websocket.TextMessage, []byte(req)) != nil {
-						break
-					}
-					_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-					_, reply, err := ws.ReadMessage()
-					if err != nil {
-						break
-					}
-					received.Add(int64(len(reply)))
-					if !bytes.Contains(reply, []byte(`"result"`)) {
-						break // refused: a new connection for the next copy
-					}
-					documents.Add(1)
-				}
-				_ = ws.NetConn().Close()
+	during := s.hold(t, loops, hold, func(ctx context.Context, i int) {
+		for ctx.Err() == nil {
+			ws, err := tg.dialWS(source(i%4), 0)
+			if err != nil {
+				time.Sleep(10 * time.Millisecond) // refused: over the address's cap
+				continue
 			}
-		})
-	}
-	time.Sleep(hold / 2)
-	during := s.during(t)
-	time.Sleep(hold / 2)
-	stop()
-	wg.Wait()
+			conns.Add(1)
+			for id := 0; ctx.Err() == nil; id++ {
+				req := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"rpc.discover"}`, id)
+				if ws.WriteMessage(websocket.TextMessage, []byte(req)) != nil {
+					break
+				}
+				_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, reply, err := ws.ReadMessage()
+				if err != nil {
+					break
+				}
+				received.Add(int64(len(reply)))
+				if !bytes.Contains(reply, []byte(`"result"`)) {
+					break // refused: a new connection for the next copy
+				}
+				documents.Add(1)
+			}
+			_ = ws.NetConn().Close()
+		}
+	})
 	secs := hold.Seconds()
 	t.Logf("%d loops: %.1f MB/s to unauthenticated clients, %.0f documents/s over %.0f connections/s",
 		loops, float64(received.Load())/secs/1e6, float64(documents.Load())/secs, float64(conns.Load())/secs)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,28 +23,19 @@ func TestUnknownMethodFlood(t *testing.T) {
 	tg := start(t, 4096, "--no-turn", "--log-level", "warn")
 	s := tg.siege(t)
 	frame := []byte(fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"nope","params":{"pad":"%s"}}`, strings.Repeat("x", 60_000)))
-	ctx, stop := context.WithCancel(context.Background())
 	var answers, limited, conns atomic.Int64
-	var wg sync.WaitGroup
-	for i := range sockets {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				ws, err := tg.dialWS(source(i%2), 0)
-				if err != nil {
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				conns.Add(1)
-				flood(ctx, ws, frame, &answers, &limited)
-				_ = ws.NetConn().Close()
+	during := s.hold(t, sockets, hold, func(ctx context.Context, i int) {
+		for ctx.Err() == nil {
+			ws, err := tg.dialWS(source(i%2), 0)
+			if err != nil {
+				time.Sleep(10 * time.Millisecond)
+				continue
 			}
-		})
-	}
-	time.Sleep(hold / 2)
-	during := s.during(t)
-	time.Sleep(hold / 2)
-	stop()
-	wg.Wait()
+			conns.Add(1)
+			flood(ctx, ws, frame, &answers, &limited)
+			_ = ws.NetConn().Close()
+		}
+	})
 	secs := hold.Seconds()
 	t.Logf("%d sockets: %.0f answers/s, %.0f of them 429, over %d connections",
 		sockets, float64(answers.Load())/secs, float64(limited.Load())/secs, conns.Load())

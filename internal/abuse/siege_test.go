@@ -1,6 +1,8 @@
 package abuse
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
 )
@@ -29,6 +31,23 @@ func (s *siege) during(t *testing.T) usage {
 	checkLatency(t, "during the attack", s.baseline, s.probe.latency(t, 21))
 	u := s.tg.usage(t)
 	t.Logf("usage before the attack: %v; during: %v", s.before, u)
+	return u
+}
+
+// hold runs attack on n goroutines for d, each until its context ends,
+// checks the probe halfway (during) and returns the usage then.
+func (s *siege) hold(t *testing.T, n int, d time.Duration, attack func(ctx context.Context, i int)) usage {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { attack(ctx, i) })
+	}
+	time.Sleep(d / 2)
+	u := s.during(t)
+	time.Sleep(d / 2)
+	stop()
+	wg.Wait()
 	return u
 }
 
