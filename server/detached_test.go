@@ -15,17 +15,21 @@ func TestDetachedCaps(t *testing.T) {
 		c.Limits.MaxDetachedPerIP, c.Limits.MaxDetachedPerIdentity, c.Limits.MaxConnsPerIP = 3, 2, 6
 	})
 	reconnecting := func() float64 { return scrape(t, ts)[`parley_sessions_active{state=reconnecting}`] }
+	// drop drops the peers' connections one at a time, in order, each
+	// noticed before the next (the caps then end what is over them).
 	drop := func(peers ...*peer) {
 		t.Helper()
-		want := reconnecting() + float64(len(peers))
 		for _, p := range peers {
+			m := scrape(t, ts)
+			want := m[`parley_detached_sessions_ended_total{cap=address}`] + m[`parley_detached_sessions_ended_total{cap=identity}`] +
+				m[`parley_sessions_active{state=reconnecting}`] + 1
 			_ = p.Close()
+			eventually(t, "the drop to be noticed", func() bool {
+				m := scrape(t, ts)
+				return m[`parley_detached_sessions_ended_total{cap=address}`]+m[`parley_detached_sessions_ended_total{cap=identity}`]+
+					m[`parley_sessions_active{state=reconnecting}`] >= want
+			})
 		}
-		// Each drop is noticed; the caps then end what is over them.
-		eventually(t, "the drops to be noticed", func() bool {
-			return scrape(t, ts)[`parley_detached_sessions_ended_total{cap=address}`]+
-				scrape(t, ts)[`parley_detached_sessions_ended_total{cap=identity}`]+reconnecting() >= want
-		})
 	}
 	resumable := func(p *peer) bool {
 		c := ts.dial(t, nil)
