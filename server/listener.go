@@ -34,19 +34,19 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		if err != nil {
 			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				l.files.shed(l.Listener)
-				l.s.refusedFiles.Add(1)
+				l.s.refusedConns.files.Add(1)
 				continue
 			}
 			return nil, err
 		}
 		if !l.files.admit() {
-			l.s.refusedFiles.Add(1)
+			l.s.refusedConns.files.Add(1)
 			_ = c.Close()
 			continue
 		}
 		ip := addrOf(c.RemoteAddr())
 		if !l.s.acquireConn(ip) {
-			l.s.refusedPerIP.Add(1)
+			l.s.refusedConns.perIP.Add(1)
 			l.files.closed()
 			_ = c.Close()
 			l.s.log.Debug("connection refused: its address is at its cap", "remote", ip, "limit", l.s.cfg.Limits.MaxConnsPerIP)
@@ -219,8 +219,9 @@ func (b *fileBudget) shed(ln net.Listener) {
 	b.mu.Unlock()
 }
 
-// refusal counters for /metrics.
-type refusals struct {
-	refusedPerIP atomic.Uint64
-	refusedFiles atomic.Uint64
+// connRefusals count the connections guardedListener closed at accept,
+// by reason, for /metrics.
+type connRefusals struct {
+	perIP atomic.Uint64
+	files atomic.Uint64
 }

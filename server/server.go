@@ -62,8 +62,8 @@ type Server struct {
 	perIP   map[netip.Addr]int // HTTP connections (WebSockets included) by source address
 	wg      sync.WaitGroup
 
-	files *fileBudget // descriptors for connections (listener.go)
-	refusals
+	files        *fileBudget // descriptors for connections (listener.go)
+	refusedConns connRefusals
 }
 
 // New checks cfg and builds a server; nothing listens yet.
