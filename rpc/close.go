@@ -19,7 +19,8 @@ const (
 	CloseUnauthenticated                    // 4001: credentials refused
 	CloseAuthTimeout                        // 4002: no session.connect in time
 	CloseReplaced                           // 4008: the same session connected elsewhere
-	CloseSlowConsumer                       // 4009: the client did not read fast enough
+	CloseSlowConsumer                       // 4009: the outbound queue filled: the client fell behind a burst
+	CloseWriteTimeout                       // 4011: a write did not complete in time: the client stopped reading
 	ClosePingTimeout                        // 4010: no pong (or any frame) within the pong timeout
 	CloseRateLimited                        // 4029: far over the request rate limit
 	CloseDraining                           // 4503: the server is shutting down and takes no new sessions
@@ -41,6 +42,7 @@ var closeReasons = [numCloseReasons]struct {
 	CloseAuthTimeout:     {"auth_timeout", 4002},
 	CloseReplaced:        {"replaced", 4008},
 	CloseSlowConsumer:    {"slow_consumer", 4009},
+	CloseWriteTimeout:    {"write_timeout", 4011},
 	ClosePingTimeout:     {"ping_timeout", 4010},
 	CloseRateLimited:     {"rate_limited", 4029},
 	CloseDraining:        {"draining", 4503},
@@ -61,6 +63,12 @@ func (r CloseReason) Code() int {
 		return websocket.CloseInternalServerErr
 	}
 	return closeReasons[r].code
+}
+
+// cutOff reports a reason that drops what is queued: the client cannot or
+// will not read it.
+func (r CloseReason) cutOff() bool {
+	return r == CloseSlowConsumer || r == CloseWriteTimeout || r == ClosePeerGone
 }
 
 // CloseReasons lists every reason, for docs and metric pre-registration.

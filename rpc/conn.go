@@ -23,12 +23,29 @@ type ConnConfig struct {
 	ReadLimit        int64         // largest inbound frame; over it the connection closes with 1009 (default 64 KiB)
 	MaxQueueMessages int           // outbound frames waiting to be written (default 1024)
 	MaxQueueBytes    int           // outbound bytes waiting to be written (default 4 MiB)
-	WriteTimeout     time.Duration // one frame's write deadline; missing it closes as slow_consumer (default 10s)
+	WriteTimeout     time.Duration // one frame's write deadline; missing it closes as write_timeout (default 10s)
 	PingInterval     time.Duration // how often the server pings (default 20s)
 	PongTimeout      time.Duration // silence after which the client is gone: no pong nor frame (default 45s)
-	Logger           *slog.Logger
-	OnClose          func(CloseReason) // called once, after the connection is closed
-	Stats            *Stats            // shared counters to add to (nil: none)
+	// PreAuth bounds the connection until Authenticated is called; the
+	// zero value puts no connection on probation.
+	PreAuth PreAuthLimits
+	Logger  *slog.Logger
+	OnClose func(CloseReason) // called once, after the connection is closed
+	Stats   *Stats            // shared counters to add to (nil: none)
+}
+
+// PreAuthLimits bound a connection that has not authenticated, so that a
+// client without credentials costs the server little whatever it sends:
+//   - one request in flight: the next frame is read only once the reply to
+//     the previous one is written, so a client that does not read stalls
+//     itself, not the server;
+//   - at most QueueBytes of outbound queue (over it: slow_consumer), but
+//     for one reply that AllowReply lets through (a document the server
+//     sends as is);
+//   - batches of at most MaxBatch requests.
+type PreAuthLimits struct {
+	QueueBytes int
+	MaxBatch   int
 }
 
 // Defaults of ConnConfig.
@@ -42,8 +59,14 @@ const (
 )
 
 // closeGrace is how long a closing connection waits for the client's close
-// frame (and flushes what is queued) before dropping the TCP connection.
+// frame (and flushes what is queued) before dropping the TCP connection. A
+// slow consumer's write in progress gets as long to finish, so that the
+// close frame can follow it and tell the client why.
 const closeGrace = time.Second
+
+// errCutOff is why a writer stops between two frames: the connection is
+// being cut off. What it wrote is intact, so a close frame may follow.
+var errCutOff = errors.New("rpc: connection cut off")
 
 func (c *ConnConfig) setDefaults() {
 	setDefault(&c.ReadLimit, DefaultReadLimit)
@@ -89,6 +112,10 @@ type Conn struct {
 	closeText  string
 	closed     chan struct{} // made on demand by Done: few callers want it
 	cancel     context.CancelFunc
+	resumeAt   time.Time // Throttle: read no frame before then
+	preAuth    bool      // on probation until Authenticated (cfg.PreAuth)
+	allowance  int       // AllowReply: bytes the next frame may exceed cfg.PreAuth.QueueBytes by
+	written    sync.Cond // on mu: the writer went idle or the connection closed
 
 	writers sync.WaitGroup // writer goroutines; Serve waits for the last one
 }
@@ -98,7 +125,42 @@ func NewConn(ws *websocket.Conn, cfg ConnConfig) *Conn {
 	cfg.setDefaults()
 	ws.SetReadLimit(cfg.ReadLimit)
 	out, _ := ws.UnderlyingConn().(*batchConn)
-	return &Conn{ws: ws, out: out, cfg: cfg, cancel: func() {}}
+	c := &Conn{ws: ws, out: out, cfg: cfg, cancel: func() {}, preAuth: cfg.PreAuth.QueueBytes > 0}
+	c.written.L = &c.mu
+	return c
+}
+
+// Authenticated lifts the PreAuth limits: the client has shown
+// credentials. Call it before the reply that says so is queued.
+func (c *Conn) Authenticated() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.preAuth, c.allowance = false, 0
+}
+
+// AllowReply lets the reply to the request being handled exceed the
+// PreAuth queue bound by n bytes.
+func (c *Conn) AllowReply(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.allowance = n
+}
+
+// probation reports whether the PreAuth limits apply.
+func (c *Conn) probation() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.preAuth
+}
+
+// waitWritten waits until what is queued is written (the writer went
+// idle) or the connection closes.
+func (c *Conn) waitWritten() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.writing && !c.closing {
+		c.written.Wait()
+	}
 }
 
 type connKey struct{}
@@ -141,6 +203,7 @@ func (c *Conn) Serve(ctx context.Context, mux *Mux) CloseReason {
 
 func (c *Conn) readLoop(ctx context.Context, mux *Mux) {
 	for {
+		c.waitThrottle()
 		typ, r, err := c.ws.NextReader()
 		if err == nil {
 			err = c.handleMessage(ctx, mux, typ, r)
@@ -170,8 +233,16 @@ func (c *Conn) handleMessage(ctx context.Context, mux *Mux, typ int, r io.Reader
 		c.Close(CloseUnsupportedData, "binary frames are not supported; send JSON-RPC as text frames")
 		return nil
 	}
-	if reply := dispatch(ctx, mux, buf.Bytes()); reply != nil {
+	maxBatch, probation := MaxBatch, c.probation()
+	if probation {
+		maxBatch = c.cfg.PreAuth.MaxBatch
+		c.cfg.Stats.preAuthIn(buf.Len())
+	}
+	if reply := dispatch(ctx, mux, buf.Bytes(), maxBatch); reply != nil {
 		_ = c.enqueue(reply)
+	}
+	if probation {
+		c.waitWritten() // one request in flight
 	}
 	return nil
 }
@@ -188,9 +259,9 @@ func (c *Conn) handleMessage(ctx context.Context, mux *Mux, typ int, r io.Reader
 // A dispatcher keeps its grown stack between frames; the GC shrinks it once
 // it idles, and after dispatcherIdle without work it exits, so a burst of
 // dispatchers does not outlive the burst.
-func dispatch(ctx context.Context, mux *Mux, frame []byte) []byte {
+func dispatch(ctx context.Context, mux *Mux, frame []byte, maxBatch int) []byte {
 	j := dispatchJobs.Get().(*dispatchJob)
-	j.ctx, j.mux, j.frame = ctx, mux, frame
+	j.ctx, j.mux, j.frame, j.maxBatch = ctx, mux, frame, maxBatch
 	select {
 	case idleDispatchers <- j:
 	default:
@@ -208,11 +279,12 @@ const dispatcherIdle = time.Second
 
 // dispatchJob is one frame handed to a dispatcher; done signals its reply.
 type dispatchJob struct {
-	ctx   context.Context
-	mux   *Mux
-	frame []byte
-	reply []byte
-	done  chan struct{}
+	ctx      context.Context
+	mux      *Mux
+	frame    []byte
+	maxBatch int
+	reply    []byte
+	done     chan struct{}
 }
 
 var dispatchJobs = sync.Pool{New: func() any { return &dispatchJob{done: make(chan struct{}, 1)} }}
@@ -225,7 +297,7 @@ func dispatcher(j *dispatchJob) {
 	idle := time.NewTimer(dispatcherIdle)
 	defer idle.Stop()
 	for {
-		j.reply = j.mux.Dispatch(j.ctx, j.frame)
+		j.reply = j.mux.dispatch(j.ctx, j.frame, j.maxBatch)
 		j.done <- struct{}{}
 		idle.Reset(dispatcherIdle)
 		select {
@@ -233,6 +305,31 @@ func dispatcher(j *dispatchJob) {
 		case <-idle.C:
 			return
 		}
+	}
+}
+
+// Throttle stops reading the connection for d (from now): frames wait in
+// TCP's buffers, and a client that floods is held back by its own socket.
+// Closing the connection ends the pause.
+func (c *Conn) Throttle(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.resumeAt = time.Now().Add(d)
+}
+
+// waitThrottle waits out a pause Throttle set.
+func (c *Conn) waitThrottle() {
+	c.mu.Lock()
+	d := time.Until(c.resumeAt)
+	c.mu.Unlock()
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.Done():
 	}
 }
 
@@ -306,6 +403,7 @@ func (c *Conn) writeLoop() {
 		c.pingDue = false
 		if !ping && len(c.queue) == 0 {
 			c.writing = false // decided under mu: a later enqueue starts a new writer
+			c.written.Broadcast()
 			c.mu.Unlock()
 			return
 		}
@@ -317,53 +415,58 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		}
-		if !c.flush(c.cfg.WriteTimeout) {
-			c.finish(false)
+		if err := c.flush(c.cfg.WriteTimeout); err != nil {
+			c.finish(err == errCutOff)
 			return
 		}
 	}
 }
 
-// flush writes everything queued; false when the connection broke. What
-// is taken from the queue at once goes out in one write (see batchConn).
-func (c *Conn) flush(timeout time.Duration) bool {
+// flush writes everything queued. It returns errCutOff when the
+// connection is cut off between two frames, and a write's error when the
+// stream broke (the connection is then closing). What is taken from the
+// queue at once goes out in one write (see batchConn).
+func (c *Conn) flush(timeout time.Duration) error {
 	for {
 		batch := c.take()
 		if batch == nil {
-			return true
+			return nil
 		}
 		c.out.hold()
-		ok := c.writeFrames(batch, timeout)
+		err := c.writeFrames(batch, timeout)
 		c.recycle(batch)
-		if err := c.out.release(ok); err != nil && ok {
-			c.Close(writeFailure(err), "")
-			ok = false
+		if rerr := c.out.release(err == nil); rerr != nil && err == nil {
+			c.Close(writeFailure(rerr), "")
+			err = rerr
 		}
-		if !ok {
-			return false
+		if err != nil {
+			return err
 		}
 	}
 }
 
-// writeFrames writes frames; false when the connection broke or was cut off.
-func (c *Conn) writeFrames(frames [][]byte, timeout time.Duration) bool {
+// writeFrames writes frames, as flush.
+func (c *Conn) writeFrames(frames [][]byte, timeout time.Duration) error {
 	for _, frame := range frames {
-		if c.aborted() {
-			return false
+		if c.cutOff() {
+			return errCutOff
 		}
 		_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
 		if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
 			c.Close(writeFailure(err), "")
-			return false
+			return err
 		}
 	}
-	return !c.aborted()
+	if c.cutOff() {
+		return errCutOff
+	}
+	return nil
 }
 
 func writeFailure(err error) CloseReason {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return CloseSlowConsumer
+		return CloseWriteTimeout
 	}
 	return ClosePeerGone
 }
@@ -400,15 +503,19 @@ func (c *Conn) recycle(batch [][]byte) {
 	}
 }
 
-// finish ends the writer: unless the stream is broken it flushes what is
-// queued (a room.closed before a going_away, say) and sends the close
-// frame, then gives the reader closeGrace to see the client's reply.
-func (c *Conn) finish(writable bool) {
+// finish ends the writer. Unless the stream is broken (a write failed
+// midway: intact is false) it sends the close frame, after what is queued
+// (a room.closed before a going_away) unless the client is cut off for not
+// reading; then it gives the reader closeGrace to see the client's reply.
+// A slow consumer's close frame is best effort: it goes out only if its
+// socket takes it within closeGrace.
+func (c *Conn) finish(intact bool) {
 	c.mu.Lock()
 	reason, text := c.reason, c.closeText
 	c.mu.Unlock()
 	grace := time.Now().Add(closeGrace)
-	if writable && reason != CloseSlowConsumer && reason != ClosePeerGone && c.flush(closeGrace) {
+	sendsFrame := reason != ClosePeerGone && reason != CloseWriteTimeout
+	if intact && sendsFrame && c.flush(closeGrace) == nil {
 		if text == "" {
 			text = reason.String()
 		}
@@ -437,6 +544,7 @@ func (c *Conn) Close(reason CloseReason, text string) {
 		go c.writeLoop()
 	}
 	c.closing, c.reason, c.closeText = true, reason, truncateCloseText(text)
+	c.written.Broadcast()
 	if c.closed != nil {
 		close(c.closed)
 	}
@@ -444,10 +552,16 @@ func (c *Conn) Close(reason CloseReason, text string) {
 		c.ping.Stop()
 	}
 	c.cancel()
-	if reason == CloseSlowConsumer || reason == ClosePeerGone {
+	if reason.cutOff() {
 		c.queue, c.queueBytes = nil, 0
-		// Unblock a writer stuck on a client that does not read.
-		_ = c.ws.UnderlyingConn().SetWriteDeadline(time.Now())
+		// Unblock a writer stuck on a client that does not read: at once
+		// when the stream is broken anyway, else after closeGrace, so that
+		// a write in progress may finish and the close frame follow it.
+		deadline := time.Now()
+		if reason == CloseSlowConsumer {
+			deadline = deadline.Add(closeGrace)
+		}
+		_ = c.ws.UnderlyingConn().SetWriteDeadline(deadline)
 	}
 }
 
@@ -484,12 +598,11 @@ func (c *Conn) Reason() CloseReason {
 	return c.reason
 }
 
-// aborted reports a close that drops what is queued: the client cannot
-// or will not read it.
-func (c *Conn) aborted() bool {
+// cutOff reports a close that drops what is queued (CloseReason.cutOff).
+func (c *Conn) cutOff() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.closing && (c.reason == CloseSlowConsumer || c.reason == ClosePeerGone)
+	return c.closing && c.reason.cutOff()
 }
 
 func (c *Conn) isClosing() bool {
@@ -544,12 +657,21 @@ func (c *Conn) enqueue(frame []byte) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue)+1 > c.cfg.MaxQueueMessages || c.queueBytes+len(frame) > c.cfg.MaxQueueBytes {
+	maxBytes := c.cfg.MaxQueueBytes
+	if c.preAuth {
+		maxBytes = c.cfg.PreAuth.QueueBytes + c.allowance
+		c.allowance = 0
+	}
+	if len(c.queue)+1 > c.cfg.MaxQueueMessages || c.queueBytes+len(frame) > maxBytes {
+		preAuth := c.preAuth
 		c.mu.Unlock()
-		c.cfg.Logger.Debug("rpc: outbound queue full", "remote", c.RemoteAddr().String(),
-			"limit_messages", c.cfg.MaxQueueMessages, "limit_bytes", c.cfg.MaxQueueBytes)
+		c.cfg.Logger.Debug("rpc: outbound queue full", "remote", c.RemoteAddr().String(), "pre_auth", preAuth,
+			"limit_messages", c.cfg.MaxQueueMessages, "limit_bytes", maxBytes)
 		c.Close(CloseSlowConsumer, "")
 		return ErrSlowConsumer
+	}
+	if c.preAuth {
+		c.cfg.Stats.preAuthOut(len(frame))
 	}
 	c.queue = append(c.queue, frame)
 	c.queueBytes += len(frame)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/gorilla/websocket"
 )
@@ -260,6 +261,54 @@ func TestConnSlowConsumer(t *testing.T) {
 	}
 }
 
+// TestConnSlowConsumerSeesReason: a client that fell behind a burst is cut
+// off, but a write in progress may finish and the close frame follow it,
+// so the client learns why (issue 16: it saw 1006 and no reason).
+func TestConnSlowConsumerSeesReason(t *testing.T) {
+	url, conns, reasons := wsServer(t, echoMux(), ConnConfig{MaxQueueMessages: 64, MaxQueueBytes: 1 << 20})
+	ws := dial(t, url) // stalls until the queue overflows
+	c := <-conns
+	payload := map[string]string{"sdp": strings.Repeat("v=0 ", 4096)}
+	for deadline := time.Now().Add(10 * time.Second); c.Notify("sdp.offer", payload) == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the queue never filled")
+		}
+	}
+	if code, text := readClose(t, ws); code != 4009 || text != "slow_consumer" {
+		t.Fatalf("close %d %q, want 4009 slow_consumer", code, text)
+	}
+	if got := waitReason(t, reasons); got != CloseSlowConsumer {
+		t.Fatalf("reason %v, want slow_consumer", got)
+	}
+}
+
+// TestConnWriteTimeout: a client that stopped reading altogether, while
+// its queue is far from full, is cut off when a write times out, and that
+// is a reason of its own (write_timeout), not slow_consumer: an operator
+// tells a reader that stopped from one that fell behind a burst.
+func TestConnWriteTimeout(t *testing.T) {
+	var stats Stats
+	url, conns, reasons := wsServer(t, echoMux(), ConnConfig{MaxQueueBytes: 64 << 20, MaxQueueMessages: 100_000, WriteTimeout: 200 * time.Millisecond, Stats: &stats})
+	ws := dial(t, url) // never reads
+	_ = ws.UnderlyingConn().(*net.TCPConn).SetReadBuffer(4096)
+	c := <-conns
+	payload := map[string]string{"sdp": strings.Repeat("v=0 ", 4096)}
+	for range 1000 { // 16 MB: more than the sockets hold, a quarter of the queue
+		if err := c.Notify("sdp.offer", payload); err != nil {
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("Notify: %v, want nil or ErrClosed (once the write timed out)", err)
+			}
+			break
+		}
+	}
+	if got := waitReason(t, reasons); got != CloseWriteTimeout {
+		t.Fatalf("reason %v, want write_timeout", got)
+	}
+	if stats.Closes(CloseWriteTimeout) != 1 || stats.Closes(CloseSlowConsumer) != 0 || stats.DroppedQueueFull.Load() != 0 {
+		t.Fatalf("closes: %d write_timeout, %d slow_consumer; %d dropped for a full queue", stats.Closes(CloseWriteTimeout), stats.Closes(CloseSlowConsumer), stats.DroppedQueueFull.Load())
+	}
+}
+
 func TestCloseReasonsAreDistinct(t *testing.T) {
 	names, codes := map[string]bool{}, map[int]bool{}
 	for _, r := range CloseReasons() {
@@ -406,4 +455,117 @@ func TestConnDone(t *testing.T) {
 		}
 	}
 	waitReason(t, reasons)
+}
+
+// TestConnPreAuth: until Authenticated, a connection gets short batches, a
+// small outbound queue (but for a reply AllowReply lets through) and one
+// request in flight; the bytes it costs are counted. Issue 16: one 3.3 KB
+// frame of 64 rpc.discover made the server queue 4 MB for a socket that
+// never read.
+func TestConnPreAuth(t *testing.T) {
+	var stats Stats
+	calls := make(chan string, 16)
+	m := NewMux()
+	m.Handle("small", func(context.Context, jsontext.Value) (any, error) { calls <- "small"; return "ok", nil })
+	m.Handle("big", func(ctx context.Context, p jsontext.Value) (any, error) {
+		calls <- "big"
+		var args []int
+		_ = json.Unmarshal(p, &args)
+		n := args[0]
+		if n > 1<<20 {
+			ConnFromContext(ctx).AllowReply(n + 100)
+		}
+		return strings.Repeat("x", n), nil
+	})
+	m.Handle("login", func(ctx context.Context, _ jsontext.Value) (any, error) {
+		calls <- "login"
+		ConnFromContext(ctx).Authenticated()
+		return "welcome", nil
+	})
+	cfg := ConnConfig{PreAuth: PreAuthLimits{QueueBytes: 4096, MaxBatch: 2}, Stats: &stats}
+	call := func(ws *websocket.Conn, frame string) string {
+		t.Helper()
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
+			t.Fatal(err)
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, reply, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(reply)
+	}
+	small := `{"jsonrpc":"2.0","method":"small","id":1}`
+	batch3 := "[" + small + "," + small + "," + small + "]"
+
+	t.Run("batches and stats", func(t *testing.T) {
+		url, conns, _ := wsServer(t, m, cfg)
+		ws := dial(t, url)
+		<-conns
+		if got := call(ws, batch3); !strings.Contains(got, "at most 2 requests until the connection authenticates") || len(calls) != 0 {
+			t.Fatalf("a batch of 3 before authenticating: %s, %d calls", got, len(calls))
+		}
+		in, out := stats.PreAuthBytesIn.Load(), stats.PreAuthBytesOut.Load()
+		if got := call(ws, `{"jsonrpc":"2.0","method":"login","id":2}`); !strings.Contains(got, "welcome") {
+			t.Fatalf("login: %s", got)
+		}
+		<-calls
+		if in != uint64(len(batch3)) || out == 0 || stats.PreAuthBytesOut.Load() != out {
+			t.Fatalf("pre-auth bytes in %d (want %d), out %d then %d (the reply to login is not pre-auth)", in, len(batch3), out, stats.PreAuthBytesOut.Load())
+		}
+		if got := call(ws, batch3); strings.Contains(got, "error") {
+			t.Fatalf("a batch of 3 after authenticating: %s", got)
+		}
+		for range 3 {
+			<-calls
+		}
+	})
+
+	t.Run("queue bound", func(t *testing.T) {
+		url, conns, reasons := wsServer(t, m, cfg)
+		ws := dial(t, url)
+		<-conns
+		if got := call(ws, `{"jsonrpc":"2.0","method":"big","params":[3000],"id":1}`); !strings.Contains(got, "xxx") {
+			t.Fatalf("a 3 KB reply: %.100s", got)
+		}
+		<-calls
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","method":"big","params":[5000],"id":2}`))
+		<-calls
+		if got := waitReason(t, reasons); got != CloseSlowConsumer {
+			t.Fatalf("a 5 KB reply over a 4 KiB pre-auth queue: %v, want slow_consumer", got)
+		}
+	})
+
+	t.Run("one request in flight", func(t *testing.T) {
+		url, conns, _ := wsServer(t, m, cfg)
+		ws := dial(t, url) // reads nothing until the end
+		conn := <-conns
+		// A reply larger than the sockets hold blocks the writer: the next
+		// request is not read meanwhile.
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","method":"big","params":[16000000],"id":1}`))
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(small))
+		if got := <-calls; got != "big" {
+			t.Fatalf("first call %s", got)
+		}
+		for deadline := time.Now().Add(10 * time.Second); stats.PreAuthBytesOut.Load() < 16_000_000; {
+			if time.Now().After(deadline) {
+				t.Fatal("the big reply was not queued")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if len(calls) != 0 {
+			t.Fatal("the next request ran while the reply to the previous one was not written")
+		}
+		for range 2 {
+			_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, _, err := ws.ReadMessage(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := <-calls; got != "small" {
+			t.Fatalf("second call %s", got)
+		}
+		conn.Close(CloseNormal, "")
+	})
 }

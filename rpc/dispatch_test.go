@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -242,17 +243,109 @@ func TestHandlerErrors(t *testing.T) {
 	}
 }
 
+// TestBatchLimit: a batch over the limit is refused whole before any of
+// its requests runs (issue 16: 65 room.create were refused, yet 64 rooms
+// existed afterwards).
 func TestBatchLimit(t *testing.T) {
-	req := `{"jsonrpc":"2.0","method":"get_data","id":1}`
-	m := specMux()
-	ok := "[" + strings.TrimSuffix(strings.Repeat(req+",", MaxBatch), ",") + "]"
-	var replies []jsontext.Value
-	if err := json.Unmarshal(m.Dispatch(context.Background(), []byte(ok)), &replies); err != nil || len(replies) != MaxBatch {
-		t.Fatalf("batch of %d: %d replies, %v", MaxBatch, len(replies), err)
+	ran := 0
+	m := NewMux()
+	m.Handle("count", func(context.Context, jsontext.Value) (any, error) { ran++; return ran, nil })
+	batch := func(n int) []byte {
+		reqs := make([]string, n)
+		for i := range reqs {
+			reqs[i] = fmt.Sprintf(`{"jsonrpc":"2.0","method":"count","id":%d}`, i)
+		}
+		return []byte("[" + strings.Join(reqs, ",") + "]")
 	}
-	over := "[" + strings.Repeat(req+",", MaxBatch) + req + "]"
-	if got := string(m.Dispatch(context.Background(), []byte(over))); !strings.Contains(got, "at most 64") {
-		t.Fatalf("oversized batch: %s", got)
+	for _, tc := range []struct {
+		name      string
+		n, limit  int
+		wantRan   int
+		wantError string
+	}{
+		{"at the limit", MaxBatch, MaxBatch, MaxBatch, ""},
+		{"one over", MaxBatch + 1, MaxBatch, 0, "at most 64 requests"},
+		{"far over", 1000, MaxBatch, 0, "at most 64 requests"},
+		{"empty", 0, MaxBatch, 0, "empty batch"},
+		{"a connection's lower limit", 5, 4, 0, "at most 4 requests until the connection authenticates"},
+		{"within a lower limit", 4, 4, 4, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ran = 0
+			reply := m.dispatch(context.Background(), batch(tc.n), tc.limit)
+			if ran != tc.wantRan {
+				t.Errorf("%d requests ran, want %d", ran, tc.wantRan)
+			}
+			if tc.wantError == "" {
+				var replies []jsontext.Value
+				if err := json.Unmarshal(reply, &replies); err != nil || len(replies) != tc.n {
+					t.Fatalf("%d replies (%v), want %d", len(replies), err, tc.n)
+				}
+				return
+			}
+			if !strings.HasPrefix(string(reply), `{"jsonrpc":"2.0","id":null,"error":{"code":-32600`) || !strings.Contains(string(reply), tc.wantError) {
+				t.Fatalf("reply %s, want one -32600 error saying %q", reply, tc.wantError)
+			}
+		})
+	}
+}
+
+// TestMiddlewareSeesEveryRequest: a request counts with the middleware
+// (a rate limit, say) whatever its method, and so does every invalid frame
+// (issue 16: unknown methods bypassed the rate limiter); each batch element
+// counts on its own.
+func TestMiddlewareSeesEveryRequest(t *testing.T) {
+	var seen []string
+	refuseAll := false
+	m := NewMux()
+	m.Use(func(method string, next MethodFunc) MethodFunc {
+		return func(ctx context.Context, p jsontext.Value) (any, error) {
+			seen = append(seen, method)
+			if refuseAll {
+				return nil, &Error{Code: 429, Message: "slow down"}
+			}
+			return next(ctx, p)
+		}
+	})
+	m.Handle("known", func(context.Context, jsontext.Value) (any, error) { return true, nil })
+	for _, tc := range []struct {
+		frame string
+		seen  []string
+		code  string
+	}{
+		{`{"jsonrpc":"2.0","method":"known","id":1}`, []string{"known"}, ""},
+		{`{"jsonrpc":"2.0","method":"nope","id":1}`, []string{UnknownMethod}, "-32601"},
+		{`{"jsonrpc":"2.0","method":"nope"}`, []string{UnknownMethod}, ""},
+		{`{"jsonrpc":"2.0","method":"known","id":1,"extra":1}`, []string{InvalidRequest}, "-32600"},
+		{`{"jsonrpc":"2.0",`, []string{InvalidRequest}, "-32700"},
+		{`42`, []string{InvalidRequest}, "-32600"},
+		{`[]`, []string{InvalidRequest}, "-32600"},
+		{`[{"jsonrpc":"2.0","method":"known","id":1},{"jsonrpc":"2.0","method":"nope","id":2},3]`, []string{"known", UnknownMethod, InvalidRequest}, "-32601"},
+	} {
+		for _, refuse := range []bool{false, true} {
+			seen, refuseAll = nil, refuse
+			reply := string(m.Dispatch(context.Background(), []byte(tc.frame)))
+			if !reflect.DeepEqual(seen, tc.seen) {
+				t.Errorf("%s: middleware saw %v, want %v", tc.frame, seen, tc.seen)
+			}
+			want := tc.code
+			if refuse && want != "" {
+				want = "429"
+			}
+			if want != "" && !strings.Contains(reply, `"code":`+want) {
+				t.Errorf("%s (refusing: %v): reply %s, want code %s", tc.frame, refuse, reply, want)
+			}
+		}
+	}
+}
+
+// TestUnknownMethodNameClipped: the name an unknown method error quotes is
+// bounded, so the answer to a 60 KB name is short.
+func TestUnknownMethodNameClipped(t *testing.T) {
+	name := strings.Repeat("é", 30_000)
+	reply := NewMux().Dispatch(context.Background(), []byte(`{"jsonrpc":"2.0","id":1,"method":"`+name+`"}`))
+	if len(reply) > 300 || !strings.Contains(string(reply), "method not found") || !jsontext.Value(reply).IsValid() {
+		t.Fatalf("%d-byte reply %.300s", len(reply), reply)
 	}
 }
 
@@ -316,5 +409,16 @@ func BenchmarkDispatch(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Dispatch(context.Background(), frame)
+	}
+}
+
+// TestVerbatimResult: a Verbatim result is sent as it is, in a frame like
+// any other.
+func TestVerbatimResult(t *testing.T) {
+	m := NewMux()
+	m.Handle("doc", func(context.Context, jsontext.Value) (any, error) { return Verbatim(`{"a": [1, 2]}`), nil })
+	got := string(m.Dispatch(context.Background(), []byte(`[{"jsonrpc":"2.0","method":"doc","id":"x"}]`)))
+	if want := `[{"jsonrpc":"2.0","id":"x","result":{"a": [1, 2]}}]`; got != want {
+		t.Fatalf("got %s, want %s", got, want)
 	}
 }

@@ -16,19 +16,36 @@ import (
 // error becomes -32603.
 type MethodFunc func(ctx context.Context, params jsontext.Value) (any, error)
 
-// Middleware wraps every method of a Mux (auth gates, rate limits, metrics).
+// Middleware wraps every request a Mux reads (auth gates, rate limits,
+// metrics): those of registered methods under their names, and those that
+// reach no handler under UnknownMethod or InvalidRequest.
 type Middleware func(method string, next MethodFunc) MethodFunc
+
+// The names middleware sees for requests that reach no handler. Neither
+// can be a schema method, whose names all hold a dot.
+const (
+	// UnknownMethod: a well-formed request for a method not registered.
+	UnknownMethod = "unknown"
+	// InvalidRequest: a frame that does not parse, a batch refused whole,
+	// or a request or batch element that is not a valid request object.
+	InvalidRequest = "invalid"
+)
 
 // Mux maps method names to handlers. Register everything before serving;
 // it is read-only afterwards and safe for concurrent use.
 type Mux struct {
 	methods    map[string]MethodFunc
 	middleware []Middleware
-	log        *slog.Logger
+	// unknown and invalid are the middleware chains of requests that
+	// reach no handler (see refuse).
+	unknown, invalid MethodFunc
+	log              *slog.Logger
 }
 
 // NewMux returns an empty Mux.
-func NewMux() *Mux { return &Mux{methods: make(map[string]MethodFunc)} }
+func NewMux() *Mux {
+	return &Mux{methods: make(map[string]MethodFunc), unknown: refusal, invalid: refusal}
+}
 
 // Handle registers fn for method, wrapped in the middleware added so far.
 // It panics on a duplicate, which is a programming error caught at start-up.
@@ -36,10 +53,15 @@ func (m *Mux) Handle(method string, fn MethodFunc) {
 	if _, dup := m.methods[method]; dup {
 		panic(fmt.Sprintf("rpc: method %q registered twice", method))
 	}
+	m.methods[method] = m.wrap(method, fn)
+}
+
+// wrap applies the middleware to fn, the first added outermost.
+func (m *Mux) wrap(method string, fn MethodFunc) MethodFunc {
 	for i := len(m.middleware) - 1; i >= 0; i-- {
 		fn = m.middleware[i](method, fn)
 	}
-	m.methods[method] = fn
+	return fn
 }
 
 // Use adds middleware; the first added is the outermost. Middleware wraps
@@ -50,6 +72,8 @@ func (m *Mux) Use(mw Middleware) {
 		panic("rpc: Mux.Use after Handle")
 	}
 	m.middleware = append(m.middleware, mw)
+	m.unknown = m.wrap(UnknownMethod, refusal)
+	m.invalid = m.wrap(InvalidRequest, refusal)
 }
 
 // Methods lists the registered method names, sorted.

@@ -13,6 +13,9 @@ type Stats struct {
 	DroppedQueueFull atomic.Uint64
 	// DroppedClosed counts notifications for a connection already closing.
 	DroppedClosed atomic.Uint64
+	// PreAuthBytesIn and PreAuthBytesOut count the bytes read from and
+	// queued to connections not yet authenticated (ConnConfig.PreAuth).
+	PreAuthBytesIn, PreAuthBytesOut atomic.Uint64
 
 	closes [numCloseReasons]atomic.Uint64
 }
@@ -23,6 +26,18 @@ func (s *Stats) Closes(reason CloseReason) uint64 {
 		return 0
 	}
 	return s.closes[reason].Load()
+}
+
+func (s *Stats) preAuthIn(n int) {
+	if s != nil {
+		s.PreAuthBytesIn.Add(uint64(n))
+	}
+}
+
+func (s *Stats) preAuthOut(n int) {
+	if s != nil {
+		s.PreAuthBytesOut.Add(uint64(n))
+	}
 }
 
 func (s *Stats) closed(reason CloseReason) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/time/rate"
@@ -22,7 +23,13 @@ type connState struct {
 	conn    *rpc.Conn
 	remote  netip.Addr
 	limiter *rate.Limiter
-	sess    atomic.Pointer[session]
+	// patience is a second bucket, made at the first refusal, that each
+	// refused request takes from: a client that keeps sending after its
+	// 429s empties it, and is then read no faster than its rate.
+	patience *rate.Limiter
+	// discovered: rpc.discover was answered on this connection.
+	discovered atomic.Bool
+	sess       atomic.Pointer[session]
 }
 
 func connStateFrom(ctx context.Context) *connState {
@@ -63,8 +70,12 @@ func sessionOf(ctx context.Context, method string) (*session, error) {
 	return sess, nil
 }
 
-// methodsBeforeConnect are the only ones answered without a session.
-var methodsBeforeConnect = map[string]bool{api.MethodSessionConnect: true, methodDiscover: true}
+// methodsBeforeConnect are the only ones answered without a session (and
+// the protocol errors of requests that reach no method).
+var methodsBeforeConnect = map[string]bool{
+	api.MethodSessionConnect: true, methodDiscover: true,
+	rpc.UnknownMethod: true, rpc.InvalidRequest: true,
+}
 
 // requireSession answers 401 to a WebSocket call before session.connect, so
 // no handler runs for an unauthenticated connection.
@@ -80,22 +91,45 @@ func requireSession(method string, next rpc.MethodFunc) rpc.MethodFunc {
 	}
 }
 
-// rateLimit applies the connection's token bucket; the error tells the
-// client when to try again. Allow comes first because Reserve allocates its
-// Reservation: only a refused call pays for one, to learn the delay.
-func rateLimit(method string, next rpc.MethodFunc) rpc.MethodFunc {
+// rateLimit applies the connection's token bucket to every request,
+// whatever its method and even when invalid (rpc.UnknownMethod,
+// rpc.InvalidRequest), and to each element of a batch; the error tells the
+// client when to try again. A client that keeps sending regardless (more
+// refusals than its rate and burst allow again) is throttled: its
+// connection is not read until its next token is due, so TCP holds it back
+// and its frames cost the server nothing meanwhile. Allow comes first
+// because Reserve allocates its Reservation: only a refused call pays for
+// one, to learn the delay.
+func (s *Server) rateLimit(method string, next rpc.MethodFunc) rpc.MethodFunc {
 	return func(ctx context.Context, params jsontext.Value) (any, error) {
 		st := connStateFrom(ctx)
 		if st == nil || st.limiter.Allow() {
 			return next(ctx, params)
 		}
 		r := st.limiter.Reserve()
-		if d := r.Delay(); d > 0 {
-			r.Cancel()
-			e := api.ErrRateLimited(fmt.Sprintf("too many requests; %s refused", method))
-			e.Data.(*api.ErrorData).RetryAfterMs = d.Milliseconds() + 1
-			return nil, e
+		d := r.Delay()
+		if d <= 0 { // a token came in meanwhile: the reservation took it
+			return next(ctx, params)
 		}
-		return next(ctx, params)
+		r.Cancel()
+		// Requests of one connection are dispatched one at a time, so
+		// patience needs no lock.
+		if st.patience == nil {
+			st.patience = rate.NewLimiter(st.limiter.Limit(), st.limiter.Burst())
+		}
+		if !st.patience.Allow() {
+			st.conn.Throttle(min(d, maxThrottle))
+		}
+		name := method
+		if method == rpc.UnknownMethod || method == rpc.InvalidRequest {
+			name = "request"
+		}
+		e := api.ErrRateLimited(fmt.Sprintf("too many requests; %s refused", name))
+		e.Data.(*api.ErrorData).RetryAfterMs = d.Milliseconds() + 1
+		return nil, e
 	}
 }
+
+// maxThrottle bounds one pause in reading a throttled connection: a very
+// low rate must not outlast the pong timeout.
+const maxThrottle = time.Second

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/turn"
 )
 
@@ -122,6 +123,28 @@ type Limits struct {
 	// at will; a callee is busy only with answered calls.
 	MaxInvitesPerCaller int `koanf:"max-invites-per-caller"`
 	MaxInvitesPerPair   int `koanf:"max-invites-per-pair"`
+
+	// MaxDetachedPerIP and MaxDetachedPerIdentity bound the sessions held
+	// for a resume with no connection (see detached.go); they count
+	// against MaxConnsPerIP too.
+	MaxDetachedPerIP       int `koanf:"max-detached-per-ip"`
+	MaxDetachedPerIdentity int `koanf:"max-detached-per-identity"`
+
+	// PreAuthQueueBytes and PreAuthMaxBatch bound a connection until
+	// session.connect succeeds (see rpc.PreAuthLimits): a client without
+	// credentials gets a few KiB of outbound queue (the rpc.discover
+	// document aside, answered once per connection), one request in
+	// flight and short batches.
+	PreAuthQueueBytes int `koanf:"preauth-queue-bytes"`
+	PreAuthMaxBatch   int `koanf:"preauth-max-batch"`
+
+	// HTTPReadTimeout bounds reading a request's headers and body,
+	// HTTPWriteTimeout writing its answer (a WebSocket sets its own
+	// deadlines once upgraded), HTTPIdleTimeout a keep-alive connection's
+	// wait for its next request.
+	HTTPReadTimeout  time.Duration `koanf:"http-read-timeout"`
+	HTTPWriteTimeout time.Duration `koanf:"http-write-timeout"`
+	HTTPIdleTimeout  time.Duration `koanf:"http-idle-timeout"`
 }
 
 // DevListen is where `parley serve --dev` listens unless told otherwise.
@@ -138,28 +161,35 @@ func DefaultConfig() Config {
 		DuplicateIdentity: DuplicateMulti,
 		TURN:              TURN{Config: turn.DefaultConfig()},
 		Limits: Limits{
-			MaxFrameBytes:      64 << 10,
-			MaxSDPBytes:        64 << 10,
-			MaxCandidateBytes:  1024,
-			MaxMetadataBytes:   4 << 10,
-			MaxRoomsPerSession: 16,
-			MaxCallsPerSession: 16,
-			MaxPresenceFollows: 1000,
-			MaxPeersPerRoom:    16,
-			MaxRooms:           100_000,
-			MaxConnsPerIP:      100,
-			RatePerSecond:      50,
-			RateBurst:          200,
-			AuthTimeout:        10 * time.Second,
-			EmptyRoomTTL:       5 * time.Minute,
-			QueueMessages:      1024,
-			QueueBytes:         4 << 20,
-			WriteTimeout:       10 * time.Second,
-			PingInterval:       20 * time.Second,
-			PongTimeout:        45 * time.Second,
-			ResumeWindow:       30 * time.Second,
-			ReplayMessages:     256,
-			ReplayBytes:        256 << 10,
+			MaxFrameBytes:          64 << 10,
+			MaxSDPBytes:            64 << 10,
+			MaxCandidateBytes:      1024,
+			MaxMetadataBytes:       4 << 10,
+			MaxRoomsPerSession:     16,
+			MaxCallsPerSession:     16,
+			MaxPresenceFollows:     1000,
+			MaxPeersPerRoom:        16,
+			MaxRooms:               100_000,
+			MaxConnsPerIP:          100,
+			RatePerSecond:          50,
+			RateBurst:              200,
+			AuthTimeout:            10 * time.Second,
+			EmptyRoomTTL:           5 * time.Minute,
+			QueueMessages:          1024,
+			QueueBytes:             4 << 20,
+			PreAuthQueueBytes:      8 << 10,
+			PreAuthMaxBatch:        4,
+			HTTPReadTimeout:        10 * time.Second,
+			HTTPWriteTimeout:       15 * time.Second,
+			HTTPIdleTimeout:        30 * time.Second,
+			WriteTimeout:           10 * time.Second,
+			PingInterval:           20 * time.Second,
+			PongTimeout:            45 * time.Second,
+			ResumeWindow:           30 * time.Second,
+			ReplayMessages:         256,
+			ReplayBytes:            256 << 10,
+			MaxDetachedPerIP:       32,
+			MaxDetachedPerIdentity: 8,
 
 			MaxEmptyRoomsPerSession:  16,
 			MaxEmptyRoomsPerIdentity: 64,
@@ -257,6 +287,11 @@ func (c *Config) Validate() error {
 		{"limits.empty-room-ttl", float64(l.EmptyRoomTTL)},
 		{"limits.queue-messages", float64(l.QueueMessages)},
 		{"limits.queue-bytes", float64(l.QueueBytes)},
+		{"limits.preauth-queue-bytes", float64(l.PreAuthQueueBytes)},
+		{"limits.preauth-max-batch", float64(l.PreAuthMaxBatch)},
+		{"limits.http-read-timeout", float64(l.HTTPReadTimeout)},
+		{"limits.http-write-timeout", float64(l.HTTPWriteTimeout)},
+		{"limits.http-idle-timeout", float64(l.HTTPIdleTimeout)},
 		{"limits.write-timeout", float64(l.WriteTimeout)},
 		{"limits.ping-interval", float64(l.PingInterval)},
 		{"limits.pong-timeout", float64(l.PongTimeout)},
@@ -268,6 +303,8 @@ func (c *Config) Validate() error {
 		{"limits.session-empty-room-ttl", float64(l.SessionEmptyRoomTTL)},
 		{"limits.max-invites-per-caller", float64(l.MaxInvitesPerCaller)},
 		{"limits.max-invites-per-pair", float64(l.MaxInvitesPerPair)},
+		{"limits.max-detached-per-ip", float64(l.MaxDetachedPerIP)},
+		{"limits.max-detached-per-identity", float64(l.MaxDetachedPerIdentity)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
@@ -290,6 +327,12 @@ func (c *Config) Validate() error {
 	case DuplicateMulti, DuplicateTakeover, DuplicateReject:
 	default:
 		bad("duplicate-identity", "%q is not multi, takeover or reject", c.DuplicateIdentity)
+	}
+	if l.PreAuthQueueBytes > l.QueueBytes {
+		bad("limits.preauth-queue-bytes", "must not exceed limits.queue-bytes")
+	}
+	if l.PreAuthMaxBatch > rpc.MaxBatch {
+		bad("limits.preauth-max-batch", "at most %d (the batch limit)", rpc.MaxBatch)
 	}
 	if int64(l.QueueBytes) < l.MaxFrameBytes {
 		bad("limits.queue-bytes", "must hold at least one frame (limits.max-frame-bytes)")

@@ -36,6 +36,7 @@ func (s *Server) SessionConnect(ctx context.Context, p *api.SessionConnectParams
 		if sess, err = s.openSession(st, identity, grants); err != nil {
 			return nil, err
 		}
+		st.conn.Authenticated()
 		sess.log.Info("session connected", "remote", st.remote)
 		s.scheduleRefresh(sess)
 	}

@@ -84,6 +84,9 @@ type rpcMetrics struct {
 	rateLimited prometheus.Counter
 	sessions    *prometheus.CounterVec
 	resumes     *prometheus.CounterVec
+	// detachedEnded counts the detached sessions ended before their
+	// window passed, by the cap they were over (detached.go).
+	detachedEnded *prometheus.CounterVec
 }
 
 func newRPCMetrics() *rpcMetrics {
@@ -105,6 +108,10 @@ func newRPCMetrics() *rpcMetrics {
 			Name: "parley_sessions_total",
 			Help: "session.connect answers (resumes included), by result (ok, or the error's reason such as unauthenticated or draining).",
 		}, []string{"result"}),
+		detachedEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_detached_sessions_ended_total",
+			Help: "Dropped sessions ended before their resume window passed, by the cap they were over (address: --max-detached-per-ip, or --max-conns-per-ip when a new connection needed room; identity: --max-detached-per-identity).",
+		}, []string{"cap"}),
 		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_resumes_total",
 			Help: "session.connect with resume, by result (ok; session_not_found: the window passed; resume_gap: the missed notifications were no longer buffered; unauthenticated: a wrong token).",
@@ -117,7 +124,9 @@ func (m *rpcMetrics) register(reg *prometheus.Registry) {
 	// before the first event instead of no data.
 	m.sessions.WithLabelValues("ok")
 	m.resumes.WithLabelValues("ok")
-	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.sessions, m.resumes)
+	m.detachedEnded.WithLabelValues(capAddress)
+	m.detachedEnded.WithLabelValues(capIdentity)
+	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.sessions, m.resumes, m.detachedEnded)
 }
 
 // resumed counts a resume's outcome.
@@ -180,13 +189,16 @@ func errorReason(e *rpc.Error) string {
 var (
 	sessionsActive  = prometheus.NewDesc("parley_sessions_active", "Sessions on this node now, by state (connected, or reconnecting: waiting for a resume).", []string{"state"}, nil)
 	connectionsOpen = prometheus.NewDesc("parley_connections_active", "WebSocket connections open now (with or without a session).", nil, nil)
-	connsClosed     = prometheus.NewDesc("parley_connections_closed_total", "WebSocket connections ended, by reason (slow_consumer: cut off for not reading; see api/PROTOCOL.md for the close codes).", []string{"reason"}, nil)
+	connsClosed     = prometheus.NewDesc("parley_connections_closed_total", "WebSocket connections ended, by reason (slow_consumer: its outbound queue filled, it fell behind a burst; write_timeout: a write timed out, it stopped reading; see the README for the close codes).", []string{"reason"}, nil)
 	roomsActive     = prometheus.NewDesc("parley_rooms_active", "Rooms open now.", nil, nil)
 	roomPeers       = prometheus.NewDesc("parley_room_peers", "Rooms by their number of peers, at scrape time.", nil, nil)
 	notesSent       = prometheus.NewDesc("parley_notifications_sent_total", "Notifications queued to clients.", nil, nil)
 	notesDropped    = prometheus.NewDesc("parley_notifications_dropped_total", "Notifications not queued, by reason (queue_full: the client was cut off as a slow consumer; closed: its connection was closing).", []string{"reason"}, nil)
 	replayNotes     = prometheus.NewDesc("parley_replay_buffered_notifications", "Notifications kept in sessions' replay buffers for a resume now: not yet acknowledged with session.ack, within --replay-messages per session.", nil, nil)
 	replayBytes     = prometheus.NewDesc("parley_replay_buffered_bytes", "Bytes of the notifications in parley_replay_buffered_notifications.", nil, nil)
+	httpConns       = prometheus.NewDesc("parley_http_connections_active", "TCP connections the HTTP listener holds now, WebSockets included.", nil, nil)
+	httpRefused     = prometheus.NewDesc("parley_http_connections_refused_total", "TCP connections closed as soon as accepted, by reason (per_ip: the address held --max-conns-per-ip; open_files: the process was near its open-file limit).", []string{"reason"}, nil)
+	preAuthBytes    = prometheus.NewDesc("parley_preauth_bytes_total", "Bytes read from (in) and queued to (out) WebSocket connections before session.connect succeeded.", []string{"direction"}, nil)
 )
 
 // roomPeerBuckets are the upper bounds of parley_room_peers.
@@ -197,7 +209,7 @@ var roomPeerBuckets = []float64{1, 2, 3, 4, 6, 8, 12, 16, 32, 64, 128, 1024}
 type signalingCollector struct{ s *Server }
 
 func (c signalingCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{sessionsActive, connectionsOpen, connsClosed, roomsActive, roomPeers, notesSent, notesDropped, replayNotes, replayBytes} {
+	for _, d := range []*prometheus.Desc{sessionsActive, connectionsOpen, connsClosed, roomsActive, roomPeers, notesSent, notesDropped, replayNotes, replayBytes, preAuthBytes, httpConns, httpRefused} {
 		ch <- d
 	}
 }
@@ -205,9 +217,15 @@ func (c signalingCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c signalingCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	s.connsMu.Lock()
-	conns := len(s.conns)
+	conns, tcp := len(s.conns), 0
+	for _, n := range s.perIP {
+		tcp += n
+	}
 	s.connsMu.Unlock()
 	ch <- prometheus.MustNewConstMetric(connectionsOpen, prometheus.GaugeValue, float64(conns))
+	ch <- prometheus.MustNewConstMetric(httpConns, prometheus.GaugeValue, float64(tcp))
+	ch <- prometheus.MustNewConstMetric(httpRefused, prometheus.CounterValue, float64(s.refusedConns.perIP.Load()), "per_ip")
+	ch <- prometheus.MustNewConstMetric(httpRefused, prometheus.CounterValue, float64(s.refusedConns.files.Load()), "open_files")
 	n := s.reg.counts()
 	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(n.attached), "connected")
 	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(n.detached), "reconnecting")
@@ -220,6 +238,8 @@ func (c signalingCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(notesSent, prometheus.CounterValue, float64(st.Notifications.Load()))
 	ch <- prometheus.MustNewConstMetric(notesDropped, prometheus.CounterValue, float64(st.DroppedQueueFull.Load()), "queue_full")
 	ch <- prometheus.MustNewConstMetric(notesDropped, prometheus.CounterValue, float64(st.DroppedClosed.Load()), "closed")
+	ch <- prometheus.MustNewConstMetric(preAuthBytes, prometheus.CounterValue, float64(st.PreAuthBytesIn.Load()), "in")
+	ch <- prometheus.MustNewConstMetric(preAuthBytes, prometheus.CounterValue, float64(st.PreAuthBytesOut.Load()), "out")
 
 	buckets := make(map[float64]uint64, len(roomPeerBuckets))
 	var rooms, peers uint64

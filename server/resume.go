@@ -34,7 +34,8 @@ type registry struct {
 	mu         sync.Mutex
 	byID       map[string]*session
 	byIdentity map[string][]*session
-	pres       presenceState // presence.go
+	detached   detachedSessions // detached.go
+	pres       presenceState    // presence.go
 }
 
 func newRegistry() *registry {
@@ -71,6 +72,7 @@ func (s *Server) openSession(st *connState, identity string, grants *sessionGran
 		id:          newID(20),
 		peerID:      newID(12),
 		identity:    identity,
+		remote:      st.remote,
 		resumeToken: newID(43),
 		clock:       s.now,
 		conn:        st.conn,
@@ -121,6 +123,9 @@ func (s *Server) endLocked(sess *session, reason api.PeerLeftReason) *rpc.Conn {
 	if sess.state == sessionEnded {
 		return nil
 	}
+	if sess.state == sessionDetached {
+		s.reg.detached.remove(sess)
+	}
 	sess.state = sessionEnded
 	if sess.window != nil {
 		sess.window.Stop()
@@ -148,7 +153,7 @@ func (s *Server) endLocked(sess *session, reason api.PeerLeftReason) *rpc.Conn {
 // server refusing it.
 func resumable(reason rpc.CloseReason) bool {
 	switch reason {
-	case rpc.ClosePeerGone, rpc.ClosePingTimeout, rpc.CloseSlowConsumer, rpc.CloseInternal:
+	case rpc.ClosePeerGone, rpc.ClosePingTimeout, rpc.CloseSlowConsumer, rpc.CloseWriteTimeout, rpc.CloseInternal:
 		return true
 	}
 	return false
@@ -178,6 +183,7 @@ func (s *Server) connEnded(sess *session, conn *rpc.Conn, reason rpc.CloseReason
 	sess.detachedBy = conn
 	s.hub.setPeerState(sess, api.PeerStateReconnecting)
 	sess.log.Info("session detached; resumable", "reason", reason.String(), "window", s.cfg.Limits.ResumeWindow)
+	s.detachLocked(sess)
 }
 
 // expire ends a session that did not resume within its window; by is the
@@ -248,6 +254,7 @@ func (s *Server) resume(st *connState, p *api.SessionConnectParams) (*session, e
 	}
 	old := sess.conn
 	sess.conn = st.conn
+	st.conn.Authenticated() // before the replay, which the pre-auth queue could not hold
 	// Replay under the session's lock: nothing newer can be queued between.
 	for _, f := range frames {
 		if err := st.conn.NotifyRaw(f); err != nil {
@@ -257,7 +264,11 @@ func (s *Server) resume(st *connState, p *api.SessionConnectParams) (*session, e
 	}
 	sess.mu.Unlock()
 	wasDetached := sess.state == sessionDetached
+	if wasDetached {
+		reg.detached.remove(sess)
+	}
 	sess.state = sessionAttached
+	sess.remote = st.remote
 	if sess.window != nil {
 		sess.window.Stop()
 		sess.window = nil

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
@@ -62,8 +63,11 @@ type Server struct {
 
 	connsMu sync.Mutex
 	conns   map[*rpc.Conn]struct{}
-	perIP   map[netip.Addr]int
+	perIP   map[netip.Addr]int // HTTP connections (WebSockets included) by source address
 	wg      sync.WaitGroup
+
+	files        *fileBudget // descriptors for connections (listener.go)
+	refusedConns connRefusals
 }
 
 // New checks cfg and builds a server; nothing listens yet.
@@ -88,6 +92,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		perIP:   make(map[netip.Addr]int),
 
 		refusals: newRefusalLog(),
+		files:    newFileBudget(log),
 	}
 	for _, raw := range cfg.PublicURL {
 		u, _ := url.Parse(raw) // checked by Validate
@@ -107,13 +112,34 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.mux = rpc.NewMux()
 	s.mux.SetLogger(log)
 	s.mux.Use(s.rpcMetrics.observe)
-	s.mux.Use(rateLimit)
+	s.mux.Use(s.rateLimit)
 	s.mux.Use(requireSession)
 	api.Register(s.mux, s)
-	s.mux.Handle(methodDiscover, func(context.Context, jsontext.Value) (any, error) {
-		return jsontext.Value(api.Document), nil
-	})
+	s.mux.Handle(methodDiscover, s.discover)
 	return s, nil
+}
+
+// discover answers rpc.discover with the OpenRPC document, once per
+// WebSocket connection: it is the one large reply a client without
+// credentials can ask for (95 KB for a 50-byte request), and it never
+// changes. GET /openrpc.json serves it too, cacheably.
+func (s *Server) discover(ctx context.Context, _ jsontext.Value) (any, error) {
+	if st := connStateFrom(ctx); st != nil {
+		if !st.discovered.CompareAndSwap(false, true) {
+			return nil, api.ErrConflict("rpc.discover was answered on this connection already; GET /openrpc.json serves the same document, cacheably")
+		}
+		st.conn.AllowReply(len(api.Document))
+	}
+	return rpc.Verbatim(api.Document), nil
+}
+
+// serveDocument serves GET /openrpc.json with validators (the document's
+// hash as its ETag), so a client that has it revalidates for a 304.
+func serveDocument(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", `"`+api.DocumentSHA256+`"`)
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(api.Document))
 }
 
 // Handler routes the HTTP surface; a dev server's only to loopback hosts.
@@ -141,10 +167,7 @@ func (s *Server) routes() []route {
 	routes := []route{
 		{"GET /rpc", http.HandlerFunc(s.serveWS)},
 		{"POST /rpc", rpc.HTTPHandler(s.mux, s.cfg.Limits.MaxFrameBytes, s.prepareHTTP)},
-		{"GET /openrpc.json", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(api.Document)
-		})},
+		{"GET /openrpc.json", http.HandlerFunc(serveDocument)},
 		{"GET /v1/turn-credentials", http.HandlerFunc(s.turnCredentials)},
 		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write([]byte("ok\n"))
@@ -193,14 +216,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.StartTURN(); err != nil {
 		return err
 	}
+	ln = &guardedListener{Listener: ln, s: s, files: s.files}
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls)
 	}
-	hs := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
+	hs := s.HTTPServer(s.Handler())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -210,6 +230,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-s.drained:
 	}
 	return s.shutdown(hs)
+}
+
+// HTTPServer serves h with the configured HTTP timeouts: a request's
+// headers and body must arrive within --http-read-timeout, its answer be
+// written within --http-write-timeout (a WebSocket sets its own deadlines
+// once upgraded), and a keep-alive connection may idle --http-idle-timeout
+// between requests.
+func (s *Server) HTTPServer(h http.Handler) *http.Server {
+	l := s.cfg.Limits
+	return &http.Server{
+		Handler:      h,
+		ReadTimeout:  l.HTTPReadTimeout,
+		WriteTimeout: l.HTTPWriteTimeout,
+		IdleTimeout:  l.HTTPIdleTimeout,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
 }
 
 // shutdown stops accepting, tells every room it is closing, closes every

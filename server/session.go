@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -47,6 +48,7 @@ type session struct {
 	rooms map[string]*room
 
 	// Guarded by registry.mu.
+	remote      netip.Addr // the address of its latest connection
 	resumeToken string
 	state       sessionState
 	window      *time.Timer // runs while detached

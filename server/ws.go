@@ -27,13 +27,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	remote := remoteAddr(r)
-	if !s.acquireIP(remote) {
-		http.Error(w, fmt.Sprintf("too many connections from %s (limit %d)", remote, s.cfg.Limits.MaxConnsPerIP), http.StatusTooManyRequests)
-		return
-	}
 	ws, err := s.upgrader.Upgrade(w, r)
 	if err != nil {
-		s.releaseIP(remote)
 		s.log.Debug("websocket upgrade failed", "remote", remote, "err", err)
 		return // the upgrader has answered
 	}
@@ -42,7 +37,6 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 
 // serveConn runs one upgraded connection until it closes.
 func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
-	defer s.releaseIP(remote)
 	l := s.cfg.Limits
 	conn := rpc.NewConn(ws, rpc.ConnConfig{
 		ReadLimit:        l.MaxFrameBytes,
@@ -51,6 +45,7 @@ func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
 		WriteTimeout:     l.WriteTimeout,
 		PingInterval:     l.PingInterval,
 		PongTimeout:      l.PongTimeout,
+		PreAuth:          rpc.PreAuthLimits{QueueBytes: l.PreAuthQueueBytes, MaxBatch: l.PreAuthMaxBatch},
 		Logger:           s.log,
 		Stats:            &s.rpcStats,
 	})
@@ -92,25 +87,6 @@ func (s *Server) untrack(c *rpc.Conn) {
 	delete(s.conns, c)
 	s.connsMu.Unlock()
 	s.wg.Done()
-}
-
-// acquireIP counts a connection against its source address's cap.
-func (s *Server) acquireIP(ip netip.Addr) bool {
-	s.connsMu.Lock()
-	defer s.connsMu.Unlock()
-	if s.perIP[ip] >= s.cfg.Limits.MaxConnsPerIP {
-		return false
-	}
-	s.perIP[ip]++
-	return true
-}
-
-func (s *Server) releaseIP(ip netip.Addr) {
-	s.connsMu.Lock()
-	defer s.connsMu.Unlock()
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
-	}
 }
 
 // remoteAddr is the peer address of the TCP connection. Proxy headers are

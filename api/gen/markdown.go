@@ -27,7 +27,11 @@ func markdown(m *Model) []byte {
 	}
 	toc("Methods", m.Methods, "")
 	toc("Notifications", m.Notifications, " notification")
-	b.WriteString("- [Types](#types), [Errors](#errors)\n\n## Methods\n\n")
+	b.WriteString("- [Types](#types), [Errors](#errors)")
+	if m.Connections != "" {
+		b.WriteString(", [Connections](#connections)")
+	}
+	b.WriteString("\n\n## Methods\n\n")
 	for _, meth := range m.Methods {
 		fmt.Fprintf(&b, "### %s\n\n%s\n\n", meth.Name, paragraph(meth.Summary, meth.Description))
 		if meth.Doc != "" {
@@ -80,6 +84,9 @@ func markdown(m *Model) []byte {
 	}
 	b.WriteString("\nJSON-RPC errors: -32700 parse error (invalid JSON, duplicate member names, invalid UTF-8, nesting deeper than 32), " +
 		"-32600 invalid request, -32601 method not found, -32602 invalid params (`data: {field, reason}`), -32603 internal error.\n")
+	if m.Connections != "" {
+		fmt.Fprintf(&b, "\n## Connections\n\n%s\n", m.Connections)
+	}
 	return []byte(b.String())
 }
 

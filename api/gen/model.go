@@ -20,11 +20,14 @@ const maxSafeInt = 1<<53 - 1
 // Model is the protocol as the emitters see it.
 type Model struct {
 	Title, Version, Description string
-	SHA256                      string // of the document bytes
-	Methods                     []*Method
-	Notifications               []*Method
-	Types                       []*Type // components/schemas, in document order
-	Errors                      []*ErrorDef
+	// Connections is info's x-doc: Markdown for PROTOCOL.md's section on
+	// what holds for every connection (limits, close codes).
+	Connections   string
+	SHA256        string // of the document bytes
+	Methods       []*Method
+	Notifications []*Method
+	Types         []*Type // components/schemas, in document order
+	Errors        []*ErrorDef
 }
 
 // Method is a client→server method or a server→client notification
@@ -195,7 +198,7 @@ func (l *loader) info(n *node) error {
 	for _, f := range []struct {
 		key string
 		dst *string
-	}{{"title", &m.Title}, {"version", &m.Version}, {"description", &m.Description}} {
+	}{{"title", &m.Title}, {"version", &m.Version}, {"description", &m.Description}, {"x-doc", &m.Connections}} {
 		if *f.dst, err = n.stringAt(f.key); err != nil {
 			return err
 		}

@@ -100,6 +100,8 @@ func TestValidate(t *testing.T) {
 		{"zero limit", func(c *server.Config) { c.Dev = true; c.Limits.RateBurst = 0 }, "limits.rate-burst"},
 		{"pong before ping", func(c *server.Config) { c.Dev = true; c.Limits.PongTimeout = time.Second }, "pong-timeout"},
 		{"bad log level", func(c *server.Config) { c.Dev = true; c.LogLevel = "loud" }, "log-level"},
+		{"pre-auth queue over the queue", func(c *server.Config) { c.Dev = true; c.Limits.PreAuthQueueBytes = c.Limits.QueueBytes + 1 }, "limits.preauth-queue-bytes"},
+		{"pre-auth batch over 64", func(c *server.Config) { c.Dev = true; c.Limits.PreAuthMaxBatch = 65 }, "limits.preauth-max-batch"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

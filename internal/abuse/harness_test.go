@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,10 +19,15 @@ import (
 	"github.com/parley-rtc/parley/internal/testkit/parleyproc"
 )
 
-// binary is the real parley executable, built once for the suite.
-var binary string
+// binary is the real parley executable, built once for the suite, or the
+// one ABUSE_BINARY names (another build's figures: ABUSE_BINARY=/tmp/old
+// make abuse).
+var binary = os.Getenv("ABUSE_BINARY")
 
 func TestMain(m *testing.M) {
+	if binary != "" {
+		os.Exit(m.Run())
+	}
 	parleyproc.Main(m, map[string]*string{"github.com/parley-rtc/parley/cmd/parley": &binary})
 }
 
@@ -40,6 +46,10 @@ func size(ci, fullSize int) int {
 // target is a parley server under attack.
 type target struct {
 	*parleyproc.Process
+	log *testkit.SyncBuffer // its stderr, also copied to the test log
+	// metricsURL is its /metrics: on --metrics-listen if given, a listener
+	// an attack on the main one does not reach.
+	metricsURL string
 }
 
 // start runs `parley serve --dev --listen 127.0.0.1:0 args…` with its open
@@ -50,7 +60,34 @@ func start(t *testing.T, nofile int, args ...string) *target {
 	t.Helper()
 	prlimit := testkit.Tool(t, "prlimit", "util-linux")
 	line := append([]string{fmt.Sprintf("--nofile=%d:%d", nofile, nofile), "--", binary, "serve", "--dev", "--listen", "127.0.0.1:0"}, args...)
-	return &target{parleyproc.StartCommand(t, exec.Command(prlimit, line...), nil)}
+	cmd := exec.Command(prlimit, line...)
+	log := &testkit.SyncBuffer{}
+	cmd.Stderr = log
+	tg := &target{Process: parleyproc.StartCommand(t, cmd, nil), log: log}
+	tg.metricsURL = tg.httpURL() + "/metrics"
+	if slices.Contains(args, "--metrics-listen") {
+		tg.metricsURL = tg.waitLine(t, metricsOn)
+	}
+	return tg
+}
+
+var metricsOn = regexp.MustCompile(`metrics on (http://\S+/metrics)`)
+
+// waitLine waits for a line of the target's stdout that matches re and
+// returns its first group.
+func (tg *target) waitLine(t *testing.T, re *regexp.Regexp) string {
+	t.Helper()
+	deadline := time.After(rpctest.Timeout)
+	for {
+		select {
+		case line := <-tg.Out:
+			if m := re.FindStringSubmatch(line); m != nil {
+				return m[1]
+			}
+		case <-deadline:
+			t.Fatalf("parley printed no line like %s", re)
+		}
+	}
 }
 
 // httpURL is the target's plain HTTP base URL.
@@ -62,7 +99,7 @@ func (tg *target) metrics(t *testing.T) map[string]float64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), rpctest.Timeout)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tg.httpURL()+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tg.metricsURL, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("scrape /metrics: %v", err)

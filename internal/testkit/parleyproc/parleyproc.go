@@ -6,6 +6,7 @@ package parleyproc
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -82,7 +83,8 @@ func Start(t testing.TB, binary string, env []string, args ...string) *Process {
 }
 
 // StartCommand is Start for a command line of the caller's making: `parley
-// serve …` run under a wrapper such as prlimit, say.
+// serve …` run under a wrapper such as prlimit, say. A cmd.Stderr the
+// caller set gets a copy of the process's stderr.
 func StartCommand(t testing.TB, cmd *exec.Cmd, env []string) *Process {
 	t.Helper()
 	cmd.Env = append(os.Environ(), env...)
@@ -90,7 +92,11 @@ func StartCommand(t testing.TB, cmd *exec.Cmd, env []string) *Process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = &LogWriter{T: t, Prefix: "parley"}
+	var stderr io.Writer = &LogWriter{T: t, Prefix: "parley"}
+	if cmd.Stderr != nil { // the caller keeps a copy
+		stderr = io.MultiWriter(cmd.Stderr, stderr)
+	}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

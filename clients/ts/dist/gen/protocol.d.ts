@@ -714,4 +714,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "d019c7cd7a8164e6e396cd87b35d2c0f64f5fd8bdc5259b476959d131fc7b918";
+export declare const PROTOCOL_HASH = "fba4fc0ac8ac3413187d07a07dd4ce3c252c4892d579864093d997538b48b8e2";
