@@ -192,8 +192,12 @@ func (p *probe) latency(t *testing.T, n int) time.Duration {
 // latencyFloor keeps the "under 10× the baseline" check meaningful on a
 // shared two-core machine: a 0.2 ms baseline times ten is within one
 // scheduler hiccup, while the attacks this suite repeats pushed a
-// legitimate request to 70–730 ms.
-const latencyFloor = 25 * time.Millisecond
+// legitimate request to 70–730 ms. In an ordinary run (CI: `go test -race`
+// of every package at once, the attackers and the probe inside the race-
+// instrumented test process) the floor is higher, so the check catches the
+// gross failures without failing on a busy host; `make abuse` measures at
+// full size against the strict floor, and its figures are the ones to quote.
+var latencyFloor = map[bool]time.Duration{false: 200 * time.Millisecond, true: 25 * time.Millisecond}[full]
 
 // checkLatency fails when a median round trip got is over ten times the
 // baseline (and over latencyFloor).
