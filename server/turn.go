@@ -34,9 +34,9 @@ type turnState struct {
 // with a secret (a server that never meant to relay must not start doing
 // so on upgrade).
 func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...any) }) *turnState {
-	st := &turnState{on: !c.TURN.Disabled && (c.Dev || len(c.TURN.Secrets) > 0)}
+	st := &turnState{on: !c.NoTURN && (c.Dev || len(c.TURN.Secrets) > 0)}
 	if !st.on {
-		if !c.TURN.Disabled {
+		if !c.NoTURN {
 			log.Info("STUN/TURN is off: give --turn-secret to run it (or --dev)")
 		}
 		return st
@@ -59,7 +59,7 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 // local browsers connect when one of them is forced to relay (only local
 // clients can allocate there, and they reach loopback anyway).
 func (c *Config) turnConfig(tlsCfg *tls.Config) turn.Config {
-	t := c.TURN.Config
+	t := c.TURN
 	t.TLS = tlsCfg
 	if t.TLSListen == "" && tlsCfg != nil {
 		if host, _, err := net.SplitHostPort(t.Listen); err == nil {

@@ -15,6 +15,8 @@ const usage = `parley — WebRTC signaling (JSON-RPC 2.0 over WebSocket) in one 
 
 Usage:
   parley serve [flags]     run the server (parley serve --dev for local development)
+  parley config example    every configuration key with its default, as commented YAML
+  parley config check FILE check a configuration file (and PARLEY_* and flags) as serve would
   parley token [flags]     mint a JWT for a client (session.connect's token)
   parley doctor [flags]    NAT type, public address, direct-or-TURN, TURN end to end
   parley rpc [flags] METHOD [params]  call one method, print the result as JSON
@@ -45,6 +47,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		err = runServe(rest, environ, stdout, stderr)
+	case "config":
+		err = runConfig(rest, environ, stdout, stderr)
 	case "token":
 		err = runToken(rest, environ, stdout, stderr)
 	case "doctor":

@@ -215,7 +215,7 @@ const completionBash = `# bash completion for parley; load with: source <(parley
 _parley() {
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]}
 	if [[ $COMP_CWORD -eq 1 ]]; then
-		COMPREPLY=($(compgen -W "serve token doctor rpc listen shell completion version help" -- "$cur"))
+		COMPREPLY=($(compgen -W "serve config token doctor rpc listen shell completion version help" -- "$cur"))
 		return
 	fi
 	case $cmd in
@@ -229,6 +229,7 @@ _parley() {
 	shell) COMPREPLY=($(compgen -W "--url --token --identity --ca --insecure --timeout --help" -- "$cur")) ;;
 	doctor) COMPREPLY=($(compgen -W "--server --peer-nat --url --token --identity --ca --insecure --timeout --json --help" -- "$cur")) ;;
 	completion) COMPREPLY=($(compgen -W "bash" -- "$cur")) ;;
+	config) [[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W "example check" -- "$cur")) ;;
 	esac
 }
 complete -o default -F _parley parley

@@ -43,14 +43,14 @@ func printPages(w io.Writer, wsScheme, addr string, cfg server.Config) {
 func runServe(args, environ []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stderr)
 	configFile := fs.String("config", "", "YAML configuration file (or PARLEY_CONFIG)")
-	keys := configFlags(fs)
+	opts := configFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return unknownFlag(err, fs)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
-	cfg, err := loadConfig(fs, keys, configPath(*configFile), environ)
+	cfg, err := loadConfig(fs, opts, configPath(*configFile), environ, stderr)
 	if err != nil {
 		return err
 	}
