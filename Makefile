@@ -25,12 +25,12 @@ build: ## build bin/parley
 	$(GO) build -o bin/parley ./cmd/parley
 
 .PHONY: generate
-generate: clients/ts/node_modules ## regenerate api/*_gen.go, the clients' generated code, api/PROTOCOL.md and clients/ts/dist from api/parley.openrpc.json
+generate: clients/ts/node_modules ## regenerate api/*_gen.go, api/apirpc, the clients' generated code, api/PROTOCOL.md and clients/ts/dist from api/parley.openrpc.json
 	$(GO) run ./cmd/parley-gen
 	cd clients/ts && npm run --silent build
 
 .PHONY: check-generated
-GENERATED := 'api/*_gen.go' api/PROTOCOL.md clients/ts/src/gen clients/ts/dist 'clients/go/parley/*_gen.go'
+GENERATED := 'api/*_gen.go' 'api/apirpc/*_gen.go' api/PROTOCOL.md clients/ts/src/gen clients/ts/dist 'clients/go/parley/*_gen.go'
 check-generated: generate ## fail if generated files differ from what is committed (new untracked outputs too)
 	@status=$$(git status --porcelain -- $(GENERATED)); \
 	if [ -n "$$status" ]; then \

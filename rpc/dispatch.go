@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // Input limits enforced before any handler runs.
@@ -206,16 +208,16 @@ func readRequest(dec *jsontext.Decoder, frame []byte) (request, *Error) {
 				problem = p
 			}
 		}
-		key, _ := Unquote(name)
+		key, _ := wire.Unquote(name)
 		switch string(key) {
 		case "jsonrpc":
 			seen |= haveVersion
-			if s, ok := Unquote(raw); !ok || string(s) != "2.0" {
+			if s, ok := wire.Unquote(raw); !ok || string(s) != "2.0" {
 				note(`"jsonrpc" must be exactly "2.0"`)
 			}
 		case "method":
 			seen |= haveMethod
-			s, ok := Unquote(raw)
+			s, ok := wire.Unquote(raw)
 			if !ok {
 				note(`"method" must be a string`)
 			}
@@ -255,20 +257,6 @@ func readRaw(dec *jsontext.Decoder, frame []byte) jsontext.Value {
 	v, _ := dec.ReadValue()
 	end := dec.InputOffset()
 	return jsontext.Value(frame[end-int64(len(v)) : end])
-}
-
-// Unquote returns the contents of a JSON string value; ok is false when v
-// is not a string. Without escapes (the common case: names, ids, methods)
-// the contents are a slice of v, so nothing is allocated.
-func Unquote(v jsontext.Value) (contents []byte, ok bool) {
-	if v.Kind() != '"' {
-		return nil, false
-	}
-	if bytes.IndexByte(v, '\\') < 0 {
-		return v[1 : len(v)-1], true
-	}
-	b, err := jsontext.AppendUnquote(nil, v)
-	return b, err == nil
 }
 
 // call runs the method's handler, turning panics and stray errors into

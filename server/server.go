@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/api/apirpc"
 	tsclient "github.com/parley-rtc/parley/clients/ts"
 	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/web"
@@ -109,7 +110,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.mux.Use(s.rpcMetrics.observe)
 	s.mux.Use(rateLimit)
 	s.mux.Use(requireSession)
-	api.Register(s.mux, s)
+	apirpc.Register(s.mux, s)
 	s.mux.Handle(methodDiscover, func(context.Context, jsontext.Value) (any, error) {
 		return jsontext.Value(api.Document), nil
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/api/apirpc"
 	"github.com/parley-rtc/parley/rpc"
 )
 
@@ -125,7 +126,7 @@ func parseParams(args []string) (jsontext.Value, error) {
 // the field, exactly as the server would. One validator, not a second one.
 var validator = func() *rpc.Mux {
 	m := rpc.NewMux()
-	api.Register(m, api.UnimplementedHandler{})
+	apirpc.Register(m, api.UnimplementedHandler{})
 	return m
 }()
 
