@@ -51,6 +51,9 @@ type Server struct {
 	// publicOrigins and publicHosts come from cfg.PublicURL (origin.go);
 	// refusals logs refused origins and hosts.
 	publicOrigins, publicHosts []string
+	// onePortURL is the turns: URL of the TLS listener, set by Serve
+	// when that listener carries TURN too (oneport.go).
+	onePortURL string
 	refusals                   *refusalLog
 
 	started time.Time
@@ -100,7 +103,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load TLS certificate: %w", err)
 		}
-		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: nextProtos}
 	}
 	s.turn = newTURNState(cfg, s.tls, log)
 	s.metrics = s.newRegistry()
@@ -195,7 +198,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	if s.tls != nil {
-		ln = tls.NewListener(ln, s.tls)
+		ln = s.onePort(ln)
 	}
 	hs := &http.Server{
 		Handler:           s.Handler(),

@@ -128,13 +128,23 @@ func (s *Server) iceServers(identity string) (servers []api.IceServer, expires i
 	servers = []api.IceServer{}
 	if t := s.turn.srv; t != nil {
 		user, pass, exp := t.Issue(identity, s.cfg.TURN.CredentialTTL)
-		servers = append(servers, api.IceServer{URLs: t.URLs(), Username: user, Credential: pass})
+		servers = append(servers, api.IceServer{URLs: s.turnURLs(t), Username: user, Credential: pass})
 		expires = exp.Unix()
 	}
 	if len(s.cfg.ICEServers) > 0 {
 		servers = append(servers, api.IceServer{URLs: s.cfg.ICEServers})
 	}
 	return servers, expires
+}
+
+// turnURLs are t's URLs and, when the signaling port carries TURN too,
+// its turns: URL.
+func (s *Server) turnURLs(t *turn.Server) []string {
+	urls := t.URLs()
+	if s.onePortURL != "" {
+		urls = append(urls, s.onePortURL)
+	}
+	return urls
 }
 
 // turnCredentials answers GET /v1/turn-credentials in the TURN REST API
@@ -178,7 +188,7 @@ func (s *Server) turnCredentials(w http.ResponseWriter, r *http.Request) {
 		Password string   `json:"password"`
 		TTL      int64    `json:"ttl"`
 		URIs     []string `json:"uris"`
-	}{user, pass, int64(ttl / time.Second), t.URLs()})
+	}{user, pass, int64(ttl / time.Second), s.turnURLs(t)})
 }
 
 // apiKeyAuth checks an API key sent as HTTP Basic or as Bearer kid:secret.
