@@ -54,7 +54,7 @@ type Server struct {
 	// onePortURL is the turns: URL of the TLS listener, set by Serve
 	// when that listener carries TURN too (oneport.go).
 	onePortURL string
-	refusals                   *refusalLog
+	refusals   *refusalLog
 
 	started time.Time
 	// draining: Drain was called (no new sessions); closing: shutdown has
