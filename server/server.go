@@ -51,10 +51,10 @@ type Server struct {
 	// publicOrigins and publicHosts come from cfg.PublicURL (origin.go);
 	// refusals logs refused origins and hosts.
 	publicOrigins, publicHosts []string
+	refusals                   *refusalLog
 	// onePortURL is the turns: URL of the TLS listener, set by Serve
 	// when that listener carries TURN too (oneport.go).
 	onePortURL string
-	refusals   *refusalLog
 
 	started time.Time
 	// draining: Drain was called (no new sessions); closing: shutdown has
