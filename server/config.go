@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/acme/autocert"
+
 	"github.com/parley-rtc/parley/turn"
 )
 
@@ -38,6 +40,8 @@ type Config struct {
 	Insecure      bool   `koanf:"insecure" usage:"allow plain ws:// on a non-loopback address (behind a TLS-terminating proxy)"`
 	TLSCert       string `koanf:"tls-cert" usage:"TLS certificate (PEM) for wss:// and https:// (and TURN over TLS)"`
 	TLSKey        string `koanf:"tls-key" usage:"TLS private key (PEM)"`
+	// ACME gets the certificate from an ACME CA instead (Let's Encrypt).
+	ACME ACME `koanf:"acme"`
 
 	// APIKeys are "kid:secret" pairs; a JWT's kid header picks the secret
 	// that verifies it (HS256). Several keys allow rotation.
@@ -82,6 +86,20 @@ type Config struct {
 
 	// Version is what admin.node.status reports; the binary sets it.
 	Version string `koanf:"-"`
+}
+
+// ACME has the TLS certificate issued and renewed by an ACME CA (RFC 8555;
+// golang.org/x/crypto/acme/autocert): the CA checks that this server answers
+// for each domain with a TLS-ALPN-01 challenge on the listen port (which the
+// CA reaches as port 443), or HTTP-01 on HTTPListen (port 80). The one
+// certificate serves WSS and TURN over TLS, and is renewed a third of its
+// lifetime before it expires, without a restart.
+type ACME struct {
+	Domains    []string `koanf:"domain" usage:"domain to get a certificate for from an ACME CA (repeatable; instead of --tls-cert): the CA must reach this server at it on port 443, or on 80 with --acme-http-listen"`
+	Email      string   `koanf:"email" usage:"contact address given to the ACME CA (expiry and policy notices)"`
+	CacheDir   string   `koanf:"cache-dir" usage:"directory that keeps the ACME account key and certificates across restarts (needed with --acme-domain: CAs limit how often they issue)"`
+	Directory  string   `koanf:"directory" usage:"the ACME CA's directory URL (its root, if not a public CA, is trusted through SSL_CERT_FILE)"`
+	HTTPListen string   `koanf:"http-listen" usage:"also answer ACME HTTP-01 challenges on this address (e.g. :80); other requests there are redirected to https"`
 }
 
 // Limits bound what one client can make the server hold or do. Their keys
@@ -141,6 +159,7 @@ func DefaultConfig() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		DuplicateIdentity: DuplicateMulti,
+		ACME:              ACME{Directory: autocert.DefaultACMEDirectory},
 		TURN:              turn.DefaultConfig(),
 		Limits: Limits{
 			MaxFrameBytes:      64 << 10,
@@ -184,17 +203,18 @@ func (c *Config) Validate() error {
 	host, _, err := net.SplitHostPort(c.Listen)
 	if err != nil {
 		bad("listen", "%v", err)
-	} else if !isLoopbackHost(host) && c.TLSCert == "" && !c.Insecure {
-		bad("listen", "%s is not a loopback address: give --tls-cert/--tls-key, or --insecure to serve plain ws:// anyway", c.Listen)
+	} else if !isLoopbackHost(host) && !c.hasTLS() && !c.Insecure {
+		bad("listen", "%s is not a loopback address: give --tls-cert/--tls-key or --acme-domain, or --insecure to serve plain ws:// anyway", c.Listen)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert", "--tls-cert and --tls-key go together")
 	}
+	errs = append(errs, c.ACME.validate(c.TLSCert != "")...)
 	// The TURN section as the server will run it, checked whether or not
 	// it runs: every TURN error fails here, before anything starts. The
 	// certificate is loaded later; Validate only needs to know there is one.
 	var certificate *tls.Config
-	if c.TLSCert != "" {
+	if c.hasTLS() {
 		certificate = &tls.Config{}
 	}
 	tc := c.turnConfig(certificate)
@@ -301,6 +321,10 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// hasTLS reports whether the listener serves TLS: a certificate is given
+// or ACME gets one.
+func (c *Config) hasTLS() bool { return c.TLSCert != "" || len(c.ACME.Domains) > 0 }
 
 // isLoopbackHost reports whether host (from a listen address) only reaches
 // this machine. An empty host means every interface, which is not loopback.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 	"github.com/parley-rtc/parley/api/apirpc"
 	tsclient "github.com/parley-rtc/parley/clients/ts"
 	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/server/demux"
 	"github.com/parley-rtc/parley/web"
 )
 
@@ -41,6 +43,8 @@ type Server struct {
 	mux      *rpc.Mux
 	upgrader *rpc.Upgrader
 	tls      *tls.Config
+	certs    *certFile  // --tls-cert, or nil
+	acme     *acmeCerts // --acme-domain, or nil
 	turn     *turnState
 	metrics  *prometheus.Registry
 	// rpcMetrics count requests as they are answered; rpcStats are the
@@ -98,12 +102,17 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.publicOrigins = append(s.publicOrigins, canonicalOrigin(u))
 		s.publicHosts = append(s.publicHosts, strings.ToLower(u.Hostname()))
 	}
-	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("load TLS certificate: %w", err)
+	switch {
+	case cfg.TLSCert != "":
+		if s.certs, err = loadCertFile(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return nil, err
 		}
-		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: nextProtos}
+		s.tls = &tls.Config{GetCertificate: s.certs.getCertificate, MinVersion: tls.VersionTLS12, NextProtos: nextProtos}
+	case len(cfg.ACME.Domains) > 0:
+		s.acme = newACMECerts(cfg.ACME, log)
+		s.tls = &tls.Config{GetCertificate: s.acme.getCertificate, MinVersion: tls.VersionTLS12,
+			NextProtos: append(slices.Clip(nextProtos), demux.ALPNACME)}
+		s.addPublicHosts(cfg.ACME.Domains)
 	}
 	s.turn = newTURNState(cfg, s.tls, log)
 	s.metrics = s.newRegistry()
@@ -207,6 +216,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	if s.acme != nil {
+		go s.acme.prefetch()
+	}
 	select {
 	case err := <-errc:
 		return errors.Join(fmt.Errorf("serve: %w", err), s.closeTURN())

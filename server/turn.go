@@ -53,7 +53,7 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 
 // turnConfig is the TURN section as the server runs it, with tlsCfg (the
 // WSS certificate, nil without TLS): TURN over TLS defaults to the listen
-// IP, port 5349; relays may not reach the HTTP listeners' addresses (nor
+// IP, port 5349; the URLs' host to the first ACME domain; relays may not reach the HTTP listeners' addresses (nor
 // any other of this host's: package turn adds those); and in dev mode with
 // loopback-only TURN listeners relays reach loopback peers, so that two
 // local browsers connect when one of them is forced to relay (only local
@@ -61,6 +61,9 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 func (c *Config) turnConfig(tlsCfg *tls.Config) turn.Config {
 	t := c.TURN
 	t.TLS = tlsCfg
+	if t.Host == "" && len(c.ACME.Domains) > 0 {
+		t.Host = c.ACME.Domains[0] // the name on the certificate, which turns: needs
+	}
 	if t.TLSListen == "" && tlsCfg != nil {
 		if host, _, err := net.SplitHostPort(t.Listen); err == nil {
 			t.TLSListen = net.JoinHostPort(host, turnDefaultTLSPort)

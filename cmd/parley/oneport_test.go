@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,4 +163,48 @@ func TestOnePort(t *testing.T) {
 	close(stop)
 	traffic.Wait()
 	t.Logf("relayed %d of %d datagrams over TLS and TCP on the signaling port, %d while the sessions traded %d messages", received.Load(), sent.Load(), during, messages)
+}
+
+// TestReloadCertificateOnHangup: SIGHUP (systemd's ExecReload) reads
+// --tls-cert and --tls-key again; new handshakes get the new certificate,
+// a broken file keeps the old one, and the server goes on either way.
+func TestReloadCertificateOnHangup(t *testing.T) {
+	dir := t.TempDir()
+	first, second := testkit.SelfSigned(t), testkit.SelfSigned(t)
+	certFile, keyFile := first.Files(t, dir)
+	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile, "--no-turn")
+	served := func() []byte {
+		t.Helper()
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(first.CertPEM)
+		pool.AppendCertsFromPEM(second.CertPEM)
+		c, err := tls.Dial("tcp", p.Addr, &tls.Config{RootCAs: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Raw
+	}
+	isPEM := func(raw []byte, cert testkit.Cert) bool {
+		block, _ := pem.Decode(cert.CertPEM)
+		return bytes.Equal(raw, block.Bytes)
+	}
+	if !isPEM(served(), first) {
+		t.Fatal("not serving the first certificate")
+	}
+	second.Files(t, dir)
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the second certificate served", func() bool { return isPEM(served(), second) })
+	if err := os.WriteFile(keyFile, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the signal handled
+	if !isPEM(served(), second) {
+		t.Fatal("a broken key file replaced the certificate served")
+	}
 }
