@@ -64,9 +64,10 @@ export async function startEchobot(t, url, room, ...extra) {
 /**
  * A headless chromium with a fresh profile. Camera and microphone are
  * granted because chromium hides host candidates behind mDNS names
- * otherwise, and loopback candidates need their own switch.
+ * otherwise, and loopback candidates need their own switch. args are
+ * more command-line switches.
  */
-export async function launchBrowser(t) {
+export async function launchBrowser(t, ...args) {
   const profile = await mkdtemp(join(tmpdir(), 'parley-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -76,6 +77,7 @@ export async function launchBrowser(t) {
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--allow-loopback-in-peer-connection',
       '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      ...args,
     ],
   });
   await context.grantPermissions(['camera', 'microphone']);
