@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 
 	"github.com/spf13/pflag"
 )
@@ -23,15 +22,12 @@ Usage:
   parley listen [flags]    join rooms and print notifications as JSON lines
   parley shell [flags]     one session, many calls: methods line by line, Tab completes
   parley completion bash   bash completion (commands, flags, method names)
-  parley version           print the version
+  parley health [flags]    check that the server configured here answers /healthz (a container's HEALTHCHECK)
+  parley version           print the version, the VCS revision and the Go version
   parley help [command]    show help
 
 Run 'parley <command> --help' for the flags of a command.
 `
-
-// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
-// it comes from the module's build info.
-var version = ""
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
@@ -61,6 +57,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		err = runShell(rest, os.Stdin, stdout, stderr)
 	case "completion":
 		err = runCompletion(rest, stdout)
+	case "health":
+		err = runHealth(rest, environ, stdout, stderr)
 	case "version", "--version":
 		err = runVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":
@@ -79,35 +77,6 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "parley:", err)
 		return 1
 	}
-}
-
-func runVersion(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("version", "Prints the version, and the VCS revision the binary was built from.", stderr)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("version: unexpected argument %q", fs.Arg(0))
-	}
-	fmt.Fprintln(stdout, "parley", buildVersion())
-	return nil
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v
 }
 
 // newFlagSet makes a subcommand's flag set with a usage line.
