@@ -4,7 +4,8 @@
 # and iproute2 (the NAT lab's routers and namespaces), chromium (the browser
 # end-to-end tests drive it with playwright-core; no browser download) and
 # util-linux's unshare and nsenter (those tests run in network namespaces),
-# openssl (the one-port browser test makes its certificate), and
+# openssl (the one-port browser test makes its certificate), systemd's
+# systemd-analyze (it checks deploy/systemd/parley.service), and
 # prometheus for promtool, which checks the /metrics output. Only what is missing is
 # installed, so a prepared machine pays nothing; `make test` calls this.
 set -euo pipefail
@@ -17,6 +18,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v unshare >/dev/null && command -v nsenter >/dev/null || need+=(util-linux)
 command -v openssl >/dev/null || need+=(openssl)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 
 if ((${#need[@]} == 0)); then
 	exit 0
