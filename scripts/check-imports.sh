@@ -28,4 +28,11 @@ for p in $(go list ./clients/go/...); do
 		status=1
 	fi
 done
+# The binary links no dependency only tests need: the Kubernetes types that
+# check deploy/kubernetes, Pebble and its DNS server (the ACME tests' CA).
+if bad=$(go list -deps ./cmd/parley | grep -E '^(k8s\.io|sigs\.k8s\.io)/|^github\.com/(letsencrypt|miekg)/'); then
+	echo "import rule broken: the parley binary links test-only packages:"
+	echo "$bad" | sed 's/^/  /'
+	status=1
+fi
 exit $status
