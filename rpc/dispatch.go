@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -37,24 +36,6 @@ type request struct {
 	id     jsontext.Value // nil for a notification
 }
 
-// decoderPool recycles decoders: one per frame would dominate allocations.
-var decoderPool = sync.Pool{New: func() any {
-	fd := new(frameDecoder)
-	fd.dec = jsontext.NewDecoder(&fd.r)
-	return fd
-}}
-
-type frameDecoder struct {
-	r   bytes.Reader
-	dec *jsontext.Decoder
-}
-
-func (fd *frameDecoder) reset(frame []byte) *jsontext.Decoder {
-	fd.r.Reset(frame)
-	fd.dec.Reset(&fd.r)
-	return fd.dec
-}
-
 // SetLogger sets where internal errors and handler panics are logged.
 func (m *Mux) SetLogger(l *slog.Logger) { m.log = l }
 
@@ -64,12 +45,12 @@ func (m *Mux) SetLogger(l *slog.Logger) { m.log = l }
 // logged and answered with -32603. Nothing refers to frame after Dispatch
 // returns, so the caller may reuse it.
 func (m *Mux) Dispatch(ctx context.Context, frame []byte) []byte {
-	fd := decoderPool.Get().(*frameDecoder)
-	defer decoderPool.Put(fd)
-	if err := validate(fd.reset(frame), frame); err != nil {
+	fd := wire.GetDecoder()
+	defer fd.Release()
+	if err := validate(fd.Reset(frame), frame); err != nil {
 		return encodeError(nullID, err)
 	}
-	dec := fd.reset(frame)
+	dec := fd.Reset(frame)
 	switch dec.PeekKind() {
 	case '{':
 		return m.dispatchOne(ctx, dec, frame)

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/parley-rtc/parley/internal/textwrap"
 )
 
 // goImport is a package generated code may use and the qualifier it is
@@ -63,27 +65,11 @@ func comment(b *strings.Builder, indent, text string) {
 	if text == "" {
 		return
 	}
-	for line := range strings.SplitSeq(wrap(text, 76), "\n") {
+	for _, line := range textwrap.Lines(text, 76) {
 		fmt.Fprintf(b, "%s// %s\n", indent, line)
 	}
 }
 
-// wrap breaks text into lines of at most width characters at spaces.
-func wrap(text string, width int) string {
-	var lines []string
-	line := ""
-	for _, word := range strings.Fields(text) {
-		if line != "" && len(line)+1+len(word) > width {
-			lines = append(lines, line)
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += word
-	}
-	return strings.Join(append(lines, line), "\n")
-}
 
 // goType is the Go type of a field.
 func goType(s *Schema, required bool) string {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parley-rtc/parley/internal/textwrap"
 )
 
 const configUsage = `Usage:
@@ -100,7 +102,7 @@ func writeExample(w io.Writer, opts []option) {
 			section = sec
 		}
 		fmt.Fprintln(w)
-		for _, line := range wrap(o.usage, 76-len(indent)) {
+		for _, line := range textwrap.Lines(o.usage, 76-len(indent)) {
 			fmt.Fprintf(w, "%s# %s\n", indent, line)
 		}
 		fmt.Fprintf(w, "%s%s: %s\n", indent, name, yamlValue(o.value.Interface()))
@@ -138,19 +140,3 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
-// wrap breaks text into lines of at most width bytes at spaces.
-func wrap(text string, width int) []string {
-	var lines []string
-	line := ""
-	for _, word := range strings.Fields(text) {
-		if line != "" && len(line)+1+len(word) > width {
-			lines = append(lines, line)
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += word
-	}
-	return append(lines, line)
-}

@@ -12,7 +12,7 @@ import { mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { launchBrowser, startProcess } from '../lib/harness.mjs';
+import { joinAndTalk, launchBrowser, startProcess } from '../lib/harness.mjs';
 
 const clientIP = '10.99.0.1';
 const serverIP = '10.99.0.2';
@@ -91,42 +91,6 @@ async function certificate(t) {
   return { cert, key, spki: createHash('sha256').update(spki).digest('base64') };
 }
 
-/**
- * Runs in the page: connects with token, joins roomId relay-only, calls
- * the peer already there or answers whoever calls, and says hello on the
- * data channel. window.talk resolves with the first message and the
- * selected pair's local candidate (its type, TURN URL and transport to
- * the TURN server).
- */
-async function relayTalk({ url, token, roomId, say }) {
-  const { ParleyClient, RoomPeers } = await import('/client/index.js');
-  const client = await ParleyClient.connect(url, { token });
-  const localCandidate = async (pc) => {
-    const stats = [];
-    (await pc.getStats()).forEach((s) => stats.push(s));
-    const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
-    const pair = stats.find((s) => s.id === transport?.selectedCandidatePairId);
-    const local = stats.find((s) => s.id === pair?.localCandidateId);
-    return { type: local?.candidateType, url: local?.url, relayProtocol: local?.relayProtocol };
-  };
-  let resolve;
-  window.talk = new Promise((r) => { resolve = r; });
-  const wire = (ps, channel) => {
-    channel.onopen = () => channel.send(say);
-    channel.onmessage = async (e) => resolve({ message: e.data, local: await localCandidate(ps.pc) });
-  };
-  const room = new RoomPeers(client, roomId, {
-    rtcConfig: { iceTransportPolicy: 'relay' },
-    onPeer: (ps) => { ps.pc.ondatachannel = (e) => wire(ps, e.channel); },
-  });
-  const { peers } = await client.room.join({ roomId, create: true });
-  for (const peer of peers) {
-    const ps = room.connect(peer.peerId);
-    wire(ps, ps.pc.createDataChannel('chat'));
-  }
-  return client.session.iceServers.flatMap((s) => s.urls);
-}
-
 test('behind a firewall that passes only TCP 443, two relay-only pages connect through TURN on the signaling port', async (t) => {
   const bin = process.env.E2E_PARLEY_BIN;
   const inside = await serverNamespace(t);
@@ -143,14 +107,15 @@ test('behind a firewall that passes only TCP 443, two relay-only pages connect t
   for (const [i, identity] of ['alice', 'bob'].entries()) {
     const token = run(bin, ['token', '--key', apiKey, '--identity', identity, '--room', 'oneport']).trim();
     await pages[i].goto(`https://${serverIP}/`);
-    const urls = await pages[i].evaluate(relayTalk, { url: `wss://${serverIP}/rpc`, token, roomId: 'oneport', say: `hello from ${identity}` });
+    const { urls } = await pages[i].evaluate(joinAndTalk, { url: `wss://${serverIP}/rpc`, token, roomId: 'oneport', relay: true, say: `hello from ${identity}` });
     assert.ok(urls.includes(oneport), `iceServers ${urls} lack ${oneport}`);
   }
   const [alice, bob] = await Promise.all(pages.map((p) => p.evaluate(() => window.talk)));
   assert.equal(alice.message, 'hello from bob');
   assert.equal(bob.message, 'hello from alice');
   for (const got of [alice, bob]) {
-    assert.deepEqual(got.local, { type: 'relay', url: oneport, relayProtocol: 'tls' });
+    assert.equal(got.pair?.local.type, 'relay', JSON.stringify(got.pair));
+    assert.deepEqual(got.turn, { url: oneport, relayProtocol: 'tls' });
   }
   // The browser did try the rest (STUN and TURN over UDP, TURN over TCP
   // on 3478 and TLS on 5349), and the firewall dropped it.

@@ -90,15 +90,31 @@ type Params[T any] interface {
 	UnmarshalJSONFrom(*jsontext.Decoder) error
 }
 
-var paramDecoders = sync.Pool{New: func() any {
-	pd := new(paramDecoder)
-	pd.dec = jsontext.NewDecoder(&pd.r)
-	return pd
-}}
-
-type paramDecoder struct {
+// Decoder is a jsontext.Decoder over a byte slice, recycled: one per frame
+// or params value would dominate allocations. GetDecoder takes one,
+// Release gives it back.
+type Decoder struct {
 	r   bytes.Reader
 	dec *jsontext.Decoder
+}
+
+var decoders = sync.Pool{New: func() any {
+	d := new(Decoder)
+	d.dec = jsontext.NewDecoder(&d.r)
+	return d
+}}
+
+// GetDecoder takes a Decoder from the pool.
+func GetDecoder() *Decoder { return decoders.Get().(*Decoder) }
+
+// Release returns d to the pool; d must not be used after.
+func (d *Decoder) Release() { decoders.Put(d) }
+
+// Reset points d at b and returns its jsontext.Decoder.
+func (d *Decoder) Reset(b []byte) *jsontext.Decoder {
+	d.r.Reset(b)
+	d.dec.Reset(&d.r)
+	return d.dec
 }
 
 var emptyObject = []byte("{}")
@@ -112,17 +128,16 @@ func DecodeParams[T any, P Params[T]](params jsontext.Value) (*T, error) {
 	if params.Kind() != '{' {
 		return nil, &FieldError{Reason: "params must be an object (by-name)"}
 	}
-	pd := paramDecoders.Get().(*paramDecoder)
-	defer paramDecoders.Put(pd)
-	pd.r.Reset(params)
-	pd.dec.Reset(&pd.r)
+	d := GetDecoder()
+	defer d.Release()
+	dec := d.Reset(params)
 	v := new(T)
-	if err := P(v).UnmarshalJSONFrom(pd.dec); err != nil {
+	if err := P(v).UnmarshalJSONFrom(dec); err != nil {
 		return nil, err
 	}
 	// The rpc layer hands over exactly one value; anything after it means
 	// a caller passed something else, which must not pass half-read.
-	if _, err := pd.dec.ReadToken(); err != io.EOF {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return nil, &FieldError{Reason: "params must be a single JSON object"}
 	}
 	return v, nil
