@@ -70,7 +70,6 @@ func comment(b *strings.Builder, indent, text string) {
 	}
 }
 
-
 // goType is the Go type of a field.
 func goType(s *Schema, required bool) string {
 	t := goBaseType(s)

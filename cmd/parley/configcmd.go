@@ -139,4 +139,3 @@ func shortDuration(d time.Duration) string {
 	}
 	return s
 }
-
