@@ -20,17 +20,20 @@ help: ## list the targets
 run: ## start a dev server on 127.0.0.1:7880 (bare identities, no config, no Redis)
 	$(GO) run ./cmd/parley serve --dev
 
+# The release build: a static binary (no libc: it runs on any Linux, in a
+# distroless image too), without build paths, stamped with the VCS revision
+# (parley version). deploy/container/Containerfile builds it the same way.
 .PHONY: build
-build: ## build bin/parley
-	$(GO) build -o bin/parley ./cmd/parley
+build: ## build bin/parley (static, with the VCS revision for parley version)
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags=-s -o bin/parley ./cmd/parley
 
 .PHONY: generate
-generate: clients/ts/node_modules ## regenerate api/*_gen.go, the clients' generated code, api/PROTOCOL.md and clients/ts/dist from api/parley.openrpc.json
+generate: clients/ts/node_modules ## regenerate api/*_gen.go, api/apirpc, the clients' generated code, api/PROTOCOL.md and clients/ts/dist from api/parley.openrpc.json
 	$(GO) run ./cmd/parley-gen
 	cd clients/ts && npm run --silent build
 
 .PHONY: check-generated
-GENERATED := 'api/*_gen.go' api/PROTOCOL.md clients/ts/src/gen clients/ts/dist 'clients/go/parley/*_gen.go'
+GENERATED := 'api/*_gen.go' 'api/apirpc/*_gen.go' api/PROTOCOL.md clients/ts/src/gen clients/ts/dist 'clients/go/parley/*_gen.go'
 check-generated: generate ## fail if generated files differ from what is committed (new untracked outputs too)
 	@status=$$(git status --porcelain -- $(GENERATED)); \
 	if [ -n "$$status" ]; then \

@@ -1,74 +1,27 @@
 package api
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"math"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // The helpers below are what the generated UnmarshalJSONFrom methods are
-// made of. Each reads one value and returns a *rpc.FieldError naming what
+// made of. Each reads one value and returns a *wire.FieldError naming what
 // is wrong; the caller prefixes the member's path.
 
 // maxSafeInt bounds integers: beyond ±(2^53-1) JavaScript clients lose
 // precision, so such numbers are refused rather than rounded.
 const maxSafeInt = 1<<53 - 1
 
-type unmarshalerFrom interface {
-	UnmarshalJSONFrom(*jsontext.Decoder) error
-}
-
-var paramDecoders = sync.Pool{New: func() any {
-	pd := new(paramDecoder)
-	pd.dec = jsontext.NewDecoder(&pd.r)
-	return pd
-}}
-
-type paramDecoder struct {
-	r   bytes.Reader
-	dec *jsontext.Decoder
-}
-
-var emptyObject = []byte("{}")
-
-// decodeParams decodes by-name params into a new T; absent params are {}.
-func decodeParams[T any, P interface {
-	*T
-	unmarshalerFrom
-}](params jsontext.Value) (*T, error) {
-	if len(params) == 0 {
-		params = emptyObject
-	}
-	if params.Kind() != '{' {
-		return nil, &rpc.FieldError{Reason: "params must be an object (by-name)"}
-	}
-	pd := paramDecoders.Get().(*paramDecoder)
-	defer paramDecoders.Put(pd)
-	pd.r.Reset(params)
-	pd.dec.Reset(&pd.r)
-	v := new(T)
-	if err := P(v).UnmarshalJSONFrom(pd.dec); err != nil {
-		return nil, err
-	}
-	// The rpc layer hands over exactly one value; anything after it means
-	// a caller passed something else, which must not pass half-read.
-	if _, err := pd.dec.ReadToken(); err != io.EOF {
-		return nil, fieldError("params must be a single JSON object")
-	}
-	return v, nil
-}
-
-func fieldError(reason string) error { return &rpc.FieldError{Reason: reason} }
+func fieldError(reason string) error { return &wire.FieldError{Reason: reason} }
 
 // kindName names a JSON kind for error messages.
 func kindName(k jsontext.Kind) string {
@@ -122,23 +75,23 @@ func readName(dec *jsontext.Decoder) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, _ := rpc.Unquote(v) // the decoder has checked it is a string
+	name, _ := wire.Unquote(v) // the decoder has checked it is a string
 	return name, nil
 }
 
 func unknownMember(name string) error {
-	return &rpc.FieldError{Field: name, Reason: "unknown member"}
+	return &wire.FieldError{Field: name, Reason: "unknown member"}
 }
 
 func missingMember(name string) error {
-	return &rpc.FieldError{Field: name, Reason: "required"}
+	return &wire.FieldError{Field: name, Reason: "required"}
 }
 
 // missingAnyOf refuses an object none of whose anyOf groups is present
 // (rule is Type.AnyOfRule: "sdpMid or sdpMLineIndex is required"); the
 // field is the object's own, which the caller's prefix names.
 func missingAnyOf(rule string) error {
-	return &rpc.FieldError{Reason: rule}
+	return &wire.FieldError{Reason: rule}
 }
 
 func decodeString(dec *jsontext.Decoder, maxLen int, pattern *regexp.Regexp) (string, error) {
@@ -212,10 +165,7 @@ func decodeEnum[T ~string](dec *jsontext.Decoder, values []T) (T, error) {
 	return "", fieldError("must be one of " + strings.Join(names, ", "))
 }
 
-func decodeObject[T any, P interface {
-	*T
-	unmarshalerFrom
-}](dec *jsontext.Decoder) (T, error) {
+func decodeObject[T any, P wire.Params[T]](dec *jsontext.Decoder) (T, error) {
 	var v T
 	err := P(&v).UnmarshalJSONFrom(dec)
 	return v, err
@@ -249,10 +199,7 @@ func decodeNullable[T any](dec *jsontext.Decoder, elem func(*jsontext.Decoder) (
 // decodeNullableObject is decodeNullable for an object, decoded straight
 // into the value returned: through decodeObject it was allocated twice, as
 // the generic call makes decodeObject's value escape.
-func decodeNullableObject[T any, P interface {
-	*T
-	unmarshalerFrom
-}](dec *jsontext.Decoder) (*T, error) {
+func decodeNullableObject[T any, P wire.Params[T]](dec *jsontext.Decoder) (*T, error) {
 	if null, err := readNull(dec); null || err != nil {
 		return nil, err
 	}
@@ -286,7 +233,7 @@ func decodeArray[T any](dec *jsontext.Decoder, maxItems int, elem func(*jsontext
 		}
 		v, err := elem(dec)
 		if err != nil {
-			return nil, rpc.Prefixed(strconv.Itoa(i), err)
+			return nil, wire.Prefixed(strconv.Itoa(i), err)
 		}
 		out = append(out, v)
 	}
@@ -295,6 +242,6 @@ func decodeArray[T any](dec *jsontext.Decoder, maxItems int, elem func(*jsontext
 }
 
 // notImplemented is UnimplementedHandler's answer.
-func notImplemented(method string) *rpc.Error {
-	return &rpc.Error{Code: rpc.CodeMethodNotFound, Message: "method not implemented: " + method}
+func notImplemented(method string) *wire.Error {
+	return &wire.Error{Code: wire.CodeMethodNotFound, Message: "method not implemented: " + method}
 }

@@ -6,7 +6,7 @@ import (
 	"regexp"
 
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // UnmarshalJSONFrom decodes ResumeParams strictly: unknown members, missing
@@ -26,21 +26,21 @@ func (x *ResumeParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("sessionId", err)
+				return wire.Prefixed("sessionId", err)
 			}
 			x.SessionID = v
 		case "resumeToken":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 128, nil)
 			if err != nil {
-				return rpc.Prefixed("resumeToken", err)
+				return wire.Prefixed("resumeToken", err)
 			}
 			x.ResumeToken = v
 		case "lastSeq":
 			seen |= 1 << 2
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("lastSeq", err)
+				return wire.Prefixed("lastSeq", err)
 			}
 			x.LastSeq = v
 		default:
@@ -101,21 +101,21 @@ func (x *ErrorData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("reason", err)
+				return wire.Prefixed("reason", err)
 			}
 			x.Reason = v
 		case "field":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 256, nil)
 			if err != nil {
-				return rpc.Prefixed("field", err)
+				return wire.Prefixed("field", err)
 			}
 			x.Field = v
 		case "retryAfterMs":
 			seen |= 1 << 2
 			v, err := decodeInt(dec, 0, 86400000)
 			if err != nil {
-				return rpc.Prefixed("retryAfterMs", err)
+				return wire.Prefixed("retryAfterMs", err)
 			}
 			x.RetryAfterMs = v
 		default:
@@ -148,28 +148,28 @@ func (x *IceCandidateInit) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 1024, nil)
 			if err != nil {
-				return rpc.Prefixed("candidate", err)
+				return wire.Prefixed("candidate", err)
 			}
 			x.Candidate = v
 		case "sdpMid":
 			seen |= 1 << 1
 			v, err := decodeNullable(dec, func(dec *jsontext.Decoder) (string, error) { return decodeString(dec, 64, nil) })
 			if err != nil {
-				return rpc.Prefixed("sdpMid", err)
+				return wire.Prefixed("sdpMid", err)
 			}
 			x.SDPMid = v
 		case "sdpMLineIndex":
 			seen |= 1 << 2
 			v, err := decodeNullable(dec, func(dec *jsontext.Decoder) (int64, error) { return decodeInt(dec, 0, 65535) })
 			if err != nil {
-				return rpc.Prefixed("sdpMLineIndex", err)
+				return wire.Prefixed("sdpMLineIndex", err)
 			}
 			x.SDPMLineIndex = v
 		case "usernameFragment":
 			seen |= 1 << 3
 			v, err := decodeNullable(dec, func(dec *jsontext.Decoder) (string, error) { return decodeString(dec, 256, nil) })
 			if err != nil {
-				return rpc.Prefixed("usernameFragment", err)
+				return wire.Prefixed("usernameFragment", err)
 			}
 			x.UsernameFragment = v
 		default:
@@ -205,21 +205,21 @@ func (x *IceServer) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (string, error) { return decodeString(dec, 512, nil) })
 			if err != nil {
-				return rpc.Prefixed("urls", err)
+				return wire.Prefixed("urls", err)
 			}
 			x.URLs = v
 		case "username":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 512, nil)
 			if err != nil {
-				return rpc.Prefixed("username", err)
+				return wire.Prefixed("username", err)
 			}
 			x.Username = v
 		case "credential":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 512, nil)
 			if err != nil {
-				return rpc.Prefixed("credential", err)
+				return wire.Prefixed("credential", err)
 			}
 			x.Credential = v
 		default:
@@ -252,14 +252,14 @@ func (x *IceServersResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (IceServer, error) { return decodeObject[IceServer](dec) })
 			if err != nil {
-				return rpc.Prefixed("iceServers", err)
+				return wire.Prefixed("iceServers", err)
 			}
 			x.ICEServers = v
 		case "expiresAt":
 			seen |= 1 << 1
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("expiresAt", err)
+				return wire.Prefixed("expiresAt", err)
 			}
 			x.ExpiresAt = v
 		default:
@@ -300,7 +300,7 @@ func (x *MessageSendResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("messageId", err)
+				return wire.Prefixed("messageId", err)
 			}
 			x.MessageID = v
 		default:
@@ -333,49 +333,49 @@ func (x *Peer) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("peerId", err)
+				return wire.Prefixed("peerId", err)
 			}
 			x.PeerID = v
 		case "identity":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("identity", err)
+				return wire.Prefixed("identity", err)
 			}
 			x.Identity = v
 		case "displayName":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 128, nil)
 			if err != nil {
-				return rpc.Prefixed("displayName", err)
+				return wire.Prefixed("displayName", err)
 			}
 			x.DisplayName = v
 		case "role":
 			seen |= 1 << 3
 			v, err := decodeEnum(dec, valuesRole)
 			if err != nil {
-				return rpc.Prefixed("role", err)
+				return wire.Prefixed("role", err)
 			}
 			x.Role = v
 		case "metadata":
 			seen |= 1 << 4
 			v, err := decodeRawObject(dec)
 			if err != nil {
-				return rpc.Prefixed("metadata", err)
+				return wire.Prefixed("metadata", err)
 			}
 			x.Metadata = v
 		case "polite":
 			seen |= 1 << 5
 			v, err := decodeBool(dec)
 			if err != nil {
-				return rpc.Prefixed("polite", err)
+				return wire.Prefixed("polite", err)
 			}
 			x.Polite = v
 		case "state":
 			seen |= 1 << 6
 			v, err := decodeEnum(dec, valuesPeerState)
 			if err != nil {
-				return rpc.Prefixed("state", err)
+				return wire.Prefixed("state", err)
 			}
 			x.State = v
 		default:
@@ -419,7 +419,7 @@ func (x *RoomCreateResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		default:
@@ -457,42 +457,42 @@ func (x *RoomInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "maxPeers":
 			seen |= 1 << 1
 			v, err := decodeInt(dec, 1, 10000)
 			if err != nil {
-				return rpc.Prefixed("maxPeers", err)
+				return wire.Prefixed("maxPeers", err)
 			}
 			x.MaxPeers = v
 		case "locked":
 			seen |= 1 << 2
 			v, err := decodeBool(dec)
 			if err != nil {
-				return rpc.Prefixed("locked", err)
+				return wire.Prefixed("locked", err)
 			}
 			x.Locked = v
 		case "duplicateIdentity":
 			seen |= 1 << 3
 			v, err := decodeEnum(dec, valuesDuplicatePolicy)
 			if err != nil {
-				return rpc.Prefixed("duplicateIdentity", err)
+				return wire.Prefixed("duplicateIdentity", err)
 			}
 			x.DuplicateIdentity = v
 		case "metadata":
 			seen |= 1 << 4
 			v, err := decodeRawObject(dec)
 			if err != nil {
-				return rpc.Prefixed("metadata", err)
+				return wire.Prefixed("metadata", err)
 			}
 			x.Metadata = v
 		case "peers":
 			seen |= 1 << 5
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (Peer, error) { return decodeObject[Peer](dec) })
 			if err != nil {
-				return rpc.Prefixed("peers", err)
+				return wire.Prefixed("peers", err)
 			}
 			x.Peers = v
 		default:
@@ -537,21 +537,21 @@ func (x *RoomJoinResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "self":
 			seen |= 1 << 1
 			v, err := decodeObject[Peer](dec)
 			if err != nil {
-				return rpc.Prefixed("self", err)
+				return wire.Prefixed("self", err)
 			}
 			x.Self = v
 		case "peers":
 			seen |= 1 << 2
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (Peer, error) { return decodeObject[Peer](dec) })
 			if err != nil {
-				return rpc.Prefixed("peers", err)
+				return wire.Prefixed("peers", err)
 			}
 			x.Peers = v
 		default:
@@ -590,7 +590,7 @@ func (x *RoomListResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (RoomSummary, error) { return decodeObject[RoomSummary](dec) })
 			if err != nil {
-				return rpc.Prefixed("rooms", err)
+				return wire.Prefixed("rooms", err)
 			}
 			x.Rooms = v
 		default:
@@ -623,28 +623,28 @@ func (x *RoomSummary) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "peerCount":
 			seen |= 1 << 1
 			v, err := decodeInt(dec, 0, 10000)
 			if err != nil {
-				return rpc.Prefixed("peerCount", err)
+				return wire.Prefixed("peerCount", err)
 			}
 			x.PeerCount = v
 		case "maxPeers":
 			seen |= 1 << 2
 			v, err := decodeInt(dec, 1, 10000)
 			if err != nil {
-				return rpc.Prefixed("maxPeers", err)
+				return wire.Prefixed("maxPeers", err)
 			}
 			x.MaxPeers = v
 		case "locked":
 			seen |= 1 << 3
 			v, err := decodeBool(dec)
 			if err != nil {
-				return rpc.Prefixed("locked", err)
+				return wire.Prefixed("locked", err)
 			}
 			x.Locked = v
 		default:
@@ -686,56 +686,56 @@ func (x *SessionConnectResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("sessionId", err)
+				return wire.Prefixed("sessionId", err)
 			}
 			x.SessionID = v
 		case "peerId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("peerId", err)
+				return wire.Prefixed("peerId", err)
 			}
 			x.PeerID = v
 		case "identity":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("identity", err)
+				return wire.Prefixed("identity", err)
 			}
 			x.Identity = v
 		case "resumeToken":
 			seen |= 1 << 3
 			v, err := decodeString(dec, 128, nil)
 			if err != nil {
-				return rpc.Prefixed("resumeToken", err)
+				return wire.Prefixed("resumeToken", err)
 			}
 			x.ResumeToken = v
 		case "resumed":
 			seen |= 1 << 4
 			v, err := decodeBool(dec)
 			if err != nil {
-				return rpc.Prefixed("resumed", err)
+				return wire.Prefixed("resumed", err)
 			}
 			x.Resumed = v
 		case "iceServers":
 			seen |= 1 << 5
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (IceServer, error) { return decodeObject[IceServer](dec) })
 			if err != nil {
-				return rpc.Prefixed("iceServers", err)
+				return wire.Prefixed("iceServers", err)
 			}
 			x.ICEServers = v
 		case "iceServersExpiresAt":
 			seen |= 1 << 6
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("iceServersExpiresAt", err)
+				return wire.Prefixed("iceServersExpiresAt", err)
 			}
 			x.ICEServersExpiresAt = v
 		case "protocol":
 			seen |= 1 << 7
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("protocol", err)
+				return wire.Prefixed("protocol", err)
 			}
 			x.Protocol = v
 		default:
@@ -789,84 +789,84 @@ func (x *SessionInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("sessionId", err)
+				return wire.Prefixed("sessionId", err)
 			}
 			x.SessionID = v
 		case "peerId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("peerId", err)
+				return wire.Prefixed("peerId", err)
 			}
 			x.PeerID = v
 		case "identity":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("identity", err)
+				return wire.Prefixed("identity", err)
 			}
 			x.Identity = v
 		case "state":
 			seen |= 1 << 3
 			v, err := decodeEnum(dec, valuesSessionState)
 			if err != nil {
-				return rpc.Prefixed("state", err)
+				return wire.Prefixed("state", err)
 			}
 			x.State = v
 		case "rooms":
 			seen |= 1 << 4
 			v, err := decodeArray(dec, 10000, func(dec *jsontext.Decoder) (string, error) { return decodeString(dec, 0, patternRoomID) })
 			if err != nil {
-				return rpc.Prefixed("rooms", err)
+				return wire.Prefixed("rooms", err)
 			}
 			x.Rooms = v
 		case "lastSeq":
 			seen |= 1 << 5
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("lastSeq", err)
+				return wire.Prefixed("lastSeq", err)
 			}
 			x.LastSeq = v
 		case "ackedSeq":
 			seen |= 1 << 6
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("ackedSeq", err)
+				return wire.Prefixed("ackedSeq", err)
 			}
 			x.AckedSeq = v
 		case "queueMessages":
 			seen |= 1 << 7
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("queueMessages", err)
+				return wire.Prefixed("queueMessages", err)
 			}
 			x.QueueMessages = v
 		case "queueBytes":
 			seen |= 1 << 8
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("queueBytes", err)
+				return wire.Prefixed("queueBytes", err)
 			}
 			x.QueueBytes = v
 		case "replayMessages":
 			seen |= 1 << 9
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("replayMessages", err)
+				return wire.Prefixed("replayMessages", err)
 			}
 			x.ReplayMessages = v
 		case "replayBytes":
 			seen |= 1 << 10
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("replayBytes", err)
+				return wire.Prefixed("replayBytes", err)
 			}
 			x.ReplayBytes = v
 		case "remote":
 			seen |= 1 << 11
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("remote", err)
+				return wire.Prefixed("remote", err)
 			}
 			x.Remote = v
 		default:
@@ -929,14 +929,14 @@ func (x *SessionListResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 1000, func(dec *jsontext.Decoder) (SessionInfo, error) { return decodeObject[SessionInfo](dec) })
 			if err != nil {
-				return rpc.Prefixed("sessions", err)
+				return wire.Prefixed("sessions", err)
 			}
 			x.Sessions = v
 		case "more":
 			seen |= 1 << 1
 			v, err := decodeBool(dec)
 			if err != nil {
-				return rpc.Prefixed("more", err)
+				return wire.Prefixed("more", err)
 			}
 			x.More = v
 		default:
@@ -972,56 +972,56 @@ func (x *NodeStatus) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("version", err)
+				return wire.Prefixed("version", err)
 			}
 			x.Version = v
 		case "startedAt":
 			seen |= 1 << 1
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("startedAt", err)
+				return wire.Prefixed("startedAt", err)
 			}
 			x.StartedAt = v
 		case "draining":
 			seen |= 1 << 2
 			v, err := decodeBool(dec)
 			if err != nil {
-				return rpc.Prefixed("draining", err)
+				return wire.Prefixed("draining", err)
 			}
 			x.Draining = v
 		case "drainDeadline":
 			seen |= 1 << 3
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("drainDeadline", err)
+				return wire.Prefixed("drainDeadline", err)
 			}
 			x.DrainDeadline = v
 		case "sessions":
 			seen |= 1 << 4
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("sessions", err)
+				return wire.Prefixed("sessions", err)
 			}
 			x.Sessions = v
 		case "connections":
 			seen |= 1 << 5
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("connections", err)
+				return wire.Prefixed("connections", err)
 			}
 			x.Connections = v
 		case "rooms":
 			seen |= 1 << 6
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("rooms", err)
+				return wire.Prefixed("rooms", err)
 			}
 			x.Rooms = v
 		case "turnAllocations":
 			seen |= 1 << 7
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("turnAllocations", err)
+				return wire.Prefixed("turnAllocations", err)
 			}
 			x.TurnAllocations = v
 		default:
@@ -1072,35 +1072,35 @@ func (x *TurnAllocation) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("identity", err)
+				return wire.Prefixed("identity", err)
 			}
 			x.Identity = v
 		case "client":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("client", err)
+				return wire.Prefixed("client", err)
 			}
 			x.Client = v
 		case "transport":
 			seen |= 1 << 2
 			v, err := decodeEnum(dec, valuesTurnTransport)
 			if err != nil {
-				return rpc.Prefixed("transport", err)
+				return wire.Prefixed("transport", err)
 			}
 			x.Transport = v
 		case "relay":
 			seen |= 1 << 3
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("relay", err)
+				return wire.Prefixed("relay", err)
 			}
 			x.Relay = v
 		case "createdAt":
 			seen |= 1 << 4
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("createdAt", err)
+				return wire.Prefixed("createdAt", err)
 			}
 			x.CreatedAt = v
 		default:
@@ -1145,7 +1145,7 @@ func (x *TurnAllocationList) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (TurnAllocation, error) { return decodeObject[TurnAllocation](dec) })
 			if err != nil {
-				return rpc.Prefixed("allocations", err)
+				return wire.Prefixed("allocations", err)
 			}
 			x.Allocations = v
 		default:
@@ -1178,14 +1178,14 @@ func (x *CallInviteResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("callId", err)
+				return wire.Prefixed("callId", err)
 			}
 			x.CallID = v
 		case "expiresAt":
 			seen |= 1 << 1
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("expiresAt", err)
+				return wire.Prefixed("expiresAt", err)
 			}
 			x.ExpiresAt = v
 		default:
@@ -1226,28 +1226,28 @@ func (x *Presence) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("identity", err)
+				return wire.Prefixed("identity", err)
 			}
 			x.Identity = v
 		case "status":
 			seen |= 1 << 1
 			v, err := decodeEnum(dec, valuesPresenceStatus)
 			if err != nil {
-				return rpc.Prefixed("status", err)
+				return wire.Prefixed("status", err)
 			}
 			x.Status = v
 		case "note":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 256, nil)
 			if err != nil {
-				return rpc.Prefixed("note", err)
+				return wire.Prefixed("note", err)
 			}
 			x.Note = v
 		case "devices":
 			seen |= 1 << 3
 			v, err := decodeInt(dec, 0, 1000000)
 			if err != nil {
-				return rpc.Prefixed("devices", err)
+				return wire.Prefixed("devices", err)
 			}
 			x.Devices = v
 		default:
@@ -1286,7 +1286,7 @@ func (x *PresenceListResult) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (Presence, error) { return decodeObject[Presence](dec) })
 			if err != nil {
-				return rpc.Prefixed("presences", err)
+				return wire.Prefixed("presences", err)
 			}
 			x.Presences = v
 		default:
@@ -1319,21 +1319,21 @@ func (x *SessionConnectParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 4096, nil)
 			if err != nil {
-				return rpc.Prefixed("token", err)
+				return wire.Prefixed("token", err)
 			}
 			x.Token = v
 		case "identity":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("identity", err)
+				return wire.Prefixed("identity", err)
 			}
 			x.Identity = v
 		case "resume":
 			seen |= 1 << 2
 			v, err := decodeObject[ResumeParams](dec)
 			if err != nil {
-				return rpc.Prefixed("resume", err)
+				return wire.Prefixed("resume", err)
 			}
 			x.Resume = &v
 		default:
@@ -1363,7 +1363,7 @@ func (x *SessionAckParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		default:
@@ -1396,28 +1396,28 @@ func (x *RoomCreateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "maxPeers":
 			seen |= 1 << 1
 			v, err := decodeInt(dec, 1, 10000)
 			if err != nil {
-				return rpc.Prefixed("maxPeers", err)
+				return wire.Prefixed("maxPeers", err)
 			}
 			x.MaxPeers = v
 		case "metadata":
 			seen |= 1 << 2
 			v, err := decodeRawObject(dec)
 			if err != nil {
-				return rpc.Prefixed("metadata", err)
+				return wire.Prefixed("metadata", err)
 			}
 			x.Metadata = v
 		case "duplicateIdentity":
 			seen |= 1 << 3
 			v, err := decodeEnum(dec, valuesDuplicatePolicy)
 			if err != nil {
-				return rpc.Prefixed("duplicateIdentity", err)
+				return wire.Prefixed("duplicateIdentity", err)
 			}
 			x.DuplicateIdentity = v
 		default:
@@ -1447,35 +1447,35 @@ func (x *RoomJoinParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "create":
 			seen |= 1 << 1
 			v, err := decodeBool(dec)
 			if err != nil {
-				return rpc.Prefixed("create", err)
+				return wire.Prefixed("create", err)
 			}
 			x.Create = v
 		case "rejoin":
 			seen |= 1 << 2
 			v, err := decodeBool(dec)
 			if err != nil {
-				return rpc.Prefixed("rejoin", err)
+				return wire.Prefixed("rejoin", err)
 			}
 			x.Rejoin = v
 		case "displayName":
 			seen |= 1 << 3
 			v, err := decodeString(dec, 128, nil)
 			if err != nil {
-				return rpc.Prefixed("displayName", err)
+				return wire.Prefixed("displayName", err)
 			}
 			x.DisplayName = v
 		case "metadata":
 			seen |= 1 << 4
 			v, err := decodeRawObject(dec)
 			if err != nil {
-				return rpc.Prefixed("metadata", err)
+				return wire.Prefixed("metadata", err)
 			}
 			x.Metadata = v
 		default:
@@ -1508,7 +1508,7 @@ func (x *RoomLeaveParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		default:
@@ -1541,7 +1541,7 @@ func (x *RoomGetParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		default:
@@ -1574,35 +1574,35 @@ func (x *RoomUpdateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "metadata":
 			seen |= 1 << 1
 			v, err := decodeRawObject(dec)
 			if err != nil {
-				return rpc.Prefixed("metadata", err)
+				return wire.Prefixed("metadata", err)
 			}
 			x.Metadata = v
 		case "maxPeers":
 			seen |= 1 << 2
 			v, err := decodeInt(dec, 1, 10000)
 			if err != nil {
-				return rpc.Prefixed("maxPeers", err)
+				return wire.Prefixed("maxPeers", err)
 			}
 			x.MaxPeers = v
 		case "locked":
 			seen |= 1 << 3
 			v, err := decodeNullable(dec, func(dec *jsontext.Decoder) (bool, error) { return decodeBool(dec) })
 			if err != nil {
-				return rpc.Prefixed("locked", err)
+				return wire.Prefixed("locked", err)
 			}
 			x.Locked = v
 		case "duplicateIdentity":
 			seen |= 1 << 4
 			v, err := decodeEnum(dec, valuesDuplicatePolicy)
 			if err != nil {
-				return rpc.Prefixed("duplicateIdentity", err)
+				return wire.Prefixed("duplicateIdentity", err)
 			}
 			x.DuplicateIdentity = v
 		default:
@@ -1635,14 +1635,14 @@ func (x *RoomKickParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "peerId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("peerId", err)
+				return wire.Prefixed("peerId", err)
 			}
 			x.PeerID = v
 		default:
@@ -1678,21 +1678,21 @@ func (x *SdpOfferParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "to":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("to", err)
+				return wire.Prefixed("to", err)
 			}
 			x.To = v
 		case "sdp":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 65536, nil)
 			if err != nil {
-				return rpc.Prefixed("sdp", err)
+				return wire.Prefixed("sdp", err)
 			}
 			x.SDP = v
 		default:
@@ -1731,21 +1731,21 @@ func (x *SdpAnswerParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "to":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("to", err)
+				return wire.Prefixed("to", err)
 			}
 			x.To = v
 		case "sdp":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 65536, nil)
 			if err != nil {
-				return rpc.Prefixed("sdp", err)
+				return wire.Prefixed("sdp", err)
 			}
 			x.SDP = v
 		default:
@@ -1784,21 +1784,21 @@ func (x *IceCandidateParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "to":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("to", err)
+				return wire.Prefixed("to", err)
 			}
 			x.To = v
 		case "candidate":
 			seen |= 1 << 2
 			v, err := decodeNullableObject[IceCandidateInit](dec)
 			if err != nil {
-				return rpc.Prefixed("candidate", err)
+				return wire.Prefixed("candidate", err)
 			}
 			x.Candidate = v
 		default:
@@ -1859,21 +1859,21 @@ func (x *IceRestartParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "to":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("to", err)
+				return wire.Prefixed("to", err)
 			}
 			x.To = v
 		case "reason":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 256, nil)
 			if err != nil {
-				return rpc.Prefixed("reason", err)
+				return wire.Prefixed("reason", err)
 			}
 			x.Reason = v
 		default:
@@ -1909,21 +1909,21 @@ func (x *MessageSendParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "to":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("to", err)
+				return wire.Prefixed("to", err)
 			}
 			x.To = v
 		case "data":
 			seen |= 1 << 2
 			v, err := decodeRaw(dec)
 			if err != nil {
-				return rpc.Prefixed("data", err)
+				return wire.Prefixed("data", err)
 			}
 			x.Data = v
 		default:
@@ -1959,21 +1959,21 @@ func (x *CallInviteParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("to", err)
+				return wire.Prefixed("to", err)
 			}
 			x.To = v
 		case "metadata":
 			seen |= 1 << 1
 			v, err := decodeRawObject(dec)
 			if err != nil {
-				return rpc.Prefixed("metadata", err)
+				return wire.Prefixed("metadata", err)
 			}
 			x.Metadata = v
 		case "lifetimeSec":
 			seen |= 1 << 2
 			v, err := decodeInt(dec, 1, 300)
 			if err != nil {
-				return rpc.Prefixed("lifetimeSec", err)
+				return wire.Prefixed("lifetimeSec", err)
 			}
 			x.LifetimeSec = v
 		default:
@@ -2006,7 +2006,7 @@ func (x *CallRingingParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("callId", err)
+				return wire.Prefixed("callId", err)
 			}
 			x.CallID = v
 		default:
@@ -2039,7 +2039,7 @@ func (x *CallAcceptParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("callId", err)
+				return wire.Prefixed("callId", err)
 			}
 			x.CallID = v
 		default:
@@ -2072,14 +2072,14 @@ func (x *CallRejectParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("callId", err)
+				return wire.Prefixed("callId", err)
 			}
 			x.CallID = v
 		case "code":
 			seen |= 1 << 1
 			v, err := decodeInt(dec, 486, 603)
 			if err != nil {
-				return rpc.Prefixed("code", err)
+				return wire.Prefixed("code", err)
 			}
 			x.Code = v
 		default:
@@ -2112,7 +2112,7 @@ func (x *CallCancelParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("callId", err)
+				return wire.Prefixed("callId", err)
 			}
 			x.CallID = v
 		default:
@@ -2145,7 +2145,7 @@ func (x *CallHangupParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("callId", err)
+				return wire.Prefixed("callId", err)
 			}
 			x.CallID = v
 		default:
@@ -2178,14 +2178,14 @@ func (x *PresenceSetParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeEnum(dec, valuesPresenceSetStatus)
 			if err != nil {
-				return rpc.Prefixed("status", err)
+				return wire.Prefixed("status", err)
 			}
 			x.Status = v
 		case "note":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 256, nil)
 			if err != nil {
-				return rpc.Prefixed("note", err)
+				return wire.Prefixed("note", err)
 			}
 			x.Note = v
 		default:
@@ -2218,7 +2218,7 @@ func (x *PresenceSubscribeParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 100, func(dec *jsontext.Decoder) (string, error) { return decodeString(dec, 0, patternIdentity) })
 			if err != nil {
-				return rpc.Prefixed("identities", err)
+				return wire.Prefixed("identities", err)
 			}
 			x.Identities = v
 		default:
@@ -2251,7 +2251,7 @@ func (x *PresenceUnsubscribeParams) UnmarshalJSONFrom(dec *jsontext.Decoder) err
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 100, func(dec *jsontext.Decoder) (string, error) { return decodeString(dec, 0, patternIdentity) })
 			if err != nil {
-				return rpc.Prefixed("identities", err)
+				return wire.Prefixed("identities", err)
 			}
 			x.Identities = v
 		default:
@@ -2284,7 +2284,7 @@ func (x *PresenceGetParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeArray(dec, 100, func(dec *jsontext.Decoder) (string, error) { return decodeString(dec, 0, patternIdentity) })
 			if err != nil {
-				return rpc.Prefixed("identities", err)
+				return wire.Prefixed("identities", err)
 			}
 			x.Identities = v
 		default:
@@ -2339,7 +2339,7 @@ func (x *AdminRoomsGetParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		default:
@@ -2372,14 +2372,14 @@ func (x *AdminRoomsCloseParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "reason":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 64, pattern1)
 			if err != nil {
-				return rpc.Prefixed("reason", err)
+				return wire.Prefixed("reason", err)
 			}
 			x.Reason = v
 		default:
@@ -2412,21 +2412,21 @@ func (x *AdminSessionsListParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("identity", err)
+				return wire.Prefixed("identity", err)
 			}
 			x.Identity = v
 		case "after":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("after", err)
+				return wire.Prefixed("after", err)
 			}
 			x.After = v
 		case "limit":
 			seen |= 1 << 2
 			v, err := decodeInt(dec, 1, 1000)
 			if err != nil {
-				return rpc.Prefixed("limit", err)
+				return wire.Prefixed("limit", err)
 			}
 			x.Limit = v
 		default:
@@ -2456,7 +2456,7 @@ func (x *AdminSessionsGetParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error 
 			seen |= 1 << 0
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("sessionId", err)
+				return wire.Prefixed("sessionId", err)
 			}
 			x.SessionID = v
 		default:
@@ -2489,14 +2489,14 @@ func (x *AdminPeersKickParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "peerId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("peerId", err)
+				return wire.Prefixed("peerId", err)
 			}
 			x.PeerID = v
 		default:
@@ -2554,7 +2554,7 @@ func (x *AdminNodeDrainParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 3600)
 			if err != nil {
-				return rpc.Prefixed("timeoutSec", err)
+				return wire.Prefixed("timeoutSec", err)
 			}
 			x.TimeoutSec = v
 		default:
@@ -2606,7 +2606,7 @@ func (x *AdminTurnAllocationsCloseParams) UnmarshalJSONFrom(dec *jsontext.Decode
 			seen |= 1 << 0
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("relay", err)
+				return wire.Prefixed("relay", err)
 			}
 			x.Relay = v
 		default:
@@ -2639,21 +2639,21 @@ func (x *RoomPeerJoinedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "peer":
 			seen |= 1 << 2
 			v, err := decodeObject[Peer](dec)
 			if err != nil {
-				return rpc.Prefixed("peer", err)
+				return wire.Prefixed("peer", err)
 			}
 			x.Peer = v
 		default:
@@ -2692,28 +2692,28 @@ func (x *RoomPeerLeftEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "peerId":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("peerId", err)
+				return wire.Prefixed("peerId", err)
 			}
 			x.PeerID = v
 		case "reason":
 			seen |= 1 << 3
 			v, err := decodeEnum(dec, valuesPeerLeftReason)
 			if err != nil {
-				return rpc.Prefixed("reason", err)
+				return wire.Prefixed("reason", err)
 			}
 			x.Reason = v
 		default:
@@ -2755,21 +2755,21 @@ func (x *RoomUpdatedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "room":
 			seen |= 1 << 2
 			v, err := decodeObject[RoomInfo](dec)
 			if err != nil {
-				return rpc.Prefixed("room", err)
+				return wire.Prefixed("room", err)
 			}
 			x.Room = v
 		default:
@@ -2808,21 +2808,21 @@ func (x *RoomClosedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "reason":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("reason", err)
+				return wire.Prefixed("reason", err)
 			}
 			x.Reason = v
 		default:
@@ -2861,28 +2861,28 @@ func (x *SdpOfferEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "from":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("from", err)
+				return wire.Prefixed("from", err)
 			}
 			x.From = v
 		case "sdp":
 			seen |= 1 << 3
 			v, err := decodeString(dec, 65536, nil)
 			if err != nil {
-				return rpc.Prefixed("sdp", err)
+				return wire.Prefixed("sdp", err)
 			}
 			x.SDP = v
 		default:
@@ -2924,28 +2924,28 @@ func (x *SdpAnswerEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "from":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("from", err)
+				return wire.Prefixed("from", err)
 			}
 			x.From = v
 		case "sdp":
 			seen |= 1 << 3
 			v, err := decodeString(dec, 65536, nil)
 			if err != nil {
-				return rpc.Prefixed("sdp", err)
+				return wire.Prefixed("sdp", err)
 			}
 			x.SDP = v
 		default:
@@ -2987,28 +2987,28 @@ func (x *IceCandidateEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "from":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("from", err)
+				return wire.Prefixed("from", err)
 			}
 			x.From = v
 		case "candidate":
 			seen |= 1 << 3
 			v, err := decodeNullableObject[IceCandidateInit](dec)
 			if err != nil {
-				return rpc.Prefixed("candidate", err)
+				return wire.Prefixed("candidate", err)
 			}
 			x.Candidate = v
 		default:
@@ -3050,28 +3050,28 @@ func (x *IceRestartRequestedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) erro
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "from":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("from", err)
+				return wire.Prefixed("from", err)
 			}
 			x.From = v
 		case "reason":
 			seen |= 1 << 3
 			v, err := decodeString(dec, 256, nil)
 			if err != nil {
-				return rpc.Prefixed("reason", err)
+				return wire.Prefixed("reason", err)
 			}
 			x.Reason = v
 		default:
@@ -3113,21 +3113,21 @@ func (x *IceServersRefreshedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) erro
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "iceServers":
 			seen |= 1 << 1
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (IceServer, error) { return decodeObject[IceServer](dec) })
 			if err != nil {
-				return rpc.Prefixed("iceServers", err)
+				return wire.Prefixed("iceServers", err)
 			}
 			x.ICEServers = v
 		case "expiresAt":
 			seen |= 1 << 2
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("expiresAt", err)
+				return wire.Prefixed("expiresAt", err)
 			}
 			x.ExpiresAt = v
 		default:
@@ -3166,42 +3166,42 @@ func (x *MessageReceivedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "from":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("from", err)
+				return wire.Prefixed("from", err)
 			}
 			x.From = v
 		case "messageId":
 			seen |= 1 << 3
 			v, err := decodeString(dec, 64, nil)
 			if err != nil {
-				return rpc.Prefixed("messageId", err)
+				return wire.Prefixed("messageId", err)
 			}
 			x.MessageID = v
 		case "private":
 			seen |= 1 << 4
 			v, err := decodeBool(dec)
 			if err != nil {
-				return rpc.Prefixed("private", err)
+				return wire.Prefixed("private", err)
 			}
 			x.Private = v
 		case "data":
 			seen |= 1 << 5
 			v, err := decodeRaw(dec)
 			if err != nil {
-				return rpc.Prefixed("data", err)
+				return wire.Prefixed("data", err)
 			}
 			x.Data = v
 		default:
@@ -3249,28 +3249,28 @@ func (x *RoomPeerStateEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "peerId":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternPeerID)
 			if err != nil {
-				return rpc.Prefixed("peerId", err)
+				return wire.Prefixed("peerId", err)
 			}
 			x.PeerID = v
 		case "state":
 			seen |= 1 << 3
 			v, err := decodeEnum(dec, valuesPeerState)
 			if err != nil {
-				return rpc.Prefixed("state", err)
+				return wire.Prefixed("state", err)
 			}
 			x.State = v
 		default:
@@ -3312,21 +3312,21 @@ func (x *RoomSnapshotEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "roomId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("roomId", err)
+				return wire.Prefixed("roomId", err)
 			}
 			x.RoomID = v
 		case "peers":
 			seen |= 1 << 2
 			v, err := decodeArray(dec, 0, func(dec *jsontext.Decoder) (Peer, error) { return decodeObject[Peer](dec) })
 			if err != nil {
-				return rpc.Prefixed("peers", err)
+				return wire.Prefixed("peers", err)
 			}
 			x.Peers = v
 		default:
@@ -3365,14 +3365,14 @@ func (x *SessionReplacedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "reason":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 128, nil)
 			if err != nil {
-				return rpc.Prefixed("reason", err)
+				return wire.Prefixed("reason", err)
 			}
 			x.Reason = v
 		default:
@@ -3408,21 +3408,21 @@ func (x *SessionDrainingEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "deadline":
 			seen |= 1 << 1
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("deadline", err)
+				return wire.Prefixed("deadline", err)
 			}
 			x.Deadline = v
 		case "retryAfterMs":
 			seen |= 1 << 2
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("retryAfterMs", err)
+				return wire.Prefixed("retryAfterMs", err)
 			}
 			x.RetryAfterMs = v
 		default:
@@ -3461,35 +3461,35 @@ func (x *CallIncomingEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "callId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("callId", err)
+				return wire.Prefixed("callId", err)
 			}
 			x.CallID = v
 		case "from":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("from", err)
+				return wire.Prefixed("from", err)
 			}
 			x.From = v
 		case "metadata":
 			seen |= 1 << 3
 			v, err := decodeRawObject(dec)
 			if err != nil {
-				return rpc.Prefixed("metadata", err)
+				return wire.Prefixed("metadata", err)
 			}
 			x.Metadata = v
 		case "expiresAt":
 			seen |= 1 << 4
 			v, err := decodeInt(dec, 0, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("expiresAt", err)
+				return wire.Prefixed("expiresAt", err)
 			}
 			x.ExpiresAt = v
 		default:
@@ -3531,21 +3531,21 @@ func (x *CallRingingEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "callId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("callId", err)
+				return wire.Prefixed("callId", err)
 			}
 			x.CallID = v
 		case "by":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("by", err)
+				return wire.Prefixed("by", err)
 			}
 			x.By = v
 		default:
@@ -3584,28 +3584,28 @@ func (x *CallAcceptedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "callId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("callId", err)
+				return wire.Prefixed("callId", err)
 			}
 			x.CallID = v
 		case "by":
 			seen |= 1 << 2
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("by", err)
+				return wire.Prefixed("by", err)
 			}
 			x.By = v
 		case "peer":
 			seen |= 1 << 3
 			v, err := decodeObject[Peer](dec)
 			if err != nil {
-				return rpc.Prefixed("peer", err)
+				return wire.Prefixed("peer", err)
 			}
 			x.Peer = v
 		default:
@@ -3647,35 +3647,35 @@ func (x *CallEndedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "callId":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternRoomID)
 			if err != nil {
-				return rpc.Prefixed("callId", err)
+				return wire.Prefixed("callId", err)
 			}
 			x.CallID = v
 		case "code":
 			seen |= 1 << 2
 			v, err := decodeInt(dec, 200, 699)
 			if err != nil {
-				return rpc.Prefixed("code", err)
+				return wire.Prefixed("code", err)
 			}
 			x.Code = v
 		case "reason":
 			seen |= 1 << 3
 			v, err := decodeString(dec, 0, patternCallEndReason)
 			if err != nil {
-				return rpc.Prefixed("reason", err)
+				return wire.Prefixed("reason", err)
 			}
 			x.Reason = v
 		case "by":
 			seen |= 1 << 4
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("by", err)
+				return wire.Prefixed("by", err)
 			}
 			x.By = v
 		default:
@@ -3717,35 +3717,35 @@ func (x *PresenceChangedEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			seen |= 1 << 0
 			v, err := decodeInt(dec, 1, 9007199254740991)
 			if err != nil {
-				return rpc.Prefixed("seq", err)
+				return wire.Prefixed("seq", err)
 			}
 			x.Seq = v
 		case "identity":
 			seen |= 1 << 1
 			v, err := decodeString(dec, 0, patternIdentity)
 			if err != nil {
-				return rpc.Prefixed("identity", err)
+				return wire.Prefixed("identity", err)
 			}
 			x.Identity = v
 		case "status":
 			seen |= 1 << 2
 			v, err := decodeEnum(dec, valuesPresenceStatus)
 			if err != nil {
-				return rpc.Prefixed("status", err)
+				return wire.Prefixed("status", err)
 			}
 			x.Status = v
 		case "note":
 			seen |= 1 << 3
 			v, err := decodeString(dec, 256, nil)
 			if err != nil {
-				return rpc.Prefixed("note", err)
+				return wire.Prefixed("note", err)
 			}
 			x.Note = v
 		case "devices":
 			seen |= 1 << 4
 			v, err := decodeInt(dec, 0, 1000000)
 			if err != nil {
-				return rpc.Prefixed("devices", err)
+				return wire.Prefixed("devices", err)
 			}
 			x.Devices = v
 		default:

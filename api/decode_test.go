@@ -9,7 +9,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 func TestDecodeParamsRejects(t *testing.T) {
@@ -44,13 +44,13 @@ func TestDecodeParamsRejects(t *testing.T) {
 			var err error
 			switch {
 			case strings.Contains(tt.params, "candidate"):
-				_, err = decodeParams[IceCandidateParams](jsontext.Value(tt.params))
+				_, err = wire.DecodeParams[IceCandidateParams](jsontext.Value(tt.params))
 			case strings.Contains(tt.params, "maxPeers"):
-				_, err = decodeParams[RoomUpdateParams](jsontext.Value(tt.params))
+				_, err = wire.DecodeParams[RoomUpdateParams](jsontext.Value(tt.params))
 			default:
-				_, err = decodeParams[RoomJoinParams](jsontext.Value(tt.params))
+				_, err = wire.DecodeParams[RoomJoinParams](jsontext.Value(tt.params))
 			}
-			var fe *rpc.FieldError
+			var fe *wire.FieldError
 			if !errors.As(err, &fe) || fe.Field != tt.field || fe.Reason != tt.reason {
 				t.Fatalf("got %v, want field %q reason %q", err, tt.field, tt.reason)
 			}
@@ -75,7 +75,7 @@ func TestDecodeIntegers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := decodeInt(jsontext.NewDecoder(strings.NewReader(tt.num)), -maxSafeInt, maxSafeInt)
-		var fe *rpc.FieldError
+		var fe *wire.FieldError
 		switch {
 		case tt.reason == "" && (err != nil || got != tt.want):
 			t.Errorf("%s: got %d, %v", tt.num, got, err)
@@ -86,7 +86,7 @@ func TestDecodeIntegers(t *testing.T) {
 }
 
 func TestDecodeParamsAccepts(t *testing.T) {
-	p, err := decodeParams[IceCandidateParams](jsontext.Value(
+	p, err := wire.DecodeParams[IceCandidateParams](jsontext.Value(
 		`{"roomId":"r1","to":"p1","candidate":{"candidate":"x","sdpMid":null,"sdpMLineIndex":0,"usernameFragment":"u"}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -96,14 +96,14 @@ func TestDecodeParamsAccepts(t *testing.T) {
 	if !reflect.DeepEqual(p, want) {
 		t.Fatalf("got %+v", p)
 	}
-	if _, err := decodeParams[IceCandidateParams](jsontext.Value(`{"roomId":"r1","to":"p1","candidate":{"candidate":"","sdpMid":"0"}}`)); err != nil {
+	if _, err := wire.DecodeParams[IceCandidateParams](jsontext.Value(`{"roomId":"r1","to":"p1","candidate":{"candidate":"","sdpMid":"0"}}`)); err != nil {
 		t.Fatalf("sdpMid alone satisfies the anyOf: %v", err)
 	}
-	end, err := decodeParams[IceCandidateParams](jsontext.Value(`{"roomId":"r1","to":"p1","candidate":null}`))
+	end, err := wire.DecodeParams[IceCandidateParams](jsontext.Value(`{"roomId":"r1","to":"p1","candidate":null}`))
 	if err != nil || end.Candidate != nil {
 		t.Fatalf("end-of-candidates: %+v, %v", end, err)
 	}
-	if _, err := decodeParams[AdminRoomsListParams](nil); err != nil {
+	if _, err := wire.DecodeParams[AdminRoomsListParams](nil); err != nil {
 		t.Fatalf("absent params: %v", err)
 	}
 	for _, id := range []string{"a", "A-z_09", strings.Repeat("x", 64)} {
@@ -141,7 +141,7 @@ func TestDecodeObjects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got RoomJoinResult
 			err := json.Unmarshal([]byte(tt.in), &got)
-			var fe *rpc.FieldError
+			var fe *wire.FieldError
 			if !errors.As(err, &fe) || fe.Field != tt.field || fe.Reason != tt.reason {
 				t.Fatalf("got %v, want field %q reason %q", err, tt.field, tt.reason)
 			}
@@ -165,7 +165,7 @@ func TestDecodeMalformed(t *testing.T) {
 		"bad token":         `{"roomId":r1}`,
 		"invalid in member": "{\"room\xffId\":\"r1\"}",
 	} {
-		if _, err := decodeParams[RoomJoinParams](jsontext.Value(in)); err == nil {
+		if _, err := wire.DecodeParams[RoomJoinParams](jsontext.Value(in)); err == nil {
 			t.Errorf("%s: accepted %q", name, in)
 		}
 	}

@@ -3,7 +3,7 @@
 package api
 
 import (
-	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // Application error codes.
@@ -66,122 +66,122 @@ const (
 
 // ErrBadRequest returns a BAD_REQUEST error (400) with data.reason
 // "bad_request"; an empty message means "bad request".
-func ErrBadRequest(message string) *rpc.Error {
+func ErrBadRequest(message string) *wire.Error {
 	return newError(CodeBadRequest, "bad_request", message, "bad request")
 }
 
 // ErrUnauthenticated returns a UNAUTHENTICATED error (401) with data.reason
 // "unauthenticated"; an empty message means "unauthenticated".
-func ErrUnauthenticated(message string) *rpc.Error {
+func ErrUnauthenticated(message string) *wire.Error {
 	return newError(CodeUnauthenticated, "unauthenticated", message, "unauthenticated")
 }
 
 // ErrForbidden returns a FORBIDDEN error (403) with data.reason "forbidden";
 // an empty message means "forbidden".
-func ErrForbidden(message string) *rpc.Error {
+func ErrForbidden(message string) *wire.Error {
 	return newError(CodeForbidden, "forbidden", message, "forbidden")
 }
 
 // ErrRoomNotFound returns a ROOM_NOT_FOUND error (404) with data.reason
 // "room_not_found"; an empty message means "room not found".
-func ErrRoomNotFound(message string) *rpc.Error {
+func ErrRoomNotFound(message string) *wire.Error {
 	return newError(CodeRoomNotFound, "room_not_found", message, "room not found")
 }
 
 // ErrPeerNotFound returns a PEER_NOT_FOUND error (404) with data.reason
 // "peer_not_found"; an empty message means "peer not found".
-func ErrPeerNotFound(message string) *rpc.Error {
+func ErrPeerNotFound(message string) *wire.Error {
 	return newError(CodePeerNotFound, "peer_not_found", message, "peer not found")
 }
 
 // ErrSessionNotFound returns a SESSION_NOT_FOUND error (404) with data.reason
 // "session_not_found"; an empty message means "session not found".
-func ErrSessionNotFound(message string) *rpc.Error {
+func ErrSessionNotFound(message string) *wire.Error {
 	return newError(CodeSessionNotFound, "session_not_found", message, "session not found")
 }
 
 // ErrCallNotFound returns a CALL_NOT_FOUND error (404) with data.reason
 // "call_not_found"; an empty message means "call not found".
-func ErrCallNotFound(message string) *rpc.Error {
+func ErrCallNotFound(message string) *wire.Error {
 	return newError(CodeCallNotFound, "call_not_found", message, "call not found")
 }
 
 // ErrAllocationNotFound returns a ALLOCATION_NOT_FOUND error (404) with
 // data.reason "allocation_not_found"; an empty message means "allocation not
 // found".
-func ErrAllocationNotFound(message string) *rpc.Error {
+func ErrAllocationNotFound(message string) *wire.Error {
 	return newError(CodeAllocationNotFound, "allocation_not_found", message, "allocation not found")
 }
 
 // ErrNoAnswer returns a NO_ANSWER error (408) with data.reason "no_answer"; an
 // empty message means "no answer".
-func ErrNoAnswer(message string) *rpc.Error {
+func ErrNoAnswer(message string) *wire.Error {
 	return newError(CodeNoAnswer, "no_answer", message, "no answer")
 }
 
 // ErrConflict returns a CONFLICT error (409) with data.reason "conflict"; an
 // empty message means "conflict".
-func ErrConflict(message string) *rpc.Error {
+func ErrConflict(message string) *wire.Error {
 	return newError(CodeConflict, "conflict", message, "conflict")
 }
 
 // ErrResumeGap returns a RESUME_GAP error (410) with data.reason "resume_gap";
 // an empty message means "resume gap".
-func ErrResumeGap(message string) *rpc.Error {
+func ErrResumeGap(message string) *wire.Error {
 	return newError(CodeResumeGap, "resume_gap", message, "resume gap")
 }
 
 // ErrTooLarge returns a TOO_LARGE error (413) with data.reason "too_large"; an
 // empty message means "too large".
-func ErrTooLarge(message string) *rpc.Error {
+func ErrTooLarge(message string) *wire.Error {
 	return newError(CodeTooLarge, "too_large", message, "too large")
 }
 
 // ErrRateLimited returns a RATE_LIMITED error (429) with data.reason
 // "rate_limited"; an empty message means "rate limited".
-func ErrRateLimited(message string) *rpc.Error {
+func ErrRateLimited(message string) *wire.Error {
 	return newError(CodeRateLimited, "rate_limited", message, "rate limited")
 }
 
 // ErrUnavailable returns a UNAVAILABLE error (480) with data.reason
 // "unavailable"; an empty message means "temporarily unavailable".
-func ErrUnavailable(message string) *rpc.Error {
+func ErrUnavailable(message string) *wire.Error {
 	return newError(CodeUnavailable, "unavailable", message, "temporarily unavailable")
 }
 
 // ErrRoomFull returns a ROOM_FULL error (486) with data.reason "room_full"; an
 // empty message means "room full".
-func ErrRoomFull(message string) *rpc.Error {
+func ErrRoomFull(message string) *wire.Error {
 	return newError(CodeRoomFull, "room_full", message, "room full")
 }
 
 // ErrCanceled returns a CANCELED error (487) with data.reason "canceled"; an
 // empty message means "canceled".
-func ErrCanceled(message string) *rpc.Error {
+func ErrCanceled(message string) *wire.Error {
 	return newError(CodeCanceled, "canceled", message, "canceled")
 }
 
 // ErrGlare returns a GLARE error (491) with data.reason "glare"; an empty
 // message means "glare".
-func ErrGlare(message string) *rpc.Error {
+func ErrGlare(message string) *wire.Error {
 	return newError(CodeGlare, "glare", message, "glare")
 }
 
 // ErrDraining returns a DRAINING error (503) with data.reason "draining"; an
 // empty message means "draining".
-func ErrDraining(message string) *rpc.Error {
+func ErrDraining(message string) *wire.Error {
 	return newError(CodeDraining, "draining", message, "draining")
 }
 
 // ErrDeclined returns a DECLINED error (603) with data.reason "declined"; an
 // empty message means "declined".
-func ErrDeclined(message string) *rpc.Error {
+func ErrDeclined(message string) *wire.Error {
 	return newError(CodeDeclined, "declined", message, "declined")
 }
 
-func newError(code int64, reason, message, def string) *rpc.Error {
+func newError(code int64, reason, message, def string) *wire.Error {
 	if message == "" {
 		message = def
 	}
-	return &rpc.Error{Code: code, Message: message, Data: &ErrorData{Reason: reason}}
+	return &wire.Error{Code: code, Message: message, Data: &ErrorData{Reason: reason}}
 }

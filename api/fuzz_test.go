@@ -5,15 +5,14 @@ import (
 	"testing"
 
 	"github.com/go-json-experiment/json"
+
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // roundTrip decodes params as T; whatever is accepted must encode to params
 // that are accepted again.
-func roundTrip[T any, P interface {
-	*T
-	unmarshalerFrom
-}](t *testing.T, in []byte) {
-	v, err := decodeParams[T, P](in)
+func roundTrip[T any, P wire.Params[T]](t *testing.T, in []byte) {
+	v, err := wire.DecodeParams[T, P](in)
 	if err != nil {
 		return
 	}
@@ -21,7 +20,7 @@ func roundTrip[T any, P interface {
 	if err != nil {
 		t.Fatalf("accepted %q but cannot encode it: %v", in, err)
 	}
-	if _, err := decodeParams[T, P](out); err != nil {
+	if _, err := wire.DecodeParams[T, P](out); err != nil {
 		t.Fatalf("accepted %q, encoded %s, refused that: %v", in, out, err)
 	}
 }

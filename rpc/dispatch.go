@@ -8,10 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // Input limits enforced before any handler runs.
@@ -35,24 +36,6 @@ type request struct {
 	id     jsontext.Value // nil for a notification
 }
 
-// decoderPool recycles decoders: one per frame would dominate allocations.
-var decoderPool = sync.Pool{New: func() any {
-	fd := new(frameDecoder)
-	fd.dec = jsontext.NewDecoder(&fd.r)
-	return fd
-}}
-
-type frameDecoder struct {
-	r   bytes.Reader
-	dec *jsontext.Decoder
-}
-
-func (fd *frameDecoder) reset(frame []byte) *jsontext.Decoder {
-	fd.r.Reset(frame)
-	fd.dec.Reset(&fd.r)
-	return fd.dec
-}
-
 // SetLogger sets where internal errors and handler panics are logged.
 func (m *Mux) SetLogger(l *slog.Logger) { m.log = l }
 
@@ -67,12 +50,12 @@ func (m *Mux) Dispatch(ctx context.Context, frame []byte) []byte {
 
 // dispatch is Dispatch with a batch holding at most maxBatch requests.
 func (m *Mux) dispatch(ctx context.Context, frame []byte, maxBatch int) []byte {
-	fd := decoderPool.Get().(*frameDecoder)
-	defer decoderPool.Put(fd)
-	if err := validate(fd.reset(frame), frame); err != nil {
+	fd := wire.GetDecoder()
+	defer fd.Release()
+	if err := validate(fd.Reset(frame), frame); err != nil {
 		return encodeError(nullID, m.refuse(ctx, m.invalid, err))
 	}
-	dec := fd.reset(frame)
+	dec := fd.Reset(frame)
 	switch dec.PeekKind() {
 	case '{':
 		return m.dispatchOne(ctx, dec, frame)
@@ -80,7 +63,7 @@ func (m *Mux) dispatch(ctx context.Context, frame []byte, maxBatch int) []byte {
 		if err := checkBatch(dec, maxBatch); err != nil {
 			return encodeError(nullID, m.refuse(ctx, m.invalid, err))
 		}
-		return m.dispatchBatch(ctx, fd.reset(frame), frame)
+		return m.dispatchBatch(ctx, fd.Reset(frame), frame)
 	default:
 		return encodeError(nullID, m.refuse(ctx, m.invalid, &Error{Code: CodeInvalidRequest, Message: "invalid request: a request must be an object or an array of objects"}))
 	}
@@ -230,16 +213,16 @@ func readRequest(dec *jsontext.Decoder, frame []byte) (request, *Error) {
 				problem = p
 			}
 		}
-		key, _ := Unquote(name)
+		key, _ := wire.Unquote(name)
 		switch string(key) {
 		case "jsonrpc":
 			seen |= haveVersion
-			if s, ok := Unquote(raw); !ok || string(s) != "2.0" {
+			if s, ok := wire.Unquote(raw); !ok || string(s) != "2.0" {
 				note(`"jsonrpc" must be exactly "2.0"`)
 			}
 		case "method":
 			seen |= haveMethod
-			s, ok := Unquote(raw)
+			s, ok := wire.Unquote(raw)
 			if !ok {
 				note(`"method" must be a string`)
 			}
@@ -279,20 +262,6 @@ func readRaw(dec *jsontext.Decoder, frame []byte) jsontext.Value {
 	v, _ := dec.ReadValue()
 	end := dec.InputOffset()
 	return jsontext.Value(frame[end-int64(len(v)) : end])
-}
-
-// Unquote returns the contents of a JSON string value; ok is false when v
-// is not a string. Without escapes (the common case: names, ids, methods)
-// the contents are a slice of v, so nothing is allocated.
-func Unquote(v jsontext.Value) (contents []byte, ok bool) {
-	if v.Kind() != '"' {
-		return nil, false
-	}
-	if bytes.IndexByte(v, '\\') < 0 {
-		return v[1 : len(v)-1], true
-	}
-	b, err := jsontext.AppendUnquote(nil, v)
-	return b, err == nil
 }
 
 // call runs the method's handler, turning panics and stray errors into

@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // MethodFunc handles one call. params is the raw, already well-formed params
@@ -62,6 +64,20 @@ func (m *Mux) wrap(method string, fn MethodFunc) MethodFunc {
 		fn = m.middleware[i](method, fn)
 	}
 	return fn
+}
+
+// Handle registers fn for method with typed params: the by-name params are
+// decoded strictly into a new P (wire.DecodeParams) before fn sees them,
+// and a decoding error is answered -32602 naming the field. Generated
+// bindings (api/apirpc) call it once per method.
+func Handle[P any, PP wire.Params[P], R any](m *Mux, method string, fn func(context.Context, *P) (R, error)) {
+	m.Handle(method, func(ctx context.Context, params jsontext.Value) (any, error) {
+		p, err := wire.DecodeParams[P, PP](params)
+		if err != nil {
+			return nil, err
+		}
+		return fn(ctx, p)
+	})
 }
 
 // Use adds middleware; the first added is the outermost. Middleware wraps

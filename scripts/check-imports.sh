@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data flows one way (DESIGN.md §1): the lower packages (api, rpc, turn)
 # never import server. The Go client is what bots and apps link, so it
-# carries none of the server's weight: no server or turn package, no Redis,
+# carries none of the server's weight: no server or turn package, not the
+# rpc runtime (the protocol's types share only rpc/wire with it), no Redis,
 # no Prometheus; its core package no pion at all (pion/turn included). Its
 # WebRTC glue (webrtcpeer) needs pion/webrtc, which brings pion/ice's TURN
 # client with it.
@@ -17,7 +18,7 @@ for pkg in ./api/... ./rpc/... ./turn/...; do
 	done
 done
 for p in $(go list ./clients/go/...); do
-	deny="^($module/(server|turn)(/|\$)|github\.com/(redis|go-redis)/|github\.com/prometheus/)"
+	deny="^($module/(server|turn)(/|\$)|$module/rpc\$|github\.com/(redis|go-redis)/|github\.com/prometheus/)"
 	if [ "$p" = "$module/clients/go/parley" ]; then
 		deny="$deny|^github\.com/pion/"
 	fi
@@ -27,4 +28,11 @@ for p in $(go list ./clients/go/...); do
 		status=1
 	fi
 done
+# The binary links no dependency only tests need: the Kubernetes types that
+# check deploy/kubernetes, Pebble and its DNS server (the ACME tests' CA).
+if bad=$(go list -deps ./cmd/parley | grep -E '^(k8s\.io|sigs\.k8s\.io)/|^github\.com/(letsencrypt|miekg)/'); then
+	echo "import rule broken: the parley binary links test-only packages:"
+	echo "$bad" | sed 's/^/  /'
+	status=1
+fi
 exit $status

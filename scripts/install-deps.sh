@@ -3,8 +3,10 @@
 # third-party STUN/TURN server and clients to interoperate with), nftables
 # and iproute2 (the NAT lab's routers and namespaces), chromium (the browser
 # end-to-end tests drive it with playwright-core; no browser download) and
-# util-linux's unshare (those tests run in a loopback-only network namespace),
-# and prometheus for promtool, which checks the /metrics output. Only what is missing is
+# util-linux's unshare and nsenter (those tests run in network namespaces),
+# openssl (the one-port browser test makes its certificate), systemd's
+# systemd-analyze (it checks deploy/systemd/parley.service), and
+# prometheus for promtool, which checks the /metrics output. Only what is missing is
 # installed, so a prepared machine pays nothing; `make test` calls this.
 set -euo pipefail
 
@@ -14,7 +16,9 @@ command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
 command -v chromium >/dev/null || need+=(chromium)
 command -v promtool >/dev/null || need+=(prometheus)
-command -v unshare >/dev/null || need+=(util-linux)
+command -v unshare >/dev/null && command -v nsenter >/dev/null || need+=(util-linux)
+command -v openssl >/dev/null || need+=(openssl)
+command -v systemd-analyze >/dev/null || need+=(systemd)
 
 if ((${#need[@]} == 0)); then
 	exit 0

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/acme/autocert"
+
 	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/turn"
 )
@@ -20,27 +22,35 @@ const maxPeersCeiling = 10000
 // Config is everything `parley serve` can be told. DefaultConfig states every
 // default; Validate runs before anything listens, so a bad value fails start-up
 // instead of the first user.
+//
+// The struct tags are the configuration's one table, from which cmd/parley
+// derives every flag, environment variable, YAML key, the help and `parley
+// config example`: koanf is the key ("turn" makes a section whose keys are
+// turn.*, ",squash" joins the enclosing one), the flag is the key with dashes
+// for dots (turn.public-ip is --turn-public-ip and PARLEY_TURN_PUBLIC_IP),
+// usage is the help, and was names a key's earlier spelling, which files may
+// still use (on a section: the section's earlier name).
 type Config struct {
 	// Listen is the HTTP/WebSocket address. A non-loopback address needs TLS
 	// (or Insecure), so credentials never cross a network in clear text.
-	Listen string `koanf:"listen"`
+	Listen string `koanf:"listen" usage:"HTTP/WebSocket listen address; a non-loopback address needs --tls-cert/--tls-key, --acme-domain or --insecure"`
 	// MetricsListen, if set, moves GET /metrics off Listen to its own
 	// address (an internal port for Prometheus).
-	MetricsListen string `koanf:"metrics-listen"`
-	Dev           bool   `koanf:"dev"`
-	Insecure      bool   `koanf:"insecure"`
-	TLSCert       string `koanf:"tls-cert"`
-	TLSKey        string `koanf:"tls-key"`
-	// TURN is the co-hosted STUN/TURN server.
-	TURN TURN `koanf:"turn"`
+	MetricsListen string `koanf:"metrics-listen" usage:"serve GET /metrics on this address instead of --listen's (e.g. an internal 127.0.0.1:9090)"`
+	Dev           bool   `koanf:"dev" usage:"development mode: accept bare identities from loopback, allow loopback origins, print a throw-away API key"`
+	Insecure      bool   `koanf:"insecure" usage:"allow plain ws:// on a non-loopback address (behind a TLS-terminating proxy)"`
+	TLSCert       string `koanf:"tls-cert" usage:"TLS certificate (PEM) for wss:// and https:// (and TURN over TLS)"`
+	TLSKey        string `koanf:"tls-key" usage:"TLS private key (PEM)"`
+	// ACME gets the certificate from an ACME CA instead (Let's Encrypt).
+	ACME ACME `koanf:"acme"`
 
 	// APIKeys are "kid:secret" pairs; a JWT's kid header picks the secret
 	// that verifies it (HS256). Several keys allow rotation.
-	APIKeys []string `koanf:"api-keys"`
+	APIKeys []string `koanf:"api-keys" usage:"API keys as kid:secret (secret ≥ 32 chars), comma-separated; the JWT kid picks one"`
 	// AllowedOrigins is the browser Origin allow-list ("https://app.example").
 	// Requests without an Origin header (bots, CLIs) are always allowed.
-	AllowedOrigins []string `koanf:"allowed-origins"`
-	AllowAnyOrigin bool     `koanf:"allow-any-origin"`
+	AllowedOrigins []string `koanf:"allowed-origins" usage:"browser origins allowed to connect, e.g. https://app.example.com"`
+	AllowAnyOrigin bool     `koanf:"allow-any-origin" usage:"allow WebSocket connections from any browser origin (not for production)"`
 	// PublicURL are the URLs browsers reach this server at: pages from
 	// their origins (the inspector it serves) may open sessions, and a dev
 	// server answers requests to their hosts besides loopback ones. The
@@ -48,103 +58,116 @@ type Config struct {
 	PublicURL []string `koanf:"public-url" usage:"URL browsers reach this server at, e.g. https://signal.example.com (repeatable): pages it serves from there (the inspector) may connect; a dev server also answers that host"`
 	// ICEServers are extra STUN/TURN URLs handed to clients as iceServers,
 	// beside the co-hosted server's (e.g. an external STUN server).
-	ICEServers []string `koanf:"ice-servers"`
+	ICEServers []string `koanf:"ice-servers" usage:"stun:/turn: URLs handed to clients as iceServers"`
 
-	Limits Limits `koanf:"limits"`
+	// DrainTimeout is how long a draining node (SIGTERM, admin.node.drain)
+	// keeps serving its sessions before it exits; ShutdownTimeout then
+	// bounds the close itself.
+	DrainTimeout    time.Duration `koanf:"drain-timeout" usage:"on SIGTERM (or admin.node.drain) keep serving connected sessions this long, refusing new ones, then exit; a second signal exits at once"`
+	ShutdownTimeout time.Duration `koanf:"shutdown-timeout" usage:"how long a graceful shutdown may take"`
+	LogLevel        string        `koanf:"log-level" usage:"debug, info, warn or error"`
+	LogFormat       string        `koanf:"log-format" usage:"text or json"`
 
 	// DuplicateIdentity is what a fresh session.connect does when its
 	// identity already has a session: multi (the default: several devices
 	// per identity, which calls fork to), takeover (the older sessions are
 	// replaced: session.replaced, close 4008) or reject (409). A resume is
 	// never a duplicate.
-	DuplicateIdentity string `koanf:"duplicate-identity"`
+	DuplicateIdentity string `koanf:"duplicate-identity" usage:"a new session of an identity that already has one: multi (several devices), takeover (the old one is replaced, close 4008) or reject (409)"`
 
-	// DrainTimeout is how long a draining node (SIGTERM, admin.node.drain)
-	// keeps serving its sessions before it exits; ShutdownTimeout then
-	// bounds the close itself.
-	DrainTimeout    time.Duration `koanf:"drain-timeout"`
-	ShutdownTimeout time.Duration `koanf:"shutdown-timeout"`
-	LogLevel        string        `koanf:"log-level"`
-	LogFormat       string        `koanf:"log-format"`
+	Limits Limits `koanf:",squash" was:"limits"`
+
+	// NoTURN turns the co-hosted STUN/TURN server off. It runs in dev mode
+	// (with a throw-away secret unless one is given) and wherever a secret
+	// is given, unless NoTURN.
+	NoTURN bool `koanf:"no-turn" was:"turn.disabled" usage:"do not run the co-hosted STUN/TURN server"`
+	// TURN is the co-hosted STUN/TURN server: package turn's Config, which
+	// documents and checks each setting.
+	TURN turn.Config `koanf:"turn"`
 
 	// Version is what admin.node.status reports; the binary sets it.
 	Version string `koanf:"-"`
 }
 
-// TURN configures the co-hosted STUN/TURN server: package turn's Config,
-// which documents and checks each setting (its struct tags are the table
-// cmd/parley derives flags and keys from), and the switch to turn it off.
-// It runs in dev mode (with a throw-away secret unless one is given) and
-// wherever a secret is given, unless Disabled.
-type TURN struct {
-	Disabled    bool `koanf:"disabled" flag:"no-turn" usage:"do not run the co-hosted STUN/TURN server"`
-	turn.Config `koanf:",squash" flag:"turn-"`
+// ACME has the TLS certificate issued and renewed by an ACME CA (RFC 8555;
+// golang.org/x/crypto/acme/autocert): the CA checks that this server answers
+// for each domain with a TLS-ALPN-01 challenge on the listen port (which the
+// CA reaches as port 443), or HTTP-01 on HTTPListen (port 80). The one
+// certificate serves WSS and TURN over TLS, and is renewed a third of its
+// lifetime before it expires, without a restart.
+type ACME struct {
+	Domains    []string `koanf:"domain" usage:"domain to get a certificate for from an ACME CA (repeatable; instead of --tls-cert): the CA must reach this server at it on port 443, or on 80 with --acme-http-listen"`
+	Email      string   `koanf:"email" usage:"contact address given to the ACME CA (expiry and policy notices)"`
+	CacheDir   string   `koanf:"cache-dir" usage:"directory that keeps the ACME account key and certificates across restarts (needed with --acme-domain: CAs limit how often they issue)"`
+	Directory  string   `koanf:"directory" usage:"the ACME CA's directory URL (its root, if not a public CA, is trusted through SSL_CERT_FILE)"`
+	HTTPListen string   `koanf:"http-listen" usage:"also answer ACME HTTP-01 challenges on this address (e.g. :80); other requests there are redirected to https"`
 }
 
-// Limits bound what one client can make the server hold or do.
+// Limits bound what one client can make the server hold or do. Their keys
+// were once under limits: (limits.rate), and files may still say so.
 type Limits struct {
-	MaxFrameBytes      int64         `koanf:"max-frame-bytes"`
-	MaxSDPBytes        int           `koanf:"max-sdp-bytes"`
-	MaxCandidateBytes  int           `koanf:"max-candidate-bytes"`
-	MaxMetadataBytes   int           `koanf:"max-metadata-bytes"`
-	MaxRoomsPerSession int           `koanf:"max-rooms-per-session"`
-	MaxCallsPerSession int           `koanf:"max-calls-per-session"`
-	MaxPresenceFollows int           `koanf:"max-presence-follows"`
-	MaxPeersPerRoom    int           `koanf:"max-peers-per-room"`
-	MaxRooms           int           `koanf:"max-rooms"`
-	MaxConnsPerIP      int           `koanf:"max-conns-per-ip"`
-	RatePerSecond      float64       `koanf:"rate"`
-	RateBurst          int           `koanf:"rate-burst"`
-	AuthTimeout        time.Duration `koanf:"auth-timeout"`
-	EmptyRoomTTL       time.Duration `koanf:"empty-room-ttl"`
-	QueueMessages      int           `koanf:"queue-messages"`
-	QueueBytes         int           `koanf:"queue-bytes"`
-	WriteTimeout       time.Duration `koanf:"write-timeout"`
-	PingInterval       time.Duration `koanf:"ping-interval"`
-	PongTimeout        time.Duration `koanf:"pong-timeout"`
+	MaxFrameBytes      int64         `koanf:"max-frame-bytes" usage:"largest WebSocket frame or POST body; a larger frame closes the connection (1009)"`
+	MaxSDPBytes        int           `koanf:"max-sdp-bytes" usage:"largest SDP relayed"`
+	MaxCandidateBytes  int           `koanf:"max-candidate-bytes" usage:"largest ICE candidate line relayed"`
+	MaxMetadataBytes   int           `koanf:"max-metadata-bytes" usage:"largest room or peer metadata stored"`
+	MaxRoomsPerSession int           `koanf:"max-rooms-per-session" usage:"rooms one session may be in at once"`
+	MaxCallsPerSession int           `koanf:"max-calls-per-session" usage:"calls one session may take part in at once (its own unanswered invites and answered calls; not calls ringing on it); a callee whose every session has this many answered calls is busy (486)"`
+	MaxPresenceFollows int           `koanf:"max-presence-follows" usage:"identities one session may follow with presence.subscribe"`
+	MaxPeersPerRoom    int           `koanf:"max-peers" was:"max-peers-per-room" usage:"peers per room (default and ceiling of maxPeers)"`
+	MaxRooms           int           `koanf:"max-rooms" usage:"rooms on this node"`
+	MaxConnsPerIP      int           `koanf:"max-conns-per-ip" usage:"WebSocket connections per source address"`
+	RatePerSecond      float64       `koanf:"rate" usage:"requests per second per connection (token bucket rate); over it: 429"`
+	RateBurst          int           `koanf:"rate-burst" usage:"token bucket size per connection"`
+	AuthTimeout        time.Duration `koanf:"auth-timeout" usage:"time a connection has to call session.connect"`
+	EmptyRoomTTL       time.Duration `koanf:"empty-room-ttl" usage:"how long a room an app backend made with room.create over POST /rpc waits for its first peer"`
+	QueueMessages      int           `koanf:"queue-messages" usage:"outbound messages queued per connection before it is cut off as a slow consumer"`
+	QueueBytes         int           `koanf:"queue-bytes" usage:"outbound bytes queued per connection before it is cut off as a slow consumer"`
+	WriteTimeout       time.Duration `koanf:"write-timeout" usage:"longest a write to one client may take before it is cut off"`
+	PingInterval       time.Duration `koanf:"ping-interval" usage:"WebSocket ping interval"`
+	PongTimeout        time.Duration `koanf:"pong-timeout" usage:"silence after which a connection is closed"`
 	// ResumeWindow is how long a session whose connection dropped keeps its
 	// peer id, rooms and seats for a resume, counted from when the drop is
 	// noticed; ReplayMessages and ReplayBytes bound the notifications kept
 	// per session for the replay.
-	ResumeWindow   time.Duration `koanf:"resume-window"`
-	ReplayMessages int           `koanf:"replay-messages"`
-	ReplayBytes    int           `koanf:"replay-bytes"`
+	ResumeWindow   time.Duration `koanf:"resume-window" usage:"how long a dropped session keeps its peer id, rooms and seats for a resume (from when the drop is noticed)"`
+	ReplayMessages int           `koanf:"replay-messages" usage:"notifications kept per session for a resume's replay (at most --queue-messages)"`
+	ReplayBytes    int           `koanf:"replay-bytes" usage:"bytes of notifications kept per session for a resume's replay (at most --queue-bytes)"`
 
 	// Rooms a session made with room.create that nobody has joined yet
 	// hold a share of MaxRooms: they are capped per session and per
 	// identity, wait SessionEmptyRoomTTL (not EmptyRoomTTL, which is for
 	// rooms an app backend makes over POST /rpc) for a first peer, and go
 	// when their creator's session ends.
-	MaxEmptyRoomsPerSession  int           `koanf:"max-empty-rooms-per-session"`
-	MaxEmptyRoomsPerIdentity int           `koanf:"max-empty-rooms-per-identity"`
-	SessionEmptyRoomTTL      time.Duration `koanf:"session-empty-room-ttl"`
+	MaxEmptyRoomsPerSession  int           `koanf:"max-empty-rooms-per-session" usage:"rooms one session may have made with room.create that nobody has joined yet; beyond: 413"`
+	MaxEmptyRoomsPerIdentity int           `koanf:"max-empty-rooms-per-identity" usage:"the same, for all the sessions of one identity together"`
+	SessionEmptyRoomTTL      time.Duration `koanf:"session-empty-room-ttl" usage:"how long a room a session made with room.create waits for its first peer (it also goes when that session ends); --empty-room-ttl is for rooms made over POST /rpc"`
 	// Unanswered invites (call.invite) are capped per caller identity and
 	// per caller–callee pair, so that no caller can keep a callee ringing
 	// at will; a callee is busy only with answered calls.
-	MaxInvitesPerCaller int `koanf:"max-invites-per-caller"`
-	MaxInvitesPerPair   int `koanf:"max-invites-per-pair"`
+	MaxInvitesPerCaller int `koanf:"max-invites-per-caller" usage:"unanswered call.invite one identity may have ringing at once; beyond: 413"`
+	MaxInvitesPerPair   int `koanf:"max-invites-per-pair" usage:"unanswered call.invite from one identity to one callee at once; beyond: 413"`
 
 	// MaxDetachedPerIP and MaxDetachedPerIdentity bound the sessions held
 	// for a resume with no connection (see detached.go); they count
 	// against MaxConnsPerIP too.
-	MaxDetachedPerIP       int `koanf:"max-detached-per-ip"`
-	MaxDetachedPerIdentity int `koanf:"max-detached-per-identity"`
+	MaxDetachedPerIP       int `koanf:"max-detached-per-ip" usage:"dropped sessions one source address may hold for a resume (beyond: its oldest ends); they count against --max-conns-per-ip too"`
+	MaxDetachedPerIdentity int `koanf:"max-detached-per-identity" usage:"dropped sessions one identity may hold for a resume (beyond: its oldest ends)"`
 
 	// PreAuthQueueBytes and PreAuthMaxBatch bound a connection until
 	// session.connect succeeds (see rpc.PreAuthLimits): a client without
 	// credentials gets a few KiB of outbound queue (the rpc.discover
 	// document aside, answered once per connection), one request in
 	// flight and short batches.
-	PreAuthQueueBytes int `koanf:"preauth-queue-bytes"`
-	PreAuthMaxBatch   int `koanf:"preauth-max-batch"`
+	PreAuthQueueBytes int `koanf:"preauth-queue-bytes" usage:"outbound bytes queued for a connection before session.connect (rpc.discover's document aside); it also has one request in flight"`
+	PreAuthMaxBatch   int `koanf:"preauth-max-batch" usage:"requests in a batch before session.connect (after it: 64)"`
 
 	// HTTPReadTimeout bounds reading a request's headers and body,
 	// HTTPWriteTimeout writing its answer (a WebSocket sets its own
 	// deadlines once upgraded), HTTPIdleTimeout a keep-alive connection's
 	// wait for its next request.
-	HTTPReadTimeout  time.Duration `koanf:"http-read-timeout"`
-	HTTPWriteTimeout time.Duration `koanf:"http-write-timeout"`
-	HTTPIdleTimeout  time.Duration `koanf:"http-idle-timeout"`
+	HTTPReadTimeout  time.Duration `koanf:"http-read-timeout" usage:"time to read an HTTP request's headers and body"`
+	HTTPWriteTimeout time.Duration `koanf:"http-write-timeout" usage:"time to write an HTTP answer (a WebSocket, once upgraded, has --write-timeout per frame)"`
+	HTTPIdleTimeout  time.Duration `koanf:"http-idle-timeout" usage:"how long a keep-alive HTTP connection may wait for its next request"`
 }
 
 // DevListen is where `parley serve --dev` listens unless told otherwise.
@@ -159,7 +182,8 @@ func DefaultConfig() Config {
 		LogLevel:          "info",
 		LogFormat:         "text",
 		DuplicateIdentity: DuplicateMulti,
-		TURN:              TURN{Config: turn.DefaultConfig()},
+		ACME:              ACME{Directory: autocert.DefaultACMEDirectory},
+		TURN:              turn.DefaultConfig(),
 		Limits: Limits{
 			MaxFrameBytes:          64 << 10,
 			MaxSDPBytes:            64 << 10,
@@ -209,17 +233,18 @@ func (c *Config) Validate() error {
 	host, _, err := net.SplitHostPort(c.Listen)
 	if err != nil {
 		bad("listen", "%v", err)
-	} else if !isLoopbackHost(host) && c.TLSCert == "" && !c.Insecure {
-		bad("listen", "%s is not a loopback address: give --tls-cert/--tls-key, or --insecure to serve plain ws:// anyway", c.Listen)
+	} else if !isLoopbackHost(host) && !c.hasTLS() && !c.Insecure {
+		bad("listen", "%s is not a loopback address: give --tls-cert/--tls-key or --acme-domain, or --insecure to serve plain ws:// anyway", c.Listen)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert", "--tls-cert and --tls-key go together")
 	}
+	errs = append(errs, c.ACME.validate(c.TLSCert != "")...)
 	// The TURN section as the server will run it, checked whether or not
 	// it runs: every TURN error fails here, before anything starts. The
 	// certificate is loaded later; Validate only needs to know there is one.
 	var certificate *tls.Config
-	if c.TLSCert != "" {
+	if c.hasTLS() {
 		certificate = &tls.Config{}
 	}
 	tc := c.turnConfig(certificate)
@@ -271,40 +296,40 @@ func (c *Config) Validate() error {
 		key string
 		v   float64
 	}{
-		{"limits.max-frame-bytes", float64(l.MaxFrameBytes)},
-		{"limits.max-sdp-bytes", float64(l.MaxSDPBytes)},
-		{"limits.max-candidate-bytes", float64(l.MaxCandidateBytes)},
-		{"limits.max-metadata-bytes", float64(l.MaxMetadataBytes)},
-		{"limits.max-rooms-per-session", float64(l.MaxRoomsPerSession)},
-		{"limits.max-calls-per-session", float64(l.MaxCallsPerSession)},
-		{"limits.max-presence-follows", float64(l.MaxPresenceFollows)},
-		{"limits.max-peers-per-room", float64(l.MaxPeersPerRoom)},
-		{"limits.max-rooms", float64(l.MaxRooms)},
-		{"limits.max-conns-per-ip", float64(l.MaxConnsPerIP)},
-		{"limits.rate", l.RatePerSecond},
-		{"limits.rate-burst", float64(l.RateBurst)},
-		{"limits.auth-timeout", float64(l.AuthTimeout)},
-		{"limits.empty-room-ttl", float64(l.EmptyRoomTTL)},
-		{"limits.queue-messages", float64(l.QueueMessages)},
-		{"limits.queue-bytes", float64(l.QueueBytes)},
-		{"limits.preauth-queue-bytes", float64(l.PreAuthQueueBytes)},
-		{"limits.preauth-max-batch", float64(l.PreAuthMaxBatch)},
-		{"limits.http-read-timeout", float64(l.HTTPReadTimeout)},
-		{"limits.http-write-timeout", float64(l.HTTPWriteTimeout)},
-		{"limits.http-idle-timeout", float64(l.HTTPIdleTimeout)},
-		{"limits.write-timeout", float64(l.WriteTimeout)},
-		{"limits.ping-interval", float64(l.PingInterval)},
-		{"limits.pong-timeout", float64(l.PongTimeout)},
-		{"limits.resume-window", float64(l.ResumeWindow)},
-		{"limits.replay-messages", float64(l.ReplayMessages)},
-		{"limits.replay-bytes", float64(l.ReplayBytes)},
-		{"limits.max-empty-rooms-per-session", float64(l.MaxEmptyRoomsPerSession)},
-		{"limits.max-empty-rooms-per-identity", float64(l.MaxEmptyRoomsPerIdentity)},
-		{"limits.session-empty-room-ttl", float64(l.SessionEmptyRoomTTL)},
-		{"limits.max-invites-per-caller", float64(l.MaxInvitesPerCaller)},
-		{"limits.max-invites-per-pair", float64(l.MaxInvitesPerPair)},
-		{"limits.max-detached-per-ip", float64(l.MaxDetachedPerIP)},
-		{"limits.max-detached-per-identity", float64(l.MaxDetachedPerIdentity)},
+		{"max-frame-bytes", float64(l.MaxFrameBytes)},
+		{"max-sdp-bytes", float64(l.MaxSDPBytes)},
+		{"max-candidate-bytes", float64(l.MaxCandidateBytes)},
+		{"max-metadata-bytes", float64(l.MaxMetadataBytes)},
+		{"max-rooms-per-session", float64(l.MaxRoomsPerSession)},
+		{"max-calls-per-session", float64(l.MaxCallsPerSession)},
+		{"max-presence-follows", float64(l.MaxPresenceFollows)},
+		{"max-peers", float64(l.MaxPeersPerRoom)},
+		{"max-rooms", float64(l.MaxRooms)},
+		{"max-conns-per-ip", float64(l.MaxConnsPerIP)},
+		{"rate", l.RatePerSecond},
+		{"rate-burst", float64(l.RateBurst)},
+		{"auth-timeout", float64(l.AuthTimeout)},
+		{"empty-room-ttl", float64(l.EmptyRoomTTL)},
+		{"queue-messages", float64(l.QueueMessages)},
+		{"queue-bytes", float64(l.QueueBytes)},
+		{"write-timeout", float64(l.WriteTimeout)},
+		{"ping-interval", float64(l.PingInterval)},
+		{"pong-timeout", float64(l.PongTimeout)},
+		{"resume-window", float64(l.ResumeWindow)},
+		{"replay-messages", float64(l.ReplayMessages)},
+		{"replay-bytes", float64(l.ReplayBytes)},
+		{"max-empty-rooms-per-session", float64(l.MaxEmptyRoomsPerSession)},
+		{"max-empty-rooms-per-identity", float64(l.MaxEmptyRoomsPerIdentity)},
+		{"session-empty-room-ttl", float64(l.SessionEmptyRoomTTL)},
+		{"max-invites-per-caller", float64(l.MaxInvitesPerCaller)},
+		{"max-invites-per-pair", float64(l.MaxInvitesPerPair)},
+		{"preauth-queue-bytes", float64(l.PreAuthQueueBytes)},
+		{"preauth-max-batch", float64(l.PreAuthMaxBatch)},
+		{"http-read-timeout", float64(l.HTTPReadTimeout)},
+		{"http-write-timeout", float64(l.HTTPWriteTimeout)},
+		{"http-idle-timeout", float64(l.HTTPIdleTimeout)},
+		{"max-detached-per-ip", float64(l.MaxDetachedPerIP)},
+		{"max-detached-per-identity", float64(l.MaxDetachedPerIdentity)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
@@ -312,16 +337,16 @@ func (c *Config) Validate() error {
 		}
 	}
 	if l.MaxPeersPerRoom > maxPeersCeiling {
-		bad("limits.max-peers-per-room", "at most %d", maxPeersCeiling)
+		bad("max-peers", "at most %d", maxPeersCeiling)
 	}
 	if l.PongTimeout <= l.PingInterval {
-		bad("limits.pong-timeout", "must be longer than limits.ping-interval")
+		bad("pong-timeout", "must be longer than ping-interval")
 	}
 	if l.ReplayMessages > l.QueueMessages {
-		bad("limits.replay-messages", "must not exceed limits.queue-messages (a replay is queued at once)")
+		bad("replay-messages", "must not exceed queue-messages (a replay is queued at once)")
 	}
 	if l.ReplayBytes > l.QueueBytes {
-		bad("limits.replay-bytes", "must not exceed limits.queue-bytes (a replay is queued at once)")
+		bad("replay-bytes", "must not exceed queue-bytes (a replay is queued at once)")
 	}
 	switch c.DuplicateIdentity {
 	case DuplicateMulti, DuplicateTakeover, DuplicateReject:
@@ -329,16 +354,20 @@ func (c *Config) Validate() error {
 		bad("duplicate-identity", "%q is not multi, takeover or reject", c.DuplicateIdentity)
 	}
 	if l.PreAuthQueueBytes > l.QueueBytes {
-		bad("limits.preauth-queue-bytes", "must not exceed limits.queue-bytes")
+		bad("preauth-queue-bytes", "must not exceed queue-bytes")
 	}
 	if l.PreAuthMaxBatch > rpc.MaxBatch {
-		bad("limits.preauth-max-batch", "at most %d (the batch limit)", rpc.MaxBatch)
+		bad("preauth-max-batch", "at most %d (the batch limit)", rpc.MaxBatch)
 	}
 	if int64(l.QueueBytes) < l.MaxFrameBytes {
-		bad("limits.queue-bytes", "must hold at least one frame (limits.max-frame-bytes)")
+		bad("queue-bytes", "must hold at least one frame (max-frame-bytes)")
 	}
 	return errors.Join(errs...)
 }
+
+// hasTLS reports whether the listener serves TLS: a certificate is given
+// or ACME gets one.
+func (c *Config) hasTLS() bool { return c.TLSCert != "" || len(c.ACME.Domains) > 0 }
 
 // isLoopbackHost reports whether host (from a listen address) only reaches
 // this machine. An empty host means every interface, which is not loopback.

@@ -12,7 +12,7 @@ import (
 // fresh token restores exactly the fresh token's grants.
 func TestGrantsExpireWithTheirToken(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
-	ts := startServerWith(t, func(s *Server) { s.now = clock.Now }, func(c *Config) { c.TURN.Disabled = true })
+	ts := startServerWith(t, func(s *Server) { s.now = clock.Now }, func(c *Config) { c.NoTURN = true })
 	admin := ts.connectWith(t, map[string]any{"token": mint(t, "root", Grants{Admin: true, Moderator: true, Create: true}, 10*time.Second)})
 	admin.must("admin.rooms.list", nil)
 	owner, guest := ts.connect(t, "owner"), ts.connect(t, "guest")

@@ -202,7 +202,7 @@ func (c *fakeClock) advance(d time.Duration) {
 // startServerWithClock is startServer (without TURN) on clock.
 func startServerWithClock(t *testing.T, clock *fakeClock) *testServer {
 	t.Helper()
-	return startServerWith(t, func(s *Server) { s.now = clock.Now }, func(c *Config) { c.TURN.Disabled = true })
+	return startServerWith(t, func(s *Server) { s.now = clock.Now }, func(c *Config) { c.NoTURN = true })
 }
 
 // TestIceRestart: ice.restart reaches the current offerer only, at least

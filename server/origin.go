@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -117,4 +118,20 @@ func (l *refusalLog) info(log *slog.Logger, msg string, args ...any) {
 		args = append(args, "not_logged_since", n)
 	}
 	log.Info(msg, args...)
+}
+
+// addPublicHosts admits ACME domains as --public-url hosts are admitted:
+// the certificate names them, so browsers reach this server there. Pages
+// from https://DOMAIN (and https://DOMAIN:PORT when the listen port is
+// not 443) may connect, and a dev server answers those hosts.
+func (s *Server) addPublicHosts(domains []string) {
+	_, port, _ := net.SplitHostPort(s.cfg.Listen)
+	for _, d := range domains {
+		d = strings.ToLower(d)
+		s.publicHosts = append(s.publicHosts, d)
+		s.publicOrigins = append(s.publicOrigins, "https://"+d)
+		if port != "443" && port != "0" && port != "" {
+			s.publicOrigins = append(s.publicOrigins, "https://"+net.JoinHostPort(d, port))
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,8 +24,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/api/apirpc"
 	tsclient "github.com/parley-rtc/parley/clients/ts"
 	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/server/demux"
 	"github.com/parley-rtc/parley/web"
 )
 
@@ -41,6 +44,8 @@ type Server struct {
 	mux      *rpc.Mux
 	upgrader *rpc.Upgrader
 	tls      *tls.Config
+	certs    *certFile  // --tls-cert, or nil
+	acme     *acmeCerts // --acme-domain, or nil
 	turn     *turnState
 	metrics  *prometheus.Registry
 	// rpcMetrics count requests as they are answered; rpcStats are the
@@ -52,6 +57,9 @@ type Server struct {
 	// refusals logs refused origins and hosts.
 	publicOrigins, publicHosts []string
 	refusals                   *refusalLog
+	// onePortURL is the turns: URL of the TLS listener, set by Serve
+	// when that listener carries TURN too (oneport.go).
+	onePortURL string
 
 	started time.Time
 	// draining: Drain was called (no new sessions); closing: shutdown has
@@ -99,12 +107,17 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.publicOrigins = append(s.publicOrigins, canonicalOrigin(u))
 		s.publicHosts = append(s.publicHosts, strings.ToLower(u.Hostname()))
 	}
-	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("load TLS certificate: %w", err)
+	switch {
+	case cfg.TLSCert != "":
+		if s.certs, err = loadCertFile(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return nil, err
 		}
-		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.tls = &tls.Config{GetCertificate: s.certs.getCertificate, MinVersion: tls.VersionTLS12, NextProtos: nextProtos}
+	case len(cfg.ACME.Domains) > 0:
+		s.acme = newACMECerts(cfg.ACME, log)
+		s.tls = &tls.Config{GetCertificate: s.acme.getCertificate, MinVersion: tls.VersionTLS12,
+			NextProtos: append(slices.Clip(nextProtos), demux.ALPNACME)}
+		s.addPublicHosts(cfg.ACME.Domains)
 	}
 	s.turn = newTURNState(cfg, s.tls, log)
 	s.metrics = s.newRegistry()
@@ -114,7 +127,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.mux.Use(s.rpcMetrics.observe)
 	s.mux.Use(s.rateLimit)
 	s.mux.Use(requireSession)
-	api.Register(s.mux, s)
+	apirpc.Register(s.mux, s)
 	s.mux.Handle(methodDiscover, s.discover)
 	return s, nil
 }
@@ -218,11 +231,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	ln = &guardedListener{Listener: ln, s: s, files: s.files}
 	if s.tls != nil {
-		ln = tls.NewListener(ln, s.tls)
+		ln = s.onePort(ln)
 	}
 	hs := s.HTTPServer(s.Handler())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	if s.acme != nil {
+		go s.acme.prefetch()
+	}
 	select {
 	case err := <-errc:
 		return errors.Join(fmt.Errorf("serve: %w", err), s.closeTURN())

@@ -34,9 +34,9 @@ type turnState struct {
 // with a secret (a server that never meant to relay must not start doing
 // so on upgrade).
 func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...any) }) *turnState {
-	st := &turnState{on: !c.TURN.Disabled && (c.Dev || len(c.TURN.Secrets) > 0)}
+	st := &turnState{on: !c.NoTURN && (c.Dev || len(c.TURN.Secrets) > 0)}
 	if !st.on {
-		if !c.TURN.Disabled {
+		if !c.NoTURN {
 			log.Info("STUN/TURN is off: give --turn-secret to run it (or --dev)")
 		}
 		return st
@@ -53,14 +53,17 @@ func newTURNState(c Config, tlsCfg *tls.Config, log interface{ Info(string, ...a
 
 // turnConfig is the TURN section as the server runs it, with tlsCfg (the
 // WSS certificate, nil without TLS): TURN over TLS defaults to the listen
-// IP, port 5349; relays may not reach the HTTP listeners' addresses (nor
+// IP, port 5349; the URLs' host to the first ACME domain; relays may not reach the HTTP listeners' addresses (nor
 // any other of this host's: package turn adds those); and in dev mode with
 // loopback-only TURN listeners relays reach loopback peers, so that two
 // local browsers connect when one of them is forced to relay (only local
 // clients can allocate there, and they reach loopback anyway).
 func (c *Config) turnConfig(tlsCfg *tls.Config) turn.Config {
-	t := c.TURN.Config
+	t := c.TURN
 	t.TLS = tlsCfg
+	if t.Host == "" && len(c.ACME.Domains) > 0 {
+		t.Host = c.ACME.Domains[0] // the name on the certificate, which turns: needs
+	}
 	if t.TLSListen == "" && tlsCfg != nil {
 		if host, _, err := net.SplitHostPort(t.Listen); err == nil {
 			t.TLSListen = net.JoinHostPort(host, turnDefaultTLSPort)
@@ -128,13 +131,23 @@ func (s *Server) iceServers(identity string) (servers []api.IceServer, expires i
 	servers = []api.IceServer{}
 	if t := s.turn.srv; t != nil {
 		user, pass, exp := t.Issue(identity, s.cfg.TURN.CredentialTTL)
-		servers = append(servers, api.IceServer{URLs: t.URLs(), Username: user, Credential: pass})
+		servers = append(servers, api.IceServer{URLs: s.turnURLs(t), Username: user, Credential: pass})
 		expires = exp.Unix()
 	}
 	if len(s.cfg.ICEServers) > 0 {
 		servers = append(servers, api.IceServer{URLs: s.cfg.ICEServers})
 	}
 	return servers, expires
+}
+
+// turnURLs are t's URLs and, when the signaling port carries TURN too,
+// its turns: URL.
+func (s *Server) turnURLs(t *turn.Server) []string {
+	urls := t.URLs()
+	if s.onePortURL != "" {
+		urls = append(urls, s.onePortURL)
+	}
+	return urls
 }
 
 // turnCredentials answers GET /v1/turn-credentials in the TURN REST API
@@ -178,7 +191,7 @@ func (s *Server) turnCredentials(w http.ResponseWriter, r *http.Request) {
 		Password string   `json:"password"`
 		TTL      int64    `json:"ttl"`
 		URIs     []string `json:"uris"`
-	}{user, pass, int64(ttl / time.Second), t.URLs()})
+	}{user, pass, int64(ttl / time.Second), s.turnURLs(t)})
 }
 
 // apiKeyAuth checks an API key sent as HTTP Basic or as Bearer kid:secret.

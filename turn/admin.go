@@ -69,15 +69,11 @@ func (r *relays) described(relay net.Addr, client netip.AddrPort, transport stri
 	}
 }
 
-// transportOf names how the client at src reaches the server (local is
-// the listener's address): a TCP/TLS connection is in streamClients, and
-// TLS is the one arriving at the TLS listener.
-func (s *Server) transportOf(src, local net.Addr) string {
-	switch _, stream := s.streamClients.Load(addrPortOf(src)); {
-	case !stream:
-		return "udp"
-	case s.addrs.TLS.IsValid() && addrPortOf(local).Port() == s.addrs.TLS.Port():
-		return "tls"
+// transportOf names how the client at src reaches the server: udp, or
+// the transport its TCP/TLS connection was recorded with.
+func (s *Server) transportOf(src net.Addr) string {
+	if t, stream := s.streamClients.Load(addrPortOf(src)); stream {
+		return t.(string)
 	}
-	return "tcp"
+	return "udp"
 }

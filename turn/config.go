@@ -15,9 +15,9 @@ import (
 //
 // The struct tags are the configuration table of a program that embeds it
 // (cmd/parley derives its YAML keys, flags and help from them): koanf is
-// the key, usage the help text, and flag the flag's name where it is not the
-// key (behind the embedding section's flag prefix). Fields tagged koanf:"-"
-// are set by the program, not configured. Validate's errors name keys.
+// the key, usage the help text, and was a key's earlier name, still read
+// from files. Fields tagged koanf:"-" are set by the program, not
+// configured. Validate's errors name keys.
 type Config struct {
 	// Listen is the UDP and TCP address (STUN and TURN), an IP and a port;
 	// port 0 picks one (see Server.Addrs). Relays bind to the same IP.
@@ -26,7 +26,7 @@ type Config struct {
 	TLSListen string `koanf:"tls-listen" usage:"TURN over TLS address (default with --tls-cert: the --turn-listen IP, port 5349)"`
 	// Secrets are the TURN REST API shared secrets: the first signs, all
 	// verify (rotation). Validate checks those given; Start needs one.
-	Secrets []string `koanf:"secrets" flag:"secret" usage:"TURN REST API shared secret (coturn static-auth-secret), ≥ 16 chars; repeat to rotate: the first signs, all verify. Needed outside --dev"`
+	Secrets []string `koanf:"secret" was:"secrets" usage:"TURN REST API shared secret (coturn static-auth-secret), ≥ 16 chars; repeat to rotate: the first signs, all verify. Needed outside --dev"`
 	// Realm is the long-term credential realm.
 	Realm string `koanf:"realm" usage:"TURN realm"`
 	// PublicIP is the address put in XOR-RELAYED-ADDRESS and in the ICE
@@ -42,12 +42,12 @@ type Config struct {
 	// "" for none.
 	Alternate string `koanf:"alt-address" usage:"second IP:port for RFC 5780 NAT behaviour discovery (OTHER-ADDRESS, CHANGE-REQUEST)"`
 	// RelayMinPort and RelayMaxPort bound the relay ports (inclusive).
-	RelayMinPort int `koanf:"relay-min-port" usage:"lowest relay port"`
-	RelayMaxPort int `koanf:"relay-max-port" usage:"highest relay port"`
+	RelayMinPort int `koanf:"relay-port-min" was:"relay-min-port" usage:"lowest relay port"`
+	RelayMaxPort int `koanf:"relay-port-max" was:"relay-max-port" usage:"highest relay port"`
 	// AllowPeers and DenyPeers are CIDRs that adjust the relay policy
 	// (see Policy for the order in which they apply).
-	AllowPeers []string `koanf:"allow-peers" flag:"allow-peer" usage:"CIDR relays may reach although denied by default (e.g. a private media network); never this host's own addresses; repeatable"`
-	DenyPeers  []string `koanf:"deny-peers" flag:"deny-peer" usage:"CIDR relays may never reach; wins over --turn-allow-peer; repeatable"`
+	AllowPeers []string `koanf:"allow-peer" was:"allow-peers" usage:"CIDR relays may reach although denied by default (e.g. a private media network); never this host's own addresses; repeatable"`
+	DenyPeers  []string `koanf:"deny-peer" was:"deny-peers" usage:"CIDR relays may never reach; wins over --turn-allow-peer; repeatable"`
 	// CredentialTTL is how long issued credentials allow new allocations;
 	// allocations made in time outlive them.
 	CredentialTTL time.Duration `koanf:"credential-ttl" usage:"lifetime of issued TURN credentials (for new allocations; running ones outlive it)"`
@@ -131,7 +131,7 @@ func (c *Config) parse() (parsed, error) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	if err := checkSecrets(c.Secrets); err != nil {
-		bad("secrets", "%v", err)
+		bad("secret", "%v", err)
 	}
 	var err error
 	if p.policy, err = NewPolicy(c.AllowPeers, c.DenyPeers); err != nil {
@@ -173,8 +173,13 @@ func (c *Config) parse() (parsed, error) {
 			}
 		}
 	}
-	if c.RelayMinPort < 1 || c.RelayMaxPort > 65535 || c.RelayMinPort > c.RelayMaxPort {
-		bad("relay-min-port", "%d-%d (relay-min-port to relay-max-port) is not a port range within 1-65535", c.RelayMinPort, c.RelayMaxPort)
+	switch {
+	case c.RelayMinPort < 1 || c.RelayMinPort > 65535:
+		bad("relay-port-min", "%d is not a port (1-65535)", c.RelayMinPort)
+	case c.RelayMaxPort < 1 || c.RelayMaxPort > 65535:
+		bad("relay-port-max", "%d is not a port (1-65535)", c.RelayMaxPort)
+	case c.RelayMinPort > c.RelayMaxPort:
+		bad("relay-port-min", "%d is above relay-port-max, %d", c.RelayMinPort, c.RelayMaxPort)
 	}
 	if c.Realm == "" {
 		bad("realm", "must not be empty")

@@ -26,14 +26,14 @@ func TestValidate(t *testing.T) {
 		{"tls-listen", func(c *Config) { c.TLSListen, c.TLS = "127.0.0.1", &tls.Config{} }, []string{"tls-listen: "}},
 		{"alt-address", func(c *Config) { c.Alternate = "203.0.113.11" }, []string{"alt-address: "}},
 		{"loopback peers beyond loopback", func(c *Config) { c.LoopbackPeers, c.Alternate = true, "203.0.113.11:3479" }, []string{"listen: relays may reach loopback peers only"}},
-		{"secrets", func(c *Config) { c.Secrets = []string{"short"} }, []string{"secrets: secret 1 is 5 bytes"}},
-		{"peers", func(c *Config) { c.AllowPeers, c.DenyPeers = []string{"intranet"}, []string{"10.0.0.0/40"} }, []string{"allow-peers: ", "deny-peers: "}},
+		{"secrets", func(c *Config) { c.Secrets = []string{"short"} }, []string{"secret: secret 1 is 5 bytes"}},
+		{"peers", func(c *Config) { c.AllowPeers, c.DenyPeers = []string{"intranet"}, []string{"10.0.0.0/40"} }, []string{"allow-peer: ", "deny-peer: "}},
 		{"everything at once", func(c *Config) {
 			c.Realm, c.CredentialTTL, c.MaxAllocations, c.MaxAllocationsPerIdentity = "", 0, 0, -1
 			c.MaxPermissionsPerAllocation, c.MaxStreamsPerIP, c.BandwidthBitsPerSecond, c.MaxAllocationLifetime = 0, 0, -1, -1
 			c.RelayMinPort = 0
 		}, []string{"realm: ", "credential-ttl: ", "max-allocations: ", "max-allocations-per-identity: ", "max-permissions: ",
-			"max-streams-per-ip: ", "bandwidth: ", "max-allocation-lifetime: ", "relay-min-port: "}},
+			"max-streams-per-ip: ", "bandwidth: ", "max-allocation-lifetime: ", "relay-port-min: "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()

@@ -2,6 +2,7 @@ package turn
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -215,9 +216,19 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 			_ = c.Close()
 			continue
 		}
-		l.srv.streamClients.Store(src, struct{}{})
+		l.srv.streamClients.Store(src, streamTransport(c))
 		return &guardedConn{Conn: c, srv: l.srv, r: bufio.NewReader(c), src: src}, nil
 	}
+}
+
+// streamTransport names a stream's transport for the admin listing: tls
+// for a TLS connection (*tls.Conn, or a wrapper that reports its TLS
+// state), tcp otherwise.
+func streamTransport(c net.Conn) string {
+	if _, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok {
+		return "tls"
+	}
+	return "tcp"
 }
 
 // perIPCount counts open streams per client address against max.

@@ -16,8 +16,8 @@ import (
 // (measured); Parley refuses them by default.
 //
 // The verdict for an address, in order:
-//  1. in a deny-peers range: denied (an operator's explicit "no" wins);
-//  2. in an allow-peers range: allowed (e.g. a private media network);
+//  1. in a deny-peer range: denied (an operator's explicit "no" wins);
+//  2. in an allow-peer range: allowed (e.g. a private media network);
 //  3. in a default-denied range (defaultDenied below): denied;
 //  4. otherwise: allowed.
 //
@@ -82,8 +82,8 @@ var defaultDenied = mustPrefixes(
 // addresses meaning a /32 or /128). A bad entry is an error naming it, so a
 // typo fails start-up instead of silently opening or closing the relay.
 func NewPolicy(allow, deny []string) (*Policy, error) {
-	a, errAllow := parsePrefixes("allow-peers", allow)
-	d, errDeny := parsePrefixes("deny-peers", deny)
+	a, errAllow := parsePrefixes("allow-peer", allow)
+	d, errDeny := parsePrefixes("deny-peer", deny)
 	if err := errors.Join(errAllow, errDeny); err != nil {
 		return nil, err
 	}

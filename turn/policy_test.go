@@ -81,7 +81,7 @@ func TestPolicyBadCIDR(t *testing.T) {
 		{deny: []string{"fe80::/10%eth0"}},
 	} {
 		_, err := NewPolicy(c.allow, c.deny)
-		if err == nil || !strings.Contains(err.Error(), "-peers: ") {
+		if err == nil || !strings.Contains(err.Error(), "-peer: ") {
 			t.Errorf("NewPolicy(%q, %q) = %v, want an error naming the key", c.allow, c.deny, err)
 		}
 	}

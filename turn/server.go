@@ -50,9 +50,13 @@ type Server struct {
 	udpOut       udpWriter // sends to UDP clients from the listen address (the fast path)
 	pion         *pionturn.Server
 	draining     atomic.Bool // Drain: refuse new allocations
-	// streamClients holds the source address of every open TCP/TLS
-	// connection: pion reports every allocation as UDP.
+	// streamClients maps the source address of every open TCP/TLS
+	// connection to its transport ("tcp", "tls"): pion reports every
+	// allocation as UDP.
 	streamClients sync.Map
+	// handoff brings pion the STUN/TURN connections another listener
+	// accepted (ServeStream).
+	handoff *handoff
 }
 
 // Start checks cfg, opens every listener and starts serving.
@@ -109,7 +113,8 @@ func (s *Server) start(listen, alt netip.AddrPort) error {
 			PermissionHandler:     s.permit,
 		})
 	}
-	listeners := []net.Listener{tcp}
+	s.handoff = newHandoff(tcp.Addr())
+	listeners := []net.Listener{tcp, s.handoff}
 	if cfg.TLSListen != "" {
 		ln, err := net.Listen("tcp", cfg.TLSListen)
 		if err != nil {
@@ -188,6 +193,14 @@ func listenTCP(addr netip.AddrPort, picked bool) (net.Listener, error) {
 	return ln, nil
 }
 
+// ServeStream serves STUN/TURN on c, a TCP or TLS connection another
+// listener accepted: the signaling port's, which carries both (see
+// server/demux). The per-address cap and the first-frame deadline apply as
+// on the server's own listeners. After Close, c is closed at once.
+func (s *Server) ServeStream(c net.Conn) {
+	s.handoff.serve(c)
+}
+
 // Addrs returns the bound addresses.
 func (s *Server) Addrs() Addrs { return s.addrs }
 
@@ -205,6 +218,9 @@ func (s *Server) URLs() []string {
 	}
 	return urls
 }
+
+// URLHost is the host of the URLs: Config.Host, else the relay address.
+func (s *Server) URLHost() string { return s.urlHost }
 
 // Issue returns TURN credentials for identity valid for ttl.
 func (s *Server) Issue(identity string, ttl time.Duration) (username, password string, expires time.Time) {
@@ -278,7 +294,7 @@ func (s *Server) events() pionturn.EventHandler {
 			}
 		},
 		OnAllocationCreated: func(src, dst net.Addr, _, _, _ string, relay net.Addr, _ int) {
-			s.relays.described(relay, addrPortOf(src), s.transportOf(src, dst))
+			s.relays.described(relay, addrPortOf(src), s.transportOf(src))
 			s.stats.allocationsActive.Add(1)
 			s.stats.allocationsTotal.Add(1)
 			s.perms.open(tupleOf(src, dst), relay)

@@ -560,10 +560,10 @@ func TestStartRefusesBadConfig(t *testing.T) {
 		mutate func(*Config)
 		want   string
 	}{
-		{func(c *Config) { c.DenyPeers = []string{"10.0.0.0/40"} }, "deny-peers: "},
-		{func(c *Config) { c.AllowPeers = []string{"intranet"} }, "allow-peers: "},
+		{func(c *Config) { c.DenyPeers = []string{"10.0.0.0/40"} }, "deny-peer: "},
+		{func(c *Config) { c.AllowPeers = []string{"intranet"} }, "allow-peer: "},
 		{func(c *Config) { c.Listen = "0.0.0.0:3478" }, "public-ip: "},
-		{func(c *Config) { c.RelayMinPort, c.RelayMaxPort = 60000, 50000 }, "relay-min-port: "},
+		{func(c *Config) { c.RelayMinPort, c.RelayMaxPort = 60000, 50000 }, "relay-port-min: "},
 		{func(c *Config) { c.CredentialTTL = 0 }, "credential-ttl: "},
 		{func(c *Config) { c.Secrets = nil }, "secret"},
 		{func(c *Config) { c.TLSListen = "127.0.0.1:0" }, "certificate"},

@@ -14,10 +14,11 @@ type Paths struct {
 	TSDir    string // the TypeScript client's gen folder
 	Markdown string // the protocol reference
 	GoClient string // package parley: the Go client's typed methods
+	GoBind   string // package apirpc: the server's Register
 }
 
 // DefaultPaths are the repository's layout.
-var DefaultPaths = Paths{GoDir: "api", TSDir: "clients/ts/src/gen", Markdown: "api/PROTOCOL.md", GoClient: "clients/go/parley"}
+var DefaultPaths = Paths{GoDir: "api", TSDir: "clients/ts/src/gen", Markdown: "api/PROTOCOL.md", GoClient: "clients/go/parley", GoBind: "api/apirpc"}
 
 // Generate renders every output of doc, in a fixed order.
 func Generate(doc []byte, p Paths) ([]File, error) {
@@ -41,6 +42,10 @@ func Generate(doc []byte, p Paths) ([]File, error) {
 		}
 		files = append(files, File{p.GoDir + "/" + g.name, src})
 	}
+	binding, err := goBinding(m)
+	if err != nil {
+		return nil, fmt.Errorf("register_gen.go: %w", err)
+	}
 	client, err := goClient(m)
 	if err != nil {
 		return nil, fmt.Errorf("methods_gen.go: %w", err)
@@ -50,6 +55,7 @@ func Generate(doc []byte, p Paths) ([]File, error) {
 		return nil, fmt.Errorf("methods.ts: %w", err)
 	}
 	return append(files,
+		File{p.GoBind + "/register_gen.go", binding},
 		File{p.GoClient + "/methods_gen.go", client},
 		File{p.TSDir + "/protocol.ts", tsProtocol(m)},
 		File{p.TSDir + "/methods.ts", methods},

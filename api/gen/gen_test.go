@@ -25,11 +25,11 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			files, err := Generate(doc, Paths{GoDir: "go", TSDir: "ts", Markdown: "PROTOCOL.md", GoClient: "goclient"})
+			files, err := Generate(doc, Paths{GoDir: "go", TSDir: "ts", Markdown: "PROTOCOL.md", GoClient: "goclient", GoBind: "gobind"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, _ := Generate(doc, Paths{GoDir: "go", TSDir: "ts", Markdown: "PROTOCOL.md", GoClient: "goclient"})
+			again, _ := Generate(doc, Paths{GoDir: "go", TSDir: "ts", Markdown: "PROTOCOL.md", GoClient: "goclient", GoBind: "gobind"})
 			for i, f := range files {
 				if !bytes.Equal(f.Content, again[i].Content) {
 					t.Fatalf("%s differs between two runs", f.Path)

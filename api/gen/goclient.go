@@ -2,7 +2,6 @@ package gen
 
 import (
 	"fmt"
-	"go/format"
 	"slices"
 	"strings"
 )
@@ -64,24 +63,7 @@ func goClient(m *Model) ([]byte, error) {
 	}
 	b.WriteString("\treturn fmt.Errorf(\"unknown notification %q\", method)\n}\n")
 
-	body := b.String()
-	var imports []string
-	for _, imp := range []struct{ qualifier, path string }{
-		{"context.", "context"}, {"json.", "encoding/json"}, {"fmt.", "fmt"}, {"", ""}, {"api.", apiImport},
-	} {
-		switch {
-		case imp.path == "" && len(imports) > 0:
-			imports = append(imports, "") // a blank line between the groups
-		case imp.path != "" && strings.Contains(body, imp.qualifier):
-			imports = append(imports, fmt.Sprintf("%q", imp.path))
-		}
-	}
-	src, err := format.Source(fmt.Appendf(nil, "%s\n\npackage parley\n\nimport (\n%s\n)\n\n%s",
-		goHeader(m), strings.TrimSpace(strings.Join(imports, "\n")), body))
-	if err != nil {
-		return nil, fmt.Errorf("gofmt generated code: %w\n%s", err, body)
-	}
-	return src, nil
+	return goFile(m, "parley", []goImport{{"context", "context"}, {"json", "encoding/json"}, {"fmt", "fmt"}, {"", ""}, {"api", apiImport}}, b.String())
 }
 
 // hookField is the hookLists member of notification n: room.peerJoined →

@@ -3,37 +3,45 @@ package gen
 import (
 	"fmt"
 	"go/format"
+	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/parley-rtc/parley/internal/textwrap"
 )
 
-// goImports are the packages generated code may use, by qualifier.
+// goImport is a package generated code may use and the qualifier it is
+// used by; an empty path separates import groups.
+type goImport struct{ qualifier, path string }
+
+// apiImports are the packages package api's generated files may use.
 // The standard library comes first, as goimports groups them.
-var goImports = []struct{ qualifier, path string }{
-	{"context.", "context"},
-	{"regexp.", "regexp"},
-	{"utf8.", "unicode/utf8"},
+var apiImports = []goImport{
+	{"context", "context"},
+	{"regexp", "regexp"},
+	{"utf8", "unicode/utf8"},
 	{"", ""},
-	{"jsontext.", "github.com/go-json-experiment/json/jsontext"},
-	{"rpc.", "github.com/parley-rtc/parley/rpc"},
+	{"jsontext", "github.com/go-json-experiment/json/jsontext"},
+	{"wire", "github.com/parley-rtc/parley/rpc/wire"},
 }
 
-// goFile renders one Go file of package api: header, the imports the body
-// uses, body.
-func goFile(m *Model, body string) ([]byte, error) {
+// goFile renders one Go file of package pkg: header, the imports the body
+// uses (a qualifier followed by an exported name: rpc.discover in a doc
+// comment imports nothing), body.
+func goFile(m *Model, pkg string, imports []goImport, body string) ([]byte, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\npackage api\n\n", goHeader(m))
-	var imports []string
-	for _, imp := range goImports {
+	fmt.Fprintf(&b, "%s\n\npackage %s\n\n", goHeader(m), pkg)
+	var used []string
+	for _, imp := range imports {
 		switch {
-		case imp.path == "" && len(imports) > 0:
-			imports = append(imports, "") // a blank line between the groups
-		case imp.path != "" && strings.Contains(body, imp.qualifier):
-			imports = append(imports, fmt.Sprintf("%q", imp.path))
+		case imp.path == "" && len(used) > 0:
+			used = append(used, "") // a blank line between the groups
+		case imp.path != "" && regexp.MustCompile(`(^|[^\w.])`+imp.qualifier+`\.[A-Z]`).MatchString(body):
+			used = append(used, fmt.Sprintf("%q", imp.path))
 		}
 	}
-	if len(imports) > 0 {
-		fmt.Fprintf(&b, "import (\n%s\n)\n\n", strings.TrimSpace(strings.Join(imports, "\n")))
+	if len(used) > 0 {
+		fmt.Fprintf(&b, "import (\n%s\n)\n\n", strings.TrimSpace(strings.Join(used, "\n")))
 	}
 	b.WriteString(body)
 	src, err := format.Source([]byte(b.String()))
@@ -57,26 +65,9 @@ func comment(b *strings.Builder, indent, text string) {
 	if text == "" {
 		return
 	}
-	for line := range strings.SplitSeq(wrap(text, 76), "\n") {
+	for _, line := range textwrap.Lines(text, 76) {
 		fmt.Fprintf(b, "%s// %s\n", indent, line)
 	}
-}
-
-// wrap breaks text into lines of at most width characters at spaces.
-func wrap(text string, width int) string {
-	var lines []string
-	line := ""
-	for _, word := range strings.Fields(text) {
-		if line != "" && len(line)+1+len(word) > width {
-			lines = append(lines, line)
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += word
-	}
-	return strings.Join(append(lines, line), "\n")
 }
 
 // goType is the Go type of a field.
@@ -143,7 +134,7 @@ func goTypes(m *Model) ([]byte, error) {
 			fmt.Fprintf(&b, "// SetSeq stamps the per-session sequence number.\nfunc (e *%s) SetSeq(seq int64) { e.Seq = seq }\n\n", EventName(meth))
 		}
 	}
-	return goFile(m, b.String())
+	return goFile(m, "api", apiImports, b.String())
 }
 
 // typeDoc is a type's doc comment: its description, then its anyOf rule.
@@ -221,7 +212,7 @@ func goDecode(m *Model) ([]byte, error) {
 		}
 	}
 	b.WriteString(patterns.decls())
-	return goFile(m, b.String())
+	return goFile(m, "api", apiImports, b.String())
 }
 
 // patterns names the regular expressions of the schema: a named string
@@ -290,7 +281,7 @@ func goDecoder(b *strings.Builder, t *Type, pats *patterns) error {
 	for i, f := range fields {
 		fmt.Fprintf(b, "\t\tcase %q:\n\t\t\tseen |= 1 << %d\n", f.Name, i)
 		fmt.Fprintf(b, "\t\t\tv, err := %s\n", decodeCall(f.Schema, pats))
-		fmt.Fprintf(b, "\t\t\tif err != nil {\n\t\t\t\treturn rpc.Prefixed(%q, err)\n\t\t\t}\n", f.Name)
+		fmt.Fprintf(b, "\t\t\tif err != nil {\n\t\t\t\treturn wire.Prefixed(%q, err)\n\t\t\t}\n", f.Name)
 		if !f.Required && f.Schema.Kind == KindObject && !f.Schema.Nullable {
 			fmt.Fprintf(b, "\t\t\tx.%s = &v\n", GoName(f.Name))
 		} else {
@@ -377,7 +368,8 @@ func deref(p *int64, def int64) int64 {
 }
 
 // goHandler renders handler_gen.go: method names, the Handler interface,
-// its unimplemented stub, Register, and the notification senders.
+// its unimplemented stub, and the notification senders. Register, which
+// binds a Handler to the server's runtime, is goBinding's.
 func goHandler(m *Model) ([]byte, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "// DocumentSHA256 is the hash of the document this package was generated\n// from; clients compare it to detect a protocol mismatch.\nconst DocumentSHA256 = %q\n\n", m.SHA256)
@@ -399,18 +391,12 @@ func goHandler(m *Model) ([]byte, error) {
 		fmt.Fprintf(&b, "// %s answers -32601.\nfunc (UnimplementedHandler) %s(context.Context, *%s) (*%s, error) {\n\treturn nil, notImplemented(%q)\n}\n\n",
 			Camel(meth.Name), Camel(meth.Name), ParamsName(meth), meth.Result.Name, meth.Name)
 	}
-	b.WriteString("// Register adds every method of h to mux, each decoding its params\n// strictly before h sees them.\nfunc Register(mux *rpc.Mux, h Handler) {\n")
-	for _, meth := range m.Methods {
-		fmt.Fprintf(&b, "\tmux.Handle(Method%s, func(ctx context.Context, params jsontext.Value) (any, error) {\n", Camel(meth.Name))
-		fmt.Fprintf(&b, "\t\tp, err := decodeParams[%s](params)\n\t\tif err != nil {\n\t\t\treturn nil, err\n\t\t}\n", ParamsName(meth))
-		fmt.Fprintf(&b, "\t\treturn h.%s(ctx, p)\n\t})\n", Camel(meth.Name))
-	}
-	b.WriteString("}\n\n// Notifier delivers a notification to one client.\ntype Notifier interface {\n\tNotify(method string, params any) error\n}\n\n")
+	b.WriteString("// Notifier delivers a notification to one client.\ntype Notifier interface {\n\tNotify(method string, params any) error\n}\n\n")
 	for _, meth := range m.Notifications {
 		comment(&b, "", fmt.Sprintf("Send%s sends %s: %s", Camel(meth.Name), meth.Name, meth.Summary))
 		fmt.Fprintf(&b, "func Send%s(n Notifier, ev *%s) error {\n\treturn n.Notify(Notify%s, ev)\n}\n\n", Camel(meth.Name), EventName(meth), Camel(meth.Name))
 	}
-	return goFile(m, b.String())
+	return goFile(m, "api", apiImports, b.String())
 }
 
 // goErrors renders errors_gen.go: a code constant and a constructor for
@@ -428,18 +414,18 @@ func goErrors(m *Model) ([]byte, error) {
 	b.WriteString(")\n\n")
 	for _, e := range m.Errors {
 		comment(&b, "", fmt.Sprintf("Err%s returns a %s error (%d) with data.reason %q; an empty message means %q.", errorIdent(e), e.Name, e.Code, e.Reason, e.Message))
-		fmt.Fprintf(&b, "func Err%s(message string) *rpc.Error {\n\treturn newError(Code%s, %q, message, %q)\n}\n\n", errorIdent(e), errorIdent(e), e.Reason, e.Message)
+		fmt.Fprintf(&b, "func Err%s(message string) *wire.Error {\n\treturn newError(Code%s, %q, message, %q)\n}\n\n", errorIdent(e), errorIdent(e), e.Reason, e.Message)
 	}
 	if len(m.Errors) > 0 {
-		b.WriteString(`func newError(code int64, reason, message, def string) *rpc.Error {
+		b.WriteString(`func newError(code int64, reason, message, def string) *wire.Error {
 	if message == "" {
 		message = def
 	}
-	return &rpc.Error{Code: code, Message: message, Data: &ErrorData{Reason: reason}}
+	return &wire.Error{Code: code, Message: message, Data: &ErrorData{Reason: reason}}
 }
 `)
 	}
-	return goFile(m, b.String())
+	return goFile(m, "api", apiImports, b.String())
 }
 
 // errorIdent: ROOM_NOT_FOUND → RoomNotFound.
@@ -459,3 +445,20 @@ func hasReasonField(m *Model) bool {
 	}
 	return false
 }
+
+// goBinding renders the server's binding (package apirpc): Register, one
+// line per method, each a generic rpc.Handle that decodes the params
+// strictly before the Handler sees them. It is a package of its own so
+// that clients, which link api, do not link the rpc runtime.
+func goBinding(m *Model) ([]byte, error) {
+	var b strings.Builder
+	b.WriteString("// Register adds every method of h to mux.\nfunc Register(mux *rpc.Mux, h api.Handler) {\n")
+	for _, meth := range m.Methods {
+		fmt.Fprintf(&b, "\trpc.Handle(mux, api.Method%s, h.%s)\n", Camel(meth.Name), Camel(meth.Name))
+	}
+	b.WriteString("}\n")
+	return goFile(m, "apirpc", bindingImports, b.String())
+}
+
+// bindingImports are the packages the binding uses.
+var bindingImports = []goImport{{"api", apiImport}, {"rpc", "github.com/parley-rtc/parley/rpc"}}

@@ -26,6 +26,7 @@ func run(args []string) error {
 	fs.StringVar(&p.GoDir, "go", p.GoDir, "directory of the generated Go package")
 	fs.StringVar(&p.TSDir, "ts", p.TSDir, "directory of the generated TypeScript")
 	fs.StringVar(&p.GoClient, "goclient", p.GoClient, "directory of the Go client package")
+	fs.StringVar(&p.GoBind, "gobind", p.GoBind, "directory of the server's binding package")
 	fs.StringVar(&p.Markdown, "md", p.Markdown, "the generated protocol reference")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -15,6 +15,7 @@ func TestRunWritesOnlyChanges(t *testing.T) {
 		"-go", filepath.Join(dir, "go"),
 		"-ts", filepath.Join(dir, "ts"),
 		"-goclient", filepath.Join(dir, "goclient"),
+		"-gobind", filepath.Join(dir, "gobind"),
 		"-md", filepath.Join(dir, "PROTOCOL.md"),
 	}
 	if err := run(args); err != nil {
@@ -35,7 +36,7 @@ func TestRunWritesOnlyChanges(t *testing.T) {
 	if !st.ModTime().Equal(old) {
 		t.Error("an unchanged output was rewritten")
 	}
-	for _, f := range []string{"go/types_gen.go", "go/decode_gen.go", "go/handler_gen.go", "go/errors_gen.go", "ts/protocol.ts", "goclient/methods_gen.go"} {
+	for _, f := range []string{"go/types_gen.go", "go/decode_gen.go", "go/handler_gen.go", "go/errors_gen.go", "ts/protocol.ts", "goclient/methods_gen.go", "gobind/register_gen.go"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)
 		}
@@ -49,7 +50,7 @@ func TestRunRejectsWithLocation(t *testing.T) {
 	if err := os.WriteFile(in, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := run([]string{"-in", in, "-go", filepath.Join(dir, "go"), "-ts", filepath.Join(dir, "ts"), "-goclient", filepath.Join(dir, "goclient"), "-md", filepath.Join(dir, "P.md")})
+	err := run([]string{"-in", in, "-go", filepath.Join(dir, "go"), "-ts", filepath.Join(dir, "ts"), "-goclient", filepath.Join(dir, "goclient"), "-gobind", filepath.Join(dir, "gobind"), "-md", filepath.Join(dir, "P.md")})
 	if err == nil || !strings.Contains(err.Error(), `bad.json#/components/schemas/S/format: unsupported keyword "format"`) {
 		t.Fatalf("got %v", err)
 	}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,138 +21,45 @@ import (
 )
 
 // envPrefix names Parley's environment variables: PARLEY_<FLAG>, e.g.
-// PARLEY_TLS_CERT for --tls-cert and PARLEY_RATE for --rate.
+// PARLEY_TLS_CERT for --tls-cert and PARLEY_TURN_SECRET for --turn-secret.
 const envPrefix = "PARLEY_"
 
-// configFlags defines one flag per configuration key, with the default from
-// server.DefaultConfig, and returns flag name → key (e.g. "rate" →
-// "limits.rate"). The same table maps environment variables. The TURN
-// section's flags come from its struct tags (tableOptions); the other
-// sections' are still listed here, two lines each.
-func configFlags(fs *pflag.FlagSet) map[string]string {
+// configOptions is the configuration table of server.Config, with the
+// defaults of server.DefaultConfig.
+func configOptions() []option {
 	d := server.DefaultConfig()
-	keys := make(map[string]string)
-	bind := func(key, flag string) { keys[flag] = key }
+	return tableOptions(&d)
+}
 
-	fs.String("listen", d.Listen, "HTTP/WebSocket listen address; a non-loopback address needs --tls-cert/--tls-key or --insecure")
-	bind("listen", "listen")
-	fs.String("metrics-listen", d.MetricsListen, "serve GET /metrics on this address instead of --listen's (e.g. an internal 127.0.0.1:9090)")
-	bind("metrics-listen", "metrics-listen")
-	fs.Bool("dev", d.Dev, "development mode: accept bare identities from loopback, allow loopback origins, print a throw-away API key")
-	bind("dev", "dev")
-	fs.Bool("insecure", d.Insecure, "allow plain ws:// on a non-loopback address (behind a TLS-terminating proxy)")
-	bind("insecure", "insecure")
-	fs.String("tls-cert", d.TLSCert, "TLS certificate (PEM) for wss:// and https://")
-	bind("tls-cert", "tls-cert")
-	fs.String("tls-key", d.TLSKey, "TLS private key (PEM)")
-	bind("tls-key", "tls-key")
-	fs.StringSlice("api-keys", d.APIKeys, "API keys as kid:secret (secret ≥ 32 chars), comma-separated; the JWT kid picks one")
-	bind("api-keys", "api-keys")
-	fs.StringSlice("allowed-origins", d.AllowedOrigins, "browser origins allowed to connect, e.g. https://app.example.com")
-	bind("allowed-origins", "allowed-origins")
-	fs.Bool("allow-any-origin", d.AllowAnyOrigin, "allow WebSocket connections from any browser origin (not for production)")
-	bind("allow-any-origin", "allow-any-origin")
-	fs.StringSlice("ice-servers", d.ICEServers, "stun:/turn: URLs handed to clients as iceServers")
-	bind("ice-servers", "ice-servers")
-	fs.Duration("drain-timeout", d.DrainTimeout, "on SIGTERM (or admin.node.drain) keep serving connected sessions this long, refusing new ones, then exit; a second signal exits at once")
-	bind("drain-timeout", "drain-timeout")
-	fs.Duration("shutdown-timeout", d.ShutdownTimeout, "how long a graceful shutdown may take")
-	bind("shutdown-timeout", "shutdown-timeout")
-	fs.String("log-level", d.LogLevel, "debug, info, warn or error")
-	bind("log-level", "log-level")
-	fs.String("log-format", d.LogFormat, "text or json")
-	bind("log-format", "log-format")
-	fs.String("duplicate-identity", d.DuplicateIdentity, "a new session of an identity that already has one: multi (several devices), takeover (the old one is replaced, close 4008) or reject (409)")
-	bind("duplicate-identity", "duplicate-identity")
-
-	// The sections converted to the tag table (see option) so far.
-	for _, o := range tableOptions(&d) {
+// configFlags defines one flag per configuration key, with its default, and
+// returns the table it defined them from.
+func configFlags(fs *pflag.FlagSet) []option {
+	opts := configOptions()
+	for _, o := range opts {
 		o.define(fs)
-		bind(o.key, o.flag)
 	}
-
-	l := d.Limits
-	fs.Int64("max-frame-bytes", l.MaxFrameBytes, "largest WebSocket frame or POST body; a larger frame closes the connection (1009)")
-	bind("limits.max-frame-bytes", "max-frame-bytes")
-	fs.Int("max-sdp-bytes", l.MaxSDPBytes, "largest SDP relayed")
-	bind("limits.max-sdp-bytes", "max-sdp-bytes")
-	fs.Int("max-candidate-bytes", l.MaxCandidateBytes, "largest ICE candidate line relayed")
-	bind("limits.max-candidate-bytes", "max-candidate-bytes")
-	fs.Int("max-metadata-bytes", l.MaxMetadataBytes, "largest room or peer metadata stored")
-	bind("limits.max-metadata-bytes", "max-metadata-bytes")
-	fs.Int("max-rooms-per-session", l.MaxRoomsPerSession, "rooms one session may be in at once")
-	bind("limits.max-rooms-per-session", "max-rooms-per-session")
-	fs.Int("max-calls-per-session", l.MaxCallsPerSession, "calls one session may take part in at once (its own unanswered invites and answered calls; not calls ringing on it); a callee whose every session has this many answered calls is busy (486)")
-	bind("limits.max-calls-per-session", "max-calls-per-session")
-	fs.Int("max-presence-follows", l.MaxPresenceFollows, "identities one session may follow with presence.subscribe")
-	bind("limits.max-presence-follows", "max-presence-follows")
-	fs.Int("max-peers", l.MaxPeersPerRoom, "peers per room (default and ceiling of maxPeers)")
-	bind("limits.max-peers-per-room", "max-peers")
-	fs.Int("max-rooms", l.MaxRooms, "rooms on this node")
-	bind("limits.max-rooms", "max-rooms")
-	fs.Int("max-conns-per-ip", l.MaxConnsPerIP, "HTTP and WebSocket connections per source address; beyond: closed at once")
-	bind("limits.max-conns-per-ip", "max-conns-per-ip")
-	fs.Float64("rate", l.RatePerSecond, "requests per second per connection (token bucket rate); over it: 429")
-	bind("limits.rate", "rate")
-	fs.Int("rate-burst", l.RateBurst, "token bucket size per connection")
-	bind("limits.rate-burst", "rate-burst")
-	fs.Duration("auth-timeout", l.AuthTimeout, "time a connection has to call session.connect")
-	bind("limits.auth-timeout", "auth-timeout")
-	fs.Duration("empty-room-ttl", l.EmptyRoomTTL, "how long a room an app backend made with room.create over POST /rpc waits for its first peer")
-	bind("limits.empty-room-ttl", "empty-room-ttl")
-	fs.Int("queue-messages", l.QueueMessages, "outbound messages queued per connection before it is cut off as a slow consumer")
-	bind("limits.queue-messages", "queue-messages")
-	fs.Int("queue-bytes", l.QueueBytes, "outbound bytes queued per connection before it is cut off as a slow consumer")
-	bind("limits.queue-bytes", "queue-bytes")
-	fs.Int("preauth-queue-bytes", l.PreAuthQueueBytes, "outbound bytes queued for a connection before session.connect (rpc.discover's document aside); it also has one request in flight")
-	bind("limits.preauth-queue-bytes", "preauth-queue-bytes")
-	fs.Int("preauth-max-batch", l.PreAuthMaxBatch, "requests in a batch before session.connect (after it: 64)")
-	bind("limits.preauth-max-batch", "preauth-max-batch")
-	fs.Duration("http-read-timeout", l.HTTPReadTimeout, "time to read an HTTP request's headers and body")
-	bind("limits.http-read-timeout", "http-read-timeout")
-	fs.Duration("http-write-timeout", l.HTTPWriteTimeout, "time to write an HTTP answer (a WebSocket, once upgraded, has --write-timeout per frame)")
-	bind("limits.http-write-timeout", "http-write-timeout")
-	fs.Duration("http-idle-timeout", l.HTTPIdleTimeout, "how long a keep-alive HTTP connection may wait for its next request")
-	bind("limits.http-idle-timeout", "http-idle-timeout")
-	fs.Duration("write-timeout", l.WriteTimeout, "longest a write to one client may take before it is cut off")
-	bind("limits.write-timeout", "write-timeout")
-	fs.Duration("ping-interval", l.PingInterval, "WebSocket ping interval")
-	bind("limits.ping-interval", "ping-interval")
-	fs.Duration("pong-timeout", l.PongTimeout, "silence after which a connection is closed")
-	bind("limits.pong-timeout", "pong-timeout")
-	fs.Duration("resume-window", l.ResumeWindow, "how long a dropped session keeps its peer id, rooms and seats for a resume (from when the drop is noticed)")
-	bind("limits.resume-window", "resume-window")
-	fs.Int("replay-messages", l.ReplayMessages, "notifications kept per session for a resume's replay (at most --queue-messages)")
-	bind("limits.replay-messages", "replay-messages")
-	fs.Int("replay-bytes", l.ReplayBytes, "bytes of notifications kept per session for a resume's replay (at most --queue-bytes)")
-	bind("limits.replay-bytes", "replay-bytes")
-	fs.Int("max-empty-rooms-per-session", l.MaxEmptyRoomsPerSession, "rooms one session may have made with room.create that nobody has joined yet; beyond: 413")
-	bind("limits.max-empty-rooms-per-session", "max-empty-rooms-per-session")
-	fs.Int("max-empty-rooms-per-identity", l.MaxEmptyRoomsPerIdentity, "the same, for all the sessions of one identity together")
-	bind("limits.max-empty-rooms-per-identity", "max-empty-rooms-per-identity")
-	fs.Duration("session-empty-room-ttl", l.SessionEmptyRoomTTL, "how long a room a session made with room.create waits for its first peer (it also goes when that session ends); --empty-room-ttl is for rooms made over POST /rpc")
-	bind("limits.session-empty-room-ttl", "session-empty-room-ttl")
-	fs.Int("max-invites-per-caller", l.MaxInvitesPerCaller, "unanswered call.invite one identity may have ringing at once; beyond: 413")
-	bind("limits.max-invites-per-caller", "max-invites-per-caller")
-	fs.Int("max-invites-per-pair", l.MaxInvitesPerPair, "unanswered call.invite from one identity to one callee at once; beyond: 413")
-	bind("limits.max-invites-per-pair", "max-invites-per-pair")
-	fs.Int("max-detached-per-ip", l.MaxDetachedPerIP, "dropped sessions one source address may hold for a resume (beyond: its oldest ends); they count against --max-conns-per-ip too")
-	bind("limits.max-detached-per-ip", "max-detached-per-ip")
-	fs.Int("max-detached-per-identity", l.MaxDetachedPerIdentity, "dropped sessions one identity may hold for a resume (beyond: its oldest ends)")
-	bind("limits.max-detached-per-identity", "max-detached-per-identity")
-	return keys
+	return opts
 }
 
 // loadConfig layers defaults → YAML file → PARLEY_* environment → flags and
-// decodes strictly: an unknown key or a value of the wrong type is an error.
-func loadConfig(fs *pflag.FlagSet, keys map[string]string, path string, environ []string) (server.Config, error) {
+// decodes strictly: an unknown key or a value of the wrong type is an error,
+// and an unknown key's error names the nearest valid one. A key the file
+// spells the old way (limits.rate) is read as its new one (rate), and warn
+// says so.
+func loadConfig(fs *pflag.FlagSet, opts []option, path string, environ []string, warn io.Writer) (server.Config, error) {
 	k := koanf.New(".")
 	if path != "" {
 		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
 			return server.Config{}, fmt.Errorf("read %s: %w", path, err)
 		}
+		if err := renameOldKeys(k, opts, path, warn); err != nil {
+			return server.Config{}, err
+		}
+		if err := checkKeys(k, opts, path); err != nil {
+			return server.Config{}, err
+		}
 	}
-	fromEnv, err := envValues(keys, environ)
+	fromEnv, err := envValues(opts, environ)
 	if err != nil {
 		return server.Config{}, err
 	}
@@ -157,8 +67,12 @@ func loadConfig(fs *pflag.FlagSet, keys map[string]string, path string, environ 
 	if err := k.Load(confmap.Provider(fromEnv, "."), nil); err != nil {
 		return server.Config{}, fmt.Errorf("read environment: %w", err)
 	}
+	keyOf := make(map[string]string, len(opts))
+	for _, o := range opts {
+		keyOf[o.flag()] = o.key
+	}
 	if err := k.Load(posflag.ProviderWithFlag(fs, ".", nil, func(f *pflag.Flag) (string, any) {
-		return keys[f.Name], posflag.FlagVal(fs, f)
+		return keyOf[f.Name], posflag.FlagVal(fs, f)
 	}), nil); err != nil {
 		return server.Config{}, fmt.Errorf("read flags: %w", err)
 	}
@@ -178,9 +92,57 @@ func loadConfig(fs *pflag.FlagSet, keys map[string]string, path string, environ 
 	return cfg, nil
 }
 
-// envValues maps PARLEY_* variables to configuration keys and refuses
-// unknown ones, so a typo (PARLEY_LISTN) is reported, not silently ignored.
-func envValues(keys map[string]string, environ []string) (map[string]any, error) {
+// renameOldKeys moves the values of keys a file spells the old way to their
+// new keys, one warning each.
+func renameOldKeys(k *koanf.Koanf, opts []option, path string, warn io.Writer) error {
+	for _, o := range opts {
+		if o.old == "" || !k.Exists(o.old) {
+			continue
+		}
+		if k.Exists(o.key) {
+			return fmt.Errorf("%s: %s and %s are the same key (%s is its old name): give one", path, o.key, o.old, o.old)
+		}
+		if err := k.Set(o.key, k.Get(o.old)); err != nil {
+			return fmt.Errorf("%s: %s: %w", path, o.old, err)
+		}
+		k.Delete(o.old)
+		fmt.Fprintf(warn, "parley: %s: %s is now spelled %s\n", path, o.old, o.key)
+	}
+	return nil
+}
+
+// checkKeys refuses keys that are no option, naming the nearest valid one
+// and listing the valid ones.
+func checkKeys(k *koanf.Koanf, opts []option, path string) error {
+	valid := make([]string, len(opts))
+	for i, o := range opts {
+		valid[i] = o.key
+	}
+	var errs []string
+	for _, key := range k.Keys() {
+		if !slices.Contains(valid, key) {
+			errs = append(errs, fmt.Sprintf("unknown key %q (did you mean %s?)", key, nearest(key, valid)))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %s; the valid keys are %s (parley config example shows each with its default)",
+		path, strings.Join(errs, "; "), strings.Join(valid, ", "))
+}
+
+// envValues maps PARLEY_* variables to configuration keys. It refuses
+// unknown ones, naming the nearest valid variable, so a typo
+// (PARLEY_TURN_SECRT) is reported, not silently ignored; but it ignores
+// the service-link variables Kubernetes puts into every pod next to a
+// Service named parley (see serviceLink).
+func envValues(opts []option, environ []string) (map[string]any, error) {
+	byEnv := make(map[string]option, len(opts))
+	names := make([]string, 0, len(opts))
+	for _, o := range opts {
+		byEnv[o.env()] = o
+		names = append(names, o.env())
+	}
 	out := make(map[string]any)
 	var unknown []string
 	for _, kv := range environ {
@@ -188,19 +150,54 @@ func envValues(keys map[string]string, environ []string) (map[string]any, error)
 		if !strings.HasPrefix(name, envPrefix) || name == envPrefix+"CONFIG" {
 			continue
 		}
-		flag := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, envPrefix), "_", "-"))
-		key, ok := keys[flag]
-		if !ok {
-			unknown = append(unknown, name)
-			continue
+		o, ok := byEnv[name]
+		switch {
+		case ok:
+			out[o.key] = value
+		case serviceLink(name, value):
+		default:
+			unknown = append(unknown, fmt.Sprintf("%s (did you mean %s?)", name, nearest(name, names)))
 		}
-		out[key] = value
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
 		return nil, fmt.Errorf("unknown environment variables: %s", strings.Join(unknown, ", "))
 	}
 	return out, nil
+}
+
+// Kubernetes gives every pod variables for each Service in its namespace
+// (the "service links"), named after the Service: for one named parley,
+// PARLEY_SERVICE_HOST=10.0.0.1, PARLEY_SERVICE_PORT=7880,
+// PARLEY_SERVICE_PORT_<PORT NAME>, PARLEY_PORT=tcp://10.0.0.1:7880 and
+// PARLEY_PORT_7880_TCP[_PROTO|_PORT|_ADDR]; for one named parley-turn, the
+// same behind PARLEY_TURN_. No configuration key has one of these shapes
+// (TestNoKeyLooksLikeAServiceLink).
+var (
+	serviceLinkName = regexp.MustCompile(`^[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT_[0-9]+_(TCP|UDP|SCTP)(_[A-Z]+)?)$`)
+	// A bare <SERVICE>_PORT is the service's first port as a URL; a typo
+	// of a key that happens to end in _PORT has some other value.
+	serviceLinkPort = regexp.MustCompile(`^(tcp|udp|sctp)://`)
+)
+
+// serviceLink reports whether the variable name=value is one Kubernetes
+// makes for a Service.
+func serviceLink(name, value string) bool {
+	if strings.HasSuffix(name, "_PORT") && serviceLinkPort.MatchString(value) {
+		return true
+	}
+	return serviceLinkName.MatchString(name)
+}
+
+// unknownFlag adds the nearest valid flag to pflag's "unknown flag" error.
+func unknownFlag(err error, fs *pflag.FlagSet) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	var flags []string
+	fs.VisitAll(func(f *pflag.Flag) { flags = append(flags, f.Name) })
+	return fmt.Errorf("%w (did you mean --%s?)", err, nearest(name, flags))
 }
 
 // configPath is --config, else PARLEY_CONFIG.

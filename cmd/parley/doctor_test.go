@@ -81,7 +81,8 @@ func TestDoctorFails(t *testing.T) {
 
 // TestDoctorTURN is doctor against the real binary: credentials from
 // session.connect over WSS, then allocate, permission and a packet relayed
-// back to itself over UDP, TCP and TLS; NAT discovery through the same
+// back to itself over UDP, TCP and TLS (on the TURN-over-TLS listener and
+// on the signaling port); NAT discovery through the same
 // server's RFC 5780 addresses (127.0.0.1 and 127.0.0.2).
 func TestDoctorTURN(t *testing.T) {
 	certFile, keyFile := testkit.SelfSigned(t).Files(t, t.TempDir())
@@ -116,8 +117,9 @@ func TestDoctorTURN(t *testing.T) {
 		_, transport, _ := strings.Cut(rest, "transport=")
 		schemes = append(schemes, scheme+"/"+transport)
 	}
-	if got := strings.Join(schemes, " "); got != "turn/udp turn/tcp turns/tcp" {
-		t.Errorf("checked %q, want UDP, TCP and TLS:\n%s", got, out.String())
+	// TLS twice: on the TURN-over-TLS listener and on the signaling port.
+	if got := strings.Join(schemes, " "); got != "turn/udp turn/tcp turns/tcp turns/tcp" || rep.TURN[3].URL != "turns:"+p.Addr+"?transport=tcp" {
+		t.Errorf("checked %q, want UDP, TCP and TLS, and TLS on the signaling port:\n%s", got, out.String())
 	}
 }
 

@@ -272,7 +272,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--help"}, 0, "--max-frame-bytes"},
 		{[]string{"bogus"}, 2, "unknown command"},
 		{[]string{"serve", "--listen", "0.0.0.0:0", "--dev"}, 1, "--insecure"},
-		{[]string{"serve", "--rate", "0", "--dev"}, 1, "limits.rate"},
+		{[]string{"serve", "--rate", "0", "--dev"}, 1, "rate: must be positive"},
 		{[]string{"serve"}, 1, "api-keys"},
 		{[]string{"token", "--identity", "a"}, 1, "--key"},
 	}

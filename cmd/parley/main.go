@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 
 	"github.com/spf13/pflag"
 )
@@ -15,21 +14,20 @@ const usage = `parley — WebRTC signaling (JSON-RPC 2.0 over WebSocket) in one 
 
 Usage:
   parley serve [flags]     run the server (parley serve --dev for local development)
+  parley config example    every configuration key with its default, as commented YAML
+  parley config check FILE check a configuration file (and PARLEY_* and flags) as serve would
   parley token [flags]     mint a JWT for a client (session.connect's token)
   parley doctor [flags]    NAT type, public address, direct-or-TURN, TURN end to end
   parley rpc [flags] METHOD [params]  call one method, print the result as JSON
   parley listen [flags]    join rooms and print notifications as JSON lines
   parley shell [flags]     one session, many calls: methods line by line, Tab completes
   parley completion bash   bash completion (commands, flags, method names)
-  parley version           print the version
+  parley health [flags]    check that the server configured here answers /healthz (a container's HEALTHCHECK)
+  parley version           print the version, the VCS revision and the Go version
   parley help [command]    show help
 
 Run 'parley <command> --help' for the flags of a command.
 `
-
-// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
-// it comes from the module's build info.
-var version = ""
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
@@ -45,6 +43,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		err = runServe(rest, environ, stdout, stderr)
+	case "config":
+		err = runConfig(rest, environ, stdout, stderr)
 	case "token":
 		err = runToken(rest, environ, stdout, stderr)
 	case "doctor":
@@ -57,6 +57,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		err = runShell(rest, os.Stdin, stdout, stderr)
 	case "completion":
 		err = runCompletion(rest, stdout)
+	case "health":
+		err = runHealth(rest, environ, stdout, stderr)
 	case "version", "--version":
 		err = runVersion(rest, stdout, stderr)
 	case "help", "-h", "--help":
@@ -75,35 +77,6 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "parley:", err)
 		return 1
 	}
-}
-
-func runVersion(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("version", "Prints the version, and the VCS revision the binary was built from.", stderr)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("version: unexpected argument %q", fs.Arg(0))
-	}
-	fmt.Fprintln(stdout, "parley", buildVersion())
-	return nil
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
-		}
-	}
-	return v
 }
 
 // newFlagSet makes a subcommand's flag set with a usage line.

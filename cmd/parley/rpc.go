@@ -17,6 +17,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/api/apirpc"
 	"github.com/parley-rtc/parley/rpc"
 )
 
@@ -125,7 +126,7 @@ func parseParams(args []string) (jsontext.Value, error) {
 // the field, exactly as the server would. One validator, not a second one.
 var validator = func() *rpc.Mux {
 	m := rpc.NewMux()
-	api.Register(m, api.UnimplementedHandler{})
+	apirpc.Register(m, api.UnimplementedHandler{})
 	return m
 }()
 
@@ -215,7 +216,7 @@ const completionBash = `# bash completion for parley; load with: source <(parley
 _parley() {
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]}
 	if [[ $COMP_CWORD -eq 1 ]]; then
-		COMPREPLY=($(compgen -W "serve token doctor rpc listen shell completion version help" -- "$cur"))
+		COMPREPLY=($(compgen -W "serve config token doctor rpc listen shell completion version help" -- "$cur"))
 		return
 	fi
 	case $cmd in
@@ -229,6 +230,7 @@ _parley() {
 	shell) COMPREPLY=($(compgen -W "--url --token --identity --ca --insecure --timeout --help" -- "$cur")) ;;
 	doctor) COMPREPLY=($(compgen -W "--server --peer-nat --url --token --identity --ca --insecure --timeout --json --help" -- "$cur")) ;;
 	completion) COMPREPLY=($(compgen -W "bash" -- "$cur")) ;;
+	config) [[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W "example check" -- "$cur")) ;;
 	esac
 }
 complete -o default -F _parley parley

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -42,14 +43,14 @@ func printPages(w io.Writer, wsScheme, addr string, cfg server.Config) {
 func runServe(args, environ []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", serveSynopsis, stderr)
 	configFile := fs.String("config", "", "YAML configuration file (or PARLEY_CONFIG)")
-	keys := configFlags(fs)
+	opts := configFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return unknownFlag(err, fs)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
-	cfg, err := loadConfig(fs, keys, configPath(*configFile), environ)
+	cfg, err := loadConfig(fs, opts, configPath(*configFile), environ, stderr)
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	scheme := "ws"
-	if cfg.TLSCert != "" {
+	if cfg.TLSCert != "" || len(cfg.ACME.Domains) > 0 {
 		scheme = "wss"
 	}
 	fmt.Fprintf(stdout, "parley %s listening on %s://%s/rpc\n", buildVersion(), scheme, ln.Addr())
@@ -91,19 +92,25 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout)
 	}
 	if cfg.MetricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("metrics listen: %w", err)
-		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", srv.MetricsHandler())
-		ms := srv.HTTPServer(mux)
-		go func() { _ = ms.Serve(mln) }()
-		defer ms.Close()
-		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", mln.Addr())
+		addr, stop, err := serveAside("metrics", cfg.MetricsListen, srv.HTTPServer(mux))
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", addr)
+	}
+	if cfg.ACME.HTTPListen != "" {
+		addr, stop, err := serveAside("acme http", cfg.ACME.HTTPListen, srv.HTTPServer(srv.ACMEHTTPHandler()))
+		if err != nil {
+			return err
+		}
+		defer stop()
+		fmt.Fprintf(stdout, "ACME HTTP-01 on http://%s/.well-known/acme-challenge/\n", addr)
 	}
 	printPages(stdout, scheme, ln.Addr().String(), cfg)
-	log.Info("listening", "addr", ln.Addr().String(), "dev", cfg.Dev, "tls", cfg.TLSCert != "")
+	log.Info("listening", "addr", ln.Addr().String(), "dev", cfg.Dev, "tls", scheme == "wss")
 
 	// The first SIGTERM or Ctrl-C drains (see server.Drain); a second one
 	// shuts down at once.
@@ -112,6 +119,7 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
+	reloadOnHangup(ctx, srv, log)
 	go func() {
 		select {
 		case <-signals:
@@ -131,4 +139,38 @@ func runServe(args, environ []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serveAside runs hs on its own address beside the main listener (the
+// metrics, the ACME HTTP-01 port); stop closes it.
+func serveAside(what, listen string, hs *http.Server) (net.Addr, func(), error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s listen: %w", what, err)
+	}
+	go func() { _ = hs.Serve(ln) }()
+	return ln.Addr(), func() { _ = hs.Close() }, nil
+}
+
+// reloadOnHangup reads the certificate files again on each SIGHUP (systemd's
+// ExecReload) until ctx is done; without them it says there is nothing to
+// reload. SIGHUP never stops the server.
+func reloadOnHangup(ctx context.Context, srv *server.Server, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-hup:
+				if err := srv.ReloadCertificate(); err != nil {
+					log.Warn("SIGHUP: certificate not reloaded", "err", err)
+					continue
+				}
+				log.Info("SIGHUP: certificate reloaded")
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 }

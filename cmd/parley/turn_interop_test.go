@@ -372,7 +372,7 @@ func TestCoturnSharesParleyCredentials(t *testing.T) {
 	turnserver := coturnTool(t, "turnserver")
 	p := startParley(t, nil, "--dev", "--listen", "127.0.0.1:0", "--api-keys", interopKeyID+":"+interopKey,
 		"--turn-listen", "127.0.0.1:0", "--turn-secret", interopSecret, "--turn-realm", interopRealm,
-		"--turn-relay-min-port", "49152", "--turn-relay-max-port", "65535",
+		"--turn-relay-port-min", "49152", "--turn-relay-port-max", "65535",
 		"--turn-allow-peer", "127.0.0.1/32") // for the round trip to a local socket
 	parleyTURN := p.WaitTURN(t).UDP
 	ct := startCoturn(t, turnserver, interopSecret, interopRealm)

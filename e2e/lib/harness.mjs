@@ -64,9 +64,10 @@ export async function startEchobot(t, url, room, ...extra) {
 /**
  * A headless chromium with a fresh profile. Camera and microphone are
  * granted because chromium hides host candidates behind mDNS names
- * otherwise, and loopback candidates need their own switch.
+ * otherwise, and loopback candidates need their own switch. args are
+ * more command-line switches.
  */
-export async function launchBrowser(t) {
+export async function launchBrowser(t, ...args) {
   const profile = await mkdtemp(join(tmpdir(), 'parley-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -76,6 +77,7 @@ export async function launchBrowser(t) {
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--allow-loopback-in-peer-connection',
       '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+      ...args,
     ],
   });
   await context.grantPermissions(['camera', 'microphone']);
@@ -109,6 +111,44 @@ export async function openInspector(context, server, ...identities) {
     await page.locator(`section[data-session=${i}] select.method option[value="room.join"]`).waitFor({ state: 'attached' });
   }
   return page;
+}
+
+/**
+ * Runs in the page (page.evaluate): connects with token, or as identity on
+ * a dev server, joins roomId (relay: iceTransportPolicy "relay"), calls
+ * every peer already there or answers whoever calls, says hello on each
+ * data channel and keeps what arrives. window.talk resolves with the first
+ * message, the selected candidate pair, and its local candidate's TURN URL
+ * and transport to the TURN server (relay candidates). Returns the peer
+ * id, the identities already in the room and the iceServers' URLs.
+ */
+export async function joinAndTalk({ url, identity, token, roomId, relay, say }) {
+  const { ParleyClient, RoomPeers, selectedCandidatePair } = await import('/client/index.js');
+  const client = await ParleyClient.connect(url, token ? { token } : { identity });
+  const viaTURN = async (pc) => {
+    const stats = [];
+    (await pc.getStats()).forEach((s) => stats.push(s));
+    const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+    const pair = stats.find((s) => s.id === transport?.selectedCandidatePairId);
+    const local = stats.find((s) => s.id === pair?.localCandidateId);
+    return { url: local?.url, relayProtocol: local?.relayProtocol };
+  };
+  let resolve;
+  window.talk = new Promise((r) => { resolve = r; });
+  const wire = (ps, channel) => {
+    channel.onopen = () => channel.send(say);
+    channel.onmessage = async (e) => resolve({ message: e.data, pair: await selectedCandidatePair(ps.pc), turn: await viaTURN(ps.pc) });
+  };
+  const room = new RoomPeers(client, roomId, {
+    rtcConfig: relay ? { iceTransportPolicy: 'relay' } : {},
+    onPeer: (ps) => { ps.pc.ondatachannel = (e) => wire(ps, e.channel); },
+  });
+  const { peers } = await client.room.join({ roomId, create: true });
+  for (const peer of peers) {
+    const ps = room.connect(peer.peerId);
+    wire(ps, ps.pc.createDataChannel('chat'));
+  }
+  return { peerId: client.session.peerId, others: peers.map((p) => p.identity), urls: client.session.iceServers.flatMap((s) => s.urls) };
 }
 
 /**

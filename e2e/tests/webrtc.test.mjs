@@ -4,38 +4,11 @@
 // Go echobot; and two tabs of the demo page chat.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { consoleErrors, launchBrowser, startEchobot, startParley } from '../lib/harness.mjs';
+import { consoleErrors, joinAndTalk, launchBrowser, startEchobot, startParley } from '../lib/harness.mjs';
 
 // TURN on a free port: the tests run one after another and a killed server's
 // fixed port may not be free yet.
 const serverArgs = ['--turn-listen', '127.0.0.1:0'];
-
-/**
- * Runs in the page: connects as identity, joins roomId, calls every peer
- * already there (caller) or answers whoever calls (callee), says hello on
- * each data channel and keeps what arrives. window.talk resolves with the
- * first message and the selected candidate pair once one arrives.
- */
-async function joinAndTalk({ url, identity, roomId, relay, say }) {
-  const { ParleyClient, RoomPeers, selectedCandidatePair } = await import('/client/index.js');
-  const client = await ParleyClient.connect(url, { identity });
-  let resolve;
-  window.talk = new Promise((r) => { resolve = r; });
-  const wire = (ps, channel) => {
-    channel.onopen = () => channel.send(say);
-    channel.onmessage = async (e) => resolve({ message: e.data, pair: await selectedCandidatePair(ps.pc) });
-  };
-  const room = new RoomPeers(client, roomId, {
-    rtcConfig: relay ? { iceTransportPolicy: 'relay' } : {},
-    onPeer: (ps) => { ps.pc.ondatachannel = (e) => wire(ps, e.channel); },
-  });
-  const { peers } = await client.room.join({ roomId, create: true });
-  for (const peer of peers) {
-    const ps = room.connect(peer.peerId);
-    wire(ps, ps.pc.createDataChannel('chat'));
-  }
-  return { peerId: client.session.peerId, others: peers.map((p) => p.identity) };
-}
 
 /** Two pages, alice then bob, talk in roomId; returns what each received. */
 async function twoPages(t, server, roomId, relay) {
