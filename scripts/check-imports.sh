@@ -4,7 +4,9 @@
 # carries none of the server's weight: no server or turn package, no Redis,
 # no Prometheus; its core package no pion at all (pion/turn included). Its
 # WebRTC glue (webrtcpeer) needs pion/webrtc, which brings pion/ice's TURN
-# client with it.
+# client with it. The signaling core (server/signal) and its memory store
+# import only api and the standard library (and the store, the core): the
+# state machine knows no transport.
 set -euo pipefail
 module=$(go list -m)
 status=0
@@ -26,5 +28,15 @@ for p in $(go list ./clients/go/...); do
 		echo "$bad" | sed 's/^/  /'
 		status=1
 	fi
+done
+for p in $(go list ./server/signal/...); do
+	case "$p" in */signaltest) continue ;; esac
+	allow="^($module/api|$module/server/signal)\$"
+	for imp in $(go list -f '{{join .Imports "\n"}}' "$p"); do
+		if [[ "$imp" == *.* && ! "$imp" =~ $allow ]]; then
+			echo "import rule broken: the signaling package $p imports $imp (only api and the standard library)"
+			status=1
+		fi
+	done
 done
 exit $status

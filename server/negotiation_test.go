@@ -1,14 +1,15 @@
 package server
 
 import (
+	"context"
 	"fmt"
-	"strings"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/internal/testkit"
+	"github.com/parley-rtc/parley/server/signal"
 )
 
 // pairInRoom connects alice, then bob, into room; alice joined first, so
@@ -85,12 +86,12 @@ func TestEarlyCandidatesFollowOffer(t *testing.T) {
 	}
 }
 
-// TestEarlyCandidatesBounded: a pair holds at most heldCandidatesMax
+// TestEarlyCandidatesBounded: a pair holds at most signal.HeldCandidatesMax
 // candidates per direction; a peer leaving drops what was held for it.
 func TestEarlyCandidatesBounded(t *testing.T) {
 	ts := startServer(t)
 	alice, bob := pairInRoom(t, ts, "bounded")
-	for i := range heldCandidatesMax {
+	for i := range signal.HeldCandidatesMax {
 		alice.must("ice.candidate", map[string]any{"roomId": "bounded", "to": bob.peerID, "candidate": candidate(5000 + i)})
 	}
 	_, err := alice.Call("ice.candidate", map[string]any{"roomId": "bounded", "to": bob.peerID, "candidate": candidate(4000)})
@@ -99,12 +100,9 @@ func TestEarlyCandidatesBounded(t *testing.T) {
 	bob.must("ice.candidate", map[string]any{"roomId": "bounded", "to": alice.peerID, "candidate": candidate(4000)})
 	bob.must("room.leave", map[string]any{"roomId": "bounded"})
 	alice.expect("room.peerLeft")
-	ts.srv.hub.mu.RLock()
-	r := ts.srv.hub.rooms["bounded"]
-	ts.srv.hub.mu.RUnlock()
-	r.neg.Lock()
-	pairs := len(r.pairs)
-	r.neg.Unlock()
+	tx := ts.srv.store.Begin(context.Background())
+	pairs := len(tx.Pairs("bounded"))
+	tx.Abort()
 	if pairs != 0 {
 		t.Fatalf("%d pairs kept after bob left", pairs)
 	}
@@ -299,63 +297,12 @@ func TestIceServersRefreshed(t *testing.T) {
 		}
 		prevUser, prevExp = turn["username"], exp
 	}
-	ts.srv.reg.mu.Lock()
-	sess := ts.srv.reg.byID[alice.session["sessionId"].(string)]
-	ts.srv.reg.mu.Unlock()
+	id := alice.session["sessionId"].(string)
 	if err := alice.Close(); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, "the session to end and its refresh timer to stop", func() bool {
-		ts.srv.reg.mu.Lock()
-		defer ts.srv.reg.mu.Unlock()
-		return sess.state == sessionEnded && sess.refresh == nil
+		_, err := ts.srv.core.SessionInfo(context.Background(), id)
+		return err != nil && !slices.ContainsFunc(ts.srv.store.Pending(), func(tm signal.Timer) bool { return tm.ID == id })
 	})
-}
-
-// TestHeldCandidatesExpire: expireHeld drops the candidates held longer
-// than heldCandidateTTL, keeps the younger ones in order, and waits again
-// for the oldest kept one (or stops when none is left).
-func TestHeldCandidatesExpire(t *testing.T) {
-	now := time.Now()
-	cand := func(name string, age time.Duration) heldCandidate {
-		return heldCandidate{ev: &api.IceCandidateEvent{From: name}, at: now.Add(-age)}
-	}
-	for _, tc := range []struct {
-		name      string
-		held      [2][]heldCandidate
-		want      [2][]string
-		timerLeft bool
-	}{
-		{"all old", [2][]heldCandidate{{cand("a1", time.Minute)}, {cand("b1", 50*time.Second)}}, [2][]string{{}, {}}, false},
-		{"old and young", [2][]heldCandidate{
-			{cand("a1", time.Minute), cand("a2", 10*time.Second), cand("a3", time.Second)},
-			{cand("b1", 46*time.Second), cand("b2", 44*time.Second)},
-		}, [2][]string{{"a2", "a3"}, {"b2"}}, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := &room{}
-			key, _ := pairOf("a", "b")
-			n := r.pairLocked(key)
-			n.held = tc.held
-			n.timer = time.AfterFunc(time.Hour, func() {}) // the running timer expireHeld replaces
-			r.expireHeld(key, n)
-			r.neg.Lock()
-			defer r.neg.Unlock()
-			for side := range n.held {
-				got := []string{}
-				for _, c := range n.held[side] {
-					got = append(got, c.ev.From)
-				}
-				if strings.Join(got, ",") != strings.Join(tc.want[side], ",") {
-					t.Errorf("side %d kept %v, want %v", side, got, tc.want[side])
-				}
-			}
-			if (n.timer != nil) != tc.timerLeft {
-				t.Errorf("timer set: %v, want %v", n.timer != nil, tc.timerLeft)
-			}
-			if n.timer != nil {
-				n.timer.Stop()
-			}
-		})
-	}
 }
