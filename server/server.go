@@ -50,7 +50,7 @@ type Server struct {
 	rpcMetrics  *rpcMetrics
 	callMetrics *callMetrics
 	rpcStats    rpc.Stats
-	now        func() time.Time
+	now         func() time.Time
 	// publicOrigins and publicHosts come from cfg.PublicURL (origin.go);
 	// refusals logs refused origins and hosts.
 	publicOrigins, publicHosts []string
