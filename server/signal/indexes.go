@@ -52,12 +52,7 @@ var indexNames = [...]string{
 	InvitesOfCaller: "invites-caller", InvitesOfPair: "invites-pair",
 }
 
-func (ix Index) String() string {
-	if int(ix) < len(indexNames) && indexNames[ix] != "" {
-		return indexNames[ix]
-	}
-	return "index"
-}
+func (ix Index) String() string { return nameOf(indexNames[:], int(ix), "index") }
 
 // Entry is one place a record holds in an index.
 type Entry struct {

@@ -68,17 +68,25 @@ func (c *Core) relayTarget(t *txn, ref *Ref, roomID, to string) (*Room, *Seat, e
 	return r, target, nil
 }
 
+// relayPair runs fn in a transaction with the room of ref's session, the
+// seat of peer to in it, their pair's key and ref's side of it.
+func (c *Core) relayPair(ctx context.Context, ref *Ref, roomID, to string, fn func(t *txn, r *Room, target *Seat, key PairKey, side int) error) error {
+	return c.update(ctx, func(t *txn) error {
+		r, target, err := c.relayTarget(t, ref, roomID, to)
+		if err != nil {
+			return err
+		}
+		key, side := pairOf(ref.PeerID, to)
+		return fn(t, r, target, key, side)
+	})
+}
+
 // RelayCandidate relays a candidate (from stamped), or holds it while its
 // pair has had no offer delivered. The common path (an offer was
 // delivered) writes nothing but the notification.
 func (c *Core) RelayCandidate(ctx context.Context, ref *Ref, to string, ev *api.IceCandidateEvent) error {
 	ev.From = ref.PeerID
-	return c.update(ctx, func(t *txn) error {
-		r, target, err := c.relayTarget(t, ref, ev.RoomID, to)
-		if err != nil {
-			return err
-		}
-		key, side := pairOf(ref.PeerID, to)
+	return c.relayPair(ctx, ref, ev.RoomID, to, func(t *txn, r *Room, target *Seat, key PairKey, side int) error {
 		if p := t.Pair(r.ID, key); p == nil || !p.Offered {
 			return c.hold(t, r.ID, key, side, p, ev)
 		}
@@ -175,13 +183,8 @@ func joinedBefore(r *Room, a, b string) bool {
 // followed by the candidates held for the pair, in order.
 func (c *Core) RelayOffer(ctx context.Context, ref *Ref, to string, ev *api.SdpOfferEvent) error {
 	ev.From = ref.PeerID
-	return c.update(ctx, func(t *txn) error {
-		r, target, err := c.relayTarget(t, ref, ev.RoomID, to)
-		if err != nil {
-			return err
-		}
+	return c.relayPair(ctx, ref, ev.RoomID, to, func(t *txn, r *Room, target *Seat, key PairKey, side int) error {
 		now := c.now()
-		key, side := pairOf(ref.PeerID, to)
 		other := 1 - side
 		p := t.Pair(r.ID, key)
 		if p == nil {
@@ -220,12 +223,7 @@ func (c *Core) RelayOffer(ctx context.Context, ref *Ref, to string, ev *api.SdpO
 // no longer outstanding.
 func (c *Core) RelayAnswer(ctx context.Context, ref *Ref, to string, ev *api.SdpAnswerEvent) error {
 	ev.From = ref.PeerID
-	return c.update(ctx, func(t *txn) error {
-		r, target, err := c.relayTarget(t, ref, ev.RoomID, to)
-		if err != nil {
-			return err
-		}
-		key, side := pairOf(ref.PeerID, to)
+	return c.relayPair(ctx, ref, ev.RoomID, to, func(t *txn, r *Room, target *Seat, key PairKey, side int) error {
 		if p := t.Pair(r.ID, key); p != nil {
 			p.Pending[1-side] = time.Time{}
 			t.PutPair(r.ID, p)
@@ -238,13 +236,8 @@ func (c *Core) RelayAnswer(ctx context.Context, ref *Ref, to string, ev *api.Sdp
 // RequestRestart relays ice.restart to the pair's current offerer, at
 // most once per restartMinGap and restartsPerMinute a minute per pair.
 func (c *Core) RequestRestart(ctx context.Context, ref *Ref, roomID, to, reason string) error {
-	return c.update(ctx, func(t *txn) error {
-		r, target, err := c.relayTarget(t, ref, roomID, to)
-		if err != nil {
-			return err
-		}
+	return c.relayPair(ctx, ref, roomID, to, func(t *txn, r *Room, target *Seat, key PairKey, side int) error {
 		now := c.now()
-		key, side := pairOf(ref.PeerID, to)
 		p := t.Pair(r.ID, key)
 		switch {
 		case p == nil || !p.Offered:

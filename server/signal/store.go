@@ -207,11 +207,14 @@ const (
 
 var timerNames = [...]string{TimerResume: "resume", TimerEmptyRoom: "empty-room", TimerCall: "call", TimerHeld: "held", TimerRefresh: "refresh"}
 
-func (k TimerKind) String() string {
-	if int(k) < len(timerNames) && timerNames[k] != "" {
-		return timerNames[k]
+func (k TimerKind) String() string { return nameOf(timerNames[:], int(k), "timer") }
+
+// nameOf is names[i], or fallback where there is none.
+func nameOf(names []string, i int, fallback string) string {
+	if i >= 0 && i < len(names) && names[i] != "" {
+		return names[i]
 	}
-	return "timer"
+	return fallback
 }
 
 // Timer is a timer as data: what it does, to what, and when.

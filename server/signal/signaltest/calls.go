@@ -64,9 +64,12 @@ func expectEnded(t *testing.T, c *client, id string, code int64, reason string) 
 	return ev
 }
 
-func (e *env) outcomes() []string {
-	o, _, _ := e.obs.snapshot()
-	return o
+// wantOutcomes checks the call outcomes counted so far.
+func (e *env) wantOutcomes(want ...string) {
+	e.t.Helper()
+	if o, _, _ := e.obs.snapshot(); !slices.Equal(o, want) {
+		e.t.Fatalf("call outcomes %v, want %v", o, want)
+	}
 }
 
 // callAcceptThenHangup: ringing, then accept: the call becomes a locked
@@ -145,9 +148,7 @@ func callReject(t *testing.T, newStore NewStore) {
 			bob.quiet()
 			_, err := e.core.Accept(ctx(), bob.ref, id)
 			wantErr(t, err, 404, "call_not_found")
-			if o := e.outcomes(); !slices.Equal(o, []string{tc.reason}) {
-				t.Fatalf("outcomes %v", o)
-			}
+			e.wantOutcomes(tc.reason)
 		})
 	}
 }
@@ -208,9 +209,7 @@ func callTimeout(t *testing.T, newStore NewStore) {
 	expectEnded(t, bob, id, 408, "timeout")
 	_, err := e.core.Accept(ctx(), bob.ref, id)
 	wantErr(t, err, 404, "call_not_found")
-	if o := e.outcomes(); !slices.Equal(o, []string{"timeout"}) {
-		t.Fatalf("outcomes %v", o)
-	}
+	e.wantOutcomes("timeout")
 }
 
 // callOffline: an identity with no session is 480.
@@ -219,9 +218,7 @@ func callOffline(t *testing.T, newStore NewStore) {
 	alice := e.connect("alice")
 	_, _, err := e.core.Invite(ctx(), alice.ref, signal.Invitation{To: "nobody", Lifetime: time.Minute})
 	wantErr(t, err, 480, "nobody")
-	if o := e.outcomes(); !slices.Equal(o, []string{"offline"}) {
-		t.Fatalf("outcomes %v", o)
-	}
+	e.wantOutcomes("offline")
 }
 
 // callAnsweredElsewhere: the first device to accept wins; the others get
@@ -287,9 +284,7 @@ func callSessionEnd(t *testing.T, newStore NewStore) {
 		alice, bob, id := e.ringing()
 		bob.bye()
 		expectEnded(t, alice, id, 480, "unavailable")
-		if o := e.outcomes(); !slices.Equal(o, []string{"unavailable"}) {
-			t.Fatalf("outcomes %v", o)
-		}
+		e.wantOutcomes("unavailable")
 	})
 	t.Run("party of an active call: hangup", func(t *testing.T) {
 		e := newEnv(t, newStore)
@@ -402,9 +397,7 @@ func callBusy(t *testing.T, newStore NewStore) {
 	e.must(e.core.Hangup(ctx(), callers[0].ref, ids[0]))
 	_, err = e.core.Accept(ctx(), bob.ref, ids[2])
 	e.must(err)
-	if o := e.outcomes(); !slices.Contains(o, "busy") {
-		t.Fatalf("outcomes %v, want busy among them", o)
-	}
+	e.wantOutcomes("canceled", "busy")
 }
 
 // callIDsAreTheServers: a live call's id is taken for rooms.
