@@ -257,14 +257,21 @@ func (c *Core) Resume(ctx context.Context, conn Connection, r Resumption) (*Open
 		if r.Fresh == nil && s.expired(c.now()) {
 			return api.ErrUnauthenticated(fmt.Sprintf("the session's token expired at %s: resume with a fresh token (token beside resume)", s.GrantsExpire.UTC().Format(time.RFC3339)))
 		}
+		// A lost log (its epoch is not the session's) cannot say what the
+		// client missed, so it is a gap whatever lastSeq says.
 		log := t.Log(s.ID)
-		if p.LastSeq > log.Last {
+		lost := log.Epoch != s.Epoch
+		if p.LastSeq > log.Last && !lost {
 			return api.ErrBadRequest(fmt.Sprintf("resume.lastSeq %d is ahead of the session's latest seq %d", p.LastSeq, log.Last))
 		}
-		if log.Epoch != s.Epoch || !log.Since(p.LastSeq) {
+		if lost || !log.Since(p.LastSeq) {
 			t.CloseConn(s.ID, CloseReplaced, "session ended by a resume gap")
 			c.end(t, s, api.PeerLeftReasonDisconnected)
-			gap = api.ErrResumeGap(fmt.Sprintf("notifications after seq %d are no longer buffered (the oldest kept is %d of %d); connect without resume and rejoin with rejoin: true", p.LastSeq, log.First, log.Last))
+			missed := fmt.Sprintf("the oldest kept is %d of %d", log.First, log.Last)
+			if lost {
+				missed = "the session's log was lost"
+			}
+			gap = api.ErrResumeGap(fmt.Sprintf("notifications after seq %d are no longer buffered (%s); connect without resume and rejoin with rejoin: true", p.LastSeq, missed))
 			return nil
 		}
 		if s.State == Attached {

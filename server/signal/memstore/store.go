@@ -40,11 +40,13 @@ type Store struct {
 }
 
 // session is a session's record with what only this node has of it: its
-// log and its connection.
+// log (epoch: the log's identity, the record's Epoch until LoseLog) and
+// its connection.
 type session struct {
-	rec  *signal.Session
-	log  replayLog
-	conn signal.Conn
+	rec   *signal.Session
+	log   replayLog
+	epoch string
+	conn  signal.Conn
 }
 
 type ixKey struct {
@@ -136,6 +138,17 @@ func (st *Store) Pending() []signal.Timer {
 	return out
 }
 
+// LoseLog drops a session's log and its identity (tests: what a Redis
+// failover does to one).
+func (st *Store) LoseLog(id string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if s := st.sessions[id]; s != nil {
+		s.log = replayLog{maxFrames: s.log.maxFrames, maxBytes: s.log.maxBytes}
+		s.epoch = ""
+	}
+}
+
 // reindex moves record id to the index entries it has now.
 func (st *Store) reindex(kind recKind, id string, now []signal.Entry) {
 	key := recKey{kind, id}
@@ -215,14 +228,14 @@ func (t *tx) Log(id string) signal.LogInfo {
 		return signal.LogInfo{}
 	}
 	b := &s.log
-	return signal.LogInfo{Epoch: s.rec.Epoch, First: b.first, Last: b.last, Acked: b.acked, Len: len(b.frames), Bytes: b.bytes}
+	return signal.LogInfo{Epoch: s.epoch, First: b.first, Last: b.last, Acked: b.acked, Len: len(b.frames), Bytes: b.bytes}
 }
 
 func (t *tx) PutSession(rec *signal.Session) {
 	st := t.st
 	s := st.sessions[rec.ID]
 	if s == nil {
-		s = &session{log: replayLog{maxFrames: st.cfg.ReplayMessages, maxBytes: st.cfg.ReplayBytes}}
+		s = &session{log: replayLog{maxFrames: st.cfg.ReplayMessages, maxBytes: st.cfg.ReplayBytes}, epoch: rec.Epoch}
 		st.sessions[rec.ID] = s
 	}
 	s.rec = rec

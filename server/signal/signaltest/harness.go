@@ -25,14 +25,18 @@ import (
 // scenario's clock (whose AfterFunc the store must schedule its timer work
 // on, so that advancing it fires them), encoder, node and log caps. The
 // store must deliver to the connections attached to it before Commit
-// returns, and list its timers (Timers).
+// returns, and be Testable.
 type NewStore func(t testing.TB, cfg signal.StoreConfig) signal.Store
 
-// Timers is what the suite needs of a store beyond signal.Store: the
-// timers set, so a scenario can check that a timer goes with what it was
-// for (a stale one would fire for nothing, or pile up).
-type Timers interface {
+// Testable is what the suite needs of a store beyond signal.Store.
+type Testable interface {
+	// Pending lists the timers set, so a scenario can check that a timer
+	// goes with what it was for (a stale one would fire for nothing, or
+	// pile up).
 	Pending() []signal.Timer
+	// LoseLog loses a session's log as a Redis failover would (its frames
+	// and the identity of the log), keeping the session.
+	LoseLog(session string)
 }
 
 // Run runs every scenario against stores made by newStore.
@@ -158,8 +162,8 @@ func newEnv(t *testing.T, newStore NewStore, opts ...option) *env {
 	e := &env{t: t, clock: clock, obs: &observer{}}
 	cfg.Observer = e.obs
 	e.store = newStore(t, scfg)
-	if _, ok := e.store.(Timers); !ok {
-		t.Fatalf("the store (%T) does not list its timers (signaltest.Timers)", e.store)
+	if _, ok := e.store.(Testable); !ok {
+		t.Fatalf("the store (%T) is not signaltest.Testable", e.store)
 	}
 	e.core = signal.New(cfg, e.store)
 	return e
@@ -167,7 +171,7 @@ func newEnv(t *testing.T, newStore NewStore, opts ...option) *env {
 
 // timer reports whether a timer of kind is set for id.
 func (e *env) timer(kind signal.TimerKind, id string) bool {
-	return slices.ContainsFunc(e.store.(Timers).Pending(), func(tm signal.Timer) bool { return tm.Kind == kind && tm.ID == id })
+	return slices.ContainsFunc(e.store.(Testable).Pending(), func(tm signal.Timer) bool { return tm.Kind == kind && tm.ID == id })
 }
 
 // noTimer fails if a timer of kind is set for id.

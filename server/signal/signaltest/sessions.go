@@ -18,6 +18,7 @@ func init() {
 		scenario{"ResumeLosslessUnderDrops", resumeLosslessUnderDrops},
 		scenario{"ResumeGap", resumeGap},
 		scenario{"ResumeAfterTheWindow", resumeAfterTheWindow},
+		scenario{"ResumeFromALostLog", resumeFromALostLog},
 		scenario{"ResumeRefusals", resumeRefusals},
 		scenario{"StaleConnectionsWriteNothing", staleConnections},
 		scenario{"PeerStateAcrossRooms", peerStateAcrossRooms},
@@ -216,6 +217,23 @@ func resumeAfterTheWindow(t *testing.T, newStore NewStore) {
 		t.Fatalf("room after the timeout: %+v", info)
 	}
 	wantErr(t, bob.resume(0), 404, "session_not_found")
+}
+
+// resumeFromALostLog: a session whose log was lost (a Redis failover)
+// cannot tell what its client missed: its resume answers 410, even from
+// its latest seq, never a silent gap.
+func resumeFromALostLog(t *testing.T, newStore NewStore) {
+	e := newEnv(t, newStore)
+	alice, bob := e.roomOfTwo("l")
+	streamTo(t, alice, bob, "l", 0, 2)
+	expectMessages(t, bob, 0, 2)
+	bob.drop()
+	alice.expect(api.NotifyRoomPeerState)
+	e.store.(Testable).LoseLog(bob.ref.ID)
+	wantErr(t, bob.resume(bob.lastSeq), 410, "resume_gap")
+	if l := alice.expect(api.NotifyRoomPeerLeft); str(l, "reason") != "disconnected" {
+		t.Fatalf("after the gap alice got %v", l)
+	}
 }
 
 // resumeRefusals: a wrong token, a lastSeq from the future, another
