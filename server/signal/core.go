@@ -120,12 +120,16 @@ func New(cfg Config, store Store) *Core {
 	return c
 }
 
+// noObserver counts nothing.
 type noObserver struct{}
 
 func (noObserver) CallOutcome(string)         {}
 func (noObserver) CallAnswered(time.Duration) {}
 func (noObserver) DetachedEnded(string)       {}
-func (c *Core) now() time.Time                { return c.cfg.Clock.Now() }
+
+func (c *Core) now() time.Time { return c.cfg.Clock.Now() }
+
+// sessionLog is the log of what concerns one session.
 func (c *Core) sessionLog(s *Session) *slog.Logger {
 	return c.log.With("session", s.ID, "peer", s.PeerID, "identity", s.Identity)
 }

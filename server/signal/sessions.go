@@ -67,7 +67,9 @@ func (c *Core) Open(ctx context.Context, conn Connection, cred Credentials) (*Op
 				return api.ErrConflict(fmt.Sprintf("identity %q already has a session on this server (duplicate-identity policy: reject)", cred.Identity))
 			case DuplicateTakeover:
 				for _, id := range others {
-					c.replace(t, t.Session(id))
+					if old := t.Session(id); old != nil {
+						c.replace(t, old)
+					}
 				}
 			}
 		}
