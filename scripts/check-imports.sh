@@ -5,7 +5,9 @@
 # rpc runtime (the protocol's types share only rpc/wire with it), no Redis,
 # no Prometheus; its core package no pion at all (pion/turn included). Its
 # WebRTC glue (webrtcpeer) needs pion/webrtc, which brings pion/ice's TURN
-# client with it.
+# client with it. The signaling core (server/signal) and its memory store
+# import only api and the standard library (and the store, the core): the
+# state machine knows no transport.
 set -euo pipefail
 module=$(go list -m)
 status=0
@@ -35,4 +37,14 @@ if bad=$(go list -deps ./cmd/parley | grep -E '^(k8s\.io|sigs\.k8s\.io)/|^github
 	echo "$bad" | sed 's/^/  /'
 	status=1
 fi
+for p in $(go list ./server/signal/...); do
+	case "$p" in */signaltest) continue ;; esac
+	allow="^($module/api|$module/server/signal)\$"
+	for imp in $(go list -f '{{join .Imports "\n"}}' "$p"); do
+		if [[ "$imp" == *.* && ! "$imp" =~ $allow ]]; then
+			echo "import rule broken: the signaling package $p imports $imp (only api and the standard library)"
+			status=1
+		fi
+	done
+done
 exit $status

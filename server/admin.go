@@ -4,10 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/parley-rtc/parley/api"
@@ -18,14 +15,11 @@ import (
 
 // adminOf refuses a caller without the admin grant.
 func (s *Server) adminOf(ctx context.Context, method string) error {
-	c, err := s.callerOf(ctx)
+	by, err := callerOf(ctx)
 	if err != nil {
 		return err
 	}
-	if !c.admin {
-		return c.sess.forbidden(method + " needs the admin grant")
-	}
-	return nil
+	return s.core.Admin(ctx, by, method)
 }
 
 // AdminRoomsList lists the rooms of this node.
@@ -33,7 +27,7 @@ func (s *Server) AdminRoomsList(ctx context.Context, _ *api.AdminRoomsListParams
 	if err := s.adminOf(ctx, api.MethodAdminRoomsList); err != nil {
 		return nil, err
 	}
-	return &api.RoomListResult{Rooms: s.hub.list()}, nil
+	return &api.RoomListResult{Rooms: s.core.List(ctx)}, nil
 }
 
 // AdminRoomsGet describes any room.
@@ -41,7 +35,7 @@ func (s *Server) AdminRoomsGet(ctx context.Context, p *api.AdminRoomsGetParams) 
 	if err := s.adminOf(ctx, api.MethodAdminRoomsGet); err != nil {
 		return nil, err
 	}
-	return s.hub.get(nil, true, p.RoomID)
+	return s.core.Get(ctx, nil, p.RoomID)
 }
 
 // AdminRoomsClose closes a room; its members get room.closed.
@@ -49,7 +43,7 @@ func (s *Server) AdminRoomsClose(ctx context.Context, p *api.AdminRoomsClosePara
 	if err := s.adminOf(ctx, api.MethodAdminRoomsClose); err != nil {
 		return nil, err
 	}
-	if !s.hub.close(p.RoomID, cmp.Or(p.Reason, "closed_by_admin")) {
+	if !s.core.CloseRoom(ctx, p.RoomID, cmp.Or(p.Reason, "closed_by_admin")) {
 		return nil, api.ErrRoomNotFound(fmt.Sprintf("room %q does not exist", p.RoomID))
 	}
 	return &api.Empty{}, nil
@@ -60,38 +54,18 @@ func (s *Server) AdminPeersKick(ctx context.Context, p *api.AdminPeersKickParams
 	if err := s.adminOf(ctx, api.MethodAdminPeersKick); err != nil {
 		return nil, err
 	}
-	if err := s.hub.kick(nil, true, p.RoomID, p.PeerID); err != nil {
+	if err := s.core.Kick(ctx, nil, p.RoomID, p.PeerID); err != nil {
 		return nil, err
 	}
 	return &api.Empty{}, nil
 }
-
-// Paging bounds of admin.sessions.list.
-const (
-	defaultSessionPage = 100
-	maxSessionPage     = 1000
-)
 
 // AdminSessionsList pages through the sessions by id.
 func (s *Server) AdminSessionsList(ctx context.Context, p *api.AdminSessionsListParams) (*api.SessionListResult, error) {
 	if err := s.adminOf(ctx, api.MethodAdminSessionsList); err != nil {
 		return nil, err
 	}
-	limit := min(cmp.Or(int(p.Limit), defaultSessionPage), maxSessionPage)
-	all := s.reg.all(p.Identity)
-	slices.SortFunc(all, func(a, b *session) int { return strings.Compare(a.id, b.id) })
-	start, _ := slices.BinarySearchFunc(all, p.After, func(sess *session, after string) int {
-		if sess.id <= after {
-			return -1
-		}
-		return 1
-	})
-	page := all[start:min(len(all), start+limit)]
-	out := &api.SessionListResult{Sessions: make([]api.SessionInfo, len(page)), More: start+limit < len(all)}
-	for i, sess := range page {
-		out.Sessions[i] = s.sessionInfo(sess)
-	}
-	return out, nil
+	return s.core.SessionPage(ctx, p.Identity, p.After, int(p.Limit))
 }
 
 // AdminSessionsGet describes one session.
@@ -99,12 +73,7 @@ func (s *Server) AdminSessionsGet(ctx context.Context, p *api.AdminSessionsGetPa
 	if err := s.adminOf(ctx, api.MethodAdminSessionsGet); err != nil {
 		return nil, err
 	}
-	sess := s.reg.byIDOf(p.SessionID)
-	if sess == nil {
-		return nil, api.ErrSessionNotFound(fmt.Sprintf("no session %q on this node", p.SessionID))
-	}
-	info := s.sessionInfo(sess)
-	return &info, nil
+	return s.core.SessionInfo(ctx, p.SessionID)
 }
 
 // AdminNodeStatus reports this node's state and load.
@@ -112,7 +81,7 @@ func (s *Server) AdminNodeStatus(ctx context.Context, _ *api.AdminNodeStatusPara
 	if err := s.adminOf(ctx, api.MethodAdminNodeStatus); err != nil {
 		return nil, err
 	}
-	return s.nodeStatus(), nil
+	return s.nodeStatus(ctx), nil
 }
 
 // AdminNodeDrain starts draining (see Drain).
@@ -125,7 +94,7 @@ func (s *Server) AdminNodeDrain(ctx context.Context, p *api.AdminNodeDrainParams
 		timeout = time.Duration(p.TimeoutSec) * time.Second
 	}
 	s.Drain(timeout)
-	return s.nodeStatus(), nil
+	return s.nodeStatus(ctx), nil
 }
 
 // AdminTurnAllocationsList lists the live TURN allocations.
@@ -164,12 +133,12 @@ func (s *Server) AdminTurnAllocationsClose(ctx context.Context, p *api.AdminTurn
 }
 
 // nodeStatus is admin.node.status's answer.
-func (s *Server) nodeStatus() *api.NodeStatus {
+func (s *Server) nodeStatus(ctx context.Context) *api.NodeStatus {
 	st := &api.NodeStatus{
 		Version:   s.cfg.Version,
 		StartedAt: s.started.UnixMilli(),
 		Draining:  s.draining.Load(),
-		Sessions:  int64(s.reg.count()),
+		Sessions:  int64(s.core.Sessions(ctx)),
 	}
 	if d := s.drainDeadline(); !d.IsZero() {
 		st.DrainDeadline = d.UnixMilli()
@@ -177,69 +146,9 @@ func (s *Server) nodeStatus() *api.NodeStatus {
 	s.connsMu.Lock()
 	st.Connections = int64(len(s.conns))
 	s.connsMu.Unlock()
-	s.hub.eachRoomSize(func(int) { st.Rooms++ })
+	st.Rooms = int64(len(s.core.RoomSizes(ctx)))
 	if t := s.TURN(); t != nil {
 		st.TurnAllocations = int64(t.Stats().AllocationsActive)
 	}
 	return st
-}
-
-// sessionInfo describes sess to an admin. Locks are taken one at a time, in
-// the documented order, so the fields may come from slightly different
-// instants; each is true of its own.
-func (s *Server) sessionInfo(sess *session) api.SessionInfo {
-	info := api.SessionInfo{SessionID: sess.id, PeerID: sess.peerID, Identity: sess.identity, State: api.SessionStateConnected}
-	s.reg.mu.Lock()
-	if sess.state != sessionAttached {
-		info.State = api.SessionStateReconnecting
-	}
-	s.reg.mu.Unlock()
-	s.hub.mu.RLock()
-	info.Rooms = make([]string, 0, len(sess.rooms))
-	for id := range sess.rooms {
-		info.Rooms = append(info.Rooms, id)
-	}
-	s.hub.mu.RUnlock()
-	slices.Sort(info.Rooms)
-	sess.mu.Lock()
-	info.LastSeq, info.AckedSeq = sess.seq, sess.replay.acked
-	info.ReplayMessages, info.ReplayBytes = int64(len(sess.replay.frames)), int64(sess.replay.bytes)
-	conn := sess.conn
-	sess.mu.Unlock()
-	if conn != nil {
-		messages, bytes := conn.QueueLen()
-		info.QueueMessages, info.QueueBytes = int64(messages), int64(bytes)
-		if a, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
-			info.Remote = a.IP.String()
-		}
-	}
-	return info
-}
-
-// all lists the live sessions, or identity's if it is not "".
-func (r *registry) all(identity string) []*session {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if identity != "" {
-		return slices.Clone(r.byIdentity[identity])
-	}
-	out := make([]*session, 0, len(r.byID))
-	for _, sess := range r.byID {
-		out = append(out, sess)
-	}
-	return out
-}
-
-// byIDOf returns the live session with id, or nil.
-func (r *registry) byIDOf(id string) *session {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.byID[id]
-}
-
-// count is the number of live sessions.
-func (r *registry) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.byID)
 }

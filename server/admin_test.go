@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -167,7 +168,7 @@ func TestAdminDrain(t *testing.T) {
 
 	// A session that drops while the node drains may still resume.
 	_ = alice.Close()
-	testkit.Eventually(t, "alice's drop noticed", func() bool { return ts.srv.reg.counts().detached == 1 })
+	testkit.Eventually(t, "alice's drop noticed", func() bool { return ts.srv.core.Count(context.Background()).Detached == 1 })
 	if err := ts.resumeOn(t, alice, 1); err != nil {
 		t.Fatalf("resume while draining: %v", err)
 	}

@@ -3,58 +3,18 @@ package server
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/parley-rtc/parley/server/signal"
 )
 
-// Grants are what a session may do. They come from the JWT's claims (or,
-// in dev mode, a fixed set for bare identities).
-type Grants struct {
-	// Rooms lists the rooms the session may join; nil means any, "*" too.
-	Rooms []string `json:"rooms,omitempty"`
-	// Create allows creating rooms (room.create, room.join with create).
-	Create bool `json:"create,omitempty"`
-	// Moderator makes the session a moderator (may kick) in rooms it joins.
-	Moderator bool `json:"moderator,omitempty"`
-	// Admin allows the admin.* methods and acting on any room.
-	Admin bool `json:"admin,omitempty"`
-	// Owner lists rooms the session owns: it joins them as owner, whoever
-	// is seated already (otherwise a room's owner is its first peer). They
-	// are granted as if listed in Rooms too.
-	Owner []string `json:"owner,omitempty"`
-}
-
-// noGrants is what a session holds once the token that carried its grants
-// has expired: no room (an empty list; nil would mean any), nothing else.
-var noGrants = Grants{Rooms: []string{}}
-
-// sessionGrants are a session's grants and when they lapse: the expiry of
-// the token that carried them (zero for a dev session's bare identity,
-// which has no token).
-type sessionGrants struct {
-	Grants
-	expires time.Time
-}
-
-// MayJoin reports whether the grants admit roomID.
-func (g Grants) MayJoin(roomID string) bool {
-	return g.AnyRoom() || slices.Contains(g.Rooms, roomID) || g.Owns(roomID)
-}
-
-// AnyRoom reports whether the grants admit every room (rooms absent or "*").
-func (g Grants) AnyRoom() bool {
-	return g.Rooms == nil || slices.Contains(g.Rooms, "*")
-}
-
-// Owns reports whether the grants make the session roomID's owner.
-func (g Grants) Owns(roomID string) bool {
-	return slices.Contains(g.Owner, roomID)
-}
+// Grants are what a session may do (see signal.Grants).
+type Grants = signal.Grants
 
 // Claims is the JWT payload Parley reads: the standard subject (identity),
 // expiry and not-before, plus Parley's grants.

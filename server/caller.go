@@ -12,6 +12,7 @@ import (
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/server/signal"
 )
 
 type connStateKey struct{}
@@ -29,7 +30,7 @@ type connState struct {
 	patience *rate.Limiter
 	// discovered: rpc.discover was answered on this connection.
 	discovered atomic.Bool
-	sess       atomic.Pointer[session]
+	sess       atomic.Pointer[signal.Ref]
 }
 
 func connStateFrom(ctx context.Context) *connState {
@@ -37,28 +38,22 @@ func connStateFrom(ctx context.Context) *connState {
 	return st
 }
 
-// caller is who sent a request: a WebSocket session, or an app backend
-// holding an API key (POST /rpc), which acts as an admin.
-type caller struct {
-	sess  *session
-	admin bool
-}
-
-// callerOf returns the caller of a method that works over both transports.
-func (s *Server) callerOf(ctx context.Context) (caller, error) {
+// callerOf returns who sent a method that works over both transports: a
+// WebSocket session, or nil for an app backend holding an API key (POST
+// /rpc), which acts as an admin.
+func callerOf(ctx context.Context) (*signal.Ref, error) {
 	if kid, ok := ctx.Value(apiKeyKey{}).(string); ok && kid != "" {
-		return caller{admin: true}, nil
+		return nil, nil
 	}
 	st := connStateFrom(ctx)
 	if st == nil || st.sess.Load() == nil {
-		return caller{}, api.ErrUnauthenticated("call session.connect first")
+		return nil, api.ErrUnauthenticated("call session.connect first")
 	}
-	sess := st.sess.Load()
-	return caller{sess: sess, admin: sess.grants().Admin}, nil
+	return st.sess.Load(), nil
 }
 
 // sessionOf returns the WebSocket session of a method that needs one.
-func sessionOf(ctx context.Context, method string) (*session, error) {
+func sessionOf(ctx context.Context, method string) (*signal.Ref, error) {
 	st := connStateFrom(ctx)
 	if st == nil {
 		return nil, api.ErrBadRequest(fmt.Sprintf("%s needs a WebSocket session; POST /rpc is stateless", method))

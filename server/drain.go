@@ -1,10 +1,8 @@
 package server
 
 import (
-	"fmt"
+	"context"
 	"time"
-
-	"github.com/parley-rtc/parley/api"
 )
 
 // drainPoll is how often a draining node checks whether its last session
@@ -22,22 +20,17 @@ func (s *Server) Drain(timeout time.Duration) {
 	if !s.drainAt.CompareAndSwap(0, deadline.UnixMilli()) {
 		return
 	}
-	// Under the registry's lock, so a session opened concurrently either
-	// sees draining or is in the list that gets session.draining.
-	s.reg.mu.Lock()
 	s.draining.Store(true)
-	sessions := make([]*session, 0, len(s.reg.byID))
-	for _, sess := range s.reg.byID {
-		sessions = append(sessions, sess)
+	// The core refuses new sessions from now on, and tells every session
+	// it holds, so one opened concurrently either was refused or is told.
+	sessions, err := s.core.Drain(context.Background(), deadline, timeout)
+	if err != nil {
+		s.log.Error("draining: sessions not told", "err", err)
 	}
-	s.reg.mu.Unlock()
 	if t := s.TURN(); t != nil {
 		t.Drain()
 	}
-	for _, sess := range sessions {
-		_ = api.SendSessionDraining(sess, &api.SessionDrainingEvent{Deadline: deadline.UnixMilli(), RetryAfterMs: timeout.Milliseconds()})
-	}
-	s.log.Info("draining", "deadline", deadline, "sessions", len(sessions))
+	s.log.Info("draining", "deadline", deadline, "sessions", sessions)
 	go s.awaitDrained(deadline)
 }
 
@@ -45,7 +38,7 @@ func (s *Server) Drain(timeout time.Duration) {
 func (s *Server) awaitDrained(deadline time.Time) {
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
-	for s.now().Before(deadline) && s.reg.count() > 0 {
+	for s.now().Before(deadline) && s.core.Sessions(context.Background()) > 0 {
 		<-tick.C
 	}
 	close(s.drained)
@@ -57,11 +50,4 @@ func (s *Server) drainDeadline() time.Time {
 		return time.UnixMilli(ms)
 	}
 	return time.Time{}
-}
-
-// errDraining refuses a new session on a draining node.
-func (s *Server) errDraining() error {
-	e := api.ErrDraining(fmt.Sprintf("this node is draining until %s; connect again later", s.drainDeadline().UTC().Format(time.RFC3339)))
-	e.Data.(*api.ErrorData).RetryAfterMs = max(time.Until(s.drainDeadline()).Milliseconds(), 0) + 1
-	return e
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -87,7 +88,7 @@ func addrOf(a net.Addr) netip.Addr {
 
 // acquireConn counts a connection against its source address's cap, which
 // the address's detached sessions count against too: when they fill it,
-// the oldest of them ends to make room (see detached.go).
+// the oldest of them ends to make room (see signal.Core.EndOldestDetached).
 func (s *Server) acquireConn(ip netip.Addr) bool {
 	limit := s.cfg.Limits.MaxConnsPerIP
 	s.connsMu.Lock()
@@ -98,8 +99,8 @@ func (s *Server) acquireConn(ip netip.Addr) bool {
 	}
 	s.perIP[ip]++
 	s.connsMu.Unlock()
-	if open+s.detachedFrom(ip) >= limit {
-		s.makeRoomFor(ip)
+	if open+s.core.DetachedFrom(context.Background(), ip.String()) >= limit {
+		s.core.EndOldestDetached(context.Background(), ip.String())
 	}
 	return true
 }

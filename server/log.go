@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/parley-rtc/parley/server/signal"
 )
 
 func parseLogLevel(s string) (slog.Level, error) {
@@ -28,4 +30,4 @@ func NewLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 // NewSecret returns a random API key secret (256 bits of entropy).
-func NewSecret() string { return newID(43) }
+func NewSecret() string { return signal.NewID(43) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/server/signal"
 	"github.com/parley-rtc/parley/turn"
 )
 
@@ -29,8 +30,8 @@ func (s *Server) newRegistry() *prometheus.Registry {
 		signalingCollector{s},
 	)
 	s.rpcMetrics.register(reg)
-	s.hub.callMetrics = newCallMetrics()
-	s.hub.callMetrics.register(reg)
+	s.callMetrics = newCallMetrics()
+	s.callMetrics.register(reg)
 	return reg
 }
 
@@ -56,7 +57,7 @@ func newCallMetrics() *callMetrics {
 }
 
 func (m *callMetrics) register(reg *prometheus.Registry) {
-	for _, o := range callOutcomes {
+	for _, o := range signal.CallOutcomes {
 		m.calls.WithLabelValues(o)
 	}
 	reg.MustRegister(m.calls, m.setup)
@@ -124,8 +125,8 @@ func (m *rpcMetrics) register(reg *prometheus.Registry) {
 	// before the first event instead of no data.
 	m.sessions.WithLabelValues("ok")
 	m.resumes.WithLabelValues("ok")
-	m.detachedEnded.WithLabelValues(capAddress)
-	m.detachedEnded.WithLabelValues(capIdentity)
+	m.detachedEnded.WithLabelValues(signal.CapAddress)
+	m.detachedEnded.WithLabelValues(signal.CapIdentity)
 	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.sessions, m.resumes, m.detachedEnded)
 }
 
@@ -226,11 +227,11 @@ func (c signalingCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(httpConns, prometheus.GaugeValue, float64(tcp))
 	ch <- prometheus.MustNewConstMetric(httpRefused, prometheus.CounterValue, float64(s.refusedConns.perIP.Load()), "per_ip")
 	ch <- prometheus.MustNewConstMetric(httpRefused, prometheus.CounterValue, float64(s.refusedConns.files.Load()), "open_files")
-	n := s.reg.counts()
-	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(n.attached), "connected")
-	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(n.detached), "reconnecting")
-	ch <- prometheus.MustNewConstMetric(replayNotes, prometheus.GaugeValue, float64(n.replayFrames))
-	ch <- prometheus.MustNewConstMetric(replayBytes, prometheus.GaugeValue, float64(n.replayBytes))
+	n := s.core.Count(context.Background())
+	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(n.Attached), "connected")
+	ch <- prometheus.MustNewConstMetric(sessionsActive, prometheus.GaugeValue, float64(n.Detached), "reconnecting")
+	ch <- prometheus.MustNewConstMetric(replayNotes, prometheus.GaugeValue, float64(n.ReplayFrames))
+	ch <- prometheus.MustNewConstMetric(replayBytes, prometheus.GaugeValue, float64(n.ReplayBytes))
 	for _, r := range rpc.CloseReasons() {
 		ch <- prometheus.MustNewConstMetric(connsClosed, prometheus.CounterValue, float64(s.rpcStats.Closes(r)), r.String())
 	}
@@ -243,7 +244,7 @@ func (c signalingCollector) Collect(ch chan<- prometheus.Metric) {
 
 	buckets := make(map[float64]uint64, len(roomPeerBuckets))
 	var rooms, peers uint64
-	s.hub.eachRoomSize(func(n int) {
+	for _, n := range s.core.RoomSizes(context.Background()) {
 		rooms++
 		peers += uint64(n)
 		for _, b := range roomPeerBuckets {
@@ -251,18 +252,9 @@ func (c signalingCollector) Collect(ch chan<- prometheus.Metric) {
 				buckets[b]++
 			}
 		}
-	})
+	}
 	ch <- prometheus.MustNewConstMetric(roomsActive, prometheus.GaugeValue, float64(rooms))
 	ch <- prometheus.MustNewConstHistogram(roomPeers, rooms, float64(peers), buckets)
-}
-
-// eachRoomSize calls fn with the peer count of every room, under the read lock.
-func (h *hub) eachRoomSize(fn func(peers int)) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for _, r := range h.rooms {
-		fn(len(r.members))
-	}
 }
 
 // MetricsHandler serves GET /metrics: on the main listener, or on
@@ -341,30 +333,4 @@ func (c turnCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range turnMetrics {
 		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(st), m.labels...)
 	}
-}
-
-// sessionCounts are the registry's gauges: sessions by state, and what their
-// replay buffers hold.
-type sessionCounts struct {
-	attached, detached        int
-	replayFrames, replayBytes int
-}
-
-// counts reads them under the registry's lock, and each session's.
-func (r *registry) counts() sessionCounts {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var n sessionCounts
-	for _, sess := range r.byID {
-		if sess.state == sessionAttached {
-			n.attached++
-		} else {
-			n.detached++
-		}
-		sess.mu.Lock()
-		n.replayFrames += len(sess.replay.frames)
-		n.replayBytes += sess.replay.bytes
-		sess.mu.Unlock()
-	}
-	return n
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -147,7 +148,7 @@ func TestMessagesReplayed(t *testing.T) {
 	ev := alice.expect("room.peerJoined")
 	lastSeq := ev["seq"]
 	_ = alice.Close() // dropped: resumable
-	testkit.Eventually(t, "alice to be detached", func() bool { return ts.srv.reg.counts().detached == 1 })
+	testkit.Eventually(t, "alice to be detached", func() bool { return ts.srv.core.Count(context.Background()).Detached == 1 })
 	bob.expect("room.peerState")
 	var room, direct struct {
 		MessageID string `json:"messageId"`

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -328,7 +329,7 @@ func TestDuplicateIdentityPolicies(t *testing.T) {
 		}
 		// After a goodbye the identity is free again.
 		closeNormally(t, first.Client)
-		testkit.Eventually(t, "ann's session to end", func() bool { return len(ts.srv.reg.sessionsOf("ann")) == 0 })
+		testkit.Eventually(t, "ann's session to end", func() bool { return len(ts.srv.core.SessionsOf(context.Background(), "ann")) == 0 })
 		ts.connect(t, "ann")
 	})
 }
@@ -348,12 +349,11 @@ func TestSessionAck(t *testing.T) {
 		}
 	}
 	replay := func() (acked int64, frames int) {
-		ts.srv.reg.mu.Lock()
-		sess := ts.srv.reg.byID[bob.session["sessionId"].(string)]
-		ts.srv.reg.mu.Unlock()
-		sess.mu.Lock()
-		defer sess.mu.Unlock()
-		return sess.replay.acked, len(sess.replay.frames)
+		info, err := ts.srv.core.SessionInfo(context.Background(), bob.session["sessionId"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.AckedSeq, int(info.ReplayMessages)
 	}
 	if acked, frames := replay(); acked != 0 || frames != int(last.Seq) {
 		t.Fatalf("before any ack: acked %d, %d frames kept; want 0, %d", acked, frames, last.Seq)

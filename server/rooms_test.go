@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -171,7 +172,7 @@ func TestLeaveDisconnectAndLastOneOut(t *testing.T) {
 	alice.must("room.leave", map[string]any{"roomId": "r"})
 	_, err := bob.Call("room.join", map[string]any{"roomId": "r"})
 	rpcError(t, err, 404, "room_not_found")
-	if got := ts.srv.hub.list(); len(got) != 0 {
+	if got := ts.srv.core.List(context.Background()); len(got) != 0 {
 		t.Fatalf("rooms after the last one left: %v", got)
 	}
 }
@@ -515,12 +516,12 @@ func TestRoomCreateEmptyLifetime(t *testing.T) {
 		t.Fatalf("the app backend's room.create: %d %s", code, body)
 	}
 	exists := func(id string) bool {
-		return slices.ContainsFunc(ts.srv.hub.list(), func(r api.RoomSummary) bool { return r.RoomID == id })
+		return slices.ContainsFunc(ts.srv.core.List(context.Background()), func(r api.RoomSummary) bool { return r.RoomID == id })
 	}
 	testkit.Eventually(t, "the unjoined room to expire", func() bool { return !exists("brief") })
 	time.Sleep(200 * time.Millisecond)
 	if !exists("kept") || !exists("backend") {
-		t.Fatalf("rooms %v, want kept (joined) and backend (--empty-room-ttl) still there", ts.srv.hub.list())
+		t.Fatalf("rooms %v, want kept (joined) and backend (--empty-room-ttl) still there", ts.srv.core.List(context.Background()))
 	}
 
 	ts = startServer(t)

@@ -28,6 +28,8 @@ import (
 	tsclient "github.com/parley-rtc/parley/clients/ts"
 	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/server/demux"
+	"github.com/parley-rtc/parley/server/signal"
+	"github.com/parley-rtc/parley/server/signal/memstore"
 	"github.com/parley-rtc/parley/web"
 )
 
@@ -39,8 +41,8 @@ type Server struct {
 	cfg      Config
 	keys     APIKeys
 	log      *slog.Logger
-	hub      *hub
-	reg      *registry
+	core     *signal.Core
+	store    *memstore.Store
 	mux      *rpc.Mux
 	upgrader *rpc.Upgrader
 	tls      *tls.Config
@@ -50,9 +52,10 @@ type Server struct {
 	metrics  *prometheus.Registry
 	// rpcMetrics count requests as they are answered; rpcStats are the
 	// connections' shared counters, read at scrape time.
-	rpcMetrics *rpcMetrics
-	rpcStats   rpc.Stats
-	now        func() time.Time
+	rpcMetrics  *rpcMetrics
+	callMetrics *callMetrics
+	rpcStats    rpc.Stats
+	now         func() time.Time
 	// publicOrigins and publicHosts come from cfg.PublicURL (origin.go);
 	// refusals logs refused origins and hosts.
 	publicOrigins, publicHosts []string
@@ -91,8 +94,6 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		cfg:     cfg,
 		keys:    keys,
 		log:     log,
-		hub:     newHub(cfg.Limits),
-		reg:     newRegistry(),
 		now:     time.Now,
 		started: time.Now(),
 		drained: make(chan struct{}),
@@ -120,6 +121,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.addPublicHosts(cfg.ACME.Domains)
 	}
 	s.turn = newTURNState(cfg, s.tls, log)
+	s.newCore()
 	s.metrics = s.newRegistry()
 	s.upgrader = rpc.NewUpgrader(s.originAllowed) // serveWS has answered refusals with the reason; this is the backstop
 	s.mux = rpc.NewMux()
@@ -272,8 +274,7 @@ func (s *Server) shutdown(hs *http.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := hs.Shutdown(ctx)
-	s.hub.closeAll("server_shutdown")
-	s.endAll()
+	err = errors.Join(err, s.core.Shutdown(context.Background(), "server_shutdown"))
 	err = errors.Join(err, s.closeTURN())
 	s.connsMu.Lock()
 	for c := range s.conns {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/gorilla/websocket"
+
 	"github.com/parley-rtc/parley/internal/testkit"
 )
 

@@ -1,4 +1,4 @@
-package server
+package memstore
 
 import (
 	"testing"
@@ -7,9 +7,16 @@ import (
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/server/signal"
 )
 
-// TestSharedEventFrames: for every notification, the frame a sharedEvent
+// sampleSDP is a minimal valid offer; sampleCandidate a candidate line.
+const (
+	sampleSDP       = "v=0\r\no=- 4215775240449105457 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+	sampleCandidate = "candidate:842163049 1 udp 1677729535 192.0.2.10 46154 typ srflx raddr 10.0.0.2 rport 46154 generation 0"
+)
+
+// TestSharedEventFrames: for every notification, the frame a sharedFrame
 // splices for a session is the one encoding the event for it would give.
 func TestSharedEventFrames(t *testing.T) {
 	mid, idx := "0", int64(0)
@@ -41,8 +48,12 @@ func TestSharedEventFrames(t *testing.T) {
 		},
 	}
 	for method, send := range sends {
-		var shared sharedEvent
-		if err := send(&shared); err != nil {
+		var zero recorder
+		if err := send(&zero); err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		shared, err := split(zero.frame)
+		if err != nil {
 			t.Fatalf("%s: %v", method, err)
 		}
 		for _, seq := range []int64{1, 10, 1 << 40} {
@@ -58,23 +69,23 @@ func TestSharedEventFrames(t *testing.T) {
 	}
 }
 
-// recorder encodes a notification as session.Notify does.
+// recorder encodes a notification as Tx.Notify does.
 type recorder struct {
 	seq   int64
 	frame []byte
 }
 
 func (r *recorder) Notify(method string, params any) error {
-	params.(event).SetSeq(r.seq)
+	params.(signal.Event).SetSeq(r.seq)
 	var err error
 	r.frame, err = rpc.EncodeNotification(method, params)
 	return err
 }
 
-// TestReplayBuffer: the buffer keeps the latest frames within its bounds,
+// TestReplayLog: the log keeps the latest frames within its bounds,
 // an ack lets go of everything up to it, and since answers a resume from
 // any lastSeq: the frames after it, or false when some are gone.
-func TestReplayBuffer(t *testing.T) {
+func TestReplayLog(t *testing.T) {
 	frame := func(seq int64) []byte { return []byte{byte('a' + seq)} }
 	tests := []struct {
 		name      string
@@ -96,17 +107,17 @@ func TestReplayBuffer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := replayBuffer{maxFrames: 100, maxBytes: 1 << 20}
+			b := replayLog{maxFrames: 100, maxBytes: 1 << 20}
 			if tt.maxFrames > 0 {
 				b.maxFrames = tt.maxFrames
 			}
 			for seq := int64(1); seq <= tt.frames; seq++ {
-				b.add(seq, frame(seq))
+				b.add(frame(seq))
 			}
 			b.ack(tt.ack)
 			b.ack(tt.ack - 1) // an older ack changes nothing
 			got := "gap"
-			if frames, ok := b.since(tt.lastSeq, tt.frames); ok {
+			if frames, ok := b.since(tt.lastSeq); ok {
 				got = ""
 				for _, f := range frames {
 					got += string(f)
@@ -116,8 +127,8 @@ func TestReplayBuffer(t *testing.T) {
 				t.Fatalf("since(%d) = %q with %d frames, %d bytes kept; want %q and %d", tt.lastSeq, got, len(b.frames), b.bytes, tt.want, tt.kept)
 			}
 			// What comes after an ack of everything is kept from its own seq.
-			b.add(tt.frames+1, frame(tt.frames+1))
-			if frames, ok := b.since(tt.frames, tt.frames+1); !ok || len(frames) != 1 || frames[0][0] != frame(tt.frames + 1)[0] {
+			b.add(frame(tt.frames + 1))
+			if frames, ok := b.since(tt.frames); !ok || len(frames) != 1 || frames[0][0] != frame(tt.frames + 1)[0] {
 				t.Fatalf("after one more frame, since(%d) = %q, %v", tt.frames, frames, ok)
 			}
 		})

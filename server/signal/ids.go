@@ -1,13 +1,13 @@
-package server
+package signal
 
 import "crypto/rand"
 
 // idAlphabet keeps generated ids inside the schema's ^[A-Za-z0-9_-]{1,64}$.
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-// newID returns n random characters from idAlphabet (~5.95 bits each), from
+// NewID returns n random characters from idAlphabet (~5.95 bits each), from
 // crypto/rand so ids and resume tokens cannot be guessed.
-func newID(n int) string {
+func NewID(n int) string {
 	b := make([]byte, n)
 	// 62*4 = 248 ≤ 256: bytes ≥ 248 are rejected so every character is
 	// equally likely.

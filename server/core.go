@@ -1,0 +1,102 @@
+package server
+
+import (
+	"time"
+
+	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/server/signal"
+	"github.com/parley-rtc/parley/server/signal/memstore"
+)
+
+// The signaling state machine is package signal's; the server builds it
+// over a store, and gives it connections (connAdapter), a clock (the
+// server's, which tests replace) and its metrics (observer).
+
+// newCore builds the core over a memory store.
+func (s *Server) newCore() {
+	l := s.cfg.Limits
+	clock := serverClock{s}
+	s.store = memstore.New(signal.StoreConfig{
+		Clock:          clock,
+		Encode:         rpc.EncodeNotification,
+		ReplayMessages: l.ReplayMessages,
+		ReplayBytes:    l.ReplayBytes,
+		Log:            s.log,
+	})
+	var refresh time.Duration
+	if s.turn.on {
+		refresh = s.refreshEvery()
+	}
+	s.core = signal.New(signal.Config{
+		Limits:       l.core(),
+		Duplicate:    s.cfg.DuplicateIdentity,
+		Clock:        clock,
+		Log:          s.log,
+		Observer:     observer{s},
+		ICEServers:   s.iceServers,
+		RefreshEvery: refresh,
+	}, s.store)
+}
+
+// core is the part of the limits the signaling core enforces.
+func (l Limits) core() signal.Limits {
+	return signal.Limits{
+		MaxRoomsPerSession:       l.MaxRoomsPerSession,
+		MaxCallsPerSession:       l.MaxCallsPerSession,
+		MaxPresenceFollows:       l.MaxPresenceFollows,
+		MaxPeersPerRoom:          l.MaxPeersPerRoom,
+		MaxRooms:                 l.MaxRooms,
+		MaxInvitesPerCaller:      l.MaxInvitesPerCaller,
+		MaxInvitesPerPair:        l.MaxInvitesPerPair,
+		EmptyRoomTTL:             l.EmptyRoomTTL,
+		SessionEmptyRoomTTL:      l.SessionEmptyRoomTTL,
+		MaxEmptyRoomsPerSession:  l.MaxEmptyRoomsPerSession,
+		MaxEmptyRoomsPerIdentity: l.MaxEmptyRoomsPerIdentity,
+		ResumeWindow:             l.ResumeWindow,
+		MaxDetachedPerIP:         l.MaxDetachedPerIP,
+		MaxDetachedPerIdentity:   l.MaxDetachedPerIdentity,
+	}
+}
+
+// serverClock is s.now (which tests set) with the system's timers.
+type serverClock struct{ s *Server }
+
+func (c serverClock) Now() time.Time { return c.s.now() }
+
+func (serverClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
+
+// connAdapter is an rpc.Conn as the core reaches it.
+type connAdapter struct{ *rpc.Conn }
+
+func (c connAdapter) Attached()                  { c.Authenticated() }
+func (c connAdapter) Deliver(frame []byte) error { return c.NotifyRaw(frame) }
+
+func (c connAdapter) Close(reason signal.CloseReason, text string) {
+	switch reason {
+	case signal.CloseReplaced:
+		c.Conn.Close(rpc.CloseReplaced, text)
+	default:
+		c.Conn.Close(rpc.CloseInternal, text)
+	}
+}
+
+// observer counts what the core does.
+type observer struct{ s *Server }
+
+func (o observer) CallOutcome(outcome string)      { o.s.callMetrics.outcome(outcome) }
+func (o observer) CallAnswered(took time.Duration) { o.s.callMetrics.answered(took) }
+func (o observer) DetachedEnded(cap string) {
+	o.s.rpcMetrics.detachedEnded.WithLabelValues(cap).Inc()
+}
+
+// minRefresh bounds how often a session's ICE servers are refreshed,
+// whatever the credential TTL.
+const minRefresh = time.Second
+
+// refreshEvery is the period of ice.serversRefreshed: half the TURN
+// credential TTL, so fresh credentials arrive long before the old expire.
+func (s *Server) refreshEvery() time.Duration {
+	return max(s.cfg.TURN.CredentialTTL/2, minRefresh)
+}

@@ -1,0 +1,244 @@
+package signal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parley-rtc/parley/api"
+)
+
+// Limits bound what one client can make the core hold.
+type Limits struct {
+	MaxRoomsPerSession int
+	// MaxCallsPerSession bounds the calls a session takes part in at once
+	// as caller or party of an active call, and so when a callee device is
+	// busy (486): calls ringing on a device do not count, or any caller
+	// could make a callee busy by ringing it (MaxInvitesPerCaller and
+	// MaxInvitesPerPair bound those).
+	MaxCallsPerSession  int
+	MaxPresenceFollows  int
+	MaxPeersPerRoom     int
+	MaxRooms            int
+	MaxInvitesPerCaller int
+	MaxInvitesPerPair   int
+	// A room made with room.create waits EmptyRoomTTL for its first peer,
+	// SessionEmptyRoomTTL if a session made it (it is then capped per
+	// session and identity, and goes when that session ends).
+	EmptyRoomTTL             time.Duration
+	SessionEmptyRoomTTL      time.Duration
+	MaxEmptyRoomsPerSession  int
+	MaxEmptyRoomsPerIdentity int
+	// ResumeWindow is how long a detached session keeps its seats; an
+	// address holds at most MaxDetachedPerIP detached sessions, an
+	// identity MaxDetachedPerIdentity.
+	ResumeWindow           time.Duration
+	MaxDetachedPerIP       int
+	MaxDetachedPerIdentity int
+}
+
+// The duplicate-identity policies: what a fresh session.connect does when
+// its identity already has a session (attached, or detached within its
+// resume window). A resume is never a duplicate.
+const (
+	// DuplicateMulti lets an identity hold several sessions (devices): a
+	// call forks to all of them, presence lists them.
+	DuplicateMulti = "multi"
+	// DuplicateTakeover ends the older sessions: they get session.replaced,
+	// their seats go (room.peerLeft reason replaced) and their connections
+	// close with 4008.
+	DuplicateTakeover = "takeover"
+	// DuplicateReject refuses the new session with 409.
+	DuplicateReject = "reject"
+)
+
+// Config is what the core is built with.
+type Config struct {
+	Limits Limits
+	// Duplicate is the duplicate-identity policy (DuplicateMulti, …).
+	Duplicate string
+	// Node names this node (StoreConfig.Node).
+	Node  string
+	Clock Clock
+	Log   *slog.Logger
+	// Observer counts what the core does; nil counts nothing.
+	Observer Observer
+	// ICEServers gives an identity fresh STUN/TURN servers and their
+	// expiry (Unix seconds); every RefreshEvery (0: never) each session
+	// gets them as ice.serversRefreshed.
+	ICEServers   func(identity string) ([]api.IceServer, int64)
+	RefreshEvery time.Duration
+}
+
+// Observer is told what the core does, after it commits (metrics).
+type Observer interface {
+	// CallOutcome: a call's setup concluded unanswered (busy, declined,
+	// canceled, timeout, offline, unavailable).
+	CallOutcome(outcome string)
+	// CallAnswered: a call was answered, took after its invite.
+	CallAnswered(took time.Duration)
+	// DetachedEnded: a detached session ended early, over cap (address
+	// or identity).
+	DetachedEnded(cap string)
+}
+
+// Core is the signaling state machine: rooms, seats, pairs, calls,
+// presence and sessions, over a Store.
+type Core struct {
+	cfg   Config
+	store Store
+	log   *slog.Logger
+	obs   Observer
+
+	// drainMu orders opening sessions against Drain: a session opened
+	// concurrently either sees draining or gets session.draining. It is
+	// node-local, taken before any transaction.
+	drainMu  sync.RWMutex
+	draining bool
+	deadline time.Time
+}
+
+// New builds a core over store.
+func New(cfg Config, store Store) *Core {
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Duplicate == "" {
+		cfg.Duplicate = DuplicateMulti
+	}
+	c := &Core{cfg: cfg, store: store, log: cfg.Log, obs: cfg.Observer}
+	if c.obs == nil {
+		c.obs = noObserver{}
+	}
+	store.Timers(c.fire)
+	return c
+}
+
+// noObserver counts nothing.
+type noObserver struct{}
+
+func (noObserver) CallOutcome(string)         {}
+func (noObserver) CallAnswered(time.Duration) {}
+func (noObserver) DetachedEnded(string)       {}
+
+func (c *Core) now() time.Time { return c.cfg.Clock.Now() }
+
+// sessionLog is the log of what concerns one session.
+func (c *Core) sessionLog(s *Session) *slog.Logger {
+	return c.log.With("session", s.ID, "peer", s.PeerID, "identity", s.Identity)
+}
+
+// Ref is a session as the connection that carries it holds it: what never
+// changes (ids, identity) and the generation it attached at.
+type Ref struct {
+	ID, PeerID, Identity string
+	Gen                  uint64
+}
+
+// maxAttempts bounds how often a transaction runs again after conflicts.
+const maxAttempts = 16
+
+// errBusy: a transaction kept conflicting.
+var errBusy = errors.New("signal: the state kept changing under a transaction; try again")
+
+// txn is a transaction as the core runs it: the store's, plus what to do
+// once it committed (metrics, logs), which a conflict must not repeat.
+type txn struct {
+	Tx
+	after []func()
+}
+
+// afterCommit runs f once the transaction commits.
+func (t *txn) afterCommit(f func()) { t.after = append(t.after, f) }
+
+var txns = sync.Pool{New: func() any { return new(txn) }}
+
+// update runs fn in a transaction and commits what it wrote, whether or
+// not fn refused with an error (the core checks before it writes, so a
+// refusal mostly writes nothing; a resume gap ends the session and
+// refuses). A conflict runs fn again on fresh reads.
+func (c *Core) update(ctx context.Context, fn func(t *txn) error) error {
+	t := txns.Get().(*txn)
+	defer func() {
+		clear(t.after)
+		t.Tx, t.after = nil, t.after[:0]
+		txns.Put(t)
+	}()
+	for range maxAttempts {
+		err, retry := c.attempt(ctx, t, fn)
+		if !retry {
+			return err
+		}
+	}
+	return errBusy
+}
+
+// attempt runs fn once; retry: it conflicted.
+func (c *Core) attempt(ctx context.Context, t *txn, fn func(t *txn) error) (err error, retry bool) {
+	t.Tx, t.after = c.store.Begin(ctx), t.after[:0]
+	committed := false
+	defer func() {
+		if !committed {
+			t.Abort() // fn panicked
+		}
+	}()
+	err = fn(t)
+	if rerr := t.Err(); rerr != nil {
+		committed = true
+		t.Abort()
+		return fmt.Errorf("signal: store: %w", rerr), false
+	}
+	cerr := t.Commit()
+	committed = true
+	switch {
+	case errors.Is(cerr, ErrConflict):
+		return nil, true
+	case cerr != nil:
+		return fmt.Errorf("signal: commit: %w", cerr), false
+	}
+	for _, f := range t.after {
+		f()
+	}
+	return err, false
+}
+
+// fire runs a timer that fell due.
+func (c *Core) fire(tm Timer) {
+	_ = c.update(context.Background(), func(t *txn) error {
+		if !t.Fired(tm) {
+			return nil
+		}
+		switch tm.Kind {
+		case TimerResume:
+			c.expireSession(t, tm.ID)
+		case TimerEmptyRoom:
+			c.expireEmptyRoom(t, tm.ID)
+		case TimerCall:
+			c.expireCall(t, tm.ID)
+		case TimerHeld:
+			c.expireHeld(t, tm.ID)
+		case TimerRefresh:
+			c.refreshICE(t, tm.ID)
+		}
+		return nil
+	})
+}
+
+// caller reads the session a request comes from and checks that ref's
+// connection still carries it.
+func (c *Core) caller(t *txn, ref *Ref) (*Session, error) {
+	s := t.Session(ref.ID)
+	switch {
+	case s == nil:
+		return nil, api.ErrUnauthenticated("this session has ended")
+	case s.Gen != ref.Gen:
+		return nil, api.ErrUnauthenticated("this session resumed on another connection")
+	}
+	return s, nil
+}
