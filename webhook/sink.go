@@ -1,0 +1,40 @@
+// Package webhook delivers Parley's events to app backends as Standard
+// Webhooks (signed POSTs, https://www.standardwebhooks.com) and keeps the
+// latest ones for admin.events.list. It knows HTTP and the signing scheme,
+// nothing of rooms or sessions: the signaling core hands it events through
+// Sink, and package server wires the two.
+//
+// A room's events are delivered in order, per URL: the next goes once the
+// previous got a 2xx or was given up. Different rooms (and sessions) go in
+// parallel. Memory is bounded: a queue per URL (a full one drops its
+// oldest event) and a retained log of the latest events.
+package webhook
+
+import "github.com/parley-rtc/parley/api"
+
+// The event types (api.Event.Type).
+const (
+	SessionStarted = "session.started"
+	SessionEnded   = "session.ended"
+	RoomStarted    = "room.started"
+	RoomFinished   = "room.finished"
+	PeerJoined     = "peer.joined"
+	PeerLeft       = "peer.left"
+	CallStarted    = "call.started"
+	CallAnswered   = "call.answered"
+	CallEnded      = "call.ended"
+	// PeerConnectionFailed: a pair of peers could not connect, with the
+	// cause (see package diag).
+	PeerConnectionFailed = "peer.connectionFailed"
+)
+
+// Sink takes the events of the signaling core. Publish returns at once
+// and cannot fail: the core calls it while holding its locks, in the order
+// things happened, and that order is the events' order (cursor, and
+// roomSeq within a room). data.Cursor and data.RoomSeq are the sink's to
+// set; the rest is the caller's. An event with a RoomID is ordered within
+// its room (call events carry the call id as RoomID); one without, within
+// its SessionID.
+type Sink interface {
+	Publish(eventType string, data api.EventData)
+}
