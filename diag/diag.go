@@ -90,18 +90,23 @@ func Explain(p Pair) api.DiagVerdict {
 	e.a.other, e.b.other = &e.b, &e.a
 	result := e.result()
 	var cause, sentence string
+	var about *side
 	switch result {
 	case api.DiagResultConnected:
 		cause, sentence = CauseNone, e.connected()
 	case api.DiagResultUnknown:
 		cause, sentence = CauseUnknown, "neither side has reported: the clients send diag.report when a connection connects or fails, or after 15 s of checking (unless the app turned it off)"
 	default:
-		cause, sentence = e.failure()
+		cause, sentence, about = e.failure()
 		if result == api.DiagResultChecking && (cause == CauseUnknown || cause == CauseOneSideReported) {
 			cause, sentence = CauseStillChecking, "still checking candidate pairs after 15 s, with nothing yet that explains it"
 		}
 	}
-	return api.DiagVerdict{Result: result, Cause: cause, Explanation: sentence, Evidence: e.evidence()}
+	v := api.DiagVerdict{Result: result, Cause: cause, Explanation: sentence, Evidence: e.evidence()}
+	if about != nil && cause != CauseStillChecking {
+		v.PeerID = about.PeerID
+	}
+	return v
 }
 
 type side struct {
@@ -255,24 +260,24 @@ func protocol(c api.DiagCandidate) string {
 // rule that matches, in the order a WebRTC engineer would rule things
 // out: signaling that never completed, a transport that did connect,
 // TURN's half, candidates that never crossed, then the networks.
-func (e *explainer) failure() (string, string) {
-	for _, rule := range []func() (string, string){
+func (e *explainer) failure() (string, string, *side) {
+	for _, rule := range []func() (string, string, *side){
 		e.negotiation, e.afterICE, e.turnRefusals, e.relayMissing, e.candidates, e.networks,
 	} {
-		if cause, sentence := rule(); cause != "" {
-			return cause, sentence
+		if cause, sentence, about := rule(); cause != "" {
+			return cause, sentence, about
 		}
 	}
 	for _, s := range e.sides() {
 		if s.reported() && !s.other.reported() {
-			return CauseOneSideReported, fmt.Sprintf("only %s reported (%s); without %s's report the cause cannot be told (its client may have diag.report turned off, or have left)", s.who(), s.summary(), s.other.who())
+			return CauseOneSideReported, fmt.Sprintf("only %s reported (%s); without %s's report the cause cannot be told (its client may have diag.report turned off, or have left)", s.who(), s.summary(), s.other.who()), s
 		}
 	}
-	return CauseUnknown, "every candidate pair failed, and neither the reports nor the server's records say why"
+	return CauseUnknown, "every candidate pair failed, and neither the reports nor the server's records say why", nil
 }
 
 // negotiation: an offer with no answer, or no offer at all.
-func (e *explainer) negotiation() (string, string) {
+func (e *explainer) negotiation() (string, string, *side) {
 	for _, s := range e.sides() {
 		o := s.other
 		serverSaw := e.sig != nil && e.relay(s).Offers > 0 && e.relay(o).Answers == 0
@@ -288,7 +293,7 @@ func (e *explainer) negotiation() (string, string) {
 		case e.sig != nil:
 			detail = fmt.Sprintf("the server delivered %d offer(s) to %s and relayed no answer from it", e.relay(s).Offers, o.who())
 		}
-		return CauseAnswerNeverSent, fmt.Sprintf("%s offered but %s never sent an answer: %s; ICE cannot start without one", s.who(), o.who(), detail)
+		return CauseAnswerNeverSent, fmt.Sprintf("%s offered but %s never sent an answer: %s; ICE cannot start without one", s.who(), o.who(), detail), o
 	}
 	if e.sig != nil && e.sig.AToB.Offers == 0 && e.sig.BToA.Offers == 0 {
 		refused := e.sig.AToB.Glare + e.sig.BToA.Glare + e.sig.AToB.TooLarge + e.sig.BToA.TooLarge
@@ -296,9 +301,9 @@ func (e *explainer) negotiation() (string, string) {
 		if refused > 0 {
 			why = fmt.Sprintf("the server refused %d (491 glare or 413 too large) and delivered none", refused)
 		}
-		return CauseOfferNeverSent, "no offer was ever delivered between the two: " + why
+		return CauseOfferNeverSent, "no offer was ever delivered between the two: " + why, nil
 	}
-	return "", ""
+	return "", "", nil
 }
 
 func (e *explainer) relay(from *side) Relay {
@@ -309,28 +314,28 @@ func (e *explainer) relay(from *side) Relay {
 }
 
 // afterICE: ICE connected but the connection did not, or it was lost.
-func (e *explainer) afterICE() (string, string) {
+func (e *explainer) afterICE() (string, string, *side) {
 	for _, s := range e.sides() {
 		r := s.Report
 		if r == nil || s.state() != api.DiagResultFailed {
 			continue
 		}
 		if (r.ICEConnectionState == "connected" || r.ICEConnectionState == "completed") && r.ConnectionState == "failed" {
-			return CauseDTLSFailed, fmt.Sprintf("%s's ICE connected but the connection failed: the DTLS handshake did not complete (a certificate fingerprint that does not match the SDP, or a middlebox that passes STUN but not DTLS)", s.who())
+			return CauseDTLSFailed, fmt.Sprintf("%s's ICE connected but the connection failed: the DTLS handshake did not complete (a certificate fingerprint that does not match the SDP, or a middlebox that passes STUN but not DTLS)", s.who()), s
 		}
 		if r.ConnectMs > 0 {
-			return CauseConnectionLost, fmt.Sprintf("%s connected after %s, then lost the connection (consent checks stopped getting answers: a network change, a NAT binding that timed out, or the peer went away); an ICE restart (ice.restart) recovers it", s.who(), time.Duration(r.ConnectMs)*time.Millisecond)
+			return CauseConnectionLost, fmt.Sprintf("%s connected after %s, then lost the connection (consent checks stopped getting answers: a network change, a NAT binding that timed out, or the peer went away); an ICE restart (ice.restart) recovers it", s.who(), time.Duration(r.ConnectMs)*time.Millisecond), s
 		}
 	}
-	return "", ""
+	return "", "", nil
 }
 
 // turnRefusals: the TURN server's record says it refused a side.
-func (e *explainer) turnRefusals() (string, string) {
+func (e *explainer) turnRefusals() (string, string, *side) {
 	for _, s := range e.sides() {
 		if denied := s.turnEvents(api.TurnEventKindPeerDenied); len(denied) > 0 {
 			last := denied[len(denied)-1]
-			return CausePeerDenied, fmt.Sprintf("the TURN server's relay policy refused %s's relay a permission to %s (%s's candidate address): that address is in a denied range (--turn-deny-peer, or a private range not opened with --turn-allow-peer)", s.who(), last.Address, s.other.who())
+			return CausePeerDenied, fmt.Sprintf("the TURN server's relay policy refused %s's relay a permission to %s (%s's candidate address): that address is in a denied range (--turn-deny-peer, or a private range not opened with --turn-allow-peer)", s.who(), last.Address, s.other.who()), s
 		}
 	}
 	for _, s := range e.sides() {
@@ -339,36 +344,36 @@ func (e *explainer) turnRefusals() (string, string) {
 		}
 		switch {
 		case len(s.turnEvents(api.TurnEventKindAuthExpired)) > 0:
-			return CauseTURNExpired, fmt.Sprintf("the TURN server refused %s's allocation: its TURN credentials had expired (401), so it gathered no relay candidate; the app must use fresh iceServers (ice.servers, or apply ice.serversRefreshed)", s.who())
+			return CauseTURNExpired, fmt.Sprintf("the TURN server refused %s's allocation: its TURN credentials had expired (401), so it gathered no relay candidate; the app must use fresh iceServers (ice.servers, or apply ice.serversRefreshed)", s.who()), s
 		case len(s.turnEvents(api.TurnEventKindAuthWrong)) > 0:
-			return CauseTURNRejected, fmt.Sprintf("the TURN server refused %s's credentials (401: the password does not verify with any of its secrets, or the realm is wrong), so it gathered no relay candidate", s.who())
+			return CauseTURNRejected, fmt.Sprintf("the TURN server refused %s's credentials (401: the password does not verify with any of its secrets, or the realm is wrong), so it gathered no relay candidate", s.who()), s
 		case len(s.turnEvents(api.TurnEventKindAllocationQuota)) > 0:
-			return CauseTURNQuota, fmt.Sprintf("the TURN server refused %s's allocation by quota (486: its identity holds --turn-max-allocations-per-identity relays, or the server is full), so it gathered no relay candidate", s.who())
+			return CauseTURNQuota, fmt.Sprintf("the TURN server refused %s's allocation by quota (486: its identity holds --turn-max-allocations-per-identity relays, or the server is full), so it gathered no relay candidate", s.who()), s
 		case len(s.turnEvents(api.TurnEventKindPermissionQuota)) > 0:
-			return CauseTURNQuota, fmt.Sprintf("the TURN server refused %s's relay a permission by quota (508: --turn-max-permissions peers per allocation)", s.who())
+			return CauseTURNQuota, fmt.Sprintf("the TURN server refused %s's relay a permission by quota (508: --turn-max-permissions peers per allocation)", s.who()), s
 		}
 	}
-	return "", ""
+	return "", "", nil
 }
 
 // relayMissing: a relay-only side without a relay candidate.
-func (e *explainer) relayMissing() (string, string) {
+func (e *explainer) relayMissing() (string, string, *side) {
 	for _, s := range e.sides() {
 		if !s.relayOnly() || s.local().Relay > 0 {
 			continue
 		}
 		turns := s.servers("turn:", "turns:")
 		if len(turns) == 0 {
-			return CauseNoRelayCandidate, fmt.Sprintf("%s allows relay candidates only (iceTransportPolicy relay) but was given no TURN server", s.who())
+			return CauseNoRelayCandidate, fmt.Sprintf("%s allows relay candidates only (iceTransportPolicy relay) but was given no TURN server", s.who()), s
 		}
 		if errs := s.errorsFor("turn:", "turns:"); len(errs) > 0 {
 			if len(s.turnEvents(api.TurnEventKindAllocated)) == 0 {
-				return CauseTURNUnreachable, fmt.Sprintf("%s could not reach its TURN server: %s (error %d%s), and the TURN server has no allocation of its identity; UDP/TCP to it is blocked, or the host or port is wrong", s.who(), errs[0].URL, errs[0].ErrorCode, text(errs[0].ErrorText))
+				return CauseTURNUnreachable, fmt.Sprintf("%s could not reach its TURN server: %s (error %d%s), and the TURN server has no allocation of its identity; UDP/TCP to it is blocked, or the host or port is wrong", s.who(), errs[0].URL, errs[0].ErrorCode, text(errs[0].ErrorText)), s
 			}
 		}
-		return CauseNoRelayCandidate, fmt.Sprintf("%s allows relay candidates only but gathered none from %d TURN server(s)", s.who(), len(turns))
+		return CauseNoRelayCandidate, fmt.Sprintf("%s allows relay candidates only but gathered none from %d TURN server(s)", s.who(), len(turns)), s
 	}
-	return "", ""
+	return "", "", nil
 }
 
 func text(t string) string {
@@ -379,7 +384,7 @@ func text(t string) string {
 }
 
 // candidates: candidates that never crossed, or were never gathered.
-func (e *explainer) candidates() (string, string) {
+func (e *explainer) candidates() (string, string, *side) {
 	for _, s := range e.sides() {
 		o := s.other
 		if !o.reported() {
@@ -396,21 +401,21 @@ func (e *explainer) candidates() (string, string) {
 				r := e.relay(s)
 				detail = fmt.Sprintf(" (the server delivered %d, held %d waiting for an offer, dropped %d)", r.Candidates, r.HeldCandidates, r.DroppedCandidates)
 			}
-			return CauseCandidatesUndelivered, fmt.Sprintf("%s gathered %d candidate(s) but none reached %s%s: the app does not send ice.candidate, or sends it to the wrong peer or room", s.who(), gathered, o.who(), detail)
+			return CauseCandidatesUndelivered, fmt.Sprintf("%s gathered %d candidate(s) but none reached %s%s: the app does not send ice.candidate, or sends it to the wrong peer or room", s.who(), gathered, o.who(), detail), s
 		}
 	}
 	for _, s := range e.sides() {
 		if s.reported() && total(s.local()) == 0 {
-			return CauseNoRemoteCandidates, fmt.Sprintf("%s gathered no candidate at all, so %s had nothing to check (no usable network interface, or every ICE server failed)", s.who(), s.other.who())
+			return CauseNoRemoteCandidates, fmt.Sprintf("%s gathered no candidate at all, so %s had nothing to check (no usable network interface, or every ICE server failed)", s.who(), s.other.who()), s
 		}
 	}
-	return "", ""
+	return "", "", nil
 }
 
 // networks: both sides' candidates crossed and every pair failed.
-func (e *explainer) networks() (string, string) {
+func (e *explainer) networks() (string, string, *side) {
 	if !e.a.reported() || !e.b.reported() {
-		return "", ""
+		return "", "", nil
 	}
 	for _, s := range e.sides() {
 		l := s.local()
@@ -418,11 +423,11 @@ func (e *explainer) networks() (string, string) {
 			continue
 		}
 		if errs := s.errorsFor("stun:"); len(errs) > 0 {
-			return CauseSTUNUnreachable, fmt.Sprintf("%s gathered host candidates only: its STUN server %s did not answer (error %d), so it has no public address to offer", s.who(), errs[0].URL, errs[0].ErrorCode)
+			return CauseSTUNUnreachable, fmt.Sprintf("%s gathered host candidates only: its STUN server %s did not answer (error %d), so it has no public address to offer", s.who(), errs[0].URL, errs[0].ErrorCode), s
 		}
 	}
 	if e.a.local().Relay > 0 || e.b.local().Relay > 0 {
-		return "", ""
+		return "", "", nil
 	}
 	if e.a.local().Srflx > 0 && e.b.local().Srflx > 0 {
 		why := "hole punching failed both ways"
@@ -432,9 +437,9 @@ func (e *explainer) networks() (string, string) {
 				break
 			}
 		}
-		return CauseSymmetricNAT, fmt.Sprintf("both sides are behind NAT and offered direct candidates only (no relay): %s. At least one NAT is symmetric, and such a pair needs TURN: give both sides a turn: server", why)
+		return CauseSymmetricNAT, fmt.Sprintf("both sides are behind NAT and offered direct candidates only (no relay): %s. At least one NAT is symmetric, and such a pair needs TURN: give both sides a turn: server", why), nil
 	}
-	return CauseNoRelayCandidate, "every direct candidate pair failed and neither side has a relay candidate: give both sides a TURN server"
+	return CauseNoRelayCandidate, "every direct candidate pair failed and neither side has a relay candidate: give both sides a TURN server", nil
 }
 
 // summary is one line of what a side reported.

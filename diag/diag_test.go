@@ -201,3 +201,20 @@ func TestEvidenceBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainNamesThePeer: the verdict names the peer whose side the cause
+// is about, and none when it is about both.
+func TestExplainNamesThePeer(t *testing.T) {
+	for _, tc := range []struct {
+		pair  Pair
+		about string
+	}{
+		{Pair{A: sideOf("pa", "alice", report("checking", func(r *api.DiagReport) { r.AwaitingAnswer = true })), B: sideOf("pb", "bob", nil)}, "pb"},
+		{Pair{A: sideOf("pa", "alice", report("failed")), B: sideOf("pb", "bob", report("failed", relayOnly, local(0, 0, 0)), turnEvent(time.Second, "authExpired", ""))}, "pb"},
+		{Pair{A: sideOf("pa", "alice", report("failed", local(1, 1, 0), remote(1, 1, 1, 0))), B: sideOf("pb", "bob", report("failed", local(1, 1, 0), remote(1, 1, 0, 0)))}, ""},
+	} {
+		if v := Explain(tc.pair); v.PeerID != tc.about {
+			t.Errorf("%s is about %q, want %q", v.Cause, v.PeerID, tc.about)
+		}
+	}
+}

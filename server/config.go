@@ -12,6 +12,7 @@ import (
 
 	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/turn"
+	"github.com/parley-rtc/parley/webhook"
 )
 
 // maxPeersCeiling is the schema's maximum for maxPeers (api/parley.openrpc.json).
@@ -33,6 +34,9 @@ type Config struct {
 	TLSKey        string `koanf:"tls-key"`
 	// TURN is the co-hosted STUN/TURN server.
 	TURN TURN `koanf:"turn"`
+	// Webhook is where events go for app backends (package webhook, whose
+	// struct tags are the table cmd/parley derives the flags from).
+	Webhook webhook.Config `koanf:"webhook" flag:"webhook-"`
 
 	// APIKeys are "kid:secret" pairs; a JWT's kid header picks the secret
 	// that verifies it (HS256). Several keys allow rotation.
@@ -160,6 +164,7 @@ func DefaultConfig() Config {
 		LogFormat:         "text",
 		DuplicateIdentity: DuplicateMulti,
 		TURN:              TURN{Config: turn.DefaultConfig()},
+		Webhook:           webhook.DefaultConfig(),
 		Limits: Limits{
 			MaxFrameBytes:          64 << 10,
 			MaxSDPBytes:            64 << 10,
@@ -226,6 +231,11 @@ func (c *Config) Validate() error {
 	if err := tc.Validate(); err != nil {
 		for _, e := range joined(err) {
 			errs = append(errs, fmt.Errorf("turn.%w", e))
+		}
+	}
+	if err := c.Webhook.Validate(); err != nil {
+		for _, e := range joined(err) {
+			errs = append(errs, fmt.Errorf("webhook.%w", e))
 		}
 	}
 	if _, err := ParseAPIKeys(c.APIKeys); err != nil {

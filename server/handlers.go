@@ -39,6 +39,7 @@ func (s *Server) SessionConnect(ctx context.Context, p *api.SessionConnectParams
 		st.conn.Authenticated()
 		sess.log.Info("session connected", "remote", st.remote)
 		s.scheduleRefresh(sess)
+		s.sessionStarted(sess)
 	}
 	s.reg.mu.Lock()
 	token := sess.resumeToken

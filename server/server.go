@@ -26,6 +26,7 @@ import (
 	tsclient "github.com/parley-rtc/parley/clients/ts"
 	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/web"
+	"github.com/parley-rtc/parley/webhook"
 )
 
 // methodDiscover is the OpenRPC service-discovery method.
@@ -68,6 +69,13 @@ type Server struct {
 
 	files        *fileBudget // descriptors for connections (listener.go)
 	refusedConns connRefusals
+
+	// events numbers, keeps and delivers the events for app backends
+	// (events.go); diag keeps the clients' connection reports (diag.go).
+	events        *webhook.Dispatcher
+	sessionEvents sessionEvents
+	diag          *diagStore
+	iceOutcomes   *prometheus.CounterVec
 }
 
 // New checks cfg and builds a server; nothing listens yet.
@@ -107,6 +115,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	s.turn = newTURNState(cfg, s.tls, log)
+	hooks := cfg.Webhook
+	hooks.Logger = log
+	if s.events, err = webhook.New(hooks); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	s.diag = newDiagStore()
+	s.iceOutcomes = newICEOutcomes()
 	s.metrics = s.newRegistry()
 	s.upgrader = rpc.NewUpgrader(s.originAllowed) // serveWS has answered refusals with the reason; this is the backstop
 	s.mux = rpc.NewMux()
@@ -271,6 +286,7 @@ func (s *Server) shutdown(hs *http.Server) error {
 	case <-ctx.Done():
 		err = errors.Join(err, errors.New("connections still open at the shutdown deadline"))
 	}
+	s.events.Close()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -67,6 +67,7 @@ func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
 	authTimer.Stop()
 	if sess := st.sess.Load(); sess != nil {
 		s.connEnded(sess, conn, reason)
+		s.connectionEnded(sess, reason)
 	}
 }
 
