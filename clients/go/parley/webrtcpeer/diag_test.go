@@ -102,3 +102,23 @@ func TestUnansweredOfferExplained(t *testing.T) {
 		t.Fatalf("verdict %+v", v)
 	}
 }
+
+// TestDeniedPeerExplained: alice relays only; bob offers direct
+// candidates only (STUN, no TURN), on loopback, which --turn-deny-peer
+// closes to relays. The TURN server refuses alice's permission to bob's
+// address, and the server names it.
+func TestDeniedPeerExplained(t *testing.T) {
+	p := parleyproc.Start(t, binary, nil, "--dev", "--listen", "127.0.0.1:0", "--turn-listen", "127.0.0.1:0",
+		"--turn-deny-peer", "127.0.0.0/8", "--api-keys", apiKey)
+	turnAddrs := p.WaitTURN(t)
+	alice := join(t, p.URL(), "alice", webrtc.Configuration{ICETransportPolicy: webrtc.ICETransportPolicyRelay})
+	bob := join(t, p.URL(), "bob", webrtc.Configuration{ICEServers: []webrtc.ICEServer{{URLs: []string{"stun:" + turnAddrs.UDP}}}})
+	alice.open(t, bob.client.Session().PeerID, "hi bob")
+	x := explain(t, p, "lab", func(x api.DiagExplanation) bool {
+		return len(x.Pairs) == 1 && x.Pairs[0].Verdict.Cause == "peer_address_denied_by_policy"
+	})
+	v := x.Pairs[0].Verdict
+	if v.PeerID != alice.client.Session().PeerID || !strings.Contains(v.Explanation, "a permission to 127.0.0.1:") {
+		t.Fatalf("verdict %+v", v)
+	}
+}
