@@ -282,12 +282,8 @@ export class PeerSession {
       return;
     }
     const params = { roomId: this.roomId, to: this.peerId, sdp: d.sdp };
-    if (d.type === "offer") {
-      await this.#client.sdp.offer(params);
-      this.#trying();
-    } else {
-      await this.#client.sdp.answer(params);
-    }
+    await (d.type === "offer" ? this.#client.sdp.offer(params) : this.#client.sdp.answer(params));
+    this.#trying();
   }
 
   #sendCandidate(c: RTCIceCandidate | null): void {
@@ -325,7 +321,12 @@ export class PeerSession {
     return this.pc.iceConnectionState === "failed" && this.pc.iceGatheringState === "complete";
   }
 
-  /** Starts the 15 s after which a peer connection still trying (checking, or waiting for its answer) reports. */
+  /**
+   * Starts the 15 s after which a peer connection still trying reports:
+   * from its first offer or answer sent or its first checking, whichever
+   * comes first (an offer never answered, or a side that gathered nothing,
+   * never reaches checking).
+   */
   #trying(): void {
     if (this.#tryingSince !== undefined || this.#closed) {
       return;

@@ -13,8 +13,9 @@ import (
 // Diagnostics: each Peer reports what its PeerConnection saw with
 // diag.report, so the server can explain a connection that failed
 // (admin.diag.explain): when it reaches connected or failed, and when it
-// has been trying for checkingReport: checking candidate pairs, or
-// waiting for the answer to its offer (which ICE cannot start without).
+// has been trying for checkingReport since it sent an offer or an answer
+// or started checking, whichever came first: an offer never answered, or
+// a side that gathered nothing, never reaches checking.
 // Options.DisableDiagnostics turns it off.
 //
 // The states are polled rather than hooked: pion keeps one handler per
@@ -29,8 +30,11 @@ const (
 // peerDiag is what a Peer keeps for its reports.
 type peerDiag struct {
 	remoteCandidates atomic.Int64 // arrived over signaling (end-of-candidates not counted)
-	offerSent        atomic.Int64 // Unix nanoseconds of an offer still unanswered; 0 if none
+	tryingSince      atomic.Int64 // Unix nanoseconds of the first offer or answer sent; 0 if none since the last report
 }
+
+// trying marks that the Peer sent an offer or an answer.
+func (d *peerDiag) trying() { d.tryingSince.CompareAndSwap(0, time.Now().UnixNano()) }
 
 // watch polls pc's states until the Peer closes or its PeerConnection is
 // replaced, reporting each connected and failed once per time it is
@@ -55,7 +59,7 @@ func (p *Peer) watch(pc *webrtc.PeerConnection) {
 		if checkingSince.IsZero() {
 			if pc.ICEConnectionState() == webrtc.ICEConnectionStateChecking {
 				checkingSince, checkingReported = now, false
-			} else if sent := p.diag.offerSent.Load(); sent != 0 {
+			} else if sent := p.diag.tryingSince.Load(); sent != 0 {
 				checkingSince, checkingReported = time.Unix(0, sent), false
 			}
 		}
@@ -67,9 +71,11 @@ func (p *Peer) watch(pc *webrtc.PeerConnection) {
 				connectedAt = now
 				p.report(pc, api.DiagTriggerConnected, created, checkingSince, connectedAt)
 				checkingSince = time.Time{}
+				p.diag.tryingSince.Store(0)
 			case webrtc.PeerConnectionStateFailed:
 				p.report(pc, api.DiagTriggerFailed, created, checkingSince, connectedAt)
 				checkingSince = time.Time{}
+				p.diag.tryingSince.Store(0)
 			case webrtc.PeerConnectionStateClosed:
 				return
 			}

@@ -402,7 +402,7 @@ func (p *Peer) negotiateWith(opts *webrtc.OfferOptions) {
 	switch {
 	case err == nil:
 		p.offer = &offer
-		p.diag.offerSent.CompareAndSwap(0, time.Now().UnixNano())
+		p.diag.trying()
 	case errors.As(err, &perr) && perr.Code == api.CodeGlare:
 		// We are the polite side and the other's offer is outstanding:
 		// it is ours to answer (it is here or on its way).
@@ -454,7 +454,6 @@ func (p *Peer) applyDescription(desc webrtc.SessionDescription) error {
 		// Our offer is applied now that it has won (see Peer on glare).
 		offer := *p.offer
 		p.offer = nil
-		p.diag.offerSent.Store(0)
 		if err := p.PC().SetLocalDescription(offer); err != nil {
 			return fmt.Errorf("set local offer: %w", err)
 		}
@@ -472,7 +471,6 @@ func (p *Peer) applyDescription(desc webrtc.SessionDescription) error {
 		// Polite: ours was never applied, so dropping it is the rollback.
 		p.log.Debug("webrtcpeer: glare, dropping our offer to answer theirs (polite)")
 		p.offer = nil
-		p.diag.offerSent.Store(0)
 	}
 	if err := p.PC().SetRemoteDescription(desc); err != nil {
 		return fmt.Errorf("set remote %s: %w", desc.Type, err)
@@ -492,10 +490,14 @@ func (p *Peer) applyDescription(desc webrtc.SessionDescription) error {
 	if err := p.PC().SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("set local answer: %w", err)
 	}
-	return p.call(func(ctx context.Context) error {
+	err = p.call(func(ctx context.Context) error {
 		_, err := p.m.client.SdpAnswer(ctx, &api.SdpAnswerParams{RoomID: p.m.room, To: p.Remote, SDP: answer.SDP})
 		return err
 	})
+	if err == nil {
+		p.diag.trying()
+	}
+	return err
 }
 
 // remoteCandidate queues a trickled candidate; nil (end of all
