@@ -1,9 +1,11 @@
 // ICE failure explained, with real browsers: PeerSession reports what its
 // peer connection saw (diag.report), and the server joins the reports with
-// its TURN server's record (admin.diag.explain).
+// its TURN server's record (admin.diag.explain); the inspector's admin
+// panel shows the explanation and the events.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, startParley } from '../lib/harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { consoleErrors, launchBrowser, openInspector, startParley } from '../lib/harness.mjs';
 
 const apiKey = 'main:kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk';
 
@@ -63,4 +65,39 @@ test('a relay-only page whose TURN credentials expired is explained as expired c
     assert.equal(side.report.local?.relay ?? 0, 0, JSON.stringify(side.report));
     assert.ok(side.turn.some((e) => e.kind === 'authExpired'), `TURN record of ${side.identity}: ${JSON.stringify(side.turn)}`);
   }
+});
+
+test('inspector: the admin panel explains a room\'s failed pair and lists the events', async (t) => {
+  const server = await startParley(t, '--turn-listen', '127.0.0.1:0', '--api-keys', apiKey);
+  const { context } = await launchBrowser(t);
+  const errors = consoleErrors(context);
+  const page = await openInspector(context, server, 'alice', 'bob');
+  // Both join and report a failure, as their PeerSessions would.
+  await page.evaluate(async () => {
+    const [alice, bob] = window.inspector.sessions.map((s) => s.client);
+    await alice.room.join({ roomId: 'lab', create: true });
+    await bob.room.join({ roomId: 'lab' });
+    const report = {
+      trigger: 'failed', connectionState: 'failed', iceConnectionState: 'failed', iceTransportPolicy: 'relay', local: {}, remoteCandidates: 0,
+      iceServers: [{ url: 'turn:127.0.0.1:3478?transport=udp' }], candidateErrors: [{ url: 'turn:127.0.0.1:3478?transport=udp', errorCode: 701 }],
+    };
+    await alice.diag.report({ roomId: 'lab', peerId: bob.session.peerId, report });
+    await bob.diag.report({ roomId: 'lab', peerId: alice.session.peerId, report });
+  });
+  const token = execFileSync(process.env.E2E_PARLEY_BIN, ['token', '--key', apiKey, '--identity', 'ops', '--admin']).toString().trim();
+  await page.locator('#token').fill(token);
+  await page.locator('#connectButton').click();
+  const ops = page.locator('section.session').nth(2);
+  await ops.locator('.state[data-state=open]').waitFor();
+  await ops.locator('details.admin > summary').click();
+  await ops.locator('input.diag-room').fill('lab');
+  await ops.locator('button.explain').click();
+  const pair = ops.locator('.diag-pair[data-result=failed]');
+  await pair.waitFor();
+  assert.equal(await pair.getAttribute('data-cause'), 'turn_unreachable');
+  assert.match(await pair.locator('.diag-explanation').innerText(), /could not reach its TURN server/);
+  await ops.locator('button.events').click();
+  await ops.locator('.event[data-type="peer.connectionFailed"]').waitFor();
+  assert.equal(await ops.locator('.event[data-type="session.started"]').count(), 3);
+  assert.deepEqual(errors, []);
 });
