@@ -9,6 +9,7 @@ package diag
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,34 +168,27 @@ func total(c api.DiagCandidateCounts) int64 { return c.Host + c.Srflx + c.Prflx 
 func (s *side) relayOnly() bool { return s.Report != nil && s.Report.ICETransportPolicy == "relay" }
 
 // servers lists its configured ICE server URLs with a scheme prefix.
-func (s *side) servers(prefixes ...string) []api.DiagIceServer {
+func (s *side) servers(schemes ...string) []api.DiagIceServer {
 	if s.Report == nil {
 		return nil
 	}
-	var out []api.DiagIceServer
-	for _, srv := range s.Report.ICEServers {
-		for _, p := range prefixes {
-			if strings.HasPrefix(srv.URL, p) {
-				out = append(out, srv)
-				break
-			}
-		}
-	}
-	return out
+	return withScheme(s.Report.ICEServers, func(srv api.DiagIceServer) string { return srv.URL }, schemes)
 }
 
-// errorsFor are its candidate errors on URLs with one of the prefixes.
-func (s *side) errorsFor(prefixes ...string) []api.DiagCandidateError {
+// errorsFor are its candidate errors on URLs with one of the schemes.
+func (s *side) errorsFor(schemes ...string) []api.DiagCandidateError {
 	if s.Report == nil {
 		return nil
 	}
-	var out []api.DiagCandidateError
-	for _, e := range s.Report.CandidateErrors {
-		for _, p := range prefixes {
-			if strings.HasPrefix(e.URL, p) {
-				out = append(out, e)
-				break
-			}
+	return withScheme(s.Report.CandidateErrors, func(e api.DiagCandidateError) string { return e.URL }, schemes)
+}
+
+// withScheme keeps the items whose URL starts with one of the schemes.
+func withScheme[T any](items []T, url func(T) string, schemes []string) []T {
+	var out []T
+	for _, it := range items {
+		if slices.ContainsFunc(schemes, func(p string) bool { return strings.HasPrefix(url(it), p) }) {
+			out = append(out, it)
 		}
 	}
 	return out

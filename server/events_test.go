@@ -158,7 +158,7 @@ func TestWebhookConfigChecked(t *testing.T) {
 	cfg.Webhook.URLs = []string{"https://backend.example/hooks"}
 	cfg.Webhook.QueueSize = 0
 	err := cfg.Validate()
-	for _, want := range []string{"webhook.secrets: webhooks need a signing secret", "webhook.queue: must be at least 1"} {
+	for _, want := range []string{"webhook.secret: webhooks need a signing secret", "webhook.queue: must be at least 1"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate = %v, want %q", err, want)
 		}

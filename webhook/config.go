@@ -13,16 +13,16 @@ import (
 // states every default; Validate checks every value before anything runs.
 //
 // The struct tags are the configuration table of the program that embeds
-// it, as for turn.Config: koanf is the key, usage the help text, flag the
-// flag's name where it is not the key (behind the section's flag prefix,
-// "webhook-"). Fields tagged koanf:"-" are set by the program.
+// it, as for turn.Config: koanf is the key, which is also the flag's name
+// behind the section's ("webhook.url" is --webhook-url), and usage the
+// help text. Fields tagged koanf:"-" are set by the program.
 type Config struct {
 	// URLs each receive every event (POST, Standard Webhooks). None: events
 	// are only kept for admin.events.list.
-	URLs []string `koanf:"urls" flag:"url" usage:"URL that receives every event as a signed Standard Webhooks POST; repeatable (each URL gets every event, in its own queue)"`
+	URLs []string `koanf:"url" usage:"URL that receives every event as a signed Standard Webhooks POST; repeatable (each URL gets every event, in its own queue)"`
 	// Secrets sign every delivery, each one: a receiver that knows any of
 	// them verifies it, which is how a secret is rotated.
-	Secrets []string `koanf:"secrets" flag:"secret" usage:"signing secret whsec_<base64> (24 to 64 bytes); repeat to rotate: each one signs, the signatures go space-separated in webhook-signature. Needed with --webhook-url"`
+	Secrets []string `koanf:"secret" usage:"signing secret whsec_<base64> (24 to 64 bytes); repeat to rotate: each one signs, the signatures go space-separated in webhook-signature. Needed with --webhook-url"`
 	// GiveUpAfter is how long after an event happened its delivery is
 	// retried; then it counts as failed and its room's next event goes.
 	GiveUpAfter time.Duration `koanf:"give-up-after" usage:"stop retrying an event this long after it happened (it counts as failed, and its room's next event goes)"`
@@ -70,16 +70,16 @@ func (c *Config) Validate() error {
 	}
 	for _, raw := range c.URLs {
 		if u, err := url.Parse(raw); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("urls", "%q is not an http(s) URL", raw)
+			bad("url", "%q is not an http(s) URL", raw)
 		}
 	}
 	for i, s := range c.Secrets {
 		if _, err := ParseSecret(s); err != nil {
-			bad("secrets", "secret %d: %v", i+1, err)
+			bad("secret", "secret %d: %v", i+1, err)
 		}
 	}
 	if len(c.URLs) > 0 && len(c.Secrets) == 0 {
-		bad("secrets", "webhooks need a signing secret: give --webhook-secret whsec_<base64> (receivers verify with it)")
+		bad("secret", "webhooks need a signing secret: give --webhook-secret whsec_<base64> (receivers verify with it)")
 	}
 	if c.GiveUpAfter <= 0 {
 		bad("give-up-after", "must be positive")

@@ -275,9 +275,9 @@ func TestValidate(t *testing.T) {
 		err    string
 	}{
 		{func(c *Config) {}, ""},
-		{func(c *Config) { c.URLs = []string{"ftp://x"} }, `urls: "ftp://x" is not an http(s) URL`},
-		{func(c *Config) { c.Secrets = []string{"nope"} }, "secrets: secret 1:"},
-		{func(c *Config) { c.URLs = []string{"https://x"} }, "secrets: webhooks need a signing secret"},
+		{func(c *Config) { c.URLs = []string{"ftp://x"} }, `url: "ftp://x" is not an http(s) URL`},
+		{func(c *Config) { c.Secrets = []string{"nope"} }, "secret: secret 1:"},
+		{func(c *Config) { c.URLs = []string{"https://x"} }, "secret: webhooks need a signing secret"},
 		{func(c *Config) { c.GiveUpAfter = 0 }, "give-up-after: must be positive"},
 		{func(c *Config) { c.QueueSize = 0 }, "queue: must be at least 1"},
 		{func(c *Config) { c.Retain = 0 }, "retain: must be at least 1"},
