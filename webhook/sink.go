@@ -28,6 +28,19 @@ const (
 	PeerConnectionFailed = "peer.connectionFailed"
 )
 
+// What each event's data carries (the rest is left empty):
+//
+//	session.started        sessionId, peerId, identity
+//	session.ended          sessionId, peerId, identity, reason (the close reason, or timeout), durationMs
+//	room.started           roomId, (sessionId, peerId, identity of whoever made it, if a session did)
+//	room.finished          roomId, reason, durationMs
+//	peer.joined            roomId, sessionId, peerId, identity
+//	peer.left              roomId, sessionId, peerId, identity, reason (api.PeerLeftReason), durationMs
+//	call.started           roomId = callId, callId, caller, callee, (sessionId, peerId of the caller)
+//	call.answered          roomId = callId, callId, caller, callee, (sessionId, peerId of the answering device)
+//	call.ended             roomId = callId, callId, caller, callee, code, reason, durationMs (from the answer)
+//	peer.connectionFailed  roomId, peerId, identity, remotePeerId, remoteIdentity, cause, explanation
+//
 // Sink takes the events of the signaling core. Publish returns at once
 // and cannot fail: the core calls it while holding its locks, in the order
 // things happened, and that order is the events' order (cursor, and
