@@ -91,7 +91,7 @@ func (r *recorder) events() []api.Event {
 	return append([]api.Event(nil), r.got...)
 }
 
-func serve(t *testing.T, h http.Handler) string {
+func serve(t testing.TB, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
