@@ -56,6 +56,13 @@ e2e/node_modules: e2e/package-lock.json
 	cd e2e && npm ci --no-audit --no-fund
 	@touch $@
 
+# The tests' webhook receiver verifies deliveries with the standardwebhooks
+# npm package (internal/testkit/webhookrecv).
+WEBHOOK_RECEIVER := internal/testkit/webhookrecv
+$(WEBHOOK_RECEIVER)/node_modules: $(WEBHOOK_RECEIVER)/package-lock.json
+	cd $(WEBHOOK_RECEIVER) && npm ci --no-audit --no-fund
+	@touch $@
+
 .PHONY: lint
 lint: $(GOBIN)/staticcheck ## gofmt, go vet, staticcheck, import rules
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -77,7 +84,7 @@ check-docs: openapi/node_modules ## validate openapi/parley.openapi.yaml (swagge
 	cd openapi && npm run --silent check
 
 .PHONY: test-go
-test-go: ## go test -race over every package (a test tool missing is a failure here, not a skip)
+test-go: $(WEBHOOK_RECEIVER)/node_modules ## go test -race over every package (a test tool missing is a failure here, not a skip)
 	REQUIRE_TEST_TOOLS=1 $(GO) test -race -count=1 ./...
 
 .PHONY: e2e
@@ -111,4 +118,4 @@ bench: deps ## Go benchmarks and the loopback load generators (signaling; STUN/T
 
 .PHONY: clean
 clean:
-	rm -rf bin clients/ts/node_modules openapi/node_modules e2e/node_modules e2e/artifacts
+	rm -rf bin clients/ts/node_modules openapi/node_modules e2e/node_modules e2e/artifacts $(WEBHOOK_RECEIVER)/node_modules

@@ -63,6 +63,9 @@ var paramsDecoders = map[string]func(*testing.T, []byte){
 	MethodAdminNodeDrain:            roundTrip[AdminNodeDrainParams],
 	MethodAdminTurnAllocationsList:  roundTrip[AdminTurnAllocationsListParams],
 	MethodAdminTurnAllocationsClose: roundTrip[AdminTurnAllocationsCloseParams],
+	MethodDiagReport:                roundTrip[DiagReportParams],
+	MethodAdminDiagExplain:          roundTrip[AdminDiagExplainParams],
+	MethodAdminEventsList:           roundTrip[AdminEventsListParams],
 }
 
 func TestFuzzCoversEveryMethod(t *testing.T) {

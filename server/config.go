@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/turn"
+	"github.com/parley-rtc/parley/webhook"
 )
 
 // maxPeersCeiling is the schema's maximum for maxPeers (api/parley.openrpc.json).
@@ -43,6 +44,8 @@ type Config struct {
 	TLSKey        string `koanf:"tls-key" usage:"TLS private key (PEM)"`
 	// ACME gets the certificate from an ACME CA instead (Let's Encrypt).
 	ACME ACME `koanf:"acme"`
+	// Webhook is where events go for app backends (package webhook).
+	Webhook webhook.Config `koanf:"webhook"`
 
 	// APIKeys are "kid:secret" pairs; a JWT's kid header picks the secret
 	// that verifies it (HS256). Several keys allow rotation.
@@ -184,6 +187,7 @@ func DefaultConfig() Config {
 		DuplicateIdentity: DuplicateMulti,
 		ACME:              ACME{Directory: autocert.DefaultACMEDirectory},
 		TURN:              turn.DefaultConfig(),
+		Webhook:           webhook.DefaultConfig(),
 		Limits: Limits{
 			MaxFrameBytes:          64 << 10,
 			MaxSDPBytes:            64 << 10,
@@ -251,6 +255,11 @@ func (c *Config) Validate() error {
 	if err := tc.Validate(); err != nil {
 		for _, e := range joined(err) {
 			errs = append(errs, fmt.Errorf("turn.%w", e))
+		}
+	}
+	if err := c.Webhook.Validate(); err != nil {
+		for _, e := range joined(err) {
+			errs = append(errs, fmt.Errorf("webhook.%w", e))
 		}
 	}
 	if _, err := ParseAPIKeys(c.APIKeys); err != nil {

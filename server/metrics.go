@@ -28,6 +28,8 @@ func (s *Server) newRegistry() *prometheus.Registry {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		turnCollector{s.turn},
 		signalingCollector{s},
+		webhookCollector{s.events},
+		s.iceOutcomes,
 	)
 	s.rpcMetrics.register(reg)
 	s.callMetrics = newCallMetrics()

@@ -31,6 +31,7 @@ import (
 	"github.com/parley-rtc/parley/server/signal"
 	"github.com/parley-rtc/parley/server/signal/memstore"
 	"github.com/parley-rtc/parley/web"
+	"github.com/parley-rtc/parley/webhook"
 )
 
 // methodDiscover is the OpenRPC service-discovery method.
@@ -79,6 +80,13 @@ type Server struct {
 
 	files        *fileBudget // descriptors for connections (listener.go)
 	refusedConns connRefusals
+
+	// events numbers, keeps and delivers the events for app backends
+	// (events.go); diag keeps the clients' connection reports (diag.go).
+	events        *webhook.Dispatcher
+	sessionEvents sessionEvents
+	diag          *diagStore
+	iceOutcomes   *prometheus.CounterVec
 }
 
 // New checks cfg and builds a server; nothing listens yet.
@@ -121,6 +129,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.addPublicHosts(cfg.ACME.Domains)
 	}
 	s.turn = newTURNState(cfg, s.tls, log)
+	hooks := cfg.Webhook
+	hooks.Logger = log
+	if s.events, err = webhook.New(hooks); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	s.diag = newDiagStore()
+	s.iceOutcomes = newICEOutcomes()
 	s.newCore()
 	s.metrics = s.newRegistry()
 	s.upgrader = rpc.NewUpgrader(s.originAllowed) // serveWS has answered refusals with the reason; this is the backstop
@@ -288,6 +303,7 @@ func (s *Server) shutdown(hs *http.Server) error {
 	case <-ctx.Done():
 		err = errors.Join(err, errors.New("connections still open at the shutdown deadline"))
 	}
+	s.events.Close()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -67,6 +67,7 @@ func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
 	authTimer.Stop()
 	if sess := st.sess.Load(); sess != nil {
 		s.core.ConnEnded(context.Background(), sess, resumable(reason) && !s.closing.Load(), reason.String())
+		s.connectionEnded(sess, reason)
 	}
 }
 

@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -25,10 +26,11 @@ const maxRotated = 10_000
 // requests write it, and it is bounded (cleared when full: a cleared entry
 // costs that client one 401 and a retry).
 type authenticator struct {
-	creds *Credentials
-	realm string
-	stats *counters
-	now   func() time.Time
+	creds  *Credentials
+	realm  string
+	stats  *counters
+	record *record
+	now    func() time.Time
 
 	mu      sync.Mutex
 	rotated map[string]int
@@ -39,11 +41,16 @@ type authenticator struct {
 func (a *authenticator) handle(ra *pionturn.RequestAttributes) (userID string, key []byte, ok bool) {
 	expires, identity, err := ParseUsername(ra.Username)
 	switch {
-	case err != nil, ra.Realm != a.realm:
+	case err != nil:
 		a.stats.authFailures.Add(1)
+		return "", nil, false
+	case ra.Realm != a.realm:
+		a.stats.authFailures.Add(1)
+		a.record.add(identity, EventAuthWrong, netip.AddrPort{})
 		return "", nil, false
 	case ra.Method == stun.MethodAllocate && !a.now().Before(expires):
 		a.stats.authFailures.Add(1)
+		a.record.add(identity, EventAuthExpired, netip.AddrPort{})
 		return "", nil, false
 	}
 	a.mu.Lock()

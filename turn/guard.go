@@ -100,6 +100,9 @@ func (s *Server) inspect(pkt []byte, src, local net.Addr, send func([]byte)) boo
 		}
 		s.stats.deniedPeers.Add(1)
 		s.log.Debug("turn: peer refused by relay policy", "peer", p.Addr(), "method", t.Method.String())
+		if signed { // a request pion will not see: record it for its identity
+			s.recordSigned(m, EventPeerDenied, netip.AddrPortFrom(p.Addr().Unmap(), p.Port()))
+		}
 		return refuse(stun.CodeForbidden)
 	}
 	if t.Method == stun.MethodCreatePermission || t.Method == stun.MethodChannelBind {
@@ -109,10 +112,22 @@ func (s *Server) inspect(pkt []byte, src, local net.Addr, send func([]byte)) boo
 		}
 		if !s.perms.fits(tupleOf(src, local), ips) {
 			s.stats.quotaHits.Add(1)
+			if signed {
+				s.recordSigned(m, EventPermissionQuota, netip.AddrPort{})
+			}
 			return refuse(stun.CodeInsufficientCapacity)
 		}
 	}
 	return true
+}
+
+// recordSigned records kind for the identity of m, a request whose
+// MESSAGE-INTEGRITY verified (so its USERNAME is its sender's).
+func (s *Server) recordSigned(m *stun.Message, kind EventKind, addr netip.AddrPort) {
+	var user stun.Username
+	if user.GetFrom(m) == nil {
+		s.recordUsername(user.String(), kind, addr)
+	}
 }
 
 // peerAddrs decodes every XOR-PEER-ADDRESS of m; false if one is malformed.

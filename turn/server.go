@@ -43,6 +43,7 @@ type Server struct {
 	unauthorized *unauthorizedLimiter
 	streams      *perIPCount
 	stats        counters
+	record       *record // what happened per identity (record.go)
 	addrs        Addrs
 	alt          netip.AddrPort // the RFC 5780 address, if any
 	urlHost      string
@@ -169,8 +170,9 @@ func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
 		streams:      &perIPCount{max: cfg.MaxStreamsPerIP, n: make(map[netip.Addr]int)},
 		urlHost:      cfg.Host,
 		alt:          p.alt,
+		record:       newRecord(time.Now),
 	}
-	s.auth = &authenticator{creds: creds, realm: cfg.Realm, stats: &s.stats, now: time.Now, rotated: make(map[string]int)}
+	s.auth = &authenticator{creds: creds, realm: cfg.Realm, stats: &s.stats, record: s.record, now: time.Now, rotated: make(map[string]int)}
 	s.relays = &relays{srv: s, bind: p.bind, advertised: p.advertised, min: uint16(cfg.RelayMinPort), max: uint16(cfg.RelayMaxPort), live: make(map[uint16]*relayConn)}
 	s.perms = newPermissionTable(cfg.MaxPermissionsPerAllocation, func(relay net.Addr) bool { return s.relays.conn(relay) != nil })
 	if s.urlHost == "" {
@@ -281,6 +283,7 @@ func (s *Server) admit(identity, _ string, _ net.Addr) bool {
 		return true
 	}
 	s.stats.quotaHits.Add(1)
+	s.record.add(identity, EventAllocationQuota, netip.AddrPort{})
 	return false
 }
 
@@ -288,12 +291,14 @@ func (s *Server) admit(identity, _ string, _ net.Addr) bool {
 func (s *Server) events() pionturn.EventHandler {
 	peer := func(ip net.IP) netip.Addr { a, _ := netip.AddrFromSlice(ip); return a }
 	return pionturn.EventHandler{
-		OnAuth: func(_, _ net.Addr, _, _, _, _ string, verdict bool) {
-			if !verdict {
+		OnAuth: func(_, _ net.Addr, _, username, _, _ string, verdict bool) {
+			if !verdict { // MESSAGE-INTEGRITY did not verify (handle refuses the rest)
 				s.stats.authFailures.Add(1)
+				s.recordUsername(username, EventAuthWrong, netip.AddrPort{})
 			}
 		},
-		OnAllocationCreated: func(src, dst net.Addr, _, _, _ string, relay net.Addr, _ int) {
+		OnAllocationCreated: func(src, dst net.Addr, _, identity, _ string, relay net.Addr, _ int) {
+			s.record.add(identity, EventAllocated, netip.AddrPortFrom(s.relays.advertised, addrPortOf(relay).Port()))
 			s.relays.described(relay, addrPortOf(src), s.transportOf(src))
 			s.stats.allocationsActive.Add(1)
 			s.stats.allocationsTotal.Add(1)

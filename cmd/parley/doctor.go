@@ -30,7 +30,12 @@ without a second address) is reported, not failed.
 Without --server, the STUN server is the first stun: URL of --url's
 iceServers; --url defaults to the dev server of 'make run'. With --server
 alone, only STUN is checked. Without --token or --identity, doctor connects
-as the identity "parley-doctor" (dev servers).`
+as the identity "parley-doctor" (dev servers).
+
+With --explain ROOM (and an admin --token), doctor checks nothing itself:
+it asks the server why the connections of that room failed
+(admin.diag.explain: both clients' reports joined with the TURN server's
+record) and prints each pair's cause; exit 1 when a pair failed.`
 
 // doctorIdentity is the session doctor opens when given no credentials.
 const doctorIdentity = "parley-doctor"
@@ -69,11 +74,21 @@ func runDoctor(args, _ []string, stdout, stderr io.Writer) error {
 	var f rpcFlags
 	f.add(fs, 30*time.Second, "give up after this long")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	explain := fs.String("explain", "", "ROOM: explain why connections in this room failed (admin.diag.explain; needs an admin --token)")
+	explainPeer := fs.String("peer", "", "with --explain: only the pairs of this peer id")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("doctor: unexpected argument %q", fs.Arg(0))
+	}
+	if *explain != "" {
+		if f.token == "" && f.identity == "" {
+			return errors.New("doctor --explain needs an admin --token (parley token --admin)")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+		defer cancel()
+		return runExplain(ctx, f, *explain, *explainPeer, *asJSON, stdout)
 	}
 	var peer nattype.Type
 	if *peerNAT != "" {

@@ -8,6 +8,7 @@ import { Schemas } from './schema.js';
 import { asGo, asJSONRPC, asTS } from './copyas.js';
 import { browserOffer, gatherCandidates } from './turn.js';
 import { buildLadder, renderLadder, svgFile } from './ladder.js';
+import { eventsView, explainView } from './admin.js';
 
 const TRACE_FORMAT = 'parley-inspector-trace/1';
 
@@ -165,6 +166,11 @@ class Session {
     ui.roomList = h('datalist', { id: `rooms-${this.n}` });
     ui.turnOut = h('div', { class: 'turn-out' });
     ui.relayOnly = h('input', { type: 'checkbox' });
+    ui.diagRoom = h('input', { type: 'text', class: 'diag-room', placeholder: 'room', list: `rooms-${this.n}`, spellcheck: 'false' });
+    ui.diagPeer = h('input', { type: 'text', class: 'diag-peer', placeholder: 'peer (optional)', list: `peers-${this.n}`, spellcheck: 'false' });
+    ui.diagOut = h('div', { class: 'diag-out' });
+    ui.eventsAfter = h('input', { type: 'number', class: 'events-after', min: '0', value: '0', title: 'events after this cursor' });
+    ui.eventsOut = h('div', { class: 'events-out' });
     ui.importFile = h('input', { type: 'file', accept: 'application/json,.json', hidden: true, onchange: () => this.#import(ui.importFile.files[0]) });
     return h('section', { class: 'session', dataset: { session: this.opts.identity ?? `s${this.n}` } },
       h('header', {},
@@ -188,7 +194,15 @@ class Session {
         h('div', { class: 'row' },
           h('label', {}, ui.relayOnly, ' relay only'),
           h('button', { type: 'button', class: 'gather', onclick: () => this.#turnCheck() }, 'gather candidates')),
-        ui.turnOut));
+        ui.turnOut),
+      h('details', { class: 'admin' }, h('summary', {}, 'Diagnostics and events (admin)'),
+        h('p', { class: 'hint' }, 'Why a room\'s connections failed: both clients\' reports joined with the TURN server\'s record (admin.diag.explain). The events webhooks deliver, by cursor (admin.events.list). Needs a token with the admin grant.'),
+        h('div', { class: 'row' }, ui.diagRoom, ui.diagPeer,
+          h('button', { type: 'button', class: 'explain', onclick: () => this.#explain() }, 'explain')),
+        ui.diagOut,
+        h('div', { class: 'row' }, h('label', {}, 'after ', ui.eventsAfter),
+          h('button', { type: 'button', class: 'events', onclick: () => this.#events() }, 'list events')),
+        ui.eventsOut));
   }
 
   #setState(text) {
@@ -542,6 +556,29 @@ class Session {
       const entry = { ...e, outcome: `imported: ${e.outcome}` };
       this.history.push(entry);
       this.ui.history.prepend(this.#historyItem(entry));
+    }
+  }
+
+  // ----- admin: diagnostics and events -----
+
+  async #explain() {
+    const params = { roomId: this.ui.diagRoom.value.trim() };
+    if (this.ui.diagPeer.value.trim()) params.peerId = this.ui.diagPeer.value.trim();
+    try {
+      this.ui.diagOut.replaceChildren(explainView(h, pretty, await this.client.admin.diag.explain(params)));
+    } catch (err) {
+      this.ui.diagOut.replaceChildren(h('p', { class: 'err' }, describeError(err)));
+    }
+  }
+
+  async #events() {
+    try {
+      const list = await this.client.admin.events.list({ after: Number(this.ui.eventsAfter.value) || 0, limit: 100 });
+      const last = list.events.at(-1)?.data.cursor;
+      this.ui.eventsOut.replaceChildren(eventsView(h, pretty, list),
+        list.more ? h('button', { type: 'button', class: 'more', onclick: () => { this.ui.eventsAfter.value = String(last); this.#events(); } }, 'next page') : '');
+    } catch (err) {
+      this.ui.eventsOut.replaceChildren(h('p', { class: 'err' }, describeError(err)));
     }
   }
 

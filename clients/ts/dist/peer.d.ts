@@ -14,6 +14,13 @@ export interface PeerSessionOptions {
     onError?: (err: unknown) => void;
     /** Default globalThis.RTCPeerConnection. */
     RTCPeerConnection?: typeof RTCPeerConnection;
+    /**
+     * Whether to tell the server what the peer connection saw (diag.report:
+     * candidates per ICE server, candidate errors, pair states) when it
+     * connects or fails, or after 15 s of trying, so that it can explain a
+     * failure (admin.diag.explain). Default true.
+     */
+    diagnostics?: boolean;
 }
 /**
  * One RTCPeerConnection to one remote peer of one room, negotiated over
@@ -48,7 +55,7 @@ export declare class PeerSession {
     /** Stops listening to the client and closes the RTCPeerConnection. */
     close(): void;
 }
-export interface RoomPeersOptions extends Pick<PeerSessionOptions, "rtcConfig" | "onError" | "RTCPeerConnection"> {
+export interface RoomPeersOptions extends Pick<PeerSessionOptions, "rtcConfig" | "onError" | "RTCPeerConnection" | "diagnostics"> {
     /**
      * Called with every PeerSession created, by connect() or for a peer's
      * offer, before it negotiates: add tracks and data channels, or set

@@ -1,4 +1,7 @@
+import { candidateError, diagReport } from "./diag.js";
 import { GlareError } from "./gen/errors.js";
+/** How long a peer connection may try (checking, or waiting for the answer to its offer) before it reports anyway. */
+const DIAG_AFTER_MS = 15_000;
 /**
  * One RTCPeerConnection to one remote peer of one room, negotiated over
  * Parley with the W3C perfect-negotiation pattern: either side may add
@@ -39,6 +42,13 @@ export class PeerSession {
     /** Remote descriptions and candidates are applied one after the other, in the order they came. */
     #inbox = Promise.resolve();
     #closed = false;
+    // diag.report (see #report)
+    #diagnostics;
+    #createdAt = Date.now();
+    #tryingSince;
+    #diagTimer;
+    #remoteCandidates = 0;
+    #candidateErrors = [];
     constructor(client, opts) {
         const PC = opts.RTCPeerConnection ?? globalThis.RTCPeerConnection;
         this.#client = client;
@@ -47,12 +57,25 @@ export class PeerSession {
         this.polite = opts.polite ?? client.polite(opts.roomId, opts.peerId) ?? client.session.peerId < opts.peerId;
         this.#ownIceServers = opts.rtcConfig?.iceServers ?? [];
         this.#onError = opts.onError ?? ((err) => console.error("parley: negotiation with", opts.peerId, "failed:", err));
+        this.#diagnostics = opts.diagnostics ?? true;
         const pc = new PC({ ...opts.rtcConfig, iceServers: [...(opts.rtcConfig?.iceServers ?? []), ...client.session.iceServers] });
         this.pc = pc;
         // addEventListener, not the on* properties, which are left to the application.
         pc.addEventListener("negotiationneeded", () => void this.#negotiate());
         pc.addEventListener("icecandidate", ({ candidate }) => this.#sendCandidate(candidate));
-        pc.addEventListener("iceconnectionstatechange", () => this.#iceFailed() && pc.restartIce());
+        pc.addEventListener("iceconnectionstatechange", () => {
+            if (pc.iceConnectionState === "checking") {
+                this.#trying();
+            }
+            if (this.#iceFailed()) {
+                pc.restartIce();
+            }
+        });
+        pc.addEventListener("icecandidateerror", (ev) => {
+            if (this.#candidateErrors.length < 16) {
+                this.#candidateErrors.push(candidateError(ev));
+            }
+        });
         pc.addEventListener("connectionstatechange", () => this.#reportState());
         pc.addEventListener("icegatheringstatechange", () => {
             if (pc.iceGatheringState === "complete" && this.#iceFailed()) {
@@ -99,6 +122,7 @@ export class PeerSession {
             return;
         }
         this.#closed = true;
+        clearTimeout(this.#diagTimer);
         for (const unsubscribe of this.#unsubscribe) {
             unsubscribe();
         }
@@ -147,6 +171,7 @@ export class PeerSession {
             // Kept before sending: the answer can come before the server's reply.
             this.#sentOffer = offer;
             await this.#client.sdp.offer({ roomId: this.roomId, to: this.peerId, sdp: offer.sdp ?? "" });
+            this.#trying();
         }
         catch (err) {
             if (this.#sentOffer === offer) {
@@ -194,6 +219,9 @@ export class PeerSession {
         });
     }
     #receiveCandidate(candidate) {
+        if (candidate) {
+            this.#remoteCandidates++;
+        }
         this.#enqueue(async () => {
             if (this.pc.remoteDescription) {
                 await this.#addCandidate(candidate);
@@ -221,6 +249,7 @@ export class PeerSession {
         }
         const params = { roomId: this.roomId, to: this.peerId, sdp: d.sdp };
         await (d.type === "offer" ? this.#client.sdp.offer(params) : this.#client.sdp.answer(params));
+        this.#trying();
     }
     #sendCandidate(c) {
         if (this.#closed) {
@@ -253,6 +282,50 @@ export class PeerSession {
     #iceFailed() {
         return this.pc.iceConnectionState === "failed" && this.pc.iceGatheringState === "complete";
     }
+    /**
+     * Starts the 15 s after which a peer connection still trying reports:
+     * from its first offer or answer sent or its first checking, whichever
+     * comes first (an offer never answered, or a side that gathered nothing,
+     * never reaches checking).
+     */
+    #trying() {
+        if (this.#tryingSince !== undefined || this.#closed) {
+            return;
+        }
+        this.#tryingSince = Date.now();
+        this.#diagTimer = setTimeout(() => {
+            if (this.pc.connectionState !== "connected") {
+                this.#report("checking");
+            }
+        }, DIAG_AFTER_MS);
+    }
+    /**
+     * Sends diag.report (unless the application turned diagnostics off):
+     * what the peer connection saw, for the server to join with the other
+     * side's report and its own records. Its failures are not the
+     * application's concern and are dropped.
+     */
+    #report(trigger) {
+        const since = this.#tryingSince;
+        if (trigger !== "checking") {
+            clearTimeout(this.#diagTimer);
+            this.#tryingSince = undefined; // an ICE restart starts another 15 s
+        }
+        if (!this.#diagnostics || this.#closed) {
+            return;
+        }
+        const now = Date.now();
+        diagReport(this.pc, {
+            trigger,
+            elapsedMs: now - this.#createdAt,
+            ...(trigger === "connected" && since !== undefined && { connectMs: now - since }),
+            remoteCandidates: this.#remoteCandidates,
+            awaitingAnswer: this.#sentOffer !== undefined || this.pc.signalingState === "have-local-offer",
+            candidateErrors: this.#candidateErrors,
+        })
+            .then((report) => this.#client.diag.report({ roomId: this.roomId, peerId: this.peerId, report }))
+            .catch(() => undefined);
+    }
     /** Passes the connection state to the handlers, holding back a premature ICE failure (see #iceFailed). */
     #reportState() {
         const state = this.pc.connectionState;
@@ -266,6 +339,9 @@ export class PeerSession {
             return;
         }
         this.#reported = state;
+        if (state === "connected" || state === "failed") {
+            this.#report(state);
+        }
         for (const h of [...this.#stateHandlers]) {
             h(state);
         }

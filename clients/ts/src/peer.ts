@@ -1,6 +1,10 @@
 import type { ParleyClient } from "./client.js";
+import { candidateError, diagReport } from "./diag.js";
 import { GlareError } from "./gen/errors.js";
-import type { IceCandidateInit, PeerId, RoomId } from "./gen/protocol.js";
+import type { DiagCandidateError, DiagTrigger, IceCandidateInit, PeerId, RoomId } from "./gen/protocol.js";
+
+/** How long a peer connection may try (checking, or waiting for the answer to its offer) before it reports anyway. */
+const DIAG_AFTER_MS = 15_000;
 
 export interface PeerSessionOptions {
   roomId: RoomId;
@@ -16,6 +20,13 @@ export interface PeerSessionOptions {
   onError?: (err: unknown) => void;
   /** Default globalThis.RTCPeerConnection. */
   RTCPeerConnection?: typeof RTCPeerConnection;
+  /**
+   * Whether to tell the server what the peer connection saw (diag.report:
+   * candidates per ICE server, candidate errors, pair states) when it
+   * connects or fails, or after 15 s of trying, so that it can explain a
+   * failure (admin.diag.explain). Default true.
+   */
+  diagnostics?: boolean;
 }
 
 /**
@@ -59,6 +70,13 @@ export class PeerSession {
   /** Remote descriptions and candidates are applied one after the other, in the order they came. */
   #inbox: Promise<void> = Promise.resolve();
   #closed = false;
+  // diag.report (see #report)
+  readonly #diagnostics: boolean;
+  readonly #createdAt = Date.now();
+  #tryingSince: number | undefined;
+  #diagTimer: ReturnType<typeof setTimeout> | undefined;
+  #remoteCandidates = 0;
+  readonly #candidateErrors: DiagCandidateError[] = [];
 
   constructor(client: ParleyClient, opts: PeerSessionOptions) {
     const PC = opts.RTCPeerConnection ?? globalThis.RTCPeerConnection;
@@ -68,13 +86,26 @@ export class PeerSession {
     this.polite = opts.polite ?? client.polite(opts.roomId, opts.peerId) ?? client.session.peerId < opts.peerId;
     this.#ownIceServers = opts.rtcConfig?.iceServers ?? [];
     this.#onError = opts.onError ?? ((err) => console.error("parley: negotiation with", opts.peerId, "failed:", err));
+    this.#diagnostics = opts.diagnostics ?? true;
     const pc = new PC({ ...opts.rtcConfig, iceServers: [...(opts.rtcConfig?.iceServers ?? []), ...client.session.iceServers] });
     this.pc = pc;
 
     // addEventListener, not the on* properties, which are left to the application.
     pc.addEventListener("negotiationneeded", () => void this.#negotiate());
     pc.addEventListener("icecandidate", ({ candidate }) => this.#sendCandidate(candidate));
-    pc.addEventListener("iceconnectionstatechange", () => this.#iceFailed() && pc.restartIce());
+    pc.addEventListener("iceconnectionstatechange", () => {
+      if (pc.iceConnectionState === "checking") {
+        this.#trying();
+      }
+      if (this.#iceFailed()) {
+        pc.restartIce();
+      }
+    });
+    pc.addEventListener("icecandidateerror", (ev) => {
+      if (this.#candidateErrors.length < 16) {
+        this.#candidateErrors.push(candidateError(ev as RTCPeerConnectionIceErrorEvent));
+      }
+    });
     pc.addEventListener("connectionstatechange", () => this.#reportState());
     pc.addEventListener("icegatheringstatechange", () => {
       if (pc.iceGatheringState === "complete" && this.#iceFailed()) {
@@ -125,6 +156,7 @@ export class PeerSession {
       return;
     }
     this.#closed = true;
+    clearTimeout(this.#diagTimer);
     for (const unsubscribe of this.#unsubscribe) {
       unsubscribe();
     }
@@ -173,6 +205,7 @@ export class PeerSession {
       // Kept before sending: the answer can come before the server's reply.
       this.#sentOffer = offer;
       await this.#client.sdp.offer({ roomId: this.roomId, to: this.peerId, sdp: offer.sdp ?? "" });
+      this.#trying();
     } catch (err) {
       if (this.#sentOffer === offer) {
         this.#sentOffer = undefined;
@@ -220,6 +253,9 @@ export class PeerSession {
   }
 
   #receiveCandidate(candidate: IceCandidateInit | null): void {
+    if (candidate) {
+      this.#remoteCandidates++;
+    }
     this.#enqueue(async () => {
       if (this.pc.remoteDescription) {
         await this.#addCandidate(candidate);
@@ -247,6 +283,7 @@ export class PeerSession {
     }
     const params = { roomId: this.roomId, to: this.peerId, sdp: d.sdp };
     await (d.type === "offer" ? this.#client.sdp.offer(params) : this.#client.sdp.answer(params));
+    this.#trying();
   }
 
   #sendCandidate(c: RTCIceCandidate | null): void {
@@ -284,6 +321,52 @@ export class PeerSession {
     return this.pc.iceConnectionState === "failed" && this.pc.iceGatheringState === "complete";
   }
 
+  /**
+   * Starts the 15 s after which a peer connection still trying reports:
+   * from its first offer or answer sent or its first checking, whichever
+   * comes first (an offer never answered, or a side that gathered nothing,
+   * never reaches checking).
+   */
+  #trying(): void {
+    if (this.#tryingSince !== undefined || this.#closed) {
+      return;
+    }
+    this.#tryingSince = Date.now();
+    this.#diagTimer = setTimeout(() => {
+      if (this.pc.connectionState !== "connected") {
+        this.#report("checking");
+      }
+    }, DIAG_AFTER_MS);
+  }
+
+  /**
+   * Sends diag.report (unless the application turned diagnostics off):
+   * what the peer connection saw, for the server to join with the other
+   * side's report and its own records. Its failures are not the
+   * application's concern and are dropped.
+   */
+  #report(trigger: DiagTrigger): void {
+    const since = this.#tryingSince;
+    if (trigger !== "checking") {
+      clearTimeout(this.#diagTimer);
+      this.#tryingSince = undefined; // an ICE restart starts another 15 s
+    }
+    if (!this.#diagnostics || this.#closed) {
+      return;
+    }
+    const now = Date.now();
+    diagReport(this.pc, {
+      trigger,
+      elapsedMs: now - this.#createdAt,
+      ...(trigger === "connected" && since !== undefined && { connectMs: now - since }),
+      remoteCandidates: this.#remoteCandidates,
+      awaitingAnswer: this.#sentOffer !== undefined || this.pc.signalingState === "have-local-offer",
+      candidateErrors: this.#candidateErrors,
+    })
+      .then((report) => this.#client.diag.report({ roomId: this.roomId, peerId: this.peerId, report }))
+      .catch(() => undefined);
+  }
+
   /** Passes the connection state to the handlers, holding back a premature ICE failure (see #iceFailed). */
   #reportState(): void {
     const state = this.pc.connectionState;
@@ -298,13 +381,16 @@ export class PeerSession {
       return;
     }
     this.#reported = state;
+    if (state === "connected" || state === "failed") {
+      this.#report(state);
+    }
     for (const h of [...this.#stateHandlers]) {
       h(state);
     }
   }
 }
 
-export interface RoomPeersOptions extends Pick<PeerSessionOptions, "rtcConfig" | "onError" | "RTCPeerConnection"> {
+export interface RoomPeersOptions extends Pick<PeerSessionOptions, "rtcConfig" | "onError" | "RTCPeerConnection" | "diagnostics"> {
   /**
    * Called with every PeerSession created, by connect() or for a peer's
    * offer, before it negotiates: add tracks and data channels, or set

@@ -371,6 +371,64 @@ describe("PeerSession", () => {
   });
 });
 
+describe("PeerSession diag.report", () => {
+  const reports = (ws: FakeSocket) => ws.requests("diag.report").map((r) => r.params as { roomId: string; peerId: string; report: Record<string, unknown> });
+
+  it("reports what the peer connection saw when it connects", async () => {
+    const { client, ws } = await setup();
+    session(client, { rtcConfig: { iceServers: [{ urls: ["stun:s.example:3478", "turn:t.example:3478?transport=udp"] }] } });
+    const pc = FakePC.last;
+    pc.stats.set("l1", { id: "l1", type: "local-candidate", candidateType: "host", protocol: "udp" });
+    pc.stats.set("l2", { id: "l2", type: "local-candidate", candidateType: "relay", protocol: "udp", url: "turn:t.example:3478?transport=udp" });
+    pc.stats.set("r1", { id: "r1", type: "remote-candidate", candidateType: "prflx", protocol: "udp" });
+    pc.stats.set("p1", { id: "p1", type: "candidate-pair", state: "succeeded", localCandidateId: "l2", remoteCandidateId: "r1" });
+    pc.stats.set("p2", { id: "p2", type: "candidate-pair", state: "in-progress" });
+    pc.stats.set("t", { id: "t", type: "transport", selectedCandidatePairId: "p1" });
+    ws.notify("ice.candidate", { seq: 1, roomId: "r", from: "p2", candidate: { candidate: "candidate:1 1 udp 1 192.0.2.1 1 typ host", sdpMid: "0" } });
+    pc.fire("icecandidateerror", { url: "stun:s.example:3478", errorCode: 701, errorText: "STUN binding request timed out." });
+    pc.connectionState = "connected";
+    pc.fire("connectionstatechange");
+    await vi.waitFor(() => expect(reports(ws)).toHaveLength(1));
+    const { roomId, peerId, report } = reports(ws)[0]!;
+    expect([roomId, peerId]).toEqual(["r", "p2"]);
+    expect(report).toMatchObject({
+      trigger: "connected",
+      connectionState: "connected",
+      agent: "parley-ts",
+      iceTransportPolicy: "all",
+      local: { host: 1, relay: 1 },
+      remote: { prflx: 1 },
+      remoteCandidates: 1,
+      awaitingAnswer: false,
+      pairs: { succeeded: 1, inProgress: 1 },
+      selectedPair: { local: { type: "relay", protocol: "udp" }, remote: { type: "prflx", protocol: "udp" } },
+      candidateErrors: [{ url: "stun:s.example:3478", errorCode: 701, errorText: "STUN binding request timed out." }],
+    });
+    expect(report.iceServers).toEqual(expect.arrayContaining([{ url: "stun:s.example:3478" }, { url: "turn:t.example:3478?transport=udp", relay: 1 }]));
+  });
+
+  it("reports after 15 s of waiting for an answer, and not at all when the app says so", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      const { client, ws } = await setup();
+      session(client);
+      FakePC.last.fire("negotiationneeded"); // p1 < p2: the polite side, which applies its offer only when answered
+      await settle();
+      expect(ws.requests("sdp.offer")).toHaveLength(1);
+      session(client, { peerId: "p3", diagnostics: false });
+      FakePC.last.fire("negotiationneeded");
+      await settle();
+      vi.advanceTimersByTime(14_000);
+      expect(reports(ws)).toHaveLength(0);
+      vi.advanceTimersByTime(1_000);
+      await vi.waitFor(() => expect(reports(ws)).toHaveLength(1));
+      expect(reports(ws)[0]).toMatchObject({ peerId: "p2", report: { trigger: "checking", awaitingAnswer: true, signalingState: "stable", elapsedMs: 15_000 } });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe("RoomPeers", () => {
   it("makes a session for a peer's offer, hands it to onPeer and closes it when the peer leaves", async () => {
     const { client, ws } = await setup();

@@ -41,6 +41,11 @@ type Options struct {
 	Accept func(*Peer)
 	// Logger gets diagnostics; nil discards them.
 	Logger *slog.Logger
+	// DisableDiagnostics stops the Peers' diag.report calls, which tell
+	// the server what each PeerConnection saw when it connects, fails or
+	// has been checking for 15 s (so admin.diag.explain can say why a
+	// connection failed).
+	DisableDiagnostics bool
 }
 
 // Manager routes one room's sdp.offer, sdp.answer, ice.candidate and
@@ -306,6 +311,7 @@ type Peer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	ops    serial.Queue[func()]
+	diag   peerDiag
 
 	mu sync.Mutex
 	pc *webrtc.PeerConnection // replaced only by the ops goroutine (and Add)
@@ -339,6 +345,9 @@ func (p *Peer) replacePC() error {
 	p.mu.Unlock()
 	if old != nil {
 		_ = old.Close()
+	}
+	if !p.m.opts.DisableDiagnostics {
+		go p.watch(pc)
 	}
 	pc.OnNegotiationNeeded(func() {
 		p.ops.Push(func() {
@@ -393,6 +402,7 @@ func (p *Peer) negotiateWith(opts *webrtc.OfferOptions) {
 	switch {
 	case err == nil:
 		p.offer = &offer
+		p.diag.trying()
 	case errors.As(err, &perr) && perr.Code == api.CodeGlare:
 		// We are the polite side and the other's offer is outstanding:
 		// it is ours to answer (it is here or on its way).
@@ -480,10 +490,14 @@ func (p *Peer) applyDescription(desc webrtc.SessionDescription) error {
 	if err := p.PC().SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("set local answer: %w", err)
 	}
-	return p.call(func(ctx context.Context) error {
+	err = p.call(func(ctx context.Context) error {
 		_, err := p.m.client.SdpAnswer(ctx, &api.SdpAnswerParams{RoomID: p.m.room, To: p.Remote, SDP: answer.SDP})
 		return err
 	})
+	if err == nil {
+		p.diag.trying()
+	}
+	return err
 }
 
 // remoteCandidate queues a trickled candidate; nil (end of all
@@ -492,6 +506,7 @@ func (p *Peer) remoteCandidate(c *api.IceCandidateInit) {
 	if c == nil {
 		return
 	}
+	p.diag.remoteCandidates.Add(1)
 	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, UsernameFragment: c.UsernameFragment}
 	if c.SDPMLineIndex != nil {
 		i := uint16(*c.SDPMLineIndex)

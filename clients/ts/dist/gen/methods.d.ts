@@ -1,5 +1,5 @@
 import type { CallOptions } from "../client.js";
-import type { Methods, SessionConnectParams, SessionAckParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, IceRestartParams, MessageSendParams, CallInviteParams, CallRingingParams, CallAcceptParams, CallRejectParams, CallCancelParams, CallHangupParams, PresenceSetParams, PresenceSubscribeParams, PresenceUnsubscribeParams, PresenceGetParams, AdminRoomsListParams, AdminRoomsGetParams, AdminRoomsCloseParams, AdminSessionsListParams, AdminSessionsGetParams, AdminPeersKickParams, AdminNodeStatusParams, AdminNodeDrainParams, AdminTurnAllocationsListParams, AdminTurnAllocationsCloseParams } from "./protocol.js";
+import type { Methods, SessionConnectParams, SessionAckParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, IceRestartParams, MessageSendParams, CallInviteParams, CallRingingParams, CallAcceptParams, CallRejectParams, CallCancelParams, CallHangupParams, PresenceSetParams, PresenceSubscribeParams, PresenceUnsubscribeParams, PresenceGetParams, AdminRoomsListParams, AdminRoomsGetParams, AdminRoomsCloseParams, AdminSessionsListParams, AdminSessionsGetParams, AdminPeersKickParams, AdminNodeStatusParams, AdminNodeDrainParams, AdminTurnAllocationsListParams, AdminTurnAllocationsCloseParams, DiagReportParams, AdminDiagExplainParams, AdminEventsListParams } from "./protocol.js";
 /** Sends one request and resolves with its result: ParleyClient.call. */
 export type Call = <M extends keyof Methods>(method: M, params: Methods[M]["params"], opts?: CallOptions) => Promise<Methods[M]["result"]>;
 /** Every method as a typed function, grouped by its dotted name: room.join is bindMethods(call).room.join(params, opts). */
@@ -99,6 +99,18 @@ export declare function bindMethods(call: Call): {
                 close: (params: AdminTurnAllocationsCloseParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
             };
         };
+        diag: {
+            /** Explain the connections of a room: why a pair failed. */
+            explain: (params: AdminDiagExplainParams, opts?: CallOptions) => Promise<import("./protocol.js").DiagExplanation>;
+        };
+        events: {
+            /** The events webhooks deliver, by cursor: the pull fallback. */
+            list: (params?: AdminEventsListParams, opts?: CallOptions) => Promise<import("./protocol.js").EventList>;
+        };
+    };
+    diag: {
+        /** Report what a peer connection saw, so the server can explain a failure. */
+        report: (params: DiagReportParams, opts?: CallOptions) => Promise<import("./protocol.js").DiagVerdict>;
     };
 };
 /** The method namespaces bindMethods returns. */

@@ -199,6 +199,170 @@ export interface PresenceListResult {
     /** One per identity asked for, in the order asked. */
     presences: Presence[];
 }
+/** What happened: session.started, session.ended, room.started, room.finished, peer.joined, peer.left, call.started, call.answered, call.ended, peer.connectionFailed. A receiver ignores types it does not know. */
+export type EventType = string;
+/** The global position of an event: every event of this server gets the next one, so cursors order all events. They keep growing across restarts (a node starts counting at its start time in microseconds), so a backend's saved cursor stays meaningful. 0 is before every event. */
+export type EventCursor = number;
+/** Why a connection between two peers failed (or none when it connected), as a stable code: see diag.report for the list. New codes may be added. */
+export type DiagCause = string;
+/** An event's data: cursor always; the room, session, peer, identity and times that apply to its type. Call events carry roomId = callId. */
+export interface EventData {
+    cursor: EventCursor;
+    roomId?: RoomId;
+    /** The event's place among its room's events: 1, 2, 3, ... Webhooks deliver a room's events in this order. */
+    roomSeq?: number;
+    sessionId?: string;
+    peerId?: PeerId;
+    identity?: Identity;
+    /** Why it ended or left: session.ended (the connection's close reason, or resume_window_passed), peer.left (room.peerLeft's reason), call.ended. */
+    reason?: string;
+    callId?: string;
+    caller?: Identity;
+    callee?: Identity;
+    /** call.ended: the SIP-like code (200 hung up, 486 busy, 487 canceled, 408 no answer, 603 declined). */
+    code?: number;
+    /** How long it lasted (session.ended, peer.left, call.ended: from answer to end). */
+    durationMs?: number;
+    remotePeerId?: PeerId;
+    remoteIdentity?: Identity;
+    cause?: DiagCause;
+    /** peer.connectionFailed: the cause in a sentence (see admin.diag.explain). */
+    explanation?: string;
+}
+/** One event, exactly as a webhook delivers it (the Standard Webhooks body). */
+export interface Event {
+    type: EventType;
+    /** When it happened, RFC 3339 in UTC with milliseconds. */
+    timestamp: string;
+    data: EventData;
+}
+/** Events in cursor order. */
+export interface EventList {
+    events: Event[];
+    /** The cursor of the oldest event still kept (0 if none): a backend whose saved cursor is below oldest - 1 has missed events beyond the retained log. */
+    oldest: number;
+    /** More events follow the last one: ask again with its cursor as after. */
+    more: boolean;
+}
+/** What made the client report: the peer connection reached connected or failed, or it had been checking for 15 s. */
+export type DiagTrigger = "connected" | "failed" | "checking";
+/** Where a pair stands: connected, failed, checking (still trying after 15 s), unknown (no report yet). */
+export type DiagResult = "connected" | "failed" | "checking" | "unknown";
+/** An ICE candidate type. */
+export type DiagCandidateType = "host" | "srflx" | "prflx" | "relay";
+/** A transport: a candidate's protocol, or how a relay candidate reached its TURN server. */
+export type DiagProtocol = "udp" | "tcp" | "tls";
+/** Candidates by type. */
+export interface DiagCandidateCounts {
+    host?: number;
+    srflx?: number;
+    prflx?: number;
+    relay?: number;
+}
+/** What one configured ICE server gave: server-reflexive and relay candidates gathered from it (none: it never answered usefully). */
+export interface DiagIceServer {
+    /** The ICE server URL as configured (credentials are never reported). */
+    url: string;
+    srflx?: number;
+    relay?: number;
+}
+/** An icecandidateerror event. */
+export interface DiagCandidateError {
+    url: string;
+    /** icecandidateerror's errorCode: a STUN error code (401, 403, 437, 486, 508...) or 701 (no response: the server was unreachable). */
+    errorCode: number;
+    errorText?: string;
+}
+/** One end of a candidate pair. */
+export interface DiagCandidate {
+    type: DiagCandidateType;
+    protocol?: DiagProtocol;
+    relayProtocol?: DiagProtocol;
+}
+/** The candidate pair ICE selected. */
+export interface DiagSelectedPair {
+    local: DiagCandidate;
+    remote: DiagCandidate;
+}
+/** Candidate pairs by state. */
+export interface DiagPairCounts {
+    frozen?: number;
+    waiting?: number;
+    inProgress?: number;
+    succeeded?: number;
+    failed?: number;
+}
+/** What one side of a peer connection saw (see diag.report). Bounded: 16 ICE servers, 16 candidate errors, short strings. */
+export interface DiagReport {
+    trigger: DiagTrigger;
+    /** RTCPeerConnection.connectionState. */
+    connectionState?: string;
+    /** RTCPeerConnection.iceConnectionState. */
+    iceConnectionState?: string;
+    /** RTCPeerConnection.signalingState: an offerer still in have-local-offer never got an answer. */
+    signalingState?: string;
+    /** all, or relay (TURN only). */
+    iceTransportPolicy?: string;
+    local?: DiagCandidateCounts;
+    remote?: DiagCandidateCounts;
+    /** An offer of this side's was sent and its answer never came (whether or not the offer was applied: both clients apply theirs only when answered). */
+    awaitingAnswer?: boolean;
+    /** Remote candidates that arrived over signaling (ice.candidate, end-of-candidates not counted). */
+    remoteCandidates?: number;
+    iceServers?: DiagIceServer[];
+    candidateErrors?: DiagCandidateError[];
+    selectedPair?: DiagSelectedPair;
+    pairs?: DiagPairCounts;
+    /** Time from the first checking to connected, if it connected. */
+    connectMs?: number;
+    /** Time since the peer connection was made. */
+    elapsedMs?: number;
+    /** The client: e.g. parley-ts, parley-go. */
+    agent?: string;
+}
+/** A pair's diagnosis: result, cause code and its sentence; peerId names the peer whose side the cause is about (whose TURN credentials expired, whose candidates never crossed, that never answered), when it is about one. */
+export interface DiagVerdict {
+    result: DiagResult;
+    peerId?: PeerId;
+    cause: DiagCause;
+    /** The cause in a sentence an operator can act on. */
+    explanation: string;
+    /** What the verdict rests on, one fact a line. */
+    evidence: string[];
+}
+/** What the co-hosted TURN server did for an identity: allocated a relay; refused credentials that had expired (authExpired) or did not verify (authWrong: wrong password or secret); refused a permission to a peer address by relay policy (peerDenied); refused an allocation (allocationQuota, 486) or a permission (permissionQuota, 508) by quota. */
+export type TurnEventKind = "allocated" | "authExpired" | "authWrong" | "peerDenied" | "allocationQuota" | "permissionQuota";
+/** One entry of the TURN server's record for an identity. */
+export interface TurnEvent {
+    /** Unix milliseconds. */
+    at: number;
+    kind: TurnEventKind;
+    /** allocated: the relay address; peerDenied: the peer address refused. */
+    address?: string;
+    /** How many times in a row (repeats are folded). */
+    count: number;
+}
+/** One side of a pair: its latest report and the TURN record of its identity. */
+export interface DiagSide {
+    peerId: PeerId;
+    identity?: Identity;
+    /** Unix milliseconds of its latest report; absent: it never reported. */
+    reportedAt?: number;
+    report?: DiagReport;
+    /** The co-hosted TURN server's latest record for this side's identity. */
+    turn?: TurnEvent[];
+}
+/** Two peers of a room, what each reported and the diagnosis. */
+export interface DiagPair {
+    a: DiagSide;
+    b: DiagSide;
+    verdict: DiagVerdict;
+}
+/** Every pair of the room with a report, failed ones first. */
+export interface DiagExplanation {
+    roomId: RoomId;
+    pairs: DiagPair[];
+}
 /** Params of session.connect. */
 export interface SessionConnectParams {
     /** A JWT (HS256) minted by your backend or by `parley token`: sub (the identity), exp (required), nbf, iat (at most 60 s ahead of the server's clock) and the grants rooms, create, moderator, admin. Claim names are case-sensitive: one that differs from these only by case (Admin, EXP) makes the token invalid (401), as does a name given twice; other claims are ignored. */
@@ -389,6 +553,25 @@ export interface AdminTurnAllocationsListParams {
 export interface AdminTurnAllocationsCloseParams {
     /** The relayed address, ip:port, as listed. */
     relay: string;
+}
+/** Params of diag.report. */
+export interface DiagReportParams {
+    roomId: RoomId;
+    /** The remote peer of this peer connection. */
+    peerId: PeerId;
+    report: DiagReport;
+}
+/** Params of admin.diag.explain. */
+export interface AdminDiagExplainParams {
+    roomId: RoomId;
+    /** Only the pairs this peer is in. */
+    peerId?: PeerId;
+}
+/** Params of admin.events.list. */
+export interface AdminEventsListParams {
+    /** Events after this cursor (default 0: from the oldest kept). */
+    after?: EventCursor;
+    limit?: number;
 }
 /** Params of the room.peerJoined notification. */
 export interface RoomPeerJoinedEvent {
@@ -666,6 +849,18 @@ export type Methods = {
         params: AdminTurnAllocationsCloseParams;
         result: Empty;
     };
+    "diag.report": {
+        params: DiagReportParams;
+        result: DiagVerdict;
+    };
+    "admin.diag.explain": {
+        params: AdminDiagExplainParams;
+        result: DiagExplanation;
+    };
+    "admin.events.list": {
+        params: AdminEventsListParams;
+        result: EventList;
+    };
 };
 /** Every server→client notification and its params. */
 export type Notifications = {
@@ -689,7 +884,7 @@ export type Notifications = {
     "call.ended": CallEndedEvent;
     "presence.changed": PresenceChangedEvent;
 };
-export declare const METHODS: readonly ["session.connect", "session.ack", "room.create", "room.join", "room.leave", "room.get", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "ice.restart", "message.send", "call.invite", "call.ringing", "call.accept", "call.reject", "call.cancel", "call.hangup", "presence.set", "presence.subscribe", "presence.unsubscribe", "presence.get", "admin.rooms.list", "admin.rooms.get", "admin.rooms.close", "admin.sessions.list", "admin.sessions.get", "admin.peers.kick", "admin.node.status", "admin.node.drain", "admin.turn.allocations.list", "admin.turn.allocations.close"];
+export declare const METHODS: readonly ["session.connect", "session.ack", "room.create", "room.join", "room.leave", "room.get", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "ice.restart", "message.send", "call.invite", "call.ringing", "call.accept", "call.reject", "call.cancel", "call.hangup", "presence.set", "presence.subscribe", "presence.unsubscribe", "presence.get", "admin.rooms.list", "admin.rooms.get", "admin.rooms.close", "admin.sessions.list", "admin.sessions.get", "admin.peers.kick", "admin.node.status", "admin.node.drain", "admin.turn.allocations.list", "admin.turn.allocations.close", "diag.report", "admin.diag.explain", "admin.events.list"];
 export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "ice.restartRequested", "ice.serversRefreshed", "message.received", "room.peerState", "room.snapshot", "session.replaced", "session.draining", "call.incoming", "call.ringing", "call.accepted", "call.ended", "presence.changed"];
 /** Application error codes by name. */
 export declare const ERROR_CODES: {
@@ -714,4 +909,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "fba4fc0ac8ac3413187d07a07dd4ce3c252c4892d579864093d997538b48b8e2";
+export declare const PROTOCOL_HASH = "09ffc8b18a1729de707628a3b66cdfe716e830fd998e362e17431f8b5d976bd1";

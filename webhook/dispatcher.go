@@ -1,0 +1,171 @@
+package webhook
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/parley-rtc/parley/api"
+)
+
+// Dispatcher numbers events, keeps the latest for List and queues each
+// for every configured URL. It is the local Sink: numbering here follows
+// the order of Publish calls, so it is one node's order (see the cluster
+// note in the package server wiring).
+type Dispatcher struct {
+	cfg       Config
+	secrets   []Secret
+	log       *slog.Logger
+	now       func() time.Time
+	client    *http.Client
+	endpoints []*endpoint
+	stats     counters
+	ctx       context.Context
+	cancel    context.CancelFunc
+	workers   sync.WaitGroup
+
+	mu      sync.Mutex
+	cursor  int64            // the last event's
+	roomSeq map[string]int64 // the last roomSeq of each room with events
+	kept    []*message       // the retained log, a ring of cfg.Retain
+	next    int              // where the next message goes in kept
+	closed  bool
+}
+
+// message is one event, encoded once for every URL and the log.
+type message struct {
+	event api.Event
+	id    string // webhook-id: msg_<cursor>, the same for every attempt
+	key   string // what orders it: its room, else its session
+	at    time.Time
+	body  []byte
+}
+
+// New checks cfg and starts the delivery workers of each URL.
+func New(cfg Config) (*Dispatcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Dispatcher{
+		cfg:     cfg,
+		log:     cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		now:     time.Now,
+		client:  cfg.Client,
+		roomSeq: make(map[string]int64),
+		kept:    make([]*message, 0, min(cfg.Retain, 1024)),
+		// Cursors keep growing across restarts while events come slower
+		// than one a microsecond on average (see api.EventCursor).
+		cursor: time.Now().UnixMicro(),
+	}
+	for _, s := range cfg.Secrets {
+		key, _ := ParseSecret(s) // checked by Validate
+		d.secrets = append(d.secrets, key)
+	}
+	if d.client == nil {
+		d.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	for _, u := range cfg.URLs {
+		e := newEndpoint(d, u)
+		d.endpoints = append(d.endpoints, e)
+		for range cfg.Concurrency {
+			d.workers.Add(1)
+			go func() {
+				defer d.workers.Done()
+				e.work()
+			}()
+		}
+	}
+	return d, nil
+}
+
+var _ Sink = (*Dispatcher)(nil)
+
+// Publish numbers the event, keeps it and queues it for every URL.
+func (d *Dispatcher) Publish(eventType string, data api.EventData) {
+	at := d.now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	d.cursor++
+	data.Cursor = d.cursor
+	key := "session/" + data.SessionID
+	if data.RoomID != "" {
+		key = "room/" + data.RoomID
+		d.roomSeq[data.RoomID]++
+		data.RoomSeq = d.roomSeq[data.RoomID]
+		if eventType == RoomFinished {
+			delete(d.roomSeq, data.RoomID)
+		}
+	}
+	m := &message{
+		event: api.Event{Type: eventType, Timestamp: at.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Data: data},
+		id:    fmt.Sprintf("msg_%d", data.Cursor),
+		key:   key,
+		at:    at,
+	}
+	body, err := json.Marshal(&m.event)
+	if err != nil { // plain strings and integers: cannot happen
+		d.log.Error("webhook: event not encoded", "type", eventType, "err", err)
+		return
+	}
+	m.body = body
+	d.keep(m)
+	for _, e := range d.endpoints {
+		e.enqueue(m)
+	}
+}
+
+// keep adds m to the retained log, over the oldest once it is full.
+func (d *Dispatcher) keep(m *message) {
+	if len(d.kept) < d.cfg.Retain {
+		d.kept = append(d.kept, m)
+		return
+	}
+	d.kept[d.next] = m
+	d.next = (d.next + 1) % d.cfg.Retain
+}
+
+// List returns up to limit retained events with a cursor above after, in
+// cursor order, whether more follow, and the oldest retained cursor (0 if
+// none).
+func (d *Dispatcher) List(after int64, limit int) (events []api.Event, more bool, oldest int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := len(d.kept)
+	if n == 0 {
+		return []api.Event{}, false, 0
+	}
+	// kept is a ring: the i-th oldest is at (d.next+i) % n (next is 0
+	// until it is full).
+	at := func(i int) *message { return d.kept[(d.next+i)%n] }
+	first := sort.Search(n, func(i int) bool { return at(i).event.Data.Cursor > after })
+	end := min(n, first+limit)
+	events = make([]api.Event, 0, end-first)
+	for i := first; i < end; i++ {
+		events = append(events, at(i).event)
+	}
+	return events, end < n, at(0).event.Data.Cursor
+}
+
+// Close stops delivery: attempts under way are abandoned, queued events
+// dropped (they stay in the log until the process ends).
+func (d *Dispatcher) Close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.cancel()
+	for _, e := range d.endpoints {
+		e.close()
+	}
+	d.workers.Wait()
+}
