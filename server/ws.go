@@ -7,16 +7,15 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"github.com/parley-rtc/parley/rpc"
 )
 
-// serveWS upgrades GET /rpc and hands the connection to its own goroutine.
-// Returning from the handler matters for memory: until it does, net/http
-// keeps the request, its headers and 8 KiB of bufio buffers alive for the
-// whole life of the connection (measured: half an idle connection's heap).
+// serveWS upgrades GET /rpc and starts the connection. Nothing waits on
+// it: returning from the handler lets net/http drop the request, its
+// headers and 8 KiB of bufio buffers (half an idle connection's heap,
+// measured), and an idle connection has no goroutine (rpc.Conn.Start).
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if s.closing.Load() {
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
@@ -26,19 +25,44 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.refuseOrigin(w, r)
 		return
 	}
-	remote := remoteAddr(r)
-	ws, err := s.upgrader.Upgrade(w, r)
+	st := &connState{remote: remoteAddr(r)}
+	var ended func(rpc.CloseReason) // set before Start
+	cfg := s.connConfig()
+	cfg.OnClose = func(reason rpc.CloseReason) { ended(reason) }
+	conn, err := s.upgrader.Upgrade(w, r, cfg)
 	if err != nil {
-		s.log.Debug("websocket upgrade failed", "remote", remote, "err", err)
+		s.log.Debug("websocket upgrade failed", "remote", st.remote, "err", err)
 		return // the upgrader has answered
 	}
-	go s.serveConn(ws, remote)
+	st.conn = conn
+	if !s.track(conn) {
+		ended = func(rpc.CloseReason) {}
+		// Start after Close runs the close handshake and releases the socket.
+		conn.Close(rpc.CloseDraining, "server is shutting down")
+		conn.Start(context.Background(), s.mux)
+		return
+	}
+	l := s.cfg.Limits
+	st.limiter = rate.NewLimiter(rate.Limit(l.RatePerSecond), l.RateBurst)
+	authTimer := time.AfterFunc(l.AuthTimeout, func() {
+		if st.sess.Load() == nil {
+			conn.Close(rpc.CloseAuthTimeout, fmt.Sprintf("no session.connect within %s", l.AuthTimeout))
+		}
+	})
+	ended = func(reason rpc.CloseReason) {
+		authTimer.Stop()
+		if sess := st.sess.Load(); sess != nil {
+			s.connEnded(sess, conn, reason)
+		}
+		s.untrack(conn)
+	}
+	conn.Start(context.WithValue(context.Background(), connStateKey{}, st), s.mux)
 }
 
-// serveConn runs one upgraded connection until it closes.
-func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
+// connConfig bounds a WebSocket connection by the server's limits.
+func (s *Server) connConfig() rpc.ConnConfig {
 	l := s.cfg.Limits
-	conn := rpc.NewConn(ws, rpc.ConnConfig{
+	return rpc.ConnConfig{
 		ReadLimit:        l.MaxFrameBytes,
 		MaxQueueMessages: l.QueueMessages,
 		MaxQueueBytes:    l.QueueBytes,
@@ -48,25 +72,6 @@ func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
 		PreAuth:          rpc.PreAuthLimits{QueueBytes: l.PreAuthQueueBytes, MaxBatch: l.PreAuthMaxBatch},
 		Logger:           s.log,
 		Stats:            &s.rpcStats,
-	})
-	if !s.track(conn) {
-		// Serve after Close runs the close handshake and releases the socket.
-		conn.Close(rpc.CloseDraining, "server is shutting down")
-		conn.Serve(context.Background(), s.mux)
-		return
-	}
-	defer s.untrack(conn)
-
-	st := &connState{conn: conn, remote: remote, limiter: rate.NewLimiter(rate.Limit(l.RatePerSecond), l.RateBurst)}
-	authTimer := time.AfterFunc(l.AuthTimeout, func() {
-		if st.sess.Load() == nil {
-			conn.Close(rpc.CloseAuthTimeout, fmt.Sprintf("no session.connect within %s", l.AuthTimeout))
-		}
-	})
-	reason := conn.Serve(context.WithValue(context.Background(), connStateKey{}, st), s.mux)
-	authTimer.Stop()
-	if sess := st.sess.Load(); sess != nil {
-		s.connEnded(sess, conn, reason)
 	}
 }
 
