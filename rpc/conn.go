@@ -19,7 +19,8 @@ var (
 	ErrSlowConsumer = errors.New("rpc: outbound queue full; connection closed as slow_consumer")
 )
 
-// ConnConfig bounds one connection. Zero fields take the defaults.
+// ConnConfig bounds the connections of an Upgrader. Zero fields take the
+// defaults.
 type ConnConfig struct {
 	ReadLimit        int64         // largest inbound message; over it the connection closes with 1009 (default 64 KiB)
 	MaxQueueMessages int           // outbound frames waiting to be written (default 1024)
@@ -31,8 +32,8 @@ type ConnConfig struct {
 	// zero value puts no connection on probation.
 	PreAuth PreAuthLimits
 	Logger  *slog.Logger
-	OnClose func(CloseReason) // called once, when the connection has ended
-	Stats   *Stats            // shared counters to add to (nil: none)
+	OnClose func(*Conn, CloseReason) // called once for each connection, when it has ended
+	Stats   *Stats                   // shared counters to add to (nil: none)
 }
 
 // PreAuthLimits bound a connection that has not authenticated, so that a
@@ -43,10 +44,16 @@ type ConnConfig struct {
 //   - at most QueueBytes of outbound queue (over it: slow_consumer), but
 //     for one reply that AllowReply lets through (a document the server
 //     sends as is);
-//   - batches of at most MaxBatch requests.
+//   - batches of at most MaxBatch requests;
+//   - Timeout to authenticate at all (if set): then the connection is
+//     closed as auth_timeout, with TimeoutText in the close frame.
+//
+// QueueBytes zero puts no connection on probation, but for the Timeout.
 type PreAuthLimits struct {
-	QueueBytes int
-	MaxBatch   int
+	QueueBytes  int
+	MaxBatch    int
+	Timeout     time.Duration
+	TimeoutText string
 }
 
 // Defaults of ConnConfig.
@@ -120,9 +127,9 @@ func sinceEpoch() time.Duration { return time.Since(epoch) }
 type Conn struct {
 	nc   net.Conn        // the socket under the WebSocket
 	raw  syscall.RawConn // nc's descriptor when reads and writes may use it directly (see rawConnOf), else nil
-	box  *outbox
-	poll *poller // nil: the reader never parks
-	cfg  ConnConfig
+	cfg  *ConnConfig     // the Upgrader's, shared
+	box  *outbox         // the Upgrader's
+	poll *poller         // the Upgrader's; nil: the reader never parks
 	ctx  context.Context // handlers' context: carries the Conn, canceled by Close
 	mux  *Mux
 
@@ -152,25 +159,26 @@ type Conn struct {
 	closing    bool
 	reason     CloseReason
 	closeText  string
-	readUntil  time.Time     // once closing: when the reader stops waiting for the client's close frame
+	readUntil  time.Duration // once closing: sinceEpoch when the reader stops waiting for the client's close frame
 	closed     chan struct{} // made on demand by Done: few callers want it
 	cancel     context.CancelFunc
-	resumeAt   time.Time // Throttle: read no frame before then
-	preAuth    bool      // on probation until Authenticated (cfg.PreAuth)
-	allowance  int       // AllowReply: bytes the next frame may exceed cfg.PreAuth.QueueBytes by
-	written    sync.Cond // on mu: nothing left to write (or the connection closed)
+	resumeAt   time.Duration // Throttle: read no frame before then (sinceEpoch)
+	preAuth    bool          // not yet Authenticated: on probation if cfg.PreAuth.QueueBytes is set
+	authBy     time.Duration // sinceEpoch by when Authenticated must be called (cfg.PreAuth.Timeout), or 0
+	allowance  int           // AllowReply: bytes the next frame may exceed cfg.PreAuth.QueueBytes by
+	// idle, made by waitWritten, is closed when there is nothing left to
+	// write or the connection closes (wakeWaiterLocked).
+	idle chan struct{}
 
 	writers sync.WaitGroup // writers; the connection's end waits for the last one
 }
 
-// newConn wraps the socket of an upgraded WebSocket.
-func newConn(nc net.Conn, box *outbox, poll *poller, cfg ConnConfig) *Conn {
-	cfg.setDefaults()
-	c := &Conn{nc: nc, raw: rawConnOf(nc), box: box, cfg: cfg, cancel: func() {}, preAuth: cfg.PreAuth.QueueBytes > 0}
-	if c.raw != nil && poll.attach() == nil {
-		c.poll = poll
+// newConn wraps the socket of a WebSocket that u upgraded.
+func newConn(nc net.Conn, u *Upgrader) *Conn {
+	c := &Conn{nc: nc, raw: rawConnOf(nc), cfg: &u.cfg, box: &u.box, cancel: func() {}, preAuth: true}
+	if c.raw != nil && u.poll.attach() == nil {
+		c.poll = &u.poll
 	}
-	c.written.L = &c.mu
 	return c
 }
 
@@ -179,7 +187,13 @@ func newConn(nc net.Conn, box *outbox, poll *poller, cfg ConnConfig) *Conn {
 func (c *Conn) Authenticated() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.preAuth, c.allowance = false, 0
+	c.preAuth, c.authBy, c.allowance = false, 0, 0
+}
+
+// probationLocked reports whether the PreAuth limits apply. The caller
+// holds mu.
+func (c *Conn) probationLocked() bool {
+	return c.preAuth && c.cfg.PreAuth.QueueBytes > 0
 }
 
 // AllowReply lets the reply to the request being handled exceed the
@@ -194,9 +208,23 @@ func (c *Conn) AllowReply(n int) {
 // closes.
 func (c *Conn) waitWritten() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for (c.writing || c.scheduled || c.hasOutputLocked()) && !c.closing {
-		c.written.Wait()
+		if c.idle == nil {
+			c.idle = make(chan struct{})
+		}
+		idle := c.idle
+		c.mu.Unlock()
+		<-idle
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
+}
+
+// wakeWaiterLocked lets waitWritten look again. The caller holds mu.
+func (c *Conn) wakeWaiterLocked() {
+	if c.idle != nil {
+		close(c.idle)
+		c.idle = nil
 	}
 }
 
@@ -216,17 +244,21 @@ func ConnFromContext(ctx context.Context) *Conn {
 func (c *Conn) Start(ctx context.Context, mux *Mux) {
 	ctx, cancel := context.WithCancel(context.WithValue(ctx, connKey{}, c))
 	c.ctx, c.mux = ctx, mux
-	c.heard.Store(int64(sinceEpoch()))
+	now := sinceEpoch()
+	c.heard.Store(int64(now))
 	c.mu.Lock()
 	c.cancel = cancel
 	if c.closing {
 		cancel()
 	} else {
-		c.nextPing = sinceEpoch() + c.cfg.PingInterval
-		c.heartbeat = time.AfterFunc(min(c.cfg.PingInterval, c.cfg.PongTimeout), c.beat)
+		c.nextPing = now + c.cfg.PingInterval
+		if t := c.cfg.PreAuth.Timeout; t > 0 && c.preAuth {
+			c.authBy = now + t
+		}
+		c.heartbeat = time.AfterFunc(c.nextBeatLocked(now, now)-now, c.beat)
 	}
 	c.mu.Unlock()
-	go c.read()
+	startReader(c)
 }
 
 // read is the reader: it handles what arrives until the client idles
@@ -273,6 +305,41 @@ func (c *Conn) read() {
 	}
 }
 
+// Reader goroutines outlive the activity of one connection: a reader
+// whose connection parks or ends waits up to readerKeep to read another
+// before it exits. A goroutine started for every activation grew its stack
+// again from 2 KiB to what handlers need, by copying, each time (7% of the
+// server's CPU when clients connect and join at a high rate).
+const readerKeep = time.Second
+
+// idleReaders hands a connection to a reader waiting for one.
+var idleReaders = make(chan *Conn)
+
+// startReader starts reading c, on an idle reader if one waits.
+func startReader(c *Conn) {
+	select {
+	case idleReaders <- c:
+	default:
+		go runReader(c)
+	}
+}
+
+// runReader reads c, then the connections handed to it, until it idles
+// out.
+func runReader(c *Conn) {
+	idle := time.NewTimer(readerKeep)
+	defer idle.Stop()
+	for {
+		c.read()
+		idle.Reset(readerKeep)
+		select {
+		case c = <-idleReaders:
+		case <-idle.C:
+			return
+		}
+	}
+}
+
 // What a reader does after its read deadline.
 const (
 	keepReading = iota
@@ -288,7 +355,7 @@ func (c *Conn) afterDeadline() int {
 	closing, until := c.closing, c.readUntil
 	c.mu.Unlock()
 	if closing {
-		if time.Now().Before(until) {
+		if sinceEpoch() < until {
 			return keepReading
 		}
 		return endConn
@@ -329,6 +396,9 @@ func (c *Conn) park() bool {
 		return false
 	}
 	c.parked = true
+	if len(c.queue) == 0 {
+		c.queue = nil // an idle connection keeps no array for it
+	}
 	c.mu.Unlock()
 	if err := c.poll.park(c); err != nil {
 		c.cfg.Logger.Warn("rpc: cannot park an idle connection; it keeps its reader", "err", err)
@@ -355,7 +425,7 @@ func (c *Conn) wake() {
 	}
 	c.parked = false
 	c.mu.Unlock()
-	go c.read()
+	startReader(c)
 }
 
 // end finishes the connection on the last reader: once the writers are
@@ -370,7 +440,7 @@ func (c *Conn) end() {
 	reason := c.Reason()
 	c.cfg.Stats.closed(reason)
 	if c.cfg.OnClose != nil {
-		c.cfg.OnClose(reason)
+		c.cfg.OnClose(c, reason)
 	}
 }
 
@@ -528,7 +598,7 @@ func (c *Conn) handleFrames() (more bool, err error) {
 // refers to msg once it returns (see MethodFunc).
 func (c *Conn) handleMessage(op byte, msg []byte) {
 	c.mu.Lock()
-	closing, probation := c.closing, c.preAuth
+	closing, probation := c.closing, c.probationLocked()
 	c.mu.Unlock()
 	if closing {
 		return // drain until the client's close frame or the grace deadline
@@ -573,13 +643,13 @@ func (c *Conn) queuePong(payload []byte) {
 func (c *Conn) Throttle(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.resumeAt = time.Now().Add(d)
+	c.resumeAt = sinceEpoch() + d
 }
 
 // waitThrottle waits out a pause Throttle set.
 func (c *Conn) waitThrottle() {
 	c.mu.Lock()
-	d := time.Until(c.resumeAt)
+	d := c.resumeAt - sinceEpoch()
 	c.mu.Unlock()
 	if d <= 0 {
 		return
@@ -607,8 +677,8 @@ func readFailure(err error) (CloseReason, string) {
 }
 
 // beat runs on the heartbeat timer: it ends a client silent for
-// PongTimeout, asks for a ping every PingInterval, and rearms itself for
-// whichever comes next.
+// PongTimeout, or not authenticated by its deadline, asks for a ping
+// every PingInterval, and rearms itself for whichever comes next.
 func (c *Conn) beat() {
 	now := sinceEpoch()
 	heard := time.Duration(c.heard.Load())
@@ -621,17 +691,32 @@ func (c *Conn) beat() {
 		c.mu.Unlock()
 		return
 	}
+	if c.authBy > 0 && now >= c.authBy {
+		c.mu.Unlock()
+		c.Close(CloseAuthTimeout, c.cfg.PreAuth.TimeoutText)
+		return
+	}
 	run := false
 	if now >= c.nextPing {
 		c.pingDue = true
 		c.nextPing = now + c.cfg.PingInterval
 		run = c.scheduleLocked()
 	}
-	c.heartbeat.Reset(min(c.nextPing, heard+c.cfg.PongTimeout) - now)
+	c.heartbeat.Reset(c.nextBeatLocked(now, heard) - now)
 	c.mu.Unlock()
 	if run {
 		c.box.schedule(c)
 	}
+}
+
+// nextBeatLocked is when the heartbeat is next due: the next ping, the
+// pong deadline or the authentication deadline, whichever comes first.
+func (c *Conn) nextBeatLocked(now, heard time.Duration) time.Duration {
+	next := min(c.nextPing, heard+c.cfg.PongTimeout)
+	if c.authBy > 0 {
+		next = min(next, c.authBy)
+	}
+	return max(next, now)
 }
 
 // scheduleLocked reports whether c must go in the outbox: it has output,
@@ -671,7 +756,7 @@ func (c *Conn) flushNow() {
 	c.mu.Lock()
 	c.scheduled = false
 	if c.writing || c.closing || !c.hasOutputLocked() {
-		c.written.Broadcast()
+		c.wakeWaiterLocked()
 		c.mu.Unlock()
 		return
 	}
@@ -709,7 +794,7 @@ func (c *Conn) flushNow() {
 		return
 	}
 	c.writing = false
-	c.written.Broadcast()
+	c.wakeWaiterLocked()
 	c.mu.Unlock()
 	c.writers.Done()
 }
@@ -757,7 +842,7 @@ func (c *Conn) writeLoop() {
 			c.writing = false // decided under mu: a later enqueue schedules a new writer
 			// Direct writes have no deadline; an old one would fail them once past.
 			_ = c.nc.SetWriteDeadline(time.Time{})
-			c.written.Broadcast()
+			c.wakeWaiterLocked()
 			c.mu.Unlock()
 			return
 		}
@@ -900,7 +985,7 @@ func (c *Conn) finish(intact bool) {
 		grace = time.Now()
 	}
 	c.mu.Lock()
-	c.readUntil = grace
+	c.readUntil = grace.Sub(epoch)
 	_ = c.nc.SetReadDeadline(grace)
 	c.mu.Unlock()
 }
@@ -922,9 +1007,9 @@ func (c *Conn) Close(reason CloseReason, text string) {
 	c.closing, c.reason, c.closeText = true, reason, truncateCloseText(text)
 	// A bound on the reader's wait for the client's close frame until the
 	// writer, done with its last write, sets the real one (finish).
-	c.readUntil = time.Now().Add(c.cfg.WriteTimeout + 2*closeGrace)
-	_ = c.nc.SetReadDeadline(c.readUntil)
-	c.written.Broadcast()
+	c.readUntil = sinceEpoch() + c.cfg.WriteTimeout + 2*closeGrace
+	_ = c.nc.SetReadDeadline(epoch.Add(c.readUntil))
+	c.wakeWaiterLocked()
 	if c.closed != nil {
 		close(c.closed)
 	}
@@ -947,7 +1032,7 @@ func (c *Conn) Close(reason CloseReason, text string) {
 	c.parked = false
 	c.mu.Unlock()
 	if wake {
-		go c.read()
+		startReader(c)
 	}
 }
 
@@ -1030,20 +1115,19 @@ func (c *Conn) enqueue(frame []byte) error {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	maxBytes := c.cfg.MaxQueueBytes
-	if c.preAuth {
+	maxBytes, probation := c.cfg.MaxQueueBytes, c.probationLocked()
+	if probation {
 		maxBytes = c.cfg.PreAuth.QueueBytes + c.allowance
 		c.allowance = 0
 	}
 	if len(c.queue)+1 > c.cfg.MaxQueueMessages || c.queueBytes+len(frame) > maxBytes {
-		preAuth := c.preAuth
 		c.mu.Unlock()
-		c.cfg.Logger.Debug("rpc: outbound queue full", "remote", c.RemoteAddr().String(), "pre_auth", preAuth,
+		c.cfg.Logger.Debug("rpc: outbound queue full", "remote", c.RemoteAddr().String(), "pre_auth", probation,
 			"limit_messages", c.cfg.MaxQueueMessages, "limit_bytes", maxBytes)
 		c.Close(CloseSlowConsumer, "")
 		return ErrSlowConsumer
 	}
-	if c.preAuth {
+	if probation {
 		c.cfg.Stats.preAuthOut(len(frame))
 	}
 	c.queue = append(c.queue, frame)

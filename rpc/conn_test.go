@@ -25,10 +25,10 @@ func wsServer(t testing.TB, mux *Mux, cfg ConnConfig) (url string, conns <-chan 
 	connc := make(chan *Conn, 16)
 	reasonc := make(chan CloseReason, 16)
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	cfg.OnClose = func(r CloseReason) { reasonc <- r }
-	up := NewUpgrader(func(*http.Request) bool { return true })
+	cfg.OnClose = func(_ *Conn, r CloseReason) { reasonc <- r }
+	up := NewUpgrader(func(*http.Request) bool { return true }, cfg)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, cfg)
+		c, err := up.Upgrade(w, r)
 		if err != nil {
 			return
 		}
@@ -172,6 +172,12 @@ func TestConnCloses(t *testing.T) {
 			name:   "client vanishes",
 			act:    func(ws *websocket.Conn, _ *Conn) { ws.UnderlyingConn().Close() },
 			reason: ClosePeerGone,
+		},
+		{
+			name:   "client never authenticates",
+			cfg:    ConnConfig{PreAuth: PreAuthLimits{Timeout: 50 * time.Millisecond, TimeoutText: "log in first"}},
+			act:    func(*websocket.Conn, *Conn) {},
+			reason: CloseAuthTimeout, code: 4002, textHas: "log in first", closeSeen: true,
 		},
 		{
 			name:   "client never answers pings",

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"time"
 
 	"golang.org/x/time/rate"
 
@@ -25,41 +24,24 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.refuseOrigin(w, r)
 		return
 	}
-	st := &connState{remote: remoteAddr(r)}
-	var ended func(rpc.CloseReason) // set before Start
-	cfg := s.connConfig()
-	cfg.OnClose = func(reason rpc.CloseReason) { ended(reason) }
-	conn, err := s.upgrader.Upgrade(w, r, cfg)
+	remote := remoteAddr(r)
+	conn, err := s.upgrader.Upgrade(w, r)
 	if err != nil {
-		s.log.Debug("websocket upgrade failed", "remote", st.remote, "err", err)
+		s.log.Debug("websocket upgrade failed", "remote", remote, "err", err)
 		return // the upgrader has answered
 	}
-	st.conn = conn
-	if !s.track(conn) {
-		ended = func(rpc.CloseReason) {}
+	l := s.cfg.Limits
+	st := &connState{conn: conn, remote: remote, limiter: rate.NewLimiter(rate.Limit(l.RatePerSecond), l.RateBurst)}
+	if !s.track(st) {
 		// Start after Close runs the close handshake and releases the socket.
 		conn.Close(rpc.CloseDraining, "server is shutting down")
 		conn.Start(context.Background(), s.mux)
 		return
 	}
-	l := s.cfg.Limits
-	st.limiter = rate.NewLimiter(rate.Limit(l.RatePerSecond), l.RateBurst)
-	authTimer := time.AfterFunc(l.AuthTimeout, func() {
-		if st.sess.Load() == nil {
-			conn.Close(rpc.CloseAuthTimeout, fmt.Sprintf("no session.connect within %s", l.AuthTimeout))
-		}
-	})
-	ended = func(reason rpc.CloseReason) {
-		authTimer.Stop()
-		if sess := st.sess.Load(); sess != nil {
-			s.connEnded(sess, conn, reason)
-		}
-		s.untrack(conn)
-	}
 	conn.Start(context.WithValue(context.Background(), connStateKey{}, st), s.mux)
 }
 
-// connConfig bounds a WebSocket connection by the server's limits.
+// connConfig bounds the WebSocket connections by the server's limits.
 func (s *Server) connConfig() rpc.ConnConfig {
 	l := s.cfg.Limits
 	return rpc.ConnConfig{
@@ -69,20 +51,41 @@ func (s *Server) connConfig() rpc.ConnConfig {
 		WriteTimeout:     l.WriteTimeout,
 		PingInterval:     l.PingInterval,
 		PongTimeout:      l.PongTimeout,
-		PreAuth:          rpc.PreAuthLimits{QueueBytes: l.PreAuthQueueBytes, MaxBatch: l.PreAuthMaxBatch},
-		Logger:           s.log,
-		Stats:            &s.rpcStats,
+		PreAuth: rpc.PreAuthLimits{
+			QueueBytes:  l.PreAuthQueueBytes,
+			MaxBatch:    l.PreAuthMaxBatch,
+			Timeout:     l.AuthTimeout,
+			TimeoutText: fmt.Sprintf("no session.connect within %s", l.AuthTimeout),
+		},
+		Logger:  s.log,
+		OnClose: s.connClosed,
+		Stats:   &s.rpcStats,
 	}
 }
 
+// connClosed ends what a connection held: its session detaches (or ends)
+// and it no longer counts for shutdown.
+func (s *Server) connClosed(conn *rpc.Conn, reason rpc.CloseReason) {
+	s.connsMu.Lock()
+	st, tracked := s.conns[conn]
+	s.connsMu.Unlock()
+	if !tracked {
+		return // refused while draining
+	}
+	if sess := st.sess.Load(); sess != nil {
+		s.connEnded(sess, conn, reason)
+	}
+	s.untrack(conn)
+}
+
 // track registers a live connection for shutdown; false once closing.
-func (s *Server) track(c *rpc.Conn) bool {
+func (s *Server) track(st *connState) bool {
 	s.connsMu.Lock()
 	defer s.connsMu.Unlock()
 	if s.closing.Load() {
 		return false
 	}
-	s.conns[c] = struct{}{}
+	s.conns[st.conn] = st
 	s.wg.Add(1)
 	return true
 }
