@@ -67,12 +67,15 @@ func (m *Mux) Dispatch(ctx context.Context, frame []byte) []byte {
 
 // dispatch is Dispatch with a batch holding at most maxBatch requests.
 //
-// The frame is validated once, by jsontext; requests are then read out of
-// it with a scanner that trusts it (valid.go). Reading them with a second
-// decoder validated every string again, the SDP of an offer included.
+// The frame is validated once (by fastValid, or by jsontext when it is not
+// sure); requests are then read out of it with a scanner that trusts it
+// (valid.go). Reading them with a second decoder validated every string
+// again, the SDP of an offer included.
 func (m *Mux) dispatch(ctx context.Context, frame []byte, maxBatch int) []byte {
-	if err := validate(frame); err != nil {
-		return encodeError(nullID, m.refuse(ctx, m.invalid, err))
+	if !fastValid(frame) {
+		if err := validate(frame); err != nil {
+			return encodeError(nullID, m.refuse(ctx, m.invalid, err))
+		}
 	}
 	v := validJSON(frame)
 	i := v.space(0)
