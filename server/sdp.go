@@ -1,6 +1,9 @@
 package server
 
-import "strings"
+import (
+	"encoding/binary"
+	"strings"
+)
 
 // plainSDP reports whether text is a session description of the shape
 // browsers and WebRTC stacks send, which pion/sdp certainly accepts; such
@@ -187,8 +190,19 @@ func sdpMedia(v string) bool {
 	return !f.bad
 }
 
-// printableText: printable ASCII, spaces included; possibly empty.
+// printableText: printable ASCII, spaces included; possibly empty. Eight
+// bytes at a time: attribute lines are most of a description.
 func printableText(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(s) >= 8 {
+		w := binary.LittleEndian.Uint64([]byte(s[:8]))
+		below := (w - ones*' ') & ^w & highs       // a byte under ' ' (or over 0x7F)
+		above := (w + ones*(0x7F-'~') | w) & highs // a byte over '~'
+		if below|above != 0 {
+			return false
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < ' ' || c > '~' {
 			return false
