@@ -193,37 +193,35 @@ var errWouldBlock = errors.New("rpc: socket would block")
 
 // readNow reads what the socket holds into p without waiting.
 func readNow(fd uintptr, p []byte) (int, error) {
-	for {
-		n, errno := sysRead(fd, p)
-		switch errno {
-		case 0:
-			if n == 0 {
-				return 0, io.EOF
-			}
-			return n, nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, errWouldBlock
-		default:
-			return 0, os.NewSyscallError("read", errno)
+	n, errno := retryEINTR(sysRead, fd, p)
+	switch errno {
+	case 0:
+		if n == 0 {
+			return 0, io.EOF
 		}
+		return n, nil
+	case unix.EAGAIN:
+		return 0, errWouldBlock
 	}
+	return 0, os.NewSyscallError("read", errno)
 }
 
 // writeNow writes as much of p as the socket takes now.
 func writeNow(fd uintptr, p []byte) (int, error) {
+	n, errno := retryEINTR(sysWrite, fd, p)
+	switch errno {
+	case 0:
+		return n, nil
+	case unix.EAGAIN:
+		return 0, nil
+	}
+	return 0, os.NewSyscallError("write", errno)
+}
+
+func retryEINTR(call func(uintptr, []byte) (int, unix.Errno), fd uintptr, p []byte) (int, unix.Errno) {
 	for {
-		n, errno := sysWrite(fd, p)
-		switch errno {
-		case 0:
-			return n, nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, nil
-		default:
-			return 0, os.NewSyscallError("write", errno)
+		if n, errno := call(fd, p); errno != unix.EINTR {
+			return n, errno
 		}
 	}
 }

@@ -167,14 +167,8 @@ func (v *fastValidator) value(depth int) bool {
 }
 
 func (v *fastValidator) object(depth int) bool {
-	if depth > MaxDepth {
-		return false
-	}
-	v.i++ // '{'
-	v.space()
-	if v.next() == '}' {
-		v.i++
-		return true
+	if empty, ok := v.open(depth, '}'); empty || !ok {
+		return ok
 	}
 	base := v.n
 	for {
@@ -202,45 +196,54 @@ func (v *fastValidator) object(depth int) bool {
 		if !v.value(depth) {
 			return false
 		}
-		v.space()
-		switch v.next() {
-		case ',':
-			v.i++
-			v.space()
-		case '}':
-			v.i++
+		if done, ok := v.after('}'); done || !ok {
 			v.n = base
-			return true
-		default:
-			return false
+			return ok
 		}
 	}
 }
 
-func (v *fastValidator) array(depth int) bool {
+// open reads an object's or array's opening bracket, at depth; empty
+// reports that the closing one follows at once.
+func (v *fastValidator) open(depth int, closing byte) (empty, ok bool) {
 	if depth > MaxDepth {
-		return false
+		return false, false
 	}
-	v.i++ // '['
+	v.i++
 	v.space()
-	if v.next() == ']' {
+	if v.next() == closing {
 		v.i++
-		return true
+		return true, true
+	}
+	return false, true
+}
+
+// after reads what follows a member or element: a comma and the next
+// one's start (done false), or the closing bracket (done true).
+func (v *fastValidator) after(closing byte) (done, ok bool) {
+	v.space()
+	switch v.next() {
+	case ',':
+		v.i++
+		v.space()
+		return false, true
+	case closing:
+		v.i++
+		return true, true
+	}
+	return false, false
+}
+
+func (v *fastValidator) array(depth int) bool {
+	if empty, ok := v.open(depth, ']'); empty || !ok {
+		return ok
 	}
 	for {
 		if !v.value(depth) {
 			return false
 		}
-		v.space()
-		switch v.next() {
-		case ',':
-			v.i++
-			v.space()
-		case ']':
-			v.i++
-			return true
-		default:
-			return false
+		if done, ok := v.after(']'); done || !ok {
+			return ok
 		}
 	}
 }

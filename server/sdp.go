@@ -33,63 +33,23 @@ import (
 // CR inside a line, other orders it tolerates) go the slow way.
 func plainSDP(text string) bool {
 	s := sdpLines{rest: text}
-	if s.next() != 'v' || s.value != "0" {
+	if s.next() != 'v' || s.value != "0" || s.next() != 'o' || !sdpOrigin(s.value) || s.next() != 's' || !printableText(s.value) {
 		return false
 	}
-	if s.next() != 'o' || !sdpOrigin(s.value) {
+	typ, ok := s.connectionAndBandwidth(s.next())
+	if !ok || typ != 't' || !sdpTiming(s.value) {
 		return false
 	}
-	if s.next() != 's' || !printableText(s.value) {
-		return false
-	}
-	typ := s.next()
-	if typ == 'c' {
-		if !sdpConnection(s.value) {
-			return false
-		}
-		typ = s.next()
-	}
-	for typ == 'b' {
-		if !sdpBandwidth(s.value) {
-			return false
-		}
-		typ = s.next()
-	}
-	if typ != 't' || !sdpTiming(s.value) {
-		return false
-	}
-	typ = s.next()
-	for typ == 'a' {
-		if !printableText(s.value) || s.value == "" {
-			return false
-		}
-		typ = s.next()
-	}
-	for typ == 'm' {
+	typ, ok = s.attributes(s.next())
+	for ok && typ == 'm' {
 		if !sdpMedia(s.value) {
 			return false
 		}
-		typ = s.next()
-		if typ == 'c' {
-			if !sdpConnection(s.value) {
-				return false
-			}
-			typ = s.next()
-		}
-		for typ == 'b' {
-			if !sdpBandwidth(s.value) {
-				return false
-			}
-			typ = s.next()
-		}
-		for typ == 'a' {
-			if !printableText(s.value) || s.value == "" {
-				return false
-			}
-			typ = s.next()
+		if typ, ok = s.connectionAndBandwidth(s.next()); ok {
+			typ, ok = s.attributes(typ)
 		}
 	}
-	return typ == 0 && !s.bad
+	return ok && typ == 0 && !s.bad
 }
 
 // sdpLines splits a description into "x=value" lines without allocating.
@@ -115,11 +75,41 @@ func (s *sdpLines) next() byte {
 	return line[0]
 }
 
+// connectionAndBandwidth reads the lines [c=] *(b=) from the one of type
+// typ on, and returns the type of the line after them.
+func (s *sdpLines) connectionAndBandwidth(typ byte) (byte, bool) {
+	if typ == 'c' {
+		if !sdpConnection(s.value) {
+			return 0, false
+		}
+		typ = s.next()
+	}
+	for typ == 'b' {
+		if !sdpBandwidth(s.value) {
+			return 0, false
+		}
+		typ = s.next()
+	}
+	return typ, true
+}
+
+// attributes reads the lines *(a=) from the one of type typ on, and
+// returns the type of the line after them.
+func (s *sdpLines) attributes(typ byte) (byte, bool) {
+	for typ == 'a' {
+		if s.value == "" || !printableText(s.value) {
+			return 0, false
+		}
+		typ = s.next()
+	}
+	return typ, true
+}
+
 // sdpOrigin: <username> <sess-id> <sess-version> IN IP4|IP6 <address>.
 func sdpOrigin(v string) bool {
 	f := candidateTokens{rest: v}
-	return printable(f.next()) && digits(f.next(), 20, ^uint64(0)) && digits(f.next(), 20, ^uint64(0)) &&
-		sdpAddress(&f) && f.rest == "" && !f.bad
+	user, id, version := f.next(), f.next(), f.next()
+	return printable(user) && sdpNumber(id) && sdpNumber(version) && sdpAddress(&f) && f.rest == "" && !f.bad
 }
 
 // sdpConnection: IN IP4|IP6 <address>.
@@ -142,7 +132,13 @@ func sdpAddress(f *candidateTokens) bool {
 // sdpTiming: <start> <stop>.
 func sdpTiming(v string) bool {
 	f := candidateTokens{rest: v}
-	return digits(f.next(), 20, ^uint64(0)) && digits(f.next(), 20, ^uint64(0)) && f.rest == "" && !f.bad
+	start, stop := f.next(), f.next()
+	return sdpNumber(start) && sdpNumber(stop) && f.rest == "" && !f.bad
+}
+
+// sdpNumber: 1 to 20 digits (pion reads them into a uint64, wrapping).
+func sdpNumber(s string) bool {
+	return digits(s, 20, ^uint64(0))
 }
 
 // sdpBandwidth: CT|AS|TIAS|RS|RR, or X-<name>, then ':' and 1 to 19

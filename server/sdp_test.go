@@ -80,22 +80,15 @@ var unplainSDPs = []string{
 	"hello",
 }
 
-func TestPlainSDP(t *testing.T) {
-	for _, s := range plainSDPs {
-		if !plainSDP(s) {
-			t.Errorf("not plain: %q", s)
-		}
-		var d sdp.SessionDescription
-		if err := d.UnmarshalString(s); err != nil {
-			t.Errorf("pion refuses %q: %v", s, err)
-		}
-	}
-	for _, s := range unplainSDPs {
-		if plainSDP(s) {
-			t.Errorf("plain: %q", s)
-		}
-	}
+// sdpFastPath is plainSDP, held to pion/sdp.
+var sdpFastPath = fastPath{
+	plain:   plainSDP,
+	parse:   func(text string) error { var d sdp.SessionDescription; return d.UnmarshalString(text) },
+	taken:   plainSDPs,
+	refused: unplainSDPs,
 }
+
+func TestPlainSDP(t *testing.T) { sdpFastPath.check(t) }
 
 // TestPrintableText: the eight-bytes-at-a-time check agrees with a byte
 // loop for every byte value at every position.
@@ -140,20 +133,7 @@ func TestCheckSDP(t *testing.T) {
 }
 
 // FuzzSDP: whatever takes the fast path, pion accepts.
-func FuzzSDP(f *testing.F) {
-	for _, s := range append(plainSDPs, unplainSDPs...) {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, text string) {
-		if !plainSDP(text) {
-			return
-		}
-		var d sdp.SessionDescription
-		if err := d.UnmarshalString(text); err != nil {
-			t.Fatalf("plain, but pion refuses %q: %v", text, err)
-		}
-	})
-}
+func FuzzSDP(f *testing.F) { sdpFastPath.fuzz(f) }
 
 // BenchmarkCheckSDP is the check of a 4 KB offer, on the fast path and by
 // pion/sdp.
