@@ -5,9 +5,8 @@ import (
 	"sync"
 )
 
-// buffers recycles the scratch buffers inbound frames are read into and
-// outbound frames are assembled in, so neither costs an allocation that
-// dies with the frame.
+// buffers recycles the scratch buffers outbound frames are assembled in,
+// so none costs an allocation that dies with the frame.
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // maxPooledBuffer is the largest buffer worth keeping: signaling frames are
@@ -26,5 +25,41 @@ func getBuffer() *bytes.Buffer {
 func putBuffer(buf *bytes.Buffer) {
 	if buf.Cap() <= maxPooledBuffer {
 		buffers.Put(buf)
+	}
+}
+
+// Byte slices in three size classes, for the bytes read from and written
+// to sockets: a connection holds one only while bytes are in it, so an
+// idle connection holds none, and a busy one reads and writes in large
+// chunks. Slices travel as *[]byte so that handing one back allocates
+// nothing.
+var slabClasses = [...]int{4 << 10, 16 << 10, maxPooledBuffer}
+
+var slabs [len(slabClasses)]sync.Pool
+
+// getSlab returns an empty slice with room for at least n bytes: pooled up
+// to maxPooledBuffer, allocated beyond.
+func getSlab(n int) *[]byte {
+	for i, size := range slabClasses {
+		if n <= size {
+			if p, ok := slabs[i].Get().(*[]byte); ok {
+				*p = (*p)[:0]
+				return p
+			}
+			b := make([]byte, 0, size)
+			return &b
+		}
+	}
+	b := make([]byte, 0, n)
+	return &b
+}
+
+// putSlab hands back a slice from getSlab; nothing may refer to it after.
+func putSlab(p *[]byte) {
+	for i, size := range slabClasses {
+		if cap(*p) == size {
+			slabs[i].Put(p)
+			return
+		}
 	}
 }

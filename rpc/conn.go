@@ -3,13 +3,14 @@ package rpc
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
+	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // Errors of Notify and NotifyRaw.
@@ -18,34 +19,41 @@ var (
 	ErrSlowConsumer = errors.New("rpc: outbound queue full; connection closed as slow_consumer")
 )
 
-// ConnConfig bounds one connection. Zero fields take the defaults.
+// ConnConfig bounds the connections of an Upgrader. Zero fields take the
+// defaults.
 type ConnConfig struct {
-	ReadLimit        int64         // largest inbound frame; over it the connection closes with 1009 (default 64 KiB)
+	ReadLimit        int64         // largest inbound message; over it the connection closes with 1009 (default 64 KiB)
 	MaxQueueMessages int           // outbound frames waiting to be written (default 1024)
 	MaxQueueBytes    int           // outbound bytes waiting to be written (default 4 MiB)
-	WriteTimeout     time.Duration // one frame's write deadline; missing it closes as write_timeout (default 10s)
+	WriteTimeout     time.Duration // one write's deadline; missing it closes as write_timeout (default 10s)
 	PingInterval     time.Duration // how often the server pings (default 20s)
 	PongTimeout      time.Duration // silence after which the client is gone: no pong nor frame (default 45s)
 	// PreAuth bounds the connection until Authenticated is called; the
 	// zero value puts no connection on probation.
 	PreAuth PreAuthLimits
 	Logger  *slog.Logger
-	OnClose func(CloseReason) // called once, after the connection is closed
-	Stats   *Stats            // shared counters to add to (nil: none)
+	OnClose func(*Conn, CloseReason) // called once for each connection, when it has ended
+	Stats   *Stats                   // shared counters to add to (nil: none)
 }
 
 // PreAuthLimits bound a connection that has not authenticated, so that a
 // client without credentials costs the server little whatever it sends:
-//   - one request in flight: the next frame is read only once the reply to
-//     the previous one is written, so a client that does not read stalls
-//     itself, not the server;
+//   - one request in flight: the next frame is handled only once the reply
+//     to the previous one is written, so a client that does not read
+//     stalls itself, not the server;
 //   - at most QueueBytes of outbound queue (over it: slow_consumer), but
 //     for one reply that AllowReply lets through (a document the server
 //     sends as is);
-//   - batches of at most MaxBatch requests.
+//   - batches of at most MaxBatch requests;
+//   - Timeout to authenticate at all (if set): then the connection is
+//     closed as auth_timeout, with TimeoutText in the close frame.
+//
+// QueueBytes zero puts no connection on probation, but for the Timeout.
 type PreAuthLimits struct {
-	QueueBytes int
-	MaxBatch   int
+	QueueBytes  int
+	MaxBatch    int
+	Timeout     time.Duration
+	TimeoutText string
 }
 
 // Defaults of ConnConfig.
@@ -64,9 +72,17 @@ const (
 // close frame can follow it and tell the client why.
 const closeGrace = time.Second
 
+// readerIdle is how long a reader waits for the next frame before it
+// parks the connection (see poller). A client that sends every few hundred
+// milliseconds keeps its reader; one that falls silent costs no goroutine.
+const readerIdle = 250 * time.Millisecond
+
 // errCutOff is why a writer stops between two frames: the connection is
 // being cut off. What it wrote is intact, so a close frame may follow.
 var errCutOff = errors.New("rpc: connection cut off")
+
+// errPeerClosed: the client sent its close frame.
+var errPeerClosed = errors.New("rpc: the client closed the connection")
 
 func (c *ConnConfig) setDefaults() {
 	setDefault(&c.ReadLimit, DefaultReadLimit)
@@ -86,47 +102,83 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 	}
 }
 
-// Conn serves JSON-RPC on one WebSocket connection. Frames are handled in
-// order by the reading goroutine (Serve); everything sent goes through a
-// bounded queue, so a client that stops reading costs its own connection and
-// never blocks a sender.
+// epoch starts the clock a Conn keeps its times on (monotonic durations,
+// smaller than a time.Time each).
+var epoch = time.Now()
+
+func sinceEpoch() time.Duration { return time.Since(epoch) }
+
+// Conn serves JSON-RPC on one WebSocket connection.
 //
-// The queue is drained by a writer goroutine that exists only while there is
-// something to write (frames, a due ping, or the close handshake): most
-// connections are idle, and an idle writer would cost a goroutine stack each.
-// At most one writer runs at a time (writing, under mu), so data frames are
-// never written concurrently, as gorilla requires.
+// Reading: frames are handled in order by the connection's reader, which
+// runs each request's handler itself and exists only while the client is
+// active: after readerIdle without a frame it parks the socket with the
+// poller and exits, and the poller starts a new reader when bytes arrive.
+// The read buffer is pooled and held only while bytes are in it. An idle
+// connection costs neither a goroutine nor a buffer.
+//
+// Writing: everything sent goes through a bounded queue, so a client that
+// stops reading costs its own connection and never blocks a sender. What
+// is queued during the handling of a read is written at its end (outbox),
+// with one non-blocking write from the goroutine at hand; only what the
+// socket does not take at once is left to a writer goroutine, which
+// writes it with a deadline. At most one writer (either kind) runs at a
+// time (writing, under mu).
 type Conn struct {
-	ws  *websocket.Conn
-	out *batchConn // ws's socket when it came from Upgrader, else nil
-	cfg ConnConfig
+	nc   net.Conn        // the socket under the WebSocket
+	raw  syscall.RawConn // nc's descriptor when reads and writes may use it directly (see rawConnOf), else nil
+	cfg  *ConnConfig     // the Upgrader's, shared
+	box  *outbox         // the Upgrader's
+	poll *poller         // the Upgrader's; nil: the reader never parks
+	ctx  context.Context // handlers' context: carries the Conn, canceled by Close
+	mux  *Mux
+
+	heard  atomic.Int64 // sinceEpoch of the last frame read: the client's last sign of life
+	pollID uint64       // the poller's id for the socket; guarded by poll.mu
+
+	// The reader's own (there is one reader at a time): its buffer, and
+	// awake, set when the socket could not be parked: it is read for good.
+	in    inbound
+	awake bool
+
+	// rest is what a direct write left unwritten (ending on a frame
+	// boundary): the writer goroutine it is handed to sends it first.
+	rest    *[]byte
+	restOff int
 
 	mu         sync.Mutex
 	queue      [][]byte
 	queueBytes int
-	pingDue    bool        // the ping timer fired; the writer sends the ping
-	writing    bool        // a writer goroutine runs; once closing it stays set so no new one starts
-	ping       *time.Timer // nil until Serve
+	pong       []byte        // the payload of the last ping, to answer
+	pingDue    bool          // the heartbeat wants a ping sent
+	nextPing   time.Duration // sinceEpoch when the next ping is due
+	writing    bool          // a writer runs; once closing it stays set so no new one starts
+	scheduled  bool          // in the outbox, waiting for the end of a read
+	parked     bool          // the poller holds the socket; no reader runs
+	heartbeat  *time.Timer   // nil until Start
 	closing    bool
 	reason     CloseReason
 	closeText  string
+	readUntil  time.Duration // once closing: sinceEpoch when the reader stops waiting for the client's close frame
 	closed     chan struct{} // made on demand by Done: few callers want it
 	cancel     context.CancelFunc
-	resumeAt   time.Time // Throttle: read no frame before then
-	preAuth    bool      // on probation until Authenticated (cfg.PreAuth)
-	allowance  int       // AllowReply: bytes the next frame may exceed cfg.PreAuth.QueueBytes by
-	written    sync.Cond // on mu: the writer went idle or the connection closed
+	resumeAt   time.Duration // Throttle: read no frame before then (sinceEpoch)
+	preAuth    bool          // not yet Authenticated: on probation if cfg.PreAuth.QueueBytes is set
+	authBy     time.Duration // sinceEpoch by when Authenticated must be called (cfg.PreAuth.Timeout), or 0
+	allowance  int           // AllowReply: bytes the next frame may exceed cfg.PreAuth.QueueBytes by
+	// idle, made by waitWritten, is closed when there is nothing left to
+	// write or the connection closes (wakeWaiterLocked).
+	idle chan struct{}
 
-	writers sync.WaitGroup // writer goroutines; Serve waits for the last one
+	writers sync.WaitGroup // writers; the connection's end waits for the last one
 }
 
-// NewConn wraps an upgraded WebSocket. Call Serve to run it.
-func NewConn(ws *websocket.Conn, cfg ConnConfig) *Conn {
-	cfg.setDefaults()
-	ws.SetReadLimit(cfg.ReadLimit)
-	out, _ := ws.UnderlyingConn().(*batchConn)
-	c := &Conn{ws: ws, out: out, cfg: cfg, cancel: func() {}, preAuth: cfg.PreAuth.QueueBytes > 0}
-	c.written.L = &c.mu
+// newConn wraps the socket of a WebSocket that u upgraded.
+func newConn(nc net.Conn, u *Upgrader) *Conn {
+	c := &Conn{nc: nc, raw: rawConnOf(nc), cfg: &u.cfg, box: &u.box, cancel: func() {}, preAuth: true}
+	if c.raw != nil && u.poll.attach() == nil {
+		c.poll = &u.poll
+	}
 	return c
 }
 
@@ -135,7 +187,13 @@ func NewConn(ws *websocket.Conn, cfg ConnConfig) *Conn {
 func (c *Conn) Authenticated() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.preAuth, c.allowance = false, 0
+	c.preAuth, c.authBy, c.allowance = false, 0, 0
+}
+
+// probationLocked reports whether the PreAuth limits apply. The caller
+// holds mu.
+func (c *Conn) probationLocked() bool {
+	return c.preAuth && c.cfg.PreAuth.QueueBytes > 0
 }
 
 // AllowReply lets the reply to the request being handled exceed the
@@ -146,20 +204,27 @@ func (c *Conn) AllowReply(n int) {
 	c.allowance = n
 }
 
-// probation reports whether the PreAuth limits apply.
-func (c *Conn) probation() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.preAuth
-}
-
-// waitWritten waits until what is queued is written (the writer went
-// idle) or the connection closes.
+// waitWritten waits until what is queued is written or the connection
+// closes.
 func (c *Conn) waitWritten() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for c.writing && !c.closing {
-		c.written.Wait()
+	for (c.writing || c.scheduled || c.hasOutputLocked()) && !c.closing {
+		if c.idle == nil {
+			c.idle = make(chan struct{})
+		}
+		idle := c.idle
+		c.mu.Unlock()
+		<-idle
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
+}
+
+// wakeWaiterLocked lets waitWritten look again. The caller holds mu.
+func (c *Conn) wakeWaiterLocked() {
+	if c.idle != nil {
+		close(c.idle)
+		c.idle = nil
 	}
 }
 
@@ -172,139 +237,403 @@ func ConnFromContext(ctx context.Context) *Conn {
 	return c
 }
 
-// Serve reads and dispatches frames until the connection closes, then
-// returns why. Handlers get a context that carries the Conn and is canceled
-// when it closes.
-func (c *Conn) Serve(ctx context.Context, mux *Mux) CloseReason {
+// Start serves the connection: it reads and dispatches frames until the
+// connection closes, then calls OnClose. It returns at once; no goroutine
+// waits on the connection while it idles. Handlers get a context that
+// carries the Conn and is canceled when it closes.
+func (c *Conn) Start(ctx context.Context, mux *Mux) {
 	ctx, cancel := context.WithCancel(context.WithValue(ctx, connKey{}, c))
-	defer cancel()
+	c.ctx, c.mux = ctx, mux
+	now := sinceEpoch()
+	c.heard.Store(int64(now))
 	c.mu.Lock()
 	c.cancel = cancel
-	if !c.closing {
-		c.ping = time.AfterFunc(c.cfg.PingInterval, c.pingTick)
+	if c.closing {
+		cancel()
+	} else {
+		c.nextPing = now + c.cfg.PingInterval
+		if t := c.cfg.PreAuth.Timeout; t > 0 && c.preAuth {
+			c.authBy = now + t
+		}
+		c.heartbeat = time.AfterFunc(c.nextBeatLocked(now, now)-now, c.beat)
 	}
 	c.mu.Unlock()
-
-	c.extendReadDeadline()
-	c.ws.SetPongHandler(func(string) error { c.extendReadDeadline(); return nil })
-	c.readLoop(ctx, mux)
-
-	// readLoop returns only after Close, which started a writer for the
-	// close handshake if none was running; no writer starts after Close.
-	c.writers.Wait()
-	_ = c.ws.Close()
-	reason := c.Reason()
-	c.cfg.Stats.closed(reason)
-	if c.cfg.OnClose != nil {
-		c.cfg.OnClose(reason)
-	}
-	return reason
+	startReader(c)
 }
 
-func (c *Conn) readLoop(ctx context.Context, mux *Mux) {
+// read is the reader: it handles what arrives until the client idles
+// (then it parks the connection and returns) or the connection ends.
+//
+// A reader that finds bytes waiting every time it reads (a client that
+// keeps it busy), or that stops at maxBatchMessages, lets the goroutines
+// waiting for a core run before it goes on: its raw reads never enter the
+// scheduler, and other clients would otherwise wait for its time slice
+// to run out (10 ms or more).
+func (c *Conn) read() {
+	c.idleFrom(sinceEpoch())
+	more := false // the last batch stopped with frames left
 	for {
 		c.waitThrottle()
-		typ, r, err := c.ws.NextReader()
+		waited, err := true, error(nil)
+		if !more {
+			waited, err = c.fill()
+		}
 		if err == nil {
-			err = c.handleMessage(ctx, mux, typ, r)
+			more, err = c.handleBuffered()
 		}
-		if err != nil {
-			c.Close(readFailure(err), "")
-			return
+		switch {
+		case err == nil:
+			if !waited || more {
+				runtime.Gosched()
+			}
+			continue
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			switch c.afterDeadline() {
+			case keepReading:
+				continue
+			case parkReader:
+				if c.park() {
+					return
+				}
+				continue
+			}
+		case !errors.Is(err, errPeerClosed):
+			c.Close(readFailure(err))
 		}
+		c.end()
+		return
 	}
 }
 
-// handleMessage reads one message and dispatches it. The message is read
-// into a pooled buffer, not a new slice per frame: nothing refers to the
-// frame once Dispatch returns (see MethodFunc). The buffer is taken only
-// once a message has arrived, so an idle connection holds none.
-func (c *Conn) handleMessage(ctx context.Context, mux *Mux, typ int, r io.Reader) error {
-	buf := getBuffer()
-	defer putBuffer(buf)
-	if _, err := buf.ReadFrom(r); err != nil {
-		return err
-	}
-	if c.isClosing() {
-		return nil // drain until the client's close frame or the grace deadline
-	}
-	c.extendReadDeadline()
-	if typ != websocket.TextMessage {
-		c.Close(CloseUnsupportedData, "binary frames are not supported; send JSON-RPC as text frames")
-		return nil
-	}
-	maxBatch, probation := MaxBatch, c.probation()
-	if probation {
-		maxBatch = c.cfg.PreAuth.MaxBatch
-		c.cfg.Stats.preAuthIn(buf.Len())
-	}
-	if reply := dispatch(ctx, mux, buf.Bytes(), maxBatch); reply != nil {
-		_ = c.enqueue(reply)
-	}
-	if probation {
-		c.waitWritten() // one request in flight
-	}
-	return nil
-}
+// Reader goroutines outlive the activity of one connection: a reader
+// whose connection parks or ends waits up to readerKeep to read another
+// before it exits. A goroutine started for every activation grew its stack
+// again from 2 KiB to what handlers need, by copying, each time (7% of the
+// server's CPU when clients connect and join at a high rate).
+const readerKeep = time.Second
 
-// dispatch runs mux.Dispatch on another goroutine and waits for it.
-// Handlers (JSON, logging) grow a stack to 8 KiB or more, and the runtime
-// halves a stack only while under a quarter of it is in use: the reader,
-// parked in ReadMessage for most of a connection's life (~3 KiB deep), would
-// keep 8 KiB for good instead of 4.
-//
-// The goroutine is a dispatcher shared by all connections rather than a new
-// one per frame: a new goroutine starts with a 2 KiB stack and grew it by
-// copying, twice, on every frame (a seventh of the relay benchmark's CPU).
-// A dispatcher keeps its grown stack between frames; the GC shrinks it once
-// it idles, and after dispatcherIdle without work it exits, so a burst of
-// dispatchers does not outlive the burst.
-func dispatch(ctx context.Context, mux *Mux, frame []byte, maxBatch int) []byte {
-	j := dispatchJobs.Get().(*dispatchJob)
-	j.ctx, j.mux, j.frame, j.maxBatch = ctx, mux, frame, maxBatch
+// idleReaders hands a connection to a reader waiting for one.
+var idleReaders = make(chan *Conn)
+
+// startReader starts reading c, on an idle reader if one waits.
+func startReader(c *Conn) {
 	select {
-	case idleDispatchers <- j:
+	case idleReaders <- c:
 	default:
-		go dispatcher(j)
+		go runReader(c)
 	}
-	<-j.done
-	reply := j.reply
-	*j = dispatchJob{done: j.done}
-	dispatchJobs.Put(j)
-	return reply
 }
 
-// dispatcherIdle is how long a dispatcher waits for more work before it exits.
-const dispatcherIdle = time.Second
-
-// dispatchJob is one frame handed to a dispatcher; done signals its reply.
-type dispatchJob struct {
-	ctx      context.Context
-	mux      *Mux
-	frame    []byte
-	maxBatch int
-	reply    []byte
-	done     chan struct{}
-}
-
-var dispatchJobs = sync.Pool{New: func() any { return &dispatchJob{done: make(chan struct{}, 1)} }}
-
-// idleDispatchers hands a job to a dispatcher parked waiting for one.
-var idleDispatchers = make(chan *dispatchJob)
-
-// dispatcher runs j, then every job handed to it until it idles out.
-func dispatcher(j *dispatchJob) {
-	idle := time.NewTimer(dispatcherIdle)
+// runReader reads c, then the connections handed to it, until it idles
+// out.
+func runReader(c *Conn) {
+	idle := time.NewTimer(readerKeep)
 	defer idle.Stop()
 	for {
-		j.reply = j.mux.dispatch(j.ctx, j.frame, j.maxBatch)
-		j.done <- struct{}{}
-		idle.Reset(dispatcherIdle)
+		c.read()
+		idle.Reset(readerKeep)
 		select {
-		case j = <-idleDispatchers:
+		case c = <-idleReaders:
 		case <-idle.C:
 			return
 		}
+	}
+}
+
+// What a reader does after its read deadline.
+const (
+	keepReading = iota
+	parkReader
+	endConn
+)
+
+// afterDeadline decides after a read deadline: an active client (a frame
+// within readerIdle) keeps its reader, and so does a closing connection
+// until its readUntil; then it ends. An idle client's reader parks.
+func (c *Conn) afterDeadline() int {
+	c.mu.Lock()
+	closing, until := c.closing, c.readUntil
+	c.mu.Unlock()
+	if closing {
+		if sinceEpoch() < until {
+			return keepReading
+		}
+		return endConn
+	}
+	heard := time.Duration(c.heard.Load())
+	if sinceEpoch()-heard < readerIdle {
+		c.idleFrom(heard)
+		return keepReading
+	}
+	return parkReader
+}
+
+// idleFrom sets the read deadline at which a reader that has heard
+// nothing since t parks; a closing connection's deadline is left alone.
+// A socket that cannot park has none: the heartbeat ends a silent client.
+func (c *Conn) idleFrom(t time.Duration) {
+	if c.poll == nil || c.awake {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		_ = c.nc.SetReadDeadline(epoch.Add(t + readerIdle))
+	}
+}
+
+// park hands the socket to the poller and reports whether the reader may
+// exit; it may not if the connection is closing or cannot park (it then
+// keeps reading).
+func (c *Conn) park() bool {
+	if c.poll == nil || c.awake {
+		return false
+	}
+	c.in.shrink() // before parked is set: from then on another reader may start
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	c.parked = true
+	if len(c.queue) == 0 {
+		c.queue = nil // an idle connection keeps no array for it
+	}
+	c.mu.Unlock()
+	if err := c.poll.park(c); err != nil {
+		c.cfg.Logger.Warn("rpc: cannot park an idle connection; it keeps its reader", "err", err)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.parked {
+			return true // Close started a reader meanwhile
+		}
+		c.parked, c.awake = false, true
+		if !c.closing {
+			_ = c.nc.SetReadDeadline(time.Time{}) // no more idle deadlines
+		}
+		return false
+	}
+	return true
+}
+
+// wake starts a reader for a parked connection: the poller saw bytes.
+func (c *Conn) wake() {
+	c.mu.Lock()
+	if !c.parked {
+		c.mu.Unlock()
+		return
+	}
+	c.parked = false
+	c.mu.Unlock()
+	startReader(c)
+}
+
+// end finishes the connection on the last reader: once the writers are
+// done (the close frame sent), the socket is closed and OnClose called.
+func (c *Conn) end() {
+	c.writers.Wait()
+	if c.poll != nil {
+		c.poll.detach(c)
+	}
+	_ = c.nc.Close()
+	c.in.release()
+	reason := c.Reason()
+	c.cfg.Stats.closed(reason)
+	if c.cfg.OnClose != nil {
+		c.cfg.OnClose(c, reason)
+	}
+}
+
+// fill reads more bytes into c.in, waiting for them if need be, and
+// reports whether it waited. A socket the reader may use directly is
+// waited on without a buffer.
+func (c *Conn) fill() (waited bool, err error) {
+	in := &c.in
+	if c.raw == nil {
+		n, err := c.nc.Read(in.free(smallRead))
+		in.w += n
+		if n > 0 {
+			return true, nil
+		}
+		return true, err
+	}
+	op := ioOps.Get().(*ioOp)
+	op.c = c
+	err = c.raw.Read(op.read)
+	n, rerr, waited := op.n, op.err, op.waited
+	*op = ioOp{read: op.read, write: op.write}
+	ioOps.Put(op)
+	in.w += n
+	switch {
+	case err != nil:
+		return waited, err
+	case n > 0:
+		return waited, nil
+	}
+	return waited, rerr
+}
+
+// ioOp is one direct read or write, the callback of a syscall.RawConn
+// with what it needs and what it did; pooled, because a closure handed to
+// RawConn escapes and would cost allocations on every read and write.
+type ioOp struct {
+	c           *Conn
+	p           []byte // what write writes
+	n           int
+	err         error
+	waited      bool                  // doRead found no bytes at first
+	read, write func(fd uintptr) bool // op.doRead and op.doWrite, bound once
+}
+
+var ioOps = sync.Pool{New: func() any {
+	op := new(ioOp)
+	op.read, op.write = op.doRead, op.doWrite
+	return op
+}}
+
+func (op *ioOp) doRead(fd uintptr) bool {
+	in := &op.c.in
+	op.n, op.err = readNow(fd, in.free(maxPooledBuffer))
+	if op.err == errWouldBlock {
+		in.releaseIfEmpty()
+		op.waited = true
+		return false // wait until the socket is readable
+	}
+	return true
+}
+
+func (op *ioOp) doWrite(fd uintptr) bool {
+	op.n, op.err = writeNow(fd, op.p)
+	return true // never wait: the rest is the writer goroutine's
+}
+
+// maxBatchMessages bounds the messages handled as one read: then the
+// reader writes what they queued and lets other goroutines run.
+const maxBatchMessages = 64
+
+// handleBuffered handles the complete frames c.in holds as one read:
+// what their handling queues is written when they are done (outbox).
+// more reports that it stopped at maxBatchMessages.
+func (c *Conn) handleBuffered() (more bool, err error) {
+	c.box.begin()
+	more, err = c.handleFrames()
+	c.box.end()
+	return more, err
+}
+
+func (c *Conn) handleFrames() (more bool, err error) {
+	in := &c.in
+	heard, messages := false, 0
+	defer func() {
+		if heard {
+			c.heard.Store(int64(sinceEpoch()))
+		}
+	}()
+	for {
+		if messages == maxBatchMessages {
+			return true, nil
+		}
+		b := in.unread()
+		h, ok, err := parseHeader(b)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			in.need = 0
+			return false, nil
+		}
+		if h.op < opClose {
+			if size := int64(len(in.frag)) + int64(h.length); size > c.cfg.ReadLimit {
+				return false, tooLarge{size: size, limit: c.cfg.ReadLimit}
+			}
+		}
+		total := h.size + h.length
+		if len(b) < total {
+			in.need = total
+			return false, nil
+		}
+		in.need = 0
+		payload := b[h.size:total]
+		unmask(payload, h.mask)
+		in.r += total
+		heard = true
+		switch h.op {
+		case opPing:
+			c.queuePong(payload)
+		case opPong:
+		case opClose:
+			code, err := parseClose(payload)
+			if err != nil {
+				return false, err
+			}
+			c.Close(closeReasonFromPeer(code), "")
+			return false, errPeerClosed
+		case opText, opBinary:
+			if in.fragOp != 0 {
+				return false, protocolError("a new message began before the last one's final frame")
+			}
+			if !h.fin {
+				in.fragOp = h.op
+				in.frag = append(in.frag, payload...)
+				continue
+			}
+			c.handleMessage(h.op, payload)
+			messages++
+		case opContinuation:
+			if in.fragOp == 0 {
+				return false, protocolError("a continuation frame outside a fragmented message")
+			}
+			in.frag = append(in.frag, payload...)
+			if h.fin {
+				op, msg := in.fragOp, in.frag
+				c.handleMessage(op, msg)
+				messages++
+				in.fragOp, in.frag = 0, nil
+			}
+		}
+	}
+}
+
+// handleMessage dispatches one message and queues its reply. Nothing
+// refers to msg once it returns (see MethodFunc).
+func (c *Conn) handleMessage(op byte, msg []byte) {
+	c.mu.Lock()
+	closing, probation := c.closing, c.probationLocked()
+	c.mu.Unlock()
+	if closing {
+		return // drain until the client's close frame or the grace deadline
+	}
+	if op != opText {
+		c.Close(CloseUnsupportedData, "binary frames are not supported; send JSON-RPC as text frames")
+		return
+	}
+	maxBatch := MaxBatch
+	if probation {
+		maxBatch = c.cfg.PreAuth.MaxBatch
+		c.cfg.Stats.preAuthIn(len(msg))
+	}
+	if reply := c.mux.dispatch(c.ctx, msg, maxBatch); reply != nil {
+		_ = c.enqueue(reply)
+	}
+	if probation { // one request in flight: write the reply before the next
+		c.box.end()
+		c.waitWritten()
+		c.box.begin()
+	}
+}
+
+// queuePong answers a ping (RFC 6455 §5.5.3: the latest ping's payload).
+func (c *Conn) queuePong(payload []byte) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.pong = append(c.pong[:0], payload...)
+	run := c.scheduleLocked()
+	c.mu.Unlock()
+	if run {
+		c.box.schedule(c)
 	}
 }
 
@@ -314,13 +643,13 @@ func dispatcher(j *dispatchJob) {
 func (c *Conn) Throttle(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.resumeAt = time.Now().Add(d)
+	c.resumeAt = sinceEpoch() + d
 }
 
 // waitThrottle waits out a pause Throttle set.
 func (c *Conn) waitThrottle() {
 	c.mu.Lock()
-	d := time.Until(c.resumeAt)
+	d := c.resumeAt - sinceEpoch()
 	c.mu.Unlock()
 	if d <= 0 {
 		return
@@ -333,35 +662,80 @@ func (c *Conn) waitThrottle() {
 	}
 }
 
-// readFailure names why reading stopped.
-func readFailure(err error) CloseReason {
-	var ce *websocket.CloseError
-	var ne net.Error
+// readFailure names why reading stopped, and what the close frame says.
+func readFailure(err error) (CloseReason, string) {
+	var pe protocolError
+	var tl tooLarge
 	switch {
-	case errors.As(err, &ce):
-		return closeReasonFromPeer(ce.Code)
-	case errors.Is(err, websocket.ErrReadLimit):
-		return CloseTooLarge
-	case errors.As(err, &ne) && ne.Timeout():
-		return ClosePingTimeout
+	case errors.As(err, &pe):
+		return CloseProtocolError, string(pe)
+	case errors.As(err, &tl):
+		return CloseTooLarge, ""
 	default:
-		return ClosePeerGone
+		return ClosePeerGone, ""
 	}
 }
 
-// extendReadDeadline keeps a live client's connection open; it stops once
-// closing so the close grace deadline stands.
-func (c *Conn) extendReadDeadline() {
+// beat runs on the heartbeat timer: it ends a client silent for
+// PongTimeout, or not authenticated by its deadline, asks for a ping
+// every PingInterval, and rearms itself for whichever comes next.
+func (c *Conn) beat() {
+	now := sinceEpoch()
+	heard := time.Duration(c.heard.Load())
+	if now-heard >= c.cfg.PongTimeout {
+		c.Close(ClosePingTimeout, "")
+		return
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.closing {
-		_ = c.ws.SetReadDeadline(time.Now().Add(c.cfg.PongTimeout))
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	if c.authBy > 0 && now >= c.authBy {
+		c.mu.Unlock()
+		c.Close(CloseAuthTimeout, c.cfg.PreAuth.TimeoutText)
+		return
+	}
+	run := false
+	if now >= c.nextPing {
+		c.pingDue = true
+		c.nextPing = now + c.cfg.PingInterval
+		run = c.scheduleLocked()
+	}
+	c.heartbeat.Reset(c.nextBeatLocked(now, heard) - now)
+	c.mu.Unlock()
+	if run {
+		c.box.schedule(c)
 	}
 }
 
-// startWriter claims the writer role; the caller then runs writeLoop. It
-// must hold mu and the connection must not be closing, so that every
-// writers.Add happens before Serve's writers.Wait.
+// nextBeatLocked is when the heartbeat is next due: the next ping, the
+// pong deadline or the authentication deadline, whichever comes first.
+func (c *Conn) nextBeatLocked(now, heard time.Duration) time.Duration {
+	next := min(c.nextPing, heard+c.cfg.PongTimeout)
+	if c.authBy > 0 {
+		next = min(next, c.authBy)
+	}
+	return max(next, now)
+}
+
+// scheduleLocked reports whether c must go in the outbox: it has output,
+// no writer runs and it is not there already. The caller holds mu.
+func (c *Conn) scheduleLocked() bool {
+	if c.writing || c.scheduled {
+		return false
+	}
+	c.scheduled = true
+	return true
+}
+
+func (c *Conn) hasOutputLocked() bool {
+	return len(c.queue) > 0 || c.pong != nil || c.pingDue
+}
+
+// startWriter claims the writer role. It must hold mu and the connection
+// must not be closing, so that every writers.Add happens before the
+// connection's end waits for them.
 func (c *Conn) startWriter() bool {
 	if c.writing {
 		return false
@@ -371,27 +745,92 @@ func (c *Conn) startWriter() bool {
 	return true
 }
 
-// pingTick runs on the ping timer's own goroutine. It rearms the timer and
-// leaves the ping to the writer, becoming the writer itself if none runs.
-func (c *Conn) pingTick() {
+// maxDirectWrites bounds the direct writes of one flushNow: frames that
+// keep coming while it writes are left to a writer goroutine.
+const maxDirectWrites = 4
+
+// flushNow writes what is queued without blocking (outbox): what the
+// socket does not take at once goes to a writer goroutine, which writes it
+// with a deadline, as does everything on a socket not used directly.
+func (c *Conn) flushNow() {
 	c.mu.Lock()
-	if c.closing {
+	c.scheduled = false
+	if c.writing || c.closing || !c.hasOutputLocked() {
+		c.wakeWaiterLocked()
 		c.mu.Unlock()
 		return
 	}
-	c.ping.Reset(c.cfg.PingInterval)
-	c.pingDue = true
-	run := c.startWriter()
-	c.mu.Unlock()
-	if run {
-		c.writeLoop()
+	c.startWriter()
+	if c.raw == nil {
+		c.mu.Unlock()
+		go c.writeLoop()
+		return
 	}
+	for range maxDirectWrites {
+		out := c.takeLocked(0)
+		c.mu.Unlock()
+		n, err := c.writeDirect(*out)
+		if err != nil {
+			putSlab(out)
+			c.Close(writeFailure(err), "")
+			c.finish(false)
+			c.writers.Done()
+			return
+		}
+		if n < len(*out) {
+			c.rest, c.restOff = out, n
+			go c.writeLoop()
+			return
+		}
+		putSlab(out)
+		c.mu.Lock()
+		if c.closing || !c.hasOutputLocked() {
+			break
+		}
+	}
+	if c.closing || c.hasOutputLocked() {
+		c.mu.Unlock()
+		go c.writeLoop() // the close handshake, or frames still coming
+		return
+	}
+	c.writing = false
+	c.wakeWaiterLocked()
+	c.mu.Unlock()
+	c.writers.Done()
 }
 
-// writeLoop writes until there is nothing left to do, then exits; once the
-// connection is closing it runs the close handshake instead.
+// writeDirect writes as much of p as the socket takes now.
+func (c *Conn) writeDirect(p []byte) (int, error) {
+	op := ioOps.Get().(*ioOp)
+	op.p = p
+	err := c.raw.Write(op.write)
+	n, werr := op.n, op.err
+	*op = ioOp{read: op.read, write: op.write}
+	ioOps.Put(op)
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
+}
+
+// writeChunk is about how much the writer goroutine writes at a time.
+const writeChunk = maxPooledBuffer
+
+// writeLoop is the writer goroutine: it writes until there is nothing left
+// to do, then exits; once the connection is closing it runs the close
+// handshake instead.
 func (c *Conn) writeLoop() {
 	defer c.writers.Done()
+	if c.rest != nil {
+		out, off := c.rest, c.restOff
+		c.rest = nil
+		err := c.writeAll((*out)[off:], c.cfg.WriteTimeout, true)
+		putSlab(out)
+		if err != nil {
+			c.finish(false)
+			return
+		}
+	}
 	for {
 		c.mu.Lock()
 		if c.closing {
@@ -399,22 +838,15 @@ func (c *Conn) writeLoop() {
 			c.finish(true)
 			return
 		}
-		ping := c.pingDue
-		c.pingDue = false
-		if !ping && len(c.queue) == 0 {
-			c.writing = false // decided under mu: a later enqueue starts a new writer
-			c.written.Broadcast()
+		if !c.hasOutputLocked() {
+			c.writing = false // decided under mu: a later enqueue schedules a new writer
+			// Direct writes have no deadline; an old one would fail them once past.
+			_ = c.nc.SetWriteDeadline(time.Time{})
+			c.wakeWaiterLocked()
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
-		if ping {
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.WriteTimeout)); err != nil {
-				c.Close(writeFailure(err), "")
-				c.finish(false)
-				return
-			}
-		}
 		if err := c.flush(c.cfg.WriteTimeout); err != nil {
 			c.finish(err == errCutOff)
 			return
@@ -422,43 +854,44 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// flush writes everything queued. It returns errCutOff when the
-// connection is cut off between two frames, and a write's error when the
-// stream broke (the connection is then closing). What is taken from the
-// queue at once goes out in one write (see batchConn).
+// flush writes everything queued, writeChunk at a time, each write within
+// timeout. It returns errCutOff when the connection is cut off between two
+// writes, and a write's error when the stream broke (the connection is
+// then closing).
 func (c *Conn) flush(timeout time.Duration) error {
 	for {
-		batch := c.take()
-		if batch == nil {
+		c.mu.Lock()
+		if !c.hasOutputLocked() {
+			c.mu.Unlock()
 			return nil
 		}
-		c.out.hold()
-		err := c.writeFrames(batch, timeout)
-		c.recycle(batch)
-		if rerr := c.out.release(err == nil); rerr != nil && err == nil {
-			c.Close(writeFailure(rerr), "")
-			err = rerr
-		}
+		out := c.takeLocked(writeChunk)
+		c.mu.Unlock()
+		err := c.writeAll(*out, timeout, false)
+		putSlab(out)
 		if err != nil {
 			return err
 		}
 	}
 }
 
-// writeFrames writes frames, as flush.
-func (c *Conn) writeFrames(frames [][]byte, timeout time.Duration) error {
-	for _, frame := range frames {
-		if c.cutOff() {
-			return errCutOff
-		}
-		_ = c.ws.SetWriteDeadline(time.Now().Add(timeout))
-		if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
-			c.Close(writeFailure(err), "")
-			return err
-		}
-	}
-	if c.cutOff() {
+// writeAll writes p within timeout, unless the connection is cut off
+// first; a write in progress (inProgress: the rest of one the socket took
+// part of) is finished even then, within the deadline the cut-off set.
+func (c *Conn) writeAll(p []byte, timeout time.Duration, inProgress bool) error {
+	c.mu.Lock()
+	cut := c.closing && c.reason.cutOff()
+	if cut && !inProgress {
+		c.mu.Unlock()
 		return errCutOff
+	}
+	if !cut {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+	}
+	c.mu.Unlock()
+	if _, err := c.nc.Write(p); err != nil {
+		c.Close(writeFailure(err), "")
+		return err
 	}
 	return nil
 }
@@ -471,35 +904,60 @@ func writeFailure(err error) CloseReason {
 	return ClosePeerGone
 }
 
-// take empties the queue.
-func (c *Conn) take() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.queue) == 0 {
-		return nil
+// takeLocked encodes what is due into a pooled slice: the pong and the
+// ping first, then queued frames, all of them, or with limit > 0 about
+// limit bytes' worth (at least one frame). The caller holds mu.
+func (c *Conn) takeLocked(limit int) *[]byte {
+	size, n := 0, 0
+	if c.pong != nil {
+		size += frameSize(len(c.pong))
 	}
-	batch := c.queue
-	c.queue, c.queueBytes = nil, 0
-	return batch
+	if c.pingDue {
+		size += frameSize(0)
+	}
+	for n < len(c.queue) {
+		s := frameSize(len(c.queue[n]))
+		if limit > 0 && n > 0 && size+s > limit {
+			break
+		}
+		size += s
+		n++
+	}
+	out := getSlab(size)
+	b := *out
+	if c.pong != nil {
+		b = appendFrame(b, opPong, c.pong)
+		c.pong = nil
+	}
+	if c.pingDue {
+		b = appendFrame(b, opPing, nil)
+		c.pingDue = false
+	}
+	for i, frame := range c.queue[:n] {
+		b = appendFrame(b, opText, frame)
+		c.queueBytes -= len(frame)
+		c.queue[i] = nil // written: do not keep it alive
+	}
+	*out = b
+	c.dropLocked(n)
+	return out
 }
 
 // maxRecycledQueue bounds the array a connection keeps for its queue
-// between batches: enough for the usual trickle, small enough that an idle
-// connection keeps next to nothing.
+// between writes: enough for the usual trickle, small enough that an idle
+// connection keeps next to nothing. Without it a connection that gets one
+// frame at a time paid an allocation each.
 const maxRecycledQueue = 8
 
-// recycle gives the array of a written batch back to the queue if the
-// queue has none, so the next frame queued does not allocate one. Without
-// it a connection that gets one frame at a time paid an allocation each.
-func (c *Conn) recycle(batch [][]byte) {
-	if cap(batch) > maxRecycledQueue {
-		return
-	}
-	clear(batch) // the frames are written: do not keep them alive
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.queue == nil && !c.closing {
-		c.queue = batch[:0]
+// dropLocked removes the first n frames (already cleared) of the queue.
+func (c *Conn) dropLocked(n int) {
+	switch {
+	case n < len(c.queue):
+		c.queue = c.queue[n:]
+	case cap(c.queue) > maxRecycledQueue:
+		c.queue = nil
+	default:
+		c.queue = c.queue[:0]
 	}
 }
 
@@ -519,22 +977,25 @@ func (c *Conn) finish(intact bool) {
 		if text == "" {
 			text = reason.String()
 		}
-		msg := websocket.FormatCloseMessage(reason.Code(), text)
-		if err := c.ws.WriteControl(websocket.CloseMessage, msg, grace); err != nil {
+		_ = c.nc.SetWriteDeadline(grace)
+		if _, err := c.nc.Write(appendFrame(nil, opClose, closePayload(reason.Code(), text))); err != nil {
 			grace = time.Now()
 		}
 	} else {
 		grace = time.Now()
 	}
-	_ = c.ws.SetReadDeadline(grace)
+	c.mu.Lock()
+	c.readUntil = grace.Sub(epoch)
+	_ = c.nc.SetReadDeadline(grace)
+	c.mu.Unlock()
 }
 
 // Close ends the connection with reason; text (default: the reason's name)
 // goes in the close frame. It never blocks and only the first call counts.
 func (c *Conn) Close(reason CloseReason, text string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closing {
+		c.mu.Unlock()
 		return
 	}
 	// A writer must run the close handshake: start one unless one runs (it
@@ -544,16 +1005,20 @@ func (c *Conn) Close(reason CloseReason, text string) {
 		go c.writeLoop()
 	}
 	c.closing, c.reason, c.closeText = true, reason, truncateCloseText(text)
-	c.written.Broadcast()
+	// A bound on the reader's wait for the client's close frame until the
+	// writer, done with its last write, sets the real one (finish).
+	c.readUntil = sinceEpoch() + c.cfg.WriteTimeout + 2*closeGrace
+	_ = c.nc.SetReadDeadline(epoch.Add(c.readUntil))
+	c.wakeWaiterLocked()
 	if c.closed != nil {
 		close(c.closed)
 	}
-	if c.ping != nil {
-		c.ping.Stop()
+	if c.heartbeat != nil {
+		c.heartbeat.Stop()
 	}
 	c.cancel()
 	if reason.cutOff() {
-		c.queue, c.queueBytes = nil, 0
+		c.queue, c.queueBytes, c.pong, c.pingDue = nil, 0, nil, false
 		// Unblock a writer stuck on a client that does not read: at once
 		// when the stream is broken anyway, else after closeGrace, so that
 		// a write in progress may finish and the close frame follow it.
@@ -561,7 +1026,13 @@ func (c *Conn) Close(reason CloseReason, text string) {
 		if reason == CloseSlowConsumer {
 			deadline = deadline.Add(closeGrace)
 		}
-		_ = c.ws.UnderlyingConn().SetWriteDeadline(deadline)
+		_ = c.nc.SetWriteDeadline(deadline)
+	}
+	wake := c.parked // the reader ends the connection: start one
+	c.parked = false
+	c.mu.Unlock()
+	if wake {
+		startReader(c)
 	}
 }
 
@@ -598,21 +1069,8 @@ func (c *Conn) Reason() CloseReason {
 	return c.reason
 }
 
-// cutOff reports a close that drops what is queued (CloseReason.cutOff).
-func (c *Conn) cutOff() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing && c.reason.cutOff()
-}
-
-func (c *Conn) isClosing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing
-}
-
 // RemoteAddr is the client's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
 // QueueLen reports what waits to be written.
 func (c *Conn) QueueLen() (messages, bytes int) {
@@ -650,35 +1108,34 @@ func (c *Conn) NotifyRaw(frame []byte) error {
 	return err
 }
 
-// enqueue queues a frame (a notification or a response) for the writer.
+// enqueue queues a frame (a notification or a response) for writing.
 func (c *Conn) enqueue(frame []byte) error {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	maxBytes := c.cfg.MaxQueueBytes
-	if c.preAuth {
+	maxBytes, probation := c.cfg.MaxQueueBytes, c.probationLocked()
+	if probation {
 		maxBytes = c.cfg.PreAuth.QueueBytes + c.allowance
 		c.allowance = 0
 	}
 	if len(c.queue)+1 > c.cfg.MaxQueueMessages || c.queueBytes+len(frame) > maxBytes {
-		preAuth := c.preAuth
 		c.mu.Unlock()
-		c.cfg.Logger.Debug("rpc: outbound queue full", "remote", c.RemoteAddr().String(), "pre_auth", preAuth,
+		c.cfg.Logger.Debug("rpc: outbound queue full", "remote", c.RemoteAddr().String(), "pre_auth", probation,
 			"limit_messages", c.cfg.MaxQueueMessages, "limit_bytes", maxBytes)
 		c.Close(CloseSlowConsumer, "")
 		return ErrSlowConsumer
 	}
-	if c.preAuth {
+	if probation {
 		c.cfg.Stats.preAuthOut(len(frame))
 	}
 	c.queue = append(c.queue, frame)
 	c.queueBytes += len(frame)
-	run := c.startWriter()
+	run := c.scheduleLocked()
 	c.mu.Unlock()
 	if run {
-		go c.writeLoop()
+		c.box.schedule(c)
 	}
 	return nil
 }

@@ -19,21 +19,21 @@ import (
 )
 
 // wsServer serves mux over a real WebSocket on loopback. Each accepted
-// Conn is sent on the returned channel; Serve's result on reasons.
+// Conn is sent on the returned channel; why it ended on reasons.
 func wsServer(t testing.TB, mux *Mux, cfg ConnConfig) (url string, conns <-chan *Conn, reasons <-chan CloseReason) {
 	t.Helper()
 	connc := make(chan *Conn, 16)
 	reasonc := make(chan CloseReason, 16)
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	up := NewUpgrader(func(*http.Request) bool { return true })
+	cfg.OnClose = func(_ *Conn, r CloseReason) { reasonc <- r }
+	up := NewUpgrader(func(*http.Request) bool { return true }, cfg)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r)
+		c, err := up.Upgrade(w, r)
 		if err != nil {
 			return
 		}
-		c := NewConn(ws, cfg)
 		connc <- c
-		reasonc <- c.Serve(context.Background(), mux)
+		c.Start(context.Background(), mux)
 	}))
 	t.Cleanup(srv.Close)
 	return "ws" + strings.TrimPrefix(srv.URL, "http"), connc, reasonc
@@ -104,7 +104,7 @@ func TestConnRepliesInOrder(t *testing.T) {
 
 // TestConnBatchedFramesArriveIntact queues frames faster than they are
 // written, so the writer takes many at once and sends them together, with
-// some over maxBatch among them: each must still arrive whole and in order.
+// some over writeChunk among them: each must still arrive whole and in order.
 func TestConnBatchedFramesArriveIntact(t *testing.T) {
 	url, conns, _ := wsServer(t, NewMux(), ConnConfig{})
 	ws := dial(t, url)
@@ -114,7 +114,7 @@ func TestConnBatchedFramesArriveIntact(t *testing.T) {
 	for i := range frames {
 		size := 10 + i%7*100
 		if i%50 == 25 {
-			size = maxBatch + 1000
+			size = writeChunk + 1000
 		}
 		frames[i] = fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", size))
 		if err := c.NotifyRaw([]byte(frames[i])); err != nil {
@@ -172,6 +172,12 @@ func TestConnCloses(t *testing.T) {
 			name:   "client vanishes",
 			act:    func(ws *websocket.Conn, _ *Conn) { ws.UnderlyingConn().Close() },
 			reason: ClosePeerGone,
+		},
+		{
+			name:   "client never authenticates",
+			cfg:    ConnConfig{PreAuth: PreAuthLimits{Timeout: 50 * time.Millisecond, TimeoutText: "log in first"}},
+			act:    func(*websocket.Conn, *Conn) {},
+			reason: CloseAuthTimeout, code: 4002, textHas: "log in first", closeSeen: true,
 		},
 		{
 			name:   "client never answers pings",

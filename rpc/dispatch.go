@@ -49,21 +49,28 @@ func (m *Mux) Dispatch(ctx context.Context, frame []byte) []byte {
 }
 
 // dispatch is Dispatch with a batch holding at most maxBatch requests.
+//
+// The frame is validated once (by fastValid, or by jsontext when it is not
+// sure); requests are then read out of it with a scanner that trusts it
+// (valid.go). Reading them with a second decoder validated every string
+// again, the SDP of an offer included.
 func (m *Mux) dispatch(ctx context.Context, frame []byte, maxBatch int) []byte {
-	fd := wire.GetDecoder()
-	defer fd.Release()
-	if err := validate(fd.Reset(frame), frame); err != nil {
-		return encodeError(nullID, m.refuse(ctx, m.invalid, err))
-	}
-	dec := fd.Reset(frame)
-	switch dec.PeekKind() {
-	case '{':
-		return m.dispatchOne(ctx, dec, frame)
-	case '[':
-		if err := checkBatch(dec, maxBatch); err != nil {
+	if !fastValid(frame) {
+		if err := validate(frame); err != nil {
 			return encodeError(nullID, m.refuse(ctx, m.invalid, err))
 		}
-		return m.dispatchBatch(ctx, fd.Reset(frame), frame)
+	}
+	v := validJSON(frame)
+	i := v.space(0)
+	switch frame[i] {
+	case '{':
+		reply, _ := m.dispatchOne(ctx, v, i)
+		return reply
+	case '[':
+		if err := checkBatch(v, i, maxBatch); err != nil {
+			return encodeError(nullID, m.refuse(ctx, m.invalid, err))
+		}
+		return m.dispatchBatch(ctx, v, i)
 	default:
 		return encodeError(nullID, m.refuse(ctx, m.invalid, &Error{Code: CodeInvalidRequest, Message: "invalid request: a request must be an object or an array of objects"}))
 	}
@@ -72,7 +79,10 @@ func (m *Mux) dispatch(ctx context.Context, frame []byte, maxBatch int) []byte {
 // validate checks that the frame is exactly one JSON value that is
 // well-formed under RFC 7493 (I-JSON): no duplicate member names, valid
 // UTF-8 without lone surrogates, and at most MaxDepth levels deep.
-func validate(dec *jsontext.Decoder, frame []byte) *Error {
+func validate(frame []byte) *Error {
+	fd := wire.GetDecoder()
+	defer fd.Release()
+	dec := fd.Reset(frame)
 	if _, err := dec.ReadValue(); err != nil {
 		return parseError(err)
 	}
@@ -85,34 +95,6 @@ func validate(dec *jsontext.Decoder, frame []byte) *Error {
 	return nil
 }
 
-// deeperThan reports whether valid JSON nests arrays and objects more than
-// limit levels deep. (jsontext's own limit is fixed at 10000.)
-func deeperThan(valid []byte, limit int) bool {
-	depth, inString, escaped := 0, false, false
-	for _, c := range valid {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			switch c {
-			case '\\':
-				escaped = true
-			case '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '[' || c == '{':
-			if depth++; depth > limit {
-				return true
-			}
-		case c == ']' || c == '}':
-			depth--
-		}
-	}
-	return false
-}
-
 func parseError(err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "jsontext: ")
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -121,13 +103,12 @@ func parseError(err error) *Error {
 	return &Error{Code: CodeParseError, Message: "parse error: " + msg}
 }
 
-// checkBatch reads a batch to its end and refuses it whole when it is
-// empty or holds more than maxBatch requests, before any of them runs: a
-// refused batch executes nothing.
-func checkBatch(dec *jsontext.Decoder, maxBatch int) *Error {
-	_, _ = dec.ReadToken() // '['; the frame is already validated
+// checkBatch reads the batch at v[i] to its end and refuses it whole
+// when it is empty or holds more than maxBatch requests, before any of
+// them runs: a refused batch executes nothing.
+func checkBatch(v validJSON, i, maxBatch int) *Error {
 	n := 0
-	for dec.PeekKind() != ']' {
+	for i = v.space(i + 1); v[i] != ']'; i = v.next(i) {
 		if n++; n > maxBatch {
 			msg := fmt.Sprintf("invalid request: a batch may hold at most %d requests", maxBatch)
 			if maxBatch < MaxBatch {
@@ -135,7 +116,7 @@ func checkBatch(dec *jsontext.Decoder, maxBatch int) *Error {
 			}
 			return &Error{Code: CodeInvalidRequest, Message: msg}
 		}
-		_ = dec.SkipValue()
+		i = v.valueEnd(i)
 	}
 	if n == 0 {
 		return &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}
@@ -143,16 +124,16 @@ func checkBatch(dec *jsontext.Decoder, maxBatch int) *Error {
 	return nil
 }
 
-// dispatchBatch runs the requests of a batch checkBatch admitted.
-func (m *Mux) dispatchBatch(ctx context.Context, dec *jsontext.Decoder, frame []byte) []byte {
-	_, _ = dec.ReadToken() // '['
+// dispatchBatch runs the requests of the batch at v[i], which checkBatch
+// admitted.
+func (m *Mux) dispatchBatch(ctx context.Context, v validJSON, i int) []byte {
 	var out []byte
-	for dec.PeekKind() != ']' {
+	for i = v.space(i + 1); v[i] != ']'; i = v.next(i) {
 		var reply []byte
-		if dec.PeekKind() == '{' {
-			reply = m.dispatchOne(ctx, dec, frame)
+		if v[i] == '{' {
+			reply, i = m.dispatchOne(ctx, v, i)
 		} else {
-			_ = dec.SkipValue()
+			i = v.valueEnd(i)
 			reply = encodeError(nullID, m.refuse(ctx, m.invalid, &Error{Code: CodeInvalidRequest, Message: "invalid request: a batch element must be an object"}))
 		}
 		if reply == nil {
@@ -171,48 +152,50 @@ func (m *Mux) dispatchBatch(ctx context.Context, dec *jsontext.Decoder, frame []
 	return append(out, ']')
 }
 
-// dispatchOne reads one request object from dec and runs it.
-func (m *Mux) dispatchOne(ctx context.Context, dec *jsontext.Decoder, frame []byte) []byte {
-	req, bad := readRequest(dec, frame)
+// dispatchOne reads the request object at v[i] and runs it; end is where
+// the object ends.
+func (m *Mux) dispatchOne(ctx context.Context, v validJSON, i int) (reply []byte, end int) {
+	req, end, bad := readRequest(v, i)
 	if bad != nil {
 		id := req.id
 		if id == nil {
 			id = nullID
 		}
-		return encodeError(id, m.refuse(ctx, m.invalid, bad))
+		return encodeError(id, m.refuse(ctx, m.invalid, bad)), end
 	}
 	result, err := m.call(ctx, req)
 	if req.id == nil {
-		return nil // a notification is never answered, not even with an error
+		return nil, end // a notification is never answered, not even with an error
 	}
 	if err != nil {
-		return encodeError(req.id, err)
+		return encodeError(req.id, err), end
 	}
 	reply, merr := encodeResult(req.id, result)
 	if merr != nil {
 		m.logger().Error("rpc: cannot encode result", "method", string(req.method), "err", merr)
-		return encodeError(req.id, &Error{Code: CodeInternalError, Message: "internal error"})
+		return encodeError(req.id, &Error{Code: CodeInternalError, Message: "internal error"}), end
 	}
-	return reply
+	return reply, end
 }
 
-// readRequest reads a request object. The frame is known to be valid JSON,
-// so only the JSON-RPC shape can be wrong; the id is kept whenever it is
-// readable so the client can match the error to its call.
-func readRequest(dec *jsontext.Decoder, frame []byte) (request, *Error) {
-	var req request
+// readRequest reads the request object at v[i]. The frame is known to be
+// valid JSON, so only the JSON-RPC shape can be wrong; the id is kept
+// whenever it is readable so the client can match the error to its call.
+func readRequest(v validJSON, i int) (req request, end int, _ *Error) {
 	var problem string
 	seen := 0
 	const haveVersion, haveMethod = 1, 2
-	_, _ = dec.ReadToken() // '{'
-	for dec.PeekKind() != '}' {
-		name := readRaw(dec, frame)
-		raw := readRaw(dec, frame)
-		note := func(p string) {
-			if problem == "" {
-				problem = p
-			}
+	note := func(p string) {
+		if problem == "" {
+			problem = p
 		}
+	}
+	for i = v.space(i + 1); v[i] != '}'; i = v.next(i) {
+		nameEnd := v.valueEnd(i)
+		name := jsontext.Value(v[i:nameEnd])
+		start := v.space(v.space(nameEnd) + 1) // past the ':'
+		i = v.valueEnd(start)
+		raw := jsontext.Value(v[start:i])
 		key, _ := wire.Unquote(name)
 		switch string(key) {
 		case "jsonrpc":
@@ -243,7 +226,7 @@ func readRequest(dec *jsontext.Decoder, frame []byte) (request, *Error) {
 			note(fmt.Sprintf("unknown member %q", string(key)))
 		}
 	}
-	_, _ = dec.ReadToken() // '}'
+	end = i + 1
 	switch {
 	case problem != "":
 	case seen&haveVersion == 0:
@@ -251,17 +234,9 @@ func readRequest(dec *jsontext.Decoder, frame []byte) (request, *Error) {
 	case seen&haveMethod == 0:
 		problem = `missing "method"`
 	default:
-		return req, nil
+		return req, end, nil
 	}
-	return req, &Error{Code: CodeInvalidRequest, Message: "invalid request: " + problem}
-}
-
-// readRaw reads the next value (or member name) as a slice of the frame
-// rather than of the decoder's buffer, so it outlives the next read.
-func readRaw(dec *jsontext.Decoder, frame []byte) jsontext.Value {
-	v, _ := dec.ReadValue()
-	end := dec.InputOffset()
-	return jsontext.Value(frame[end-int64(len(v)) : end])
+	return req, end, &Error{Code: CodeInvalidRequest, Message: "invalid request: " + problem}
 }
 
 // call runs the method's handler, turning panics and stray errors into

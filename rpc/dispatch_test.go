@@ -201,6 +201,34 @@ func TestStrictInput(t *testing.T) {
 	}
 }
 
+// TestDeeperThan: brackets inside strings do not count, whatever the
+// escapes before a quote.
+func TestDeeperThan(t *testing.T) {
+	for _, tt := range []struct {
+		json  string
+		limit int
+		want  bool
+	}{
+		{`[[1]]`, 1, true},
+		{`[[1]]`, 2, false},
+		{`["[[[[[[",{"a":"{{{{"}]`, 2, false},
+		{`["\"[[[",[]]`, 2, false},
+		{`["\"[[[",[]]`, 1, true},
+		{`["\\",[[]]]`, 2, true},
+		{`["\\\\",[[]]]`, 2, true},
+		{`["\\\"[[[[",1]`, 1, false},
+		{`{"a\"[":"]]]]","b":[{}]}`, 3, false},
+		{`{"a\"[":"]]]]","b":[{}]}`, 2, true},
+	} {
+		if !jsontext.Value(tt.json).IsValid() {
+			t.Fatalf("%s is not valid JSON", tt.json)
+		}
+		if got := deeperThan([]byte(tt.json), tt.limit); got != tt.want {
+			t.Errorf("deeperThan(%s, %d) = %v, want %v", tt.json, tt.limit, got, tt.want)
+		}
+	}
+}
+
 // Ids come back byte for byte: a client matches replies by exact id.
 func TestIDEchoedVerbatim(t *testing.T) {
 	m := specMux()
@@ -393,22 +421,36 @@ func FuzzDispatch(f *testing.F) {
 	})
 }
 
+// BenchmarkDispatch is the dispatch of a relayed candidate and of a
+// 4 KB offer, the two frames signaling sends most, to a handler that
+// decodes their params.
 func BenchmarkDispatch(b *testing.B) {
 	m := NewMux()
-	m.Handle("ice.candidate", func(_ context.Context, p jsontext.Value) (any, error) {
+	handler := func(_ context.Context, p jsontext.Value) (any, error) {
 		var v struct {
 			RoomID    string         `json:"roomId"`
 			To        string         `json:"to"`
 			Candidate jsontext.Value `json:"candidate"`
+			SDP       string         `json:"sdp"`
 		}
 		return struct{}{}, json.Unmarshal(p, &v)
-	})
-	frame := []byte(`{"jsonrpc":"2.0","method":"ice.candidate","id":42,"params":{"roomId":"demo","to":"p1b2c3d4",` +
-		`"candidate":{"candidate":"candidate:842163049 1 udp 1677729535 192.0.2.7 53621 typ srflx raddr 10.0.0.2 rport 53621 generation 0 ufrag Vx2d network-cost 999","sdpMid":"0","sdpMLineIndex":0}}}`)
-	b.SetBytes(int64(len(frame)))
-	b.ReportAllocs()
-	for b.Loop() {
-		m.Dispatch(context.Background(), frame)
+	}
+	m.Handle("ice.candidate", handler)
+	m.Handle("sdp.offer", handler)
+	line := `a=fingerprint:sha-256 75:74:5A:A6:A4:E5:52:F4:A7:67:4C:01:C7:EE:91:3F:21:3D:A2:E3:53:7B:6F:30:86:F2:30:AA:65:FB:04:24\r\n`
+	for _, frame := range []struct{ name, frame string }{
+		{"ice", `{"jsonrpc":"2.0","method":"ice.candidate","id":42,"params":{"roomId":"demo","to":"p1b2c3d4",` +
+			`"candidate":{"candidate":"candidate:842163049 1 udp 1677729535 192.0.2.7 53621 typ srflx raddr 10.0.0.2 rport 53621 generation 0 ufrag Vx2d network-cost 999","sdpMid":"0","sdpMLineIndex":0}}}`},
+		{"sdp", `{"jsonrpc":"2.0","method":"sdp.offer","id":42,"params":{"roomId":"demo","to":"p1b2c3d4","sdp":"` + strings.Repeat(line, 35) + `"}}`},
+	} {
+		b.Run(frame.name, func(b *testing.B) {
+			in := []byte(frame.frame)
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				m.Dispatch(context.Background(), in)
+			}
+		})
 	}
 }
 

@@ -68,6 +68,16 @@ type admittedConn struct {
 	release func()
 }
 
+// SyscallConn passes the socket's descriptor through: admittedConn adds
+// nothing to reads and writes, so rpc.Conn may poll and write it directly.
+func (c *admittedConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
+}
+
 func (c *admittedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)

@@ -74,7 +74,7 @@ type Server struct {
 	drained  chan struct{} // closed when a draining node should exit
 
 	connsMu sync.Mutex
-	conns   map[*rpc.Conn]struct{}
+	conns   map[*rpc.Conn]*connState
 	perIP   map[netip.Addr]int // HTTP connections (WebSockets included) by source address
 	wg      sync.WaitGroup
 
@@ -105,7 +105,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		now:     time.Now,
 		started: time.Now(),
 		drained: make(chan struct{}),
-		conns:   make(map[*rpc.Conn]struct{}),
+		conns:   make(map[*rpc.Conn]*connState),
 		perIP:   make(map[netip.Addr]int),
 
 		refusals: newRefusalLog(),
@@ -138,7 +138,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.iceOutcomes = newICEOutcomes()
 	s.newCore()
 	s.metrics = s.newRegistry()
-	s.upgrader = rpc.NewUpgrader(s.originAllowed) // serveWS has answered refusals with the reason; this is the backstop
+	s.upgrader = rpc.NewUpgrader(s.originAllowed, s.connConfig()) // serveWS has answered refusals with the reason; this is the backstop
 	s.mux = rpc.NewMux()
 	s.mux.SetLogger(log)
 	s.mux.Use(s.rpcMetrics.observe)

@@ -11,10 +11,14 @@ import (
 )
 
 // checkSDP refuses SDP that is too large or does not parse, so garbage is
-// answered with an error naming the field instead of being relayed.
+// answered with an error naming the field instead of being relayed. The
+// usual offer or answer passes plainSDP; any other is parsed by pion/sdp.
 func checkSDP(text string, max int) error {
 	if len(text) > max {
 		return api.ErrTooLarge(fmt.Sprintf("sdp is %d bytes, over this server's limit of %d", len(text), max))
+	}
+	if plainSDP(text) {
+		return nil
 	}
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(text); err != nil {

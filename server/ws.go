@@ -5,18 +5,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"time"
 
-	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"github.com/parley-rtc/parley/rpc"
 )
 
-// serveWS upgrades GET /rpc and hands the connection to its own goroutine.
-// Returning from the handler matters for memory: until it does, net/http
-// keeps the request, its headers and 8 KiB of bufio buffers alive for the
-// whole life of the connection (measured: half an idle connection's heap).
+// serveWS upgrades GET /rpc and starts the connection. Nothing waits on
+// it: returning from the handler lets net/http drop the request, its
+// headers and 8 KiB of bufio buffers (half an idle connection's heap,
+// measured), and an idle connection has no goroutine (rpc.Conn.Start).
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if s.closing.Load() {
 		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
@@ -27,58 +25,68 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	remote := remoteAddr(r)
-	ws, err := s.upgrader.Upgrade(w, r)
+	conn, err := s.upgrader.Upgrade(w, r)
 	if err != nil {
 		s.log.Debug("websocket upgrade failed", "remote", remote, "err", err)
 		return // the upgrader has answered
 	}
-	go s.serveConn(ws, remote)
+	l := s.cfg.Limits
+	st := &connState{conn: conn, remote: remote, limiter: rate.NewLimiter(rate.Limit(l.RatePerSecond), l.RateBurst)}
+	if !s.track(st) {
+		// Start after Close runs the close handshake and releases the socket.
+		conn.Close(rpc.CloseDraining, "server is shutting down")
+		conn.Start(context.Background(), s.mux)
+		return
+	}
+	conn.Start(context.WithValue(context.Background(), connStateKey{}, st), s.mux)
 }
 
-// serveConn runs one upgraded connection until it closes.
-func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
+// connConfig bounds the WebSocket connections by the server's limits.
+func (s *Server) connConfig() rpc.ConnConfig {
 	l := s.cfg.Limits
-	conn := rpc.NewConn(ws, rpc.ConnConfig{
+	return rpc.ConnConfig{
 		ReadLimit:        l.MaxFrameBytes,
 		MaxQueueMessages: l.QueueMessages,
 		MaxQueueBytes:    l.QueueBytes,
 		WriteTimeout:     l.WriteTimeout,
 		PingInterval:     l.PingInterval,
 		PongTimeout:      l.PongTimeout,
-		PreAuth:          rpc.PreAuthLimits{QueueBytes: l.PreAuthQueueBytes, MaxBatch: l.PreAuthMaxBatch},
-		Logger:           s.log,
-		Stats:            &s.rpcStats,
-	})
-	if !s.track(conn) {
-		// Serve after Close runs the close handshake and releases the socket.
-		conn.Close(rpc.CloseDraining, "server is shutting down")
-		conn.Serve(context.Background(), s.mux)
-		return
+		PreAuth: rpc.PreAuthLimits{
+			QueueBytes:  l.PreAuthQueueBytes,
+			MaxBatch:    l.PreAuthMaxBatch,
+			Timeout:     l.AuthTimeout,
+			TimeoutText: fmt.Sprintf("no session.connect within %s", l.AuthTimeout),
+		},
+		Logger:  s.log,
+		OnClose: s.connClosed,
+		Stats:   &s.rpcStats,
 	}
-	defer s.untrack(conn)
+}
 
-	st := &connState{conn: conn, remote: remote, limiter: rate.NewLimiter(rate.Limit(l.RatePerSecond), l.RateBurst)}
-	authTimer := time.AfterFunc(l.AuthTimeout, func() {
-		if st.sess.Load() == nil {
-			conn.Close(rpc.CloseAuthTimeout, fmt.Sprintf("no session.connect within %s", l.AuthTimeout))
-		}
-	})
-	reason := conn.Serve(context.WithValue(context.Background(), connStateKey{}, st), s.mux)
-	authTimer.Stop()
+// connClosed ends what a connection held: its session detaches (or ends)
+// and it no longer counts for shutdown.
+func (s *Server) connClosed(conn *rpc.Conn, reason rpc.CloseReason) {
+	s.connsMu.Lock()
+	st, tracked := s.conns[conn]
+	s.connsMu.Unlock()
+	if !tracked {
+		return // refused while draining
+	}
 	if sess := st.sess.Load(); sess != nil {
 		s.core.ConnEnded(context.Background(), sess, resumable(reason) && !s.closing.Load(), reason.String())
 		s.connectionEnded(sess, reason)
 	}
+	s.untrack(conn)
 }
 
 // track registers a live connection for shutdown; false once closing.
-func (s *Server) track(c *rpc.Conn) bool {
+func (s *Server) track(st *connState) bool {
 	s.connsMu.Lock()
 	defer s.connsMu.Unlock()
 	if s.closing.Load() {
 		return false
 	}
-	s.conns[c] = struct{}{}
+	s.conns[st.conn] = st
 	s.wg.Add(1)
 	return true
 }

@@ -1,7 +1,11 @@
 // Command parley-load measures a real `parley serve` on loopback: relay
-// throughput and latency with N rooms × 2 peers exchanging ICE-candidate-size
-// messages, and server memory per idle connection. Every phase is bounded in
-// count and time. `make bench` runs it.
+// throughput, relay latency at paced rates, the server's CPU time per
+// relayed message, and server memory per idle joined connection. N rooms ×
+// 2 peers relay ICE candidates (and, in one phase, 4 KB SDP offers) from
+// one peer to the other. Where taskset is found, the server runs on CPU 0
+// and the load generator on CPU 1, so that a figure means "one server
+// core"; the machine is shared, so compare runs made back to back. Every
+// phase is bounded in count and time. `make bench` runs it.
 package main
 
 import (
@@ -15,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,45 +31,108 @@ import (
 )
 
 func main() {
-	rooms := flag.Int("rooms", 50, "rooms, each with 2 peers relaying candidates to each other")
+	rooms := flag.Int("rooms", 100, "rooms, each with 2 peers; one relays to the other")
 	duration := flag.Duration("duration", 5*time.Second, "length of each relay phase")
-	rate := flag.Int("rate", 10_000, "total messages/s of the paced latency phase")
-	window := flag.Int("window", 32, "requests in flight per sender in the throughput phase")
-	idle := flag.Int("idle", 10_000, "idle authenticated connections for the memory phase (bounded by the 20,000 open-file limit: each costs one fd here and one in the server)")
+	rates := flag.String("rates", "5000,20000", "total messages/s of the paced latency phases, comma-separated")
+	window := flag.Int("window", 16, "requests in flight per sender in the throughput phases")
+	idle := flag.Int("idle", 10_000, "idle joined connections for the memory phase (bounded by the 20,000 open-file limit: each costs one fd here and one in the server)")
+	pin := flag.Bool("pin", true, "run the server on CPU 0 and this load generator on CPU 1 (needs taskset)")
 	flag.Parse()
-	if err := run(*rooms, *duration, *rate, *window, *idle); err != nil {
+	paced, err := parseRates(*rates)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "parley-load:", err)
+		os.Exit(2)
+	}
+	if *pin && pinned() {
+		return // the pinned child ran
+	}
+	if err := run(*rooms, *duration, paced, *window, *idle, *pin); err != nil {
 		fmt.Fprintln(os.Stderr, "parley-load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rooms int, duration time.Duration, rate, window, idle int) error {
+func parseRates(s string) ([]int, error) {
+	var rates []int
+	for f := range strings.SplitSeq(s, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || r <= 0 {
+			return nil, fmt.Errorf("-rates: %q is not a positive number of messages/s", f)
+		}
+		rates = append(rates, r)
+	}
+	return rates, nil
+}
+
+// pinnedEnv marks the copy of this program that runs under taskset.
+const pinnedEnv = "PARLEY_LOAD_PINNED"
+
+// pinned runs this program again on CPU 1 under taskset and reports
+// whether it did (false: no taskset, or this is that copy).
+func pinned() bool {
+	if os.Getenv(pinnedEnv) != "" {
+		return false
+	}
+	if runtime.NumCPU() < 2 {
+		fmt.Println("one CPU: the server and the load generator share it")
+		return false
+	}
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		fmt.Println("taskset not found: the server and the load generator share every CPU")
+		return false
+	}
+	cmd := exec.Command(taskset, append([]string{"-c", "1", os.Args[0]}, os.Args[1:]...)...)
+	cmd.Env = append(os.Environ(), pinnedEnv+"=1")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "parley-load:", err)
+		os.Exit(1)
+	}
+	return true
+}
+
+func run(rooms int, duration time.Duration, rates []int, window, idle int, pin bool) error {
 	bin, cleanup, err := buildParley()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	pin = pin && os.Getenv(pinnedEnv) != ""
+	if pin {
+		fmt.Println("server on CPU 0, load generator on CPU 1 (taskset)")
+	}
 
-	srv, err := startServer(bin, idle+2*rooms+16)
+	srv, err := startServer(bin, 4*rooms+16, pin)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("relay: %d rooms × 2 peers, ice.candidate (%d-byte frames), server and load generator sharing this machine\n", rooms, len(candidateFrame(0, "x", 0)))
-	tput, err := phase(srv.url, rooms, duration, 0, window)
-	if err != nil {
-		srv.stop()
-		return err
+	fmt.Printf("relay: %d rooms × 2 peers; ice.candidate frames of %d bytes\n", rooms, len(candidateFrame(1, "peer-id-1234", "load-1", time.Now().UnixNano())))
+	type spec struct {
+		name         string
+		kind         payload
+		rate, window int
 	}
-	fmt.Printf("  throughput (window %d/sender): %.0f relayed msg/s, latency p50 %s p99 %s\n", window, tput.rate, tput.p50, tput.p99)
-	paced, err := phase(srv.url, rooms, duration, rate, window)
-	if err != nil {
-		srv.stop()
-		return err
+	phases := []spec{{fmt.Sprintf("throughput (window %d/sender)", window), ice, 0, window}}
+	for _, r := range rates {
+		phases = append(phases, spec{fmt.Sprintf("paced %d msg/s", r), ice, r, 0})
 	}
-	fmt.Printf("  paced at %d msg/s: %.0f relayed msg/s, latency p50 %s p99 %s\n", rate, paced.rate, paced.p50, paced.p99)
+	phases = append(phases, spec{fmt.Sprintf("sdp.offer of %d bytes, throughput (window %d/sender)", len(offerFrame(1, "peer-id-1234", "load-1", time.Now().UnixNano())), window), sdp, 0, window})
+	for _, ph := range phases {
+		res, err := phase(srv, rooms, duration, ph.kind, ph.rate, ph.window)
+		if err != nil {
+			srv.stop()
+			return fmt.Errorf("%s: %w", ph.name, err)
+		}
+		fmt.Printf("  %s: %s\n", ph.name, res)
+	}
 	srv.stop()
 
-	srv, err = startServer(bin, idle+16)
+	srv, err = startServer(bin, idle+16, pin)
 	if err != nil {
 		return err
 	}
@@ -73,7 +141,7 @@ func run(rooms int, duration time.Duration, rate, window, idle int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("idle: %d authenticated connections cost %.1f KiB of server RSS each\n", idle, perConn/1024)
+	fmt.Printf("idle: %d joined connections cost %.1f KiB of server RSS each\n", idle, perConn/1024)
 	return nil
 }
 
@@ -100,11 +168,19 @@ type server struct {
 
 var listening = regexp.MustCompile(`listening on ws://([0-9.:]+)/rpc`)
 
-// startServer runs `parley serve --dev` with limits raised for load.
-func startServer(bin string, conns int) (*server, error) {
-	cmd := exec.Command(bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--log-level", "warn",
+// startServer runs `parley serve --dev` with the limits a load generator
+// would trip lifted (the rate limit, the per-address cap), on CPU 0 when
+// pinned.
+func startServer(bin string, conns int, pin bool) (*server, error) {
+	args := []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--no-turn", "--log-level", "warn",
 		"--rate", "1000000", "--rate-burst", "1000000", "--max-conns-per-ip", strconv.Itoa(conns),
-		"--max-peers", "2", "--queue-messages", "8192", "--queue-bytes", "16777216")
+		"--max-peers", "2", "--queue-messages", "8192", "--queue-bytes", "16777216"}
+	cmd := exec.Command(bin, args...)
+	if pin {
+		cmd = exec.Command("taskset", append([]string{"-c", "0", bin}, args...)...)
+	}
+	// The server's environment is its configuration: none of this one's.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PARLEY_") })
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -136,19 +212,35 @@ func (s *server) stop() {
 	_ = s.cmd.Wait()
 }
 
-// rss reads the server's resident set size.
-func (s *server) rss() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+// procStat reads the server's resident set size and its CPU time (user
+// and system, in clock ticks of 10 ms: USER_HZ is 100 on Linux).
+func (s *server) procStat() (rss int64, cpu time.Duration, err error) {
+	pid := s.cmd.Process.Pid
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	for line := range strings.SplitSeq(string(status), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
 			kb, err := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024, err
+			if err != nil {
+				return 0, 0, err
+			}
+			rss = kb * 1024
 		}
 	}
-	return 0, errors.New("no VmRSS")
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// The fields after the command name, which is in parentheses.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 13 {
+		return 0, 0, errors.New("short /proc stat")
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return rss, time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // conn is one raw client connection with a session.
@@ -207,101 +299,160 @@ func (c *conn) send(frame []byte) error {
 	return c.ws.WriteMessage(websocket.TextMessage, frame)
 }
 
-// pair is a room with two peers that relay to each other.
+// close says goodbye (1000), so the server ends the session at once
+// instead of keeping its seats for a resume, as it does for a dropped
+// connection.
+func (c *conn) close() {
+	c.wmu.Lock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	c.wmu.Unlock()
+	_ = c.ws.Close()
+}
+
+// pair is a room with two peers: a relays to b.
 type pair struct {
 	room string
 	a, b *conn
 }
 
-// close says goodbye (1000), so the server ends the sessions at once
-// instead of keeping their seats for a resume, as it does for a dropped
-// connection, and the next phase can use the same rooms.
+// rooms numbers the rooms of the whole run: a phase's peers may still hold
+// their seats until the server has seen their goodbye.
+var rooms atomic.Int64
+
+// joinPair opens a room with two peers; with offer, a offers first (the
+// server holds a pair's candidates until its first offer; a's
+// room.peerJoined and b's sdp.offer are skipped by the readers later).
+func joinPair(url string, offer bool) (*pair, error) {
+	n := rooms.Add(1)
+	room := fmt.Sprintf("load-%d", n)
+	join := fmt.Sprintf(`{"jsonrpc":"2.0","id":2,"method":"room.join","params":{"roomId":%q,"create":true}}`, room)
+	// Identities of their own: sessions of one identity are told of each
+	// other (presence), which is not what this measures.
+	connect := `{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"%s%d"}}`
+	a, err := dial(url, fmt.Sprintf(connect, "a", n), join)
+	if err != nil {
+		return nil, err
+	}
+	b, err := dial(url, fmt.Sprintf(connect, "b", n), join)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	p := &pair{room: room, a: a, b: b}
+	if offer {
+		req := fmt.Sprintf(`{"jsonrpc":"2.0","id":3,"method":"sdp.offer","params":{"roomId":%q,"to":%q,"sdp":%q}}`, room, b.peerID, minimalSDP)
+		if err := a.request(req); err != nil {
+			p.close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
 func (p *pair) close() {
-	for _, c := range []*conn{p.a, p.b} {
-		c.wmu.Lock()
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-		c.wmu.Unlock()
-		_ = c.ws.Close()
-	}
+	p.a.close()
+	p.b.close()
 }
 
-// relayPhase numbers the rooms of each relay phase.
-var relayPhase atomic.Int64
+// minimalSDP is a data-channel offer the server's SDP check accepts.
+const minimalSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
 
-func setupPairs(url string, n int) ([]*pair, error) {
-	pairs := make([]*pair, n)
-	for i := range pairs {
-		// Fresh names each phase: the last phase's peers may still hold
-		// their seats until the server has seen their goodbye.
-		room := fmt.Sprintf("load-%d-%d", relayPhase.Add(1), i)
-		join := fmt.Sprintf(`{"jsonrpc":"2.0","id":2,"method":"room.join","params":{"roomId":%q,"create":true}}`, room)
-		a, err := dial(url, `{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"a"}}`, join)
-		if err != nil {
-			return nil, err
-		}
-		b, err := dial(url, `{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"b"}}`, join)
-		if err != nil {
-			return nil, err
-		}
-		// The server holds candidates for a pair until its first offer
-		// (early candidates), so a offers first. a's room.peerJoined and b's
-		// sdp.offer notifications are skipped by the readers later.
-		offer := fmt.Sprintf(`{"jsonrpc":"2.0","id":3,"method":"sdp.offer","params":{"roomId":%q,"to":%q,"sdp":%q}}`, room, b.peerID, offerSDP)
-		if err := a.request(offer); err != nil {
-			return nil, err
-		}
-		pairs[i] = &pair{room: room, a: a, b: b}
+// payload is what a phase relays: each frame carries its send time, which
+// the receiver reads back from the relayed copy.
+type payload int
+
+const (
+	ice payload = iota // an ice.candidate; the time is the foundation
+	sdp                // a ~4 KB sdp.offer; the time is an attribute
+)
+
+func (k payload) frame(id int, to, room string, sentNanos int64) []byte {
+	if k == sdp {
+		return offerFrame(id, to, room, sentNanos)
 	}
-	return pairs, nil
+	return candidateFrame(id, to, room, sentNanos)
 }
 
-// offerSDP is a minimal data-channel offer the server's SDP check accepts.
-const offerSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
+// stampAfter precedes the send time in a relayed frame.
+func (k payload) stampAfter() []byte {
+	if k == sdp {
+		return []byte(`a=x-sent:`)
+	}
+	return []byte(`"candidate":"candidate:`)
+}
 
-// candidateFrame is an ice.candidate request whose foundation carries the
-// send time, so the receiver can compute latency from the relayed copy.
-func candidateFrame(id int, to string, sentNanos int64) []byte {
-	return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"method":"ice.candidate","params":{"roomId":"r","to":%q,"candidate":{"candidate":"candidate:%d 1 udp 2130706431 127.0.0.1 50000 typ host generation 0","sdpMid":"0","sdpMLineIndex":0}}}`, id, to, sentNanos)
+// candidateFrame is a server-reflexive candidate as browsers send it.
+func candidateFrame(id int, to, room string, sentNanos int64) []byte {
+	return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"method":"ice.candidate","params":{"roomId":%q,"to":%q,"candidate":{"candidate":"candidate:%d 1 udp 1677729535 203.0.113.7 54321 typ srflx raddr 10.0.0.2 rport 54321 generation 0 ufrag sXP5 network-id 1 network-cost 10","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"sXP5"}}}`, id, room, to, sentNanos)
+}
+
+// offerMedia is the body of a 4 KB offer: audio, video and data sections
+// of the shape browsers send.
+var offerMedia = strings.Repeat("m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"+
+	"a=ice-ufrag:sXP5\r\na=ice-pwd:6ctEoBJCGzg+M2ZuKPfRaNce\r\na=ice-options:trickle\r\n"+
+	"a=fingerprint:sha-256 75:74:5A:A6:A4:E5:52:F4:A7:67:4C:01:C7:EE:91:3F:21:3D:A2:E3:53:7B:6F:30:86:F2:30:AA:65:FB:04:24\r\n"+
+	"a=setup:actpass\r\na=mid:0\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\na=sendrecv\r\na=rtcp-mux\r\n"+
+	"a=rtpmap:111 opus/48000/2\r\na=rtcp-fb:111 transport-cc\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=ssrc:1001 cname:4TOk42mSjXCkVIa6\r\n", 7)
+
+func offerFrame(id int, to, room string, sentNanos int64) []byte {
+	offer := fmt.Sprintf("v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=x-sent:%d\r\n%s", sentNanos, offerMedia)
+	return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"method":"sdp.offer","params":{"roomId":%q,"to":%q,"sdp":%q}}`, id, room, to, offer)
 }
 
 type result struct {
-	rate     float64
-	p50, p99 time.Duration
+	rate       float64       // relayed messages/s
+	p50, p99   time.Duration // one-way latency
+	cpuPerMsg  time.Duration // server CPU time per relayed message
+	serverLoad float64       // server CPU time per second of the phase
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("%.0f relayed msg/s, latency p50 %s p99 %s, server CPU %.0f%% (%.1f µs/msg)",
+		r.rate, r.p50, r.p99, 100*r.serverLoad, float64(r.cpuPerMsg)/float64(time.Microsecond))
 }
 
 // phase measures on fresh pairs: a gorilla connection whose read deadline
 // fired (how measure stops its readers) cannot be read again.
-func phase(url string, rooms int, d time.Duration, perSecond, window int) (result, error) {
-	pairs, err := setupPairs(url, rooms)
-	if err != nil {
-		return result{}, err
-	}
+func phase(srv *server, n int, d time.Duration, kind payload, perSecond, window int) (result, error) {
+	pairs := make([]*pair, 0, n)
 	defer func() {
 		for _, p := range pairs {
 			p.close()
 		}
 	}()
-	return measure(pairs, d, perSecond, window), nil
+	for range n {
+		p, err := joinPair(srv.url, kind == ice)
+		if err != nil {
+			return result{}, err
+		}
+		pairs = append(pairs, p)
+	}
+	return measure(srv, pairs, d, kind, perSecond, window)
 }
 
 // measure runs one phase: each pair's a sends to b. perSecond 0 means as
-// fast as a window of in-flight requests allows; otherwise senders are paced
-// to perSecond in total.
-func measure(pairs []*pair, d time.Duration, perSecond, window int) result {
+// fast as a window of in-flight requests allows; otherwise one pacer sends
+// perSecond in total, on a fixed schedule, round robin over the pairs.
+func measure(srv *server, pairs []*pair, d time.Duration, kind payload, perSecond, window int) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var received atomic.Int64
 	var latMu sync.Mutex
 	var lats []time.Duration
 	var wg sync.WaitGroup
+	_, cpu0, err := srv.procStat()
+	if err != nil {
+		return result{}, err
+	}
 	start := time.Now()
-	for _, p := range pairs {
-		inflight := make(chan struct{}, window)
-		wg.Add(3)
-		go func() { // b: receive relayed candidates
+	inflight := make([]chan struct{}, len(pairs))
+	for i, p := range pairs {
+		inflight[i] = make(chan struct{}, max(window, 1))
+		wg.Add(2)
+		go func() { // b: receive relayed frames
 			defer wg.Done()
 			var local []time.Duration
-			prefix := []byte(`"candidate":"candidate:`)
+			prefix := kind.stampAfter()
 			for {
 				_ = p.b.ws.SetReadDeadline(time.Now().Add(d + time.Second))
 				_, msg, err := p.b.ws.ReadMessage()
@@ -313,8 +464,8 @@ func measure(pairs []*pair, d time.Duration, perSecond, window int) result {
 					continue
 				}
 				rest := msg[i+len(prefix):]
-				j := bytes.IndexByte(rest, ' ')
-				if sent, err := strconv.ParseInt(string(rest[:j]), 10, 64); err == nil {
+				j := bytes.IndexAny(rest, ` \`)
+				if sent, err := strconv.ParseInt(string(rest[:max(j, 0)]), 10, 64); err == nil {
 					local = append(local, time.Duration(time.Now().UnixNano()-sent))
 					received.Add(1)
 				}
@@ -333,92 +484,111 @@ func measure(pairs []*pair, d time.Duration, perSecond, window int) result {
 				}
 				if bytes.Contains(msg, []byte(`"result"`)) || bytes.Contains(msg, []byte(`"error"`)) {
 					select {
-					case <-inflight:
+					case <-inflight[i]:
 					default:
 					}
 				}
 			}
 		}()
-		go func() { // a: send
+	}
+	send := func(i, id int) bool {
+		p := pairs[i]
+		return p.a.send(kind.frame(id, p.b.peerID, p.room, time.Now().UnixNano())) == nil
+	}
+	if perSecond > 0 {
+		wg.Add(1)
+		go func() { // the pacer
 			defer wg.Done()
-			var tick *time.Ticker
-			if perSecond > 0 {
-				tick = time.NewTicker(time.Duration(len(pairs)) * time.Second / time.Duration(perSecond))
-				defer tick.Stop()
-			}
-			for id := 1; ctx.Err() == nil; id++ {
-				if tick != nil {
-					select {
-					case <-tick.C:
-					case <-ctx.Done():
-						return
-					}
+			interval := time.Second / time.Duration(perSecond)
+			for k := 0; ctx.Err() == nil; k++ {
+				if wait := time.Until(start.Add(time.Duration(k) * interval)); wait > 200*time.Microsecond {
+					time.Sleep(wait)
 				}
-				select {
-				case inflight <- struct{}{}:
-				case <-ctx.Done():
-					return
-				}
-				frame := candidateFrame(id, p.b.peerID, time.Now().UnixNano())
-				frame = bytes.Replace(frame, []byte(`"roomId":"r"`), []byte(`"roomId":"`+p.room+`"`), 1)
-				if p.a.send(frame) != nil {
+				if !send(k%len(pairs), k) {
 					return
 				}
 			}
 		}()
+	} else {
+		for i := range pairs {
+			wg.Add(1)
+			go func() { // a: send within the window
+				defer wg.Done()
+				for id := 1; ; id++ {
+					select {
+					case inflight[i] <- struct{}{}:
+					case <-ctx.Done():
+						return
+					}
+					if !send(i, id) {
+						return
+					}
+				}
+			}()
+		}
 	}
 	<-ctx.Done()
 	elapsed := time.Since(start)
 	n := received.Load()
+	_, cpu1, err := srv.procStat()
+	if err != nil {
+		return result{}, err
+	}
 	// Unblock readers parked in ReadMessage.
 	for _, p := range pairs {
 		_ = p.a.ws.SetReadDeadline(time.Now())
 		_ = p.b.ws.SetReadDeadline(time.Now())
 	}
 	wg.Wait()
-	slices.Sort(lats)
-	r := result{rate: float64(n) / elapsed.Seconds()}
-	if len(lats) > 0 {
-		r.p50 = lats[len(lats)/2].Round(time.Microsecond)
-		r.p99 = lats[len(lats)*99/100].Round(time.Microsecond)
+	if n == 0 {
+		return result{}, errors.New("nothing was relayed")
 	}
-	return r
+	slices.Sort(lats)
+	return result{
+		rate:       float64(n) / elapsed.Seconds(),
+		p50:        lats[len(lats)/2].Round(time.Microsecond),
+		p99:        lats[len(lats)*99/100].Round(time.Microsecond),
+		cpuPerMsg:  (cpu1 - cpu0) / time.Duration(n),
+		serverLoad: (cpu1 - cpu0).Seconds() / elapsed.Seconds(),
+	}, nil
 }
 
-// idleMemory opens n authenticated, idle connections and returns the
-// server's RSS growth per connection.
+// idleMemory opens n connections in rooms of two (each with a session and
+// a seat), leaves them idle, and returns the server's RSS growth per
+// connection.
 func idleMemory(srv *server, n int) (float64, error) {
-	warm, err := dial(srv.url, `{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"warm"}}`)
+	warm, err := joinPair(srv.url, false)
 	if err != nil {
 		return 0, err
 	}
-	defer warm.ws.Close()
+	defer warm.close()
 	time.Sleep(500 * time.Millisecond)
-	before, err := srv.rss()
+	before, _, err := srv.procStat()
 	if err != nil {
 		return 0, err
 	}
-	conns := make([]*conn, 0, n)
+	pairs := make([]*pair, 0, n/2)
 	defer func() {
-		for _, c := range conns {
-			_ = c.ws.Close()
+		for _, p := range pairs {
+			_ = p.a.ws.Close()
+			_ = p.b.ws.Close()
 		}
 	}()
 	deadline := time.Now().Add(2 * time.Minute)
-	for i := range n {
+	for i := range n / 2 {
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("opened only %d of %d connections in 2 minutes", i, n)
+			return 0, fmt.Errorf("opened only %d of %d connections in 2 minutes", 2*i, n)
 		}
-		c, err := dial(srv.url, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"idle%d"}}`, i))
+		p, err := joinPair(srv.url, false)
 		if err != nil {
-			return 0, fmt.Errorf("connection %d: %w", i, err)
+			return 0, fmt.Errorf("connection %d: %w", 2*i, err)
 		}
-		conns = append(conns, c)
+		pairs = append(pairs, p)
 	}
-	time.Sleep(2 * time.Second) // let the server settle (GC, stacks shrink)
-	after, err := srv.rss()
+	time.Sleep(3 * time.Second) // let the server settle (GC, idle readers park)
+	after, _, err := srv.procStat()
 	if err != nil {
 		return 0, err
 	}
-	return float64(after-before) / float64(n), nil
+	return float64(after-before) / float64(2*len(pairs)), nil
 }

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pion/sdp/v3"
+)
+
+// chromeOffer is an offer of the shape Chrome sends (audio, video and a
+// data channel), trimmed.
+const chromeOffer = "v=0\r\no=- 3305279262455373913 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" +
+	"a=group:BUNDLE 0 1 2\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS 8a5c2f8b-4b8e-4f2b-9c49-5f3bd0f2d9f1\r\n" +
+	"m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n" +
+	"a=ice-ufrag:sXP5\r\na=ice-pwd:6ctEoBJCGzg+M2ZuKPfRaNce\r\na=ice-options:trickle\r\n" +
+	"a=fingerprint:sha-256 75:74:5A:A6:A4:E5:52:F4:A7:67:4C:01:C7:EE:91:3F:21:3D:A2:E3:53:7B:6F:30:86:F2:30:AA:65:FB:04:24\r\n" +
+	"a=setup:actpass\r\na=mid:0\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\na=sendrecv\r\n" +
+	"a=msid:8a5c2f8b-4b8e-4f2b-9c49-5f3bd0f2d9f1 0f4b3c1e-7d6a-4e59-8f0e-2b1c5d7a9e3f\r\na=rtcp-mux\r\n" +
+	"a=rtpmap:111 opus/48000/2\r\na=rtcp-fb:111 transport-cc\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n" +
+	"a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\na=ssrc:1001 cname:4TOk42mSjXCkVIa6\r\n" +
+	"m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\nc=IN IP4 0.0.0.0\r\nb=AS:2500\r\na=rtcp:9 IN IP4 0.0.0.0\r\n" +
+	"a=ice-ufrag:sXP5\r\na=ice-pwd:6ctEoBJCGzg+M2ZuKPfRaNce\r\na=ice-options:trickle\r\n" +
+	"a=fingerprint:sha-256 75:74:5A:A6:A4:E5:52:F4:A7:67:4C:01:C7:EE:91:3F:21:3D:A2:E3:53:7B:6F:30:86:F2:30:AA:65:FB:04:24\r\n" +
+	"a=setup:actpass\r\na=mid:1\r\na=sendrecv\r\na=rtcp-mux\r\na=rtcp-rsize\r\na=rtpmap:96 VP8/90000\r\n" +
+	"a=rtcp-fb:96 goog-remb\r\na=rtcp-fb:96 nack pli\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n" +
+	"a=ssrc-group:FID 2231627014 632943048\r\na=ssrc:2231627014 cname:4TOk42mSjXCkVIa6\r\n" +
+	"m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:sXP5\r\n" +
+	"a=ice-pwd:6ctEoBJCGzg+M2ZuKPfRaNce\r\na=ice-options:trickle\r\n" +
+	"a=fingerprint:sha-256 75:74:5A:A6:A4:E5:52:F4:A7:67:4C:01:C7:EE:91:3F:21:3D:A2:E3:53:7B:6F:30:86:F2:30:AA:65:FB:04:24\r\n" +
+	"a=setup:actpass\r\na=mid:2\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n"
+
+// firefoxAnswer is an answer of the shape Firefox sends: session-level
+// fingerprint and ICE, LF-only lines are not its habit but are allowed.
+const firefoxAnswer = "v=0\no=mozilla...THIS_IS_SDPARTA-99.0 6304416467339612049 0 IN IP4 0.0.0.0\ns=-\nt=0 0\n" +
+	"a=fingerprint:sha-256 24:54:B1:5B:1B:0C:2A:0F:BA:91:05:A2:31:8A:DD:4B:2E:5F:54:4A:37:3F:D7:7C:9B:71:1E:AF:B6:FD:8D:24\n" +
+	"a=group:BUNDLE 0\na=ice-options:trickle\na=msid-semantic:WMS *\n" +
+	"m=application 9 UDP/DTLS/SCTP webrtc-datachannel\nc=IN IP4 0.0.0.0\na=sendrecv\na=ice-pwd:3ba0b5a3e1ef5a1b95a1f1e4a0d5d3c1\n" +
+	"a=ice-ufrag:0f1c2d3e\na=mid:0\na=setup:active\na=sctp-port:5000\na=max-message-size:1073741823\n"
+
+// Descriptions that take the fast path.
+var plainSDPs = []string{
+	sampleSDP,
+	chromeOffer,
+	firefoxAnswer,
+	"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n",
+	"v=0\r\no=- 1 1 IN IP6 ::1\r\ns=\r\nc=IN IP6 ::\r\nb=X-YZ:100\r\nt=0 0\r\nm=audio 49170/2 RTP/AVP 0\r\nb=TIAS:64000\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=a session\r\nt=0 0\r\n",
+}
+
+// Descriptions pion accepts that are left to it, and some it refuses.
+var unplainSDPs = []string{
+	"",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\ni=about\r\nt=0 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nr=7d 1h 0 25h\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nk=clear:x\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\ni=voice\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0  0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0 \r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0\t0\r\n",
+	"v=0\r\n\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=mid:0",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=x\ry\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=tool:caf\u00e9\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9/2/3 RTP/AVP 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio +9 RTP/AVP 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4\r\ns=-\r\nt=0 0\r\n",
+	"v=1\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n",
+	"v=0\r\no=- 1 1 IN IP5 0.0.0.0\r\ns=-\r\nt=0 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0 extra\r\ns=-\r\nt=0 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=foo 9 RTP/AVP 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 70000 RTP/AVP 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/XYZ 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nb=XYZ:1\r\nt=0 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nb=AS:1:2\r\nt=0 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nb=AS:99999999999999999999\r\nt=0 0\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=mid:0\r\nc=IN IP4 0.0.0.0\r\n",
+	"o=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n",
+	"v=0\r\ns=-\r\nt=0 0\r\n",
+	"hello",
+}
+
+// sdpFastPath is plainSDP, held to pion/sdp.
+var sdpFastPath = fastPath{
+	plain:   plainSDP,
+	parse:   func(text string) error { var d sdp.SessionDescription; return d.UnmarshalString(text) },
+	taken:   plainSDPs,
+	refused: unplainSDPs,
+}
+
+func TestPlainSDP(t *testing.T) { sdpFastPath.check(t) }
+
+// TestPrintableText: the eight-bytes-at-a-time check agrees with a byte
+// loop for every byte value at every position.
+func TestPrintableText(t *testing.T) {
+	for c := range 256 {
+		for at := range 17 {
+			b := []byte(strings.Repeat("a", 17))
+			b[at] = byte(c)
+			want := c >= ' ' && c <= '~'
+			if got := printableText(string(b)); got != want {
+				t.Fatalf("byte %#x at %d: %v, want %v", c, at, got, want)
+			}
+		}
+	}
+}
+
+// TestCheckSDP: a description the fast path leaves is still judged by
+// pion: accepted when pion takes it, refused naming the field when not.
+func TestCheckSDP(t *testing.T) {
+	for _, tt := range []struct {
+		sdp     string
+		max     int
+		problem string // "" when accepted
+	}{
+		{chromeOffer, 64 << 10, ""},
+		{"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\ni=about\r\nt=0 0\r\n", 64 << 10, ""},
+		{"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=foo 9 RTP/AVP 0\r\n", 64 << 10, "not a valid session description"},
+		{"hello", 64 << 10, "not a valid session description"},
+		{sampleSDP, 64, "over this server's limit of 64"},
+	} {
+		err := checkSDP(tt.sdp, tt.max)
+		if tt.problem == "" {
+			if err != nil {
+				t.Errorf("%.30q: %v", tt.sdp, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.problem) {
+			t.Errorf("%.30q: %v, want an error saying %q", tt.sdp, err, tt.problem)
+		}
+	}
+}
+
+// FuzzSDP: whatever takes the fast path, pion accepts.
+func FuzzSDP(f *testing.F) { sdpFastPath.fuzz(f) }
+
+// BenchmarkCheckSDP is the check of a 4 KB offer, on the fast path and by
+// pion/sdp.
+func BenchmarkCheckSDP(b *testing.B) {
+	offer := chromeOffer + strings.Repeat("a=ssrc:2231627014 msid:8a5c2f8b-4b8e-4f2b-9c49-5f3bd0f2d9f1 0f4b3c1e-7d6a-4e59-8f0e-2b1c5d7a9e3f\r\n", 12)
+	b.Run("plain", func(b *testing.B) {
+		b.SetBytes(int64(len(offer)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := checkSDP(offer, 64<<10); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("pion", func(b *testing.B) {
+		b.SetBytes(int64(len(offer)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var d sdp.SessionDescription
+			if err := d.UnmarshalString(offer); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
