@@ -146,9 +146,10 @@ func (s *Server) nodeStatus(ctx context.Context) *api.NodeStatus {
 	s.connsMu.Lock()
 	st.Connections = int64(len(s.conns))
 	s.connsMu.Unlock()
-	st.Rooms = int64(len(s.core.RoomSizes(ctx)))
+	st.Rooms = int64(s.core.RoomCount(ctx))
 	if t := s.TURN(); t != nil {
 		st.TurnAllocations = int64(t.Stats().AllocationsActive)
 	}
+	s.clusterNodes(ctx, st)
 	return st
 }

@@ -85,6 +85,11 @@ type Config struct {
 	// documents and checks each setting.
 	TURN turn.Config `koanf:"turn"`
 
+	// Redis turns cluster mode on (cluster.go): the signaling state lives
+	// there, shared by every node; NodeID names this node in it.
+	Redis  Redis  `koanf:"redis"`
+	NodeID string `koanf:"node-id" usage:"cluster mode: this node's id (default: the host name and a random suffix); a node restarted with the id of one the cluster reaped is refused"`
+
 	// Version is what admin.node.status reports; the binary sets it.
 	Version string `koanf:"-"`
 }
@@ -291,6 +296,7 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "must be positive")
 	}
+	c.validateCluster(bad)
 	l := c.Limits
 	positive := []struct {
 		key string

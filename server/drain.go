@@ -14,7 +14,10 @@ const drainPoll = 100 * time.Millisecond
 // the time left) while resumes still work, TURN refuses new allocations and
 // keeps the live ones, and every session gets session.draining once. Serve
 // returns at the deadline, or as soon as no session is left, and shuts down
-// what remains. A second call keeps the first deadline.
+// what remains. A second call keeps the first deadline. A node of a
+// cluster migrates its sessions instead: session.draining says
+// resumeElsewhere, their connections close with 4307 at once, and they
+// resume on other nodes (resumes here are refused).
 func (s *Server) Drain(timeout time.Duration) {
 	deadline := s.now().Add(timeout)
 	if !s.drainAt.CompareAndSwap(0, deadline.UnixMilli()) {
@@ -30,18 +33,30 @@ func (s *Server) Drain(timeout time.Duration) {
 	if t := s.TURN(); t != nil {
 		t.Drain()
 	}
-	s.log.Info("draining", "deadline", deadline, "sessions", sessions)
+	if s.redis != nil {
+		s.migrate()
+	}
+	s.log.Info("draining", "deadline", deadline, "sessions", sessions, "migrate", s.redis != nil)
 	go s.awaitDrained(deadline)
 }
 
-// awaitDrained closes s.drained at the deadline, or once no session is left.
+// awaitDrained closes s.drained at the deadline, or once no session is
+// left (in a cluster: none attached here; the dropped ones resume on
+// other nodes).
 func (s *Server) awaitDrained(deadline time.Time) {
 	tick := time.NewTicker(drainPoll)
 	defer tick.Stop()
-	for s.now().Before(deadline) && s.core.Sessions(context.Background()) > 0 {
+	for s.now().Before(deadline) && s.sessionsLeft() > 0 {
 		<-tick.C
 	}
 	close(s.drained)
+}
+
+func (s *Server) sessionsLeft() int {
+	if s.redis != nil {
+		return s.core.Count(context.Background()).Attached
+	}
+	return s.core.Sessions(context.Background())
 }
 
 // drainDeadline is when a draining node exits; zero if it is not draining.

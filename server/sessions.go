@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
@@ -84,10 +85,37 @@ func (s *Server) resume(ctx context.Context, st *connState, conn signal.Connecti
 // server refusing it.
 func resumable(reason rpc.CloseReason) bool {
 	switch reason {
-	case rpc.ClosePeerGone, rpc.ClosePingTimeout, rpc.CloseSlowConsumer, rpc.CloseWriteTimeout, rpc.CloseInternal:
+	case rpc.ClosePeerGone, rpc.ClosePingTimeout, rpc.CloseSlowConsumer, rpc.CloseWriteTimeout, rpc.CloseInternal, rpc.CloseResumeElsewhere:
 		return true
 	}
 	return false
+}
+
+// connEndedAttempts and connEndedRetry bound how long a connection's end
+// is retried while the store is unreachable (cluster mode): the session
+// must not stay attached to a connection that is gone.
+const (
+	connEndedAttempts = 10
+	connEndedRetry    = time.Second
+)
+
+// connEnded tells the core that the connection carrying ref closed for
+// reason: its session is detached for a resume (a drop) or ended. A
+// single node shutting down ends them; a node of a cluster hands them
+// over, so they stay resumable.
+func (s *Server) connEnded(ref *signal.Ref, reason rpc.CloseReason) {
+	resumable := resumable(reason) && (s.cfg.clustered() || !s.closing.Load())
+	for attempt := 1; ; attempt++ {
+		err := s.core.ConnEnded(context.Background(), ref, resumable, reason.String())
+		if err == nil {
+			return
+		}
+		if attempt == connEndedAttempts {
+			s.log.Error("session not detached: the store kept failing", "session", ref.ID, "err", err)
+			return
+		}
+		time.Sleep(connEndedRetry)
+	}
 }
 
 // SessionAck lets the replay buffer go of what the client has processed.

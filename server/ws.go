@@ -66,7 +66,7 @@ func (s *Server) serveConn(ws *websocket.Conn, remote netip.Addr) {
 	reason := conn.Serve(context.WithValue(context.Background(), connStateKey{}, st), s.mux)
 	authTimer.Stop()
 	if sess := st.sess.Load(); sess != nil {
-		s.core.ConnEnded(context.Background(), sess, resumable(reason) && !s.closing.Load(), reason.String())
+		s.connEnded(sess, reason)
 	}
 }
 

@@ -60,10 +60,14 @@ type Config struct {
 	Limits Limits
 	// Duplicate is the duplicate-identity policy (DuplicateMulti, …).
 	Duplicate string
-	// Node names this node (StoreConfig.Node).
-	Node  string
-	Clock Clock
-	Log   *slog.Logger
+	// Node names this node (StoreConfig.Node). Cluster: the store is
+	// shared with other nodes (Redis), so draining hands sessions over
+	// (they resume elsewhere), and a node going away detaches its sessions
+	// instead of closing every room.
+	Node    string
+	Cluster bool
+	Clock   Clock
+	Log     *slog.Logger
 	// Observer counts what the core does; nil counts nothing.
 	Observer Observer
 	// ICEServers gives an identity fresh STUN/TURN servers and their
@@ -83,6 +87,8 @@ type Observer interface {
 	// DetachedEnded: a detached session ended early, over cap (address
 	// or identity).
 	DetachedEnded(cap string)
+	// Reaped: sessions of a node that left the cluster were detached.
+	Reaped(sessions int)
 }
 
 // Core is the signaling state machine: rooms, seats, pairs, calls,
@@ -126,6 +132,7 @@ type noObserver struct{}
 func (noObserver) CallOutcome(string)         {}
 func (noObserver) CallAnswered(time.Duration) {}
 func (noObserver) DetachedEnded(string)       {}
+func (noObserver) Reaped(int)                 {}
 
 func (c *Core) now() time.Time { return c.cfg.Clock.Now() }
 
@@ -192,7 +199,7 @@ func (c *Core) attempt(ctx context.Context, t *txn, fn func(t *txn) error) (err 
 	if rerr := t.Err(); rerr != nil {
 		committed = true
 		t.Abort()
-		return fmt.Errorf("signal: store: %w", rerr), false
+		return c.storeError("read", rerr), false
 	}
 	cerr := t.Commit()
 	committed = true
@@ -200,12 +207,26 @@ func (c *Core) attempt(ctx context.Context, t *txn, fn func(t *txn) error) (err 
 	case errors.Is(cerr, ErrConflict):
 		return nil, true
 	case cerr != nil:
-		return fmt.Errorf("signal: commit: %w", cerr), false
+		return c.storeError("commit", cerr), false
 	}
 	for _, f := range t.after {
 		f()
 	}
 	return err, false
+}
+
+// StoreRetryAfter is what a client is told to wait when the store failed
+// (Redis unreachable).
+const StoreRetryAfter = time.Second
+
+// storeError is the answer to a request the store failed (op: read or
+// commit): 503 store_unavailable with retryAfterMs. What failed is logged,
+// not told: it names the store's addresses.
+func (c *Core) storeError(op string, err error) error {
+	c.log.Warn("store failed", "op", op, "err", err)
+	e := api.ErrStoreUnavailable(fmt.Sprintf("this node cannot %s the cluster's state now; try again", op))
+	e.Data.(*api.ErrorData).RetryAfterMs = StoreRetryAfter.Milliseconds()
+	return e
 }
 
 // fire runs a timer that fell due.

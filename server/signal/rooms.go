@@ -406,6 +406,15 @@ func (c *Core) List(ctx context.Context) (out []api.RoomSummary) {
 	return out
 }
 
+// RoomCount counts the rooms.
+func (c *Core) RoomCount(ctx context.Context) (n int) {
+	_ = c.update(ctx, func(t *txn) error {
+		n = t.Len(RoomsAll, "")
+		return nil
+	})
+	return n
+}
+
 // RoomSizes lists the peer count of every room (metrics).
 func (c *Core) RoomSizes(ctx context.Context) (out []int) {
 	_ = c.update(ctx, func(t *txn) error {

@@ -25,6 +25,11 @@ type Store interface {
 	// Conn is the connection session id is attached to on this node, or
 	// nil; for admin views (queue lengths), outside any transaction.
 	Conn(session string) Conn
+	// Dataset names the state the store holds: a resume token carries it,
+	// so that a resume after the state was lost (a Redis restarted
+	// without its data) answers 410 instead of 404. "" (memory): the
+	// state lives and dies with the node, and tokens carry none.
+	Dataset() string
 }
 
 // Tx is one transaction. Reads return the store's records; the core may
@@ -143,6 +148,9 @@ const (
 	// CloseReplaced: its session ended, or moved to another connection
 	// (4008).
 	CloseReplaced CloseReason = iota + 1
+	// CloseMigrate: its node is leaving the cluster; the session is
+	// detached and resumes on another node (4307).
+	CloseMigrate
 )
 
 // Clock is the time and the timers the core and the memory store run on;
