@@ -77,8 +77,9 @@ check-docs: openapi/node_modules ## validate openapi/parley.openapi.yaml (swagge
 	cd openapi && npm run --silent check
 
 .PHONY: test-go
-test-go: ## go test -race over every package (a test tool missing is a failure here, not a skip)
+test-go: ## go test -race over every package (a test tool missing is a failure here, not a skip), then the server's tests again in cluster mode on a real redis-server
 	REQUIRE_TEST_TOOLS=1 $(GO) test -race -count=1 ./...
+	PARLEY_TEST_STORE=redis $(GO) test -race -count=1 ./server
 
 .PHONY: e2e
 e2e: deps e2e/node_modules ## browser tests: headless chromium + the TS client against the real binary, the echobot and Parley's TURN
@@ -93,7 +94,7 @@ fuzz: ## a short run of every fuzz target (FUZZTIME=100000x executions each)
 	$(GO) test -run='^$$' -fuzz='^FuzzSTUN$$' -fuzztime=$(FUZZTIME) ./turn
 
 .PHONY: deps
-deps: ## install the Debian packages the tests use (coturn, nftables, iproute2) where missing
+deps: ## install the Debian packages the tests use (coturn, redis-server, nftables, iproute2, …) where missing
 	./scripts/install-deps.sh
 
 .PHONY: test

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/rpc"
 )
 
 // The admin.* methods: operators' view of and hand on this node. They work
@@ -93,7 +94,11 @@ func (s *Server) AdminNodeDrain(ctx context.Context, p *api.AdminNodeDrainParams
 	if p.TimeoutSec > 0 {
 		timeout = time.Duration(p.TimeoutSec) * time.Second
 	}
-	s.Drain(timeout)
+	var asker *rpc.Conn
+	if st := connStateFrom(ctx); st != nil {
+		asker = st.conn
+	}
+	s.drain(timeout, asker)
 	return s.nodeStatus(ctx), nil
 }
 

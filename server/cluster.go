@@ -120,13 +120,23 @@ func (s *Server) storeHealthy() error {
 	return s.redis.Healthy()
 }
 
+// migrateReplyGrace is how long the connection that asked for the drain
+// keeps going before it migrates too: its answer goes out first.
+const migrateReplyGrace = time.Second
+
 // migrate closes every connection of this draining node with 4307: its
-// sessions resume on other nodes (session.draining told them so).
-func (s *Server) migrate() {
+// sessions resume on other nodes (session.draining told them so). The
+// asker's connection closes a moment later, after its answer.
+func (s *Server) migrate(asker *rpc.Conn) {
+	const text = "this node is draining: resume on another node"
 	s.connsMu.Lock()
 	defer s.connsMu.Unlock()
 	for c := range s.conns {
-		c.Close(rpc.CloseResumeElsewhere, "this node is draining: resume on another node")
+		if c == asker {
+			time.AfterFunc(migrateReplyGrace, func() { c.Close(rpc.CloseResumeElsewhere, text) })
+			continue
+		}
+		c.Close(rpc.CloseResumeElsewhere, text)
 	}
 }
 

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"time"
+
+	"github.com/parley-rtc/parley/rpc"
 )
 
 // drainPoll is how often a draining node checks whether its last session
@@ -18,7 +20,11 @@ const drainPoll = 100 * time.Millisecond
 // cluster migrates its sessions instead: session.draining says
 // resumeElsewhere, their connections close with 4307 at once, and they
 // resume on other nodes (resumes here are refused).
-func (s *Server) Drain(timeout time.Duration) {
+func (s *Server) Drain(timeout time.Duration) { s.drain(timeout, nil) }
+
+// drain is Drain; asker is the connection that asked (admin.node.drain over
+// WebSocket), which a cluster node migrates only after its answer.
+func (s *Server) drain(timeout time.Duration, asker *rpc.Conn) {
 	deadline := s.now().Add(timeout)
 	if !s.drainAt.CompareAndSwap(0, deadline.UnixMilli()) {
 		return
@@ -34,7 +40,7 @@ func (s *Server) Drain(timeout time.Duration) {
 		t.Drain()
 	}
 	if s.redis != nil {
-		s.migrate()
+		s.migrate(asker)
 	}
 	s.log.Info("draining", "deadline", deadline, "sessions", sessions, "migrate", s.redis != nil)
 	go s.awaitDrained(deadline)

@@ -81,4 +81,3 @@ func (r *recorder) Notify(method string, params any) error {
 	r.frame, err = rpc.EncodeNotification(method, params)
 	return err
 }
-

@@ -23,7 +23,7 @@ import (
 
 // Server is a running redis-server.
 type Server struct {
-	t      testing.TB
+	t      testing.TB // nil for Launch's
 	bin    string
 	dir    string
 	args   []string
@@ -40,22 +40,43 @@ type Server struct {
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	s := &Server{t: t, bin: testkit.Tool(t, "redis-server", "redis-server"), dir: t.TempDir(), args: args}
+	if err := s.listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// Launch is Start for a TestMain, without a test: the caller kills the
+// server (and removes dir) when done. A missing redis-server is an error.
+func Launch(dir string, args ...string) (*Server, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server not found (Debian's redis-server package; make deps): %w", err)
+	}
+	s := &Server{bin: bin, dir: dir, args: args}
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// listen starts the server on a free port.
+func (s *Server) listen() error {
 	for attempt := 0; ; attempt++ {
 		port, err := freePort()
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		err = s.start()
 		if err == nil {
-			break
+			return nil
 		}
 		if attempt == 5 {
-			t.Fatalf("redis-server: %v", err)
+			return fmt.Errorf("redis-server: %w", err)
 		}
 	}
-	t.Cleanup(s.Kill)
-	return s
 }
 
 // URL is the redis:// URL of database db.

@@ -153,12 +153,12 @@ type Store struct {
 	dirty    dirtySet // sessions whose log may hold frames not delivered
 	polling  sync.Mutex
 	pollWant atomic.Bool
-	stop    []func() bool // timers of the store's own (sweeps)
-	stopMu  sync.Mutex
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closed  atomic.Bool
+	stop     []func() bool // timers of the store's own (sweeps)
+	stopMu   sync.Mutex
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closed   atomic.Bool
 }
 
 var _ signal.Store = (*Store)(nil)

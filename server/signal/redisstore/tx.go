@@ -297,12 +297,12 @@ func callKey(id string) string    { return "c:" + id }
 func pairKey(room string, k signal.PairKey) string {
 	return "p:" + room + ":" + k.Lo + ":" + k.Hi
 }
-func pairsKey(room string) string          { return "pairs:" + room }
-func pairMember(k signal.PairKey) string   { return k.Lo + " " + k.Hi }
-func withID(id string) func(*record)       { return func(r *record) { r.id = id } }
-func (t *tx) session(id string) *record    { return t.get(kindSession, sessionKey(id), withID(id)) }
-func (t *tx) room(id string) *record       { return t.get(kindRoom, roomKey(id), withID(id)) }
-func (t *tx) call(id string) *record       { return t.get(kindCall, callKey(id), withID(id)) }
+func pairsKey(room string) string        { return "pairs:" + room }
+func pairMember(k signal.PairKey) string { return k.Lo + " " + k.Hi }
+func withID(id string) func(*record)     { return func(r *record) { r.id = id } }
+func (t *tx) session(id string) *record  { return t.get(kindSession, sessionKey(id), withID(id)) }
+func (t *tx) room(id string) *record     { return t.get(kindRoom, roomKey(id), withID(id)) }
+func (t *tx) call(id string) *record     { return t.get(kindCall, callKey(id), withID(id)) }
 func (t *tx) pairRec(room string, k signal.PairKey) *record {
 	return t.get(kindPair, pairKey(room, k), func(r *record) { r.room, r.pair = room, k })
 }
