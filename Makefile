@@ -104,6 +104,10 @@ test: deps check-generated lint check-docs ts-check ts-test test-go e2e fuzz ## 
 abuse: ## the abuse suite at full size against the real binary (internal/abuse), with its figures
 	ABUSE_FULL=1 $(GO) test -count=1 -v -timeout 30m ./internal/abuse
 
+.PHONY: test-cluster
+test-cluster: deps ## the cluster suite at full size (internal/cluster: 5 SIGKILL runs of 1,000 messages, …) on real nodes and a real redis-server, with its figures
+	CLUSTER_FULL=1 $(GO) test -count=1 -v -timeout 20m ./internal/cluster
+
 .PHONY: bench
 bench: deps ## Go benchmarks and the loopback load generators (signaling; STUN/TURN beside coturn); prints the figures
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
