@@ -84,9 +84,9 @@ func (s *Server) newRedisStore(cfg signal.StoreConfig) (*redisstore.Store, error
 		return nil, err
 	}
 	s.clusterMetrics = newClusterMetrics()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	start, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := redisstore.New(ctx, redisstore.Config{
+	st, err := redisstore.New(start, redisstore.Config{
 		StoreConfig: cfg,
 		Redis:       opts,
 		Describe: func() redisstore.NodeInfo {
@@ -98,6 +98,9 @@ func (s *Server) newRedisStore(cfg signal.StoreConfig) (*redisstore.Store, error
 		return nil, fmt.Errorf("cluster mode: %w", err)
 	}
 	st.OnReaped(s.reaped)
+	sweep, stop := context.WithCancel(context.Background())
+	s.stopSweep = stop
+	go s.sweepOrphans(sweep)
 	return st, nil
 }
 
@@ -137,6 +140,42 @@ func (s *Server) migrate(asker *rpc.Conn) {
 			continue
 		}
 		c.Close(rpc.CloseResumeElsewhere, text)
+	}
+}
+
+// orphanEvery is how often a node looks for sessions the cluster holds as
+// attached to it without a connection here.
+const orphanEvery = 30 * time.Second
+
+// sweepOrphans detaches, every orphanEvery, the sessions attached to this
+// node in the cluster's state that have had no connection here two sweeps
+// in a row: their connection's end could not be written (Redis was away
+// for longer than connEnded tries), and without this they would never
+// time out.
+func (s *Server) sweepOrphans(ctx context.Context) {
+	tick := time.NewTicker(orphanEvery)
+	defer tick.Stop()
+	suspects := map[string]uint64{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		refs, err := s.core.Unconnected(ctx, func(id string) bool { return s.store.Conn(id) != nil })
+		if err != nil {
+			continue
+		}
+		next := make(map[string]uint64, len(refs))
+		for _, ref := range refs {
+			if gen, ok := suspects[ref.ID]; ok && gen == ref.Gen {
+				s.log.Warn("session detached: it had no connection here", "session", ref.ID)
+				_ = s.core.ConnEnded(ctx, &ref, true, "orphaned")
+				continue
+			}
+			next[ref.ID] = ref.Gen
+		}
+		suspects = next
 	}
 }
 

@@ -73,9 +73,11 @@ type Server struct {
 	closing  atomic.Bool
 	drainAt  atomic.Int64  // Unix milliseconds of the drain deadline; 0 until Drain
 	drained  chan struct{} // closed when a draining node should exit
-	// reapedCh is closed when the cluster reaped this node (cluster.go).
+	// reapedCh is closed when the cluster reaped this node (cluster.go);
+	// stopSweep stops its orphan sweep.
 	reapedCh   chan struct{}
 	reapedOnce sync.Once
+	stopSweep  context.CancelFunc
 
 	connsMu sync.Mutex
 	conns   map[*rpc.Conn]struct{}
@@ -320,6 +322,7 @@ func (s *Server) closeStore() error {
 	if s.redis == nil {
 		return nil
 	}
+	s.stopSweep()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	var err error

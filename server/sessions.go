@@ -91,13 +91,11 @@ func resumable(reason rpc.CloseReason) bool {
 	return false
 }
 
-// connEndedAttempts and connEndedRetry bound how long a connection's end
-// is retried while the store is unreachable (cluster mode): the session
-// must not stay attached to a connection that is gone.
-const (
-	connEndedAttempts = 10
-	connEndedRetry    = time.Second
-)
+// connEndedRetry is how often a connection's end is tried again while
+// the store is unreachable (cluster mode), for up to the resume window:
+// the session must not stay attached to a connection that is gone. Past
+// it, the orphan sweep (cluster.go) detaches it.
+const connEndedRetry = time.Second
 
 // connEnded tells the core that the connection carrying ref closed for
 // reason: its session is detached for a resume (a drop) or ended. A
@@ -105,13 +103,14 @@ const (
 // over, so they stay resumable.
 func (s *Server) connEnded(ref *signal.Ref, reason rpc.CloseReason) {
 	resumable := resumable(reason) && (s.cfg.clustered() || !s.closing.Load())
-	for attempt := 1; ; attempt++ {
+	give := time.Now().Add(s.cfg.Limits.ResumeWindow)
+	for {
 		err := s.core.ConnEnded(context.Background(), ref, resumable, reason.String())
 		if err == nil {
 			return
 		}
-		if attempt == connEndedAttempts {
-			s.log.Error("session not detached: the store kept failing", "session", ref.ID, "err", err)
+		if time.Now().After(give) || s.closing.Load() {
+			s.log.Warn("session not detached: the store kept failing", "session", ref.ID, "err", err)
 			return
 		}
 		time.Sleep(connEndedRetry)

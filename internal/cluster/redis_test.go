@@ -1,10 +1,13 @@
 package cluster
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // TestRedisRestart: Redis is killed and restarted mid-stream, without its
@@ -83,4 +86,56 @@ func TestRedisRestart(t *testing.T) {
 			t.Logf("the receiver read %d messages in order, then 410 (%d sends refused)", got, refused)
 		})
 	}
+}
+
+// TestRedisUnreachable: while Redis does not answer (stopped past the
+// nodes' leases), /readyz answers 503 and requests, new sessions included,
+// 503 store_unavailable with retryAfterMs; open connections stay open.
+// When Redis answers again the nodes take their leases back (nobody reaped
+// them), /readyz is 200 again, and the sessions carry on where they were.
+func TestRedisUnreachable(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	alice := connect(t, c.nodes[0].URL(), "alice")
+	bob := connect(t, c.nodes[1].URL(), "bob")
+	alice.join("r")
+	bob.join("r")
+	alice.expect("room.peerJoined", 5*time.Second, "presence.changed")
+	c.redis.Pause()
+	start := time.Now()
+	paused := true
+	defer func() {
+		if paused {
+			c.redis.Resume()
+		}
+	}()
+	testkit.Eventually(t, "/readyz to answer 503", func() bool { return readyz(c.nodes[0]) == http.StatusServiceUnavailable })
+	t.Logf("/readyz 503 after %s", time.Since(start).Round(time.Millisecond))
+	_, err := tryConnect(t, c.nodes[0].URL(), "carol")
+	if rpcCode(err) != 503 || !strings.Contains(err.Error(), "store_unavailable") || !strings.Contains(err.Error(), "retryAfterMs") {
+		t.Fatalf("a new session while Redis is away: %v, want 503 store_unavailable with retryAfterMs", err)
+	}
+	if _, err := alice.call("message.send", map[string]any{"roomId": "r", "data": "lost?"}); rpcCode(err) != 503 {
+		t.Fatalf("a request while Redis is away: %v, want 503", err)
+	}
+	t.Logf("refusals by %s", time.Since(start).Round(time.Millisecond))
+	c.redis.Resume()
+	start = time.Now()
+	paused = false
+	testkit.Eventually(t, "/readyz to answer 200", func() bool { return readyz(c.nodes[0]) == http.StatusOK && readyz(c.nodes[1]) == http.StatusOK })
+	t.Logf("/readyz 200 %s after Redis came back", time.Since(start).Round(time.Millisecond))
+	alice.must("message.send", map[string]any{"roomId": "r", "data": "back"})
+	if n := bob.expect("message.received", 5*time.Second, "presence.changed"); n.str("data") != "back" {
+		t.Fatalf("bob got %v", n.Params)
+	}
+	connect(t, c.nodes[0].URL(), "carol")
+}
+
+// readyz is a node's /readyz status.
+func readyz(n *node) int {
+	res, err := http.Get("http://" + n.Addr + "/readyz")
+	if err != nil {
+		return 0
+	}
+	res.Body.Close()
+	return res.StatusCode
 }

@@ -223,7 +223,7 @@ const StoreRetryAfter = time.Second
 // commit): 503 store_unavailable with retryAfterMs. What failed is logged,
 // not told: it names the store's addresses.
 func (c *Core) storeError(op string, err error) error {
-	c.log.Warn("store failed", "op", op, "err", err)
+	c.log.Debug("store failed", "op", op, "err", err) // the store logs an outage once
 	e := api.ErrStoreUnavailable(fmt.Sprintf("this node cannot %s the cluster's state now; try again", op))
 	e.Data.(*api.ErrorData).RetryAfterMs = StoreRetryAfter.Milliseconds()
 	return e

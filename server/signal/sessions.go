@@ -472,6 +472,27 @@ func (c *Core) Reap(ctx context.Context, node string) (int, error) {
 	}
 }
 
+// Unconnected lists the sessions the store holds as attached to this
+// node whose connection is not here (connected false): their connection's
+// end could not be written (Redis was away), or they attached a moment
+// ago. A caller that finds one twice, some time apart, ends its
+// connection (ConnEnded).
+func (c *Core) Unconnected(ctx context.Context, connected func(session string) bool) (out []Ref, err error) {
+	err = c.update(ctx, func(t *txn) error {
+		out = out[:0]
+		for _, id := range t.Index(SessionsOfNode, c.cfg.Node) {
+			if connected(id) {
+				continue
+			}
+			if s := t.Session(id); s != nil && s.State == Attached && s.Node == c.cfg.Node {
+				out = append(out, *s.ref())
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Sessions counts this node's sessions.
 func (c *Core) Sessions(ctx context.Context) (n int) {
 	_ = c.update(ctx, func(t *txn) error {

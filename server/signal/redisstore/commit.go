@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -76,7 +77,10 @@ func (t *tx) Commit() error {
 	if err != nil {
 		return err
 	}
-	res, err := commitScript.Run(t.ctx, st.rdb, nil, args...).Slice()
+	// Once sent, a commit is seen through: a caller that goes away (its
+	// connection closed) must not leave this node unaware of what it
+	// wrote.
+	res, err := commitScript.Run(context.WithoutCancel(t.ctx), st.rdb, nil, args...).Slice()
 	if err != nil {
 		return fmt.Errorf("redisstore: commit: %w", err)
 	}
@@ -211,7 +215,7 @@ func (t *tx) build() ([]any, error) {
 		sp.PR = append(sp.PR, w)
 	}
 	for k, r := range t.ixs {
-		if checked(k.ix) && r.full {
+		if checked(k.ix) {
 			sp.CI = append(sp.CI, [2]string{k.field(), r.v})
 		}
 	}

@@ -409,6 +409,8 @@ func ParseURL(url, master string, sentinels []string) (*redis.UniversalOptions, 
 		ReadTimeout:     2 * time.Second,
 		WriteTimeout:    2 * time.Second,
 		MaxRetries:      2,
+		// A caller's deadline (a connection's accept) bounds its commands.
+		ContextTimeoutEnabled: true,
 		MinRetryBackoff: 8 * time.Millisecond,
 		MaxRetryBackoff: 256 * time.Millisecond,
 	}

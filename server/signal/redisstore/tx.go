@@ -80,11 +80,12 @@ type member struct {
 
 func score(ns int64) int64 { return ns / 1000 }
 
-// ixRead is an index as read: its members by score, and its version.
+// ixRead is an index as read: its members by score (full), or only how
+// many (ZCARD), and its version.
 type ixRead struct {
 	members []member
 	v       string
-	count   int // members read, or only counted (ZCARD: members nil, full false)
+	count   int
 	full    bool
 }
 
@@ -161,10 +162,15 @@ var txs = sync.Pool{New: func() any {
 	}
 }}
 
-// Begin starts a transaction.
+// Begin starts a transaction. While this node's lease has lapsed (Redis
+// away), it fails at once: the request answers 503 instead of waiting for
+// Redis' timeouts.
 func (st *Store) Begin(ctx context.Context) signal.Tx {
 	t := txs.Get().(*tx)
 	t.st, t.ctx = st, ctx
+	if !st.leaseLive() {
+		t.err = ErrLeaseLost
+	}
 	return t
 }
 
@@ -371,9 +377,23 @@ func (t *tx) readIndex(k ixKey, count bool) *ixRead {
 		return r
 	}
 	if count {
-		n, err := t.st.rdb.ZCard(t.ctx, t.st.p+k.redisKey()).Result()
-		t.fail(err)
-		r.count = int(n)
+		var n *redis.IntCmd
+		var v *redis.StringCmd
+		_, err := t.st.rdb.TxPipelined(t.ctx, func(p redis.Pipeliner) error {
+			if checked(k.ix) {
+				v = p.HGet(t.ctx, t.st.p+"ixv", k.field())
+			}
+			n = p.ZCard(t.ctx, t.st.p+k.redisKey())
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			t.fail(err)
+			return r
+		}
+		if v != nil {
+			r.v = v.Val()
+		}
+		r.count = int(n.Val())
 		return r
 	}
 	r.full = true
@@ -428,11 +448,11 @@ func (t *tx) Index(ix signal.Index, key string) []string {
 	return out
 }
 
-// Len counts an index key's ids; an unchecked index it only counts
-// (ZCARD), unless this transaction changed it.
+// Len counts an index key's ids: only counts them (ZCARD), unless this
+// transaction changed the index.
 func (t *tx) Len(ix signal.Index, key string) int {
 	k := ixKey{ix, key}
-	if !checked(ix) && len(t.changes[k]) == 0 {
+	if len(t.changes[k]) == 0 {
 		return t.readIndex(k, true).count
 	}
 	return len(t.Index(ix, key))
