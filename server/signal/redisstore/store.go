@@ -404,15 +404,15 @@ func ParseURL(url, master string, sentinels []string) (*redis.UniversalOptions, 
 		TLSConfig: o.TLSConfig,
 		// Fail fast while Redis is away: requests answer 503 with a retry
 		// hint rather than hang.
-		DialTimeout:     time.Second,
-		DialerRetries:   2,
-		ReadTimeout:     2 * time.Second,
-		WriteTimeout:    2 * time.Second,
-		MaxRetries:      2,
+		DialTimeout:   time.Second,
+		DialerRetries: 2,
+		ReadTimeout:   2 * time.Second,
+		WriteTimeout:  2 * time.Second,
+		MaxRetries:    2,
 		// A caller's deadline (a connection's accept) bounds its commands.
 		ContextTimeoutEnabled: true,
-		MinRetryBackoff: 8 * time.Millisecond,
-		MaxRetryBackoff: 256 * time.Millisecond,
+		MinRetryBackoff:       8 * time.Millisecond,
+		MaxRetryBackoff:       256 * time.Millisecond,
 	}
 	if master != "" {
 		if len(sentinels) == 0 {
