@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -239,5 +238,3 @@ func rpcCode(err error) int64 {
 	}
 	return 0
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
