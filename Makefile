@@ -23,6 +23,10 @@ run: ## start a dev server on 127.0.0.1:7880 (bare identities, no config, no Red
 # The release build: a static binary (no libc: it runs on any Linux, in a
 # distroless image too), without build paths, stamped with the VCS revision
 # (parley version). deploy/container/Containerfile builds it the same way.
+.PHONY: cluster
+cluster: ## a local cluster: redis-server and three dev nodes on 127.0.0.1:7881–7883 (TURN 3481–3483); prints their URLs; Ctrl-C stops it
+	./scripts/cluster.sh
+
 .PHONY: build
 build: ## build bin/parley (static, with the VCS revision for parley version)
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags=-s -o bin/parley ./cmd/parley
