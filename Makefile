@@ -118,6 +118,10 @@ bench: deps ## Go benchmarks and the loopback load generators (signaling; STUN/T
 	$(GO) run ./cmd/parley-load
 	$(GO) run ./cmd/parley-turnload
 
+.PHONY: bench-cluster
+bench-cluster: deps ## cluster mode's figures: 3 nodes on a local redis-server (relay latency same-node, cross-node and on one memory node; throughput; Redis commands and CPU per message; SIGKILL to resumed)
+	$(GO) run ./cmd/parley-load -cluster 3
+
 .PHONY: clean
 clean:
 	rm -rf bin clients/ts/node_modules openapi/node_modules e2e/node_modules e2e/artifacts

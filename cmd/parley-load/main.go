@@ -31,7 +31,15 @@ func main() {
 	rate := flag.Int("rate", 10_000, "total messages/s of the paced latency phase")
 	window := flag.Int("window", 32, "requests in flight per sender in the throughput phase")
 	idle := flag.Int("idle", 10_000, "idle authenticated connections for the memory phase (bounded by the 20,000 open-file limit: each costs one fd here and one in the server)")
+	nodes := flag.Int("cluster", 0, "instead, measure cluster mode: this many nodes on a local redis-server (same-node, cross-node and all-node relays, Redis commands and server CPU per relayed message, time from SIGKILL to resumed); see cluster.go")
 	flag.Parse()
+	if *nodes > 0 {
+		if err := runCluster(*nodes, *rooms, *duration, *rate, *window); err != nil {
+			fmt.Fprintln(os.Stderr, "parley-load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*rooms, *duration, *rate, *window, *idle); err != nil {
 		fmt.Fprintln(os.Stderr, "parley-load:", err)
 		os.Exit(1)
@@ -50,13 +58,13 @@ func run(rooms int, duration time.Duration, rate, window, idle int) error {
 		return err
 	}
 	fmt.Printf("relay: %d rooms × 2 peers, ice.candidate (%d-byte frames), server and load generator sharing this machine\n", rooms, len(candidateFrame(0, "x", 0)))
-	tput, err := phase(srv.url, rooms, duration, 0, window)
+	tput, err := phase([]string{srv.url}, rooms, duration, 0, window)
 	if err != nil {
 		srv.stop()
 		return err
 	}
 	fmt.Printf("  throughput (window %d/sender): %.0f relayed msg/s, latency p50 %s p99 %s\n", window, tput.rate, tput.p50, tput.p99)
-	paced, err := phase(srv.url, rooms, duration, rate, window)
+	paced, err := phase([]string{srv.url}, rooms, duration, rate, window)
 	if err != nil {
 		srv.stop()
 		return err
@@ -100,11 +108,12 @@ type server struct {
 
 var listening = regexp.MustCompile(`listening on ws://([0-9.:]+)/rpc`)
 
-// startServer runs `parley serve --dev` with limits raised for load.
-func startServer(bin string, conns int) (*server, error) {
-	cmd := exec.Command(bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--log-level", "warn",
+// startServer runs `parley serve --dev` with limits raised for load, and
+// extra flags.
+func startServer(bin string, conns int, extra ...string) (*server, error) {
+	cmd := exec.Command(bin, append([]string{"serve", "--dev", "--listen", "127.0.0.1:0", "--log-level", "warn",
 		"--rate", "1000000", "--rate-burst", "1000000", "--max-conns-per-ip", strconv.Itoa(conns),
-		"--max-peers", "2", "--queue-messages", "8192", "--queue-bytes", "16777216")
+		"--max-peers", "2", "--queue-messages", "8192", "--queue-bytes", "16777216"}, extra...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -228,18 +237,23 @@ func (p *pair) close() {
 // relayPhase numbers the rooms of each relay phase.
 var relayPhase atomic.Int64
 
-func setupPairs(url string, n int) ([]*pair, error) {
+// setupPairs makes n rooms of two peers: room i's a on urls[i], its b on
+// urls[i+1] (modulo: with one URL, both on it).
+func setupPairs(urls []string, n int) ([]*pair, error) {
 	pairs := make([]*pair, n)
 	for i := range pairs {
+		urlA, urlB := urls[i%len(urls)], urls[(i+1)%len(urls)]
 		// Fresh names each phase: the last phase's peers may still hold
 		// their seats until the server has seen their goodbye.
 		room := fmt.Sprintf("load-%d-%d", relayPhase.Add(1), i)
 		join := fmt.Sprintf(`{"jsonrpc":"2.0","id":2,"method":"room.join","params":{"roomId":%q,"create":true}}`, room)
-		a, err := dial(url, `{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"a"}}`, join)
+		// One identity per peer: the devices of one identity share its
+		// presence, which every connect and goodbye of one of them rereads.
+		a, err := dial(urlA, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"a%d"}}`, i), join)
 		if err != nil {
 			return nil, err
 		}
-		b, err := dial(url, `{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"b"}}`, join)
+		b, err := dial(urlB, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"b%d"}}`, i), join)
 		if err != nil {
 			return nil, err
 		}
@@ -266,13 +280,14 @@ func candidateFrame(id int, to string, sentNanos int64) []byte {
 
 type result struct {
 	rate     float64
+	n        int64 // messages relayed
 	p50, p99 time.Duration
 }
 
 // phase measures on fresh pairs: a gorilla connection whose read deadline
 // fired (how measure stops its readers) cannot be read again.
-func phase(url string, rooms int, d time.Duration, perSecond, window int) (result, error) {
-	pairs, err := setupPairs(url, rooms)
+func phase(urls []string, rooms int, d time.Duration, perSecond, window int) (result, error) {
+	pairs, err := setupPairs(urls, rooms)
 	if err != nil {
 		return result{}, err
 	}
@@ -377,7 +392,7 @@ func measure(pairs []*pair, d time.Duration, perSecond, window int) result {
 	}
 	wg.Wait()
 	slices.Sort(lats)
-	r := result{rate: float64(n) / elapsed.Seconds()}
+	r := result{rate: float64(n) / elapsed.Seconds(), n: n}
 	if len(lats) > 0 {
 		r.p50 = lats[len(lats)/2].Round(time.Microsecond)
 		r.p99 = lats[len(lats)*99/100].Round(time.Microsecond)

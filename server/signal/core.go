@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -151,8 +152,13 @@ type Ref struct {
 // maxAttempts bounds how often a transaction runs again after conflicts.
 const maxAttempts = 16
 
-// errBusy: a transaction kept conflicting.
-var errBusy = errors.New("signal: the state kept changing under a transaction; try again")
+// errBusy: a transaction kept conflicting (other nodes kept changing what
+// it read): 503 with retryAfterMs, as for a store that failed.
+func errBusy() error {
+	e := api.ErrStoreUnavailable("the state kept changing under this request; try again")
+	e.Data.(*api.ErrorData).RetryAfterMs = StoreRetryAfter.Milliseconds()
+	return e
+}
 
 // txn is a transaction as the core runs it: the store's, plus what to do
 // once it committed (metrics, logs), which a conflict must not repeat.
@@ -163,6 +169,21 @@ type txn struct {
 
 // afterCommit runs f once the transaction commits.
 func (t *txn) afterCommit(f func()) { t.after = append(t.after, f) }
+
+// prefetch names what the transaction is about to read, for a store that
+// reads several things in one round trip (nothing for one that does not:
+// the memory store pays not even the wants' slice).
+func (t *txn) prefetch(wants ...Want) {
+	if p, ok := t.Tx.(Prefetcher); ok {
+		p.Prefetch(wants...)
+	}
+}
+
+// prefetches reports whether prefetch does anything.
+func (t *txn) prefetches() bool {
+	_, ok := t.Tx.(Prefetcher)
+	return ok
+}
 
 var txns = sync.Pool{New: func() any { return new(txn) }}
 
@@ -177,13 +198,23 @@ func (c *Core) update(ctx context.Context, fn func(t *txn) error) error {
 		t.Tx, t.after = nil, t.after[:0]
 		txns.Put(t)
 	}()
-	for range maxAttempts {
+	for attempt := range maxAttempts {
 		err, retry := c.attempt(ctx, t, fn)
 		if !retry {
 			return err
 		}
+		backOff(attempt)
 	}
-	return errBusy
+	return errBusy()
+}
+
+// backOff waits a random while before a transaction runs again after its
+// attempt-th conflict (0 first), up to twice as long each time (50 µs to
+// 25 ms): transactions that keep colliding (many devices of one identity
+// opening at once) spread out instead of colliding again.
+func backOff(attempt int) {
+	ceiling := min(50*time.Microsecond<<attempt, 25*time.Millisecond)
+	time.Sleep(rand.N(ceiling))
 }
 
 // attempt runs fn once; retry: it conflicted.

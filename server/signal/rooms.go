@@ -394,6 +394,7 @@ func (c *Core) Get(ctx context.Context, by *Ref, roomID string) (out *api.RoomIn
 func (c *Core) List(ctx context.Context) (out []api.RoomSummary) {
 	_ = c.update(ctx, func(t *txn) error {
 		ids := t.Index(RoomsAll, "")
+		prefetchRooms(t, ids)
 		out = make([]api.RoomSummary, 0, len(ids))
 		for _, id := range ids {
 			if r := t.Room(id); r != nil {
@@ -419,6 +420,7 @@ func (c *Core) RoomCount(ctx context.Context) (n int) {
 func (c *Core) RoomSizes(ctx context.Context) (out []int) {
 	_ = c.update(ctx, func(t *txn) error {
 		ids := t.Index(RoomsAll, "")
+		prefetchRooms(t, ids)
 		out = make([]int, 0, len(ids))
 		for _, id := range ids {
 			if r := t.Room(id); r != nil {

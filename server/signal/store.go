@@ -106,6 +106,31 @@ type Tx interface {
 	Abort()
 }
 
+// Prefetcher is a Tx that can read several records (and logs) in one go:
+// the core names what it is about to read, and the reads that follow find
+// it read. A store without round trips (memory) does not implement it.
+type Prefetcher interface {
+	Prefetch(wants ...Want)
+}
+
+// Want names a record or a session's log for Prefetch.
+type Want struct {
+	Kind WantKind
+	ID   string  // a session, room or call; a log's session; a pair's room
+	Pair PairKey // a pair's key
+}
+
+// WantKind is what a Want names.
+type WantKind uint8
+
+const (
+	WantSession WantKind = iota + 1
+	WantRoom
+	WantCall
+	WantPair
+	WantLog
+)
+
 // ErrConflict: a record or index the transaction read changed before it
 // committed; run it again.
 var ErrConflict = errors.New("signal: transaction conflict")

@@ -139,6 +139,7 @@ type tx struct {
 	pairs   map[string][]signal.PairKey // a room's pairs as read
 	pairOps map[string]map[signal.PairKey]bool
 	deleted map[string]bool // sessions deleted so far (Notify skips them)
+	logs    map[string]signal.LogInfo
 
 	notes    []note
 	acks     []ackReq
@@ -157,6 +158,7 @@ var txs = sync.Pool{New: func() any {
 		pairs:   make(map[string][]signal.PairKey),
 		pairOps: make(map[string]map[signal.PairKey]bool),
 		deleted: make(map[string]bool),
+		logs:    make(map[string]signal.LogInfo),
 		timers:  make(map[string]timerOp),
 		fired:   make(map[string]int64),
 	}
@@ -182,6 +184,7 @@ func (t *tx) release() {
 	clear(t.pairs)
 	clear(t.pairOps)
 	clear(t.deleted)
+	clear(t.logs)
 	clear(t.timers)
 	clear(t.fired)
 	clear(t.notes)
@@ -253,9 +256,7 @@ func (t *tx) get(kind recKind, key string, fill func(*record)) *record {
 	if r := t.recs[key]; r != nil {
 		return r
 	}
-	r := &record{kind: kind, key: key, read: true}
-	fill(r)
-	t.recs[key] = r
+	r := t.newRecord(kind, key, fill)
 	if t.err != nil {
 		return r
 	}
@@ -264,37 +265,114 @@ func (t *tx) get(kind recKind, key string, fill func(*record)) *record {
 		t.fail(err)
 		return r
 	}
+	t.decode(r, vals)
+	return r
+}
+
+// newRecord makes the transaction's entry of a record about to be read.
+func (t *tx) newRecord(kind recKind, key string, fill func(*record)) *record {
+	r := &record{kind: kind, key: key, read: true}
+	fill(r)
+	t.recs[key] = r
+	return r
+}
+
+// decode fills r from what HMGET v r returned.
+func (t *tx) decode(r *record, vals []any) {
 	v, _ := vals[0].(string)
 	raw, _ := vals[1].(string)
 	if v == "" || raw == "" {
-		return r
+		return
 	}
 	r.v = v
-	var err2 error
-	switch kind {
+	var err error
+	switch r.kind {
 	case kindSession:
 		s := new(signal.Session)
-		err2 = json.Unmarshal([]byte(raw), s, recordOptions)
+		err = json.Unmarshal([]byte(raw), s, recordOptions)
 		r.val, r.node, r.gen = s, s.Node, s.Gen
 		r.cur = signal.SessionEntries(s)
 	case kindRoom:
 		room := new(signal.Room)
-		err2 = json.Unmarshal([]byte(raw), room, recordOptions)
+		err = json.Unmarshal([]byte(raw), room, recordOptions)
 		r.val, r.cur = room, signal.RoomEntries(room)
 	case kindCall:
 		c := new(signal.Call)
-		err2 = json.Unmarshal([]byte(raw), c, recordOptions)
+		err = json.Unmarshal([]byte(raw), c, recordOptions)
 		r.val, r.cur = c, signal.CallEntries(c)
 	case kindPair:
 		p := new(signal.Pair)
-		err2 = json.Unmarshal([]byte(raw), p, recordOptions)
+		err = json.Unmarshal([]byte(raw), p, recordOptions)
 		r.val = p
 	}
-	if err2 != nil {
-		t.fail(fmt.Errorf("record %s: %w", key, err2))
+	if err != nil {
+		t.fail(fmt.Errorf("record %s: %w", r.key, err))
 		r.val = nil
 	}
-	return r
+}
+
+// want is a Want's record: its key, kind and how to fill it.
+func want(w signal.Want) (recKind, string, func(*record)) {
+	switch w.Kind {
+	case signal.WantSession:
+		return kindSession, sessionKey(w.ID), withID(w.ID)
+	case signal.WantRoom:
+		return kindRoom, roomKey(w.ID), withID(w.ID)
+	case signal.WantCall:
+		return kindCall, callKey(w.ID), withID(w.ID)
+	default:
+		return kindPair, pairKey(w.ID, w.Pair), func(r *record) { r.room, r.pair = w.ID, w.Pair }
+	}
+}
+
+// Prefetch reads what wants name and the transaction has not read, in one
+// round trip.
+func (t *tx) Prefetch(wants ...signal.Want) {
+	if t.err != nil {
+		return
+	}
+	type recordRead struct {
+		r   *record
+		cmd *redis.SliceCmd
+	}
+	type logRead struct {
+		id  string
+		cmd logCmds
+	}
+	var recs []recordRead
+	var logs []logRead
+	var boot *redis.StringCmd
+	_, err := t.st.rdb.Pipelined(t.ctx, func(p redis.Pipeliner) error {
+		for _, w := range wants {
+			if w.Kind == signal.WantLog {
+				if _, ok := t.logs[w.ID]; ok {
+					continue
+				}
+				t.logs[w.ID] = signal.LogInfo{} // read below
+				if boot == nil {
+					boot = p.Get(t.ctx, t.st.p+"boot")
+				}
+				logs = append(logs, logRead{w.ID, t.readLog(p, w.ID)})
+				continue
+			}
+			kind, key, fill := want(w)
+			if t.recs[key] != nil {
+				continue
+			}
+			recs = append(recs, recordRead{t.newRecord(kind, key, fill), p.HMGet(t.ctx, t.st.p+key, "v", "r")})
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		t.fail(err)
+		return
+	}
+	for _, rr := range recs {
+		t.decode(rr.r, rr.cmd.Val())
+	}
+	for _, l := range logs {
+		t.logs[l.id] = l.cmd.info(boot.Val())
+	}
 }
 
 func sessionKey(id string) string { return "s:" + id }
@@ -459,32 +537,54 @@ func (t *tx) Len(ix signal.Index, key string) int {
 }
 
 func (t *tx) Log(id string) signal.LogInfo {
-	if t.err != nil {
-		return signal.LogInfo{}
+	if info, ok := t.logs[id]; ok || t.err != nil {
+		return info
 	}
-	var meta *redis.SliceCmd
-	var length *redis.IntCmd
-	var first *redis.XMessageSliceCmd
+	var cmds logCmds
 	var boot *redis.StringCmd
-	_, err := t.st.rdb.TxPipelined(t.ctx, func(p redis.Pipeliner) error {
-		meta = p.HMGet(t.ctx, t.st.p+"logm:"+id, "e", "b", "q", "a", "y")
-		length = p.XLen(t.ctx, t.st.p+"log:"+id)
-		first = p.XRangeN(t.ctx, t.st.p+"log:"+id, "-", "+", 1)
+	_, err := t.st.rdb.Pipelined(t.ctx, func(p redis.Pipeliner) error {
 		boot = p.Get(t.ctx, t.st.p+"boot")
+		cmds = t.readLog(p, id)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		t.fail(err)
 		return signal.LogInfo{}
 	}
-	m := meta.Val()
-	epoch, _ := m[0].(string)
-	if b, _ := m[1].(string); b != cmp.Or(boot.Val(), "0") {
-		epoch = "" // written before Redis restarted: lost
+	info := cmds.info(boot.Val())
+	t.logs[id] = info
+	return info
+}
+
+// logCmds read a session's log: its description, length and first entry.
+type logCmds struct {
+	meta   *redis.SliceCmd
+	length *redis.IntCmd
+	first  *redis.XMessageSliceCmd
+}
+
+func (t *tx) readLog(p redis.Pipeliner, id string) logCmds {
+	return logCmds{
+		meta:   p.HMGet(t.ctx, t.st.p+"logm:"+id, "e", "b", "q", "a", "y"),
+		length: p.XLen(t.ctx, t.st.p+"log:"+id),
+		first:  p.XRangeN(t.ctx, t.st.p+"log:"+id, "-", "+", 1),
 	}
-	info := signal.LogInfo{Epoch: epoch, Last: atoi(m[2]), Acked: atoi(m[3]), Bytes: int(atoi(m[4])), Len: int(length.Val())}
+}
+
+// info is the log as read; written before Redis' current boot, it is
+// lost (Epoch "").
+func (c logCmds) info(boot string) signal.LogInfo {
+	m := c.meta.Val()
+	if len(m) < 5 {
+		return signal.LogInfo{}
+	}
+	epoch, _ := m[0].(string)
+	if b, _ := m[1].(string); b != cmp.Or(boot, "0") {
+		epoch = ""
+	}
+	info := signal.LogInfo{Epoch: epoch, Last: atoi(m[2]), Acked: atoi(m[3]), Bytes: int(atoi(m[4])), Len: int(c.length.Val())}
 	info.First = info.Last + 1
-	if fs := first.Val(); len(fs) > 0 {
+	if fs := c.first.Val(); len(fs) > 0 {
 		info.First = streamSeq(fs[0].ID)
 	}
 	return info
