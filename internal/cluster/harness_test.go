@@ -42,6 +42,8 @@ func size(ci, fullSize int) int {
 type cluster struct {
 	t     *testing.T
 	redis *redisproc.Server
+	// on are the nodes' flags that name Redis (--redis-url, Sentinel's).
+	on    []string
 	args  []string
 	nodes []*node
 }
@@ -58,7 +60,14 @@ var nodeIDs atomic.Int64
 // each `parley serve --dev` with args.
 func newCluster(t *testing.T, n int, redisArgs []string, args ...string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, redis: redisproc.Start(t, redisArgs...), args: args}
+	rs := redisproc.Start(t, redisArgs...)
+	return newClusterOn(t, n, rs, []string{"--redis-url", rs.URL(0)}, args...)
+}
+
+// newClusterOn starts n nodes on rs, named to them by on.
+func newClusterOn(t *testing.T, n int, rs *redisproc.Server, on []string, args ...string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, redis: rs, on: on, args: args}
 	for range n {
 		c.start()
 	}
@@ -70,8 +79,9 @@ func (c *cluster) start() *node {
 	c.t.Helper()
 	id := fmt.Sprintf("n%d", nodeIDs.Add(1))
 	args := append([]string{"--dev", "--listen", "127.0.0.1:0", "--no-turn", "--log-level", "warn",
-		"--redis-url", c.redis.URL(0), "--node-id", id, "--api-keys", "test:0123456789abcdef0123456789abcdef",
-		"--drain-timeout", "10s", "--rate", "100000", "--rate-burst", "100000"}, c.args...)
+		"--node-id", id, "--api-keys", "test:0123456789abcdef0123456789abcdef",
+		"--drain-timeout", "10s", "--rate", "100000", "--rate-burst", "100000"}, c.on...)
+	args = append(args, c.args...)
 	n := &node{Process: parleyproc.Start(c.t, binary, nil, args...), id: id}
 	c.nodes = append(c.nodes, n)
 	return n

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-rtc/parley/internal/testkit"
+	"github.com/parley-rtc/parley/internal/testkit/redisproc"
 )
 
 // TestRedisRestart: Redis is killed and restarted mid-stream, without its
@@ -139,4 +140,52 @@ func readyz(n *node) int {
 	}
 	res.Body.Close()
 	return res.StatusCode
+}
+
+// TestSentinelFailover: nodes find the primary through Sentinel; when it
+// dies, Sentinel promotes its replica and the nodes follow. The replica
+// may lack the primary's last writes (replication is asynchronous), so,
+// as after a restart, the sessions' logs count as lost: the receiver's
+// connection closes and its resume answers 410, never a silent gap.
+func TestSentinelFailover(t *testing.T) {
+	primary := redisproc.Start(t)
+	replica := redisproc.Start(t, "--replicaof", "127.0.0.1", strings.Split(primary.Addr, ":")[1])
+	sentinel := redisproc.StartSentinel(t, "parley", primary)
+	testkit.Eventually(t, "the replica to sync", func() bool { return replica.Info(t, "replication", "master_link_status") == "up" })
+	c := newClusterOn(t, 2, primary, []string{"--redis-url", "redis://127.0.0.1:1/0", "--redis-sentinel-master", "parley", "--redis-sentinel-addrs", sentinel.Addr})
+	sender := connect(t, c.nodes[0].URL(), "sender")
+	receiver := connect(t, c.nodes[1].URL(), "receiver")
+	sender.join("r")
+	receiver.join("r")
+	sender.expect("room.peerJoined", 5*time.Second, "presence.changed")
+	got := 0
+	for i := range 50 {
+		sender.must("message.send", map[string]any{"roomId": "r", "to": receiver.peerID, "data": strconv.Itoa(i)})
+	}
+	primary.Kill()
+	start := time.Now()
+	for {
+		n, err := receiver.next(30 * time.Second)
+		if err != nil {
+			if !strings.Contains(err.Error(), "closed") {
+				t.Fatalf("after %d messages: %v, want the connection closed", got, err)
+			}
+			break
+		}
+		if n.Method == "message.received" {
+			if i, _ := strconv.Atoi(n.str("data")); i != got {
+				t.Fatalf("message %d arrived as message %d: a silent gap", i, got)
+			}
+			got++
+		}
+	}
+	var err error
+	testkit.Eventually(t, "a node to answer the resume", func() bool {
+		err = receiver.resume(c.nodes[0].URL())
+		return rpcCode(err) != 503
+	})
+	if rpcCode(err) != 410 || !strings.Contains(err.Error(), "log was lost") {
+		t.Fatalf("resume after the failover: %v, want 410 resume_gap", err)
+	}
+	t.Logf("failover: the receiver read %d messages in order, then its connection closed after %s; resume: 410", got, time.Since(start).Round(time.Millisecond))
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,14 +24,15 @@ import (
 
 // Server is a running redis-server.
 type Server struct {
-	t      testing.TB // nil for Launch's
-	bin    string
-	dir    string
-	args   []string
-	Addr   string // 127.0.0.1:port
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	t        testing.TB // nil for Launch's
+	bin      string
+	dir      string
+	args     []string
+	sentinel bool
+	Addr     string // 127.0.0.1:port
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{}
 }
 
 // Start runs redis-server with args added to the test defaults (no RDB
@@ -92,6 +94,24 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// StartSentinel runs a Sentinel (redis-server --sentinel) that watches
+// primary as master name, with a quorum of one: it fails over a second
+// after the primary stops answering.
+func StartSentinel(t testing.TB, name string, primary *Server) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: testkit.Tool(t, "redis-server", "redis-server"), dir: t.TempDir(), sentinel: true}
+	host, port, _ := net.SplitHostPort(primary.Addr)
+	conf := fmt.Sprintf("sentinel monitor %[1]s %[2]s %[3]s 1\nsentinel down-after-milliseconds %[1]s 1000\nsentinel failover-timeout %[1]s 5000\n", name, host, port)
+	if err := os.WriteFile(filepath.Join(s.dir, "sentinel.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Kill)
+	return s
+}
+
 // start runs the server on s.Addr and waits until it accepts connections.
 func (s *Server) start() error {
 	_, port, _ := net.SplitHostPort(s.Addr)
@@ -100,6 +120,9 @@ func (s *Server) start() error {
 		"--save", "", "--appendonly", "no", "--databases", "4096",
 		"--protected-mode", "no", "--loglevel", "warning",
 	}, s.args...)
+	if s.sentinel {
+		args = []string{filepath.Join(s.dir, "sentinel.conf"), "--sentinel", "--port", port, "--bind", "127.0.0.1", "--protected-mode", "no", "--loglevel", "warning"}
+	}
 	cmd := exec.Command(s.bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -160,6 +183,36 @@ func ping(c net.Conn) bool {
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return err == nil && strings.HasPrefix(line, "+PONG")
+}
+
+// Info reads one field of a section of the server's INFO ("" if none).
+func (s *Server) Info(t testing.TB, section, field string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := fmt.Fprintf(c, "INFO %s\r\n", section); err != nil {
+		return ""
+	}
+	r := bufio.NewReader(c)
+	if _, err := r.ReadString('\n'); err != nil { // the bulk string's length
+		return ""
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return ""
+		}
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && k == field {
+			return v
+		}
+		if strings.TrimSpace(line) == "" && r.Buffered() == 0 {
+			return ""
+		}
+	}
 }
 
 // Kill kills the server (SIGKILL: a crash) and waits for it to exit.

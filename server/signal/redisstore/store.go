@@ -229,8 +229,19 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 // boot checks, on a fresh connection, whether Redis restarted since the
-// last connection of any node (boot.lua), and learns the dataset.
+// last connection of any node (boot.lua), and learns the dataset. The
+// Sentinels' connections (go-redis gives them the hook too) are left
+// alone.
 func (st *Store) boot(ctx context.Context, cn *redis.Conn) error {
+	if st.cfg.Redis.MasterName != "" {
+		role, err := cn.Do(ctx, "ROLE").Slice()
+		if err != nil {
+			return fmt.Errorf("redisstore: role: %w", err)
+		}
+		if len(role) > 0 && role[0] == "sentinel" {
+			return nil
+		}
+	}
 	res, err := bootScript.Run(ctx, cn, nil, st.p, newID()).StringSlice()
 	if err != nil {
 		return fmt.Errorf("redisstore: boot check: %w", err)
