@@ -120,7 +120,7 @@ bench: deps ## Go benchmarks and the loopback load generators (signaling; STUN/T
 
 .PHONY: bench-cluster
 bench-cluster: deps ## cluster mode's figures: 3 nodes on a local redis-server (relay latency same-node, cross-node and on one memory node; throughput; Redis commands and CPU per message; SIGKILL to resumed)
-	$(GO) run ./cmd/parley-load -cluster 3
+	$(GO) run ./cmd/parley-load -cluster 3 -rate 2000
 
 .PHONY: clean
 clean:
