@@ -13,11 +13,7 @@ import (
 // message sent meanwhile; the drained node exits as soon as none is left.
 func TestDrainMigrates(t *testing.T) {
 	c := newCluster(t, 2, nil)
-	alice := connect(t, c.nodes[0].URL(), "alice")
-	bob := connect(t, c.nodes[1].URL(), "bob")
-	alice.join("r")
-	bob.join("r")
-	alice.expect("room.peerJoined", 5*time.Second, "presence.changed")
+	alice, bob := c.roomOfTwo("alice", "bob")
 	const messages = 200
 	sent := make(chan error, 1)
 	go func() {

@@ -235,6 +235,18 @@ func (c *client) expect(method string, d time.Duration, skip ...string) note {
 	}
 }
 
+// roomOfTwo connects first on node 0 and second on node 1 and seats them
+// in room r, first before second (whose arrival first has read).
+func (c *cluster) roomOfTwo(first, second string) (*client, *client) {
+	c.t.Helper()
+	a := connect(c.t, c.nodes[0].URL(), first)
+	b := connect(c.t, c.nodes[1].URL(), second)
+	a.join("r")
+	b.join("r")
+	a.expect("room.peerJoined", 5*time.Second, "presence.changed")
+	return a, b
+}
+
 func (c *client) join(room string) {
 	c.t.Helper()
 	c.must("room.join", map[string]any{"roomId": room, "create": true})

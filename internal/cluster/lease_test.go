@@ -14,11 +14,7 @@ import (
 // resumes on another node.
 func TestLeaseLapse(t *testing.T) {
 	c := newCluster(t, 3, nil)
-	alice := connect(t, c.nodes[0].URL(), "alice")
-	bob := connect(t, c.nodes[1].URL(), "bob")
-	alice.join("r")
-	bob.join("r")
-	alice.expect("room.peerJoined", 5*time.Second, "presence.changed")
+	alice, bob := c.roomOfTwo("alice", "bob")
 
 	victim := c.nodes[1]
 	victim.signal(syscall.SIGSTOP)

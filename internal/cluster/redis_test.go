@@ -29,11 +29,7 @@ func TestRedisRestart(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newCluster(t, 2, tt.args)
-			sender := connect(t, c.nodes[0].URL(), "sender")
-			receiver := connect(t, c.nodes[1].URL(), "receiver")
-			sender.join("r")
-			receiver.join("r")
-			sender.expect("room.peerJoined", 5*time.Second, "presence.changed")
+			sender, receiver := c.roomOfTwo("sender", "receiver")
 			got := 0
 			send := func(i int) error {
 				_, err := sender.call("message.send", map[string]any{"roomId": "r", "to": receiver.peerID, "data": strconv.Itoa(i)})
@@ -97,11 +93,7 @@ func TestRedisRestart(t *testing.T) {
 // them), /readyz is 200 again, and the sessions carry on where they were.
 func TestRedisUnreachable(t *testing.T) {
 	c := newCluster(t, 2, nil)
-	alice := connect(t, c.nodes[0].URL(), "alice")
-	bob := connect(t, c.nodes[1].URL(), "bob")
-	alice.join("r")
-	bob.join("r")
-	alice.expect("room.peerJoined", 5*time.Second, "presence.changed")
+	alice, bob := c.roomOfTwo("alice", "bob")
 	c.redis.Pause()
 	start := time.Now()
 	paused := true
@@ -153,11 +145,7 @@ func TestSentinelFailover(t *testing.T) {
 	sentinel := redisproc.StartSentinel(t, "parley", primary)
 	testkit.Eventually(t, "the replica to sync", func() bool { return replica.Info(t, "replication", "master_link_status") == "up" })
 	c := newClusterOn(t, 2, primary, []string{"--redis-url", "redis://127.0.0.1:1/0", "--redis-sentinel-master", "parley", "--redis-sentinel-addrs", sentinel.Addr})
-	sender := connect(t, c.nodes[0].URL(), "sender")
-	receiver := connect(t, c.nodes[1].URL(), "receiver")
-	sender.join("r")
-	receiver.join("r")
-	sender.expect("room.peerJoined", 5*time.Second, "presence.changed")
+	sender, receiver := c.roomOfTwo("sender", "receiver")
 	got := 0
 	for i := range 50 {
 		sender.must("message.send", map[string]any{"roomId": "r", "to": receiver.peerID, "data": strconv.Itoa(i)})

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -306,15 +305,20 @@ func (d *dirtySet) close() {
 
 // dirtyAll marks every session attached here.
 func (st *Store) dirtyAll(reason string) {
+	for _, l := range st.locals() {
+		st.dirty.add(l.id, reason)
+	}
+}
+
+// locals lists the sessions attached here.
+func (st *Store) locals() []*local {
 	st.mu.Lock()
-	ids := make([]string, 0, len(st.local))
-	for id := range st.local {
-		ids = append(ids, id)
+	defer st.mu.Unlock()
+	ls := make([]*local, 0, len(st.local))
+	for _, l := range st.local {
+		ls = append(ls, l)
 	}
-	st.mu.Unlock()
-	for _, id := range ids {
-		st.dirty.add(id, reason)
-	}
+	return ls
 }
 
 // catchUpBatch is how many sessions a worker catches up in one round trip.
@@ -428,30 +432,11 @@ func (st *Store) hint(payload string) {
 	}
 }
 
-// checkLoop compares, every checkEvery, the logs of the sessions attached
+// check compares (every checkEvery) the logs of the sessions attached
 // here with what they were delivered: a hint lost (a full channel, a
 // publish during a reconnect) delays a frame, never loses it.
-func (st *Store) checkLoop() {
-	defer st.wg.Done()
-	tick := time.NewTicker(checkEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-st.ctx.Done():
-			return
-		case <-tick.C:
-			st.check()
-		}
-	}
-}
-
 func (st *Store) check() {
-	st.mu.Lock()
-	ls := make([]*local, 0, len(st.local))
-	for _, l := range st.local {
-		ls = append(ls, l)
-	}
-	st.mu.Unlock()
+	ls := st.locals()
 	for len(ls) > 0 {
 		batch := ls[:min(len(ls), 1024)]
 		ls = ls[len(batch):]

@@ -64,46 +64,57 @@ func (st *Store) renewed() {
 	}
 }
 
-// leaseLoop renews the lease; see the top of this file for a lapse.
-func (st *Store) leaseLoop() {
-	defer st.wg.Done()
-	tick := time.NewTicker(st.cfg.LeaseTTL / 3)
-	defer tick.Stop()
-	lapsed := false
-	for {
-		select {
-		case <-st.ctx.Done():
-			return
-		case <-tick.C:
-		}
-		ctx, cancel := context.WithTimeout(st.ctx, st.cfg.LeaseTTL/3)
-		ok, err := st.lease(ctx, "renew", st.node)
-		if err == nil && !ok {
-			if ok, err = st.lease(ctx, "reclaim", st.node); err == nil && !ok {
-				cancel()
-				st.wasReaped()
+// every runs f every d on its own goroutine until the store closes or f
+// returns false.
+func (st *Store) every(d time.Duration, f func() bool) {
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		for {
+			select {
+			case <-st.ctx.Done():
 				return
-			}
-			if err == nil {
-				st.log.Warn("this node's lease had lapsed; it took it back (no node had reaped it)")
+			case <-tick.C:
+				if !f() {
+					return
+				}
 			}
 		}
-		cancel()
-		if err != nil {
-			st.healthy.Store(0)
-			if !lapsed && !st.leaseLive() {
-				lapsed = true
-				st.log.Error("this node's lease lapsed: Redis does not answer; it writes nothing until Redis is back", "err", err)
-			}
-			continue
+	}()
+}
+
+// renew renews the lease (every LeaseTTL/3); see the top of this file for
+// a lapse. lapsed says whether the last renewal failed for good.
+func (st *Store) renew(lapsed *bool) bool {
+	ctx, cancel := context.WithTimeout(st.ctx, st.cfg.LeaseTTL/3)
+	defer cancel()
+	ok, err := st.lease(ctx, "renew", st.node)
+	if err == nil && !ok {
+		if ok, err = st.lease(ctx, "reclaim", st.node); err == nil && !ok {
+			st.wasReaped()
+			return false
 		}
-		st.renewed()
-		if lapsed {
-			lapsed = false
-			st.log.Info("Redis is back; this node holds its lease again")
-			st.dirtyAll("reconnect")
+		if err == nil {
+			st.log.Warn("this node's lease had lapsed; it took it back (no node had reaped it)")
 		}
 	}
+	if err != nil {
+		st.healthy.Store(0)
+		if !*lapsed && !st.leaseLive() {
+			*lapsed = true
+			st.log.Error("this node's lease lapsed: Redis does not answer; it writes nothing until Redis is back", "err", err)
+		}
+		return true
+	}
+	st.renewed()
+	if *lapsed {
+		*lapsed = false
+		st.log.Info("Redis is back; this node holds its lease again")
+		st.dirtyAll("reconnect")
+	}
+	return true
 }
 
 // wasReaped: the cluster detached this node's sessions. Its connections
@@ -112,13 +123,7 @@ func (st *Store) wasReaped() {
 	st.reaped.Store(true)
 	st.leaseHeld.Store(false)
 	st.log.Error("this node's lease lapsed and the cluster reaped its sessions: closing its connections")
-	st.mu.Lock()
-	ls := make([]*local, 0, len(st.local))
-	for _, l := range st.local {
-		ls = append(ls, l)
-	}
-	st.mu.Unlock()
-	for _, l := range ls {
+	for _, l := range st.locals() {
 		l.mu.Lock()
 		if !l.gone {
 			st.forget(l)
@@ -143,24 +148,17 @@ func (st *Store) SetReaper(reap func(ctx context.Context, node string) (int, err
 	st.reaper = reap
 }
 
-func (st *Store) reapLoop() {
-	defer st.wg.Done()
-	tick := time.NewTicker(reapEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-st.ctx.Done():
-			return
-		case <-tick.C:
-		}
-		h := st.healthy.Load()
-		if st.reaper == nil || h == 0 || time.Duration(sinceStart()-h) < reapAfter*st.cfg.LeaseTTL {
-			continue
-		}
-		if err := st.reapLapsed(); err != nil && st.ctx.Err() == nil {
-			st.log.Warn("lapsed nodes not reaped", "err", err)
-		}
+// reap reaps the lapsed nodes (every reapEvery), once Redis has answered
+// this node for reapAfter leases.
+func (st *Store) reap() bool {
+	h := st.healthy.Load()
+	if st.reaper == nil || h == 0 || time.Duration(sinceStart()-h) < reapAfter*st.cfg.LeaseTTL {
+		return true
 	}
+	if err := st.reapLapsed(); err != nil && st.ctx.Err() == nil {
+		st.log.Warn("lapsed nodes not reaped", "err", err)
+	}
+	return true
 }
 
 // reapLapsed reaps every node whose lease lapsed.
@@ -252,13 +250,13 @@ func (st *Store) Nodes(ctx context.Context) ([]Node, error) {
 
 // start starts the node's loops.
 func (st *Store) start(sub *redis.PubSub) {
-	st.wg.Add(5)
+	st.wg.Add(3)
 	go st.hintLoop(sub)
 	go st.catchUpLoop()
 	go st.catchUpLoop()
-	go st.leaseLoop()
-	go st.reapLoop()
-	st.wg.Add(1)
-	go st.checkLoop()
+	lapsed := false
+	st.every(st.cfg.LeaseTTL/3, func() bool { return st.renew(&lapsed) })
+	st.every(reapEvery, st.reap)
+	st.every(checkEvery, func() bool { st.check(); return true })
 	st.afterFunc(timerSweep, st.sweep)
 }

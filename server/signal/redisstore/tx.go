@@ -454,34 +454,19 @@ func (t *tx) readIndex(k ixKey, count bool) *ixRead {
 	if t.err != nil {
 		return r
 	}
-	if count {
-		var n *redis.IntCmd
-		var v *redis.StringCmd
-		_, err := t.st.rdb.TxPipelined(t.ctx, func(p redis.Pipeliner) error {
-			if checked(k.ix) {
-				v = p.HGet(t.ctx, t.st.p+"ixv", k.field())
-			}
-			n = p.ZCard(t.ctx, t.st.p+k.redisKey())
-			return nil
-		})
-		if err != nil && !errors.Is(err, redis.Nil) {
-			t.fail(err)
-			return r
-		}
-		if v != nil {
-			r.v = v.Val()
-		}
-		r.count = int(n.Val())
-		return r
-	}
-	r.full = true
-	var zs *redis.ZSliceCmd
+	// The version first, in one MULTI with the members (or their count).
 	var v *redis.StringCmd
+	var n *redis.IntCmd
+	var zs *redis.ZSliceCmd
 	_, err := t.st.rdb.TxPipelined(t.ctx, func(p redis.Pipeliner) error {
 		if checked(k.ix) {
 			v = p.HGet(t.ctx, t.st.p+"ixv", k.field())
 		}
-		zs = p.ZRangeWithScores(t.ctx, t.st.p+k.redisKey(), 0, -1)
+		if count {
+			n = p.ZCard(t.ctx, t.st.p+k.redisKey())
+		} else {
+			zs = p.ZRangeWithScores(t.ctx, t.st.p+k.redisKey(), 0, -1)
+		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -491,6 +476,11 @@ func (t *tx) readIndex(k ixKey, count bool) *ixRead {
 	if v != nil {
 		r.v = v.Val()
 	}
+	if count {
+		r.count = int(n.Val())
+		return r
+	}
+	r.full = true
 	for _, z := range zs.Val() {
 		r.members = append(r.members, member{z.Member.(string), int64(z.Score)})
 	}
