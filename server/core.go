@@ -39,7 +39,7 @@ func (s *Server) newCore() error {
 		refresh = s.refreshEvery()
 	}
 	s.core = signal.New(signal.Config{
-		Limits:       l.core(),
+		Limits:       l.Limits,
 		Duplicate:    s.cfg.DuplicateIdentity,
 		Node:         s.cfg.NodeID,
 		Cluster:      s.redis != nil,
@@ -53,26 +53,6 @@ func (s *Server) newCore() error {
 		s.redis.SetReaper(s.core.Reap)
 	}
 	return nil
-}
-
-// core is the part of the limits the signaling core enforces.
-func (l Limits) core() signal.Limits {
-	return signal.Limits{
-		MaxRoomsPerSession:       l.MaxRoomsPerSession,
-		MaxCallsPerSession:       l.MaxCallsPerSession,
-		MaxPresenceFollows:       l.MaxPresenceFollows,
-		MaxPeersPerRoom:          l.MaxPeersPerRoom,
-		MaxRooms:                 l.MaxRooms,
-		MaxInvitesPerCaller:      l.MaxInvitesPerCaller,
-		MaxInvitesPerPair:        l.MaxInvitesPerPair,
-		EmptyRoomTTL:             l.EmptyRoomTTL,
-		SessionEmptyRoomTTL:      l.SessionEmptyRoomTTL,
-		MaxEmptyRoomsPerSession:  l.MaxEmptyRoomsPerSession,
-		MaxEmptyRoomsPerIdentity: l.MaxEmptyRoomsPerIdentity,
-		ResumeWindow:             l.ResumeWindow,
-		MaxDetachedPerIP:         l.MaxDetachedPerIP,
-		MaxDetachedPerIdentity:   l.MaxDetachedPerIdentity,
-	}
 }
 
 // serverClock is s.now (which tests set) with the system's timers.

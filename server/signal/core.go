@@ -12,33 +12,42 @@ import (
 	"github.com/parley-rtc/parley/api"
 )
 
-// Limits bound what one client can make the core hold.
+// Limits bound what one client can make the core hold. Their tags are
+// their rows in the server's configuration table (server.Config): the
+// key, which is also the flag (--max-rooms) and the variable, and the
+// help.
 type Limits struct {
-	MaxRoomsPerSession int
+	MaxRoomsPerSession int `koanf:"max-rooms-per-session" usage:"rooms one session may be in at once"`
 	// MaxCallsPerSession bounds the calls a session takes part in at once
 	// as caller or party of an active call, and so when a callee device is
 	// busy (486): calls ringing on a device do not count, or any caller
 	// could make a callee busy by ringing it (MaxInvitesPerCaller and
 	// MaxInvitesPerPair bound those).
-	MaxCallsPerSession  int
-	MaxPresenceFollows  int
-	MaxPeersPerRoom     int
-	MaxRooms            int
-	MaxInvitesPerCaller int
-	MaxInvitesPerPair   int
+	MaxCallsPerSession int `koanf:"max-calls-per-session" usage:"calls one session may take part in at once (its own unanswered invites and answered calls; not calls ringing on it); a callee whose every session has this many answered calls is busy (486)"`
+	MaxPresenceFollows int `koanf:"max-presence-follows" usage:"identities one session may follow with presence.subscribe"`
+	MaxPeersPerRoom    int `koanf:"max-peers" was:"max-peers-per-room" usage:"peers per room (default and ceiling of maxPeers)"`
+	MaxRooms           int `koanf:"max-rooms" usage:"rooms on this node (in cluster mode: in the cluster, approximately)"`
+	// Unanswered invites (call.invite) are capped per caller identity and
+	// per caller–callee pair, so that no caller can keep a callee ringing
+	// at will; a callee is busy only with answered calls.
+	MaxInvitesPerCaller int `koanf:"max-invites-per-caller" usage:"unanswered call.invite one identity may have ringing at once; beyond: 413"`
+	MaxInvitesPerPair   int `koanf:"max-invites-per-pair" usage:"unanswered call.invite from one identity to one callee at once; beyond: 413"`
 	// A room made with room.create waits EmptyRoomTTL for its first peer,
 	// SessionEmptyRoomTTL if a session made it (it is then capped per
-	// session and identity, and goes when that session ends).
-	EmptyRoomTTL             time.Duration
-	SessionEmptyRoomTTL      time.Duration
-	MaxEmptyRoomsPerSession  int
-	MaxEmptyRoomsPerIdentity int
-	// ResumeWindow is how long a detached session keeps its seats; an
-	// address holds at most MaxDetachedPerIP detached sessions, an
-	// identity MaxDetachedPerIdentity.
-	ResumeWindow           time.Duration
-	MaxDetachedPerIP       int
-	MaxDetachedPerIdentity int
+	// session and identity, holding a share of MaxRooms meanwhile, and
+	// goes when that session ends).
+	EmptyRoomTTL             time.Duration `koanf:"empty-room-ttl" usage:"how long a room an app backend made with room.create over POST /rpc waits for its first peer"`
+	SessionEmptyRoomTTL      time.Duration `koanf:"session-empty-room-ttl" usage:"how long a room a session made with room.create waits for its first peer (it also goes when that session ends); --empty-room-ttl is for rooms made over POST /rpc"`
+	MaxEmptyRoomsPerSession  int           `koanf:"max-empty-rooms-per-session" usage:"rooms one session may have made with room.create that nobody has joined yet; beyond: 413"`
+	MaxEmptyRoomsPerIdentity int           `koanf:"max-empty-rooms-per-identity" usage:"the same, for all the sessions of one identity together"`
+	// ResumeWindow is how long a detached session keeps its seats, counted
+	// from when the drop is noticed; an address holds at most
+	// MaxDetachedPerIP detached sessions, an identity
+	// MaxDetachedPerIdentity (they count against the server's per-address
+	// connection cap too).
+	ResumeWindow           time.Duration `koanf:"resume-window" usage:"how long a dropped session keeps its peer id, rooms and seats for a resume (from when the drop is noticed)"`
+	MaxDetachedPerIP       int           `koanf:"max-detached-per-ip" usage:"dropped sessions one source address may hold for a resume (beyond: its oldest ends); they count against --max-conns-per-ip too"`
+	MaxDetachedPerIdentity int           `koanf:"max-detached-per-identity" usage:"dropped sessions one identity may hold for a resume (beyond: its oldest ends)"`
 }
 
 // The duplicate-identity policies: what a fresh session.connect does when
