@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -225,6 +226,7 @@ func (st *Store) Nodes(ctx context.Context) ([]Node, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	slices.Sort(ids)
 	leases := make([]*redis.StringCmd, len(ids))
 	counts := make([]*redis.IntCmd, len(ids))
 	_, err = st.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
