@@ -149,11 +149,27 @@ export interface NodeStatus {
     draining: boolean;
     /** Unix milliseconds when a draining node exits. */
     drainDeadline?: number;
+    /** This node's sessions: attached to it, or dropped from it and within their resume window. */
     sessions: number;
     connections: number;
     rooms: number;
     /** Live TURN allocations (0 without TURN). */
     turnAllocations: number;
+    /** Cluster mode: this node's id (--node-id). */
+    nodeId?: string;
+    /** Cluster mode: every node with a live lease, and those whose lease lapsed but whose sessions are not yet reaped, by id. */
+    nodes?: ClusterNode[];
+}
+export interface ClusterNode {
+    nodeId: string;
+    /** Its lease is live (renewed within the last 3 s). */
+    alive: boolean;
+    draining?: boolean;
+    version?: string;
+    /** Unix milliseconds. */
+    startedAt?: number;
+    /** Sessions attached to it, or dropped from it and within their resume window. */
+    sessions: number;
 }
 export interface TurnAllocation {
     identity: Identity;
@@ -669,6 +685,8 @@ export interface SessionDrainingEvent {
     deadline: number;
     /** When to reconnect: until the deadline this node refuses new sessions. */
     retryAfterMs: number;
+    /** Cluster mode: resume this session on another node now (the connection closes with 4307 next); absent on a single node. */
+    resumeElsewhere?: boolean;
 }
 /** Params of the call.incoming notification. */
 export interface CallIncomingEvent {
@@ -906,7 +924,8 @@ export declare const ERROR_CODES: {
     readonly CANCELED: 487;
     readonly GLARE: 491;
     readonly DRAINING: 503;
+    readonly STORE_UNAVAILABLE: 503;
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "09ffc8b18a1729de707628a3b66cdfe716e830fd998e362e17431f8b5d976bd1";
+export declare const PROTOCOL_HASH = "20418d948ce0526190050196b254c5455f12d94e2d2030750a526f282fff68d9";
