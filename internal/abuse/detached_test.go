@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // dropSessions opens n dev sessions, each from from(i) as identity(i),
@@ -90,7 +92,7 @@ func TestDetachedSessionsPerAddress(t *testing.T) {
 	tg := start(t, 4096, "--no-turn", "--log-level", "warn")
 	s := tg.siege(t)
 	opened := tg.dropSessions(t, sessions, rooms, func(int) string { return source(0) }, func(i int) string { return fmt.Sprintf("d%d", i) })
-	eventually(t, 5*time.Second, "the dropped sessions to detach", func() bool { return tg.reconnecting(t) > 0 })
+	testkit.EventuallyWithin(t, 5*time.Second, "the dropped sessions to detach", func() bool { return tg.reconnecting(t) > 0 })
 	tg.settle(t, 5*time.Second)
 	held := tg.reconnecting(t)
 	t.Logf("%d sessions from one address in %d rooms each dropped: %d held for a resume", opened, rooms, held)
@@ -110,7 +112,7 @@ func TestDetachedSessionsPerIdentity(t *testing.T) {
 	tg := start(t, 4096, "--no-turn", "--log-level", "warn")
 	s := tg.siege(t)
 	opened := tg.dropSessions(t, sessions, 1, func(i int) string { return source(i % 4) }, func(int) string { return "mallory" })
-	eventually(t, 5*time.Second, "the dropped sessions to detach", func() bool { return tg.reconnecting(t) > 0 })
+	testkit.EventuallyWithin(t, 5*time.Second, "the dropped sessions to detach", func() bool { return tg.reconnecting(t) > 0 })
 	tg.settle(t, 5*time.Second)
 	held := tg.reconnecting(t)
 	t.Logf("%d sessions of one identity from 4 addresses dropped: %d held for a resume", opened, held)

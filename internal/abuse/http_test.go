@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // httpTimeouts are the server's HTTP timeouts in a test: short in CI, so
@@ -80,7 +82,7 @@ func TestHTTPHeldConnections(t *testing.T) {
 			}
 			s.bounded(t, s.during(t), 32, 20+2*held)
 			begin := time.Now()
-			eventually(t, attack.timeout+10*time.Second, "the server to close the held connections", func() bool {
+			testkit.EventuallyWithin(t, attack.timeout+10*time.Second, "the server to close the held connections", func() bool {
 				return s.heldFiles(t) <= 2
 			})
 			t.Logf("%s: all closed %v after the attack (timeout %v)", attack.name, time.Since(begin).Round(10*time.Millisecond), attack.timeout)
@@ -115,8 +117,8 @@ func TestHTTPDescriptorLimit(t *testing.T) {
 	if refused == 0 {
 		t.Error("no connection was refused near the open-file limit")
 	}
-	eventually(t, read+10*time.Second, "the slow POSTs to be closed", func() bool { return s.heldFiles(t) <= 2 })
-	eventually(t, 5*time.Second, "GET /healthz to be served again", func() bool {
+	testkit.EventuallyWithin(t, read+10*time.Second, "the slow POSTs to be closed", func() bool { return s.heldFiles(t) <= 2 })
+	testkit.EventuallyWithin(t, 5*time.Second, "GET /healthz to be served again", func() bool {
 		status, err := tg.get("127.0.0.1", "/healthz")
 		return err == nil && status == 200
 	})

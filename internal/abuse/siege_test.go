@@ -88,15 +88,3 @@ func (tg *target) settle(t *testing.T, limit time.Duration) usage {
 	}
 	return last
 }
-
-// eventually polls cond every 20 ms until it holds or limit passes.
-func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

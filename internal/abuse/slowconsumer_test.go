@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/parley-rtc/parley/internal/testkit"
 )
 
 // joinRaw connects a dev session on ws and seats it in room.
@@ -110,7 +112,7 @@ func TestStoppedReaderTimesOut(t *testing.T) {
 	for range 160 {
 		_ = sender.Send([]byte(fmt.Sprintf(`{"jsonrpc":"2.0","method":"message.send","params":{"roomId":"quiet","data":%q}}`, data)))
 	}
-	eventually(t, 10*time.Second, "the stopped readers to be cut off", func() bool {
+	testkit.EventuallyWithin(t, 10*time.Second, "the stopped readers to be cut off", func() bool {
 		m := tg.metrics(t)
 		return m[`parley_connections_closed_total{reason="write_timeout"}`]+m[`parley_connections_closed_total{reason="slow_consumer"}`] >= float64(stopped)
 	})

@@ -99,13 +99,23 @@ func (c Cert) Files(t testing.TB, dir string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
-// Eventually polls cond every 5 ms until it holds, failing the test after
-// 10 s: for a state another goroutine or process reaches, without sleeps.
+// Eventually polls cond until it holds, failing the test after 10 s: for
+// a state another goroutine or process reaches, without sleeps.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+	EventuallyWithin(t, 10*time.Second, what, cond)
+}
+
+// EventuallyWithin is Eventually with its own limit. It polls every 5 ms
+// at first, backing off to every 100 ms, so a condition that reads a
+// server's /metrics or /proc does not load the process it is watching.
+func EventuallyWithin(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for pause := 5 * time.Millisecond; !cond(); pause = min(2*pause, 100*time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
 		}
+		time.Sleep(pause)
 	}
 }
