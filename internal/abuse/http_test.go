@@ -71,7 +71,12 @@ func TestHTTPHeldConnections(t *testing.T) {
 			tg := start(t, 8192, append([]string{"--no-turn", "--log-level", "warn"}, args...)...)
 			s := tg.siege(t)
 			tg.holdHTTP(t, source(0), attack.n, attack.prefix)
-			time.Sleep(200 * time.Millisecond) // the server reads the requests, refuses what is over its caps
+			// Once every connection is accepted, those over the cap are
+			// closed and counted; then what remains open is what it holds.
+			refused := float64(attack.n - 100)
+			testkit.EventuallyWithin(t, 10*time.Second, "the server to refuse the connections over its cap", func() bool {
+				return tg.metrics(t)[`parley_http_connections_refused_total{reason="per_ip"}`] >= refused
+			})
 			held := s.heldFiles(t)
 			t.Logf("%s: %d connections opened, %d held by the server", attack.name, attack.n, held)
 			if held > 100 {
