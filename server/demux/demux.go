@@ -82,6 +82,7 @@ type listener struct {
 	accepted chan accepted
 	done     chan struct{}
 	once     sync.Once
+	closeErr error // the inner listener's Close, returned by every Close
 
 	mu      sync.Mutex
 	sorting map[net.Conn]struct{} // connections being sorted, closed by Close
@@ -119,15 +120,20 @@ func (l *listener) Accept() (net.Conn, error) {
 }
 
 // Close stops accepting and closes the connections not sorted out yet.
+// It may be called more than once, and at once from several goroutines
+// (http.Server.Serve closes its listener when Accept fails, which closing
+// it makes happen): each call returns the first one's result.
 func (l *listener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	err := l.Listener.Close()
-	l.mu.Lock()
-	for c := range l.sorting {
-		_ = c.Close()
-	}
-	l.mu.Unlock()
-	return err
+	l.once.Do(func() {
+		close(l.done)
+		l.closeErr = l.Listener.Close()
+		l.mu.Lock()
+		for c := range l.sorting {
+			_ = c.Close()
+		}
+		l.mu.Unlock()
+	})
+	return l.closeErr
 }
 
 // track lists c among the connections being sorted (false: the listener
