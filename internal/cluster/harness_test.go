@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/parley-rtc/parley/internal/rpctest"
+	"github.com/parley-rtc/parley/internal/testkit"
 	"github.com/parley-rtc/parley/internal/testkit/parleyproc"
 	"github.com/parley-rtc/parley/internal/testkit/redisproc"
 )
@@ -94,6 +96,33 @@ func (n *node) kill() {
 }
 
 func (n *node) signal(sig syscall.Signal) { _ = n.Cmd.Process.Signal(sig) }
+
+// stop sends SIGSTOP and returns once every thread of the node is stopped:
+// kill(2) returns before a thread running on another core takes the
+// signal, and in that while it still reads and writes.
+func (n *node) stop(t testing.TB) {
+	t.Helper()
+	n.signal(syscall.SIGSTOP)
+	tasks := fmt.Sprintf("/proc/%d/task", n.Cmd.Process.Pid)
+	testkit.Eventually(t, "every thread of the node to stop", func() bool {
+		ids, err := os.ReadDir(tasks)
+		if err != nil {
+			t.Fatalf("threads of the node: %v", err)
+		}
+		for _, id := range ids {
+			stat, err := os.ReadFile(tasks + "/" + id.Name() + "/stat")
+			if err != nil {
+				return false // a thread that just ended; look again
+			}
+			// pid (comm) state ...: comm may hold spaces and parentheses.
+			fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+			if len(fields) == 0 || (fields[0] != "T" && fields[0] != "t") {
+				return false
+			}
+		}
+		return true
+	})
+}
 
 // client is one session over raw WebSocket: it checks that seqs count
 // 1, 2, 3… across its connections, and resumes from the last it read.

@@ -17,7 +17,7 @@ func TestLeaseLapse(t *testing.T) {
 	alice, bob := c.roomOfTwo("alice", "bob")
 
 	victim := c.nodes[1]
-	victim.signal(syscall.SIGSTOP)
+	victim.stop(t)
 	stale := make(chan error, 1)
 	go func() {
 		_, err := bob.call("message.send", map[string]any{"roomId": "r", "to": alice.peerID, "data": "stale"})
