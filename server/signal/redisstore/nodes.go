@@ -132,7 +132,9 @@ func (st *Store) wasReaped() {
 		}
 		l.mu.Unlock()
 	}
-	st.onReaped()
+	if f, ok := st.onReaped.get(); ok {
+		f()
+	}
 }
 
 // reapEvery is how often a node looks for lapsed nodes; a node reaps only
@@ -146,14 +148,14 @@ const (
 // SetReaper sets what reaps a lapsed node (the core's Reap); without it
 // the node reaps nothing.
 func (st *Store) SetReaper(reap func(ctx context.Context, node string) (int, error)) {
-	st.reaper = reap
+	st.reaper.set(reap)
 }
 
 // reap reaps the lapsed nodes (every reapEvery), once Redis has answered
 // this node for reapAfter leases.
 func (st *Store) reap() bool {
 	h := st.healthy.Load()
-	if st.reaper == nil || h == 0 || time.Duration(sinceStart()-h) < reapAfter*st.cfg.LeaseTTL {
+	if _, ok := st.reaper.get(); !ok || h == 0 || time.Duration(sinceStart()-h) < reapAfter*st.cfg.LeaseTTL {
 		return true
 	}
 	if err := st.reapLapsed(); err != nil && st.ctx.Err() == nil {
@@ -187,7 +189,8 @@ func (st *Store) reapLapsed() error {
 			}
 			continue
 		}
-		n, err := st.reaper(ctx, node)
+		reap, _ := st.reaper.get()
+		n, err := reap(ctx, node)
 		if err != nil {
 			return fmt.Errorf("reap %s: %w", node, err)
 		}

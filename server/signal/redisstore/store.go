@@ -129,12 +129,13 @@ type Store struct {
 	node string
 	log  *slog.Logger
 	obs  Observer
-	fire func(signal.Timer)
-	// onReaped runs when this node finds that the cluster reaped its
-	// sessions: it must close its connections and stop. reaper reaps a
-	// lapsed node (the core's Reap).
-	onReaped func()
-	reaper   func(ctx context.Context, node string) (int, error)
+	// The hooks are set after the store's loops start (the core is built
+	// on the store): fire runs a due timer; onReaped runs when this node
+	// finds that the cluster reaped its sessions (it must close its
+	// connections and stop); reaper reaps a lapsed node (the core's Reap).
+	fire     hook[func(signal.Timer)]
+	onReaped hook[func()]
+	reaper   hook[func(ctx context.Context, node string) (int, error)]
 
 	dataset atomic.Pointer[string]
 	commits atomic.Uint64 // numbers this node's commit ids
@@ -188,14 +189,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.Describe = func() NodeInfo { return NodeInfo{} }
 	}
 	st := &Store{
-		cfg:      cfg,
-		p:        cfg.Prefix,
-		node:     cfg.Node,
-		log:      cfg.Log.With("store", "redis"),
-		obs:      cfg.Observer,
-		fire:     func(signal.Timer) {},
-		onReaped: func() {},
-		local:    make(map[string]*local),
+		cfg:   cfg,
+		p:     cfg.Prefix,
+		node:  cfg.Node,
+		log:   cfg.Log.With("store", "redis"),
+		obs:   cfg.Observer,
+		local: make(map[string]*local),
 	}
 	st.dirty.init()
 	empty := ""
@@ -263,10 +262,24 @@ func newID() string {
 // OnReaped sets what runs when this node finds the cluster reaped it
 // (its lease lapsed and another node detached its sessions): the server
 // closes its connections (4307) and exits. Call it before serving.
-func (st *Store) OnReaped(f func()) { st.onReaped = f }
+func (st *Store) OnReaped(f func()) { st.onReaped.set(f) }
 
 // Timers sets what a due timer runs.
-func (st *Store) Timers(fire func(signal.Timer)) { st.fire = fire }
+func (st *Store) Timers(fire func(signal.Timer)) { st.fire.set(fire) }
+
+// hook is a function the store's running loops call, set at any time.
+type hook[F any] struct{ p atomic.Pointer[F] }
+
+func (h *hook[F]) set(f F) { h.p.Store(&f) }
+
+// get is the function set, and false if none is.
+func (h *hook[F]) get() (F, bool) {
+	if f := h.p.Load(); f != nil {
+		return *f, true
+	}
+	var zero F
+	return zero, false
+}
 
 // Dataset names the state Redis holds (boot.lua).
 func (st *Store) Dataset() string { return *st.dataset.Load() }

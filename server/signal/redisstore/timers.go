@@ -44,9 +44,13 @@ func (st *Store) pollOnce() int {
 		}
 		return 0
 	}
+	fire, ok := st.fire.get()
+	if !ok {
+		return 0 // due timers wait for the core
+	}
 	for _, z := range zs {
 		if tm, ok := parseTimer(z.Member.(string), z.Score); ok {
-			st.fire(tm)
+			fire(tm)
 		}
 	}
 	return len(zs)
