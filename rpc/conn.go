@@ -630,6 +630,9 @@ func (c *Conn) queuePong(payload []byte) {
 		return
 	}
 	c.pong = append(c.pong[:0], payload...)
+	if c.pong == nil {
+		c.pong = []byte{} // a ping without payload is answered too (nil: no pong due)
+	}
 	run := c.scheduleLocked()
 	c.mu.Unlock()
 	if run {
