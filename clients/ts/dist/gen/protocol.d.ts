@@ -909,4 +909,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "09ffc8b18a1729de707628a3b66cdfe716e830fd998e362e17431f8b5d976bd1";
+export declare const PROTOCOL_HASH = "46a944d38ea5ee1d2fe8551fce5ba4e063a020c7611287e502a30d680766f4c6";
