@@ -325,50 +325,61 @@ func fragments(msg string, n int) []clientFrame {
 	return fs
 }
 
+// TestFrameConformance runs the cases over TCP, where a Conn reads and
+// writes the socket itself and parks when idle, and over TLS, where it
+// keeps a reader blocked in Read and a writer goroutine.
 func TestFrameConformance(t *testing.T) {
-	for _, tc := range frameCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			url, _, reasons := wsServer(t, echoMux(), ConnConfig{ReadLimit: tc.limit})
-			ws := dialRaw(t, url)
-			go func() {
-				for _, s := range tc.steps {
-					ws.write(s.data, s.chop, s.pause)
-				}
-			}()
-			for i, want := range tc.answers {
-				got, err := ws.readFrame(10 * time.Second)
-				if err != nil {
-					t.Fatalf("answer %d: %v, want %v", i, err, want)
-				}
-				if err := want.check(got); err != nil {
-					t.Fatalf("answer %d: %v", i, err)
-				}
-			}
-			last := answer{}
-			if len(tc.answers) > 0 {
-				last = tc.answers[len(tc.answers)-1]
-			}
-			if last.op != opClose { // still open: a ping is answered, and nothing else came
-				ws.write(frames(control(opPing, "alive?")), 0, 0)
-				if got, err := ws.readFrame(10 * time.Second); err != nil || pong("alive?").check(got) != nil {
-					t.Fatalf("after the answers: %v %v, want the pong of a ping", got, err)
-				}
-				ws.write(frames(closeFrame(1000, "")), 0, 0)
-				last = closes(1000, "normal")
-				if got, err := ws.readFrame(10 * time.Second); err != nil || last.check(got) != nil {
-					t.Fatalf("closing: %v %v", got, err)
-				}
-			} else {
-				ws.write(frames(closeFrame(1000, "")), 0, 0) // the client's half of the handshake
-			}
-			if got, err := ws.readFrame(10 * time.Second); !connectionReset(err) {
-				t.Fatalf("after the close frame: %v %v, want the TCP connection closed", got, err)
-			}
-			if got := waitReason(t, reasons); got.Code() != last.code {
-				t.Fatalf("reason %v (%d), want one with code %d", got, got.Code(), last.code)
+	for _, transport := range []string{"tcp", "tls"} {
+		t.Run(transport, func(t *testing.T) {
+			for _, tc := range frameCases() {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					tc.run(t, transport == "tls")
+				})
 			}
 		})
+	}
+}
+
+func (tc frameCase) run(t *testing.T, overTLS bool) {
+	url, _, reasons, roots := wsServerOn(t, echoMux(), ConnConfig{ReadLimit: tc.limit}, overTLS)
+	ws := dialRaw(t, url, roots)
+	go func() {
+		for _, s := range tc.steps {
+			ws.write(s.data, s.chop, s.pause)
+		}
+	}()
+	for i, want := range tc.answers {
+		got, err := ws.readFrame(10 * time.Second)
+		if err != nil {
+			t.Fatalf("answer %d: %v, want %v", i, err, want)
+		}
+		if err := want.check(got); err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+	}
+	last := answer{}
+	if len(tc.answers) > 0 {
+		last = tc.answers[len(tc.answers)-1]
+	}
+	if last.op != opClose { // still open: a ping is answered, and nothing else came
+		ws.write(frames(control(opPing, "alive?")), 0, 0)
+		if got, err := ws.readFrame(10 * time.Second); err != nil || pong("alive?").check(got) != nil {
+			t.Fatalf("after the answers: %v %v, want the pong of a ping", got, err)
+		}
+		ws.write(frames(closeFrame(1000, "")), 0, 0)
+		last = closes(1000, "normal")
+		if got, err := ws.readFrame(10 * time.Second); err != nil || last.check(got) != nil {
+			t.Fatalf("closing: %v %v", got, err)
+		}
+	} else {
+		ws.write(frames(closeFrame(1000, "")), 0, 0) // the client's half of the handshake
+	}
+	if got, err := ws.readFrame(10 * time.Second); !connectionReset(err) {
+		t.Fatalf("after the close frame: %v %v, want the TCP connection closed", got, err)
+	}
+	if got := waitReason(t, reasons); got.Code() != last.code {
+		t.Fatalf("reason %v (%d), want one with code %d", got, got.Code(), last.code)
 	}
 }
 
@@ -396,7 +407,7 @@ func TestFramePings(t *testing.T) {
 	for _, chop := range []int{0, 1} {
 		t.Run(fmt.Sprintf("chop %d", chop), func(t *testing.T) {
 			url, _, _ := wsServer(t, echoMux(), ConnConfig{})
-			ws := dialRaw(t, url)
+			ws := dialRaw(t, url, nil)
 			var pings []clientFrame
 			for i := range 10 {
 				pings = append(pings, control(opPing, fmt.Sprintf("payload-%d", i)))
@@ -423,7 +434,7 @@ func TestFramePings(t *testing.T) {
 // sent, and the frame is read whole when the rest arrives.
 func TestFrameParksMidFrame(t *testing.T) {
 	url, conns, _ := wsServer(t, echoMux(), ConnConfig{})
-	ws := dialRaw(t, url)
+	ws := dialRaw(t, url, nil)
 	c := <-conns
 	b := frames(textFrame(echoReq(sized(300))))
 	ws.write(b[:3], 0, 0)

@@ -3,6 +3,8 @@ package rpc
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -93,12 +95,19 @@ type wsClient struct {
 	br *bufio.Reader
 }
 
-// dialRaw opens a WebSocket to url (ws://host/path) with a handshake of
-// its own.
-func dialRaw(t testing.TB, url string) *wsClient {
+// dialRaw opens a WebSocket to url (ws://host/path, or wss:// with a
+// server certificate roots trust) with a handshake of its own.
+func dialRaw(t testing.TB, url string, roots *x509.CertPool) *wsClient {
 	t.Helper()
-	host, path, _ := strings.Cut(strings.TrimPrefix(url, "ws://"), "/")
-	nc, err := net.Dial("tcp", host)
+	scheme, rest, _ := strings.Cut(url, "://")
+	host, path, _ := strings.Cut(rest, "/")
+	var nc net.Conn
+	var err error
+	if scheme == "wss" {
+		nc, err = tls.Dial("tcp", host, &tls.Config{RootCAs: roots})
+	} else {
+		nc, err = net.Dial("tcp", host)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
