@@ -1,0 +1,77 @@
+package wire
+
+import (
+	"errors"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// RawString is a JSON string held as its literal: the quotes and the
+// escapes as they were written. A server relaying a large string (an SDP)
+// keeps it so and sends it on as it came, instead of unescaping it when it
+// reads it and escaping it again when it writes it (two passes over 4 KB
+// and a copy, most of what relaying an offer cost). The zero value is the
+// empty string.
+type RawString struct {
+	lit string // a valid JSON string literal, or "" for the empty string
+}
+
+// Quote returns the RawString of text; text that is not UTF-8 is an
+// error (JSON text is UTF-8).
+func Quote(text string) (RawString, error) {
+	lit, err := jsontext.AppendQuote(nil, text)
+	if err != nil {
+		return RawString{}, err
+	}
+	return RawString{lit: string(lit)}, nil
+}
+
+// MustQuote is Quote for text known to be UTF-8; it panics otherwise.
+func MustQuote(text string) RawString {
+	r, err := Quote(text)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// Literal is the JSON string literal, quotes included.
+func (r RawString) Literal() string {
+	if r.lit == "" {
+		return `""`
+	}
+	return r.lit
+}
+
+// Text is the string the literal denotes.
+func (r RawString) Text() (string, error) {
+	if r.lit == "" {
+		return "", nil
+	}
+	text, err := jsontext.AppendUnquote(nil, r.lit)
+	return string(text), err
+}
+
+// IsZero reports the empty string (json's omitzero uses it).
+func (r RawString) IsZero() bool { return r.lit == "" || r.lit == `""` }
+
+// MarshalJSONTo writes the literal.
+func (r RawString) MarshalJSONTo(enc *jsontext.Encoder) error {
+	return enc.WriteValue(jsontext.Value(r.Literal()))
+}
+
+// UnmarshalJSONFrom keeps the literal of the next value, which must be a
+// string (the decoder has checked that it is valid JSON).
+func (r *RawString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	if k := dec.PeekKind(); k != '"' && k != 0 {
+		return errNotString
+	}
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	r.lit = string(v)
+	return nil
+}
+
+var errNotString = errors.New("not a JSON string")
