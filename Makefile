@@ -23,6 +23,10 @@ run: ## start a dev server on 127.0.0.1:7880 (bare identities, no config, no Red
 # The release build: a static binary (no libc: it runs on any Linux, in a
 # distroless image too), without build paths, stamped with the VCS revision
 # (parley version). deploy/container/Containerfile builds it the same way.
+.PHONY: cluster
+cluster: ## a local cluster: redis-server and three dev nodes on 127.0.0.1:7881–7883 (TURN 3481–3483); prints their URLs; Ctrl-C stops it
+	./scripts/cluster.sh
+
 .PHONY: build
 build: ## build bin/parley (static, with the VCS revision for parley version)
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags=-s -o bin/parley ./cmd/parley
@@ -84,8 +88,9 @@ check-docs: openapi/node_modules ## validate openapi/parley.openapi.yaml (swagge
 	cd openapi && npm run --silent check
 
 .PHONY: test-go
-test-go: $(WEBHOOK_RECEIVER)/node_modules ## go test -race over every package (a test tool missing is a failure here, not a skip)
+test-go: $(WEBHOOK_RECEIVER)/node_modules ## go test -race over every package (a test tool missing is a failure here, not a skip), then the server's tests again in cluster mode on a real redis-server
 	REQUIRE_TEST_TOOLS=1 $(GO) test -race -count=1 ./...
+	PARLEY_TEST_STORE=redis $(GO) test -race -count=1 ./server
 
 .PHONY: e2e
 e2e: deps e2e/node_modules ## browser tests: headless chromium + the TS client against the real binary, the echobot and Parley's TURN
@@ -103,7 +108,7 @@ fuzz: ## a short run of every fuzz target (FUZZTIME=100000x executions each)
 	$(GO) test -run='^$$' -fuzz='^FuzzSTUN$$' -fuzztime=$(FUZZTIME) ./turn
 
 .PHONY: deps
-deps: ## install the Debian packages the tests use (coturn, nftables, iproute2) where missing
+deps: ## install the Debian packages the tests use (coturn, redis-server, nftables, iproute2, …) where missing
 	./scripts/install-deps.sh
 
 .PHONY: test
@@ -113,11 +118,19 @@ test: deps check-generated lint check-docs ts-check ts-test test-go e2e fuzz ## 
 abuse: ## the abuse suite at full size against the real binary (internal/abuse), with its figures
 	ABUSE_FULL=1 $(GO) test -count=1 -v -timeout 30m ./internal/abuse
 
+.PHONY: test-cluster
+test-cluster: deps ## the cluster suite at full size (internal/cluster: 5 SIGKILL runs of 1,000 messages, …) on real nodes and a real redis-server, with its figures
+	CLUSTER_FULL=1 $(GO) test -count=1 -v -timeout 20m ./internal/cluster
+
 .PHONY: bench
 bench: deps ## Go benchmarks and the loopback load generators (signaling; STUN/TURN beside coturn); prints the figures
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
 	$(GO) run ./cmd/parley-load
 	$(GO) run ./cmd/parley-turnload
+
+.PHONY: bench-cluster
+bench-cluster: deps ## cluster mode's figures: 3 nodes on a local redis-server (relay latency same-node, cross-node and on one memory node; throughput; Redis commands and CPU per message; SIGKILL to resumed)
+	$(GO) run ./cmd/parley-load -cluster 3 -rate 2000
 
 .PHONY: clean
 clean:

@@ -25,6 +25,7 @@ const (
 	ClosePingTimeout                        // 4010: no pong (or any frame) within the pong timeout
 	CloseRateLimited                        // 4029: far over the request rate limit
 	CloseDraining                           // 4503: the server is shutting down and takes no new sessions
+	CloseResumeElsewhere                    // 4307: cluster mode: resume the session on another node now
 	ClosePeerGone                           // the TCP connection ended without a close frame; nothing is sent
 	numCloseReasons
 )
@@ -48,6 +49,7 @@ var closeReasons = [numCloseReasons]struct {
 	ClosePingTimeout:     {"ping_timeout", 4010},
 	CloseRateLimited:     {"rate_limited", 4029},
 	CloseDraining:        {"draining", 4503},
+	CloseResumeElsewhere: {"resume_elsewhere", 4307},
 	ClosePeerGone:        {"peer_gone", websocket.CloseAbnormalClosure},
 }
 

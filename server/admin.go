@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/rpc"
 )
 
 // The admin.* methods: operators' view of and hand on this node. They work
@@ -93,7 +94,11 @@ func (s *Server) AdminNodeDrain(ctx context.Context, p *api.AdminNodeDrainParams
 	if p.TimeoutSec > 0 {
 		timeout = time.Duration(p.TimeoutSec) * time.Second
 	}
-	s.Drain(timeout)
+	var asker *rpc.Conn
+	if st := connStateFrom(ctx); st != nil {
+		asker = st.conn
+	}
+	s.drain(timeout, asker)
 	return s.nodeStatus(ctx), nil
 }
 
@@ -146,9 +151,10 @@ func (s *Server) nodeStatus(ctx context.Context) *api.NodeStatus {
 	s.connsMu.Lock()
 	st.Connections = int64(len(s.conns))
 	s.connsMu.Unlock()
-	st.Rooms = int64(len(s.core.RoomSizes(ctx)))
+	st.Rooms = int64(s.core.RoomCount(ctx))
 	if t := s.TURN(); t != nil {
 		st.TurnAllocations = int64(t.Stats().AllocationsActive)
 	}
+	s.clusterNodes(ctx, st)
 	return st
 }

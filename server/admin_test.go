@@ -138,7 +138,10 @@ func TestAdminTURNAllocations(t *testing.T) {
 }
 
 // TestAdminDrain: admin.node.drain tells every session, flips /readyz and
-// refuses new sessions with retryAfterMs.
+// refuses new sessions with retryAfterMs. A single node keeps serving its
+// sessions (and their resumes); a node of a cluster migrates them: they
+// are told to resume elsewhere, their connections close with 4307 (the
+// asker's after its answer), and resumes here are refused.
 func TestAdminDrain(t *testing.T) {
 	ts := startServer(t)
 	alice, ops := ts.connect(t, "alice"), admin(t, ts)
@@ -150,7 +153,7 @@ func TestAdminDrain(t *testing.T) {
 		t.Fatalf("admin.node.drain = %+v", status)
 	}
 	for _, p := range []*peer{alice, ops} {
-		if ev := p.expect("session.draining"); ev["retryAfterMs"] != float64(60000) {
+		if ev := p.expect("session.draining"); ev["retryAfterMs"] != float64(60000) || (ev["resumeElsewhere"] == true) != onRedis() {
 			t.Fatalf("session.draining = %v", ev)
 		}
 	}
@@ -164,6 +167,19 @@ func TestAdminDrain(t *testing.T) {
 	}
 	_, err = ts.dial(t, nil).Call("session.connect", map[string]any{"identity": "late"})
 	rpcError(t, err, 503, "draining")
+	if onRedis() {
+		// Resumes are refused while the asker's session keeps the node up
+		// (once none is attached, a draining node exits).
+		for i, p := range []*peer{alice, ops} {
+			if code, text, err := p.CloseCode(); err != nil || code != 4307 || !strings.Contains(text, "resume on another node") {
+				t.Fatalf("a migrated connection closed with %d %q (%v), want 4307", code, text, err)
+			}
+			if i == 0 {
+				rpcError(t, ts.resumeOn(t, alice, 1), 503, "draining")
+			}
+		}
+		return
+	}
 	alice.must("ice.servers", nil) // the sessions keep working
 
 	// A session that drops while the node drains may still resume.

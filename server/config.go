@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/server/signal"
 	"github.com/parley-rtc/parley/turn"
 	"github.com/parley-rtc/parley/webhook"
 )
@@ -88,6 +89,11 @@ type Config struct {
 	// documents and checks each setting.
 	TURN turn.Config `koanf:"turn"`
 
+	// Redis turns cluster mode on (cluster.go): the signaling state lives
+	// there, shared by every node; NodeID names this node in it.
+	Redis  Redis  `koanf:"redis"`
+	NodeID string `koanf:"node-id" usage:"cluster mode: this node's id (default: the host name and a random suffix); a node restarted with the id of one the cluster reaped is refused"`
+
 	// Version is what admin.node.status reports; the binary sets it.
 	Version string `koanf:"-"`
 }
@@ -109,52 +115,26 @@ type ACME struct {
 // Limits bound what one client can make the server hold or do. Their keys
 // were once under limits: (limits.rate), and files may still say so.
 type Limits struct {
-	MaxFrameBytes      int64         `koanf:"max-frame-bytes" usage:"largest WebSocket frame or POST body; a larger frame closes the connection (1009)"`
-	MaxSDPBytes        int           `koanf:"max-sdp-bytes" usage:"largest SDP relayed"`
-	MaxCandidateBytes  int           `koanf:"max-candidate-bytes" usage:"largest ICE candidate line relayed"`
-	MaxMetadataBytes   int           `koanf:"max-metadata-bytes" usage:"largest room or peer metadata stored"`
-	MaxRoomsPerSession int           `koanf:"max-rooms-per-session" usage:"rooms one session may be in at once"`
-	MaxCallsPerSession int           `koanf:"max-calls-per-session" usage:"calls one session may take part in at once (its own unanswered invites and answered calls; not calls ringing on it); a callee whose every session has this many answered calls is busy (486)"`
-	MaxPresenceFollows int           `koanf:"max-presence-follows" usage:"identities one session may follow with presence.subscribe"`
-	MaxPeersPerRoom    int           `koanf:"max-peers" was:"max-peers-per-room" usage:"peers per room (default and ceiling of maxPeers)"`
-	MaxRooms           int           `koanf:"max-rooms" usage:"rooms on this node"`
-	MaxConnsPerIP      int           `koanf:"max-conns-per-ip" usage:"WebSocket connections per source address"`
-	RatePerSecond      float64       `koanf:"rate" usage:"requests per second per connection (token bucket rate); over it: 429"`
-	RateBurst          int           `koanf:"rate-burst" usage:"token bucket size per connection"`
-	AuthTimeout        time.Duration `koanf:"auth-timeout" usage:"time a connection has to call session.connect"`
-	EmptyRoomTTL       time.Duration `koanf:"empty-room-ttl" usage:"how long a room an app backend made with room.create over POST /rpc waits for its first peer"`
-	QueueMessages      int           `koanf:"queue-messages" usage:"outbound messages queued per connection before it is cut off as a slow consumer"`
-	QueueBytes         int           `koanf:"queue-bytes" usage:"outbound bytes queued per connection before it is cut off as a slow consumer"`
-	WriteTimeout       time.Duration `koanf:"write-timeout" usage:"longest a write to one client may take before it is cut off"`
-	PingInterval       time.Duration `koanf:"ping-interval" usage:"WebSocket ping interval"`
-	PongTimeout        time.Duration `koanf:"pong-timeout" usage:"silence after which a connection is closed"`
-	// ResumeWindow is how long a session whose connection dropped keeps its
-	// peer id, rooms and seats for a resume, counted from when the drop is
-	// noticed; ReplayMessages and ReplayBytes bound the notifications kept
-	// per session for the replay.
-	ResumeWindow   time.Duration `koanf:"resume-window" usage:"how long a dropped session keeps its peer id, rooms and seats for a resume (from when the drop is noticed)"`
-	ReplayMessages int           `koanf:"replay-messages" usage:"notifications kept per session for a resume's replay (at most --queue-messages)"`
-	ReplayBytes    int           `koanf:"replay-bytes" usage:"bytes of notifications kept per session for a resume's replay (at most --queue-bytes)"`
-
-	// Rooms a session made with room.create that nobody has joined yet
-	// hold a share of MaxRooms: they are capped per session and per
-	// identity, wait SessionEmptyRoomTTL (not EmptyRoomTTL, which is for
-	// rooms an app backend makes over POST /rpc) for a first peer, and go
-	// when their creator's session ends.
-	MaxEmptyRoomsPerSession  int           `koanf:"max-empty-rooms-per-session" usage:"rooms one session may have made with room.create that nobody has joined yet; beyond: 413"`
-	MaxEmptyRoomsPerIdentity int           `koanf:"max-empty-rooms-per-identity" usage:"the same, for all the sessions of one identity together"`
-	SessionEmptyRoomTTL      time.Duration `koanf:"session-empty-room-ttl" usage:"how long a room a session made with room.create waits for its first peer (it also goes when that session ends); --empty-room-ttl is for rooms made over POST /rpc"`
-	// Unanswered invites (call.invite) are capped per caller identity and
-	// per caller–callee pair, so that no caller can keep a callee ringing
-	// at will; a callee is busy only with answered calls.
-	MaxInvitesPerCaller int `koanf:"max-invites-per-caller" usage:"unanswered call.invite one identity may have ringing at once; beyond: 413"`
-	MaxInvitesPerPair   int `koanf:"max-invites-per-pair" usage:"unanswered call.invite from one identity to one callee at once; beyond: 413"`
-
-	// MaxDetachedPerIP and MaxDetachedPerIdentity bound the sessions held
-	// for a resume with no connection (see detached.go); they count
-	// against MaxConnsPerIP too.
-	MaxDetachedPerIP       int `koanf:"max-detached-per-ip" usage:"dropped sessions one source address may hold for a resume (beyond: its oldest ends); they count against --max-conns-per-ip too"`
-	MaxDetachedPerIdentity int `koanf:"max-detached-per-identity" usage:"dropped sessions one identity may hold for a resume (beyond: its oldest ends)"`
+	MaxFrameBytes     int64 `koanf:"max-frame-bytes" usage:"largest WebSocket frame or POST body; a larger frame closes the connection (1009)"`
+	MaxSDPBytes       int   `koanf:"max-sdp-bytes" usage:"largest SDP relayed"`
+	MaxCandidateBytes int   `koanf:"max-candidate-bytes" usage:"largest ICE candidate line relayed"`
+	MaxMetadataBytes  int   `koanf:"max-metadata-bytes" usage:"largest room or peer metadata stored"`
+	// The limits the signaling core enforces: signal.Limits documents
+	// them, and its tags are their rows of the configuration table.
+	signal.Limits `koanf:",squash"`
+	MaxConnsPerIP int           `koanf:"max-conns-per-ip" usage:"WebSocket connections per source address"`
+	RatePerSecond float64       `koanf:"rate" usage:"requests per second per connection (token bucket rate); over it: 429"`
+	RateBurst     int           `koanf:"rate-burst" usage:"token bucket size per connection"`
+	AuthTimeout   time.Duration `koanf:"auth-timeout" usage:"time a connection has to call session.connect"`
+	QueueMessages int           `koanf:"queue-messages" usage:"outbound messages queued per connection before it is cut off as a slow consumer"`
+	QueueBytes    int           `koanf:"queue-bytes" usage:"outbound bytes queued per connection before it is cut off as a slow consumer"`
+	WriteTimeout  time.Duration `koanf:"write-timeout" usage:"longest a write to one client may take before it is cut off"`
+	PingInterval  time.Duration `koanf:"ping-interval" usage:"WebSocket ping interval"`
+	PongTimeout   time.Duration `koanf:"pong-timeout" usage:"silence after which a connection is closed"`
+	// ReplayMessages and ReplayBytes bound the notifications kept per
+	// session for a resume's replay.
+	ReplayMessages int `koanf:"replay-messages" usage:"notifications kept per session for a resume's replay (at most --queue-messages)"`
+	ReplayBytes    int `koanf:"replay-bytes" usage:"bytes of notifications kept per session for a resume's replay (at most --queue-bytes)"`
 
 	// PreAuthQueueBytes and PreAuthMaxBatch bound a connection until
 	// session.connect succeeds (see rpc.PreAuthLimits): a client without
@@ -189,41 +169,42 @@ func DefaultConfig() Config {
 		TURN:              turn.DefaultConfig(),
 		Webhook:           webhook.DefaultConfig(),
 		Limits: Limits{
-			MaxFrameBytes:          64 << 10,
-			MaxSDPBytes:            64 << 10,
-			MaxCandidateBytes:      1024,
-			MaxMetadataBytes:       4 << 10,
-			MaxRoomsPerSession:     16,
-			MaxCallsPerSession:     16,
-			MaxPresenceFollows:     1000,
-			MaxPeersPerRoom:        16,
-			MaxRooms:               100_000,
-			MaxConnsPerIP:          100,
-			RatePerSecond:          50,
-			RateBurst:              200,
-			AuthTimeout:            10 * time.Second,
-			EmptyRoomTTL:           5 * time.Minute,
-			QueueMessages:          1024,
-			QueueBytes:             4 << 20,
-			PreAuthQueueBytes:      8 << 10,
-			PreAuthMaxBatch:        4,
-			HTTPReadTimeout:        10 * time.Second,
-			HTTPWriteTimeout:       15 * time.Second,
-			HTTPIdleTimeout:        30 * time.Second,
-			WriteTimeout:           10 * time.Second,
-			PingInterval:           20 * time.Second,
-			PongTimeout:            45 * time.Second,
-			ResumeWindow:           30 * time.Second,
-			ReplayMessages:         256,
-			ReplayBytes:            256 << 10,
-			MaxDetachedPerIP:       32,
-			MaxDetachedPerIdentity: 8,
-
-			MaxEmptyRoomsPerSession:  16,
-			MaxEmptyRoomsPerIdentity: 64,
-			SessionEmptyRoomTTL:      30 * time.Second,
-			MaxInvitesPerCaller:      8,
-			MaxInvitesPerPair:        1,
+			MaxFrameBytes:     64 << 10,
+			MaxSDPBytes:       64 << 10,
+			MaxCandidateBytes: 1024,
+			MaxMetadataBytes:  4 << 10,
+			Limits: signal.Limits{
+				MaxRoomsPerSession:       16,
+				MaxCallsPerSession:       16,
+				MaxPresenceFollows:       1000,
+				MaxPeersPerRoom:          16,
+				MaxRooms:                 100_000,
+				MaxInvitesPerCaller:      8,
+				MaxInvitesPerPair:        1,
+				EmptyRoomTTL:             5 * time.Minute,
+				SessionEmptyRoomTTL:      30 * time.Second,
+				MaxEmptyRoomsPerSession:  16,
+				MaxEmptyRoomsPerIdentity: 64,
+				ResumeWindow:             30 * time.Second,
+				MaxDetachedPerIP:         32,
+				MaxDetachedPerIdentity:   8,
+			},
+			MaxConnsPerIP:     100,
+			RatePerSecond:     50,
+			RateBurst:         200,
+			AuthTimeout:       10 * time.Second,
+			QueueMessages:     1024,
+			QueueBytes:        4 << 20,
+			PreAuthQueueBytes: 8 << 10,
+			PreAuthMaxBatch:   4,
+			HTTPReadTimeout:   10 * time.Second,
+			HTTPWriteTimeout:  15 * time.Second,
+			HTTPIdleTimeout:   30 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			PingInterval:      20 * time.Second,
+			PongTimeout:       45 * time.Second,
+			ReplayMessages:    256,
+			ReplayBytes:       256 << 10,
 		},
 	}
 }
@@ -300,6 +281,7 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "must be positive")
 	}
+	c.validateCluster(bad)
 	l := c.Limits
 	positive := []struct {
 		key string

@@ -12,50 +12,47 @@ import (
 // over a store, and gives it connections (connAdapter), a clock (the
 // server's, which tests replace) and its metrics (observer).
 
-// newCore builds the core over a memory store.
-func (s *Server) newCore() {
+// newCore builds the core over a memory store, or in cluster mode over
+// the cluster's Redis.
+func (s *Server) newCore() error {
 	l := s.cfg.Limits
 	clock := serverClock{s}
-	s.store = memstore.New(signal.StoreConfig{
+	cfg := signal.StoreConfig{
+		Node:           s.cfg.NodeID,
 		Clock:          clock,
 		Encode:         rpc.EncodeNotification,
 		ReplayMessages: l.ReplayMessages,
 		ReplayBytes:    l.ReplayBytes,
 		Log:            s.log,
-	})
+	}
+	if s.cfg.clustered() {
+		st, err := s.newRedisStore(cfg)
+		if err != nil {
+			return err
+		}
+		s.redis, s.store = st, st
+	} else {
+		s.store = memstore.New(cfg)
+	}
 	var refresh time.Duration
 	if s.turn.on {
 		refresh = s.refreshEvery()
 	}
 	s.core = signal.New(signal.Config{
-		Limits:       l.core(),
+		Limits:       l.Limits,
 		Duplicate:    s.cfg.DuplicateIdentity,
+		Node:         s.cfg.NodeID,
+		Cluster:      s.redis != nil,
 		Clock:        clock,
 		Log:          s.log,
 		Observer:     observer{s},
 		ICEServers:   s.iceServers,
 		RefreshEvery: refresh,
 	}, s.store)
-}
-
-// core is the part of the limits the signaling core enforces.
-func (l Limits) core() signal.Limits {
-	return signal.Limits{
-		MaxRoomsPerSession:       l.MaxRoomsPerSession,
-		MaxCallsPerSession:       l.MaxCallsPerSession,
-		MaxPresenceFollows:       l.MaxPresenceFollows,
-		MaxPeersPerRoom:          l.MaxPeersPerRoom,
-		MaxRooms:                 l.MaxRooms,
-		MaxInvitesPerCaller:      l.MaxInvitesPerCaller,
-		MaxInvitesPerPair:        l.MaxInvitesPerPair,
-		EmptyRoomTTL:             l.EmptyRoomTTL,
-		SessionEmptyRoomTTL:      l.SessionEmptyRoomTTL,
-		MaxEmptyRoomsPerSession:  l.MaxEmptyRoomsPerSession,
-		MaxEmptyRoomsPerIdentity: l.MaxEmptyRoomsPerIdentity,
-		ResumeWindow:             l.ResumeWindow,
-		MaxDetachedPerIP:         l.MaxDetachedPerIP,
-		MaxDetachedPerIdentity:   l.MaxDetachedPerIdentity,
+	if s.redis != nil {
+		s.redis.SetReaper(s.core.Reap)
 	}
+	return nil
 }
 
 // serverClock is s.now (which tests set) with the system's timers.
@@ -77,6 +74,8 @@ func (c connAdapter) Close(reason signal.CloseReason, text string) {
 	switch reason {
 	case signal.CloseReplaced:
 		c.Conn.Close(rpc.CloseReplaced, text)
+	case signal.CloseMigrate:
+		c.Conn.Close(rpc.CloseResumeElsewhere, text)
 	default:
 		c.Conn.Close(rpc.CloseInternal, text)
 	}
@@ -90,6 +89,7 @@ func (o observer) CallAnswered(took time.Duration) { o.s.callMetrics.answered(to
 func (o observer) DetachedEnded(cap string) {
 	o.s.rpcMetrics.detachedEnded.WithLabelValues(cap).Inc()
 }
+func (o observer) Reaped(n int) { o.s.clusterMetrics.reaped(n) }
 
 // minRefresh bounds how often a session's ICE servers are refreshed,
 // whatever the credential TTL.

@@ -47,7 +47,7 @@ func TestGrantsExpireWithTheirToken(t *testing.T) {
 	rpcError(t, err, 403, "another identity")
 
 	// A fresh token without admin: the session is back, with its grants.
-	clock.t = time.Now()
+	clock.set(time.Now()) // the server reads its clock on other goroutines (timers)
 	params["token"] = mint(t, "root", Grants{Create: true}, time.Hour)
 	if err := c.CallInto("session.connect", params, nil); err != nil {
 		t.Fatalf("resume with a fresh token: %v", err)

@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +18,37 @@ import (
 
 	"github.com/parley-rtc/parley/internal/rpctest"
 	"github.com/parley-rtc/parley/internal/testkit"
+	"github.com/parley-rtc/parley/internal/testkit/redisproc"
 )
+
+// testRedis is the redis-server the tests' servers keep their state in
+// when PARLEY_TEST_STORE=redis (make test-go runs the package both ways),
+// each in a database of its own; nil: the memory store.
+var (
+	testRedis *redisproc.Server
+	testDBs   atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("PARLEY_TEST_STORE") != "redis" {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "parley-redis")
+	if err == nil {
+		testRedis, err = redisproc.Launch(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "PARLEY_TEST_STORE=redis:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	testRedis.Kill()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// onRedis reports whether the test servers run in cluster mode.
+func onRedis() bool { return testRedis != nil }
 
 // testKey is the API key every test server trusts.
 const (
@@ -48,6 +81,9 @@ func startServerWith(t testing.TB, prepare func(*Server), mutate ...func(*Config
 	cfg.APIKeys = []string{testKID + ":" + testSecret}
 	cfg.Limits.RateBurst = 10_000
 	cfg.Limits.RatePerSecond = 10_000
+	if onRedis() {
+		cfg.Redis.URL = testRedis.URL(int(testDBs.Add(1)))
+	}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -187,6 +223,12 @@ func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
+}
+
+func (c *fakeClock) set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
 }
 
 func (c *fakeClock) advance(d time.Duration) {

@@ -109,11 +109,19 @@ func (s *Server) acquireConn(ip netip.Addr) bool {
 	}
 	s.perIP[ip]++
 	s.connsMu.Unlock()
-	if open+s.core.DetachedFrom(context.Background(), ip.String()) >= limit {
-		s.core.EndOldestDetached(context.Background(), ip.String())
+	// In a cluster the count is Redis': a Redis that does not answer must
+	// not hold up accepting (the count is then 0).
+	ctx, cancel := context.WithTimeout(context.Background(), detachedCountTimeout)
+	defer cancel()
+	if open+s.core.DetachedFrom(ctx, ip.String()) >= limit {
+		s.core.EndOldestDetached(ctx, ip.String())
 	}
 	return true
 }
+
+// detachedCountTimeout bounds the read of an address's detached sessions
+// when a connection is accepted.
+const detachedCountTimeout = 250 * time.Millisecond
 
 func (s *Server) releaseConn(ip netip.Addr) {
 	s.connsMu.Lock()

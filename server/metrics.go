@@ -34,6 +34,7 @@ func (s *Server) newRegistry() *prometheus.Registry {
 	s.rpcMetrics.register(reg)
 	s.callMetrics = newCallMetrics()
 	s.callMetrics.register(reg)
+	s.clusterMetrics.register(reg, s)
 	return reg
 }
 

@@ -228,6 +228,6 @@ func TestIceServersRefreshed(t *testing.T) {
 	}
 	testkit.Eventually(t, "the session to end and its refresh timer to stop", func() bool {
 		_, err := ts.srv.core.SessionInfo(context.Background(), id)
-		return err != nil && !slices.ContainsFunc(ts.srv.store.Pending(), func(tm signal.Timer) bool { return tm.ID == id })
+		return err != nil && !slices.ContainsFunc(ts.srv.store.(interface{ Pending() []signal.Timer }).Pending(), func(tm signal.Timer) bool { return tm.ID == id })
 	})
 }

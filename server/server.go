@@ -29,7 +29,7 @@ import (
 	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/server/demux"
 	"github.com/parley-rtc/parley/server/signal"
-	"github.com/parley-rtc/parley/server/signal/memstore"
+	"github.com/parley-rtc/parley/server/signal/redisstore"
 	"github.com/parley-rtc/parley/web"
 	"github.com/parley-rtc/parley/webhook"
 )
@@ -43,7 +43,8 @@ type Server struct {
 	keys     APIKeys
 	log      *slog.Logger
 	core     *signal.Core
-	store    *memstore.Store
+	store    signal.Store
+	redis    *redisstore.Store // cluster mode, or nil
 	mux      *rpc.Mux
 	upgrader *rpc.Upgrader
 	tls      *tls.Config
@@ -53,10 +54,11 @@ type Server struct {
 	metrics  *prometheus.Registry
 	// rpcMetrics count requests as they are answered; rpcStats are the
 	// connections' shared counters, read at scrape time.
-	rpcMetrics  *rpcMetrics
-	callMetrics *callMetrics
-	rpcStats    rpc.Stats
-	now         func() time.Time
+	rpcMetrics     *rpcMetrics
+	callMetrics    *callMetrics
+	clusterMetrics *clusterMetrics // cluster mode, or nil
+	rpcStats       rpc.Stats
+	now            func() time.Time
 	// publicOrigins and publicHosts come from cfg.PublicURL (origin.go);
 	// refusals logs refused origins and hosts.
 	publicOrigins, publicHosts []string
@@ -72,6 +74,11 @@ type Server struct {
 	closing  atomic.Bool
 	drainAt  atomic.Int64  // Unix milliseconds of the drain deadline; 0 until Drain
 	drained  chan struct{} // closed when a draining node should exit
+	// reapedCh is closed when the cluster reaped this node (cluster.go);
+	// stopSweep stops its orphan sweep.
+	reapedCh   chan struct{}
+	reapedOnce sync.Once
+	stopSweep  context.CancelFunc
 
 	connsMu sync.Mutex
 	conns   map[*rpc.Conn]*connState
@@ -99,14 +106,15 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("api-keys: %w", err)
 	}
 	s := &Server{
-		cfg:     cfg,
-		keys:    keys,
-		log:     log,
-		now:     time.Now,
-		started: time.Now(),
-		drained: make(chan struct{}),
-		conns:   make(map[*rpc.Conn]*connState),
-		perIP:   make(map[netip.Addr]int),
+		cfg:      cfg,
+		keys:     keys,
+		log:      log,
+		now:      time.Now,
+		started:  time.Now(),
+		drained:  make(chan struct{}),
+		reapedCh: make(chan struct{}),
+		conns:    make(map[*rpc.Conn]*connState),
+		perIP:    make(map[netip.Addr]int),
 
 		refusals: newRefusalLog(),
 		files:    newFileBudget(log),
@@ -136,7 +144,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.diag = newDiagStore()
 	s.iceOutcomes = newICEOutcomes()
-	s.newCore()
+	if cfg.clustered() && cfg.NodeID == "" {
+		s.cfg.NodeID = defaultNodeID()
+	}
+	if err := s.newCore(); err != nil {
+		return nil, err
+	}
 	s.metrics = s.newRegistry()
 	s.upgrader = rpc.NewUpgrader(s.originAllowed, s.connConfig()) // serveWS has answered refusals with the reason; this is the backstop
 	s.mux = rpc.NewMux()
@@ -207,6 +220,10 @@ func (s *Server) routes() []route {
 				http.Error(w, "draining", http.StatusServiceUnavailable)
 				return
 			}
+			if err := s.storeHealthy(); err != nil {
+				http.Error(w, "cluster store unavailable: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 			_, _ = w.Write([]byte("ready\n"))
 		})},
 		{"GET /client/", publicScripts(http.StripPrefix("/client/", http.FileServerFS(tsclient.Dist)))},
@@ -258,9 +275,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	select {
 	case err := <-errc:
-		return errors.Join(fmt.Errorf("serve: %w", err), s.closeTURN())
+		return errors.Join(fmt.Errorf("serve: %w", err), s.closeTURN(), s.closeStore())
 	case <-ctx.Done():
 	case <-s.drained:
+	case <-s.reapedCh:
+		return errors.Join(errReaped, s.shutdown(hs))
 	}
 	return s.shutdown(hs)
 }
@@ -281,15 +300,17 @@ func (s *Server) HTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// shutdown stops accepting, tells every room it is closing, closes every
-// connection with "going away", and waits (bounded) for them to finish.
+// shutdown stops accepting, tells every room it is closing (a node of a
+// cluster hands its sessions over instead: they resume on other nodes),
+// closes every connection with "going away", and waits (bounded) for them
+// to finish.
 func (s *Server) shutdown(hs *http.Server) error {
 	s.draining.Store(true)
 	s.closing.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := hs.Shutdown(ctx)
-	err = errors.Join(err, s.core.Shutdown(context.Background(), "server_shutdown"))
+	err = errors.Join(err, s.core.Shutdown(ctx, "server_shutdown"))
 	err = errors.Join(err, s.closeTURN())
 	s.connsMu.Lock()
 	for c := range s.conns {
@@ -304,10 +325,27 @@ func (s *Server) shutdown(hs *http.Server) error {
 		err = errors.Join(err, errors.New("connections still open at the shutdown deadline"))
 	}
 	s.events.Close()
+	err = errors.Join(err, s.closeStore())
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// closeStore leaves the cluster (its sessions handed over) and closes the
+// connection to Redis; nothing on a single node.
+func (s *Server) closeStore() error {
+	if s.redis == nil {
+		return nil
+	}
+	s.stopSweep()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var err error
+	if s.redis.Healthy() == nil {
+		err = s.redis.Leave(ctx)
+	}
+	return errors.Join(err, s.redis.Close())
 }
 
 // prepareHTTP authenticates POST /rpc: HTTP Basic with an API key's id and

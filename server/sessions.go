@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
@@ -87,10 +88,36 @@ func (s *Server) resume(ctx context.Context, st *connState, conn signal.Connecti
 // server refusing it.
 func resumable(reason rpc.CloseReason) bool {
 	switch reason {
-	case rpc.ClosePeerGone, rpc.ClosePingTimeout, rpc.CloseSlowConsumer, rpc.CloseWriteTimeout, rpc.CloseInternal:
+	case rpc.ClosePeerGone, rpc.ClosePingTimeout, rpc.CloseSlowConsumer, rpc.CloseWriteTimeout, rpc.CloseInternal, rpc.CloseResumeElsewhere:
 		return true
 	}
 	return false
+}
+
+// connEndedRetry is how often a connection's end is tried again while
+// the store is unreachable (cluster mode), for up to the resume window:
+// the session must not stay attached to a connection that is gone. Past
+// it, the orphan sweep (cluster.go) detaches it.
+const connEndedRetry = time.Second
+
+// connEnded tells the core that the connection carrying ref closed for
+// reason: its session is detached for a resume (a drop) or ended. A
+// single node shutting down ends them; a node of a cluster hands them
+// over, so they stay resumable.
+func (s *Server) connEnded(ref *signal.Ref, reason rpc.CloseReason) {
+	resumable := resumable(reason) && (s.cfg.clustered() || !s.closing.Load())
+	give := time.Now().Add(s.cfg.Limits.ResumeWindow)
+	for {
+		err := s.core.ConnEnded(context.Background(), ref, resumable, reason.String())
+		if err == nil {
+			return
+		}
+		if time.Now().After(give) || s.closing.Load() {
+			s.log.Warn("session not detached: the store kept failing", "session", ref.ID, "err", err)
+			return
+		}
+		time.Sleep(connEndedRetry)
+	}
 }
 
 // SessionAck lets the replay buffer go of what the client has processed.

@@ -73,7 +73,7 @@ func (s *Server) connClosed(conn *rpc.Conn, reason rpc.CloseReason) {
 		return // refused while draining
 	}
 	if sess := st.sess.Load(); sess != nil {
-		s.core.ConnEnded(context.Background(), sess, resumable(reason) && !s.closing.Load(), reason.String())
+		s.connEnded(sess, reason)
 		s.connectionEnded(sess, reason)
 	}
 	s.untrack(conn)

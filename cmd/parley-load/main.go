@@ -37,7 +37,16 @@ func main() {
 	window := flag.Int("window", 16, "requests in flight per sender in the throughput phases")
 	idle := flag.Int("idle", 10_000, "idle joined connections for the memory phase (bounded by the 20,000 open-file limit: each costs one fd here and one in the server)")
 	pin := flag.Bool("pin", true, "run the server on CPU 0 and this load generator on CPU 1 (needs taskset)")
+	nodes := flag.Int("cluster", 0, "instead, measure cluster mode: this many nodes on a local redis-server (same-node, cross-node and all-node relays, Redis commands and server CPU per relayed message, time from SIGKILL to resumed); see cluster.go")
+	clusterRate := flag.Int("rate", 2000, "total messages/s of cluster mode's paced latency phases (-cluster)")
 	flag.Parse()
+	if *nodes > 0 {
+		if err := runCluster(*nodes, *rooms, *duration, *clusterRate, *window); err != nil {
+			fmt.Fprintln(os.Stderr, "parley-load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	paced, err := parseRates(*rates)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "parley-load:", err)
@@ -123,7 +132,7 @@ func run(rooms int, duration time.Duration, rates []int, window, idle int, pin b
 	}
 	phases = append(phases, spec{fmt.Sprintf("sdp.offer of %d bytes, throughput (window %d/sender)", len(offerFrame(1, "peer-id-1234", "load-1", time.Now().UnixNano())), window), sdp, 0, window})
 	for _, ph := range phases {
-		res, err := phase(srv, rooms, duration, ph.kind, ph.rate, ph.window)
+		res, err := phase([]*server{srv}, rooms, duration, ph.kind, ph.rate, ph.window)
 		if err != nil {
 			srv.stop()
 			return fmt.Errorf("%s: %w", ph.name, err)
@@ -168,13 +177,13 @@ type server struct {
 
 var listening = regexp.MustCompile(`listening on ws://([0-9.:]+)/rpc`)
 
-// startServer runs `parley serve --dev` with the limits a load generator
-// would trip lifted (the rate limit, the per-address cap), on CPU 0 when
-// pinned.
-func startServer(bin string, conns int, pin bool) (*server, error) {
-	args := []string{"serve", "--dev", "--listen", "127.0.0.1:0", "--no-turn", "--log-level", "warn",
+// startServer runs `parley serve --dev` (and extra flags) with the limits a
+// load generator would trip lifted (the rate limit, the per-address cap),
+// on CPU 0 when pinned.
+func startServer(bin string, conns int, pin bool, extra ...string) (*server, error) {
+	args := append([]string{"serve", "--dev", "--listen", "127.0.0.1:0", "--no-turn", "--log-level", "warn",
 		"--rate", "1000000", "--rate-burst", "1000000", "--max-conns-per-ip", strconv.Itoa(conns),
-		"--max-peers", "2", "--queue-messages", "8192", "--queue-bytes", "16777216"}
+		"--max-peers", "2", "--queue-messages", "8192", "--queue-bytes", "16777216"}, extra...)
 	cmd := exec.Command(bin, args...)
 	if pin {
 		cmd = exec.Command("taskset", append([]string{"-c", "0", bin}, args...)...)
@@ -241,6 +250,19 @@ func (s *server) procStat() (rss int64, cpu time.Duration, err error) {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return rss, time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// cpuTime is the CPU time the servers have used.
+func cpuTime(srvs []*server) (time.Duration, error) {
+	var total time.Duration
+	for _, s := range srvs {
+		_, cpu, err := s.procStat()
+		if err != nil {
+			return 0, err
+		}
+		total += cpu
+	}
+	return total, nil
 }
 
 // conn is one raw client connection with a session.
@@ -322,18 +344,18 @@ var rooms atomic.Int64
 // joinPair opens a room with two peers; with offer, a offers first (the
 // server holds a pair's candidates until its first offer; a's
 // room.peerJoined and b's sdp.offer are skipped by the readers later).
-func joinPair(url string, offer bool) (*pair, error) {
+func joinPair(urlA, urlB string, offer bool) (*pair, error) {
 	n := rooms.Add(1)
 	room := fmt.Sprintf("load-%d", n)
 	join := fmt.Sprintf(`{"jsonrpc":"2.0","id":2,"method":"room.join","params":{"roomId":%q,"create":true}}`, room)
 	// Identities of their own: sessions of one identity are told of each
 	// other (presence), which is not what this measures.
 	connect := `{"jsonrpc":"2.0","id":1,"method":"session.connect","params":{"identity":"%s%d"}}`
-	a, err := dial(url, fmt.Sprintf(connect, "a", n), join)
+	a, err := dial(urlA, fmt.Sprintf(connect, "a", n), join)
 	if err != nil {
 		return nil, err
 	}
-	b, err := dial(url, fmt.Sprintf(connect, "b", n), join)
+	b, err := dial(urlB, fmt.Sprintf(connect, "b", n), join)
 	if err != nil {
 		a.close()
 		return nil, err
@@ -400,6 +422,7 @@ func offerFrame(id int, to, room string, sentNanos int64) []byte {
 }
 
 type result struct {
+	n          int64         // relayed messages received
 	rate       float64       // relayed messages/s
 	p50, p99   time.Duration // one-way latency
 	cpuPerMsg  time.Duration // server CPU time per relayed message
@@ -412,35 +435,36 @@ func (r result) String() string {
 }
 
 // phase measures on fresh pairs: a gorilla connection whose read deadline
-// fired (how measure stops its readers) cannot be read again.
-func phase(srv *server, n int, d time.Duration, kind payload, perSecond, window int) (result, error) {
+// fired (how measure stops its readers) cannot be read again. With several
+// servers (cluster nodes), pair i's peers are on servers i and i+1.
+func phase(srvs []*server, n int, d time.Duration, kind payload, perSecond, window int) (result, error) {
 	pairs := make([]*pair, 0, n)
 	defer func() {
 		for _, p := range pairs {
 			p.close()
 		}
 	}()
-	for range n {
-		p, err := joinPair(srv.url, kind == ice)
+	for i := range n {
+		p, err := joinPair(srvs[i%len(srvs)].url, srvs[(i+1)%len(srvs)].url, kind == ice)
 		if err != nil {
 			return result{}, err
 		}
 		pairs = append(pairs, p)
 	}
-	return measure(srv, pairs, d, kind, perSecond, window)
+	return measure(srvs, pairs, d, kind, perSecond, window)
 }
 
 // measure runs one phase: each pair's a sends to b. perSecond 0 means as
 // fast as a window of in-flight requests allows; otherwise one pacer sends
 // perSecond in total, on a fixed schedule, round robin over the pairs.
-func measure(srv *server, pairs []*pair, d time.Duration, kind payload, perSecond, window int) (result, error) {
+func measure(srvs []*server, pairs []*pair, d time.Duration, kind payload, perSecond, window int) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var received atomic.Int64
 	var latMu sync.Mutex
 	var lats []time.Duration
 	var wg sync.WaitGroup
-	_, cpu0, err := srv.procStat()
+	cpu0, err := cpuTime(srvs)
 	if err != nil {
 		return result{}, err
 	}
@@ -530,7 +554,7 @@ func measure(srv *server, pairs []*pair, d time.Duration, kind payload, perSecon
 	<-ctx.Done()
 	elapsed := time.Since(start)
 	n := received.Load()
-	_, cpu1, err := srv.procStat()
+	cpu1, err := cpuTime(srvs)
 	if err != nil {
 		return result{}, err
 	}
@@ -545,6 +569,7 @@ func measure(srv *server, pairs []*pair, d time.Duration, kind payload, perSecon
 	}
 	slices.Sort(lats)
 	return result{
+		n:          n,
 		rate:       float64(n) / elapsed.Seconds(),
 		p50:        lats[len(lats)/2].Round(time.Microsecond),
 		p99:        lats[len(lats)*99/100].Round(time.Microsecond),
@@ -557,7 +582,7 @@ func measure(srv *server, pairs []*pair, d time.Duration, kind payload, perSecon
 // a seat), leaves them idle, and returns the server's RSS growth per
 // connection.
 func idleMemory(srv *server, n int) (float64, error) {
-	warm, err := joinPair(srv.url, false)
+	warm, err := joinPair(srv.url, srv.url, false)
 	if err != nil {
 		return 0, err
 	}
@@ -579,7 +604,7 @@ func idleMemory(srv *server, n int) (float64, error) {
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("opened only %d of %d connections in 2 minutes", 2*i, n)
 		}
-		p, err := joinPair(srv.url, false)
+		p, err := joinPair(srv.url, srv.url, false)
 		if err != nil {
 			return 0, fmt.Errorf("connection %d: %w", 2*i, err)
 		}

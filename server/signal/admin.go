@@ -33,6 +33,7 @@ func (c *Core) SessionPage(ctx context.Context, identity, after string, limit in
 			return 1
 		})
 		page := ids[start:min(len(ids), start+limit)]
+		prefetchSessions(t, page, true)
 		out.Sessions, out.More = make([]api.SessionInfo, 0, len(page)), start+limit < len(ids)
 		for _, id := range page {
 			if s := t.Session(id); s != nil {
@@ -64,6 +65,33 @@ func (c *Core) SessionInfo(ctx context.Context, id string) (*api.SessionInfo, er
 	}
 	c.addQueue(out)
 	return out, nil
+}
+
+// prefetchSessions has the store read sessions (and their logs) together.
+func prefetchSessions(t *txn, ids []string, logs bool) {
+	if !t.prefetches() || len(ids) == 0 {
+		return
+	}
+	wants := make([]Want, 0, 2*len(ids))
+	for _, id := range ids {
+		wants = append(wants, Want{Kind: WantSession, ID: id})
+		if logs {
+			wants = append(wants, Want{Kind: WantLog, ID: id})
+		}
+	}
+	t.prefetch(wants...)
+}
+
+// prefetchRooms has the store read rooms together.
+func prefetchRooms(t *txn, ids []string) {
+	if !t.prefetches() || len(ids) == 0 {
+		return
+	}
+	wants := make([]Want, len(ids))
+	for i, id := range ids {
+		wants[i] = Want{Kind: WantRoom, ID: id}
+	}
+	t.prefetch(wants...)
 }
 
 // queueLen is what rpc.Conn (behind the server's adapter) tells of its
@@ -106,7 +134,9 @@ type Counts struct {
 func (c *Core) Count(ctx context.Context) (n Counts) {
 	_ = c.update(ctx, func(t *txn) error {
 		n = Counts{}
-		for _, id := range t.Index(SessionsOfNode, c.cfg.Node) {
+		ids := t.Index(SessionsOfNode, c.cfg.Node)
+		prefetchSessions(t, ids, true)
+		for _, id := range ids {
 			s := t.Session(id)
 			if s == nil {
 				continue

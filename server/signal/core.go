@@ -5,39 +5,49 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/parley-rtc/parley/api"
 )
 
-// Limits bound what one client can make the core hold.
+// Limits bound what one client can make the core hold. Their tags are
+// their rows in the server's configuration table (server.Config): the
+// key, which is also the flag (--max-rooms) and the variable, and the
+// help.
 type Limits struct {
-	MaxRoomsPerSession int
+	MaxRoomsPerSession int `koanf:"max-rooms-per-session" usage:"rooms one session may be in at once"`
 	// MaxCallsPerSession bounds the calls a session takes part in at once
 	// as caller or party of an active call, and so when a callee device is
 	// busy (486): calls ringing on a device do not count, or any caller
 	// could make a callee busy by ringing it (MaxInvitesPerCaller and
 	// MaxInvitesPerPair bound those).
-	MaxCallsPerSession  int
-	MaxPresenceFollows  int
-	MaxPeersPerRoom     int
-	MaxRooms            int
-	MaxInvitesPerCaller int
-	MaxInvitesPerPair   int
+	MaxCallsPerSession int `koanf:"max-calls-per-session" usage:"calls one session may take part in at once (its own unanswered invites and answered calls; not calls ringing on it); a callee whose every session has this many answered calls is busy (486)"`
+	MaxPresenceFollows int `koanf:"max-presence-follows" usage:"identities one session may follow with presence.subscribe"`
+	MaxPeersPerRoom    int `koanf:"max-peers" was:"max-peers-per-room" usage:"peers per room (default and ceiling of maxPeers)"`
+	MaxRooms           int `koanf:"max-rooms" usage:"rooms on this node (in cluster mode: in the cluster, approximately)"`
+	// Unanswered invites (call.invite) are capped per caller identity and
+	// per caller–callee pair, so that no caller can keep a callee ringing
+	// at will; a callee is busy only with answered calls.
+	MaxInvitesPerCaller int `koanf:"max-invites-per-caller" usage:"unanswered call.invite one identity may have ringing at once; beyond: 413"`
+	MaxInvitesPerPair   int `koanf:"max-invites-per-pair" usage:"unanswered call.invite from one identity to one callee at once; beyond: 413"`
 	// A room made with room.create waits EmptyRoomTTL for its first peer,
 	// SessionEmptyRoomTTL if a session made it (it is then capped per
-	// session and identity, and goes when that session ends).
-	EmptyRoomTTL             time.Duration
-	SessionEmptyRoomTTL      time.Duration
-	MaxEmptyRoomsPerSession  int
-	MaxEmptyRoomsPerIdentity int
-	// ResumeWindow is how long a detached session keeps its seats; an
-	// address holds at most MaxDetachedPerIP detached sessions, an
-	// identity MaxDetachedPerIdentity.
-	ResumeWindow           time.Duration
-	MaxDetachedPerIP       int
-	MaxDetachedPerIdentity int
+	// session and identity, holding a share of MaxRooms meanwhile, and
+	// goes when that session ends).
+	EmptyRoomTTL             time.Duration `koanf:"empty-room-ttl" usage:"how long a room an app backend made with room.create over POST /rpc waits for its first peer"`
+	SessionEmptyRoomTTL      time.Duration `koanf:"session-empty-room-ttl" usage:"how long a room a session made with room.create waits for its first peer (it also goes when that session ends); --empty-room-ttl is for rooms made over POST /rpc"`
+	MaxEmptyRoomsPerSession  int           `koanf:"max-empty-rooms-per-session" usage:"rooms one session may have made with room.create that nobody has joined yet; beyond: 413"`
+	MaxEmptyRoomsPerIdentity int           `koanf:"max-empty-rooms-per-identity" usage:"the same, for all the sessions of one identity together"`
+	// ResumeWindow is how long a detached session keeps its seats, counted
+	// from when the drop is noticed; an address holds at most
+	// MaxDetachedPerIP detached sessions, an identity
+	// MaxDetachedPerIdentity (they count against the server's per-address
+	// connection cap too).
+	ResumeWindow           time.Duration `koanf:"resume-window" usage:"how long a dropped session keeps its peer id, rooms and seats for a resume (from when the drop is noticed)"`
+	MaxDetachedPerIP       int           `koanf:"max-detached-per-ip" usage:"dropped sessions one source address may hold for a resume (beyond: its oldest ends); they count against --max-conns-per-ip too"`
+	MaxDetachedPerIdentity int           `koanf:"max-detached-per-identity" usage:"dropped sessions one identity may hold for a resume (beyond: its oldest ends)"`
 }
 
 // The duplicate-identity policies: what a fresh session.connect does when
@@ -60,10 +70,14 @@ type Config struct {
 	Limits Limits
 	// Duplicate is the duplicate-identity policy (DuplicateMulti, …).
 	Duplicate string
-	// Node names this node (StoreConfig.Node).
-	Node  string
-	Clock Clock
-	Log   *slog.Logger
+	// Node names this node (StoreConfig.Node). Cluster: the store is
+	// shared with other nodes (Redis), so draining hands sessions over
+	// (they resume elsewhere), and a node going away detaches its sessions
+	// instead of closing every room.
+	Node    string
+	Cluster bool
+	Clock   Clock
+	Log     *slog.Logger
 	// Observer counts what the core does; nil counts nothing.
 	Observer Observer
 	// ICEServers gives an identity fresh STUN/TURN servers and their
@@ -83,6 +97,8 @@ type Observer interface {
 	// DetachedEnded: a detached session ended early, over cap (address
 	// or identity).
 	DetachedEnded(cap string)
+	// Reaped: sessions of a node that left the cluster were detached.
+	Reaped(sessions int)
 }
 
 // Core is the signaling state machine: rooms, seats, pairs, calls,
@@ -126,6 +142,7 @@ type noObserver struct{}
 func (noObserver) CallOutcome(string)         {}
 func (noObserver) CallAnswered(time.Duration) {}
 func (noObserver) DetachedEnded(string)       {}
+func (noObserver) Reaped(int)                 {}
 
 func (c *Core) now() time.Time { return c.cfg.Clock.Now() }
 
@@ -144,8 +161,13 @@ type Ref struct {
 // maxAttempts bounds how often a transaction runs again after conflicts.
 const maxAttempts = 16
 
-// errBusy: a transaction kept conflicting.
-var errBusy = errors.New("signal: the state kept changing under a transaction; try again")
+// errBusy: a transaction kept conflicting (other nodes kept changing what
+// it read): 503 with retryAfterMs, as for a store that failed.
+func errBusy() error {
+	e := api.ErrStoreUnavailable("the state kept changing under this request; try again")
+	e.Data.(*api.ErrorData).RetryAfterMs = StoreRetryAfter.Milliseconds()
+	return e
+}
 
 // txn is a transaction as the core runs it: the store's, plus what to do
 // once it committed (metrics, logs), which a conflict must not repeat.
@@ -156,6 +178,21 @@ type txn struct {
 
 // afterCommit runs f once the transaction commits.
 func (t *txn) afterCommit(f func()) { t.after = append(t.after, f) }
+
+// prefetch names what the transaction is about to read, for a store that
+// reads several things in one round trip (nothing for one that does not:
+// the memory store pays not even the wants' slice).
+func (t *txn) prefetch(wants ...Want) {
+	if p, ok := t.Tx.(Prefetcher); ok {
+		p.Prefetch(wants...)
+	}
+}
+
+// prefetches reports whether prefetch does anything.
+func (t *txn) prefetches() bool {
+	_, ok := t.Tx.(Prefetcher)
+	return ok
+}
 
 var txns = sync.Pool{New: func() any { return new(txn) }}
 
@@ -170,13 +207,23 @@ func (c *Core) update(ctx context.Context, fn func(t *txn) error) error {
 		t.Tx, t.after = nil, t.after[:0]
 		txns.Put(t)
 	}()
-	for range maxAttempts {
+	for attempt := range maxAttempts {
 		err, retry := c.attempt(ctx, t, fn)
 		if !retry {
 			return err
 		}
+		backOff(attempt)
 	}
-	return errBusy
+	return errBusy()
+}
+
+// backOff waits a random while before a transaction runs again after its
+// attempt-th conflict (0 first), up to twice as long each time (50 µs to
+// 25 ms): transactions that keep colliding (many devices of one identity
+// opening at once) spread out instead of colliding again.
+func backOff(attempt int) {
+	ceiling := min(50*time.Microsecond<<attempt, 25*time.Millisecond)
+	time.Sleep(rand.N(ceiling))
 }
 
 // attempt runs fn once; retry: it conflicted.
@@ -192,7 +239,7 @@ func (c *Core) attempt(ctx context.Context, t *txn, fn func(t *txn) error) (err 
 	if rerr := t.Err(); rerr != nil {
 		committed = true
 		t.Abort()
-		return fmt.Errorf("signal: store: %w", rerr), false
+		return c.storeError("read", rerr), false
 	}
 	cerr := t.Commit()
 	committed = true
@@ -200,12 +247,26 @@ func (c *Core) attempt(ctx context.Context, t *txn, fn func(t *txn) error) (err 
 	case errors.Is(cerr, ErrConflict):
 		return nil, true
 	case cerr != nil:
-		return fmt.Errorf("signal: commit: %w", cerr), false
+		return c.storeError("commit", cerr), false
 	}
 	for _, f := range t.after {
 		f()
 	}
 	return err, false
+}
+
+// StoreRetryAfter is what a client is told to wait when the store failed
+// (Redis unreachable).
+const StoreRetryAfter = time.Second
+
+// storeError is the answer to a request the store failed (op: read or
+// commit): 503 store_unavailable with retryAfterMs. What failed is logged,
+// not told: it names the store's addresses.
+func (c *Core) storeError(op string, err error) error {
+	c.log.Debug("store failed", "op", op, "err", err) // the store logs an outage once
+	e := api.ErrStoreUnavailable(fmt.Sprintf("this node cannot %s the cluster's state now; try again", op))
+	e.Data.(*api.ErrorData).RetryAfterMs = StoreRetryAfter.Milliseconds()
+	return e
 }
 
 // fire runs a timer that fell due.

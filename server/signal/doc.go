@@ -6,8 +6,8 @@
 // Conn (deliver a frame, close), and imports only api and the standard
 // library.
 //
-// The state sits behind a Store (memory: package memstore; Redis: phase
-// B). Every operation is one transaction: the core reads records and
+// The state sits behind a Store (memory: package memstore; Redis, shared
+// by the nodes of a cluster: package redisstore). Every operation is one transaction: the core reads records and
 // indexes through a Tx, computes the change in Go, and the Tx commits the
 // writes, the notifications (each stamped with its recipient's next seq
 // and appended to its log) and the timers at once. DESIGN.md, beside this

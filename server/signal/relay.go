@@ -71,12 +71,15 @@ func (c *Core) relayTarget(t *txn, ref *Ref, roomID, to string) (*Room, *Seat, e
 // relayPair runs fn in a transaction with the room of ref's session, the
 // seat of peer to in it, their pair's key and ref's side of it.
 func (c *Core) relayPair(ctx context.Context, ref *Ref, roomID, to string, fn func(t *txn, r *Room, target *Seat, key PairKey, side int) error) error {
+	key, side := pairOf(ref.PeerID, to)
 	return c.update(ctx, func(t *txn) error {
+		if t.prefetches() {
+			t.prefetch(Want{Kind: WantSession, ID: ref.ID}, Want{Kind: WantRoom, ID: roomID}, Want{Kind: WantPair, ID: roomID, Pair: key})
+		}
 		r, target, err := c.relayTarget(t, ref, roomID, to)
 		if err != nil {
 			return err
 		}
-		key, side := pairOf(ref.PeerID, to)
 		return fn(t, r, target, key, side)
 	})
 }
@@ -280,6 +283,9 @@ func (c *Core) Send(ctx context.Context, ref *Ref, to string, ev *api.MessageRec
 	}
 	ev.From = ref.PeerID
 	return c.update(ctx, func(t *txn) error {
+		if t.prefetches() {
+			t.prefetch(Want{Kind: WantSession, ID: ref.ID}, Want{Kind: WantRoom, ID: ev.RoomID})
+		}
 		if _, err := c.caller(t, ref); err != nil {
 			return err
 		}

@@ -394,6 +394,7 @@ func (c *Core) Get(ctx context.Context, by *Ref, roomID string) (out *api.RoomIn
 func (c *Core) List(ctx context.Context) (out []api.RoomSummary) {
 	_ = c.update(ctx, func(t *txn) error {
 		ids := t.Index(RoomsAll, "")
+		prefetchRooms(t, ids)
 		out = make([]api.RoomSummary, 0, len(ids))
 		for _, id := range ids {
 			if r := t.Room(id); r != nil {
@@ -406,10 +407,20 @@ func (c *Core) List(ctx context.Context) (out []api.RoomSummary) {
 	return out
 }
 
+// RoomCount counts the rooms.
+func (c *Core) RoomCount(ctx context.Context) (n int) {
+	_ = c.update(ctx, func(t *txn) error {
+		n = t.Len(RoomsAll, "")
+		return nil
+	})
+	return n
+}
+
 // RoomSizes lists the peer count of every room (metrics).
 func (c *Core) RoomSizes(ctx context.Context) (out []int) {
 	_ = c.update(ctx, func(t *txn) error {
 		ids := t.Index(RoomsAll, "")
+		prefetchRooms(t, ids)
 		out = make([]int, 0, len(ids))
 		for _, id := range ids {
 			if r := t.Room(id); r != nil {

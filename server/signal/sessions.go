@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/parley-rtc/parley/api"
@@ -40,6 +41,23 @@ type Opened struct {
 	Replayed int64
 }
 
+// newToken makes a resume token: the store's dataset, a dot, and 43
+// random characters (about 256 bits).
+func (c *Core) newToken() string {
+	token := NewID(43)
+	if ds := c.store.Dataset(); ds != "" {
+		return ds + "." + token
+	}
+	return token
+}
+
+// lostWith reports whether a resume token was issued by a dataset the
+// store no longer holds (a Redis restarted without its data).
+func (c *Core) lostWith(token string) bool {
+	ds, _, ok := strings.Cut(token, ".")
+	return ok && ds != c.store.Dataset()
+}
+
 func tokenHash(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
@@ -53,7 +71,7 @@ func (c *Core) Open(ctx context.Context, conn Connection, cred Credentials) (*Op
 		return nil, c.errDraining()
 	}
 	now := c.now()
-	token := NewID(43)
+	token := c.newToken()
 	s := &Session{
 		ID: NewID(20), PeerID: NewID(12), Identity: cred.Identity,
 		Node: c.cfg.Node, Gen: 1, State: Attached, Remote: conn.Remote,
@@ -125,9 +143,11 @@ func (c *Core) end(t *txn, s *Session, reason api.PeerLeftReason) {
 // ConnEnded runs when the connection that carried ref has closed: the
 // session is detached for the resume window if resumable (the network or
 // the client's reading failed; see server.resumable), or ended. why is
-// the close reason, for the log.
-func (c *Core) ConnEnded(ctx context.Context, ref *Ref, resumable bool, why string) {
-	_ = c.update(ctx, func(t *txn) error {
+// the close reason, for the log. An error is the store's (Redis
+// unreachable): the caller tries again, or the session would stay
+// attached to a connection that is gone.
+func (c *Core) ConnEnded(ctx context.Context, ref *Ref, resumable bool, why string) error {
+	return c.update(ctx, func(t *txn) error {
 		s := t.Session(ref.ID)
 		if s == nil || s.Gen != ref.Gen || s.State != Attached {
 			return nil // resumed on another connection, replaced, or already ended
@@ -238,16 +258,28 @@ type Resumption struct {
 // that saw it reconnecting see it connected. Once the session's token has
 // expired, a resume needs a fresh one.
 func (c *Core) Resume(ctx context.Context, conn Connection, r Resumption) (*Opened, error) {
-	// No draining check: a draining node still serves its sessions until
-	// the deadline, so a dropped one may come back.
+	// A single draining node still serves its sessions until the
+	// deadline, so a dropped one may come back; in a cluster they resume
+	// on another node.
+	if c.cfg.Cluster {
+		c.drainMu.RLock()
+		draining := c.draining
+		c.drainMu.RUnlock()
+		if draining {
+			return nil, c.errDraining()
+		}
+	}
 	p := r.Params
-	token := NewID(43)
+	token := c.newToken()
 	var out *Opened
 	var gap error
 	err := c.update(ctx, func(t *txn) error {
 		gap = nil
 		s := t.Session(p.SessionID)
 		if s == nil {
+			if c.lostWith(p.ResumeToken) {
+				return api.ErrResumeGap("the cluster's state was lost with its store (a Redis restarted without its data); connect without resume and rejoin with rejoin: true")
+			}
 			return api.ErrSessionNotFound(fmt.Sprintf("session %q does not exist or its resume window has passed; connect without resume", p.SessionID))
 		}
 		if subtle.ConstantTimeCompare(tokenHash(p.ResumeToken), s.TokenHash) != 1 {
@@ -335,9 +367,11 @@ func (c *Core) refreshICE(t *txn, id string) {
 }
 
 // Drain takes this node out of service: session.connect refuses new
-// sessions with 503 (retryAfterMs: the time left; resumes still work), and
-// every session of this node gets session.draining once. It returns how
-// many did.
+// sessions with 503 (retryAfterMs: the time left), and every session of
+// this node gets session.draining once. It returns how many did. On a
+// single node resumes still work; in a cluster the notification says
+// resumeElsewhere, and the caller closes the connections with 4307 so
+// that their sessions resume on other nodes (resumes here are refused).
 func (c *Core) Drain(ctx context.Context, deadline time.Time, retryAfter time.Duration) (int, error) {
 	c.drainMu.Lock()
 	defer c.drainMu.Unlock()
@@ -346,7 +380,7 @@ func (c *Core) Drain(ctx context.Context, deadline time.Time, retryAfter time.Du
 	err := c.update(ctx, func(t *txn) error {
 		ids := t.Index(SessionsOfNode, c.cfg.Node)
 		n = len(ids)
-		ev := &api.SessionDrainingEvent{Deadline: deadline.UnixMilli(), RetryAfterMs: retryAfter.Milliseconds()}
+		ev := &api.SessionDrainingEvent{Deadline: deadline.UnixMilli(), RetryAfterMs: retryAfter.Milliseconds(), ResumeElsewhere: c.cfg.Cluster}
 		t.Broadcast(ids, Note{api.NotifySessionDraining, ev})
 		return nil
 	})
@@ -361,8 +395,15 @@ func (c *Core) errDraining() error {
 }
 
 // Shutdown closes every room (room.closed with reason) and ends every
-// session of this node: no resume window outlives the node.
+// session of this node: no resume window outlives a single node. A node
+// of a cluster hands its sessions over instead (Reap of itself): they are
+// detached, their connections closed with 4307, and they resume on other
+// nodes; the rooms live on.
 func (c *Core) Shutdown(ctx context.Context, reason string) error {
+	if c.cfg.Cluster {
+		_, err := c.Reap(ctx, c.cfg.Node)
+		return err
+	}
 	return c.update(ctx, func(t *txn) error {
 		for _, id := range t.Index(RoomsAll, "") {
 			if r := t.Room(id); r != nil {
@@ -376,6 +417,80 @@ func (c *Core) Shutdown(ctx context.Context, reason string) error {
 		}
 		return nil
 	})
+}
+
+// reapBatch bounds the sessions one transaction of Reap detaches: each
+// reads its rooms and caps, and a big transaction conflicts more.
+const reapBatch = 32
+
+// Reap detaches the sessions attached to node, a node that left the
+// cluster (its lease lapsed: it died, or lost Redis; or this node, shutting
+// down): each as if its connection had dropped (peers see reconnecting,
+// its resume window starts), its generation bumped so that whatever the
+// node still has in flight writes nothing, and its connection, if this
+// node holds it, closed with 4307. It runs in batches and returns how many
+// it detached.
+func (c *Core) Reap(ctx context.Context, node string) (int, error) {
+	total := 0
+	seen := make(map[string]bool) // read in a committed batch: not again
+	for {
+		n := 0
+		var read []string
+		err := c.update(ctx, func(t *txn) error {
+			n, read = 0, read[:0]
+			for _, id := range t.Index(SessionsOfNode, node) {
+				if seen[id] {
+					continue
+				}
+				read = append(read, id)
+				s := t.Session(id)
+				if s == nil || s.State != Attached || s.Node != node {
+					continue
+				}
+				s.Gen++
+				t.CloseConn(s.ID, CloseMigrate, "this node is leaving the cluster: resume on another node")
+				c.detach(t, s)
+				if n++; n == reapBatch {
+					break
+				}
+			}
+			return nil
+		})
+		for _, id := range read {
+			seen[id] = true
+		}
+		if n > 0 && err == nil {
+			total += n
+			c.obs.Reaped(n)
+		}
+		if err != nil || n < reapBatch {
+			if total > 0 {
+				c.log.Info("sessions handed over", "node", node, "sessions", total)
+			}
+			return total, err
+		}
+	}
+}
+
+// Unconnected lists the sessions the store holds as attached to this
+// node whose connection is not here (connected false): their connection's
+// end could not be written (Redis was away), or they attached a moment
+// ago. A caller that finds one twice, some time apart, ends its
+// connection (ConnEnded).
+func (c *Core) Unconnected(ctx context.Context, connected func(session string) bool) (out []Ref, err error) {
+	err = c.update(ctx, func(t *txn) error {
+		out = out[:0]
+		for _, id := range t.Index(SessionsOfNode, c.cfg.Node) {
+			if connected(id) {
+				continue
+			}
+			if s := t.Session(id); s != nil && s.State == Attached && s.Node == c.cfg.Node {
+				out = append(out, *s.ref())
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Sessions counts this node's sessions.

@@ -25,6 +25,11 @@ type Store interface {
 	// Conn is the connection session id is attached to on this node, or
 	// nil; for admin views (queue lengths), outside any transaction.
 	Conn(session string) Conn
+	// Dataset names the state the store holds: a resume token carries it,
+	// so that a resume after the state was lost (a Redis restarted
+	// without its data) answers 410 instead of 404. "" (memory): the
+	// state lives and dies with the node, and tokens carry none.
+	Dataset() string
 }
 
 // Tx is one transaction. Reads return the store's records; the core may
@@ -101,6 +106,31 @@ type Tx interface {
 	Abort()
 }
 
+// Prefetcher is a Tx that can read several records (and logs) in one go:
+// the core names what it is about to read, and the reads that follow find
+// it read. A store without round trips (memory) does not implement it.
+type Prefetcher interface {
+	Prefetch(wants ...Want)
+}
+
+// Want names a record or a session's log for Prefetch.
+type Want struct {
+	Kind WantKind
+	ID   string  // a session, room or call; a log's session; a pair's room
+	Pair PairKey // a pair's key
+}
+
+// WantKind is what a Want names.
+type WantKind uint8
+
+const (
+	WantSession WantKind = iota + 1
+	WantRoom
+	WantCall
+	WantPair
+	WantLog
+)
+
 // ErrConflict: a record or index the transaction read changed before it
 // committed; run it again.
 var ErrConflict = errors.New("signal: transaction conflict")
@@ -143,6 +173,9 @@ const (
 	// CloseReplaced: its session ended, or moved to another connection
 	// (4008).
 	CloseReplaced CloseReason = iota + 1
+	// CloseMigrate: its node is leaving the cluster; the session is
+	// detached and resumes on another node (4307).
+	CloseMigrate
 )
 
 // Clock is the time and the timers the core and the memory store run on;

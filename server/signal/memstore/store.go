@@ -127,6 +127,9 @@ func (st *Store) Conn(id string) signal.Conn {
 	return nil
 }
 
+// Dataset is "": the state lives and dies with the node.
+func (st *Store) Dataset() string { return "" }
+
 // Pending lists the timers set (diagnostics and tests).
 func (st *Store) Pending() []signal.Timer {
 	st.mu.Lock()
@@ -312,18 +315,14 @@ func (t *tx) Broadcast(to []string, n signal.Note) {
 		}
 		return
 	}
-	n.Event.SetSeq(0)
-	frame, err := t.st.cfg.Encode(n.Method, n.Event)
+	shared, err := signal.EncodeShared(t.st.cfg.Encode, n)
 	if err == nil {
-		var shared sharedFrame
-		if shared, err = split(frame); err == nil {
-			for _, id := range to {
-				if s := t.st.sessions[id]; s != nil {
-					t.st.push(s, n.Method, shared.frame(s.log.last+1))
-				}
+		for _, id := range to {
+			if s := t.st.sessions[id]; s != nil {
+				t.st.push(s, n.Method, shared.At(s.log.last+1))
 			}
-			return
 		}
+		return
 	}
 	t.st.log.Error("notification not encoded once for its recipients", "method", n.Method, "err", err)
 	for _, id := range to {

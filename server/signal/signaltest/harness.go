@@ -194,6 +194,7 @@ type observer struct {
 	outcomes []string
 	answered int
 	ended    []string
+	reaped   int
 }
 
 func (o *observer) CallOutcome(outcome string) {
@@ -212,6 +213,12 @@ func (o *observer) DetachedEnded(cap string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.ended = append(o.ended, cap)
+}
+
+func (o *observer) Reaped(n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.reaped += n
 }
 
 func (o *observer) snapshot() (outcomes []string, answered int, ended []string) {

@@ -28,6 +28,7 @@ func init() {
 		scenario{"Drain", drain},
 		scenario{"Shutdown", shutdown},
 		scenario{"AdminViews", adminViews},
+		scenario{"Unconnected", unconnected},
 	)
 }
 
@@ -528,4 +529,26 @@ func sorted(s []int) []int {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// unconnected: Unconnected lists the sessions attached to this node whose
+// connection the caller does not hold (their end could not be written),
+// not the detached ones; a ConnEnded with what it returned detaches them.
+func unconnected(t *testing.T, newStore NewStore) {
+	e := newEnv(t, newStore)
+	alice, bob := e.roomOfTwo("r")
+	bob.drop()
+	alice.expect(api.NotifyRoomPeerState)
+	refs, err := e.core.Unconnected(ctx(), func(string) bool { return false })
+	e.must(err)
+	if len(refs) != 1 || refs[0] != *alice.ref {
+		t.Fatalf("unconnected %+v, want alice's %+v", refs, alice.ref)
+	}
+	if refs, _ := e.core.Unconnected(ctx(), func(string) bool { return true }); len(refs) != 0 {
+		t.Fatalf("with every connection held: %+v", refs)
+	}
+	e.must(e.core.ConnEnded(ctx(), &refs[0], true, "orphaned"))
+	if n := e.core.Count(ctx()); n.Attached != 0 || n.Detached != 2 {
+		t.Fatalf("counts %+v after the orphan's end", n)
+	}
 }

@@ -53,6 +53,9 @@ export declare class GlareError extends ParleyError {
 /** 503 draining: The server is shutting down; connect to another node after data.retryAfterMs. */
 export declare class DrainingError extends ParleyError {
 }
+/** 503 store_unavailable: Cluster mode: this node cannot reach the cluster's Redis, or lost its place in the cluster; try again (on this node or another) after data.retryAfterMs. */
+export declare class StoreUnavailableError extends ParleyError {
+}
 /** 603 declined: The callee declined. */
 export declare class DeclinedError extends ParleyError {
 }

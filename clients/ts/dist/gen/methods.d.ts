@@ -68,7 +68,7 @@ export declare function bindMethods(call: Call): {
     };
     admin: {
         rooms: {
-            /** List the rooms of this node. */
+            /** List the rooms (of the whole cluster in cluster mode). */
             list: (params?: AdminRoomsListParams, opts?: CallOptions) => Promise<import("./protocol.js").RoomListResult>;
             /** Describe any room of this node. */
             get: (params: AdminRoomsGetParams, opts?: CallOptions) => Promise<import("./protocol.js").RoomInfo>;
@@ -76,7 +76,7 @@ export declare function bindMethods(call: Call): {
             close: (params: AdminRoomsCloseParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
         };
         sessions: {
-            /** List the sessions of this node, by id. */
+            /** List the sessions (of the whole cluster in cluster mode), by id. */
             list: (params?: AdminSessionsListParams, opts?: CallOptions) => Promise<import("./protocol.js").SessionListResult>;
             /** Describe one session. */
             get: (params: AdminSessionsGetParams, opts?: CallOptions) => Promise<import("./protocol.js").SessionInfo>;
@@ -86,7 +86,7 @@ export declare function bindMethods(call: Call): {
             kick: (params: AdminPeersKickParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
         };
         node: {
-            /** This node's state and load. */
+            /** This node's state and load, and in cluster mode the cluster's nodes. */
             status: (params?: AdminNodeStatusParams, opts?: CallOptions) => Promise<import("./protocol.js").NodeStatus>;
             /** Drain this node: no new sessions or TURN allocations; connected sessions get session.draining; the server exits at the deadline. */
             drain: (params?: AdminNodeDrainParams, opts?: CallOptions) => Promise<import("./protocol.js").NodeStatus>;

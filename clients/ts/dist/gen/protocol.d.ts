@@ -149,11 +149,27 @@ export interface NodeStatus {
     draining: boolean;
     /** Unix milliseconds when a draining node exits. */
     drainDeadline?: number;
+    /** This node's sessions: attached to it, or dropped from it and within their resume window. */
     sessions: number;
     connections: number;
     rooms: number;
     /** Live TURN allocations (0 without TURN). */
     turnAllocations: number;
+    /** Cluster mode: this node's id (--node-id). */
+    nodeId?: string;
+    /** Cluster mode: every node with a live lease, and those whose lease lapsed but whose sessions are not yet reaped, by id. */
+    nodes?: ClusterNode[];
+}
+export interface ClusterNode {
+    nodeId: string;
+    /** Its lease is live (renewed within the last 3 s). */
+    alive: boolean;
+    draining?: boolean;
+    version?: string;
+    /** Unix milliseconds. */
+    startedAt?: number;
+    /** Sessions attached to it, or dropped from it and within their resume window. */
+    sessions: number;
 }
 export interface TurnAllocation {
     identity: Identity;
@@ -669,6 +685,8 @@ export interface SessionDrainingEvent {
     deadline: number;
     /** When to reconnect: until the deadline this node refuses new sessions. */
     retryAfterMs: number;
+    /** Cluster mode: resume this session on another node now (the connection closes with 4307 next); absent on a single node. */
+    resumeElsewhere?: boolean;
 }
 /** Params of the call.incoming notification. */
 export interface CallIncomingEvent {
@@ -906,7 +924,8 @@ export declare const ERROR_CODES: {
     readonly CANCELED: 487;
     readonly GLARE: 491;
     readonly DRAINING: 503;
+    readonly STORE_UNAVAILABLE: 503;
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "46a944d38ea5ee1d2fe8551fce5ba4e063a020c7611287e502a30d680766f4c6";
+export declare const PROTOCOL_HASH = "024f1bc0044ef88604db6bb7ccf3789b253d5918f8f4777caf6d70c2189d6205";
