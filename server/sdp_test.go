@@ -29,6 +29,10 @@ const chromeOffer = "v=0\r\no=- 3305279262455373913 2 IN IP4 127.0.0.1\r\ns=-\r\
 	"a=fingerprint:sha-256 75:74:5A:A6:A4:E5:52:F4:A7:67:4C:01:C7:EE:91:3F:21:3D:A2:E3:53:7B:6F:30:86:F2:30:AA:65:FB:04:24\r\n" +
 	"a=setup:actpass\r\na=mid:2\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n"
 
+// offer4K is chromeOffer with the ssrc lines of more tracks: 4 KB, the size
+// of a usual offer.
+var offer4K = chromeOffer + strings.Repeat("a=ssrc:2231627014 msid:8a5c2f8b-4b8e-4f2b-9c49-5f3bd0f2d9f1 0f4b3c1e-7d6a-4e59-8f0e-2b1c5d7a9e3f\r\n", 12)
+
 // firefoxAnswer is an answer of the shape Firefox sends: session-level
 // fingerprint and ICE, LF-only lines are not its habit but are allowed.
 const firefoxAnswer = "v=0\no=mozilla...THIS_IS_SDPARTA-99.0 6304416467339612049 0 IN IP4 0.0.0.0\ns=-\nt=0 0\n" +
@@ -138,7 +142,7 @@ func FuzzSDP(f *testing.F) { sdpFastPath.fuzz(f) }
 // BenchmarkCheckSDP is the check of a 4 KB offer, on the fast path and by
 // pion/sdp.
 func BenchmarkCheckSDP(b *testing.B) {
-	offer := chromeOffer + strings.Repeat("a=ssrc:2231627014 msid:8a5c2f8b-4b8e-4f2b-9c49-5f3bd0f2d9f1 0f4b3c1e-7d6a-4e59-8f0e-2b1c5d7a9e3f\r\n", 12)
+	offer := offer4K
 	b.Run("plain", func(b *testing.B) {
 		b.SetBytes(int64(len(offer)))
 		b.ReportAllocs()
