@@ -10,11 +10,14 @@ import (
 // escapes as they were written. A server relaying a large string (an SDP)
 // keeps it so and sends it on as it came, instead of unescaping it when it
 // reads it and escaping it again when it writes it (two passes over 4 KB
-// and a copy, most of what relaying an offer cost). The zero value is the
-// empty string.
+// and a copy). The zero value is the empty string.
 type RawString struct {
 	lit string // a valid JSON string literal, or "" for the empty string
 }
+
+// RawLiteral is the RawString of lit, a JSON string literal a decoder has
+// read (and so validated).
+func RawLiteral(lit []byte) RawString { return RawString{lit: string(lit)} }
 
 // Quote returns the RawString of text; text that is not UTF-8 is an
 // error (JSON text is UTF-8).
@@ -24,15 +27,6 @@ func Quote(text string) (RawString, error) {
 		return RawString{}, err
 	}
 	return RawString{lit: string(lit)}, nil
-}
-
-// MustQuote is Quote for text known to be UTF-8; it panics otherwise.
-func MustQuote(text string) RawString {
-	r, err := Quote(text)
-	if err != nil {
-		panic(err)
-	}
-	return r
 }
 
 // Literal is the JSON string literal, quotes included.
@@ -61,7 +55,7 @@ func (r RawString) MarshalJSONTo(enc *jsontext.Encoder) error {
 }
 
 // UnmarshalJSONFrom keeps the literal of the next value, which must be a
-// string (the decoder has checked that it is valid JSON).
+// string.
 func (r *RawString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	if k := dec.PeekKind(); k != '"' && k != 0 {
 		return errNotString
@@ -70,7 +64,7 @@ func (r *RawString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	if err != nil {
 		return err
 	}
-	r.lit = string(v)
+	*r = RawLiteral(v)
 	return nil
 }
 

@@ -928,4 +928,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "024f1bc0044ef88604db6bb7ccf3789b253d5918f8f4777caf6d70c2189d6205";
+export declare const PROTOCOL_HASH = "d4c984af98e6debe76c39d90184d352a862e2dfd7ac1d12607f01261bb5dc82f";
