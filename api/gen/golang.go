@@ -267,6 +267,81 @@ func (p *patterns) decls() string {
 	return b.String()
 }
 
+// goEncode renders encode_gen.go: a MarshalJSONTo for every component
+// object and every notification's event, which the server encodes for
+// each relay (reflection was most of an event's encoding).
+func goEncode(m *Model) ([]byte, error) {
+	var b strings.Builder
+	for _, t := range m.Types {
+		if t.Kind == KindObject {
+			goEncoder(&b, t.Name, t.Fields)
+		}
+	}
+	for _, meth := range m.Notifications {
+		goEncoder(&b, EventName(meth), meth.Params)
+	}
+	return goFile(m, "api", apiImports, b.String())
+}
+
+// goEncoder writes the MarshalJSONTo of the object name: its members in
+// order, an optional one omitted when zero (omitzero), a nullable one
+// written null when nil.
+func goEncoder(b *strings.Builder, name string, fields []*Field) {
+	fmt.Fprintf(b, "// MarshalJSONTo encodes %s as reflection would, without it.\n", name)
+	fmt.Fprintf(b, "func (x *%s) MarshalJSONTo(enc *jsontext.Encoder) error {\n\tw := beginObject(enc)\n", name)
+	for _, f := range fields {
+		field := "x." + GoName(f.Name)
+		write, zero, pointer := encodeCall(f, field)
+		switch {
+		case !f.Required:
+			fmt.Fprintf(b, "\tif %s {\n\t\t%s\n\t}\n", zero, write)
+		case pointer:
+			fmt.Fprintf(b, "\tif %s {\n\t\t%s\n\t} else {\n\t\tw.null(%q)\n\t}\n", zero, write, f.Name)
+		default:
+			fmt.Fprintf(b, "\t%s\n", write)
+		}
+	}
+	b.WriteString("\treturn w.end()\n}\n\n")
+}
+
+// encodeCall is the statement writing member f (held in field), the
+// condition that it is not zero, and whether its Go type is a pointer to a
+// primitive (nil is then null or, when optional, omitted).
+func encodeCall(f *Field, field string) (write, notZero string, pointer bool) {
+	t := goType(f.Schema, f.Required)
+	pointer = strings.HasPrefix(t, "*") && (f.Schema.Named == nil || f.Schema.Named.Kind == KindEnum)
+	v := field
+	if pointer {
+		v, t = "*"+field, t[1:]
+	}
+	switch {
+	case t == "wire.RawString":
+		return fmt.Sprintf("w.raw(%q, %s)", f.Name, v), "!" + field + ".IsZero()", pointer
+	case t == "int64":
+		return fmt.Sprintf("w.int(%q, %s)", f.Name, v), notZeroOr(pointer, field, "0"), pointer
+	case t == "bool":
+		return fmt.Sprintf("w.bool(%q, %s)", f.Name, v), notZeroOr(pointer, field, "false"), pointer
+	case t == "string":
+		return fmt.Sprintf("w.str(%q, %s)", f.Name, v), notZeroOr(pointer, field, `""`), pointer
+	case f.Schema.Named != nil && f.Schema.Named.Kind == KindEnum:
+		return fmt.Sprintf("w.str(%q, string(%s))", f.Name, v), notZeroOr(pointer, field, `""`), pointer
+	case strings.HasPrefix(t, "*") && !f.Required:
+		return fmt.Sprintf("w.object(%q, %s)", f.Name, field), field + " != nil", false
+	case strings.HasPrefix(t, "*"):
+		return fmt.Sprintf("w.object(%q, %s)", f.Name, field), field + " != nil", true
+	case strings.HasPrefix(t, "[]") || t == "jsontext.Value":
+		return fmt.Sprintf("w.value(%q, %s)", f.Name, field), field + " != nil", false
+	}
+	return fmt.Sprintf("w.object(%q, &%s)", f.Name, field), "true", false // a named object
+}
+
+func notZeroOr(pointer bool, field, zero string) string {
+	if pointer {
+		return field + " != nil"
+	}
+	return field + " != " + zero
+}
+
 // goDecoder writes the decoder of the object t (a component, or a method's
 // or notification's params).
 func goDecoder(b *strings.Builder, t *Type, pats *patterns) error {
