@@ -68,4 +68,21 @@ func (r *RawString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	return nil
 }
 
+// MarshalJSON is MarshalJSONTo for encoding/json (the Go client's).
+func (r RawString) MarshalJSON() ([]byte, error) { return []byte(r.Literal()), nil }
+
+// UnmarshalJSON is UnmarshalJSONFrom for encoding/json, which has checked
+// that b is valid JSON; null leaves r as it is, by that package's
+// convention.
+func (r *RawString) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) == 0 || b[0] != '"':
+		return errNotString
+	}
+	*r = RawLiteral(b)
+	return nil
+}
+
 var errNotString = errors.New("not a JSON string")

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	jsonv1 "encoding/json"
 	"testing"
 
 	"github.com/go-json-experiment/json"
@@ -38,5 +39,31 @@ func TestRawString(t *testing.T) {
 	var r RawString
 	if err := json.Unmarshal([]byte(`7`), &r); err == nil {
 		t.Error("a number unmarshalled into a RawString")
+	}
+}
+
+// TestRawStringV1: encoding/json (the Go client's) marshals and
+// unmarshals a RawString as the string it denotes too.
+func TestRawStringV1(t *testing.T) {
+	type params struct {
+		SDP RawString `json:"sdp"`
+	}
+	in, err := Quote("v=0\r\n\"é\"")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jsonv1.Marshal(params{SDP: in})
+	if err != nil || string(out) != `{"sdp":"v=0\r\n\"é\""}` {
+		t.Fatalf("marshalled %s (%v)", out, err)
+	}
+	var back params
+	if err := jsonv1.Unmarshal(out, &back); err != nil || back.SDP != in {
+		t.Fatalf("unmarshalled %#v (%v)", back, err)
+	}
+	if err := jsonv1.Unmarshal([]byte(`{"sdp":null}`), &back); err != nil || back.SDP != in {
+		t.Fatalf("null: %#v (%v)", back, err)
+	}
+	if err := jsonv1.Unmarshal([]byte(`{"sdp":{}}`), &back); err == nil {
+		t.Fatal("an object unmarshalled into a RawString")
 	}
 }
