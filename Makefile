@@ -100,9 +100,11 @@ e2e: deps e2e/node_modules ## browser tests: headless chromium + the TS client a
 fuzz: ## a short run of every fuzz target (FUZZTIME=100000x executions each)
 	$(GO) test -run='^$$' -fuzz='^FuzzDispatch$$' -fuzztime=$(FUZZTIME) ./rpc
 	$(GO) test -run='^$$' -fuzz='^FuzzValidJSON$$' -fuzztime=$(FUZZTIME) ./rpc
+	$(GO) test -run='^$$' -fuzz='^FuzzFrames$$' -fuzztime=$(FUZZTIME) ./rpc
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeParams$$' -fuzztime=$(FUZZTIME) ./api
 	$(GO) test -run='^$$' -fuzz='^FuzzPlainCandidate$$' -fuzztime=$(FUZZTIME) ./server
 	$(GO) test -run='^$$' -fuzz='^FuzzSDP$$' -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run='^$$' -fuzz='^FuzzSDPLiteral$$' -fuzztime=$(FUZZTIME) ./server
 	$(GO) test -run='^$$' -fuzz='^FuzzRespond$$' -fuzztime=$(FUZZTIME) ./turn/binding
 	$(GO) test -run='^$$' -fuzz='^FuzzSTUN$$' -fuzztime=$(FUZZTIME) ./turn
 

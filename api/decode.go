@@ -112,6 +112,30 @@ func decodeString(dec *jsontext.Decoder, maxLen int, pattern *regexp.Regexp) (st
 	return s, nil
 }
 
+// decodeRawString is decodeString for an x-go-raw string: it keeps the
+// literal, and unescapes it only to count its characters when the literal
+// is longer than maxLen bytes (a literal is never shorter than its text).
+func decodeRawString(dec *jsontext.Decoder, maxLen int) (wire.RawString, error) {
+	if err := expect(dec, '"', "a string"); err != nil {
+		return wire.RawString{}, err
+	}
+	v, err := dec.ReadValue()
+	if err != nil {
+		return wire.RawString{}, err
+	}
+	r := wire.RawLiteral(v)
+	if maxLen > 0 && len(v)-2 > maxLen {
+		s, err := r.Text()
+		if err != nil {
+			return wire.RawString{}, err
+		}
+		if len(s) > maxLen && utf8.RuneCountInString(s) > maxLen {
+			return wire.RawString{}, fieldError(fmt.Sprintf("longer than %d characters", maxLen))
+		}
+	}
+	return r, nil
+}
+
 func decodeInt(dec *jsontext.Decoder, minimum, maximum int64) (int64, error) {
 	if err := expect(dec, '0', "an integer"); err != nil {
 		return 0, err

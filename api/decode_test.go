@@ -170,3 +170,53 @@ func TestDecodeMalformed(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeRawString: an x-go-raw string keeps its literal as written,
+// escapes and all; its maximum length counts the characters of its text,
+// not the bytes of its literal.
+func TestDecodeRawString(t *testing.T) {
+	tests := []struct {
+		json, text, reason string
+	}{
+		{`"v=0\n"`, "v=0\n", ""},
+		{`"\u0041\/\"\\"`, `A/"\`, ""},
+		{`"` + strings.Repeat(`\u00e9`, 4) + `"`, strings.Repeat("é", 4), ""},
+		{`"` + strings.Repeat(`\u00e9`, 5) + `"`, "", "longer than 4 characters"},
+		{`"` + strings.Repeat("é", 5) + `"`, "", "longer than 4 characters"},
+		{`""`, "", ""},
+		{`7`, "", "must be a string, not a number"},
+		{`null`, "", "must be a string, not null"},
+	}
+	for _, tt := range tests {
+		got, err := decodeRawString(jsontext.NewDecoder(strings.NewReader(tt.json)), 4)
+		var fe *wire.FieldError
+		if tt.reason != "" {
+			if !errors.As(err, &fe) || fe.Reason != tt.reason {
+				t.Errorf("%s: got %v, want %q", tt.json, err, tt.reason)
+			}
+			continue
+		}
+		text, terr := got.Text()
+		if err != nil || terr != nil || got.Literal() != tt.json || text != tt.text {
+			t.Errorf("%s: got literal %s text %q (%v, %v), want the literal as written and text %q", tt.json, got.Literal(), text, err, terr, tt.text)
+		}
+	}
+}
+
+// TestRawStringRelayed: an sdp.offer's SDP goes from the params to the
+// event's frame as its client wrote it (escaped as JSON escapes it at
+// least; an encoder writes other escapes the shortest way).
+func TestRawStringRelayed(t *testing.T) {
+	const lit = `"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=\"\\\"\r\nt=0 0\r\n"`
+	p, err := wire.DecodeParams[SdpOfferParams](jsontext.Value(`{"roomId":"r1","to":"p1","sdp":` + lit + `}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame, err := json.Marshal(&SdpOfferEvent{Seq: 1, RoomID: "r1", From: "p2", SDP: p.SDP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"seq":1,"roomId":"r1","from":"p2","sdp":` + lit + `}`; string(frame) != want {
+		t.Fatalf("got  %s\nwant %s", frame, want)
+	}
+}

@@ -14,6 +14,7 @@ const (
 	CloseGoingAway                          // 1001: the server is stopping or the client navigated away
 	CloseProtocolError                      // 1002: a WebSocket protocol violation
 	CloseUnsupportedData                    // 1003: a binary frame; the protocol is JSON text
+	CloseInvalidUTF8                        // 1007: a text message or close reason that is not UTF-8
 	CloseTooLarge                           // 1009: a frame over the read limit
 	CloseInternal                           // 1011: an internal server error
 	CloseUnauthenticated                    // 4001: credentials refused
@@ -37,6 +38,7 @@ var closeReasons = [numCloseReasons]struct {
 	CloseGoingAway:       {"going_away", websocket.CloseGoingAway},
 	CloseProtocolError:   {"protocol_error", websocket.CloseProtocolError},
 	CloseUnsupportedData: {"binary_frame", websocket.CloseUnsupportedData},
+	CloseInvalidUTF8:     {"invalid_utf8", websocket.CloseInvalidFramePayloadData},
 	CloseTooLarge:        {"too_large", websocket.CloseMessageTooBig},
 	CloseInternal:        {"internal_error", websocket.CloseInternalServerErr},
 	CloseUnauthenticated: {"unauthenticated", 4001},

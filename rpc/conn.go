@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors of Notify and NotifyRaw.
@@ -577,7 +578,9 @@ func (c *Conn) handleFrames() (more bool, err error) {
 				in.frag = append(in.frag, payload...)
 				continue
 			}
-			c.handleMessage(h.op, payload)
+			if err := c.handleMessage(h.op, payload); err != nil {
+				return false, err
+			}
 			messages++
 		case opContinuation:
 			if in.fragOp == 0 {
@@ -586,33 +589,42 @@ func (c *Conn) handleFrames() (more bool, err error) {
 			in.frag = append(in.frag, payload...)
 			if h.fin {
 				op, msg := in.fragOp, in.frag
-				c.handleMessage(op, msg)
-				messages++
 				in.fragOp, in.frag = 0, nil
+				if err := c.handleMessage(op, msg); err != nil {
+					return false, err
+				}
+				messages++
 			}
 		}
 	}
 }
 
 // handleMessage dispatches one message and queues its reply. Nothing
-// refers to msg once it returns (see MethodFunc).
-func (c *Conn) handleMessage(op byte, msg []byte) {
+// refers to msg once it returns (see MethodFunc). A text message that is
+// not UTF-8 fails the connection (badUTF8): the frames signaling sends
+// are ASCII, which fastValid finds on its way, so only the others are
+// scanned for it.
+func (c *Conn) handleMessage(op byte, msg []byte) error {
 	c.mu.Lock()
 	closing, probation := c.closing, c.probationLocked()
 	c.mu.Unlock()
 	if closing {
-		return // drain until the client's close frame or the grace deadline
+		return nil // drain until the client's close frame or the grace deadline
 	}
 	if op != opText {
 		c.Close(CloseUnsupportedData, "binary frames are not supported; send JSON-RPC as text frames")
-		return
+		return nil
+	}
+	fast := fastValid(msg)
+	if !fast && !utf8.Valid(msg) {
+		return badUTF8("a text message that is not UTF-8")
 	}
 	maxBatch := MaxBatch
 	if probation {
 		maxBatch = c.cfg.PreAuth.MaxBatch
 		c.cfg.Stats.preAuthIn(len(msg))
 	}
-	if reply := c.mux.dispatch(c.ctx, msg, maxBatch); reply != nil {
+	if reply := c.mux.dispatch(c.ctx, msg, maxBatch, fast); reply != nil {
 		_ = c.enqueue(reply)
 	}
 	if probation { // one request in flight: write the reply before the next
@@ -620,6 +632,7 @@ func (c *Conn) handleMessage(op byte, msg []byte) {
 		c.waitWritten()
 		c.box.begin()
 	}
+	return nil
 }
 
 // queuePong answers a ping (RFC 6455 §5.5.3: the latest ping's payload).
@@ -630,6 +643,9 @@ func (c *Conn) queuePong(payload []byte) {
 		return
 	}
 	c.pong = append(c.pong[:0], payload...)
+	if c.pong == nil {
+		c.pong = []byte{} // a ping without payload is answered too (nil: no pong due)
+	}
 	run := c.scheduleLocked()
 	c.mu.Unlock()
 	if run {
@@ -665,10 +681,13 @@ func (c *Conn) waitThrottle() {
 // readFailure names why reading stopped, and what the close frame says.
 func readFailure(err error) (CloseReason, string) {
 	var pe protocolError
+	var bu badUTF8
 	var tl tooLarge
 	switch {
 	case errors.As(err, &pe):
 		return CloseProtocolError, string(pe)
+	case errors.As(err, &bu):
+		return CloseInvalidUTF8, string(bu)
 	case errors.As(err, &tl):
 		return CloseTooLarge, ""
 	default:

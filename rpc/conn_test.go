@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,12 +23,20 @@ import (
 // Conn is sent on the returned channel; why it ended on reasons.
 func wsServer(t testing.TB, mux *Mux, cfg ConnConfig) (url string, conns <-chan *Conn, reasons <-chan CloseReason) {
 	t.Helper()
+	url, conns, reasons, _ = wsServerOn(t, mux, cfg, false)
+	return url, conns, reasons
+}
+
+// wsServerOn is wsServer, over TLS if tls (url is then wss://, and roots
+// trusts the server's certificate).
+func wsServerOn(t testing.TB, mux *Mux, cfg ConnConfig, tls bool) (url string, conns <-chan *Conn, reasons <-chan CloseReason, roots *x509.CertPool) {
+	t.Helper()
 	connc := make(chan *Conn, 16)
 	reasonc := make(chan CloseReason, 16)
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	cfg.OnClose = func(_ *Conn, r CloseReason) { reasonc <- r }
 	up := NewUpgrader(func(*http.Request) bool { return true }, cfg)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r)
 		if err != nil {
 			return
@@ -35,8 +44,15 @@ func wsServer(t testing.TB, mux *Mux, cfg ConnConfig) (url string, conns <-chan 
 		connc <- c
 		c.Start(context.Background(), mux)
 	}))
+	if tls {
+		srv.StartTLS()
+		roots = x509.NewCertPool()
+		roots.AddCert(srv.Certificate())
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http"), connc, reasonc
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), connc, reasonc, roots
 }
 
 func dial(t testing.TB, url string) *websocket.Conn {

@@ -45,17 +45,18 @@ func (m *Mux) SetLogger(l *slog.Logger) { m.log = l }
 // logged and answered with -32603. Nothing refers to frame after Dispatch
 // returns, so the caller may reuse it.
 func (m *Mux) Dispatch(ctx context.Context, frame []byte) []byte {
-	return m.dispatch(ctx, frame, MaxBatch)
+	return m.dispatch(ctx, frame, MaxBatch, fastValid(frame))
 }
 
-// dispatch is Dispatch with a batch holding at most maxBatch requests.
+// dispatch is Dispatch with a batch holding at most maxBatch requests;
+// fast reports that fastValid accepted the frame.
 //
 // The frame is validated once (by fastValid, or by jsontext when it is not
 // sure); requests are then read out of it with a scanner that trusts it
 // (valid.go). Reading them with a second decoder validated every string
 // again, the SDP of an offer included.
-func (m *Mux) dispatch(ctx context.Context, frame []byte, maxBatch int) []byte {
-	if !fastValid(frame) {
+func (m *Mux) dispatch(ctx context.Context, frame []byte, maxBatch int, fast bool) []byte {
+	if !fast {
 		if err := validate(frame); err != nil {
 			return encodeError(nullID, m.refuse(ctx, m.invalid, err))
 		}

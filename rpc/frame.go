@@ -46,6 +46,13 @@ type protocolError string
 
 func (e protocolError) Error() string { return "websocket protocol error: " + string(e) }
 
+// badUTF8 is text that is not UTF-8 where RFC 6455 wants it (a text
+// message, a close frame's reason): "the endpoint MUST _Fail the WebSocket
+// Connection_" (§8.1), with 1007 (§7.4.1).
+type badUTF8 string
+
+func (e badUTF8) Error() string { return "websocket: " + string(e) }
+
 // tooLarge is a message over the read limit; the connection is closed
 // with 1009.
 type tooLarge struct{ size, limit int64 }
@@ -183,7 +190,7 @@ func parseClose(p []byte) (int, error) {
 		return 0, protocolError(fmt.Sprintf("close code %d may not be sent", code))
 	}
 	if !utf8.Valid(p[2:]) {
-		return 0, protocolError("close reason is not UTF-8")
+		return 0, badUTF8("the close reason is not UTF-8")
 	}
 	return code, nil
 }

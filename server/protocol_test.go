@@ -32,7 +32,6 @@ func TestBadFramesKeepServing(t *testing.T) {
 		{"wrong version", `{"jsonrpc":"1.0","id":1,"method":"room.get","params":{"roomId":"r"}}`, `"code":-32600`},
 		{"unknown method", `{"jsonrpc":"2.0","id":1,"method":"room.explode"}`, `"code":-32601`},
 		{"duplicate member", `{"jsonrpc":"2.0","id":1,"method":"room.join","params":{"roomId":"a","roomId":"b"}}`, `"code":-32700`},
-		{"invalid utf-8", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"message.send\",\"params\":{\"roomId\":\"r\",\"data\":\"\xff\"}}", `"code":-32700`},
 		{"lone surrogate", `{"jsonrpc":"2.0","id":1,"method":"message.send","params":{"roomId":"r","data":"\ud800"}}`, `"code":-32700`},
 		{"too deep", `{"jsonrpc":"2.0","id":1,"method":"message.send","params":{"roomId":"r","data":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}}`, `"code":-32700`},
 		{"huge integer", `{"jsonrpc":"2.0","id":1,"method":"room.create","params":{"maxPeers":9007199254740993}}`, `"code":-32602`},
@@ -70,6 +69,12 @@ func TestFrameLimits(t *testing.T) {
 	_ = bin.WriteMessage(websocket.BinaryMessage, []byte(`{}`))
 	if code, _, err := bin.CloseCode(); err != nil || code != websocket.CloseUnsupportedData {
 		t.Fatalf("binary frame: close %d %v, want 1003", code, err)
+	}
+	// RFC 6455 §8.1: text that is not UTF-8 fails the connection.
+	utf := ts.connect(t, "utf")
+	_ = utf.Send([]byte("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"message.send\",\"params\":{\"roomId\":\"r\",\"data\":\"\xff\"}}"))
+	if code, _, err := utf.CloseCode(); err != nil || code != websocket.CloseInvalidFramePayloadData {
+		t.Fatalf("invalid UTF-8: close %d %v, want 1007", code, err)
 	}
 	// Others are unaffected.
 	joinRoom(ts.connect(t, "other"), "fine")

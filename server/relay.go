@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/rpc/wire"
 	"github.com/parley-rtc/parley/server/signal"
 )
 
@@ -33,12 +34,12 @@ func (s *Server) SdpAnswer(ctx context.Context, p *api.SdpAnswerParams) (*api.Em
 	return &api.Empty{}, nil
 }
 
-func (s *Server) checkedSDP(ctx context.Context, method, text string) (*signal.Ref, error) {
+func (s *Server) checkedSDP(ctx context.Context, method string, sdp wire.RawString) (*signal.Ref, error) {
 	sess, err := sessionOf(ctx, method)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSDP(text, s.cfg.Limits.MaxSDPBytes); err != nil {
+	if err := checkSDP(sdp, s.cfg.Limits.MaxSDPBytes); err != nil {
 		return nil, err
 	}
 	return sess, nil

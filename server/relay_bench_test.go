@@ -55,9 +55,29 @@ func benchLimits(c *Config) {
 
 // BenchmarkRelayICECandidate measures one ice.candidate through the whole
 // server over loopback WebSockets: read, decode, validate, dispatch, relay
-// to the other peer's queue, encode, write. The sender keeps a bounded
-// window of calls in flight; see benchLimits for the limits lifted.
+// to the other peer's queue, encode, write.
 func BenchmarkRelayICECandidate(b *testing.B) {
+	benchRelay(b, func(i int, to string) []byte {
+		return fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"ice.candidate","id":%d,"params":{"roomId":"bench","to":%q,"candidate":{"candidate":%q,"sdpMid":"0","sdpMLineIndex":0}}}`,
+			i, to, sampleCandidate)
+	})
+}
+
+// BenchmarkRelaySDP measures one 4 KB sdp.answer (an offer's relay but for
+// the glare bookkeeping) through the whole server, as
+// BenchmarkRelayICECandidate does a candidate.
+func BenchmarkRelaySDP(b *testing.B) {
+	b.SetBytes(int64(len(offer4K)))
+	benchRelay(b, func(i int, to string) []byte {
+		return fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"sdp.answer","id":%d,"params":{"roomId":"bench","to":%q,"sdp":%q}}`, i, to, offer4K)
+	})
+}
+
+// benchRelay sends b.N frames (frame(i, the receiver's peer id)) from one
+// peer of a room to the other, after an offer, and waits until the other
+// has read b.N messages. The sender keeps a bounded window of calls in
+// flight; see benchLimits for the limits lifted.
+func benchRelay(b *testing.B, frame func(i int, to string) []byte) {
 	ts := startServer(b, benchLimits)
 	sender, _ := rawPeer(b, ts, "alice", "bench")
 	receiver, bobID := rawPeer(b, ts, "bob", "bench")
@@ -75,9 +95,9 @@ func BenchmarkRelayICECandidate(b *testing.B) {
 			b.Fatalf("offer: %s %v", msg, err)
 		}
 	}
-	frame := func(i int) []byte {
-		return fmt.Appendf(nil, `{"jsonrpc":"2.0","method":"ice.candidate","id":%d,"params":{"roomId":"bench","to":%q,"candidate":{"candidate":%q,"sdpMid":"0","sdpMLineIndex":0}}}`,
-			i, bobID, sampleCandidate)
+	frames := make([][]byte, 64) // made before the timer starts
+	for i := range frames {
+		frames[i] = frame(i, bobID)
 	}
 	const window = 128
 	acks := make(chan error, window)
@@ -113,7 +133,7 @@ func BenchmarkRelayICECandidate(b *testing.B) {
 			}
 			inFlight--
 		}
-		if err := sender.WriteMessage(websocket.TextMessage, frame(i)); err != nil {
+		if err := sender.WriteMessage(websocket.TextMessage, frames[i%len(frames)]); err != nil {
 			b.Fatal(err)
 		}
 		inFlight++
@@ -131,7 +151,7 @@ func BenchmarkRelayICECandidate(b *testing.B) {
 				b.Fatal(err)
 			}
 		case <-timeout:
-			b.Fatalf("receiver got fewer than %d candidates within a minute", b.N)
+			b.Fatalf("receiver got fewer than %d messages within a minute", b.N)
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "relayed/s")

@@ -32,7 +32,19 @@ import (
 // Lines pion also takes (i=, u=, e=, p=, r=, z=, k=, blank lines, tabs,
 // CR inside a line, other orders it tolerates) go the slow way.
 func plainSDP(text string) bool {
-	s := sdpLines{rest: text}
+	return plainLines(sdpLines{rest: text})
+}
+
+// plainSDPLiteral is plainSDP of the text a JSON string literal denotes,
+// read from the literal (lit, without its quotes, is the body of a valid
+// one): lines end in the escapes \r\n or \n, and nothing else in it is
+// escaped. A relayed description is so checked without being unescaped;
+// one with other escapes goes the slow way.
+func plainSDPLiteral(lit string) bool {
+	return plainLines(sdpLines{rest: lit, escaped: true})
+}
+
+func plainLines(s sdpLines) bool {
 	if s.next() != 'v' || s.value != "0" || s.next() != 'o' || !sdpOrigin(s.value) || s.next() != 's' || !printableText(s.value) {
 		return false
 	}
@@ -54,9 +66,10 @@ func plainSDP(text string) bool {
 
 // sdpLines splits a description into "x=value" lines without allocating.
 type sdpLines struct {
-	rest  string
-	value string
-	bad   bool // a line that is not "x=value" ending in CRLF or LF
+	rest    string
+	value   string
+	bad     bool // a line that is not "x=value" ending in CRLF or LF
+	escaped bool // rest is a JSON string literal's body (see plainSDPLiteral)
 }
 
 // next returns the next line's type (its value in s.value), or 0 at the
@@ -65,14 +78,32 @@ func (s *sdpLines) next() byte {
 	if s.rest == "" || s.bad {
 		return 0
 	}
-	line, rest, found := strings.Cut(s.rest, "\n")
-	line = strings.TrimSuffix(line, "\r")
+	line, rest, found := s.cut()
 	if !found || len(line) < 2 || line[1] != '=' || line[0] < 'a' || line[0] > 'z' {
 		s.bad = true
 		return 0
 	}
 	s.rest, s.value = rest, line[2:]
 	return line[0]
+}
+
+// cut splits the next line, without its end, from the rest.
+func (s *sdpLines) cut() (line, rest string, found bool) {
+	if !s.escaped {
+		line, rest, found = strings.Cut(s.rest, "\n")
+		return strings.TrimSuffix(line, "\r"), rest, found
+	}
+	// In a literal, a line's first backslash must begin its end.
+	i := strings.IndexByte(s.rest, '\\')
+	if i < 0 {
+		return "", "", false
+	}
+	line, rest = s.rest[:i], s.rest[i:]
+	if rest, found = strings.CutPrefix(rest, `\r\n`); found {
+		return line, rest, true
+	}
+	rest, found = strings.CutPrefix(rest, `\n`)
+	return line, rest, found
 }
 
 // connectionAndBandwidth reads the lines [c=] *(b=) from the one of type

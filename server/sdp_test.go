@@ -1,10 +1,17 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/pion/sdp/v3"
+
+	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // chromeOffer is an offer of the shape Chrome sends (audio, video and a
@@ -28,6 +35,10 @@ const chromeOffer = "v=0\r\no=- 3305279262455373913 2 IN IP4 127.0.0.1\r\ns=-\r\
 	"a=ice-pwd:6ctEoBJCGzg+M2ZuKPfRaNce\r\na=ice-options:trickle\r\n" +
 	"a=fingerprint:sha-256 75:74:5A:A6:A4:E5:52:F4:A7:67:4C:01:C7:EE:91:3F:21:3D:A2:E3:53:7B:6F:30:86:F2:30:AA:65:FB:04:24\r\n" +
 	"a=setup:actpass\r\na=mid:2\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n"
+
+// offer4K is chromeOffer with the ssrc lines of more tracks: 4 KB, the size
+// of a usual offer.
+var offer4K = chromeOffer + strings.Repeat("a=ssrc:2231627014 msid:8a5c2f8b-4b8e-4f2b-9c49-5f3bd0f2d9f1 0f4b3c1e-7d6a-4e59-8f0e-2b1c5d7a9e3f\r\n", 12)
 
 // firefoxAnswer is an answer of the shape Firefox sends: session-level
 // fingerprint and ICE, LF-only lines are not its habit but are allowed.
@@ -90,6 +101,51 @@ var sdpFastPath = fastPath{
 
 func TestPlainSDP(t *testing.T) { sdpFastPath.check(t) }
 
+// sdpLiteralFastPath is plainSDPLiteral, held to plainSDP of the text the
+// literal denotes (and so, by sdpFastPath, to pion/sdp). Its inputs are
+// literals without their quotes; plainSDPLiteral is only ever given valid
+// ones.
+var sdpLiteralFastPath = fastPath{
+	plain: func(body string) bool { return jsontext.Value(`"`+body+`"`).IsValid() && plainSDPLiteral(body) },
+	parse: func(body string) error {
+		text, err := jsontext.AppendUnquote(nil, `"`+body+`"`)
+		if err != nil {
+			return err
+		}
+		if !plainSDP(string(text)) {
+			return errors.New("plainSDP refuses the text")
+		}
+		return sdpFastPath.parse(string(text))
+	},
+	taken: literalBodies(plainSDPs),
+	refused: append(literalBodies(unplainSDPs),
+		`v=0\u000d\u000ao=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n`,    // escapes other than the line ends
+		`v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=\u002d\r\nt=0 0\r\n`,       // one inside a line
+		`v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=x\\r\n`,    // a backslash before the line end
+		`v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=x\\\n`,     // an escaped backslash, then LF
+		`v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=\"x\"\r\n`, // escaped quotes
+		`v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0\t0\r\n`,           // a tab
+		`v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=\/\r\n`,    // an escaped solidus
+		`v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=mid:0\r`,   // no LF at the end
+	),
+}
+
+// literalBodies are texts as JSON string literals, without the quotes.
+func literalBodies(texts []string) []string {
+	bodies := make([]string, len(texts))
+	for i, text := range texts {
+		lit, _ := jsontext.AppendQuote(nil, text) // the tables are UTF-8
+		bodies[i] = string(lit[1 : len(lit)-1])
+	}
+	return bodies
+}
+
+func TestPlainSDPLiteral(t *testing.T) { sdpLiteralFastPath.check(t) }
+
+// FuzzSDPLiteral: whatever literal takes the fast path denotes a text
+// plainSDP takes.
+func FuzzSDPLiteral(f *testing.F) { sdpLiteralFastPath.fuzz(f) }
+
 // TestPrintableText: the eight-bytes-at-a-time check agrees with a byte
 // loop for every byte value at every position.
 func TestPrintableText(t *testing.T) {
@@ -107,29 +163,50 @@ func TestPrintableText(t *testing.T) {
 
 // TestCheckSDP: a description the fast path leaves is still judged by
 // pion: accepted when pion takes it, refused naming the field when not.
+// Written with other escapes than its line ends, it is judged by its text,
+// and so is its size.
 func TestCheckSDP(t *testing.T) {
+	escaped := wire.RawLiteral([]byte(`"v=0\u000d\u000ao=- 1 1 IN IP4 0.0.0.0\r\ns=\u002d\r\nt=0 0\r\n"`))
+	text, err := escaped.Text()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
-		sdp     string
+		sdp     wire.RawString
 		max     int
 		problem string // "" when accepted
 	}{
-		{chromeOffer, 64 << 10, ""},
-		{"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\ni=about\r\nt=0 0\r\n", 64 << 10, ""},
-		{"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=foo 9 RTP/AVP 0\r\n", 64 << 10, "not a valid session description"},
-		{"hello", 64 << 10, "not a valid session description"},
-		{sampleSDP, 64, "over this server's limit of 64"},
+		{quoted(t, chromeOffer), 64 << 10, ""},
+		{quoted(t, "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\ni=about\r\nt=0 0\r\n"), 64 << 10, ""},
+		{quoted(t, "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=foo 9 RTP/AVP 0\r\n"), 64 << 10, "not a valid session description"},
+		{quoted(t, "hello"), 64 << 10, "not a valid session description"},
+		{quoted(t, sampleSDP), 64, "over this server's limit of 64"},
+		{escaped, 64 << 10, ""},
+		{escaped, len(text), ""}, // its literal is longer
+		{escaped, len(text) - 1, fmt.Sprintf("sdp is %d bytes, over this server's limit of %d", len(text), len(text)-1)},
+		{wire.RawLiteral([]byte(`"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0\t0\r\n"`)), 64 << 10, ""},
+		{wire.RawLiteral([]byte(`"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=foo 9 RTP/AVP 0\r\n"`)), 64 << 10, "not a valid session description"},
 	} {
 		err := checkSDP(tt.sdp, tt.max)
 		if tt.problem == "" {
 			if err != nil {
-				t.Errorf("%.30q: %v", tt.sdp, err)
+				t.Errorf("%.30s: %v", tt.sdp.Literal(), err)
 			}
 			continue
 		}
 		if err == nil || !strings.Contains(err.Error(), tt.problem) {
-			t.Errorf("%.30q: %v, want an error saying %q", tt.sdp, err, tt.problem)
+			t.Errorf("%.30s: %v, want an error saying %q", tt.sdp.Literal(), err, tt.problem)
 		}
 	}
+}
+
+func quoted(t testing.TB, text string) wire.RawString {
+	t.Helper()
+	r, err := wire.Quote(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // FuzzSDP: whatever takes the fast path, pion accepts.
@@ -138,12 +215,13 @@ func FuzzSDP(f *testing.F) { sdpFastPath.fuzz(f) }
 // BenchmarkCheckSDP is the check of a 4 KB offer, on the fast path and by
 // pion/sdp.
 func BenchmarkCheckSDP(b *testing.B) {
-	offer := chromeOffer + strings.Repeat("a=ssrc:2231627014 msid:8a5c2f8b-4b8e-4f2b-9c49-5f3bd0f2d9f1 0f4b3c1e-7d6a-4e59-8f0e-2b1c5d7a9e3f\r\n", 12)
+	offer := offer4K
 	b.Run("plain", func(b *testing.B) {
+		raw := quoted(b, offer)
 		b.SetBytes(int64(len(offer)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := checkSDP(offer, 64<<10); err != nil {
+			if err := checkSDP(raw, 64<<10); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -158,4 +236,25 @@ func BenchmarkCheckSDP(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSDPPath is what the server does with a 4 KB sdp.answer's SDP
+// besides routing it: decode the params, check the SDP, encode the event.
+func BenchmarkSDPPath(b *testing.B) {
+	lit, _ := jsontext.AppendQuote(nil, offer4K)
+	params := jsontext.Value(`{"roomId":"bench-room-0001","to":"p1b2c3d4e5f6a7b8","sdp":` + string(lit) + `}`)
+	b.SetBytes(int64(len(offer4K)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := wire.DecodeParams[api.SdpAnswerParams](params)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := checkSDP(p.SDP, 64<<10); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := rpc.EncodeNotification(api.NotifySdpAnswer, &api.SdpAnswerEvent{Seq: 12, RoomID: p.RoomID, From: "p0a1b2c3d4e5f6a7", SDP: p.SDP}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -8,12 +8,28 @@ import (
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // checkSDP refuses SDP that is too large or does not parse, so garbage is
 // answered with an error naming the field instead of being relayed. The
-// usual offer or answer passes plainSDP; any other is parsed by pion/sdp.
-func checkSDP(text string, max int) error {
+// usual offer or answer passes plainSDPLiteral as it came, never
+// unescaped (its literal is never shorter than its text, so one within
+// max fits); any other is unescaped and checked by checkSDPText.
+func checkSDP(sdp wire.RawString, max int) error {
+	lit := sdp.Literal()
+	if body := lit[1 : len(lit)-1]; len(body) <= max && plainSDPLiteral(body) {
+		return nil
+	}
+	text, err := sdp.Text()
+	if err != nil { // a decoder read the literal: not expected
+		return rpc.InvalidParams("sdp", "not a JSON string: "+err.Error())
+	}
+	return checkSDPText(text, max)
+}
+
+// checkSDPText is checkSDP of the text: plainSDP, or else pion/sdp.
+func checkSDPText(text string, max int) error {
 	if len(text) > max {
 		return api.ErrTooLarge(fmt.Sprintf("sdp is %d bytes, over this server's limit of %d", len(text), max))
 	}

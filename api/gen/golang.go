@@ -93,6 +93,9 @@ func goBaseType(s *Schema) string {
 	}
 	switch s.Kind {
 	case KindString:
+		if s.Constraints().Raw {
+			return "wire.RawString"
+		}
 		return "string"
 	case KindInteger:
 		return "int64"
@@ -344,6 +347,9 @@ func decodeCall(s *Schema, pats *patterns) string {
 	c := s.Constraints()
 	switch c.Kind {
 	case KindString:
+		if c.Raw {
+			return fmt.Sprintf("decodeRawString(dec, %d)", deref(c.MaxLength, 0))
+		}
 		return fmt.Sprintf("decodeString(dec, %d, %s)", deref(c.MaxLength, 0), pats.of(s))
 	case KindInteger:
 		return fmt.Sprintf("decodeInt(dec, %d, %d)", deref(c.Minimum, -maxSafeInt), deref(c.Maximum, maxSafeInt))

@@ -72,10 +72,14 @@ type Schema struct {
 	Nullable  bool
 	MaxLength *int64
 	Pattern   string
-	Minimum   *int64
-	Maximum   *int64
-	MaxItems  *int64
-	Items     *Schema
+	// Raw (x-go-raw, strings): the Go field is a wire.RawString, the
+	// string's JSON literal as it came, so a server relaying it does not
+	// unescape and escape it again.
+	Raw      bool
+	Minimum  *int64
+	Maximum  *int64
+	MaxItems *int64
+	Items    *Schema
 }
 
 // Constraints returns the schema carrying the value constraints: a $ref to a
@@ -509,6 +513,12 @@ func (l *loader) schema(n *node) (*Schema, error) {
 		}
 		if _, err := regexp.Compile(s.Pattern); err != nil {
 			return nil, n.get("pattern").errorf("bad pattern: %v", err)
+		}
+		if s.Raw, err = n.boolAt("x-go-raw"); err != nil {
+			return nil, err
+		}
+		if s.Raw && s.Pattern != "" {
+			return nil, n.errorf("x-go-raw: a raw string is not matched against a pattern")
 		}
 	case "integer":
 		s.Kind = KindInteger

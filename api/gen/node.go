@@ -129,6 +129,19 @@ func (n *node) stringAt(name string) (string, error) {
 	return v.str, nil
 }
 
+// boolAt returns the boolean member name (false if absent) or an error if
+// it is not a boolean.
+func (n *node) boolAt(name string) (bool, error) {
+	v := n.get(name)
+	if v == nil {
+		return false, nil
+	}
+	if v.kind != 't' && v.kind != 'f' {
+		return false, v.errorf("must be a boolean")
+	}
+	return v.boolean, nil
+}
+
 // intAt returns the integer member name, or nil if absent.
 func (n *node) intAt(name string) (*int64, error) {
 	v := n.get(name)

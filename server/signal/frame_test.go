@@ -7,8 +7,12 @@ import (
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/rpc/wire"
 	"github.com/parley-rtc/parley/server/signal"
 )
+
+// rawSampleSDP is sampleSDP as a relay holds it.
+var rawSampleSDP, _ = wire.Quote(sampleSDP)
 
 // sampleSDP is a minimal valid offer; sampleCandidate a candidate line.
 const (
@@ -35,10 +39,10 @@ func TestSharedEventFrames(t *testing.T) {
 			return api.SendRoomClosed(n, &api.RoomClosedEvent{RoomID: "r", Reason: "shutdown"})
 		},
 		api.NotifySdpOffer: func(n api.Notifier) error {
-			return api.SendSdpOffer(n, &api.SdpOfferEvent{RoomID: "r", From: "p1", SDP: sampleSDP})
+			return api.SendSdpOffer(n, &api.SdpOfferEvent{RoomID: "r", From: "p1", SDP: rawSampleSDP})
 		},
 		api.NotifySdpAnswer: func(n api.Notifier) error {
-			return api.SendSdpAnswer(n, &api.SdpAnswerEvent{RoomID: "r", From: "p1", SDP: sampleSDP})
+			return api.SendSdpAnswer(n, &api.SdpAnswerEvent{RoomID: "r", From: "p1", SDP: rawSampleSDP})
 		},
 		api.NotifyIceCandidate: func(n api.Notifier) error {
 			return api.SendIceCandidate(n, &api.IceCandidateEvent{RoomID: "r", From: "p1", Candidate: &api.IceCandidateInit{Candidate: sampleCandidate, SDPMid: &mid, SDPMLineIndex: &idx}})

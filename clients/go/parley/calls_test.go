@@ -67,7 +67,7 @@ func TestCallAndPresence(t *testing.T) {
 	if _, err := alice.CallCancel(ctx(t), &api.CallCancelParams{CallID: inv.CallID}); parley.CodeOf(err) != api.CodeConflict {
 		t.Fatalf("cancel of an active call: %v, want 409", err)
 	}
-	if _, err := alice.SdpOffer(ctx(t), &api.SdpOfferParams{RoomID: inv.CallID, To: acc.Peer.PeerID, SDP: minimalSDP}); err != nil {
+	if _, err := alice.SdpOffer(ctx(t), &api.SdpOfferParams{RoomID: inv.CallID, To: acc.Peer.PeerID, SDP: rawMinimalSDP}); err != nil {
 		t.Fatal(err)
 	}
 	if ev := receive(t, offers, "sdp.offer"); ev.From != alice.Session().PeerID {

@@ -12,6 +12,7 @@ import (
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/clients/go/parley"
 	"github.com/parley-rtc/parley/internal/testkit/parleyproc"
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // binary is the real parley executable, built once for these tests.
@@ -153,7 +154,7 @@ func TestErrors(t *testing.T) {
 			return err
 		}, api.CodeRoomNotFound, "room_not_found", ""},
 		{"offer to a room not joined", func() error {
-			_, err := c.SdpOffer(ctx(t), &api.SdpOfferParams{RoomID: "theirs", To: other.Session().PeerID, SDP: minimalSDP})
+			_, err := c.SdpOffer(ctx(t), &api.SdpOfferParams{RoomID: "theirs", To: other.Session().PeerID, SDP: rawMinimalSDP})
 			return err
 		}, api.CodeRoomNotFound, "room_not_found", ""},
 		{"bad room id", func() error {
@@ -199,6 +200,9 @@ func TestDialRefused(t *testing.T) {
 }
 
 // minimalSDP parses as an offer; the server checks SDP before routing.
+// rawMinimalSDP is it as the generated params hold it.
+var rawMinimalSDP, _ = wire.Quote(minimalSDP)
+
 const minimalSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
 
 type stateChange struct {

@@ -32,6 +32,10 @@
 //	b, _ := json.Marshal(map[string]string{"text": "hi"})
 //	_, err = c.MessageSend(ctx, &api.MessageSendParams{RoomID: "demo", Data: jsontext.Value(b)})
 //
+// An SDP is a wire.RawString (github.com/parley-rtc/parley/rpc/wire), the
+// JSON literal the server relays untouched: wire.Quote(offer.SDP) makes
+// one, ev.SDP.Text() reads one.
+//
 // Hooks run one at a time, in the order the server sent the notifications,
 // on a goroutine of their own, so they may call the server. Server
 // refusals are *Error (errors.As), with the code, reason and field of the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/rpc/wire"
 	"github.com/parley-rtc/parley/server/signal"
 )
 
@@ -501,17 +502,22 @@ const (
 	sampleCandidate = "candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host"
 )
 
+// rawSampleSDP is sampleSDP as a relay holds it: its JSON literal, which
+// the frame a store keeps (for the Redis store, its record) must carry as
+// it is.
+var rawSampleSDP, _ = wire.Quote(sampleSDP)
+
 func candidate(port int) *api.IceCandidateInit {
 	mid := "0"
 	return &api.IceCandidateInit{Candidate: fmt.Sprintf("candidate:1 1 udp 2130706431 192.0.2.1 %d typ host", port), SDPMid: &mid}
 }
 
 func (c *client) offer(room string, to *client) error {
-	return c.e.core.RelayOffer(ctx(), c.ref, to.peerID(), &api.SdpOfferEvent{RoomID: room, SDP: sampleSDP})
+	return c.e.core.RelayOffer(ctx(), c.ref, to.peerID(), &api.SdpOfferEvent{RoomID: room, SDP: rawSampleSDP})
 }
 
 func (c *client) answer(room string, to *client) error {
-	return c.e.core.RelayAnswer(ctx(), c.ref, to.peerID(), &api.SdpAnswerEvent{RoomID: room, SDP: sampleSDP})
+	return c.e.core.RelayAnswer(ctx(), c.ref, to.peerID(), &api.SdpAnswerEvent{RoomID: room, SDP: rawSampleSDP})
 }
 
 func (c *client) candidate(room string, to *client, cand *api.IceCandidateInit) error {

@@ -31,7 +31,7 @@ func init() {
 func relaysStampFrom(t *testing.T, newStore NewStore) {
 	e := newEnv(t, newStore)
 	alice, bob := e.roomOfTwo("r")
-	e.must(e.core.RelayOffer(ctx(), alice.ref, bob.peerID(), &api.SdpOfferEvent{RoomID: "r", From: "someone-else", SDP: sampleSDP}))
+	e.must(e.core.RelayOffer(ctx(), alice.ref, bob.peerID(), &api.SdpOfferEvent{RoomID: "r", From: "someone-else", SDP: rawSampleSDP}))
 	if o := bob.expect(api.NotifySdpOffer); str(o, "from") != alice.peerID() || str(o, "sdp") != sampleSDP || str(o, "roomId") != "r" {
 		t.Fatalf("sdp.offer = %v", o)
 	}
@@ -61,7 +61,7 @@ func relayRefusals(t *testing.T, newStore NewStore) {
 	alice, bob := e.roomOfTwo("r")
 	wantErr(t, alice.offer("r", alice), 400, "own peer id")
 	wantErr(t, alice.send("r", alice.peerID(), "x"), 400, "own peer id")
-	err := e.core.RelayOffer(ctx(), alice.ref, "nobody", &api.SdpOfferEvent{RoomID: "r", SDP: sampleSDP})
+	err := e.core.RelayOffer(ctx(), alice.ref, "nobody", &api.SdpOfferEvent{RoomID: "r", SDP: rawSampleSDP})
 	wantErr(t, err, 404, "peer_not_found")
 	wantErr(t, alice.send("r", "nobody", "x"), 404, "peer_not_found")
 	wantErr(t, alice.offer("other", bob), 404, "room_not_found")

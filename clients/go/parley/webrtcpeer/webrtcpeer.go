@@ -21,6 +21,7 @@ import (
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/clients/go/parley"
 	"github.com/parley-rtc/parley/clients/go/parley/internal/serial"
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // callTimeout bounds each signaling call a Peer makes.
@@ -72,12 +73,12 @@ func New(c *parley.Client, roomID string, opts Options) *Manager {
 	m := &Manager{client: c, room: roomID, opts: opts, log: opts.Logger.With("room", roomID), peers: map[string]*Peer{}}
 	c.OnSdpOffer(func(ev *api.SdpOfferEvent) {
 		if p := m.route(ev.RoomID, ev.From, true); p != nil {
-			p.remoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: ev.SDP})
+			p.remoteDescription(webrtc.SDPTypeOffer, ev.SDP)
 		}
 	})
 	c.OnSdpAnswer(func(ev *api.SdpAnswerEvent) {
 		if p := m.route(ev.RoomID, ev.From, false); p != nil {
-			p.remoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ev.SDP})
+			p.remoteDescription(webrtc.SDPTypeAnswer, ev.SDP)
 		}
 	})
 	c.OnIceCandidate(func(ev *api.IceCandidateEvent) {
@@ -394,7 +395,10 @@ func (p *Peer) negotiateWith(opts *webrtc.OfferOptions) {
 	offer, err := p.PC().CreateOffer(opts)
 	if err == nil {
 		err = p.call(func(ctx context.Context) error {
-			_, err := p.m.client.SdpOffer(ctx, &api.SdpOfferParams{RoomID: p.m.room, To: p.Remote, SDP: offer.SDP})
+			sdp, err := wire.Quote(offer.SDP)
+			if err == nil {
+				_, err = p.m.client.SdpOffer(ctx, &api.SdpOfferParams{RoomID: p.m.room, To: p.Remote, SDP: sdp})
+			}
 			return err
 		})
 	}
@@ -437,10 +441,14 @@ func (p *Peer) RestartICE(ctx context.Context, reason string) error {
 
 // remoteDescription queues the perfect-negotiation handling of an offer or
 // answer.
-func (p *Peer) remoteDescription(desc webrtc.SessionDescription) {
+func (p *Peer) remoteDescription(typ webrtc.SDPType, sdp wire.RawString) {
 	p.ops.Push(func() {
-		if err := p.applyDescription(desc); err != nil && p.ctx.Err() == nil {
-			p.log.Warn("webrtcpeer: remote description failed", "type", desc.Type, "err", err)
+		text, err := sdp.Text()
+		if err == nil {
+			err = p.applyDescription(webrtc.SessionDescription{Type: typ, SDP: text})
+		}
+		if err != nil && p.ctx.Err() == nil {
+			p.log.Warn("webrtcpeer: remote description failed", "type", typ, "err", err)
 		}
 	})
 }
@@ -491,7 +499,10 @@ func (p *Peer) applyDescription(desc webrtc.SessionDescription) error {
 		return fmt.Errorf("set local answer: %w", err)
 	}
 	err = p.call(func(ctx context.Context) error {
-		_, err := p.m.client.SdpAnswer(ctx, &api.SdpAnswerParams{RoomID: p.m.room, To: p.Remote, SDP: answer.SDP})
+		sdp, err := wire.Quote(answer.SDP)
+		if err == nil {
+			_, err = p.m.client.SdpAnswer(ctx, &api.SdpAnswerParams{RoomID: p.m.room, To: p.Remote, SDP: sdp})
+		}
 		return err
 	})
 	if err == nil {

@@ -928,4 +928,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "20418d948ce0526190050196b254c5455f12d94e2d2030750a526f282fff68d9";
+export declare const PROTOCOL_HASH = "d4c984af98e6debe76c39d90184d352a862e2dfd7ac1d12607f01261bb5dc82f";
