@@ -23,6 +23,8 @@ func (s *Server) newCore() error {
 		Encode:         rpc.EncodeNotification,
 		ReplayMessages: l.ReplayMessages,
 		ReplayBytes:    l.ReplayBytes,
+		Events:         s.events,
+		EventRetain:    s.cfg.Webhook.Retain,
 		Log:            s.log,
 	}
 	if s.cfg.clustered() {

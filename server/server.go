@@ -90,10 +90,9 @@ type Server struct {
 
 	// events numbers, keeps and delivers the events for app backends
 	// (events.go); diag keeps the clients' connection reports (diag.go).
-	events        *webhook.Dispatcher
-	sessionEvents sessionEvents
-	diag          *diagStore
-	iceOutcomes   *prometheus.CounterVec
+	events      *webhook.Dispatcher
+	diag        *diagStore
+	iceOutcomes *prometheus.CounterVec
 }
 
 // New checks cfg and builds a server; nothing listens yet.

@@ -36,10 +36,10 @@
 --   at    {session, after}: attach on this node: return the log after
 --   cl    {session, node, gen, reason, text}: close a session's
 --         connection on another node, after the frames already in its log
---   ev    {blob, room, key, last}: an event for app backends (its JSON with
+--   ev    {blob, room, last}: an event for app backends (its JSON with
 --         cursor and roomSeq 0), appended to the stream events as entry
---         {cursor}-0 (fields e: the JSON, q: its roomSeq, k: what orders
---         it), trimmed to er entries. The cursor is INCR evc (started at
+--         {cursor}-0 (fields e: the JSON, q: its roomSeq), trimmed to er
+--         entries. The cursor is INCR evc (started at
 --         the time in µs); a room's roomSeq HINCRBY evq {room}, whose
 --         field goes with the room's last event (last 1)
 --
@@ -267,14 +267,14 @@ if tx.ev then
   end
   for _, e in ipairs(tx.ev) do
     local cursor = redis.call('INCR', ck)
-    local q, key = 0, e[3]
+    local q = 0
     if e[2] ~= '' then
       q = redis.call('HINCRBY', P .. 'evq', e[2], 1)
-      if e[4] == 1 then
+      if e[3] == 1 then
         redis.call('HDEL', P .. 'evq', e[2])
       end
     end
-    redis.call('XADD', P .. 'events', 'MAXLEN', tx.er, string.format('%d-0', cursor), 'e', ARGV[e[1]], 'q', q, 'k', key)
+    redis.call('XADD', P .. 'events', 'MAXLEN', tx.er, string.format('%d-0', cursor), 'e', ARGV[e[1]], 'q', q)
     events[#events + 1] = {cursor, q}
   end
 end

@@ -5,7 +5,6 @@ import (
 
 	"github.com/go-json-experiment/json"
 
-	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/server/signal"
 )
 
@@ -23,14 +22,6 @@ const defaultEventRetain = 10_000
 
 // Event keeps an event for the commit.
 func (t *tx) Event(e signal.AppEvent) { t.events = append(t.events, e) }
-
-// EventKey is what orders an event: its room, else its session.
-func EventKey(d *api.EventData) string {
-	if d.RoomID != "" {
-		return "room/" + d.RoomID
-	}
-	return "session/" + d.SessionID
-}
 
 // buildEvents adds the transaction's events to commit.lua's arguments.
 func (t *tx) buildEvents(sp *spec, blob func([]byte) int) error {
@@ -51,7 +42,7 @@ func (t *tx) buildEvents(sp *spec, blob func([]byte) int) error {
 		if e.Last {
 			last = 1
 		}
-		sp.EV = append(sp.EV, []any{blob(raw), e.Data.RoomID, EventKey(&e.Data), last})
+		sp.EV = append(sp.EV, []any{blob(raw), e.Data.RoomID, last})
 	}
 	return nil
 }
