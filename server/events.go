@@ -15,7 +15,9 @@ import (
 // its commit (package signal, events.go). On one node the memory store
 // hands them to the webhook.Dispatcher, which keeps the latest for
 // admin.events.list and delivers them to the configured URLs (Standard
-// Webhooks, in order per room).
+// Webhooks, in order per room). In a cluster they are the Redis store's
+// events stream: admin.events.list reads it, and for each URL one node at
+// a time delivers from it (webhook.Journal).
 
 // Paging bounds of admin.events.list.
 const (
@@ -28,7 +30,15 @@ func (s *Server) AdminEventsList(ctx context.Context, p *api.AdminEventsListPara
 	if err := s.adminOf(ctx, api.MethodAdminEventsList); err != nil {
 		return nil, err
 	}
-	events, more, oldest := s.events.List(p.After, min(cmp.Or(int(p.Limit), defaultEventPage), maxEventPage))
+	limit := min(cmp.Or(int(p.Limit), defaultEventPage), maxEventPage)
+	if s.redis != nil {
+		events, more, oldest, err := s.redis.Events().List(ctx, p.After, limit)
+		if err != nil {
+			return nil, s.core.StoreError("read", err)
+		}
+		return &api.EventList{Events: events, More: more, Oldest: oldest}, nil
+	}
+	events, more, oldest := s.events.List(p.After, limit)
 	return &api.EventList{Events: events, More: more, Oldest: oldest}, nil
 }
 

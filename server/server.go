@@ -136,11 +136,6 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.addPublicHosts(cfg.ACME.Domains)
 	}
 	s.turn = newTURNState(cfg, s.tls, log)
-	hooks := cfg.Webhook
-	hooks.Logger = log
-	if s.events, err = webhook.New(hooks); err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
-	}
 	s.diag = newDiagStore()
 	s.iceOutcomes = newICEOutcomes()
 	if cfg.clustered() && cfg.NodeID == "" {

@@ -69,6 +69,10 @@ func New(cfg Config) (*Dispatcher, error) {
 	for _, u := range cfg.URLs {
 		e := newEndpoint(d, u)
 		d.endpoints = append(d.endpoints, e)
+		if j := cfg.Journal; j != nil {
+			e.finished = e.recorder(j)
+			d.workers.Go(func() { e.follow(j) })
+		}
 		for range cfg.Concurrency {
 			d.workers.Add(1)
 			go func() {
