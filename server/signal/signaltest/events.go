@@ -122,6 +122,11 @@ func eventsRoom(t *testing.T, newStore NewStore) {
 	seqs := map[string]int64{}
 	checkNumbers(t, first, &cursor, seqs)
 	wantEvents(t, first, inRoom("r"), "room.started(alice) peer.joined(alice) peer.joined(bob) peer.left(bob,left) peer.left(alice,left) room.finished(empty)")
+	// Cursors start from a time in µs, so that they keep growing across
+	// restarts (api.EventData's cursor).
+	if floor := time.Unix(1_600_000_000, 0).UnixMicro(); first[0].Data.Cursor < floor {
+		t.Errorf("the first cursor %d does not count from a time in µs", first[0].Data.Cursor)
+	}
 	for _, ev := range first {
 		switch {
 		case ev.Type == signal.EventPeerLeft && ev.Data.DurationMs < 1500:
