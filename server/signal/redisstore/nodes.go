@@ -145,15 +145,18 @@ const (
 
 // SetReaper sets what reaps a lapsed node (the core's Reap); without it
 // the node reaps nothing.
-func (st *Store) SetReaper(reap func(ctx context.Context, node string) (int, error)) {
-	st.reaper = reap
+func (st *Store) SetReaper(reap reaper) {
+	st.reaper.Store(&reap)
 }
+
+// reaper detaches a lapsed node's sessions (Core.Reap).
+type reaper func(ctx context.Context, node string) (int, error)
 
 // reap reaps the lapsed nodes (every reapEvery), once Redis has answered
 // this node for reapAfter leases.
 func (st *Store) reap() bool {
 	h := st.healthy.Load()
-	if st.reaper == nil || h == 0 || time.Duration(sinceStart()-h) < reapAfter*st.cfg.LeaseTTL {
+	if st.reaper.Load() == nil || h == 0 || time.Duration(sinceStart()-h) < reapAfter*st.cfg.LeaseTTL {
 		return true
 	}
 	if err := st.reapLapsed(); err != nil && st.ctx.Err() == nil {
@@ -187,7 +190,7 @@ func (st *Store) reapLapsed() error {
 			}
 			continue
 		}
-		n, err := st.reaper(ctx, node)
+		n, err := (*st.reaper.Load())(ctx, node)
 		if err != nil {
 			return fmt.Errorf("reap %s: %w", node, err)
 		}

@@ -135,9 +135,10 @@ type Store struct {
 	fire func(signal.Timer)
 	// onReaped runs when this node finds that the cluster reaped its
 	// sessions: it must close its connections and stop. reaper reaps a
-	// lapsed node (the core's Reap).
+	// lapsed node (the core's Reap); it is set after the store runs (the
+	// core is built over the store), so it is read atomically.
 	onReaped func()
-	reaper   func(ctx context.Context, node string) (int, error)
+	reaper   atomic.Pointer[reaper]
 
 	dataset atomic.Pointer[string]
 	commits atomic.Uint64 // numbers this node's commit ids
