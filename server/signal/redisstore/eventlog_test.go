@@ -1,0 +1,109 @@
+package redisstore_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/internal/testkit/redisproc"
+	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/server/signal"
+)
+
+// TestEventLog: events committed on two nodes land in one stream in
+// commit order (consecutive cursors, roomSeq per room), trimmed to
+// EventRetain; a webhook URL's lease is held by one node at a time, only
+// the holder records finished deliveries, and a node that takes the lease
+// over after it lapsed reads where delivery stood.
+func TestEventLog(t *testing.T) {
+	srv := redisproc.Start(t)
+	cfg := func(node string) signal.StoreConfig {
+		return signal.StoreConfig{Node: node, Encode: rpc.EncodeNotification, ReplayMessages: 16, ReplayBytes: 1 << 16, EventRetain: 4}
+	}
+	a, b := open(t, srv, "ev:", cfg("n1")), open(t, srv, "ev:", cfg("n2"))
+	ctx := context.Background()
+	publish := func(st signal.Store, typ, room string) {
+		t.Helper()
+		tx := st.Begin(ctx)
+		tx.Event(signal.AppEvent{Event: api.Event{Type: typ, Timestamp: signal.EventTime(time.Now()), Data: api.EventData{RoomID: room, SessionID: "s"}}, Last: typ == signal.EventRoomFinished})
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(a, signal.EventRoomStarted, "r")
+	publish(b, signal.EventPeerJoined, "r")
+	publish(a, signal.EventSessionStarted, "")
+	publish(b, signal.EventRoomFinished, "r")
+	publish(a, signal.EventRoomStarted, "r")
+	evs, more, oldest, err := b.Events().List(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int64
+	for i, e := range evs {
+		if i > 0 && e.Data.Cursor != evs[i-1].Data.Cursor+1 {
+			t.Errorf("cursor %d after %d", e.Data.Cursor, evs[i-1].Data.Cursor)
+		}
+		seqs = append(seqs, e.Data.RoomSeq)
+	}
+	// The first of five was trimmed (EventRetain 4); r's roomSeq starts
+	// over after room.finished; the session event has none.
+	if len(evs) != 4 || more || oldest != evs[0].Data.Cursor || evs[0].Type != signal.EventPeerJoined || !slices.Equal(seqs, []int64{2, 0, 3, 1}) {
+		t.Fatalf("List = %d events (roomSeqs %v), more %v, oldest %d", len(evs), seqs, more, oldest)
+	}
+	page, more, _, _ := a.Events().List(ctx, evs[1].Data.Cursor, 1)
+	if len(page) != 1 || !more || page[0].Data.Cursor != evs[2].Data.Cursor {
+		t.Fatalf("a page of one after the second: %v, more %v", page, more)
+	}
+
+	const url = "https://backend.example/hooks"
+	la, lb := a.Events(), b.Events()
+	if ok, err := la.Lease(ctx, url, 300*time.Millisecond); !ok || err != nil {
+		t.Fatalf("n1 leases: %v %v", ok, err)
+	}
+	if ok, _ := lb.Lease(ctx, url, 300*time.Millisecond); ok {
+		t.Fatal("n2 took a lease n1 holds")
+	}
+	if ok, _ := lb.Done(ctx, url, "room/r", evs[0].Data.Cursor); ok {
+		t.Fatal("n2 recorded a delivery without the lease")
+	}
+	if ok, err := la.Done(ctx, url, "room/r", evs[2].Data.Cursor); !ok || err != nil {
+		t.Fatalf("n1 records a delivery: %v %v", ok, err)
+	}
+	if err := la.Low(ctx, url, evs[1].Data.Cursor); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond) // n1's lease lapses
+	if ok, _ := lb.Lease(ctx, url, time.Second); !ok {
+		t.Fatal("n2 could not take a lapsed lease")
+	}
+	if ok, _ := la.Done(ctx, url, "room/r", evs[3].Data.Cursor); ok {
+		t.Fatal("n1 recorded a delivery after losing the lease")
+	}
+	low, done, err := lb.Delivered(ctx, url)
+	if err != nil || low != evs[1].Data.Cursor || len(done) != 1 || done["room/r"] != evs[2].Data.Cursor {
+		t.Fatalf("Delivered = %d %v %v", low, done, err)
+	}
+	if err := lb.Low(ctx, url, evs[2].Data.Cursor); err != nil {
+		t.Fatal(err)
+	}
+	if _, done, _ := lb.Delivered(ctx, url); len(done) != 0 {
+		t.Fatalf("a key finished at the low-water cursor is kept: %v", done)
+	}
+
+	// Read waits for the next event.
+	last := evs[3].Data.Cursor
+	if got, err := lb.Read(ctx, last, 10, 50*time.Millisecond); err != nil || len(got) != 0 {
+		t.Fatalf("Read with nothing new = %v, %v", got, err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		publish(a, signal.EventPeerJoined, "r")
+	}()
+	got, err := lb.Read(ctx, last, 10, 5*time.Second)
+	if err != nil || len(got) != 1 || got[0].Data.Cursor != last+1 || got[0].Data.RoomSeq != 2 {
+		t.Fatalf("Read waiting = %+v, %v", got, err)
+	}
+}
