@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/parley-rtc/parley/api"
@@ -26,6 +27,9 @@ type Journal interface {
 	// Read returns up to limit events after cursor after, in cursor order,
 	// waiting up to wait for one to come.
 	Read(ctx context.Context, after int64, limit int, wait time.Duration) ([]api.Event, error)
+	// Start makes a URL new to the cluster start at the latest event;
+	// each node calls it before it serves.
+	Start(ctx context.Context, url string) error
 	// Lease takes or renews the right to deliver to url for ttl; false
 	// while another node holds it.
 	Lease(ctx context.Context, url string, ttl time.Duration) (bool, error)
@@ -51,6 +55,16 @@ const (
 	// journalTimeout bounds one journal call (Redis unreachable).
 	journalTimeout = 5 * time.Second
 )
+
+// startURL runs Journal.Start for url.
+func startURL(j Journal, url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+	defer cancel()
+	if err := j.Start(ctx, url); err != nil {
+		return fmt.Errorf("webhook: the cluster's delivery state of a URL: %w", err)
+	}
+	return nil
+}
 
 // recorder is endpoint.finished in a cluster: the journal records the
 // event finished, if this node still holds the URL.

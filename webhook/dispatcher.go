@@ -70,6 +70,10 @@ func New(cfg Config) (*Dispatcher, error) {
 		e := newEndpoint(d, u)
 		d.endpoints = append(d.endpoints, e)
 		if j := cfg.Journal; j != nil {
+			if err := startURL(j, u); err != nil {
+				d.Close()
+				return nil, err
+			}
 			e.finished = e.recorder(j)
 			d.workers.Go(func() { e.follow(j) })
 		}

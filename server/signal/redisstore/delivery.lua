@@ -16,6 +16,10 @@
 --          node does not hold the lease (nothing written)
 --   low    record that every event up to ARGV[5] is finished, and forget
 --          the keys finished at or below it; 0 if not the holder
+--   start  a URL new to the cluster (no low-water cursor yet) starts at
+--          the stream's last event: it gets the events from now on, as on
+--          a single node, not the retained history; every node runs it
+--          before it serves, so no event of its own precedes the start
 --   state  {low, key, cursor, key, cursor, …}: where delivery stands
 -- Keys: whl:{url} the lease (value: the node), whd:{url} hash key → last
 -- finished cursor, whw:{url} the low-water cursor.
@@ -27,6 +31,12 @@ if op == 'lease' then
     return 0
   end
   redis.call('SET', lease, node, 'PX', ARGV[5])
+  return 1
+elseif op == 'start' then
+  if redis.call('EXISTS', low) == 0 then
+    local last = redis.call('XREVRANGE', P .. 'events', '+', '-', 'COUNT', 1)[1]
+    redis.call('SET', low, last and string.match(last[1], '^(%d+)') or '0')
+  end
   return 1
 elseif op == 'state' then
   local out = {redis.call('GET', low) or '0'}

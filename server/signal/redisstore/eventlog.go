@@ -116,6 +116,13 @@ func (l EventLog) delivery(ctx context.Context, op, url string, args ...any) *re
 	return deliveryScript.Run(ctx, st.rdb, nil, append([]any{st.p, op, urlKey(url), st.node}, args...)...)
 }
 
+// Start makes url's delivery start at the latest event if the cluster
+// has not delivered to it before (a URL added to the configuration gets
+// the events from now on, not the retained history).
+func (l EventLog) Start(ctx context.Context, url string) error {
+	return l.delivery(ctx, "start", url).Err()
+}
+
 // Lease takes or renews this node's right to deliver to url for ttl;
 // false while another node holds it.
 func (l EventLog) Lease(ctx context.Context, url string, ttl time.Duration) (bool, error) {

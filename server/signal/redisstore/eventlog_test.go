@@ -60,50 +60,69 @@ func TestEventLog(t *testing.T) {
 
 	const url = "https://backend.example/hooks"
 	la, lb := a.Events(), b.Events()
+	if err := la.Start(ctx, url); err != nil {
+		t.Fatal(err)
+	}
 	if ok, err := la.Lease(ctx, url, 300*time.Millisecond); !ok || err != nil {
 		t.Fatalf("n1 leases: %v %v", ok, err)
 	}
 	if ok, _ := lb.Lease(ctx, url, 300*time.Millisecond); ok {
 		t.Fatal("n2 took a lease n1 holds")
 	}
-	if ok, _ := lb.Done(ctx, url, "room/r", evs[0].Data.Cursor); ok {
+	// A new URL's delivery starts from now: the stream's last event.
+	last := evs[3].Data.Cursor
+	if low, done, err := la.Delivered(ctx, url); err != nil || low != last || len(done) != 0 {
+		t.Fatalf("a new URL's Delivered = %d %v %v, want from %d", low, done, err, last)
+	}
+	publish(a, signal.EventPeerJoined, "r")
+	publish(b, signal.EventPeerJoined, "r")
+	if ok, _ := lb.Done(ctx, url, "room/r", last+1); ok {
 		t.Fatal("n2 recorded a delivery without the lease")
 	}
-	if ok, err := la.Done(ctx, url, "room/r", evs[2].Data.Cursor); !ok || err != nil {
+	if ok, err := la.Done(ctx, url, "room/r", last+1); !ok || err != nil {
 		t.Fatalf("n1 records a delivery: %v %v", ok, err)
-	}
-	if err := la.Low(ctx, url, evs[1].Data.Cursor); err != nil {
-		t.Fatal(err)
 	}
 	time.Sleep(400 * time.Millisecond) // n1's lease lapses
 	if ok, _ := lb.Lease(ctx, url, time.Second); !ok {
 		t.Fatal("n2 could not take a lapsed lease")
 	}
-	if ok, _ := la.Done(ctx, url, "room/r", evs[3].Data.Cursor); ok {
+	if ok, _ := la.Done(ctx, url, "room/r", last+2); ok {
 		t.Fatal("n1 recorded a delivery after losing the lease")
 	}
 	low, done, err := lb.Delivered(ctx, url)
-	if err != nil || low != evs[1].Data.Cursor || len(done) != 1 || done["room/r"] != evs[2].Data.Cursor {
-		t.Fatalf("Delivered = %d %v %v", low, done, err)
+	if err != nil || low != last || len(done) != 1 || done["room/r"] != last+1 {
+		t.Fatalf("Delivered after the takeover = %d %v %v", low, done, err)
 	}
-	if err := lb.Low(ctx, url, evs[2].Data.Cursor); err != nil {
+	if err := lb.Low(ctx, url, last+1); err != nil {
 		t.Fatal(err)
 	}
-	if _, done, _ := lb.Delivered(ctx, url); len(done) != 0 {
-		t.Fatalf("a key finished at the low-water cursor is kept: %v", done)
+	if low, done, _ := lb.Delivered(ctx, url); low != last+1 || len(done) != 0 {
+		t.Fatalf("after Low: low %d, done %v (a key finished at the low-water cursor is dropped)", low, done)
+	}
+	if err := lb.Start(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	if low, _, _ := lb.Delivered(ctx, url); low != last+1 {
+		t.Fatalf("Start moved a known URL's delivery to %d", low)
 	}
 
 	// Read waits for the next event.
-	last := evs[3].Data.Cursor
+	last += 2
 	if got, err := lb.Read(ctx, last, 10, 50*time.Millisecond); err != nil || len(got) != 0 {
 		t.Fatalf("Read with nothing new = %v, %v", got, err)
 	}
+	published := make(chan error, 1)
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		publish(a, signal.EventPeerJoined, "r")
+		tx := a.Begin(ctx)
+		tx.Event(signal.AppEvent{Event: api.Event{Type: signal.EventPeerLeft, Timestamp: signal.EventTime(time.Now()), Data: api.EventData{RoomID: "r"}}})
+		published <- tx.Commit()
 	}()
 	got, err := lb.Read(ctx, last, 10, 5*time.Second)
-	if err != nil || len(got) != 1 || got[0].Data.Cursor != last+1 || got[0].Data.RoomSeq != 2 {
+	if perr := <-published; perr != nil {
+		t.Fatal(perr)
+	}
+	if err != nil || len(got) != 1 || got[0].Data.Cursor != last+1 || got[0].Data.RoomSeq != 4 {
 		t.Fatalf("Read waiting = %+v, %v", got, err)
 	}
 }
