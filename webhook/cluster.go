@@ -31,8 +31,9 @@ type Journal interface {
 	// each node calls it before it serves.
 	Start(ctx context.Context, url string) error
 	// Lease takes or renews the right to deliver to url for ttl; false
-	// while another node holds it.
+	// while another node holds it. Release gives it up, if held.
 	Lease(ctx context.Context, url string, ttl time.Duration) (bool, error)
+	Release(ctx context.Context, url string) error
 	// Delivered is where url's delivery stands: every event up to low is
 	// finished, and each key's up to done[key].
 	Delivered(ctx context.Context, url string) (low int64, done map[string]int64, err error)

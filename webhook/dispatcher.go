@@ -162,7 +162,9 @@ func (d *Dispatcher) List(after int64, limit int) (events []api.Event, more bool
 }
 
 // Close stops delivery: attempts under way are abandoned, queued events
-// dropped (they stay in the log until the process ends).
+// dropped (they stay in the log until the process ends; in a cluster, in
+// the journal, and the URLs this node delivered are released at once for
+// another node to carry on).
 func (d *Dispatcher) Close() {
 	d.mu.Lock()
 	d.closed = true
@@ -172,4 +174,13 @@ func (d *Dispatcher) Close() {
 		e.close()
 	}
 	d.workers.Wait()
+	if j := d.cfg.Journal; j != nil {
+		for _, e := range d.endpoints {
+			ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+			if err := j.Release(ctx, e.url); err != nil {
+				d.log.Debug("webhook: URL not released", "url", e.url, "err", err)
+			}
+			cancel()
+		}
+	}
 }

@@ -11,6 +11,7 @@
 -- node; ARGV[5], ARGV[6]: the operation's.
 --   lease  take the URL's lease, or renew it if the node holds it (ARGV[5]:
 --          TTL, ms); 1 if the node holds it now, else 0
+--   release  drop the lease if the node holds it (it shuts down)
 --   done   record that the node finished the event ARGV[6] of key ARGV[5]
 --          (a room's "room/{id}", a session's "session/{id}"); 0 if the
 --          node does not hold the lease (nothing written)
@@ -48,7 +49,10 @@ end
 if redis.call('GET', lease) ~= node then
   return 0
 end
-if op == 'done' then
+if op == 'release' then
+  redis.call('DEL', lease)
+  return 1
+elseif op == 'done' then
   local was = tonumber(redis.call('HGET', done, ARGV[5]) or '0')
   if tonumber(ARGV[6]) > was then
     redis.call('HSET', done, ARGV[5], ARGV[6])

@@ -130,6 +130,12 @@ func (l EventLog) Lease(ctx context.Context, url string, ttl time.Duration) (boo
 	return n == 1, err
 }
 
+// Release gives up url's lease if this node holds it (a node shutting
+// down), so that another takes over at once.
+func (l EventLog) Release(ctx context.Context, url string) error {
+	return l.delivery(ctx, "release", url).Err()
+}
+
 // Done records that this node finished (a 2xx, a give-up) the event
 // cursor of key (webhook's order key) for url; false if it no longer
 // holds url's lease (nothing recorded).

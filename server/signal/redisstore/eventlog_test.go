@@ -66,6 +66,9 @@ func TestEventLog(t *testing.T) {
 	if ok, err := la.Lease(ctx, url, 300*time.Millisecond); !ok || err != nil {
 		t.Fatalf("n1 leases: %v %v", ok, err)
 	}
+	if err := lb.Release(ctx, url); err != nil {
+		t.Fatal(err)
+	}
 	if ok, _ := lb.Lease(ctx, url, 300*time.Millisecond); ok {
 		t.Fatal("n2 took a lease n1 holds")
 	}
@@ -104,6 +107,15 @@ func TestEventLog(t *testing.T) {
 	}
 	if low, _, _ := lb.Delivered(ctx, url); low != last+1 {
 		t.Fatalf("Start moved a known URL's delivery to %d", low)
+	}
+	if err := lb.Release(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := la.Lease(ctx, url, time.Second); !ok {
+		t.Fatal("n1 could not take the lease n2 released")
+	}
+	if ok, _ := lb.Lease(ctx, url, time.Second); ok {
+		t.Fatal("n2 took the lease back from n1")
 	}
 
 	// Read waits for the next event.
