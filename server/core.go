@@ -1,11 +1,13 @@
 package server
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/server/signal"
 	"github.com/parley-rtc/parley/server/signal/memstore"
+	"github.com/parley-rtc/parley/webhook"
 )
 
 // The signaling state machine is package signal's; the server builds it
@@ -23,15 +25,29 @@ func (s *Server) newCore() error {
 		Encode:         rpc.EncodeNotification,
 		ReplayMessages: l.ReplayMessages,
 		ReplayBytes:    l.ReplayBytes,
+		EventRetain:    s.cfg.Webhook.Retain,
 		Log:            s.log,
 	}
+	// Events: a single node's store hands them to the dispatcher as it
+	// commits; a cluster's appends them to its stream, from which one node
+	// per URL delivers them (webhook.Journal).
+	hooks := s.cfg.Webhook
+	hooks.Logger = s.log
 	if s.cfg.clustered() {
 		st, err := s.newRedisStore(cfg)
 		if err != nil {
 			return err
 		}
 		s.redis, s.store = st, st
-	} else {
+		hooks.Journal = st.Events()
+	}
+	events, err := webhook.New(hooks)
+	if err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	s.events = events
+	if s.redis == nil {
+		cfg.Events = events
 		s.store = memstore.New(cfg)
 	}
 	var refresh time.Duration

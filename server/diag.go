@@ -13,7 +13,7 @@ import (
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/diag"
-	"github.com/parley-rtc/parley/webhook"
+	"github.com/parley-rtc/parley/server/signal"
 )
 
 // ICE failure explained: clients report what their peer connections saw
@@ -220,11 +220,14 @@ func (s *Server) countOutcome(roomID string, pair *diagPair, sides [2]diagSide, 
 	if v.PeerID == other.peerID || v.PeerID == "" && (failed.report == nil || failed.report.Trigger != api.DiagTriggerFailed) {
 		failed, other = other, failed
 	}
-	s.events.Publish(webhook.PeerConnectionFailed, api.EventData{
+	err := s.core.Publish(context.Background(), signal.EventPeerConnectionFailed, api.EventData{
 		RoomID: roomID, PeerID: failed.peerID, Identity: failed.identity,
 		RemotePeerID: other.peerID, RemoteIdentity: other.identity,
 		Cause: v.Cause, Explanation: v.Explanation,
 	})
+	if err != nil {
+		s.log.Warn("peer.connectionFailed not published", "room", roomID, "err", err)
+	}
 }
 
 // explain runs the cause engine over a pair's sides and the TURN record.

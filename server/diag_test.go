@@ -57,7 +57,7 @@ func TestDiagReportExplained(t *testing.T) {
 			failed = append(failed, e)
 		}
 	}
-	if len(failed) != 1 || failed[0].Data.RoomID != "call" || failed[0].Data.Cause != "turn_unreachable" || failed[0].Data.RoomSeq != 1 ||
+	if len(failed) != 1 || failed[0].Data.RoomID != "call" || failed[0].Data.Cause != "turn_unreachable" || failed[0].Data.RoomSeq != 4 || // after room.started and two peer.joined
 		failed[0].Data.PeerID != alice.peerID || failed[0].Data.RemoteIdentity != "bob" {
 		t.Fatalf("peer.connectionFailed events %+v", failed)
 	}

@@ -3,76 +3,21 @@ package server
 import (
 	"cmp"
 	"context"
-	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parley-rtc/parley/api"
-	"github.com/parley-rtc/parley/rpc"
-	"github.com/parley-rtc/parley/server/signal"
 	"github.com/parley-rtc/parley/webhook"
 )
 
-// Events for app backends: every event goes to the webhook.Dispatcher,
-// which keeps the latest for admin.events.list and delivers them to the
-// configured URLs (Standard Webhooks, in order per room).
-//
-// What the transport sees is published here: a session starts with
-// session.connect and ends with its connection, or, detached, when its
-// resume window has passed. The rest (room.*, peer.*, call.*) is the
-// signaling core's to publish, through the webhook.Sink it is given.
-
-// sessionEvents remembers the sessions whose session.started went out,
-// with their start, so that each gets exactly one session.ended.
-type sessionEvents struct {
-	started sync.Map // session id → time.Time
-}
-
-// sessionStarted publishes session.started for a fresh session.
-func (s *Server) sessionStarted(sess *signal.Ref) {
-	s.sessionEvents.started.Store(sess.ID, s.now())
-	s.events.Publish(webhook.SessionStarted, api.EventData{SessionID: sess.ID, PeerID: sess.PeerID, Identity: sess.Identity})
-}
-
-// connectionEnded runs when a connection that carried sess has closed
-// (after connEnded): session.ended if the session ended with it (or
-// before it: replaced, a resume gap); if the session waits for a resume,
-// the question is asked again once its window has passed.
-func (s *Server) connectionEnded(sess *signal.Ref, reason rpc.CloseReason) {
-	switch s.stateOf(sess) {
-	case "":
-		s.sessionEnded(sess, reason.String())
-	case api.SessionStateReconnecting:
-		time.AfterFunc(s.cfg.Limits.ResumeWindow+time.Second, func() {
-			if s.stateOf(sess) == "" {
-				s.sessionEnded(sess, string(api.PeerLeftReasonTimeout))
-			}
-		})
-	}
-}
-
-// sessionEnded publishes session.ended once per session.started.
-func (s *Server) sessionEnded(sess *signal.Ref, reason string) {
-	v, ok := s.sessionEvents.started.LoadAndDelete(sess.ID)
-	if !ok {
-		return
-	}
-	s.events.Publish(webhook.SessionEnded, api.EventData{
-		SessionID: sess.ID, PeerID: sess.PeerID, Identity: sess.Identity,
-		Reason: reason, DurationMs: s.now().Sub(v.(time.Time)).Milliseconds(),
-	})
-}
-
-// stateOf is where sess stands in the core: connected, reconnecting
-// (waiting for a resume), or "" once it has ended.
-func (s *Server) stateOf(sess *signal.Ref) api.SessionState {
-	info, err := s.core.SessionInfo(context.Background(), sess.ID)
-	if err != nil {
-		return ""
-	}
-	return info.State
-}
+// Events for app backends are the signaling core's: it publishes them in
+// the transactions that make them happen, and the store numbers them in
+// its commit (package signal, events.go). On one node the memory store
+// hands them to the webhook.Dispatcher, which keeps the latest for
+// admin.events.list and delivers them to the configured URLs (Standard
+// Webhooks, in order per room). In a cluster they are the Redis store's
+// events stream: admin.events.list reads it, and for each URL one node at
+// a time delivers from it (webhook.Journal).
 
 // Paging bounds of admin.events.list.
 const (
@@ -85,7 +30,15 @@ func (s *Server) AdminEventsList(ctx context.Context, p *api.AdminEventsListPara
 	if err := s.adminOf(ctx, api.MethodAdminEventsList); err != nil {
 		return nil, err
 	}
-	events, more, oldest := s.events.List(p.After, min(cmp.Or(int(p.Limit), defaultEventPage), maxEventPage))
+	limit := min(cmp.Or(int(p.Limit), defaultEventPage), maxEventPage)
+	if s.redis != nil {
+		events, more, oldest, err := s.redis.Events().List(ctx, p.After, limit)
+		if err != nil {
+			return nil, s.core.StoreError("read", err)
+		}
+		return &api.EventList{Events: events, More: more, Oldest: oldest}, nil
+	}
+	events, more, oldest := s.events.List(p.After, limit)
 	return &api.EventList{Events: events, More: more, Oldest: oldest}, nil
 }
 

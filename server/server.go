@@ -90,10 +90,9 @@ type Server struct {
 
 	// events numbers, keeps and delivers the events for app backends
 	// (events.go); diag keeps the clients' connection reports (diag.go).
-	events        *webhook.Dispatcher
-	sessionEvents sessionEvents
-	diag          *diagStore
-	iceOutcomes   *prometheus.CounterVec
+	events      *webhook.Dispatcher
+	diag        *diagStore
+	iceOutcomes *prometheus.CounterVec
 }
 
 // New checks cfg and builds a server; nothing listens yet.
@@ -137,11 +136,6 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.addPublicHosts(cfg.ACME.Domains)
 	}
 	s.turn = newTURNState(cfg, s.tls, log)
-	hooks := cfg.Webhook
-	hooks.Logger = log
-	if s.events, err = webhook.New(hooks); err != nil {
-		return nil, fmt.Errorf("webhook: %w", err)
-	}
 	s.diag = newDiagStore()
 	s.iceOutcomes = newICEOutcomes()
 	if cfg.clustered() && cfg.NodeID == "" {

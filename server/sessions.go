@@ -42,9 +42,6 @@ func (s *Server) SessionConnect(ctx context.Context, p *api.SessionConnectParams
 		if cred, err = s.authenticate(st, p); err == nil {
 			opened, err = s.core.Open(ctx, conn, *cred)
 		}
-		if err == nil {
-			s.sessionStarted(opened.Ref)
-		}
 	}
 	if err != nil {
 		return nil, err

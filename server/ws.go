@@ -74,7 +74,6 @@ func (s *Server) connClosed(conn *rpc.Conn, reason rpc.CloseReason) {
 	}
 	if sess := st.sess.Load(); sess != nil {
 		s.connEnded(sess, reason)
-		s.connectionEnded(sess, reason)
 	}
 	s.untrack(conn)
 }

@@ -26,7 +26,7 @@ func BenchmarkPublish(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		d.Publish(PeerJoined, api.EventData{RoomID: rooms[i%len(rooms)], SessionID: "s", PeerID: "p", Identity: "alice"})
+		publish(d, PeerJoined, api.EventData{RoomID: rooms[i%len(rooms)], SessionID: "s", PeerID: "p", Identity: "alice"})
 	}
 	b.StopTimer()
 	close(hold)

@@ -47,6 +47,9 @@ type Config struct {
 	Client *http.Client `koanf:"-"`
 	// Logger receives delivery failures (at debug) and give-ups (warn).
 	Logger *slog.Logger `koanf:"-"`
+	// Journal, in a cluster, is where the events come from (cluster.go):
+	// Publish is not used, and each URL is delivered by one node at a time.
+	Journal Journal `koanf:"-"`
 }
 
 // DefaultConfig returns the defaults: no URL (events are only retained).

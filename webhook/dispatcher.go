@@ -15,10 +15,10 @@ import (
 	"github.com/parley-rtc/parley/api"
 )
 
-// Dispatcher numbers events, keeps the latest for List and queues each
-// for every configured URL. It is the local Sink: numbering here follows
-// the order of Publish calls, so it is one node's order (see the cluster
-// note in the package server wiring).
+// Dispatcher keeps the latest events for List and queues each for every
+// configured URL. The events come numbered (cursor, roomSeq) by the
+// signaling store's commit, in commit order: on one node, through
+// Publish.
 type Dispatcher struct {
 	cfg       Config
 	secrets   []Secret
@@ -31,12 +31,10 @@ type Dispatcher struct {
 	cancel    context.CancelFunc
 	workers   sync.WaitGroup
 
-	mu      sync.Mutex
-	cursor  int64            // the last event's
-	roomSeq map[string]int64 // the last roomSeq of each room with events
-	kept    []*message       // the retained log, a ring of cfg.Retain
-	next    int              // where the next message goes in kept
-	closed  bool
+	mu     sync.Mutex
+	kept   []*message // the retained log, a ring of cfg.Retain
+	next   int        // where the next message goes in kept
+	closed bool
 }
 
 // message is one event, encoded once for every URL and the log.
@@ -54,15 +52,11 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, err
 	}
 	d := &Dispatcher{
-		cfg:     cfg,
-		log:     cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
-		now:     time.Now,
-		client:  cfg.Client,
-		roomSeq: make(map[string]int64),
-		kept:    make([]*message, 0, min(cfg.Retain, 1024)),
-		// Cursors keep growing across restarts while events come slower
-		// than one a microsecond on average (see api.EventCursor).
-		cursor: time.Now().UnixMicro(),
+		cfg:    cfg,
+		log:    cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		now:    time.Now,
+		client: cfg.Client,
+		kept:   make([]*message, 0, min(cfg.Retain, 1024)),
 	}
 	for _, s := range cfg.Secrets {
 		key, _ := ParseSecret(s) // checked by Validate
@@ -75,6 +69,14 @@ func New(cfg Config) (*Dispatcher, error) {
 	for _, u := range cfg.URLs {
 		e := newEndpoint(d, u)
 		d.endpoints = append(d.endpoints, e)
+		if j := cfg.Journal; j != nil {
+			if err := startURL(j, u); err != nil {
+				d.Close()
+				return nil, err
+			}
+			e.finished = e.recorder(j)
+			d.workers.Go(func() { e.follow(j) })
+		}
 		for range cfg.Concurrency {
 			d.workers.Add(1)
 			go func() {
@@ -86,43 +88,45 @@ func New(cfg Config) (*Dispatcher, error) {
 	return d, nil
 }
 
-var _ Sink = (*Dispatcher)(nil)
-
-// Publish numbers the event, keeps it and queues it for every URL.
-func (d *Dispatcher) Publish(eventType string, data api.EventData) {
-	at := d.now()
+// Publish keeps a numbered event and queues it for every URL. It never
+// blocks: the signaling store calls it as it commits.
+func (d *Dispatcher) Publish(ev api.Event) {
+	m := d.message(ev)
+	if m == nil {
+		return
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return
 	}
-	d.cursor++
-	data.Cursor = d.cursor
-	key := "session/" + data.SessionID
-	if data.RoomID != "" {
-		key = "room/" + data.RoomID
-		d.roomSeq[data.RoomID]++
-		data.RoomSeq = d.roomSeq[data.RoomID]
-		if eventType == RoomFinished {
-			delete(d.roomSeq, data.RoomID)
-		}
-	}
-	m := &message{
-		event: api.Event{Type: eventType, Timestamp: at.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Data: data},
-		id:    fmt.Sprintf("msg_%d", data.Cursor),
-		key:   key,
-		at:    at,
-	}
-	body, err := json.Marshal(&m.event)
-	if err != nil { // plain strings and integers: cannot happen
-		d.log.Error("webhook: event not encoded", "type", eventType, "err", err)
-		return
-	}
-	m.body = body
 	d.keep(m)
 	for _, e := range d.endpoints {
 		e.enqueue(m)
 	}
+}
+
+// message encodes an event once for every URL (nil if it cannot be).
+func (d *Dispatcher) message(ev api.Event) *message {
+	at, err := time.Parse(time.RFC3339Nano, ev.Timestamp)
+	if err != nil {
+		at = d.now()
+	}
+	m := &message{event: ev, id: fmt.Sprintf("msg_%d", ev.Data.Cursor), key: orderKey(&ev.Data), at: at}
+	if m.body, err = json.Marshal(&m.event); err != nil { // plain strings and integers: cannot happen
+		d.log.Error("webhook: event not encoded", "type", ev.Type, "err", err)
+		return nil
+	}
+	return m
+}
+
+// orderKey is what orders an event's delivery: its room, else its
+// session.
+func orderKey(d *api.EventData) string {
+	if d.RoomID != "" {
+		return "room/" + d.RoomID
+	}
+	return "session/" + d.SessionID
 }
 
 // keep adds m to the retained log, over the oldest once it is full.
@@ -158,7 +162,9 @@ func (d *Dispatcher) List(after int64, limit int) (events []api.Event, more bool
 }
 
 // Close stops delivery: attempts under way are abandoned, queued events
-// dropped (they stay in the log until the process ends).
+// dropped (they stay in the log until the process ends; in a cluster, in
+// the journal, and the URLs this node delivered are released at once for
+// another node to carry on).
 func (d *Dispatcher) Close() {
 	d.mu.Lock()
 	d.closed = true
@@ -168,4 +174,13 @@ func (d *Dispatcher) Close() {
 		e.close()
 	}
 	d.workers.Wait()
+	if j := d.cfg.Journal; j != nil {
+		for _, e := range d.endpoints {
+			ctx, cancel := context.WithTimeout(context.Background(), journalTimeout)
+			if err := j.Release(ctx, e.url); err != nil {
+				d.log.Debug("webhook: URL not released", "url", e.url, "err", err)
+			}
+			cancel()
+		}
+	}
 }

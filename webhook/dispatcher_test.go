@@ -108,41 +108,6 @@ func roomSeqs(evs []api.Event, room string) []int64 {
 	return out
 }
 
-// TestNumbering: cursors count every event; roomSeq counts a room's and
-// starts over after room.finished; session events have no roomSeq.
-func TestNumbering(t *testing.T) {
-	d := start(t, testConfig())
-	d.Publish(SessionStarted, api.EventData{SessionID: "s1"})
-	d.Publish(RoomStarted, api.EventData{RoomID: "a"})
-	d.Publish(PeerJoined, api.EventData{RoomID: "b"})
-	d.Publish(PeerJoined, api.EventData{RoomID: "a"})
-	d.Publish(RoomFinished, api.EventData{RoomID: "a"})
-	d.Publish(RoomStarted, api.EventData{RoomID: "a"})
-	evs, more, oldest := d.List(0, 100)
-	if len(evs) != 6 || more {
-		t.Fatalf("List gave %d events, more %v", len(evs), more)
-	}
-	if oldest != evs[0].Data.Cursor {
-		t.Errorf("oldest %d, want the first cursor %d", oldest, evs[0].Data.Cursor)
-	}
-	var seqs []string
-	for i, e := range evs {
-		if i > 0 && e.Data.Cursor != evs[i-1].Data.Cursor+1 {
-			t.Errorf("cursor %d after %d", e.Data.Cursor, evs[i-1].Data.Cursor)
-		}
-		seqs = append(seqs, fmt.Sprintf("%s:%d", e.Data.RoomID, e.Data.RoomSeq))
-	}
-	if got, want := strings.Join(seqs, " "), ":0 a:1 b:1 a:2 a:3 a:1"; got != want {
-		t.Errorf("room seqs %q, want %q", got, want)
-	}
-	if _, err := time.Parse(time.RFC3339Nano, evs[0].Timestamp); err != nil || !strings.HasSuffix(evs[0].Timestamp, "Z") {
-		t.Errorf("timestamp %q is not RFC 3339 UTC: %v", evs[0].Timestamp, err)
-	}
-	if now := time.Now().UnixMicro(); evs[0].Data.Cursor > now || evs[0].Data.Cursor < now-60e6 {
-		t.Errorf("first cursor %d does not start from the start time (%d µs)", evs[0].Data.Cursor, now)
-	}
-}
-
 // TestListRetainsTheLatest: the log keeps the last Retain events; List
 // pages through them by cursor.
 func TestListRetainsTheLatest(t *testing.T) {
@@ -150,7 +115,7 @@ func TestListRetainsTheLatest(t *testing.T) {
 	c.Retain = 5
 	d := start(t, c)
 	for i := range 12 {
-		d.Publish(PeerJoined, api.EventData{RoomID: "r", PeerID: fmt.Sprint(i)})
+		publish(d, PeerJoined, api.EventData{RoomID: "r", PeerID: fmt.Sprint(i)})
 	}
 	all, more, oldest := d.List(0, 100)
 	if len(all) != 5 || more || all[0].Data.PeerID != "7" || all[4].Data.PeerID != "11" || oldest != all[0].Data.Cursor {
@@ -177,8 +142,8 @@ func TestRetriedInOrder(t *testing.T) {
 		return http.StatusOK
 	}}
 	d := start(t, testConfig(serve(t, r)))
-	d.Publish(PeerJoined, api.EventData{RoomID: "a"})
-	d.Publish(PeerJoined, api.EventData{RoomID: "a"})
+	publish(d, PeerJoined, api.EventData{RoomID: "a"})
+	publish(d, PeerJoined, api.EventData{RoomID: "a"})
 	waitFor(t, "two deliveries", func() bool { return d.Stats().Delivered == 2 })
 	evs := r.events()
 	if len(evs) != 4 || r.ids[0] != r.ids[1] || r.ids[1] != r.ids[2] || r.ids[3] == r.ids[0] {
@@ -208,12 +173,12 @@ func TestGivenUp(t *testing.T) {
 	c := testConfig(serve(t, r))
 	c.GiveUpAfter = 300 * time.Millisecond
 	d := start(t, c)
-	d.Publish(PeerJoined, api.EventData{RoomID: "a"})
+	publish(d, PeerJoined, api.EventData{RoomID: "a"})
 	waitFor(t, "a give-up", func() bool { return d.Stats().Failed == 1 })
 	refuse.Lock()
 	refusing = false
 	refuse.Unlock()
-	d.Publish(PeerLeft, api.EventData{RoomID: "a"})
+	publish(d, PeerLeft, api.EventData{RoomID: "a"})
 	waitFor(t, "the next event", func() bool { return d.Stats().Delivered == 1 })
 	if st := d.Stats(); st.Retried == 0 || st.Queued != 0 {
 		t.Fatalf("stats %+v", st)
@@ -229,10 +194,10 @@ func TestFullQueueDropsTheOldest(t *testing.T) {
 	c.QueueSize = 3
 	c.Concurrency = 1
 	d := start(t, c)
-	d.Publish(PeerJoined, api.EventData{RoomID: "a"})
+	publish(d, PeerJoined, api.EventData{RoomID: "a"})
 	<-r.came // event 1 is in flight
 	for range 4 {
-		d.Publish(PeerJoined, api.EventData{RoomID: "a"})
+		publish(d, PeerJoined, api.EventData{RoomID: "a"})
 	}
 	if st := d.Stats(); st.Dropped != 2 || st.Queued != 3 {
 		t.Fatalf("after 5 events for a queue of 3: %+v", st)

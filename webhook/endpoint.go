@@ -18,6 +18,9 @@ import (
 type endpoint struct {
 	d   *Dispatcher
 	url string
+	// finished records an event's delivery finished (cluster.go); nil on
+	// one node. It runs outside mu.
+	finished func(m *message) bool
 
 	mu     sync.Mutex
 	wake   *sync.Cond
@@ -123,7 +126,9 @@ func (e *endpoint) releaseLocked(q *queue) {
 		return
 	}
 	q.state = queueIdle
-	delete(e.queues, q.key)
+	if e.queues[q.key] == q { // not a queue reset dropped (cluster.go)
+		delete(e.queues, q.key)
+	}
 }
 
 // take waits for a queue whose head may go and marks it sending; nil once
@@ -162,9 +167,18 @@ func (e *endpoint) work() {
 }
 
 // done records an attempt's outcome: the queue moves on after a 2xx, a
-// drop or a give-up, else waits to retry its head.
+// drop or a give-up, else waits to retry its head. In a cluster the
+// outcome is recorded in the journal first (finished): the room's next
+// event goes only once it is, and one that could not be recorded is sent
+// again (the same webhook-id) after a while.
 func (e *endpoint) done(q *queue, dl *delivery, ok bool) {
 	now := e.d.now()
+	deadline := dl.m.at.Add(e.d.cfg.GiveUpAfter)
+	gaveUp := !ok && !now.Before(deadline)
+	recorded := true
+	if (ok || gaveUp) && !dl.dropped && e.finished != nil {
+		recorded = e.finished(dl.m)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -172,35 +186,40 @@ func (e *endpoint) done(q *queue, dl *delivery, ok bool) {
 	}
 	switch {
 	case dl.dropped:
+	case !recorded:
+		e.retryLocked(q, min(backoff(e.d.cfg, 1), deadline.Sub(now)))
+		return
 	case ok:
 		e.removeHeadLocked(q)
 		e.d.stats.delivered.Add(1)
 		e.d.stats.latency.observe(now.Sub(dl.m.at))
+	case gaveUp:
+		dl.attempts++
+		e.removeHeadLocked(q)
+		e.d.stats.failed.Add(1)
+		e.d.log.Warn("webhook: event given up", "url", e.url, "id", dl.m.id, "type", dl.m.event.Type, "attempts", dl.attempts)
 	default:
 		dl.attempts++
-		deadline := dl.m.at.Add(e.d.cfg.GiveUpAfter)
-		if !now.Before(deadline) {
-			e.removeHeadLocked(q)
-			e.d.stats.failed.Add(1)
-			e.d.log.Warn("webhook: event given up", "url", e.url, "id", dl.m.id, "type", dl.m.event.Type, "attempts", dl.attempts)
-			break
-		}
 		e.d.stats.retried.Add(1)
-		delay := min(backoff(e.d.cfg, dl.attempts), deadline.Sub(now))
-		q.state = queueWaiting
-		var t *time.Timer
-		t = time.AfterFunc(delay, func() {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			if q.retry == t && !e.closed {
-				q.retry = nil
-				e.readyLocked(q)
-			}
-		})
-		q.retry = t
+		e.retryLocked(q, min(backoff(e.d.cfg, dl.attempts), deadline.Sub(now)))
 		return
 	}
 	e.releaseLocked(q)
+}
+
+// retryLocked makes q wait delay before its head goes again.
+func (e *endpoint) retryLocked(q *queue, delay time.Duration) {
+	q.state = queueWaiting
+	var t *time.Timer
+	t = time.AfterFunc(delay, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if q.retry == t && !e.closed {
+			q.retry = nil
+			e.readyLocked(q)
+		}
+	})
+	q.retry = t
 }
 
 // backoff is the delay before retry n (1 is the first): FirstRetry doubled

@@ -34,8 +34,8 @@ func TestReceiversVerify(t *testing.T) {
 	knowsNew := webhookrecv.Start(t, newSecret)
 	knowsOld := webhookrecv.Start(t, oldSecret)
 	d := start(t, rotating(knowsNew.URL, knowsOld.URL))
-	d.Publish(SessionStarted, api.EventData{SessionID: "s1", Identity: "alice"})
-	d.Publish(PeerJoined, api.EventData{RoomID: "r", PeerID: "p1", Identity: "alice"})
+	publish(d, SessionStarted, api.EventData{SessionID: "s1", Identity: "alice"})
+	publish(d, PeerJoined, api.EventData{RoomID: "r", PeerID: "p1", Identity: "alice"})
 	for _, r := range []*webhookrecv.Receiver{knowsNew, knowsOld} {
 		got := r.WaitFor(t, "two deliveries", func(d []webhookrecv.Delivery) bool { return len(d) == 2 })
 		for _, d := range got {
@@ -62,10 +62,10 @@ func TestRetrySameIDOrderHolds(t *testing.T) {
 	c.FirstRetry, c.MaxBackoff = 500*time.Millisecond, time.Second
 	d := start(t, c)
 	for range 3 {
-		d.Publish(PeerJoined, api.EventData{RoomID: "a"})
+		publish(d, PeerJoined, api.EventData{RoomID: "a"})
 	}
 	waitFor(t, "room a refused once", func() bool { return d.Stats().Retried == 1 })
-	d.Publish(PeerJoined, api.EventData{RoomID: "b"})
+	publish(d, PeerJoined, api.EventData{RoomID: "b"})
 	all := r.WaitFor(t, "four accepted", func(d []webhookrecv.Delivery) bool { return len(webhookrecv.Accepted(d)) == 4 })
 	var attempts []int
 	for _, d := range all {
@@ -97,7 +97,7 @@ func TestConcurrentRoomsKeepTheirOrder(t *testing.T) {
 	for i := range rooms {
 		wg.Go(func() {
 			for range each {
-				d.Publish(PeerJoined, api.EventData{RoomID: fmt.Sprintf("room%d", i)})
+				publish(d, PeerJoined, api.EventData{RoomID: fmt.Sprintf("room%d", i)})
 			}
 		})
 	}
@@ -126,7 +126,7 @@ func TestSlowReceiverDoesNotSlowPublish(t *testing.T) {
 	const n = 1000
 	begin := time.Now()
 	for i := range n {
-		d.Publish(PeerJoined, api.EventData{RoomID: fmt.Sprintf("room%d", i%50)})
+		publish(d, PeerJoined, api.EventData{RoomID: fmt.Sprintf("room%d", i%50)})
 	}
 	took := time.Since(begin)
 	// A publish costs microseconds; one that waited for the receiver

@@ -68,7 +68,13 @@ func TestNodeStatus(t *testing.T) {
 // admin calls an admin method over POST /rpc with the cluster's API key.
 func admin(t *testing.T, n *node, method string, out any) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": map[string]any{}})
+	adminWith(t, n, method, map[string]any{}, out)
+}
+
+// adminWith is admin with params.
+func adminWith(t *testing.T, n *node, method string, params, out any) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
 	req, err := http.NewRequest("POST", "http://"+n.Addr+"/rpc", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

@@ -123,6 +123,9 @@ func (c *Core) Invite(ctx context.Context, ref *Ref, inv Invitation) (id string,
 			State: api.CallStateCalling, Forks: forks, InvitedAt: now, ExpiresAt: now.Add(inv.Lifetime),
 		}
 		t.PutCall(call)
+		started := callData(call)
+		started.SessionID, started.PeerID, started.Identity = s.ID, s.PeerID, s.Identity
+		c.event(t, EventCallStarted, started)
 		t.Broadcast(forks, Note{api.NotifyCallIncoming, &api.CallIncomingEvent{CallID: call.ID, From: s.Identity, Metadata: call.Metadata, ExpiresAt: call.ExpiresAt.Unix()}})
 		t.SetTimer(Timer{TimerCall, call.ID, call.ExpiresAt})
 		id, expires = call.ID, call.ExpiresAt
@@ -234,13 +237,20 @@ func (c *Core) Accept(ctx context.Context, ref *Ref, id string) (out *api.RoomJo
 		}
 		now := c.now()
 		t.CancelTimer(TimerCall, call.ID)
-		callerSeat := Seat{Session: caller.ID, Peer: api.Peer{PeerID: caller.PeerID, Identity: caller.Identity, Role: api.RoleOwner}}
-		calleeSeat := Seat{Session: s.ID, Peer: api.Peer{PeerID: s.PeerID, Identity: s.Identity, Role: api.RoleParticipant}}
-		t.PutRoom(&Room{ID: call.ID, MaxPeers: 2, Locked: true, Metadata: call.Metadata, CreatedAt: now, HadPeers: true, Call: call.ID,
-			Seats: []Seat{callerSeat, calleeSeat}})
+		callerSeat := Seat{Session: caller.ID, JoinedAt: now, Peer: api.Peer{PeerID: caller.PeerID, Identity: caller.Identity, Role: api.RoleOwner}}
+		calleeSeat := Seat{Session: s.ID, JoinedAt: now, Peer: api.Peer{PeerID: s.PeerID, Identity: s.Identity, Role: api.RoleParticipant}}
+		room := &Room{ID: call.ID, MaxPeers: 2, Locked: true, Metadata: call.Metadata, CreatedAt: now, HadPeers: true, Call: call.ID,
+			Seats: []Seat{callerSeat, calleeSeat}}
+		t.PutRoom(room)
 		others := slices.DeleteFunc(slices.Clone(call.Forks), func(o string) bool { return o == s.ID })
-		call.State, call.Forks, call.Answerer = api.CallStateActive, nil, s.ID
+		call.State, call.Forks, call.Answerer, call.AnsweredAt = api.CallStateActive, nil, s.ID, now
 		t.PutCall(call)
+		answered := callData(call)
+		answered.SessionID, answered.PeerID, answered.Identity = s.ID, s.PeerID, s.Identity
+		c.event(t, EventCallAnswered, answered)
+		c.roomStarted(t, room, nil)
+		c.peerJoined(t, room, &callerSeat)
+		c.peerJoined(t, room, &calleeSeat)
 		t.Broadcast(others, Note{api.NotifyCallEnded, &api.CallEndedEvent{CallID: call.ID, Code: 200, Reason: endAnsweredElsewhere, By: s.Identity}})
 		t.Notify(call.Caller, Note{api.NotifyCallAccepted, &api.CallAcceptedEvent{CallID: call.ID, By: s.Identity, Peer: calleeSeat.Peer}})
 		t.Notify(call.Caller, Note{api.NotifyRoomPeerJoined, &api.RoomPeerJoinedEvent{RoomID: call.ID, Peer: calleeSeat.Peer}})
@@ -343,10 +353,11 @@ func (c *Core) endCall(t *txn, call *Call, code int64, reason, by string, notify
 	t.CancelTimer(TimerCall, call.ID)
 	to := slices.DeleteFunc(slices.Clone(notify), func(s string) bool { return slices.Contains(skip, s) })
 	t.Broadcast(to, Note{api.NotifyCallEnded, &api.CallEndedEvent{CallID: call.ID, Code: code, Reason: reason, By: by}})
+	c.callEnded(t, call, code, reason)
 	if r := t.Room(call.ID); r != nil && r.Call == call.ID {
 		r.Call = ""
 		t.PutRoom(r)
-		c.closeRoom(t, r, "call_ended")
+		c.closeRoom(t, r, RoomFinishedCall)
 	} else if o := outcomeOf[reason]; o != "" {
 		t.afterCommit(func() { c.obs.CallOutcome(o) })
 	}
@@ -391,10 +402,12 @@ func (c *Core) callRoomClosing(t *txn, r *Room) {
 	id := r.Call
 	r.Call = ""
 	t.PutRoom(r)
-	if t.Call(id) == nil {
+	call := t.Call(id)
+	if call == nil {
 		return
 	}
 	t.DeleteCall(id)
 	t.CancelTimer(TimerCall, id)
 	t.Broadcast(seated(r, ""), Note{api.NotifyCallEnded, &api.CallEndedEvent{CallID: id, Code: 200, Reason: endHangup}})
+	c.callEnded(t, call, 200, endHangup)
 }

@@ -239,7 +239,7 @@ func (c *Core) attempt(ctx context.Context, t *txn, fn func(t *txn) error) (err 
 	if rerr := t.Err(); rerr != nil {
 		committed = true
 		t.Abort()
-		return c.storeError("read", rerr), false
+		return c.StoreError("read", rerr), false
 	}
 	cerr := t.Commit()
 	committed = true
@@ -247,7 +247,7 @@ func (c *Core) attempt(ctx context.Context, t *txn, fn func(t *txn) error) (err 
 	case errors.Is(cerr, ErrConflict):
 		return nil, true
 	case cerr != nil:
-		return c.storeError("commit", cerr), false
+		return c.StoreError("commit", cerr), false
 	}
 	for _, f := range t.after {
 		f()
@@ -259,10 +259,10 @@ func (c *Core) attempt(ctx context.Context, t *txn, fn func(t *txn) error) (err 
 // (Redis unreachable).
 const StoreRetryAfter = time.Second
 
-// storeError is the answer to a request the store failed (op: read or
+// StoreError is the answer to a request the store failed (op: read or
 // commit): 503 store_unavailable with retryAfterMs. What failed is logged,
 // not told: it names the store's addresses.
-func (c *Core) storeError(op string, err error) error {
+func (c *Core) StoreError(op string, err error) error {
 	c.log.Debug("store failed", "op", op, "err", err) // the store logs an outage once
 	e := api.ErrStoreUnavailable(fmt.Sprintf("this node cannot %s the cluster's state now; try again", op))
 	e.Data.(*api.ErrorData).RetryAfterMs = StoreRetryAfter.Milliseconds()

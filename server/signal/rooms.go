@@ -120,6 +120,7 @@ func (c *Core) Create(ctx context.Context, by *Ref, spec RoomSpec) (id string, e
 		}
 		t.PutRoom(r)
 		t.SetTimer(Timer{TimerEmptyRoom, r.ID, r.CreatedAt.Add(ttl)})
+		c.roomStarted(t, r, s)
 		id = r.ID
 		return nil
 	})
@@ -129,7 +130,7 @@ func (c *Core) Create(ctx context.Context, by *Ref, spec RoomSpec) (id string, e
 // expireEmptyRoom removes a created room that nobody ever joined.
 func (c *Core) expireEmptyRoom(t *txn, id string) {
 	if r := t.Room(id); r != nil && !r.HadPeers {
-		c.deleteRoom(t, r)
+		c.deleteRoom(t, r, RoomFinishedExpired)
 	}
 }
 
@@ -163,7 +164,8 @@ func (c *Core) Join(ctx context.Context, ref *Ref, req JoinRequest) (out *api.Ro
 			return api.ErrTooLarge(fmt.Sprintf("a session may be in at most %d rooms", l.MaxRoomsPerSession))
 		}
 		r := t.Room(req.RoomID)
-		if r == nil {
+		made := r == nil
+		if made {
 			if !req.Create {
 				return api.ErrRoomNotFound(fmt.Sprintf("room %q does not exist (join with create: true to create it)", req.RoomID))
 			}
@@ -201,7 +203,7 @@ func (c *Core) Join(ctx context.Context, ref *Ref, req JoinRequest) (out *api.Ro
 			t.Notify(old.Session, Note{api.NotifyRoomPeerLeft, &api.RoomPeerLeftEvent{RoomID: r.ID, PeerID: old.Peer.PeerID, Reason: api.PeerLeftReasonReplaced}})
 			c.unseat(t, r, old.Session, api.PeerLeftReasonReplaced)
 		}
-		seat := Seat{Session: s.ID, Peer: api.Peer{
+		seat := Seat{Session: s.ID, JoinedAt: now, Peer: api.Peer{
 			PeerID:      s.PeerID,
 			Identity:    s.Identity,
 			DisplayName: req.DisplayName,
@@ -221,6 +223,10 @@ func (c *Core) Join(ctx context.Context, ref *Ref, req JoinRequest) (out *api.Ro
 		r.HadPeers = true
 		r.CreatedBy, r.CreatorIdentity = "", "" // no longer an empty room of its creator's
 		t.PutRoom(r)
+		if made {
+			c.roomStarted(t, r, s)
+		}
+		c.peerJoined(t, r, &seat)
 		if req.Rejoin {
 			// After a resume gap: a roster in seq order with everything else.
 			t.Notify(s.ID, Note{api.NotifyRoomSnapshot, &api.RoomSnapshotEvent{RoomID: r.ID, Peers: others}})
@@ -312,7 +318,7 @@ func (c *Core) remove(t *txn, r *Room, session string, reason api.PeerLeftReason
 		return
 	}
 	if len(r.Seats) == 0 {
-		c.deleteRoom(t, r)
+		c.deleteRoom(t, r, RoomFinishedEmpty)
 		return
 	}
 	if gone.Peer.Role == api.RoleOwner && !hasOwner(r) {
@@ -336,16 +342,19 @@ func (c *Core) unseat(t *txn, r *Room, session string, reason api.PeerLeftReason
 	t.PutRoom(r)
 	c.forgetPeer(t, r.ID, gone.Peer.PeerID)
 	t.Broadcast(seated(r, ""), Note{api.NotifyRoomPeerLeft, &api.RoomPeerLeftEvent{RoomID: r.ID, PeerID: gone.Peer.PeerID, Reason: reason}})
+	c.peerLeft(t, r, &gone, reason)
 	return &gone
 }
 
-// deleteRoom drops a room, its pairs and its timer.
-func (c *Core) deleteRoom(t *txn, r *Room) {
+// deleteRoom drops a room, its pairs and its timer; reason is
+// room.finished's.
+func (c *Core) deleteRoom(t *txn, r *Room, reason string) {
 	t.CancelTimer(TimerEmptyRoom, r.ID)
 	for _, key := range t.Pairs(r.ID) {
 		c.deletePair(t, r.ID, key)
 	}
 	t.DeleteRoom(r.ID)
+	c.roomFinished(t, r, reason)
 }
 
 func (c *Core) broadcastUpdate(t *txn, r *Room) {
@@ -543,7 +552,10 @@ func (c *Core) closeRoom(t *txn, r *Room, reason string) {
 		c.callRoomClosing(t, r)
 	}
 	t.Broadcast(seated(r, ""), Note{api.NotifyRoomClosed, &api.RoomClosedEvent{RoomID: r.ID, Reason: reason}})
+	for i := range r.Seats {
+		c.peerLeft(t, r, &r.Seats[i], api.PeerLeftReasonClosed)
+	}
 	r.Seats = nil
 	t.PutRoom(r)
-	c.deleteRoom(t, r)
+	c.deleteRoom(t, r, reason)
 }

@@ -93,6 +93,7 @@ func (c *Core) Open(ctx context.Context, conn Connection, cred Credentials) (*Op
 		}
 		t.PutSession(s)
 		t.Attach(s.ID, conn.Conn, 0)
+		c.event(t, EventSessionStarted, sessionData(s))
 		if c.cfg.RefreshEvery > 0 {
 			t.SetTimer(Timer{TimerRefresh, s.ID, now.Add(c.cfg.RefreshEvery)})
 		}
@@ -123,6 +124,12 @@ func (c *Core) replace(t *txn, old *Session) {
 // end ends s for good: it leaves the store, its calls and every room (the
 // others learn reason), and its identity's presence is published.
 func (c *Core) end(t *txn, s *Session, reason api.PeerLeftReason) {
+	c.endAs(t, s, reason, string(reason))
+}
+
+// endAs is end with session.ended's reason (why) told apart from the
+// peers' (a connection's close reason: normal, …).
+func (c *Core) endAs(t *txn, s *Session, reason api.PeerLeftReason, why string) {
 	t.DeleteSession(s.ID)
 	t.CancelTimer(TimerResume, s.ID)
 	t.CancelTimer(TimerRefresh, s.ID)
@@ -134,10 +141,11 @@ func (c *Core) end(t *txn, s *Session, reason api.PeerLeftReason) {
 	}
 	for _, id := range t.Index(EmptyRoomsOfSession, s.ID) {
 		if r := t.Room(id); r != nil {
-			c.deleteRoom(t, r)
+			c.deleteRoom(t, r, RoomFinishedCreator)
 		}
 	}
 	c.publishPresence(t, s.Identity)
+	c.sessionEnded(t, s, why)
 }
 
 // ConnEnded runs when the connection that carried ref has closed: the
@@ -155,7 +163,7 @@ func (c *Core) ConnEnded(ctx context.Context, ref *Ref, resumable bool, why stri
 		log := c.sessionLog(s)
 		t.Detach(s.ID)
 		if !resumable {
-			c.end(t, s, api.PeerLeftReasonDisconnected)
+			c.endAs(t, s, api.PeerLeftReasonDisconnected, why)
 			t.afterCommit(func() { log.Info("session ended", "reason", why) })
 			return nil
 		}

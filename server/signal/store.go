@@ -77,6 +77,10 @@ type Tx interface {
 	// until Commit.
 	Notify(to string, n Note)
 	Broadcast(to []string, n Note)
+	// Event publishes an event for app backends (events.go): the store
+	// gives it the next cursor and, if it has a RoomID, its room's next
+	// roomSeq, in commit order, and commits it with the rest.
+	Event(e AppEvent)
 	// Ack drops a session's log up to seq (session.ack).
 	Ack(session string, seq int64)
 	// Attach makes conn the session's connection on this node: the log
@@ -145,7 +149,11 @@ type StoreConfig struct {
 	Encode Encoder
 	// ReplayMessages and ReplayBytes bound each session's log.
 	ReplayMessages, ReplayBytes int
-	Log                         *slog.Logger
+	// Events takes the committed events (memory store; nil: none are
+	// kept). EventRetain bounds the Redis store's events stream.
+	Events      EventSink
+	EventRetain int
+	Log         *slog.Logger
 }
 
 // Encoder encodes a notification (method and event, its seq set) into a
@@ -324,8 +332,9 @@ type Room struct {
 
 // Seat is a session's place in a room.
 type Seat struct {
-	Session string
-	Peer    api.Peer
+	Session  string
+	Peer     api.Peer
+	JoinedAt time.Time
 }
 
 // Call is one call (the SIP flavour).
@@ -341,6 +350,7 @@ type Call struct {
 	Forks                []string
 	Answerer             string
 	InvitedAt, ExpiresAt time.Time
+	AnsweredAt           time.Time
 }
 
 // PairKey names two peers of a room; Lo sorts before Hi.

@@ -154,3 +154,39 @@ func Accepted(all []Delivery) []Delivery {
 	}
 	return out
 }
+
+// InOrder checks what a backend relies on in the deliveries it accepted:
+// every one verified, and each room's (else session's) events arrived in
+// roomSeq order, 1, 2, 3, … (a room made again after room.finished, or a
+// call's after an unanswered call.ended, starts over at 1). The same
+// webhook-id accepted again right after itself is an at-least-once
+// duplicate, which receivers drop by id: InOrder counts those.
+func InOrder(t testing.TB, all []Delivery) (duplicates int) {
+	t.Helper()
+	last := map[string]Delivery{}
+	for _, d := range all {
+		if !d.Verified {
+			t.Errorf("delivery %s not verified: %s", d.ID, d.Error)
+			continue
+		}
+		if d.Status/100 != 2 {
+			continue
+		}
+		key := "session/" + d.SessionID
+		if d.RoomID != "" {
+			key = "room/" + d.RoomID
+		}
+		prev, seen := last[key]
+		last[key] = d
+		switch {
+		case d.RoomID == "":
+		case seen && d.ID == prev.ID:
+			duplicates++
+		case d.RoomSeq == 1 && (!seen || prev.Type == "room.finished" || prev.Type == "call.ended"):
+		case seen && d.RoomSeq == prev.RoomSeq+1:
+		default:
+			t.Errorf("%s: %s (roomSeq %d, %s) accepted after %s (roomSeq %d)", key, d.Type, d.RoomSeq, d.ID, prev.Type, prev.RoomSeq)
+		}
+	}
+	return duplicates
+}

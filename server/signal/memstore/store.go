@@ -37,6 +37,7 @@ type Store struct {
 	entries map[recKey][]signal.Entry
 	added   uint64 // orders an index's ties
 	timers  map[timerKey]*timer
+	events  eventNumbers
 }
 
 // session is a session's record with what only this node has of it: its
@@ -101,6 +102,7 @@ func New(cfg signal.StoreConfig) *Store {
 		index:    make(map[ixKey]map[string]position),
 		entries:  make(map[recKey][]signal.Entry),
 		timers:   make(map[timerKey]*timer),
+		events:   newEventNumbers(cfg.Clock.Now()),
 	}
 	st.tx.st = st
 	return st

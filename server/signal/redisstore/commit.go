@@ -36,12 +36,14 @@ type spec struct {
 	DS []string    `json:"ds,omitempty"`
 	AT [][]any     `json:"at,omitempty"`
 	CL [][]any     `json:"cl,omitempty"`
+	EV [][]any     `json:"ev,omitempty"`
+	ER int         `json:"er,omitempty"`
 }
 
 // writes reports whether the transaction has anything for Redis: a
 // read-only one (a refusal, an admin view) commits without a round trip.
 func (t *tx) writes() bool {
-	if len(t.notes)+len(t.acks)+len(t.attaches)+len(t.closes)+len(t.timers)+len(t.fired)+len(t.changes) > 0 {
+	if len(t.notes)+len(t.acks)+len(t.attaches)+len(t.closes)+len(t.timers)+len(t.fired)+len(t.changes)+len(t.events) > 0 {
 		return true
 	}
 	for _, r := range t.recs {
@@ -97,6 +99,10 @@ func (t *tx) Commit() error {
 	}
 	seqs, _ := res[1].([]any)
 	attaches, _ := res[2].([]any)
+	if len(res) > 3 {
+		numbers, _ := res[3].([]any)
+		t.publishEvents(numbers)
+	}
 	t.deliverNotes(seqs)
 	for _, c := range t.closes {
 		if c.local != nil {
@@ -266,6 +272,9 @@ func (t *tx) build() ([]any, error) {
 		if c.node != st.node && c.node != "" {
 			sp.CL = append(sp.CL, []any{c.id, c.node, c.gen, int(c.reason), c.text})
 		}
+	}
+	if err := t.buildEvents(&sp, blob); err != nil {
+		return nil, err
 	}
 	raw, err := json.Marshal(&sp)
 	if err != nil {

@@ -36,10 +36,17 @@
 --   at    {session, after}: attach on this node: return the log after
 --   cl    {session, node, gen, reason, text}: close a session's
 --         connection on another node, after the frames already in its log
+--   ev    {blob, room, last}: an event for app backends (its JSON with
+--         cursor and roomSeq 0), appended to the stream events as entry
+--         {cursor}-0 (fields e: the JSON, q: its roomSeq), trimmed to er
+--         entries. The cursor is INCR evc (started at
+--         the time in µs); a room's roomSeq HINCRBY evq {room}, whose
+--         field goes with the room's last event (last 1)
 --
--- Returns {"ok", seqs, attaches}: seqs, per recipient of nt in order, its
--- seq (0: no such session; -seq: its log is lost); attaches, per at,
--- {status (0 ok, 1 log lost, 2 frames gone), first seq, frame, ...}.
+-- Returns {"ok", seqs, attaches, events}: seqs, per recipient of nt in
+-- order, its seq (0: no such session; -seq: its log is lost); attaches,
+-- per at, {status (0 ok, 1 log lost, 2 frames gone), first seq, frame,
+-- ...}; events, per ev, {cursor, roomSeq}.
 -- Or {"conflict", what} (nothing written), or {"fenced"}.
 -- Each node whose sessions got frames or closes gets one PUBLISH on
 -- wake:{node}: lines "w {session} {seq}", then "c {session} {gen}
@@ -251,6 +258,27 @@ for node, ls in pairs(wake) do
   redis.call('PUBLISH', P .. 'wake:' .. node, table.concat(ls, '\n'))
 end
 
-local result = {'ok', seqs, attaches}
+local events = {}
+if tx.ev then
+  local ck = P .. 'evc'
+  if redis.call('EXISTS', ck) == 0 then
+    local now = redis.call('TIME')
+    redis.call('SET', ck, now[1] .. string.sub('00000' .. now[2], -6))
+  end
+  for _, e in ipairs(tx.ev) do
+    local cursor = redis.call('INCR', ck)
+    local q = 0
+    if e[2] ~= '' then
+      q = redis.call('HINCRBY', P .. 'evq', e[2], 1)
+      if e[3] == 1 then
+        redis.call('HDEL', P .. 'evq', e[2])
+      end
+    end
+    redis.call('XADD', P .. 'events', 'MAXLEN', tx.er, string.format('%d-0', cursor), 'e', ARGV[e[1]], 'q', q)
+    events[#events + 1] = {cursor, q}
+  end
+end
+
+local result = {'ok', seqs, attaches, events}
 redis.call('SET', done, cmsgpack.pack(result), 'PX', tx.ttl)
 return result

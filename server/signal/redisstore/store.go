@@ -44,10 +44,13 @@ var (
 	bootLua string
 	//go:embed lease.lua
 	leaseLua string
+	//go:embed delivery.lua
+	deliveryLua string
 
-	commitScript = redis.NewScript(commitLua)
-	bootScript   = redis.NewScript(bootLua)
-	leaseScript  = redis.NewScript(leaseLua)
+	commitScript   = redis.NewScript(commitLua)
+	bootScript     = redis.NewScript(bootLua)
+	leaseScript    = redis.NewScript(leaseLua)
+	deliveryScript = redis.NewScript(deliveryLua)
 )
 
 // Config is what a Redis store is built with.

@@ -148,6 +148,7 @@ type tx struct {
 	closes   []closeReq
 	timers   map[string]timerOp
 	fired    map[string]int64 // Fired: timer member → due (ms) checked
+	events   []signal.AppEvent
 }
 
 var txs = sync.Pool{New: func() any {
@@ -190,6 +191,8 @@ func (t *tx) release() {
 	clear(t.notes)
 	clear(t.attaches)
 	clear(t.closes)
+	clear(t.events)
+	t.events = t.events[:0]
 	t.notes, t.acks, t.attaches, t.detaches, t.closes = t.notes[:0], t.acks[:0], t.attaches[:0], t.detaches[:0], t.closes[:0]
 	t.st, t.ctx, t.err = nil, nil, nil
 	txs.Put(t)

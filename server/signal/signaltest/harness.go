@@ -147,6 +147,8 @@ type env struct {
 	core  *signal.Core
 	store signal.Store
 	obs   *observer
+	// events are the events the store committed (StoreConfig.Events).
+	events *eventLog
 }
 
 // option changes what a scenario's core or store is built with.
@@ -160,8 +162,9 @@ func newEnv(t *testing.T, newStore NewStore, opts ...option) *env {
 	for _, o := range opts {
 		o(&cfg, &scfg)
 	}
-	e := &env{t: t, clock: clock, obs: &observer{}}
+	e := &env{t: t, clock: clock, obs: &observer{}, events: &eventLog{}}
 	cfg.Observer = e.obs
+	scfg.Events = e.events
 	e.store = newStore(t, scfg)
 	if _, ok := e.store.(Testable); !ok {
 		t.Fatalf("the store (%T) is not signaltest.Testable", e.store)

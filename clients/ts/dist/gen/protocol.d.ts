@@ -217,7 +217,7 @@ export interface PresenceListResult {
 }
 /** What happened: session.started, session.ended, room.started, room.finished, peer.joined, peer.left, call.started, call.answered, call.ended, peer.connectionFailed. A receiver ignores types it does not know. */
 export type EventType = string;
-/** The global position of an event: every event of this server gets the next one, so cursors order all events. They keep growing across restarts (a node starts counting at its start time in microseconds), so a backend's saved cursor stays meaningful. 0 is before every event. */
+/** The global position of an event: every event of this server gets the next one, so cursors order all events. They keep growing across restarts (a node starts counting at its start time in microseconds; a cluster counts on in Redis), so a backend's saved cursor stays meaningful. 0 is before every event. */
 export type EventCursor = number;
 /** Why a connection between two peers failed (or none when it connected), as a stable code: see diag.report for the list. New codes may be added. */
 export type DiagCause = string;
@@ -230,7 +230,7 @@ export interface EventData {
     sessionId?: string;
     peerId?: PeerId;
     identity?: Identity;
-    /** Why it ended or left: session.ended (the connection's close reason, or resume_window_passed), peer.left (room.peerLeft's reason), call.ended. */
+    /** Why it ended or left: session.ended (the connection's close reason such as normal, or timeout when its resume window passed, replaced), room.finished (empty, expired, creator_ended, call_ended, or admin.rooms.close's reason), peer.left (room.peerLeft's reason; closed when its room was closed), call.ended. */
     reason?: string;
     callId?: string;
     caller?: Identity;
@@ -928,4 +928,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "d4c984af98e6debe76c39d90184d352a862e2dfd7ac1d12607f01261bb5dc82f";
+export declare const PROTOCOL_HASH = "a91633d94bc9a0c79c49d07e8ec557a312b228f0642da5981487ba7fe9adaa48";
