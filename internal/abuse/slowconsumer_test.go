@@ -30,10 +30,10 @@ func joinRaw(t *testing.T, ws *websocket.Conn, identity, room string) {
 	}
 }
 
-// closeOf reads ws after a stall until it ends and returns the close code
-// and text, or -1 when it ended without a close frame.
-func closeOf(ws *websocket.Conn, stall time.Duration) (int, string) {
-	time.Sleep(stall)
+// closeOf reads ws once stalled is closed, until it ends, and returns the
+// close code and text, or -1 when it ended without a close frame.
+func closeOf(ws *websocket.Conn, stalled <-chan struct{}) (int, string) {
+	<-stalled
 	for {
 		_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, _, err := ws.ReadMessage(); err != nil {
@@ -60,6 +60,19 @@ func TestSlowConsumerSeesReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	codes, texts := make([]int, slow), make([]string, slow)
+	// The readers stall until the server has found each one's queue full
+	// and begun to close it, then read at once: the close frame waits a
+	// second for room in a socket (a fixed 500 ms stall was too short when
+	// the sender shared two loaded cores: the readers caught up and were
+	// never cut).
+	stalled := make(chan struct{})
+	defer func() {
+		select {
+		case <-stalled:
+		default:
+			close(stalled)
+		}
+	}()
 	var wg sync.WaitGroup
 	for i := range slow {
 		ws, err := tg.rawWS(t, source(0), 0)
@@ -67,7 +80,7 @@ func TestSlowConsumerSeesReason(t *testing.T) {
 			t.Fatal(err)
 		}
 		joinRaw(t, ws, fmt.Sprintf("slow%d", i), "burst")
-		wg.Go(func() { codes[i], texts[i] = closeOf(ws, 500*time.Millisecond) })
+		wg.Go(func() { codes[i], texts[i] = closeOf(ws, stalled) })
 	}
 	// 1,000 messages of 8 KB at once, while the readers stall: more than a
 	// reader's queue (64) and its socket's buffers hold.
@@ -75,6 +88,11 @@ func TestSlowConsumerSeesReason(t *testing.T) {
 	for range 1000 {
 		_ = sender.Send([]byte(fmt.Sprintf(`{"jsonrpc":"2.0","method":"message.send","params":{"roomId":"burst","data":%q}}`, data)))
 	}
+	testkit.EventuallyWithin(t, 20*time.Second, "the stalled readers' queues to fill", func() bool {
+		// One sender's reader relays to them: one refused frame each.
+		return tg.metrics(t)[`parley_notifications_dropped_total{reason="queue_full"}`] >= float64(slow)
+	})
+	close(stalled)
 	wg.Wait()
 	s.bounded(t, s.during(t), 32, 20)
 	for i := range slow {
@@ -82,7 +100,6 @@ func TestSlowConsumerSeesReason(t *testing.T) {
 			t.Errorf("slow reader %d saw the connection end with %d %q, want 4009 slow_consumer", i, codes[i], texts[i])
 		}
 	}
-	t.Logf("closed: %.0f slow_consumer", tg.metrics(t)[`parley_connections_closed_total{reason="slow_consumer"}`])
 	s.after(t)
 }
 
