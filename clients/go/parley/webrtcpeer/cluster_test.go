@@ -147,4 +147,3 @@ func seq(n int) []int {
 	}
 	return s
 }
-
