@@ -123,3 +123,62 @@ for (const [how, signal] of [['killed (SIGKILL)', 'SIGKILL'], ['drained (SIGTERM
     t.diagnostic(`pages connected in ${connected} ms; ${signal} to bob resumed on ${url}: ${openAt - stoppedAt} ms; test ${Date.now() - started} ms`);
   });
 }
+
+// What a user of `make cluster` does: the demo on two nodes' ports with
+// ?nodes= naming the cluster, a call, the room chat; kill -9 one page's
+// node: that page says it is reconnecting, then open on another node, the
+// call stays connected, and the room chat keeps every message once.
+test('demo page on a cluster (?nodes=): kill -9 one tab\'s node: it resumes on another node, the call stays up, the room chat keeps every message once', async (t) => {
+  const { nodes } = await startCluster(t, 3, '--log-level', 'warn');
+  const ports = nodes.map((n) => new URL(n.http).port);
+  const { context } = await launchBrowser(t);
+  const errors = consoleErrors(context);
+  const tabs = [];
+  for (const [i, identity] of ['dora', 'ed'].entries()) {
+    const tab = await context.newPage();
+    await tab.goto(`${nodes[i].http}/demo/?identity=${identity}&room=cluster&nodes=${ports.join(',')}`);
+    // This page's node first, then the others.
+    const listed = [ports[i], ...ports.filter((p) => p !== ports[i])].map((p) => `127.0.0.1:${p}`).join(', ');
+    assert.equal(await tab.locator('#nodes').innerText(), listed);
+    await tab.click('#joinButton');
+    await tab.locator('#status', { hasText: `open as ${identity}` }).waitFor();
+    assert.match(await tab.locator('#status').innerText(), new RegExp(` on 127\\.0\\.0\\.1:${ports[i]}$`));
+    tabs.push(tab);
+  }
+  const [dora, ed] = tabs;
+  for (const tab of tabs) {
+    await tab.locator('section.peer [data-field=connection]', { hasText: /^connected$/ }).waitFor();
+    await tab.locator('section.peer [data-field=send] input:enabled').waitFor();
+  }
+  const say = async (tab, text) => {
+    await tab.fill('#say input', text);
+    await tab.click('#say button');
+    await tab.locator('#roomChat', { hasText: `me: ${text}` }).waitFor();
+  };
+  await say(dora, 'before');
+  await ed.locator('#roomChat', { hasText: 'dora: before' }).waitFor();
+
+  await stopProcess(nodes[1]); // kill -9 ed's node
+  for (const text of ['during 1', 'during 2', 'during 3']) await say(dora, text);
+  await ed.locator('#status', { hasText: /^open as ed .* on 127\.0\.0\.1:/ }).waitFor();
+  const moved = (await ed.locator('#status').innerText()).match(/on 127\.0\.0\.1:(\d+)$/)?.[1];
+  assert.ok(moved && moved !== ports[1], `ed is on ${moved}`);
+  await ed.locator('#say input:enabled').waitFor();
+  await say(ed, 'back');
+  await dora.locator('#roomChat', { hasText: 'ed: back' }).waitFor();
+  await ed.locator('#roomChat', { hasText: 'dora: during 3' }).waitFor();
+  const lines = async (tab) => (await tab.locator('#roomChat').innerText()).split('\n').filter((l) => l !== '');
+  assert.deepEqual(await lines(ed), ['dora: before', 'dora: during 1', 'dora: during 2', 'dora: during 3', 'me: back']);
+  assert.deepEqual(await lines(dora), ['me: before', 'me: during 1', 'me: during 2', 'me: during 3', 'ed: back']);
+  // The call, peer to peer, never noticed.
+  await ed.fill('section.peer [data-field=send] input', 'over the data channel');
+  await ed.click('section.peer [data-field=send] button');
+  await dora.locator('section.peer [data-field=chat]', { hasText: 'them: over the data channel' }).waitFor();
+  for (const tab of tabs) {
+    assert.equal(await tab.locator('section.peer [data-field=connection]').innerText(), 'connected');
+  }
+  const log = await ed.locator('#log').textContent();
+  assert.match(log, /signaling reconnecting/);
+  assert.match(log, /signaling open on 127\.0\.0\.1:\d+, session resumed/);
+  assert.deepEqual(errors, []);
+});
