@@ -111,11 +111,12 @@ type Options struct {
 // every notification it missed is replayed once, in order, so the hooks see
 // no gap, only StateReconnecting and StateOpen. Given the nodes of a
 // cluster (Options.URLs), each attempt goes to the next node, so the
-// session resumes on another node when its own dies or drains. If the server cannot resume
-// (the window passed: 404; too much was missed: 410) the client opens a new
-// session and rejoins the rooms it had joined (with rejoin: true, so each
-// is followed by room.snapshot); Session().PeerID then changes. Calls
-// made while reconnecting fail with ErrNotConnected instead of waiting.
+// session resumes on another node when its own dies or drains. If the
+// server cannot resume (the window passed: 404; too much was missed: 410)
+// the client opens a new session and rejoins the rooms it had joined (with
+// rejoin: true, so each is followed by room.snapshot); Session().PeerID
+// then changes. Calls made while reconnecting fail with ErrNotConnected
+// instead of waiting.
 type Client struct {
 	urls *urlRing
 	opts Options
@@ -488,6 +489,7 @@ func (c *Client) reconnect(leave bool) (*connection, *api.SessionConnectResult, 
 		if e, ok := errors.AsType[*Error](err); ok {
 			if e.Code == api.CodeDraining && c.several() {
 				// A draining node: another may take us now.
+				c.log.Info("parley: reconnect refused by a draining node; trying another", "url", url)
 				c.urls.shun(url, time.Now())
 				continue
 			}
