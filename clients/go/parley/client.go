@@ -93,7 +93,7 @@ type Options struct {
 	// of the ring of URLs (a service registry, DNS): it is told the
 	// attempt, the URL just left and the URLs to avoid. An error counts as
 	// a failed attempt: the client waits its backoff and asks again.
-	PickURL func(ctx context.Context, p Pick) (string, error)
+	PickURL func(ctx context.Context, p URLPick) (string, error)
 	// OnState, if set, is told every state change with its cause (nil for
 	// StateConnecting and StateOpen). Calls are serialized. It must not
 	// call Close, which waits for the goroutine that calls OnState.

@@ -235,7 +235,7 @@ func (r *registry) remove(url string) {
 }
 
 // pick rotates over the listed nodes, passing over those to avoid.
-func (r *registry) pick(_ context.Context, p parley.Pick) (string, error) {
+func (r *registry) pick(_ context.Context, p parley.URLPick) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for range r.urls {

@@ -22,9 +22,9 @@ const closeResumeElsewhere = 4307
 // short enough that a node restarted after an upgrade gets clients again.
 const avoidFor = 30 * time.Second
 
-// Pick is what Options.PickURL knows when it chooses the URL of the next
+// URLPick is what Options.PickURL knows when it chooses the URL of the next
 // connection attempt.
-type Pick struct {
+type URLPick struct {
 	// Attempt counts the attempts since the connection dropped, from 0.
 	Attempt int
 	// Last is the URL of the connection that dropped, or of the attempt
@@ -120,7 +120,7 @@ func (c *Client) pick(ctx context.Context, attempt int) (string, error) {
 	if c.opts.PickURL == nil {
 		return c.urls.next(now), nil
 	}
-	url, err := c.opts.PickURL(ctx, Pick{Attempt: attempt, Last: c.URL(), Avoid: c.urls.avoided(now)})
+	url, err := c.opts.PickURL(ctx, URLPick{Attempt: attempt, Last: c.URL(), Avoid: c.urls.avoided(now)})
 	if err != nil {
 		return "", err
 	}

@@ -86,8 +86,9 @@ export declare class ParleyClient {
      * target is one URL, the URLs of a cluster's nodes (tried in turn: the
      * first connect tries each once, each reconnect attempt goes to the next,
      * so a session resumes on another node when its own dies or drains), or
-     * a UrlPicker called for every attempt. Rejects if no URL connects: a
-     * first connect is not retried, so a wrong URL or token shows at once.
+     * a UrlPicker called for every attempt. Rejects if none connects: a
+     * first connect tries each URL once, without backoff, so a wrong URL or
+     * token shows at once.
      */
     static connect(target: ConnectTarget, opts?: ConnectOptions): Promise<ParleyClient>;
     /** The URL of the current connection (of the attempt, while connecting or reconnecting). */
