@@ -151,6 +151,7 @@ test('demo page on a cluster (?nodes=): kill -9 one tab\'s node: it resumes on a
     await tab.locator('section.peer [data-field=send] input:enabled').waitFor();
   }
   const say = async (tab, text) => {
+    await tab.bringToFront(); // a background tab's animation frames are throttled, and a click waits for two
     await tab.fill('#say input', text);
     await tab.click('#say button');
     await tab.locator('#roomChat', { hasText: `me: ${text}` }).waitFor();
