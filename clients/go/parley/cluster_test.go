@@ -2,17 +2,22 @@ package parley_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/gorilla/websocket"
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/clients/go/parley"
@@ -351,4 +356,47 @@ func TestRollingDrain(t *testing.T) {
 		checkOnce(t, m.got.until(t, final), sent, final+1)
 	}
 	t.Logf("%d messages sent, %d answered, every one received once by each of 5 receivers", final+1, answered)
+}
+
+// drainingNode is a node that refuses every session.connect as draining
+// (503, retry after a minute), as a node of a cluster does while it
+// migrates its sessions away.
+func drainingNode(t *testing.T) string {
+	t.Helper()
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		var req struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if ws.ReadJSON(&req) != nil {
+			return
+		}
+		_ = ws.WriteJSON(map[string]any{"jsonrpc": "2.0", "id": req.ID, "error": map[string]any{
+			"code": 503, "message": "this node is draining", "data": map[string]any{"reason": "draining", "retryAfterMs": 60000}}})
+		_, _, _ = ws.ReadMessage() // until the client hangs up
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/rpc"
+}
+
+// TestDrainingRefusalPassedOver: a reconnect that a draining node refuses
+// (503 with a minute's retryAfterMs) goes on at once to the next URL
+// instead of waiting the minute (the ring then passes that node over:
+// TestURLRing).
+func TestDrainingRefusalPassedOver(t *testing.T) {
+	first, last := devServer(t), devServer(t)
+	draining := drainingNode(t)
+	o := newOpened()
+	c := dial(t, first.URL(), "erin", parley.Options{URLs: []string{first.URL(), draining, last.URL()}, Reconnect: fast, OnState: o.onState})
+	receive(t, o.ch, "open")
+	first.Kill()
+	receive(t, o.ch, "open again") // refused by the draining node, then on the last
+	if c.URL() != last.URL() {
+		t.Fatalf("reconnected to %s, want %s", c.URL(), last.URL())
+	}
 }
