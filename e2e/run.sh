@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the browser end-to-end tests: builds parley and the echobot, then runs
 # the node tests inside a fresh network namespace with only loopback, so the
-# server, its TURN relay, the bot and chromium talk over 127/8 alone and the
-# dev ports cannot clash with anything else on the machine.
+# server, its TURN relay, the bot, chromium and the cluster tests'
+# redis-server and nodes talk over 127/8 alone and the dev ports cannot
+# clash with anything else on the machine. make e2e installs what is
+# missing first (make deps: chromium, redis-server, …).
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(cd .. && pwd)

@@ -4,9 +4,10 @@
 # a temporary directory) and three dev-mode parley nodes on it,
 # 127.0.0.1:7881, 7882 and 7883, each with its own STUN/TURN port (3481,
 # 3482, 3483) and all with the same API key and TURN secret, then prints
-# their URLs. Open the demo on two nodes' ports: the call connects across
+# their URLs and the demo's. Open the demo on two nodes' ports (the printed
+# URLs name the cluster's nodes with ?nodes=): the call connects across
 # them. `kill -9` one node's pid (printed): a page on it resumes on another
-# node. Ctrl-C stops everything.
+# node, and its room chat loses nothing. Ctrl-C stops everything.
 set -euo pipefail
 
 REDIS_PORT=${REDIS_PORT:-6390}
@@ -34,6 +35,7 @@ for _ in $(seq 50); do
 done
 redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || { echo "cluster: redis-server did not start:" >&2; cat "$dir/redis.log" >&2; exit 1; }
 
+nodes=7881,7882,7883 # the demo's ?nodes=: every node, so a page resumes on another
 echo "redis  redis://127.0.0.1:$REDIS_PORT/0 (pid ${pids[0]}, data in $dir)"
 for i in 1 2 3; do
 	"$dir/parley" serve --dev --listen "127.0.0.1:788$i" --turn-listen "127.0.0.1:348$i" \
@@ -47,8 +49,15 @@ for i in 1 2 3; do
 		sleep 0.1
 	done
 	grep -q "listening on" "$dir/node$i.out" || { echo "cluster: node$i did not start:" >&2; cat "$dir/node$i.log" >&2; exit 1; }
-	echo "node$i  ws://127.0.0.1:788$i/rpc  demo http://127.0.0.1:788$i/demo/  STUN/TURN 127.0.0.1:348$i  (pid $!, log $dir/node$i.log)"
+	echo "node$i  ws://127.0.0.1:788$i/rpc  demo http://127.0.0.1:788$i/demo/?nodes=$nodes  STUN/TURN 127.0.0.1:348$i  (pid $!, log $dir/node$i.log)"
 done
+echo
+echo "The demo on two nodes: open both, join the same room, the call connects across them:"
+echo "  http://127.0.0.1:7881/demo/?nodes=$nodes&room=demo"
+echo "  http://127.0.0.1:7882/demo/?nodes=$nodes&room=demo"
+echo "Then kill -9 one page's node (its pid above): that page resumes on another node; the call"
+echo "stays up and the room chat keeps every message."
+echo
 echo "API key $API_KEY (a token: parley token --key $API_KEY --identity alice; admin.node.status lists the nodes)"
 echo "Ctrl-C stops the cluster."
 wait

@@ -4,6 +4,7 @@
 // loopback-only network namespace, so every packet stays on 127/8 and the
 // fixed dev ports (7880, 3478) cannot clash with anything on the machine.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,47 @@ export async function startParley(t, ...extra) {
   const url = p.lines.map((l) => l.match(/listening on (ws:\/\/[0-9.:]+\/rpc)/)).find(Boolean)?.[1];
   if (!url) throw new Error(`no listening line:\n${p.lines.join('\n')}`);
   return { ...p, url, http: url.replace(/^ws/, 'http').replace(/\/rpc$/, '') };
+}
+
+/** A redis-server on a free loopback port, without persistence (cluster mode's store). */
+export async function startRedis(t) {
+  const port = await freePort();
+  const p = await startProcess(t, 'redis', 'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/);
+  return { ...p, url: `redis://127.0.0.1:${port}/0` };
+}
+
+/**
+ * A cluster: a redis-server and n dev nodes on it (cluster mode), each on
+ * free ports with its own STUN/TURN, with extra flags. Returns the nodes
+ * (startParley's) and the redis-server.
+ */
+export async function startCluster(t, n, ...extra) {
+  const redis = await startRedis(t);
+  const nodes = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push(await startParley(t, '--turn-listen', '127.0.0.1:0', '--redis-url', redis.url, '--node-id', `node${i + 1}`, ...extra));
+  }
+  return { redis, nodes };
+}
+
+/** Sends signal (default SIGKILL) to a started process and waits until it exited. */
+export async function stopProcess(p, signal = 'SIGKILL') {
+  if (p.proc.exitCode !== null || p.proc.signalCode !== null) return;
+  const exited = new Promise((resolve) => p.proc.once('exit', resolve));
+  p.proc.kill(signal);
+  await exited;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /** The Go echobot (examples/echobot) joined to room on the server at url. */

@@ -1,7 +1,13 @@
 // The demo page: join a room, and the newcomer calls everyone already there
 // through Parley (RoomPeers answers whoever calls us). Each remote peer gets
 // a card with its connection state, the selected candidate pair and a chat
-// over an RTCDataChannel (plus video with "camera and microphone").
+// over an RTCDataChannel (plus video with "camera and microphone"); the
+// room chat goes through Parley itself (message.send).
+//
+// On a cluster, ?nodes= lists the other nodes (ports on this page's host,
+// host:port, or ws(s):// URLs): the client connects here and, should this
+// node die or drain, resumes on another of them. The call is peer to peer
+// and carries on; the room chat loses nothing.
 import { ParleyClient, RoomPeers, selectedCandidatePair } from "/client/index.js";
 
 const $ = (id) => document.getElementById(id);
@@ -9,6 +15,25 @@ const query = new URLSearchParams(location.search);
 $("identity").value = query.get("identity") ?? `guest-${Math.random().toString(36).slice(2, 6)}`;
 $("room").value = query.get("room") ?? $("room").value;
 $("relay").checked = query.has("relay");
+const nodes = clusterURLs(query.get("nodes"));
+if (nodes.length > 1) {
+  $("nodes").textContent = nodes.map((u) => new URL(u).host).join(", ");
+  $("cluster").hidden = false;
+}
+
+/**
+ * The signaling URLs: this page's node first, then those of ?nodes=, each
+ * a port on this page's host, a host:port or a ws(s):// URL.
+ */
+function clusterURLs(list) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const urls = [`${scheme}://${location.host}/rpc`];
+  for (const entry of (list ?? "").split(",").map((e) => e.trim()).filter(Boolean)) {
+    const url = /^\d+$/.test(entry) ? `${scheme}://${location.hostname}:${entry}/rpc` : /^wss?:\/\//.test(entry) ? entry : `${scheme}://${entry}/rpc`;
+    if (!urls.includes(url)) urls.push(url);
+  }
+  return urls;
+}
 
 /** The joined room: client, RoomPeers, local media, identities and cards by peerId. */
 let joined;
@@ -52,12 +77,18 @@ $("leaveButton").addEventListener("click", () => { showError(null); leave(); });
 
 async function join(identity, roomId, { video, relay }) {
   setStatus("connecting");
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/rpc`;
-  const client = await ParleyClient.connect(url, { identity });
+  const client = await ParleyClient.connect(nodes, { identity });
   const local = video ? await navigator.mediaDevices.getUserMedia({ video: true, audio: true }) : undefined;
   joined = { client, roomId, local, identities: new Map(), cards: new Map(), calling: new Set() };
-  client.onState((state) => setStatus(`${state} as ${client.session.identity} (${client.session.peerId})`));
-  setStatus(`open as ${identity} (${client.session.peerId})`);
+  // On a cluster the status names the node: after a move, the new one.
+  const where = () => (nodes.length > 1 ? ` on ${new URL(client.url).host}` : "");
+  const status = (state) => setStatus(`${state} as ${client.session.identity} (${client.session.peerId})${where()}`);
+  client.onState((state, cause) => {
+    status(state);
+    log(`signaling ${state}${state === "open" ? `${where()}${client.session.resumed ? ", session resumed" : ""}` : ""}${cause ? ` (${cause.message})` : ""}`);
+    $("say").querySelectorAll("input, button").forEach((el) => { el.disabled = state !== "open"; });
+  });
+  status("open");
   joined.room = new RoomPeers(client, roomId, {
     rtcConfig: relay ? { iceTransportPolicy: "relay" } : {},
     // Every session, whether it calls us or we call it (room.connect),
@@ -77,8 +108,10 @@ async function join(identity, roomId, { video, relay }) {
     joined.cards.delete(peerId);
     updateWaiting();
   });
+  client.on("message.received", ({ from, data }) => roomChat(`${joined.identities.get(from) ?? from}: ${typeof data === "string" ? data : JSON.stringify(data)}`));
   const { peers } = await client.room.join({ roomId, create: true });
   log(`joined ${roomId} with ${peers.length} other peer(s)`);
+  $("say").querySelectorAll("input, button").forEach((el) => { el.disabled = false; });
   for (const peer of peers) {
     joined.identities.set(peer.peerId, peer.identity);
     joined.calling.add(peer.peerId);
@@ -86,6 +119,28 @@ async function join(identity, roomId, { video, relay }) {
   }
   updateWaiting();
 }
+
+/** One line of the room chat. */
+function roomChat(line) {
+  $("roomChat").append(`${line}\n`);
+}
+
+// The room chat goes through Parley (message.send to the room): while the
+// page resumes on another node the form is disabled, and what others said
+// meanwhile arrives once the session is back.
+$("say").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const input = $("say").querySelector("input");
+  const text = input.value;
+  if (!joined || !text) return;
+  try {
+    await joined.client.message.send({ roomId: joined.roomId, data: text });
+    roomChat(`me: ${text}`);
+    input.value = "";
+  } catch (err) {
+    log(`not sent: ${err.message}`);
+  }
+});
 
 function leave() {
   if (joined) {
@@ -95,6 +150,7 @@ function leave() {
     joined = undefined;
   }
   $("peers").replaceChildren();
+  $("say").querySelectorAll("input, button").forEach((el) => { el.disabled = true; });
   updateWaiting();
   setStatus("not connected");
   $("joinButton").disabled = false;

@@ -80,6 +80,20 @@ type Options struct {
 	Header http.Header
 	// Reconnect is the backoff between reconnect attempts.
 	Reconnect Backoff
+	// URLs are more URLs of the same service: the nodes of a cluster
+	// (ws://host:port/rpc or wss://…). Dial tries its url, then these in
+	// turn, until one connects; each reconnect attempt goes to the next URL
+	// of that ring, so a client whose node died resumes on another. A node
+	// that tells the client to resume elsewhere (it is draining:
+	// session.draining with resumeElsewhere, close code 4307) is left at
+	// once, without backoff, for the next URL, and is passed over for 30
+	// seconds, as is one that refuses a reconnect as draining (503).
+	URLs []string
+	// PickURL, if set, chooses the URL of every reconnect attempt instead
+	// of the ring of URLs (a service registry, DNS): it is told the
+	// attempt, the URL just left and the URLs to avoid. An error counts as
+	// a failed attempt: the client waits its backoff and asks again.
+	PickURL func(ctx context.Context, p URLPick) (string, error)
 	// OnState, if set, is told every state change with its cause (nil for
 	// StateConnecting and StateOpen). Calls are serialized. It must not
 	// call Close, which waits for the goroutine that calls OnState.
@@ -95,13 +109,16 @@ type Options struct {
 // When the connection drops the client reconnects with backoff and resumes
 // its session (session.connect with resume): same peer id, same rooms, and
 // every notification it missed is replayed once, in order, so the hooks see
-// no gap, only StateReconnecting and StateOpen. If the server cannot resume
-// (the window passed: 404; too much was missed: 410) the client opens a new
-// session and rejoins the rooms it had joined (with rejoin: true, so each
-// is followed by room.snapshot); Session().PeerID then changes. Calls
-// made while reconnecting fail with ErrNotConnected instead of waiting.
+// no gap, only StateReconnecting and StateOpen. Given the nodes of a
+// cluster (Options.URLs), each attempt goes to the next node, so the
+// session resumes on another node when its own dies or drains. If the
+// server cannot resume (the window passed: 404; too much was missed: 410)
+// the client opens a new session and rejoins the rooms it had joined (with
+// rejoin: true, so each is followed by room.snapshot); Session().PeerID
+// then changes. Calls made while reconnecting fail with ErrNotConnected
+// instead of waiting.
 type Client struct {
-	url  string
+	urls *urlRing
 	opts Options
 	log  *slog.Logger
 
@@ -112,6 +129,7 @@ type Client struct {
 	done     chan struct{} // closed when run returns
 
 	mu      sync.Mutex
+	url     string      // the current connection's, or the attempt's
 	conn    *connection // nil while not connected
 	state   State
 	session api.SessionConnectResult
@@ -124,6 +142,9 @@ type Client struct {
 	// replaced is set by session.replaced: a newer session of the identity
 	// took over, and reconnecting would only take it back.
 	replaced atomic.Bool
+	// leaving is set by session.draining with resumeElsewhere: this
+	// connection's node is handing its sessions to other nodes.
+	leaving atomic.Bool
 	// rooms are the rooms joined (room.join params), for a rejoin when a
 	// session cannot be resumed. Guarded by mu.
 	rooms map[string]api.RoomJoinParams
@@ -137,8 +158,9 @@ type Client struct {
 
 // connection is one WebSocket with its JSON-RPC conn.
 type connection struct {
-	ws  *websocket.Conn
-	rpc *jsonrpc2.Conn
+	ws     *websocket.Conn
+	stream *closeCodeStream
+	rpc    *jsonrpc2.Conn
 }
 
 // close says goodbye (1000) before closing, so the server logs a clean
@@ -149,9 +171,11 @@ func (c *connection) close() {
 }
 
 // Dial connects to url (ws://host/rpc or wss://…) and runs session.connect
-// with opts' credentials. It does not retry: a failure to connect or to
-// authenticate is returned (a server refusal as *Error). Reconnecting
-// applies to connections that drop after Dial succeeded.
+// with opts' credentials. It does not retry a URL: a failure to connect or
+// to authenticate is returned (a server refusal as *Error), after trying
+// each of opts.URLs once (url may be empty when they are given; refused
+// credentials are not tried elsewhere). Reconnecting applies to
+// connections that drop after Dial succeeded.
 func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 	if opts.Dialer == nil {
 		opts.Dialer = websocket.DefaultDialer
@@ -162,10 +186,21 @@ func Dial(ctx context.Context, url string, opts Options) (*Client, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	lifetime, cancel := context.WithCancel(context.Background())
-	c := &Client{url: url, opts: opts, log: log, lifetime: lifetime, cancel: cancel, done: make(chan struct{})}
+	urls := newURLRing(url, opts.URLs)
+	if len(urls.urls) == 0 {
+		cancel()
+		return nil, errors.New("parley: Dial: no URL")
+	}
+	c := &Client{urls: urls, opts: opts, log: log, lifetime: lifetime, cancel: cancel, done: make(chan struct{})}
 	c.negotiationHooks()
 	c.notify(StateConnecting, nil)
-	conn, sess, err := c.connect(ctx)
+	conn, sess, err := c.connect(ctx, urls.current())
+	for range len(urls.urls) - 1 {
+		if err == nil || final(err) || ctx.Err() != nil {
+			break
+		}
+		conn, sess, err = c.connect(ctx, urls.next(time.Now()))
+	}
 	if err != nil {
 		cancel()
 		c.notify(StateClosed, err)
@@ -183,6 +218,14 @@ func (c *Client) Session() api.SessionConnectResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.session
+}
+
+// URL is the URL of the current connection (of the connection attempt
+// while reconnecting).
+func (c *Client) URL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.url
 }
 
 // State is the client's current state.
@@ -262,8 +305,11 @@ type tokenSourceError struct{ err error }
 func (e *tokenSourceError) Error() string { return "parley: token source: " + e.err.Error() }
 func (e *tokenSourceError) Unwrap() error { return e.err }
 
-// connect dials, upgrades and opens a session.
-func (c *Client) connect(ctx context.Context) (*connection, *api.SessionConnectResult, error) {
+// connect dials url, upgrades and opens a session.
+func (c *Client) connect(ctx context.Context, url string) (*connection, *api.SessionConnectResult, error) {
+	c.mu.Lock()
+	c.url = url
+	c.mu.Unlock()
 	token := c.opts.Token
 	if c.opts.TokenSource != nil { // before dialing: the connection must authenticate in time
 		var err error
@@ -271,15 +317,15 @@ func (c *Client) connect(ctx context.Context) (*connection, *api.SessionConnectR
 			return nil, nil, &tokenSourceError{err}
 		}
 	}
-	ws, resp, err := c.opts.Dialer.DialContext(ctx, c.url, c.opts.Header)
+	ws, resp, err := c.opts.Dialer.DialContext(ctx, url, c.opts.Header)
 	if err != nil {
 		if resp != nil {
-			return nil, nil, fmt.Errorf("parley: dial %s: %w (HTTP %s)", c.url, err, resp.Status)
+			return nil, nil, fmt.Errorf("parley: dial %s: %w (HTTP %s)", url, err, resp.Status)
 		}
-		return nil, nil, fmt.Errorf("parley: dial %s: %w", c.url, err)
+		return nil, nil, fmt.Errorf("parley: dial %s: %w", url, err)
 	}
-	conn := &connection{ws: ws}
-	conn.rpc = jsonrpc2.NewConn(c.lifetime, wsstream.NewObjectStream(ws), handler{c}, jsonrpc2.SetLogger(logAdapter{c.log}))
+	conn := &connection{ws: ws, stream: &closeCodeStream{ObjectStream: wsstream.NewObjectStream(ws)}}
+	conn.rpc = jsonrpc2.NewConn(c.lifetime, conn.stream, handler{c}, jsonrpc2.SetLogger(logAdapter{c.log}))
 	var sess api.SessionConnectResult
 	params := &api.SessionConnectParams{Token: token, Identity: c.opts.Identity}
 	c.mu.Lock()
@@ -366,7 +412,14 @@ func (c *Client) run(conn *connection) {
 			c.notify(StateClosed, nil)
 			return
 		}
-		c.log.Info("parley: connection lost", "url", c.url)
+		url := c.URL()
+		// A node handing its sessions over (draining, or reaped) is left
+		// at once for another, and passed over for a while.
+		leave := c.leaving.Swap(false) || conn.stream.code.Load() == closeResumeElsewhere
+		c.log.Info("parley: connection lost", "url", url, "resumeElsewhere", leave)
+		if leave {
+			c.urls.shun(url, time.Now())
+		}
 		if c.replaced.Load() {
 			c.notify(StateClosed, ErrReplaced)
 			return
@@ -376,7 +429,7 @@ func (c *Client) run(conn *connection) {
 			return
 		}
 		c.notify(StateReconnecting, ErrConnectionLost)
-		next, sess, err := c.reconnect()
+		next, sess, err := c.reconnect(leave)
 		if next == nil {
 			c.notify(StateClosed, err) // err is nil after Close
 			return
@@ -397,17 +450,28 @@ func (c *Client) drop() (closed bool) {
 
 // reconnect tries until a session opens, Close is called, the server
 // refuses the credentials (400, 401, 403: retrying cannot help) or the
-// TokenSource fails.
-func (c *Client) reconnect() (*connection, *api.SessionConnectResult, error) {
+// TokenSource fails. Each attempt goes to the next URL; the first goes at
+// once when the client was told to leave its node (leave).
+func (c *Client) reconnect(leave bool) (*connection, *api.SessionConnectResult, error) {
 	for attempt := 0; ; attempt++ {
 		wait := c.opts.Reconnect.delay(attempt)
+		if attempt == 0 && leave && c.several() {
+			wait = 0
+		}
 		select {
 		case <-time.After(wait):
 		case <-c.lifetime.Done():
 			return nil, nil, nil
 		}
 		ctx, cancel := context.WithTimeout(c.lifetime, attemptTimeout)
-		conn, sess, err := c.connect(ctx)
+		var conn *connection
+		var sess *api.SessionConnectResult
+		url, err := c.pick(ctx, attempt)
+		if err == nil {
+			conn, sess, err = c.connect(ctx, url)
+		} else {
+			err = fmt.Errorf("parley: PickURL: %w", err)
+		}
 		cancel()
 		if err == nil && c.lifetime.Err() != nil {
 			conn.close()
@@ -419,13 +483,15 @@ func (c *Client) reconnect() (*connection, *api.SessionConnectResult, error) {
 		if c.lifetime.Err() != nil {
 			return nil, nil, nil
 		}
-		if _, ok := errors.AsType[*tokenSourceError](err); ok {
+		if final(err) {
 			return nil, nil, err
 		}
 		if e, ok := errors.AsType[*Error](err); ok {
-			switch e.Code {
-			case api.CodeBadRequest, api.CodeUnauthenticated, api.CodeForbidden:
-				return nil, nil, err
+			if e.Code == api.CodeDraining && c.several() {
+				// A draining node: another may take us now.
+				c.log.Info("parley: reconnect refused by a draining node; trying another", "url", url)
+				c.urls.shun(url, time.Now())
+				continue
 			}
 			if e.RetryAfterMs > 0 {
 				// Honour the server's delay (429, 503 draining) on top of ours.
@@ -438,6 +504,19 @@ func (c *Client) reconnect() (*connection, *api.SessionConnectResult, error) {
 		}
 		c.log.Info("parley: reconnect failed", "attempt", attempt+1, "err", err)
 	}
+}
+
+// final reports whether err refuses the client for good: credentials
+// refused (400, 401, 403) wherever it connects, or a failed TokenSource.
+func final(err error) bool {
+	if _, ok := errors.AsType[*tokenSourceError](err); ok {
+		return true
+	}
+	switch CodeOf(err) {
+	case api.CodeBadRequest, api.CodeUnauthenticated, api.CodeForbidden:
+		return true
+	}
+	return false
 }
 
 // delivered records the seq of a notification handed to the hooks.
@@ -478,8 +557,14 @@ func (h handler) Handle(ctx context.Context, conn *jsonrpc2.Conn, req *jsonrpc2.
 		h.c.received.Store(s.Seq)
 		h.c.scheduleAck()
 	}
-	if req.Method == api.NotifySessionReplaced {
+	switch req.Method {
+	case api.NotifySessionReplaced:
 		h.c.replaced.Store(true)
+	case api.NotifySessionDraining:
+		var d api.SessionDrainingEvent
+		if json.Unmarshal(params, &d) == nil && d.ResumeElsewhere {
+			h.c.leaving.Store(true)
+		}
 	}
 	h.c.events.Push(notification{method: req.Method, params: json.RawMessage(params)})
 }

@@ -48,6 +48,22 @@
 // connected, the client acknowledges the notifications it has received
 // (session.ack), so the server need not keep them for a resume.
 //
+// Against a cluster (servers started with --redis-url), give the client
+// every node's URL, or a function that picks one, and it resumes on
+// another node when its node dies (even kill -9) or drains, with the same
+// peer id and nothing missed:
+//
+//	c, err := parley.Dial(ctx, "", parley.Options{
+//		Identity: "bot",
+//		URLs:     []string{"ws://10.0.0.1:7880/rpc", "ws://10.0.0.2:7880/rpc", "ws://10.0.0.3:7880/rpc"},
+//	})
+//
+// Each reconnect attempt goes to the next URL (with backoff); a node that
+// says it is handing its sessions over (session.draining with
+// resumeElsewhere, close code 4307) is left at once for another and passed
+// over for 30 seconds. Options.PickURL replaces the rotation with your own
+// choice (a service registry, DNS).
+//
 // Package webrtcpeer binds pion/webrtc PeerConnections to a client; this
 // package itself does not depend on pion.
 package parley

@@ -1,6 +1,7 @@
 import { ParleyError } from "./errors.js";
 import { type BoundMethods } from "./gen/methods.js";
 import { type Methods, type Notifications, type SessionConnectResult } from "./gen/protocol.js";
+import { type ConnectTarget } from "./urls.js";
 /**
  * The part of the W3C WebSocket the client uses. The browser's WebSocket and
  * the ws package's both fit, so Node needs no global WebSocket.
@@ -71,7 +72,6 @@ export interface ParleyClient extends Omit<BoundMethods, "session"> {
  */
 export declare class ParleyClient {
     #private;
-    readonly url: string;
     private constructor();
     /**
      * Whether this client is the polite side of the pair it forms with peerId
@@ -82,11 +82,17 @@ export declare class ParleyClient {
      */
     polite(roomId: string, peerId: string): boolean | undefined;
     /**
-     * Opens a WebSocket to url (ws://host:port/rpc) and runs session.connect.
-     * Rejects if either fails: a first connect is not retried, so a wrong URL
-     * or token shows at once.
+     * Opens a WebSocket to a URL (ws://host:port/rpc) and runs session.connect.
+     * target is one URL, the URLs of a cluster's nodes (tried in turn: the
+     * first connect tries each once, each reconnect attempt goes to the next,
+     * so a session resumes on another node when its own dies or drains), or
+     * a UrlPicker called for every attempt. Rejects if none connects: a
+     * first connect tries each URL once, without backoff, so a wrong URL or
+     * token shows at once.
      */
-    static connect(url: string, opts?: ConnectOptions): Promise<ParleyClient>;
+    static connect(target: ConnectTarget, opts?: ConnectOptions): Promise<ParleyClient>;
+    /** The URL of the current connection (of the attempt, while connecting or reconnecting). */
+    get url(): string;
     get state(): ConnectionState;
     /** The current session: peerId, identity, iceServers, iceServersExpiresAt, … A reconnect replaces it. */
     get session(): SessionConnectResult;

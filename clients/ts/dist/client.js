@@ -2,6 +2,7 @@ import { DisconnectedError, ParleyError, RequestTimeoutError } from "./errors.js
 import { DrainingError, ERROR_CLASSES_BY_CODE, ERROR_CLASSES_BY_REASON, RateLimitedError, ResumeGapError, SessionNotFoundError, } from "./gen/errors.js";
 import { bindMethods } from "./gen/methods.js";
 import { PROTOCOL_HASH, } from "./gen/protocol.js";
+import { CLOSE_RESUME_ELSEWHERE, Endpoints } from "./urls.js";
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_RECONNECT = { initialDelayMs: 250, maxDelayMs: 10_000, factor: 2, jitter: true };
 /**
@@ -22,7 +23,7 @@ export function backoffDelay(attempt, opts, random = Math.random) {
  * reconnection. Create one with ParleyClient.connect.
  */
 export class ParleyClient {
-    url;
+    #endpoints;
     #opts;
     #WebSocket;
     #timeoutMs;
@@ -44,12 +45,14 @@ export class ParleyClient {
     #stateHandlers = new Set();
     /** Ends the current reconnect delay early (close() uses it). */
     #wake;
-    constructor(url, opts) {
+    /** Set by session.draining with resumeElsewhere: this socket's node is handing its sessions to other nodes. */
+    #leaving = false;
+    constructor(endpoints, opts) {
         const WebSocketImpl = opts.WebSocket ?? globalThis.WebSocket;
         if (!WebSocketImpl) {
             throw new TypeError("no WebSocket: pass ConnectOptions.WebSocket (in Node, the ws package's)");
         }
-        this.url = url;
+        this.#endpoints = endpoints;
         this.#opts = opts;
         this.#WebSocket = WebSocketImpl;
         this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -94,6 +97,11 @@ export class ParleyClient {
             }
         });
         this.on("room.closed", (ev) => this.#forgetRoom(ev.roomId));
+        this.on("session.draining", (ev) => {
+            if (ev.resumeElsewhere) {
+                this.#leaving = true;
+            }
+        });
         this.on("ice.serversRefreshed", (ev) => {
             if (this.#session) {
                 this.#session = { ...this.#session, iceServers: ev.iceServers, iceServersExpiresAt: ev.expiresAt };
@@ -108,20 +116,45 @@ export class ParleyClient {
     /** Records the polite flags of a room.join result (set by #trackNegotiation). */
     #trackJoin = () => { };
     /**
-     * Opens a WebSocket to url (ws://host:port/rpc) and runs session.connect.
-     * Rejects if either fails: a first connect is not retried, so a wrong URL
-     * or token shows at once.
+     * Opens a WebSocket to a URL (ws://host:port/rpc) and runs session.connect.
+     * target is one URL, the URLs of a cluster's nodes (tried in turn: the
+     * first connect tries each once, each reconnect attempt goes to the next,
+     * so a session resumes on another node when its own dies or drains), or
+     * a UrlPicker called for every attempt. Rejects if none connects: a
+     * first connect tries each URL once, without backoff, so a wrong URL or
+     * token shows at once.
      */
-    static async connect(url, opts = {}) {
-        const client = new ParleyClient(url, opts);
+    static async connect(target, opts = {}) {
+        const client = new ParleyClient(new Endpoints(target), opts);
         try {
-            await client.#open();
+            await client.#firstOpen();
         }
         catch (err) {
             client.#setState("closed", asError(err));
             throw err;
         }
         return client;
+    }
+    /** The first connect: each URL once, until one opens; refused credentials are not tried elsewhere. */
+    async #firstOpen() {
+        let last;
+        for (let attempt = 0; attempt < this.#endpoints.firstTries; attempt++) {
+            try {
+                await this.#open(await this.#endpoints.pick(attempt));
+                return;
+            }
+            catch (err) {
+                if (!retryable(err)) {
+                    throw err;
+                }
+                last = err;
+            }
+        }
+        throw last;
+    }
+    /** The URL of the current connection (of the attempt, while connecting or reconnecting). */
+    get url() {
+        return this.#endpoints.current ?? "";
     }
     get state() {
         return this.#state;
@@ -219,11 +252,12 @@ export class ParleyClient {
         const token = this.#opts.token;
         return typeof token === "function" ? await token() : token;
     }
-    /** Opens a socket and runs session.connect on it; on failure closes the socket and rejects. */
-    async #open() {
+    /** Opens a socket to url and runs session.connect on it; on failure closes the socket and rejects. */
+    async #open(url) {
         const token = await this.#token(); // before the socket, which must authenticate in time
-        const ws = new this.#WebSocket(this.url);
+        const ws = new this.#WebSocket(url);
         this.#ws = ws;
+        this.#leaving = false;
         try {
             await this.#attach(ws);
             let session;
@@ -302,20 +336,40 @@ export class ParleyClient {
             this.#setState("closed", err);
             return;
         }
-        void this.#reconnectLoop(this.#reconnect, err);
+        // A node handing its sessions over (draining, or reaped) is left at once for another, and passed over for a while.
+        const leave = this.#leaving || err.closeCode === CLOSE_RESUME_ELSEWHERE;
+        this.#leaving = false;
+        if (leave) {
+            this.#endpoints.shun(this.#endpoints.current);
+        }
+        void this.#reconnectLoop(this.#reconnect, err, leave);
     }
-    async #reconnectLoop(backoff, cause) {
+    /** Each attempt goes to the next URL, after the backoff; the first at once when the node said to resume elsewhere (leave). */
+    async #reconnectLoop(backoff, cause, leave) {
         this.#setState("reconnecting", cause);
         let retryAfterMs = 0;
         // A method, not this.#state inline: TypeScript would keep the narrowing across the awaits, in which close() may run.
         const closed = () => this.#state === "closed";
         for (let attempt = 0;; attempt++) {
-            await this.#sleep(Math.max(retryAfterMs, backoffDelay(attempt, backoff)));
+            const now = attempt === 0 && leave && this.#endpoints.several;
+            await this.#sleep(now ? 0 : Math.max(retryAfterMs, backoffDelay(attempt, backoff)));
+            if (closed()) {
+                return;
+            }
+            let url;
+            try {
+                url = await this.#endpoints.pick(attempt);
+            }
+            catch (err) {
+                console.warn("parley: the URL picker failed; trying again after the backoff", err);
+                retryAfterMs = 0;
+                continue;
+            }
             if (closed()) {
                 return;
             }
             try {
-                await this.#open();
+                await this.#open(url);
                 return;
             }
             catch (err) {
@@ -327,6 +381,11 @@ export class ParleyClient {
                     return;
                 }
                 retryAfterMs = err instanceof ParleyError ? (err.retryAfterMs ?? 0) : 0;
+                if (err instanceof DrainingError && this.#endpoints.several) {
+                    // A draining node: another may take us now.
+                    this.#endpoints.shun(url);
+                    retryAfterMs = 0;
+                }
             }
         }
     }

@@ -13,6 +13,7 @@ import {
   type ConnectionState,
   type ConnectOptions,
   type RoomJoinResult,
+  type UrlPick,
   type WebSocketConstructor,
 } from "../src/index.js";
 import { FakeSocket, refuseNextConnect, session, settle } from "./fake-socket.js";
@@ -410,6 +411,146 @@ describe("reconnect", () => {
     expect(ws.closed).toBe(true);
     await settle();
     expect(states).toEqual(["closed"]);
+  });
+});
+
+describe("several URLs (the nodes of a cluster)", () => {
+  const backoff = { initialDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: false };
+  const [A, B, C] = ["ws://a.test/rpc", "ws://b.test/rpc", "ws://c.test/rpc"] as const;
+  const urls = [A, B, C];
+  const resumed = (n: number) => ({ result: { ...session(1), resumeToken: `r${n}`, resumed: true } });
+
+  async function connectTo(target: Parameters<typeof ParleyClient.connect>[0]) {
+    const client = await ParleyClient.connect(target, { WebSocket: FakeSocket, identity: "alice", reconnect: backoff });
+    const states: ConnectionState[] = [];
+    client.onState((s) => states.push(s));
+    return { client, states };
+  }
+
+  it("each reconnect attempt goes to the next URL and resumes there; replays are delivered once", async () => {
+    const { client, states } = await connectTo(urls);
+    const seen: number[] = [];
+    client.on("message.received", (m) => seen.push(m.seq));
+    expect(client.url).toBe(A);
+    FakeSocket.last().notify("message.received", { seq: 1, roomId: "r", from: "p2", data: 1 });
+    FakeSocket.connectAnswer = resumed;
+    vi.useFakeTimers();
+    FakeSocket.down.add(B); // B is down too: the attempt after it goes to C
+    FakeSocket.last().drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeSocket.last().url).toBe(B);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(FakeSocket.last().url).toBe(C);
+    expect(client.url).toBe(C);
+    expect(FakeSocket.last().requests("session.connect")[0]?.params).toEqual({
+      identity: "alice",
+      resume: { sessionId: "s1", resumeToken: "r1", lastSeq: 1 },
+    });
+    // The new node replays from lastSeq; a frame seen twice is dropped.
+    FakeSocket.last().notify("message.received", { seq: 1, roomId: "r", from: "p2", data: 1 });
+    FakeSocket.last().notify("message.received", { seq: 2, roomId: "r", from: "p2", data: 2 });
+    expect(seen).toEqual([1, 2]);
+    expect(client.session.peerId).toBe("p1");
+    expect(states).toEqual(["reconnecting", "open"]);
+    FakeSocket.last().drop(1006); // round the ring: back to A
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeSocket.last().url).toBe(A);
+  });
+
+  it("a first connect tries each URL once until one opens; refused credentials are not tried elsewhere", async () => {
+    FakeSocket.down.add(A);
+    const { client } = await connectTo(urls);
+    expect(client.url).toBe(B);
+    expect(FakeSocket.all.map((ws) => ws.url)).toEqual([A, B]);
+
+    FakeSocket.reset();
+    FakeSocket.down = new Set(urls);
+    await expect(connectTo(urls)).rejects.toBeInstanceOf(DisconnectedError);
+    expect(FakeSocket.all.map((ws) => ws.url)).toEqual(urls);
+
+    FakeSocket.reset();
+    FakeSocket.connectAnswer = () => ({ error: { code: 401, message: "bad token", data: { reason: "unauthenticated" } } });
+    await expect(connectTo(urls)).rejects.toBeInstanceOf(UnauthenticatedError);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it("close code 4307 (resume elsewhere): moves at once to another URL and passes over the leaving one for 30 s", async () => {
+    const { client, states } = await connectTo(urls);
+    FakeSocket.connectAnswer = resumed;
+    vi.useFakeTimers();
+    FakeSocket.last().drop(4307, "this node is draining: resume on another node");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.last().url).toBe(B);
+    expect(states).toEqual(["reconnecting", "open"]);
+    FakeSocket.last().drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeSocket.last().url).toBe(C);
+    FakeSocket.last().drop(1006); // A is avoided: B again
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeSocket.last().url).toBe(B);
+    await vi.advanceTimersByTimeAsync(30_000); // A's time is up
+    FakeSocket.last().drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeSocket.last().url).toBe(C);
+    FakeSocket.last().drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeSocket.last().url).toBe(A);
+    expect(client.session.resumed).toBe(true);
+  });
+
+  it("session.draining with resumeElsewhere: leaves at once even if the close comes without 4307; without it, waits the backoff", async () => {
+    await connectTo(urls);
+    FakeSocket.connectAnswer = resumed;
+    vi.useFakeTimers();
+    FakeSocket.last().notify("session.draining", { seq: 1, deadline: 0, retryAfterMs: 30000, resumeElsewhere: true });
+    FakeSocket.last().drop(1006);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.last().url).toBe(B);
+    FakeSocket.last().notify("session.draining", { seq: 2, deadline: 0, retryAfterMs: 30000 }); // a single node's drain
+    FakeSocket.last().drop(1006);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(FakeSocket.last().url).toBe(B);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(FakeSocket.last().url).toBe(C);
+  });
+
+  it("a node that refuses a reconnect as draining (503) is passed over without waiting its retryAfterMs", async () => {
+    await connectTo(urls);
+    vi.useFakeTimers();
+    FakeSocket.connectAnswer = (n) =>
+      FakeSocket.all[n - 1]?.url === B
+        ? { error: { code: 503, message: "draining", data: { reason: "draining", retryAfterMs: 60000 } } }
+        : resumed(n);
+    FakeSocket.last().drop(1006);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeSocket.last().url).toBe(B);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(FakeSocket.last().url).toBe(C);
+    FakeSocket.last().drop(1006); // A, not B
+    await vi.advanceTimersByTimeAsync(100);
+    expect(FakeSocket.last().url).toBe(A);
+  });
+
+  it("a picker chooses the URL of every attempt and is told the last and the ones to avoid", async () => {
+    const picks: UrlPick[] = [];
+    const { client } = await connectTo((pick) => {
+      picks.push(pick);
+      return pick.attempt === 0 && pick.last === undefined ? A : pick.avoid.includes(A) ? C : B;
+    });
+    expect(client.url).toBe(A);
+    FakeSocket.connectAnswer = resumed;
+    vi.useFakeTimers();
+    FakeSocket.last().drop(4307);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.last().url).toBe(C);
+    expect(picks).toEqual([
+      { attempt: 0, last: undefined, avoid: [] },
+      { attempt: 0, last: A, avoid: [A] },
+    ]);
+  });
+
+  it("a connect with no URL is a TypeError", async () => {
+    await expect(ParleyClient.connect([], { WebSocket: FakeSocket })).rejects.toBeInstanceOf(TypeError);
   });
 });
 

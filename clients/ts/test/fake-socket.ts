@@ -22,11 +22,14 @@ export class FakeSocket implements WebSocketLike {
   static connectAnswer: (n: number) => { result: SessionConnectResult } | { error: unknown } = (n) => ({ result: session(n) });
   /** Whether the next sockets open at all; false makes them close with 1006 instead. */
   static reachable = true;
+  /** URLs whose sockets close with 1006 instead of opening (a node that is down). */
+  static down = new Set<string>();
 
   static reset(): void {
     FakeSocket.all = [];
     FakeSocket.connectAnswer = (n) => ({ result: session(n) });
     FakeSocket.reachable = true;
+    FakeSocket.down = new Set();
   }
 
   static last(): FakeSocket {
@@ -44,7 +47,7 @@ export class FakeSocket implements WebSocketLike {
   constructor(readonly url: string) {
     FakeSocket.all.push(this);
     const n = FakeSocket.all.length;
-    queueMicrotask(() => (FakeSocket.reachable ? this.#fire("open", {}) : this.drop(1006)));
+    queueMicrotask(() => (FakeSocket.reachable && !FakeSocket.down.has(url) ? this.#fire("open", {}) : this.drop(1006)));
     this.onRequest = (req) => {
       if (req.method === "session.connect") {
         this.reply(req.id, FakeSocket.connectAnswer(n));

@@ -1,81 +1,13 @@
 // The client against the real server: go build ./cmd/parley, run it in dev
 // mode on a free port, and talk to it with the ws package as the WebSocket.
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { WebSocket } from "ws";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { ParleyClient, ParleyError, RoomNotFoundError, type ConnectionState, type Notifications } from "../src/index.js";
+import { expect, it } from "vitest";
+import { ParleyClient, ParleyError, RoomNotFoundError, type Notifications } from "../src/index.js";
+import { next, reach, realProcesses, signal } from "./real.js";
 
-const repo = fileURLToPath(new URL("../../..", import.meta.url));
-let dir: string;
-let bin: string;
-const servers = new Set<ChildProcessWithoutNullStreams>();
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "parley-ts-"));
-  bin = join(dir, "parley");
-  execFileSync("go", ["build", "-o", bin, "./cmd/parley"], { cwd: repo, stdio: "inherit" });
-});
-
-afterAll(() => {
-  for (const proc of servers) {
-    proc.kill("SIGKILL");
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
-
-/** Starts `parley serve --dev` and resolves with its URL once it prints it. */
-function startServer(listen = "127.0.0.1:0"): Promise<{ proc: ChildProcessWithoutNullStreams; url: string }> {
-  const proc = spawn(bin, ["serve", "--dev", "--no-turn", "--listen", listen]);
-  servers.add(proc);
-  let stdout = "";
-  let stderr = "";
-  proc.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    proc.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const url = /listening on (ws:\/\/\S+\/rpc)/.exec(stdout)?.[1];
-      if (url) {
-        resolve({ proc, url });
-      }
-    });
-    proc.on("exit", (code) => reject(new Error(`parley serve exited (${code}):\n${stderr}`)));
-  });
-}
-
-async function kill(proc: ChildProcessWithoutNullStreams): Promise<void> {
-  const exited = new Promise((resolve) => proc.once("exit", resolve));
-  proc.kill("SIGKILL");
-  await exited;
-  servers.delete(proc);
-}
-
-function next<N extends keyof Notifications>(client: ParleyClient, name: N): Promise<Notifications[N]> {
-  return new Promise((resolve) => {
-    const off = client.on(name, (params) => {
-      off();
-      resolve(params);
-    });
-  });
-}
-
-function reach(client: ParleyClient, state: ConnectionState): Promise<void> {
-  return new Promise((resolve) => {
-    if (client.state === state) {
-      resolve();
-      return;
-    }
-    const off = client.onState((s) => {
-      if (s === state) {
-        off();
-        resolve();
-      }
-    });
-  });
-}
+const real = realProcesses();
+const startServer = (listen?: string) => real.parley(listen);
+const kill = (proc: Parameters<typeof signal>[0]) => signal(proc);
 
 const SDP =
   "v=0\r\no=- 4215775240449105457 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n" +

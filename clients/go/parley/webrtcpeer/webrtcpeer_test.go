@@ -39,14 +39,20 @@ func join(t *testing.T, url, identity string, cfg webrtc.Configuration) *side {
 
 func joinRoom(t *testing.T, url, identity, room string, cfg webrtc.Configuration) *side {
 	t.Helper()
+	return joinWith(t, url, room, cfg, parley.Options{Identity: identity})
+}
+
+// joinWith is joinRoom with the client's options.
+func joinWith(t *testing.T, url, room string, cfg webrtc.Configuration, opts parley.Options) *side {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	c, err := parley.Dial(ctx, url, parley.Options{Identity: identity})
+	c, err := parley.Dial(ctx, url, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	s := &side{client: c, got: make(chan string, 10)}
+	s := &side{client: c, got: make(chan string, 1000)}
 	s.mgr = webrtcpeer.New(c, room, webrtcpeer.Options{
 		Configuration: cfg,
 		API:           looprtc.API(),
