@@ -94,6 +94,7 @@ func (c *Core) RelayCandidate(ctx context.Context, ref *Ref, to string, ev *api.
 			return c.hold(t, r.ID, key, side, p, ev)
 		}
 		t.Notify(target.Session, Note{api.NotifyIceCandidate, ev})
+		count(t, r.ID, key, side, CountCandidates, 1)
 		return nil
 	})
 }
@@ -104,6 +105,7 @@ func (c *Core) hold(t *txn, room string, key PairKey, side int, p *Pair, ev *api
 		p = &Pair{Key: key}
 	}
 	if len(p.Held[side]) >= HeldCandidatesMax {
+		count(t, room, key, side, CountTooLarge, 1)
 		return api.ErrTooLarge(fmt.Sprintf("%d candidates are already waiting for an offer between you and this peer; send the offer first", HeldCandidatesMax))
 	}
 	now := c.now()
@@ -113,6 +115,7 @@ func (c *Core) hold(t *txn, room string, key PairKey, side int, p *Pair, ev *api
 		t.SetTimer(Timer{TimerHeld, pairTimerID(room, key), p.HeldDue})
 	}
 	t.PutPair(room, p)
+	count(t, room, key, side, CountHeld, 1)
 	return nil
 }
 
@@ -140,6 +143,7 @@ func (c *Core) expireHeld(t *txn, id string) {
 				}
 			}
 		}
+		count(t, room, key, side, CountDropped, len(p.Held[side])-len(kept))
 		clear(p.Held[side][len(kept):])
 		p.Held[side] = kept
 	}
@@ -195,6 +199,7 @@ func (c *Core) RelayOffer(ctx context.Context, ref *Ref, to string, ev *api.SdpO
 		}
 		if tp := p.Pending[other]; !tp.IsZero() && now.Sub(tp) < offerOutstandingTTL {
 			if joinedBefore(r, target.Session, ref.ID) {
+				count(t, r.ID, key, side, CountGlare, 1)
 				return api.ErrGlare(fmt.Sprintf("peer %q's offer to you is outstanding and you are the polite side: answer it (roll yours back)", to))
 			}
 			// The impolite side wins; the polite side rolls its offer back.
@@ -204,6 +209,7 @@ func (c *Core) RelayOffer(ctx context.Context, ref *Ref, to string, ev *api.SdpO
 		p.Offered = true
 		p.Offerer = side
 		t.Notify(target.Session, Note{api.NotifySdpOffer, ev})
+		flushed := [2]int{len(p.Held[0]), len(p.Held[1])}
 		if !p.HeldDue.IsZero() || len(p.Held[0])+len(p.Held[1]) > 0 {
 			for i := range p.Held[side] {
 				t.Notify(target.Session, Note{api.NotifyIceCandidate, &p.Held[side][i].Event})
@@ -218,20 +224,27 @@ func (c *Core) RelayOffer(ctx context.Context, ref *Ref, to string, ev *api.SdpO
 			}
 		}
 		t.PutPair(r.ID, p)
+		count(t, r.ID, key, side, CountOffers, 1)
+		count(t, r.ID, key, 0, CountCandidates, flushed[0])
+		count(t, r.ID, key, 1, CountCandidates, flushed[1])
 		return nil
 	})
 }
 
 // RelayAnswer delivers an answer (from stamped); the offer it answers is
-// no longer outstanding.
+// no longer outstanding. An answer to no offer is delivered too (the
+// client knows its state), and recorded with a pair of its own.
 func (c *Core) RelayAnswer(ctx context.Context, ref *Ref, to string, ev *api.SdpAnswerEvent) error {
 	ev.From = ref.PeerID
 	return c.relayPair(ctx, ref, ev.RoomID, to, func(t *txn, r *Room, target *Seat, key PairKey, side int) error {
-		if p := t.Pair(r.ID, key); p != nil {
-			p.Pending[1-side] = time.Time{}
-			t.PutPair(r.ID, p)
+		p := t.Pair(r.ID, key)
+		if p == nil {
+			p = &Pair{Key: key}
 		}
+		p.Pending[1-side] = time.Time{}
+		t.PutPair(r.ID, p)
 		t.Notify(target.Session, Note{api.NotifySdpAnswer, ev})
+		count(t, r.ID, key, side, CountAnswers, 1)
 		return nil
 	})
 }
