@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/server/signal"
 )
 
@@ -11,7 +12,7 @@ import (
 // polite side's half of crossed offers (491 glare); candidates held for
 // the pair follow it.
 func (s *Server) SdpOffer(ctx context.Context, p *api.SdpOfferParams) (*api.Empty, error) {
-	sess, err := s.checkedSDP(ctx, api.MethodSdpOffer, p.SDP)
+	sess, err := s.checkedSDP(ctx, api.MethodSdpOffer, p.RoomID, p.To, p.SDP)
 	if err != nil {
 		return nil, err
 	}
@@ -23,7 +24,7 @@ func (s *Server) SdpOffer(ctx context.Context, p *api.SdpOfferParams) (*api.Empt
 
 // SdpAnswer relays a parsed answer with from stamped.
 func (s *Server) SdpAnswer(ctx context.Context, p *api.SdpAnswerParams) (*api.Empty, error) {
-	sess, err := s.checkedSDP(ctx, api.MethodSdpAnswer, p.SDP)
+	sess, err := s.checkedSDP(ctx, api.MethodSdpAnswer, p.RoomID, p.To, p.SDP)
 	if err != nil {
 		return nil, err
 	}
@@ -33,15 +34,24 @@ func (s *Server) SdpAnswer(ctx context.Context, p *api.SdpAnswerParams) (*api.Em
 	return &api.Empty{}, nil
 }
 
-func (s *Server) checkedSDP(ctx context.Context, method, text string) (*signal.Ref, error) {
+func (s *Server) checkedSDP(ctx context.Context, method, roomID, to, text string) (*signal.Ref, error) {
 	sess, err := sessionOf(ctx, method)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkSDP(text, s.cfg.Limits.MaxSDPBytes); err != nil {
+		s.countTooLarge(ctx, sess, roomID, to, err)
 		return nil, err
 	}
 	return sess, nil
+}
+
+// countTooLarge puts a send refused as too large (413) on its pair's
+// signaling record, where diag finds it.
+func (s *Server) countTooLarge(ctx context.Context, sess *signal.Ref, roomID, to string, err error) {
+	if e := rpc.AsError(err); e != nil && e.Code == api.CodeTooLarge {
+		s.core.Refused(ctx, sess, roomID, to, signal.CountTooLarge)
+	}
 }
 
 // IceCandidate relays a parsed candidate (or end-of-candidates) with from
@@ -53,6 +63,7 @@ func (s *Server) IceCandidate(ctx context.Context, p *api.IceCandidateParams) (*
 		return nil, err
 	}
 	if err := checkCandidate(p.Candidate, s.cfg.Limits.MaxCandidateBytes); err != nil {
+		s.countTooLarge(ctx, sess, p.RoomID, p.To, err)
 		return nil, err
 	}
 	if err := s.core.RelayCandidate(ctx, sess, p.To, &api.IceCandidateEvent{RoomID: p.RoomID, Candidate: p.Candidate}); err != nil {
