@@ -40,17 +40,17 @@ func (s *Server) checkedSDP(ctx context.Context, method, roomID, to, text string
 		return nil, err
 	}
 	if err := checkSDP(text, s.cfg.Limits.MaxSDPBytes); err != nil {
-		s.countTooLarge(ctx, sess, roomID, to, err)
+		s.countTooLarge(ctx, sess, roomID, to, method, len(text), err)
 		return nil, err
 	}
 	return sess, nil
 }
 
 // countTooLarge puts a send refused as too large (413) on its pair's
-// signaling record, where diag finds it.
-func (s *Server) countTooLarge(ctx context.Context, sess *signal.Ref, roomID, to string, err error) {
+// signaling record, where diag finds it, and tells the room's watchers.
+func (s *Server) countTooLarge(ctx context.Context, sess *signal.Ref, roomID, to, method string, bytes int, err error) {
 	if e := rpc.AsError(err); e != nil && e.Code == api.CodeTooLarge {
-		s.core.Refused(ctx, sess, roomID, to, signal.CountTooLarge)
+		s.core.TooLarge(ctx, sess, roomID, to, method, bytes)
 	}
 }
 
@@ -63,7 +63,7 @@ func (s *Server) IceCandidate(ctx context.Context, p *api.IceCandidateParams) (*
 		return nil, err
 	}
 	if err := checkCandidate(p.Candidate, s.cfg.Limits.MaxCandidateBytes); err != nil {
-		s.countTooLarge(ctx, sess, p.RoomID, p.To, err)
+		s.countTooLarge(ctx, sess, p.RoomID, p.To, api.MethodIceCandidate, len(p.Candidate.Candidate), err)
 		return nil, err
 	}
 	if err := s.core.RelayCandidate(ctx, sess, p.To, &api.IceCandidateEvent{RoomID: p.RoomID, Candidate: p.Candidate}); err != nil {

@@ -67,15 +67,17 @@ func (c *Core) Record(ctx context.Context, roomID, a, b string) (rec PairCounts,
 	return rec, ok, err
 }
 
-// Refused counts a send of ref's session to peer to in a room that the
-// server refused before it reached the core (413: an SDP or candidate
-// over the size limit). A sender outside the room counts nothing.
-func (c *Core) Refused(ctx context.Context, ref *Ref, roomID, to string, what Counter) {
+// TooLarge counts a send (method, of size bytes) from ref's session to
+// peer to in a room that the server refused as too large (413) before it
+// reached the core, and tells the room's watchers. A sender outside the
+// room counts nothing.
+func (c *Core) TooLarge(ctx context.Context, ref *Ref, roomID, to, method string, bytes int) {
 	_ = c.relayPair(ctx, ref, roomID, to, func(t *txn, r *Room, _ *Seat, key PairKey, side int) error {
 		if t.Pair(r.ID, key) == nil {
 			t.PutPair(r.ID, &Pair{Key: key})
 		}
-		count(t, r.ID, key, side, what, 1)
+		count(t, r.ID, key, side, CountTooLarge, 1)
+		c.tell(t, r, api.AdminSignalEvent{Method: method, From: ref.PeerID, To: to, Outcome: api.SignalOutcomeRefused, Code: api.CodeTooLarge, Bytes: int64(bytes)})
 		return nil
 	})
 }

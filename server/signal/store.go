@@ -327,6 +327,8 @@ type Room struct {
 	// call is active.
 	Call  string
 	Seats []Seat
+	// Watchers are the sessions told its signaling (admin.rooms.watch).
+	Watchers []Watcher
 }
 
 // Seat is a session's place in a room.

@@ -3,6 +3,8 @@ package signaltest
 import (
 	"testing"
 
+	"github.com/parley-rtc/parley/api"
+
 	"github.com/parley-rtc/parley/server/signal"
 )
 
@@ -46,7 +48,7 @@ func pairRecord(t *testing.T, newStore NewStore) {
 	for port := range 3 {
 		e.must(alice.candidate("rec", bob, candidate(10+port)))
 	}
-	e.core.Refused(ctx(), bob.ref, "rec", alice.peerID(), signal.CountTooLarge)
+	e.core.TooLarge(ctx(), bob.ref, "rec", alice.peerID(), api.MethodSdpOffer, 70000)
 
 	wantAB := relayed{offers: 1, candidates: 3}
 	wantBA := relayed{answers: 1, candidates: 2, held: 2, glare: 1, tooLarge: 1}
