@@ -217,7 +217,7 @@ func (c *Core) RelayOffer(ctx context.Context, ref *Ref, to string, ev *api.SdpO
 		if tp := p.Pending[other]; !tp.IsZero() && now.Sub(tp) < offerOutstandingTTL {
 			if joinedBefore(r, target.Session, ref.ID) {
 				count(t, r.ID, key, side, CountGlare, 1)
-				refused := sdpSignal(api.MethodSdpOffer, ev.From, to, ev.SDP, api.SignalOutcomeRefused)
+				refused := offerSignal(ev, to, api.SignalOutcomeRefused)
 				refused.Code = api.CodeGlare
 				c.tell(t, r, refused)
 				return api.ErrGlare(fmt.Sprintf("peer %q's offer to you is outstanding and you are the polite side: answer it (roll yours back)", to))
@@ -229,7 +229,7 @@ func (c *Core) RelayOffer(ctx context.Context, ref *Ref, to string, ev *api.SdpO
 		p.Offered = true
 		p.Offerer = side
 		t.Notify(target.Session, Note{api.NotifySdpOffer, ev})
-		c.tell(t, r, sdpSignal(api.MethodSdpOffer, ev.From, to, ev.SDP, api.SignalOutcomeDelivered))
+		c.tell(t, r, offerSignal(ev, to, api.SignalOutcomeDelivered))
 		flushed := [2]int{len(p.Held[0]), len(p.Held[1])}
 		if !p.HeldDue.IsZero() || len(p.Held[0])+len(p.Held[1]) > 0 {
 			for i := range p.Held[side] {
@@ -268,7 +268,7 @@ func (c *Core) RelayAnswer(ctx context.Context, ref *Ref, to string, ev *api.Sdp
 		t.PutPair(r.ID, p)
 		t.Notify(target.Session, Note{api.NotifySdpAnswer, ev})
 		count(t, r.ID, key, side, CountAnswers, 1)
-		c.tell(t, r, sdpSignal(api.MethodSdpAnswer, ev.From, to, ev.SDP, api.SignalOutcomeDelivered))
+		c.tell(t, r, answerSignal(ev, to, api.SignalOutcomeDelivered))
 		return nil
 	})
 }

@@ -96,8 +96,7 @@ func (c *Core) tell(t *txn, r *Room, ev api.AdminSignalEvent) {
 		t.Broadcast(full, Note{api.NotifyAdminSignal, &e})
 	}
 	if len(meta) > 0 {
-		e := ev
-		e.SDP, e.Candidate, e.Reason = "", nil, ""
+		e := api.AdminSignalEvent{RoomID: ev.RoomID, Method: ev.Method, From: ev.From, To: ev.To, At: ev.At, Outcome: ev.Outcome, Code: ev.Code, Count: ev.Count, Bytes: ev.Bytes}
 		t.Broadcast(meta, Note{api.NotifyAdminSignal, &e})
 	}
 }
@@ -111,7 +110,12 @@ func candidateSignal(from, to string, cand *api.IceCandidateInit, outcome api.Si
 	return ev
 }
 
-// sdpSignal is the admin.signal of an offer or answer from → to.
-func sdpSignal(method, from, to, sdp string, outcome api.SignalOutcome) api.AdminSignalEvent {
-	return api.AdminSignalEvent{Method: method, From: from, To: to, Outcome: outcome, Bytes: int64(len(sdp)), SDP: sdp}
+// offerSignal and answerSignal are the admin.signal of an offer or an
+// answer to peer to.
+func offerSignal(ev *api.SdpOfferEvent, to string, outcome api.SignalOutcome) api.AdminSignalEvent {
+	return api.AdminSignalEvent{Method: api.MethodSdpOffer, From: ev.From, To: to, Outcome: outcome, Bytes: int64(len(ev.SDP)), SDP: ev.SDP}
+}
+
+func answerSignal(ev *api.SdpAnswerEvent, to string, outcome api.SignalOutcome) api.AdminSignalEvent {
+	return api.AdminSignalEvent{Method: api.MethodSdpAnswer, From: ev.From, To: to, Outcome: outcome, Bytes: int64(len(ev.SDP)), SDP: ev.SDP}
 }

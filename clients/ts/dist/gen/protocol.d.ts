@@ -974,4 +974,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "687fbbc4a2f31d6179f2124cd7f48c89e96bd7b78b4350df33445088bf8c8a8c";
+export declare const PROTOCOL_HASH = "6c1a4a8fc133c8d5ac546166be6af6a30cf23c70e4a27d636b88d0f7c50a1232";
