@@ -66,6 +66,8 @@ var paramsDecoders = map[string]func(*testing.T, []byte){
 	MethodDiagReport:                roundTrip[DiagReportParams],
 	MethodAdminDiagExplain:          roundTrip[AdminDiagExplainParams],
 	MethodAdminEventsList:           roundTrip[AdminEventsListParams],
+	MethodAdminRoomsWatch:           roundTrip[AdminRoomsWatchParams],
+	MethodAdminRoomsUnwatch:         roundTrip[AdminRoomsUnwatchParams],
 }
 
 func TestFuzzCoversEveryMethod(t *testing.T) {

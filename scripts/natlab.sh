@@ -4,8 +4,10 @@
 # symmetric) between two clients and Parley's STUN/TURN (built by the test,
 # run with --turn-alt-address). It checks that turn/nattype names each
 # router's type, that UDP hole punching connects exactly the pairs the
-# direct-connection table allows, and that TURN through Parley connects the
-# others. Under a minute; the test deletes everything it made on exit.
+# direct-connection table allows, that TURN through Parley connects the
+# others, and that two pion peers behind symmetric NATs are explained
+# (admin.diag.explain) as such with TURN withheld, and connect through a
+# relay with it. Under a minute; the test deletes everything it made on exit.
 #
 # Usage:  sudo scripts/natlab.sh [go test flags]   run the lab (e.g. -v)
 #         sudo scripts/natlab.sh down              remove what a killed run left

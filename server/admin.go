@@ -9,6 +9,7 @@ import (
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
+	"github.com/parley-rtc/parley/server/signal"
 )
 
 // The admin.* methods: operators' view of and hand on this node. They work
@@ -157,4 +158,39 @@ func (s *Server) nodeStatus(ctx context.Context) *api.NodeStatus {
 	}
 	s.clusterNodes(ctx, st)
 	return st
+}
+
+// AdminRoomsWatch makes the caller's session a watcher of a room: its
+// signaling comes as admin.signal (payloads only with frames).
+func (s *Server) AdminRoomsWatch(ctx context.Context, p *api.AdminRoomsWatchParams) (*api.RoomInfo, error) {
+	sess, err := s.watcher(ctx, api.MethodAdminRoomsWatch)
+	if err != nil {
+		return nil, err
+	}
+	return s.core.Watch(ctx, sess, p.RoomID, p.Frames)
+}
+
+// AdminRoomsUnwatch stops admin.rooms.watch.
+func (s *Server) AdminRoomsUnwatch(ctx context.Context, p *api.AdminRoomsUnwatchParams) (*api.Empty, error) {
+	sess, err := s.watcher(ctx, api.MethodAdminRoomsUnwatch)
+	if err != nil {
+		return nil, err
+	}
+	return &api.Empty{}, s.core.Unwatch(ctx, sess, p.RoomID)
+}
+
+// watcher is the admin session a watch is for: POST /rpc has none to
+// send the events to.
+func (s *Server) watcher(ctx context.Context, method string) (*signal.Ref, error) {
+	if err := s.adminOf(ctx, method); err != nil {
+		return nil, err
+	}
+	by, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if by == nil {
+		return nil, api.ErrBadRequest(method + " needs a WebSocket session to send admin.signal to; POST /rpc has none")
+	}
+	return by, nil
 }

@@ -24,8 +24,11 @@ import (
 // cause counted is the one both reports give); a failure is also sent as
 // the peer.connectionFailed webhook.
 //
-// Phase B adds the signaling core's per-pair record (offers, answers,
-// candidates delivered, held, dropped, refused) as diag.Pair.Signaling.
+// The signaling core's per-pair record (offers, answers, candidates
+// delivered, held, dropped, refused; signal.Core.Record) joins them as
+// diag.Pair.Signaling: read from the store (so on any node of a cluster)
+// while the pair stands, else as last read with a report (the peers
+// left).
 
 // Bounds of the reports kept.
 const (
@@ -59,7 +62,8 @@ func diagKeyOf(x, y string) diagKey {
 }
 
 type diagPair struct {
-	sides   [2]diagSide // sides[0] is key.a
+	sides   [2]diagSide     // sides[0] is key.a
+	sig     *diag.Signaling // the signaling record as last read
 	touched time.Time
 	counted api.DiagResult // the result last counted
 	grace   *time.Timer    // counts the result if the other side stays silent
@@ -137,19 +141,25 @@ func (r *diagRoom) dropOldestPair() {
 	delete(r.pairs, oldest)
 }
 
+// diagPairCopy is a pair as pairs returns it.
+type diagPairCopy struct {
+	sides [2]diagSide
+	sig   *diag.Signaling
+}
+
 // pairs returns copies of roomID's pairs (those with peerID, if given);
 // false if the room has no report within the retention.
-func (d *diagStore) pairs(roomID, peerID string, now time.Time) ([][2]diagSide, bool) {
+func (d *diagStore) pairs(roomID, peerID string, now time.Time) ([]diagPairCopy, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	el, ok := d.rooms[roomID]
 	if !ok || now.Sub(el.Value.(*diagRoom).touched) >= diagRetention {
 		return nil, false
 	}
-	var out [][2]diagSide
+	var out []diagPairCopy
 	for k, p := range el.Value.(*diagRoom).pairs {
 		if peerID == "" || k.a == peerID || k.b == peerID {
-			out = append(out, p.sides)
+			out = append(out, diagPairCopy{p.sides, p.sig})
 		}
 	}
 	return out, true
@@ -177,28 +187,38 @@ func (s *Server) DiagReport(ctx context.Context, p *api.DiagReportParams) (*api.
 	}
 	now := s.now()
 	report := p.Report
+	k := diagKeyOf(sess.PeerID, p.PeerID) // the pair's sides' order
+	sig := s.signaling(ctx, p.RoomID, k.a, k.b)
 	pair, unlock := s.diag.record(p.RoomID, diagSide{peerID: sess.PeerID, identity: sess.Identity, report: &report, at: now}, remote, now)
+	if sig != nil {
+		pair.sig = sig
+	}
 	sides := pair.sides
-	verdict := s.explain(sides)
+	verdict := s.explain(sides, pair.sig)
 	// The outcome is counted now if both sides report it, else after the
 	// grace if the pair still stands there.
 	if verdict.Result != api.DiagResultUnknown && verdict.Result != pair.counted {
 		if sides[0].report != nil && sides[1].report != nil && sides[0].report.Trigger == sides[1].report.Trigger {
 			s.countOutcome(p.RoomID, pair, sides, verdict)
 		} else if pair.grace == nil {
-			pair.grace = time.AfterFunc(diagGrace, func() { s.graceOver(p.RoomID, pair) })
+			pair.grace = time.AfterFunc(diagGrace, func() { s.graceOver(p.RoomID, pair, sides) })
 		}
 	}
 	unlock()
 	return &verdict, nil
 }
 
-// graceOver counts a pair's outcome that only one side reported.
-func (s *Server) graceOver(roomID string, pair *diagPair) {
+// graceOver counts a pair's outcome that only one side reported (sides:
+// the pair's, for their peer ids).
+func (s *Server) graceOver(roomID string, pair *diagPair, sides [2]diagSide) {
+	sig := s.signaling(context.Background(), roomID, sides[0].peerID, sides[1].peerID)
 	s.diag.mu.Lock()
 	defer s.diag.mu.Unlock()
 	pair.grace = nil
-	if v := s.explain(pair.sides); v.Result != api.DiagResultUnknown && v.Result != pair.counted {
+	if sig != nil {
+		pair.sig = sig
+	}
+	if v := s.explain(pair.sides, pair.sig); v.Result != api.DiagResultUnknown && v.Result != pair.counted {
 		s.countOutcome(roomID, pair, pair.sides, v)
 	}
 }
@@ -230,9 +250,31 @@ func (s *Server) countOutcome(roomID string, pair *diagPair, sides [2]diagSide, 
 	}
 }
 
-// explain runs the cause engine over a pair's sides and the TURN record.
-func (s *Server) explain(sides [2]diagSide) api.DiagVerdict {
-	return diag.Explain(diag.Pair{A: s.diagSide(sides[0]), B: s.diagSide(sides[1])})
+// explain runs the cause engine over a pair's sides, the TURN record and
+// the signaling record (nil: none).
+func (s *Server) explain(sides [2]diagSide, sig *diag.Signaling) api.DiagVerdict {
+	return diag.Explain(diag.Pair{A: s.diagSide(sides[0]), B: s.diagSide(sides[1]), Signaling: sig})
+}
+
+// signaling is the core's record of peers a and b in a room (A is a), nil
+// if it has none (a store that failed is logged, and explains without).
+func (s *Server) signaling(ctx context.Context, roomID, a, b string) *diag.Signaling {
+	rec, ok, err := s.core.Record(ctx, roomID, a, b)
+	if err != nil {
+		s.log.Debug("diag: no signaling record", "room", roomID, "err", err)
+	}
+	if !ok || err != nil {
+		return nil
+	}
+	return &diag.Signaling{AToB: relayOf(rec[0]), BToA: relayOf(rec[1])}
+}
+
+func relayOf(c [signal.Counters]int64) diag.Relay {
+	return diag.Relay{
+		Offers: int(c[signal.CountOffers]), Answers: int(c[signal.CountAnswers]), Candidates: int(c[signal.CountCandidates]),
+		HeldCandidates: int(c[signal.CountHeld]), DroppedCandidates: int(c[signal.CountDropped]),
+		Glare: int(c[signal.CountGlare]), TooLarge: int(c[signal.CountTooLarge]),
+	}
 }
 
 func (s *Server) diagSide(d diagSide) diag.Side {
@@ -266,8 +308,12 @@ func (s *Server) AdminDiagExplain(ctx context.Context, p *api.AdminDiagExplainPa
 		return nil, api.ErrRoomNotFound(fmt.Sprintf("no diag.report about room %q in the last %s", p.RoomID, diagRetention))
 	}
 	out := &api.DiagExplanation{RoomID: p.RoomID, Pairs: make([]api.DiagPair, 0, len(pairs))}
-	for _, sides := range pairs {
-		out.Pairs = append(out.Pairs, api.DiagPair{A: s.explainSide(sides[0]), B: s.explainSide(sides[1]), Verdict: s.explain(sides)})
+	for _, pair := range pairs {
+		sides, sig := pair.sides, pair.sig
+		if live := s.signaling(ctx, p.RoomID, sides[0].peerID, sides[1].peerID); live != nil {
+			sig = live
+		}
+		out.Pairs = append(out.Pairs, api.DiagPair{A: s.explainSide(sides[0]), B: s.explainSide(sides[1]), Verdict: s.explain(sides, sig)})
 	}
 	rank := map[api.DiagResult]int{api.DiagResultFailed: 0, api.DiagResultChecking: 1, api.DiagResultUnknown: 2, api.DiagResultConnected: 3}
 	slices.SortFunc(out.Pairs, func(x, y api.DiagPair) int {

@@ -131,3 +131,43 @@ func TestDiagOneSideCountedAfterGrace(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestDiagJoinsTheSignalingRecord: the core's per-pair record joins the
+// reports. An offer bob never answered is answer_never_sent, counted by
+// the server; an offer refused as too large (413) is offer_never_sent
+// naming the refusal; the record outlives the peers' seats (it was read
+// with the reports). Run with PARLEY_TEST_STORE=redis, the record is
+// Redis's.
+func TestDiagJoinsTheSignalingRecord(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Limits.MaxSDPBytes = len(sampleSDP) })
+	ops := admin(t, ts)
+	alice, bob := ts.roomOfTwo(t, "call")
+	alice.must("sdp.offer", map[string]any{"roomId": "call", "to": bob.peerID, "sdp": sampleSDP})
+	bob.expect("sdp.offer")
+	waiting := func(r *api.DiagReport) {
+		r.ICETransportPolicy, r.SignalingState, r.AwaitingAnswer = "all", "have-local-offer", true
+		r.Local, r.Remote, r.RemoteCandidates = &api.DiagCandidateCounts{Host: 1}, &api.DiagCandidateCounts{}, 0
+	}
+	v := report(alice, "call", bob.peerID, failedReport(waiting))
+	if v.Cause != "answer_never_sent" || !strings.Contains(v.Explanation, "the server delivered 1 offer(s) to bob (peer "+bob.peerID+") and relayed no answer from it") {
+		t.Fatalf("verdict %+v", v)
+	}
+
+	carol, dave := ts.connect(t, "carol"), ts.connect(t, "dave")
+	joinRoom(carol, "big")
+	joinRoom(dave, "big")
+	_, err := carol.Call("sdp.offer", map[string]any{"roomId": "big", "to": dave.peerID, "sdp": sampleSDP + "a=x\r\n"})
+	rpcError(t, err, 413, "over this server's limit")
+	v = report(carol, "big", dave.peerID, failedReport(func(r *api.DiagReport) { r.ICETransportPolicy = "all"; r.Local.Host = 1 }))
+	if v.Cause != "offer_never_sent" || !strings.Contains(v.Explanation, "the server refused 1 (491 glare or 413 too large)") {
+		t.Fatalf("verdict %+v", v)
+	}
+
+	// The peers leave: the record, read with the reports, stays.
+	alice.must("room.leave", map[string]any{"roomId": "call"})
+	bob.must("room.leave", map[string]any{"roomId": "call"})
+	x := call[api.DiagExplanation](t, ops, "admin.diag.explain", map[string]any{"roomId": "call"})
+	if len(x.Pairs) != 1 || x.Pairs[0].Verdict.Cause != "answer_never_sent" || !strings.Contains(x.Pairs[0].Verdict.Explanation, "delivered 1 offer(s)") {
+		t.Fatalf("after the peers left: %+v", x.Pairs)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/parley-rtc/parley/api"
+	"github.com/parley-rtc/parley/rpc"
 	"github.com/parley-rtc/parley/rpc/wire"
 	"github.com/parley-rtc/parley/server/signal"
 )
@@ -12,7 +13,7 @@ import (
 // polite side's half of crossed offers (491 glare); candidates held for
 // the pair follow it.
 func (s *Server) SdpOffer(ctx context.Context, p *api.SdpOfferParams) (*api.Empty, error) {
-	sess, err := s.checkedSDP(ctx, api.MethodSdpOffer, p.SDP)
+	sess, err := s.checkedSDP(ctx, api.MethodSdpOffer, p.RoomID, p.To, p.SDP)
 	if err != nil {
 		return nil, err
 	}
@@ -24,7 +25,7 @@ func (s *Server) SdpOffer(ctx context.Context, p *api.SdpOfferParams) (*api.Empt
 
 // SdpAnswer relays a parsed answer with from stamped.
 func (s *Server) SdpAnswer(ctx context.Context, p *api.SdpAnswerParams) (*api.Empty, error) {
-	sess, err := s.checkedSDP(ctx, api.MethodSdpAnswer, p.SDP)
+	sess, err := s.checkedSDP(ctx, api.MethodSdpAnswer, p.RoomID, p.To, p.SDP)
 	if err != nil {
 		return nil, err
 	}
@@ -34,15 +35,24 @@ func (s *Server) SdpAnswer(ctx context.Context, p *api.SdpAnswerParams) (*api.Em
 	return &api.Empty{}, nil
 }
 
-func (s *Server) checkedSDP(ctx context.Context, method string, sdp wire.RawString) (*signal.Ref, error) {
+func (s *Server) checkedSDP(ctx context.Context, method, roomID, to string, sdp wire.RawString) (*signal.Ref, error) {
 	sess, err := sessionOf(ctx, method)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkSDP(sdp, s.cfg.Limits.MaxSDPBytes); err != nil {
+		s.countTooLarge(ctx, sess, roomID, to, method, len(sdp.Literal())-2, err)
 		return nil, err
 	}
 	return sess, nil
+}
+
+// countTooLarge puts a send refused as too large (413) on its pair's
+// signaling record, where diag finds it, and tells the room's watchers.
+func (s *Server) countTooLarge(ctx context.Context, sess *signal.Ref, roomID, to, method string, bytes int, err error) {
+	if e := rpc.AsError(err); e != nil && e.Code == api.CodeTooLarge {
+		s.core.TooLarge(ctx, sess, roomID, to, method, bytes)
+	}
 }
 
 // IceCandidate relays a parsed candidate (or end-of-candidates) with from
@@ -54,6 +64,7 @@ func (s *Server) IceCandidate(ctx context.Context, p *api.IceCandidateParams) (*
 		return nil, err
 	}
 	if err := checkCandidate(p.Candidate, s.cfg.Limits.MaxCandidateBytes); err != nil {
+		s.countTooLarge(ctx, sess, p.RoomID, p.To, api.MethodIceCandidate, len(p.Candidate.Candidate), err)
 		return nil, err
 	}
 	if err := s.core.RelayCandidate(ctx, sess, p.To, &api.IceCandidateEvent{RoomID: p.RoomID, Candidate: p.Candidate}); err != nil {

@@ -153,6 +153,11 @@ func connect(t testing.TB, url, identity string) *client {
 }
 
 func tryConnect(t testing.TB, url, identity string) (*client, error) {
+	return tryConnectWith(t, url, identity, map[string]any{"identity": identity})
+}
+
+// tryConnectWith opens a session with session.connect params (a token).
+func tryConnectWith(t testing.TB, url, identity string, params map[string]any) (*client, error) {
 	conn, err := dialRaw(t, url)
 	if err != nil {
 		return nil, err
@@ -162,7 +167,7 @@ func tryConnect(t testing.TB, url, identity string) (*client, error) {
 		PeerID      string `json:"peerId"`
 		ResumeToken string `json:"resumeToken"`
 	}
-	if err := conn.CallInto("session.connect", map[string]any{"identity": identity}, &res); err != nil {
+	if err := conn.CallInto("session.connect", params, &res); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}

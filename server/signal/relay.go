@@ -91,19 +91,29 @@ func (c *Core) RelayCandidate(ctx context.Context, ref *Ref, to string, ev *api.
 	ev.From = ref.PeerID
 	return c.relayPair(ctx, ref, ev.RoomID, to, func(t *txn, r *Room, target *Seat, key PairKey, side int) error {
 		if p := t.Pair(r.ID, key); p == nil || !p.Offered {
-			return c.hold(t, r.ID, key, side, p, ev)
+			return c.hold(t, r, key, side, p, ev)
 		}
 		t.Notify(target.Session, Note{api.NotifyIceCandidate, ev})
+		count(t, r.ID, key, side, CountCandidates, 1)
+		c.tell(t, r, candidateSignal(ev.From, to, ev.Candidate, api.SignalOutcomeDelivered))
 		return nil
 	})
 }
 
 // hold keeps a candidate until its pair's first offer is delivered.
-func (c *Core) hold(t *txn, room string, key PairKey, side int, p *Pair, ev *api.IceCandidateEvent) error {
+func (c *Core) hold(t *txn, r *Room, key PairKey, side int, p *Pair, ev *api.IceCandidateEvent) error {
+	room, to := r.ID, key.Hi
+	if side == 1 {
+		to = key.Lo
+	}
 	if p == nil {
 		p = &Pair{Key: key}
 	}
 	if len(p.Held[side]) >= HeldCandidatesMax {
+		count(t, room, key, side, CountTooLarge, 1)
+		refused := candidateSignal(ev.From, to, ev.Candidate, api.SignalOutcomeRefused)
+		refused.Code = api.CodeTooLarge
+		c.tell(t, r, refused)
 		return api.ErrTooLarge(fmt.Sprintf("%d candidates are already waiting for an offer between you and this peer; send the offer first", HeldCandidatesMax))
 	}
 	now := c.now()
@@ -113,6 +123,8 @@ func (c *Core) hold(t *txn, room string, key PairKey, side int, p *Pair, ev *api
 		t.SetTimer(Timer{TimerHeld, pairTimerID(room, key), p.HeldDue})
 	}
 	t.PutPair(room, p)
+	count(t, room, key, side, CountHeld, 1)
+	c.tell(t, r, candidateSignal(ev.From, to, ev.Candidate, api.SignalOutcomeHeld))
 	return nil
 }
 
@@ -129,6 +141,7 @@ func (c *Core) expireHeld(t *txn, id string) {
 	}
 	p.HeldDue = time.Time{}
 	now := c.now()
+	r := t.Room(room)
 	var next time.Time
 	for side := range p.Held {
 		kept := p.Held[side][:0]
@@ -139,6 +152,14 @@ func (c *Core) expireHeld(t *txn, id string) {
 					next = h.At
 				}
 			}
+		}
+		if n := len(p.Held[side]) - len(kept); n > 0 {
+			count(t, room, key, side, CountDropped, n)
+			from, to := key.Lo, key.Hi
+			if side == 1 {
+				from, to = to, from
+			}
+			c.tell(t, r, api.AdminSignalEvent{Method: api.MethodIceCandidate, From: from, To: to, Outcome: api.SignalOutcomeDropped, Count: int64(n)})
 		}
 		clear(p.Held[side][len(kept):])
 		p.Held[side] = kept
@@ -195,6 +216,10 @@ func (c *Core) RelayOffer(ctx context.Context, ref *Ref, to string, ev *api.SdpO
 		}
 		if tp := p.Pending[other]; !tp.IsZero() && now.Sub(tp) < offerOutstandingTTL {
 			if joinedBefore(r, target.Session, ref.ID) {
+				count(t, r.ID, key, side, CountGlare, 1)
+				refused := offerSignal(ev, to, api.SignalOutcomeRefused)
+				refused.Code = api.CodeGlare
+				c.tell(t, r, refused)
 				return api.ErrGlare(fmt.Sprintf("peer %q's offer to you is outstanding and you are the polite side: answer it (roll yours back)", to))
 			}
 			// The impolite side wins; the polite side rolls its offer back.
@@ -204,12 +229,16 @@ func (c *Core) RelayOffer(ctx context.Context, ref *Ref, to string, ev *api.SdpO
 		p.Offered = true
 		p.Offerer = side
 		t.Notify(target.Session, Note{api.NotifySdpOffer, ev})
+		c.tell(t, r, offerSignal(ev, to, api.SignalOutcomeDelivered))
+		flushed := [2]int{len(p.Held[0]), len(p.Held[1])}
 		if !p.HeldDue.IsZero() || len(p.Held[0])+len(p.Held[1]) > 0 {
 			for i := range p.Held[side] {
 				t.Notify(target.Session, Note{api.NotifyIceCandidate, &p.Held[side][i].Event})
+				c.tell(t, r, candidateSignal(ev.From, to, p.Held[side][i].Event.Candidate, api.SignalOutcomeReleased))
 			}
 			for i := range p.Held[other] {
 				t.Notify(ref.ID, Note{api.NotifyIceCandidate, &p.Held[other][i].Event})
+				c.tell(t, r, candidateSignal(to, ev.From, p.Held[other][i].Event.Candidate, api.SignalOutcomeReleased))
 			}
 			p.Held = [2][]HeldCandidate{}
 			if !p.HeldDue.IsZero() {
@@ -218,20 +247,28 @@ func (c *Core) RelayOffer(ctx context.Context, ref *Ref, to string, ev *api.SdpO
 			}
 		}
 		t.PutPair(r.ID, p)
+		count(t, r.ID, key, side, CountOffers, 1)
+		count(t, r.ID, key, 0, CountCandidates, flushed[0])
+		count(t, r.ID, key, 1, CountCandidates, flushed[1])
 		return nil
 	})
 }
 
 // RelayAnswer delivers an answer (from stamped); the offer it answers is
-// no longer outstanding.
+// no longer outstanding. An answer to no offer is delivered too (the
+// client knows its state), and recorded with a pair of its own.
 func (c *Core) RelayAnswer(ctx context.Context, ref *Ref, to string, ev *api.SdpAnswerEvent) error {
 	ev.From = ref.PeerID
 	return c.relayPair(ctx, ref, ev.RoomID, to, func(t *txn, r *Room, target *Seat, key PairKey, side int) error {
-		if p := t.Pair(r.ID, key); p != nil {
-			p.Pending[1-side] = time.Time{}
-			t.PutPair(r.ID, p)
+		p := t.Pair(r.ID, key)
+		if p == nil {
+			p = &Pair{Key: key}
 		}
+		p.Pending[1-side] = time.Time{}
+		t.PutPair(r.ID, p)
 		t.Notify(target.Session, Note{api.NotifySdpAnswer, ev})
+		count(t, r.ID, key, side, CountAnswers, 1)
+		c.tell(t, r, answerSignal(ev, to, api.SignalOutcomeDelivered))
 		return nil
 	})
 }
@@ -265,6 +302,7 @@ func (c *Core) RequestRestart(ctx context.Context, ref *Ref, roomID, to, reason 
 			reason = "requested"
 		}
 		t.Notify(target.Session, Note{api.NotifyIceRestartRequested, &api.IceRestartRequestedEvent{RoomID: r.ID, From: ref.PeerID, Reason: reason}})
+		c.tell(t, r, api.AdminSignalEvent{Method: api.MethodIceRestart, From: ref.PeerID, To: to, Outcome: api.SignalOutcomeDelivered, Reason: reason})
 		return nil
 	})
 }

@@ -69,6 +69,13 @@ type Tx interface {
 	DeleteCall(id string)
 	PutPair(room string, p *Pair)
 	DeletePair(room string, key PairKey)
+	// Count adds n to a counter of a pair's signaling record (what side
+	// sent). The pair must have a record: read, or Put earlier in the
+	// transaction; its counters go with it (DeletePair). Counting
+	// commutes, so it versions nothing: two nodes counting the same pair
+	// do not conflict. Counts reads them.
+	Count(room string, key PairKey, side int, c Counter, n int)
+	Counts(room string, key PairKey) PairCounts
 
 	// Notify appends a notification to a session's log: the store stamps
 	// the session's next seq on it, encodes it, and delivers the frame to
@@ -328,6 +335,8 @@ type Room struct {
 	// call is active.
 	Call  string
 	Seats []Seat
+	// Watchers are the sessions told its signaling (admin.rooms.watch).
+	Watchers []Watcher
 }
 
 // Seat is a session's place in a room.

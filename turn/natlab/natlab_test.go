@@ -1,7 +1,8 @@
 // Package natlab is the NAT lab: network namespaces with nftables NAT
 // routers between two clients and Parley, reproducing the classic NAT
 // types and checking turn/nattype, UDP hole punching and TURN against the
-// direct-connection table. Tests only; it needs root, iproute2 and nftables
+// direct-connection table, and that admin.diag.explain names the cause
+// when two WebRTC peers behind those NATs cannot connect (explain_test.go). Tests only; it needs root, iproute2 and nftables
 // (scripts/install-deps.sh), and scripts/natlab.sh runs it.
 package natlab
 
@@ -153,6 +154,7 @@ func TestNATLab(t *testing.T) {
 			t.Errorf("%s (a peer in the allowed range): %s, want answered", peer, verdicts[peer])
 		}
 	})
+	t.Run("explain", func(t *testing.T) { testExplain(t, l, next()) })
 	t.Logf("whole lab %s", time.Since(began).Round(time.Millisecond))
 }
 
@@ -209,9 +211,15 @@ func buildParley(t *testing.T) string {
 
 // parleyFlags are the serve flags the lab needs. The lab's "Internet" is
 // allowed as relay peers, as a production server's public range in effect
-// is (its documentation range is denied by default).
+// is (its documentation range is denied by default). Signaling listens on
+// every address (the lab's clients reach it on the "Internet", with
+// tokens signed by labKey; the lab's own helpers on loopback) without TLS.
 var parleyFlags = []string{
 	"--dev",
+	"--listen=0.0.0.0:7880",
+	"--insecure",
+	"--api-keys=" + labKey,
+	"--public-url=http://" + srvIP + ":7880",
 	"--turn-listen=" + srvAddr.String(),
 	fmt.Sprintf("--turn-alt-address=%s:%d", altIP, altPort),
 	"--turn-allow-peer=203.0.113.0/24",

@@ -55,6 +55,8 @@ func probe(args []string) error {
 	pass := fs.String("pass", "", "TURN password")
 	url := fs.String("url", "", "Parley WebSocket URL")
 	targets := fs.String("targets", "", "comma-separated IP:port peers to try through a relay")
+	room := fs.String("room", "", "Parley room")
+	withTURN := fs.Bool("turn", false, "use the session's ICE servers (TURN included), not STUN alone")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -73,6 +75,8 @@ func probe(args []string) error {
 		return probeEcho(ctx, *port)
 	case "loop":
 		return probeLoop(*user, *pass, strings.Split(*targets, ","))
+	case "peer":
+		return probePeer(*name, *url, *room, *withTURN, *window)
 	}
 	return fmt.Errorf("unknown probe %q", args[0])
 }

@@ -7,7 +7,7 @@ import { ParleyClient } from '/client/index.js';
 import { Schemas } from './schema.js';
 import { asGo, asJSONRPC, asTS } from './copyas.js';
 import { browserOffer, gatherCandidates } from './turn.js';
-import { buildLadder, renderLadder, svgFile } from './ladder.js';
+import { buildLadder, buildServerLadder, renderLadder, svgFile } from './ladder.js';
 import { eventsView, explainView } from './admin.js';
 
 const TRACE_FORMAT = 'parley-inspector-trace/1';
@@ -642,19 +642,81 @@ const ladder = {
   },
   draw() {
     const live = sessions.filter((s) => s.el.isConnected);
-    this.model = buildLadder(live);
+    const server = serverView.room !== undefined;
+    this.model = server ? buildServerLadder(serverView.peers, serverView.events) : buildLadder(live);
     const view = $('ladderView');
     if (this.model.arrows.length === 0) {
-      view.replaceChildren(h('p', { class: 'empty' }, 'No frames yet (or none through the frame logs\' filters).'));
+      view.replaceChildren(h('p', { class: 'empty' }, server ? `No signaling in room ${serverView.room} since the watch began.` : 'No frames yet (or none through the frame logs\' filters).'));
       return;
     }
     this.svg = renderLadder(this.model);
+    const model = this.model;
     this.svg.addEventListener('click', (e) => {
       const g = e.target.closest('g.arrow');
       if (!g) return;
-      for (const { session, frame } of this.model.arrows[Number(g.dataset.index)].frames) live[session].reveal(live[session].frames[frame]);
+      const a = model.arrows[Number(g.dataset.index)];
+      if (a.event) {
+        $('serverEvent').textContent = pretty(a.event);
+        $('serverEvent').hidden = false;
+        return;
+      }
+      for (const { session, frame } of a.frames) live[session].reveal(live[session].frames[frame]);
     });
     view.replaceChildren(this.svg);
+  },
+};
+
+/**
+ * The server view: a room's signaling as the server handled it
+ * (admin.rooms.watch through the last session opened, with the admin
+ * grant), drawn instead of the sessions' frames until stopped.
+ */
+const serverView = {
+  room: undefined,
+  peers: [],
+  events: [],
+  session: undefined,
+  off: undefined,
+  async watch(room, frames) {
+    const s = sessions.filter((x) => x.el.isConnected && x.client).at(-1);
+    if (!s) throw new Error('open a session with the admin grant first');
+    await this.stop();
+    const info = await s.client.admin.rooms.watch({ roomId: room, frames });
+    Object.assign(this, { room, peers: info.peers, events: [], session: s });
+    this.off = s.client.on('admin.signal', (ev) => {
+      if (ev.roomId !== this.room) return;
+      this.events.push(ev);
+      if (![ev.from, ev.to].every((id) => this.peers.some((p) => p.peerId === id))) this.learnPeers();
+      ladder.update();
+    });
+    ladder.update();
+    return s;
+  },
+  /** Names the peers that joined since the watch began (admin.rooms.get), once at a time. */
+  async learnPeers() {
+    if (this.learning) return;
+    this.learning = true;
+    const { room, session } = this;
+    try {
+      const info = await session.client.admin.rooms.get({ roomId: room });
+      if (this.room === room) {
+        const known = new Set(this.peers.map((p) => p.peerId));
+        this.peers = [...this.peers, ...info.peers.filter((p) => !known.has(p.peerId))];
+        ladder.update();
+      }
+    } catch {
+      // the room has gone: its peers stay named by id
+    } finally {
+      this.learning = false;
+    }
+  },
+  async stop() {
+    const { room, session } = this;
+    this.off?.();
+    Object.assign(this, { room: undefined, peers: [], events: [], session: undefined, off: undefined });
+    $('serverEvent').hidden = true;
+    if (room !== undefined) await session.client.admin.rooms.unwatch({ roomId: room }).catch(() => {});
+    ladder.update();
   },
 };
 
@@ -698,7 +760,24 @@ async function importTrace(file, into) {
   }
 }
 
-window.inspector = { sessions, ladder, traceOfAll };
+window.inspector = { sessions, ladder, serverView, traceOfAll };
+
+$('serverView').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const room = $('serverRoom').value.trim();
+  try {
+    const s = await serverView.watch(room, $('serverFrames').checked);
+    $('serverState').textContent = `watching ${room} as ${s.label}`;
+    $('serverStop').disabled = false;
+  } catch (err) {
+    $('serverState').textContent = describeError(err);
+  }
+});
+$('serverStop').addEventListener('click', async () => {
+  await serverView.stop();
+  $('serverState').textContent = '';
+  $('serverStop').disabled = true;
+});
 
 $('ladderSVG').addEventListener('click', () => {
   ladder.draw();

@@ -138,6 +138,55 @@ export function label(a) {
   return `${text}  +${a.delta} ms`;
 }
 
+/**
+ * The ladder of a room from the server's side (admin.rooms.watch): the
+ * room's peers and the server are columns, each admin.signal an arrow in
+ * seq order (the order the relays committed, on whichever node). A
+ * delivered message is one hop through the server; a held candidate goes
+ * to the server and its release comes from it later; a refusal (491 marked
+ * glare, 413) and dropped candidates come back to the sender in red.
+ * peers are the room's ({peerId, identity}) as the watch found it, events
+ * the admin.signal params.
+ */
+export function buildServerLadder(peers, events) {
+  const known = new Map(peers.map((p) => [p.peerId, p.identity ?? p.peerId]));
+  for (const e of events) for (const id of [e.from, e.to]) if (!known.has(id)) known.set(id, id);
+  const ids = [...known.keys()];
+  const half = Math.ceil(ids.length / 2);
+  const columns = [
+    ...ids.slice(0, half).map((id) => ({ label: known.get(id), sub: `peer ${id}` })),
+    { label: 'Parley', sub: 'server view', server: true },
+    ...ids.slice(half).map((id) => ({ label: known.get(id), sub: `peer ${id}` })),
+  ];
+  const server = half;
+  const col = (id) => { const i = ids.indexOf(id); return i < half ? i : i + 1; };
+  const sorted = [...events].sort((a, b) => a.seq - b.seq);
+  const arrows = sorted.map((e, i) => {
+    const base = { method: e.method, seq: e.seq, room: e.roomId, t: e.at, n: i, event: e, outcome: e.outcome };
+    switch (e.outcome) {
+      case 'delivered': return { ...base, kind: 'relay', from: col(e.from), to: col(e.to) };
+      case 'held': return { ...base, kind: 'request', held: true, from: col(e.from), to: server };
+      case 'released': return { ...base, kind: 'notification', held: true, from: server, to: col(e.to) };
+      default: return { ...base, kind: 'error', code: e.code, glare: e.code === 491, from: server, to: col(e.from) };
+    }
+  });
+  arrows.forEach((a, i) => {
+    a.delta = i === 0 ? 0 : Math.max(0, a.t - arrows[i - 1].t);
+    a.label = serverLabel(a);
+  });
+  return { columns, server, arrows };
+}
+
+/** "sdp.offer seq 4 delivered 812 B", "ice.candidate seq 9 dropped ×2", "sdp.offer seq 7 refused 491"; then "+12 ms". */
+export function serverLabel(a) {
+  const e = a.event;
+  let text = `${e.method} seq ${e.seq} ${e.outcome}`;
+  if (e.code) text += ` ${e.code}`;
+  if (e.count > 1) text += ` ×${e.count}`;
+  if (e.bytes) text += ` ${e.bytes} B`;
+  return `${text}  +${a.delta} ms`;
+}
+
 const LAYOUT = { colWidth: 250, margin: 125, head: 52, row: 30, font: 11 };
 
 /** The ladder as an SVG element; each arrow is a <g class="arrow" data-index> for clicks and tests. */
@@ -163,11 +212,11 @@ export function renderLadder(ladder) {
     const y = head + row * (i + 1);
     const color = COLORS[a.glare ? 'error' : a.held ? 'held' : a.kind];
     const [x1, x2] = [x(a.from), x(a.to)];
-    const g = el('g', { class: 'arrow', 'data-index': i, 'data-kind': a.kind, 'data-method': a.method, 'data-from': ladder.columns[a.from].label, 'data-to': ladder.columns[a.to].label });
+    const g = el('g', { class: 'arrow', 'data-index': i, 'data-kind': a.kind, 'data-method': a.method, 'data-from': ladder.columns[a.from].label, 'data-to': ladder.columns[a.to].label, 'data-outcome': a.outcome });
     if (a.glare) g.setAttribute('data-glare', '');
     if (a.held) g.setAttribute('data-held', '');
     g.append(
-      el('title', {}, `${a.label}\n${new Date(a.t).toISOString().slice(11, 23)}${a.room ? ` · room ${a.room}` : ''} · click to open the frame`),
+      el('title', {}, `${a.label}\n${new Date(a.t).toISOString().slice(11, 23)}${a.room ? ` · room ${a.room}` : ''} · click to open ${a.event ? 'the event' : 'the frame'}`),
       el('line', { x1, y1: y, x2, y2: y, stroke: 'transparent', 'stroke-width': 12 }), // a wider target for the pointer
       el('line', { x1, y1: y, x2: x2 + (x2 > x1 ? -2 : 2), y2: y, stroke: color, 'stroke-width': a.kind === 'relay' ? 2 : 1.4, 'marker-end': `url(#head-${a.glare ? 'error' : a.held ? 'held' : a.kind})`, 'stroke-dasharray': a.kind === 'result' || a.kind === 'error' ? '5 3' : '' }));
     if (a.kind === 'relay') g.append(el('circle', { cx: x(ladder.server), cy: y, r: 3, fill: color }));

@@ -30,7 +30,7 @@ type Store struct {
 	sessions map[string]*session
 	rooms    map[string]*signal.Room
 	calls    map[string]*signal.Call
-	pairs    map[string]map[signal.PairKey]*signal.Pair // by room
+	pairs    map[string]map[signal.PairKey]*pair // by room
 	// index holds the indexes; entries what each record was last indexed
 	// under (records change in place, so the old entries are kept here).
 	index   map[ixKey]map[string]position
@@ -38,6 +38,12 @@ type Store struct {
 	added   uint64 // orders an index's ties
 	timers  map[timerKey]*timer
 	events  eventNumbers
+}
+
+// pair is a pair's record and its signaling counters.
+type pair struct {
+	rec    *signal.Pair
+	counts signal.PairCounts
 }
 
 // session is a session's record with what only this node has of it: its
@@ -98,7 +104,7 @@ func New(cfg signal.StoreConfig) *Store {
 		sessions: make(map[string]*session),
 		rooms:    make(map[string]*signal.Room),
 		calls:    make(map[string]*signal.Call),
-		pairs:    make(map[string]map[signal.PairKey]*signal.Pair),
+		pairs:    make(map[string]map[signal.PairKey]*pair),
 		index:    make(map[ixKey]map[string]position),
 		entries:  make(map[recKey][]signal.Entry),
 		timers:   make(map[timerKey]*timer),
@@ -200,7 +206,10 @@ func (t *tx) Room(id string) *signal.Room { return t.st.rooms[id] }
 func (t *tx) Call(id string) *signal.Call { return t.st.calls[id] }
 
 func (t *tx) Pair(room string, key signal.PairKey) *signal.Pair {
-	return t.st.pairs[room][key]
+	if p := t.st.pairs[room][key]; p != nil {
+		return p.rec
+	}
+	return nil
 }
 
 func (t *tx) Pairs(room string) []signal.PairKey {
@@ -275,10 +284,27 @@ func (t *tx) DeleteCall(id string) {
 func (t *tx) PutPair(room string, p *signal.Pair) {
 	m := t.st.pairs[room]
 	if m == nil {
-		m = make(map[signal.PairKey]*signal.Pair)
+		m = make(map[signal.PairKey]*pair)
 		t.st.pairs[room] = m
 	}
-	m[p.Key] = p
+	if old := m[p.Key]; old != nil {
+		old.rec = p
+		return
+	}
+	m[p.Key] = &pair{rec: p}
+}
+
+func (t *tx) Count(room string, key signal.PairKey, side int, c signal.Counter, n int) {
+	if p := t.st.pairs[room][key]; p != nil {
+		p.counts[side][c] += int64(n)
+	}
+}
+
+func (t *tx) Counts(room string, key signal.PairKey) signal.PairCounts {
+	if p := t.st.pairs[room][key]; p != nil {
+		return p.counts
+	}
+	return signal.PairCounts{}
 }
 
 func (t *tx) DeletePair(room string, key signal.PairKey) {

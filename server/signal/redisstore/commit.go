@@ -24,6 +24,7 @@ type spec struct {
 	CI [][2]string `json:"ci,omitempty"`
 	CT [][2]string `json:"ct,omitempty"`
 	PR [][]any     `json:"pr,omitempty"`
+	PC [][]any     `json:"pc,omitempty"`
 	DR []string    `json:"dr,omitempty"`
 	NL [][2]string `json:"nl,omitempty"`
 	ZI [][]any     `json:"zi,omitempty"`
@@ -43,7 +44,7 @@ type spec struct {
 // writes reports whether the transaction has anything for Redis: a
 // read-only one (a refusal, an admin view) commits without a round trip.
 func (t *tx) writes() bool {
-	if len(t.notes)+len(t.acks)+len(t.attaches)+len(t.closes)+len(t.timers)+len(t.fired)+len(t.changes)+len(t.events) > 0 {
+	if len(t.notes)+len(t.acks)+len(t.attaches)+len(t.closes)+len(t.timers)+len(t.fired)+len(t.changes)+len(t.events)+len(t.counts) > 0 {
 		return true
 	}
 	for _, r := range t.recs {
@@ -219,6 +220,9 @@ func (t *tx) build() ([]any, error) {
 			}
 		}
 		sp.PR = append(sp.PR, w)
+	}
+	for _, c := range t.counts {
+		sp.PC = append(sp.PC, []any{c.key, c.field, c.n})
 	}
 	for k, r := range t.ixs {
 		if checked(k.ix) {

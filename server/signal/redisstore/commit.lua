@@ -20,6 +20,8 @@
 --   ct    {member, score}: a timer must still be due at score (Fired)
 --   pr    {key, blob, field, value, ...}: put a record (and its extra
 --         fields: a session's node n, generation g, state st, epoch e)
+--   pc    {key, field, n}: add n to a pair's counter (its hash, beside
+--         the record; unversioned: counting commutes)
 --   dr    {key}: delete a record
 --   nl    {session, epoch}: make a session's log
 --   zi    {key, field, {score, member, ...}, {member, ...}}: index
@@ -97,6 +99,9 @@ for _, w in ipairs(tx.pr or {}) do
     args[#args + 1] = w[i]
   end
   redis.call('HSET', P .. w[1], unpack(args))
+end
+for _, c in ipairs(tx.pc or {}) do
+  redis.call('HINCRBY', P .. c[1], c[2], c[3])
 end
 for _, k in ipairs(tx.dr or {}) do
   redis.call('DEL', P .. k)

@@ -149,6 +149,13 @@ type tx struct {
 	timers   map[string]timerOp
 	fired    map[string]int64 // Fired: timer member → due (ms) checked
 	events   []signal.AppEvent
+	counts   []countOp
+}
+
+// countOp adds n to a counter (field) of a pair's hash.
+type countOp struct {
+	key, field string
+	n          int
 }
 
 var txs = sync.Pool{New: func() any {
@@ -193,7 +200,7 @@ func (t *tx) release() {
 	clear(t.closes)
 	clear(t.events)
 	t.events = t.events[:0]
-	t.notes, t.acks, t.attaches, t.detaches, t.closes = t.notes[:0], t.acks[:0], t.attaches[:0], t.detaches[:0], t.closes[:0]
+	t.notes, t.acks, t.attaches, t.detaches, t.closes, t.counts = t.notes[:0], t.acks[:0], t.attaches[:0], t.detaches[:0], t.closes[:0], t.counts[:0]
 	t.st, t.ctx, t.err = nil, nil, nil
 	txs.Put(t)
 }
@@ -669,6 +676,59 @@ func (t *tx) PutPair(room string, p *signal.Pair) {
 func (t *tx) DeletePair(room string, k signal.PairKey) {
 	t.del(pairKey(room, k), "")
 	t.pairOp(room, k, false)
+}
+
+// counterFields name a pair's counters in its hash, beside its record:
+// n0 to n13, side by side.
+var counterFields = func() (f [2][signal.Counters]string) {
+	for side := range f {
+		for c := range f[side] {
+			f[side][c] = "n" + strconv.Itoa(side*int(signal.Counters)+c)
+		}
+	}
+	return f
+}()
+
+// Count is an HINCRBY in the commit, in the pair's own hash (so
+// DeletePair's DEL takes the counters along); it versions nothing.
+func (t *tx) Count(room string, k signal.PairKey, side int, c signal.Counter, n int) {
+	t.counts = append(t.counts, countOp{pairKey(room, k), counterFields[side][c], n})
+}
+
+// Counts reads a pair's counters as committed, plus this transaction's.
+func (t *tx) Counts(room string, k signal.PairKey) signal.PairCounts {
+	var out signal.PairCounts
+	if t.err != nil {
+		return out
+	}
+	key := pairKey(room, k)
+	fields := make([]string, 0, 2*signal.Counters)
+	for side := range counterFields {
+		fields = append(fields, counterFields[side][:]...)
+	}
+	vals, err := t.st.rdb.HMGet(t.ctx, t.st.p+key, fields...).Result()
+	if err != nil {
+		t.fail(err)
+		return out
+	}
+	for i, v := range vals {
+		s, _ := v.(string)
+		n, _ := strconv.ParseInt(s, 10, 64)
+		out[i/int(signal.Counters)][i%int(signal.Counters)] = n
+	}
+	for _, op := range t.counts {
+		if op.key != key {
+			continue
+		}
+		for side := range counterFields {
+			for c, f := range counterFields[side] {
+				if f == op.field {
+					out[side][c] += int64(op.n)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func (t *tx) pairOp(room string, k signal.PairKey, present bool) {

@@ -2,6 +2,8 @@ package webrtcpeer
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +33,37 @@ const (
 type peerDiag struct {
 	remoteCandidates atomic.Int64 // arrived over signaling (end-of-candidates not counted)
 	tryingSince      atomic.Int64 // Unix nanoseconds of the first offer or answer sent; 0 if none since the last report
+
+	// The candidates sent and received over signaling, by type: pion
+	// releases a failed agent's candidates, so a failed PeerConnection's
+	// stats list none, and the report would say it gathered nothing.
+	mu          sync.Mutex
+	sent, recvd api.DiagCandidateCounts
+}
+
+// signaled counts a candidate of type typ sent (local) or received.
+func (d *peerDiag) signaled(local bool, typ webrtc.ICECandidateType) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if local {
+		count(&d.sent, typ)
+	} else {
+		count(&d.recvd, typ)
+	}
+}
+
+// candidateType reads the type of a candidate line ("... typ srflx ...").
+func candidateType(line string) webrtc.ICECandidateType {
+	fields := strings.Fields(line)
+	for i := 0; i+1 < len(fields); i++ {
+		if fields[i] == "typ" {
+			t, err := webrtc.NewICECandidateType(fields[i+1])
+			if err == nil {
+				return t
+			}
+		}
+	}
+	return webrtc.ICECandidateTypeUnknown
 }
 
 // trying marks that the Peer sent an offer or an answer.
@@ -93,6 +126,11 @@ func (p *Peer) watch(pc *webrtc.PeerConnection) {
 func (p *Peer) report(pc *webrtc.PeerConnection, trigger api.DiagTrigger, created, checkingSince, connectedAt time.Time) {
 	p.ops.Push(func() {
 		r := diagReport(pc, trigger)
+		if total(r.Local)+total(r.Remote) == 0 { // released (failed): what signaling carried
+			p.diag.mu.Lock()
+			*r.Local, *r.Remote = p.diag.sent, p.diag.recvd
+			p.diag.mu.Unlock()
+		}
 		r.AwaitingAnswer = p.offer != nil || pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer
 		r.RemoteCandidates = p.diag.remoteCandidates.Load()
 		r.ElapsedMs = time.Since(created).Milliseconds()
@@ -177,6 +215,8 @@ func diagReport(pc *webrtc.PeerConnection, trigger api.DiagTrigger) api.DiagRepo
 	}
 	return r
 }
+
+func total(c *api.DiagCandidateCounts) int64 { return c.Host + c.Srflx + c.Prflx + c.Relay }
 
 func count(c *api.DiagCandidateCounts, t webrtc.ICECandidateType) {
 	switch t {

@@ -518,6 +518,7 @@ func (p *Peer) remoteCandidate(c *api.IceCandidateInit) {
 		return
 	}
 	p.diag.remoteCandidates.Add(1)
+	p.diag.signaled(false, candidateType(c.Candidate))
 	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, UsernameFragment: c.UsernameFragment}
 	if c.SDPMLineIndex != nil {
 		i := uint16(*c.SDPMLineIndex)
@@ -544,6 +545,7 @@ func (p *Peer) addCandidate(c webrtc.ICECandidateInit) {
 func (p *Peer) sendCandidate(c *webrtc.ICECandidate) {
 	var init api.IceCandidateInit
 	if c != nil {
+		p.diag.signaled(true, c.Typ)
 		j := c.ToJSON()
 		init.Candidate, init.SDPMid = j.Candidate, j.SDPMid
 		if j.SDPMLineIndex != nil {

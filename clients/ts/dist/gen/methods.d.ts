@@ -1,5 +1,5 @@
 import type { CallOptions } from "../client.js";
-import type { Methods, SessionConnectParams, SessionAckParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, IceRestartParams, MessageSendParams, CallInviteParams, CallRingingParams, CallAcceptParams, CallRejectParams, CallCancelParams, CallHangupParams, PresenceSetParams, PresenceSubscribeParams, PresenceUnsubscribeParams, PresenceGetParams, AdminRoomsListParams, AdminRoomsGetParams, AdminRoomsCloseParams, AdminSessionsListParams, AdminSessionsGetParams, AdminPeersKickParams, AdminNodeStatusParams, AdminNodeDrainParams, AdminTurnAllocationsListParams, AdminTurnAllocationsCloseParams, DiagReportParams, AdminDiagExplainParams, AdminEventsListParams } from "./protocol.js";
+import type { Methods, SessionConnectParams, SessionAckParams, RoomCreateParams, RoomJoinParams, RoomLeaveParams, RoomGetParams, RoomUpdateParams, RoomKickParams, SdpOfferParams, SdpAnswerParams, IceCandidateParams, IceServersParams, IceRestartParams, MessageSendParams, CallInviteParams, CallRingingParams, CallAcceptParams, CallRejectParams, CallCancelParams, CallHangupParams, PresenceSetParams, PresenceSubscribeParams, PresenceUnsubscribeParams, PresenceGetParams, AdminRoomsListParams, AdminRoomsGetParams, AdminRoomsCloseParams, AdminSessionsListParams, AdminSessionsGetParams, AdminPeersKickParams, AdminNodeStatusParams, AdminNodeDrainParams, AdminTurnAllocationsListParams, AdminTurnAllocationsCloseParams, DiagReportParams, AdminDiagExplainParams, AdminEventsListParams, AdminRoomsWatchParams, AdminRoomsUnwatchParams } from "./protocol.js";
 /** Sends one request and resolves with its result: ParleyClient.call. */
 export type Call = <M extends keyof Methods>(method: M, params: Methods[M]["params"], opts?: CallOptions) => Promise<Methods[M]["result"]>;
 /** Every method as a typed function, grouped by its dotted name: room.join is bindMethods(call).room.join(params, opts). */
@@ -74,6 +74,10 @@ export declare function bindMethods(call: Call): {
             get: (params: AdminRoomsGetParams, opts?: CallOptions) => Promise<import("./protocol.js").RoomInfo>;
             /** Close a room: its members get room.closed and lose their seats. */
             close: (params: AdminRoomsCloseParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
+            /** Stream a room's signaling as the server sees it: the server view of the ladder. */
+            watch: (params: AdminRoomsWatchParams, opts?: CallOptions) => Promise<import("./protocol.js").RoomInfo>;
+            /** Stop admin.rooms.watch of a room. */
+            unwatch: (params: AdminRoomsUnwatchParams, opts?: CallOptions) => Promise<import("./protocol.js").Empty>;
         };
         sessions: {
             /** List the sessions (of the whole cluster in cluster mode), by id. */

@@ -379,6 +379,10 @@ export interface DiagExplanation {
     roomId: RoomId;
     pairs: DiagPair[];
 }
+/** A signaling request the server relays between two peers: sdp.offer, sdp.answer, ice.candidate or ice.restart. */
+export type SignalMethod = string;
+/** What the server did with a signaling message: delivered to its peer; held (a candidate before the pair's first offer); released (a held candidate, delivered with that offer); dropped (held candidates that expired); refused (with its code). */
+export type SignalOutcome = "delivered" | "held" | "released" | "dropped" | "refused";
 /** Params of session.connect. */
 export interface SessionConnectParams {
     /** A JWT (HS256) minted by your backend or by `parley token`: sub (the identity), exp (required), nbf, iat (at most 60 s ahead of the server's clock) and the grants rooms, create, moderator, admin. Claim names are case-sensitive: one that differs from these only by case (Admin, EXP) makes the token invalid (401), as does a name given twice; other claims are ignored. */
@@ -589,6 +593,16 @@ export interface AdminEventsListParams {
     after?: EventCursor;
     limit?: number;
 }
+/** Params of admin.rooms.watch. */
+export interface AdminRoomsWatchParams {
+    roomId: RoomId;
+    /** Also send each message's payload (SDP, candidate, restart reason): they carry IP addresses. Default false: metadata only. */
+    frames?: boolean;
+}
+/** Params of admin.rooms.unwatch. */
+export interface AdminRoomsUnwatchParams {
+    roomId: RoomId;
+}
 /** Params of the room.peerJoined notification. */
 export interface RoomPeerJoinedEvent {
     seq: Seq;
@@ -728,6 +742,29 @@ export interface PresenceChangedEvent {
     status: PresenceStatus;
     note?: PresenceNote;
     devices: number;
+}
+/** Params of the admin.signal notification. */
+export interface AdminSignalEvent {
+    seq: Seq;
+    roomId: RoomId;
+    method: SignalMethod;
+    from: PeerId;
+    to: PeerId;
+    /** When the server handled it (Unix ms). */
+    at: number;
+    outcome: SignalOutcome;
+    /** The error code it was refused with (491 glare, 413 too large). */
+    code?: number;
+    /** How many candidates, for dropped (held ones that expired unheld); 1 otherwise. */
+    count?: number;
+    /** Size of the payload: the SDP, the candidate line. */
+    bytes?: number;
+    /** With frames: the offer's or answer's SDP. */
+    sdp?: string;
+    /** With frames: the candidate (absent for end of candidates). */
+    candidate?: IceCandidateInit;
+    /** With frames: ice.restart's reason. */
+    reason?: string;
 }
 /** Every client→server method: its params and result. */
 export type Methods = {
@@ -879,6 +916,14 @@ export type Methods = {
         params: AdminEventsListParams;
         result: EventList;
     };
+    "admin.rooms.watch": {
+        params: AdminRoomsWatchParams;
+        result: RoomInfo;
+    };
+    "admin.rooms.unwatch": {
+        params: AdminRoomsUnwatchParams;
+        result: Empty;
+    };
 };
 /** Every server→client notification and its params. */
 export type Notifications = {
@@ -901,9 +946,10 @@ export type Notifications = {
     "call.accepted": CallAcceptedEvent;
     "call.ended": CallEndedEvent;
     "presence.changed": PresenceChangedEvent;
+    "admin.signal": AdminSignalEvent;
 };
-export declare const METHODS: readonly ["session.connect", "session.ack", "room.create", "room.join", "room.leave", "room.get", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "ice.restart", "message.send", "call.invite", "call.ringing", "call.accept", "call.reject", "call.cancel", "call.hangup", "presence.set", "presence.subscribe", "presence.unsubscribe", "presence.get", "admin.rooms.list", "admin.rooms.get", "admin.rooms.close", "admin.sessions.list", "admin.sessions.get", "admin.peers.kick", "admin.node.status", "admin.node.drain", "admin.turn.allocations.list", "admin.turn.allocations.close", "diag.report", "admin.diag.explain", "admin.events.list"];
-export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "ice.restartRequested", "ice.serversRefreshed", "message.received", "room.peerState", "room.snapshot", "session.replaced", "session.draining", "call.incoming", "call.ringing", "call.accepted", "call.ended", "presence.changed"];
+export declare const METHODS: readonly ["session.connect", "session.ack", "room.create", "room.join", "room.leave", "room.get", "room.update", "room.kick", "sdp.offer", "sdp.answer", "ice.candidate", "ice.servers", "ice.restart", "message.send", "call.invite", "call.ringing", "call.accept", "call.reject", "call.cancel", "call.hangup", "presence.set", "presence.subscribe", "presence.unsubscribe", "presence.get", "admin.rooms.list", "admin.rooms.get", "admin.rooms.close", "admin.sessions.list", "admin.sessions.get", "admin.peers.kick", "admin.node.status", "admin.node.drain", "admin.turn.allocations.list", "admin.turn.allocations.close", "diag.report", "admin.diag.explain", "admin.events.list", "admin.rooms.watch", "admin.rooms.unwatch"];
+export declare const NOTIFICATIONS: readonly ["room.peerJoined", "room.peerLeft", "room.updated", "room.closed", "sdp.offer", "sdp.answer", "ice.candidate", "ice.restartRequested", "ice.serversRefreshed", "message.received", "room.peerState", "room.snapshot", "session.replaced", "session.draining", "call.incoming", "call.ringing", "call.accepted", "call.ended", "presence.changed", "admin.signal"];
 /** Application error codes by name. */
 export declare const ERROR_CODES: {
     readonly BAD_REQUEST: 400;
@@ -928,4 +974,4 @@ export declare const ERROR_CODES: {
     readonly DECLINED: 603;
 };
 /** SHA-256 of the OpenRPC document these types were generated from. */
-export declare const PROTOCOL_HASH = "a91633d94bc9a0c79c49d07e8ec557a312b228f0642da5981487ba7fe9adaa48";
+export declare const PROTOCOL_HASH = "50ff8359b2f5758e8ca0aacbd579241ea9c0dafe05b780c65ec35e95cdfc941c";
