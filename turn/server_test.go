@@ -670,6 +670,19 @@ func TestFastPathRelaysChannelData(t *testing.T) {
 			}
 			defer b.Close()
 			relayBetween(t, ca, cb, a, b) // permissions both ways; b binds a channel to a
+			// pion's client binds that channel in the background: until the
+			// server has it, a's datagrams go to b as Data indications (and
+			// the TCP case below would pass for that reason alone).
+			testkit.Eventually(t, "b's channel to a", func() bool {
+				c := s.relays.conn(b.LocalAddr())
+				if c == nil {
+					return false
+				}
+				c.fast.mu.RLock()
+				defer c.fast.mu.RUnlock()
+				_, bound := c.fast.channels[addrPortOf(a.LocalAddr())]
+				return bound
+			})
 			before := s.stats.fastRelayed.Load()
 			const n = 200
 			for i := range n {
