@@ -3,10 +3,10 @@
 package api
 
 import (
-	"regexp"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/parley-rtc/parley/api/pattern"
 	"github.com/parley-rtc/parley/rpc/wire"
 )
 
@@ -5004,11 +5004,11 @@ var valuesTurnEventKind = []TurnEventKind{TurnEventKindAllocated, TurnEventKindA
 
 // The patterns of the schema, compiled once.
 var (
-	patternIdentity      = regexp.MustCompile("^[A-Za-z0-9_.@+-]{1,128}$")
-	patternPeerID        = regexp.MustCompile("^[A-Za-z0-9_-]{1,64}$")
-	patternRoomID        = regexp.MustCompile("^[A-Za-z0-9_-]{1,64}$")
-	patternCallEndReason = regexp.MustCompile("^[a-z][a-z_]{0,31}$")
-	patternEventType     = regexp.MustCompile("^[a-z]+(\\.[a-z][A-Za-z]*)+$")
-	patternDiagCause     = regexp.MustCompile("^[a-z][a-z0-9_]{0,63}$")
-	pattern1             = regexp.MustCompile("^[a-z0-9_]+$")
+	patternIdentity      = pattern.MustCompile("^[A-Za-z0-9_.@+-]{1,128}$")
+	patternPeerID        = pattern.MustCompile("^[A-Za-z0-9_-]{1,64}$")
+	patternRoomID        = pattern.MustCompile("^[A-Za-z0-9_-]{1,64}$")
+	patternCallEndReason = pattern.MustCompile("^[a-z][a-z_]{0,31}$")
+	patternEventType     = pattern.MustCompile("^[a-z]+(\\.[a-z][A-Za-z]*)+$")
+	patternDiagCause     = pattern.MustCompile("^[a-z][a-z0-9_]{0,63}$")
+	pattern1             = pattern.MustCompile("^[a-z0-9_]+$")
 )

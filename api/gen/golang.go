@@ -18,10 +18,10 @@ type goImport struct{ qualifier, path string }
 // The standard library comes first, as goimports groups them.
 var apiImports = []goImport{
 	{"context", "context"},
-	{"regexp", "regexp"},
 	{"utf8", "unicode/utf8"},
 	{"", ""},
 	{"jsontext", "github.com/go-json-experiment/json/jsontext"},
+	{"pattern", "github.com/parley-rtc/parley/api/pattern"},
 	{"wire", "github.com/parley-rtc/parley/rpc/wire"},
 }
 
@@ -261,7 +261,7 @@ func (p *patterns) decls() string {
 	var b strings.Builder
 	b.WriteString("// The patterns of the schema, compiled once.\nvar (\n")
 	for _, v := range p.vars {
-		fmt.Fprintf(&b, "\t%s = regexp.MustCompile(%q)\n", v.name, v.re)
+		fmt.Fprintf(&b, "\t%s = pattern.MustCompile(%q)\n", v.name, v.re)
 	}
 	b.WriteString(")\n")
 	return b.String()
