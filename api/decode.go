@@ -123,8 +123,14 @@ func decodeRawString(dec *jsontext.Decoder, maxLen int) (wire.RawString, error) 
 	if err != nil {
 		return wire.RawString{}, err
 	}
-	r := wire.RawLiteral(v)
-	if maxLen > 0 && len(v)-2 > maxLen {
+	return rawString(v, maxLen)
+}
+
+// rawString is the RawString of lit, a valid JSON string literal, held to
+// maxLen characters.
+func rawString(lit []byte, maxLen int) (wire.RawString, error) {
+	r := wire.RawLiteral(lit)
+	if maxLen > 0 && len(lit)-2 > maxLen {
 		s, err := r.Text()
 		if err != nil {
 			return wire.RawString{}, err

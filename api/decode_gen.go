@@ -2781,6 +2781,25 @@ func (x *SdpOfferParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	return nil
 }
 
+// IsRawMember reports whether name is an x-go-raw member (wire.RawParams).
+func (x *SdpOfferParams) IsRawMember(name []byte) bool {
+	return string(name) == "sdp"
+}
+
+// SetRawMember sets the x-go-raw member name to the validated literal lit,
+// held to the member's maxLength (wire.RawParams).
+func (x *SdpOfferParams) SetRawMember(name, lit []byte) error {
+	switch string(name) {
+	case "sdp":
+		v, err := rawString(lit, 65536)
+		if err != nil {
+			return wire.Prefixed("sdp", err)
+		}
+		x.SDP = v
+	}
+	return nil
+}
+
 // UnmarshalJSONFrom decodes SdpAnswerParams strictly: unknown members, missing
 // required ones and values outside the schema are errors.
 func (x *SdpAnswerParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
@@ -2830,6 +2849,25 @@ func (x *SdpAnswerParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	}
 	if seen&(1<<2) == 0 {
 		return missingMember("sdp")
+	}
+	return nil
+}
+
+// IsRawMember reports whether name is an x-go-raw member (wire.RawParams).
+func (x *SdpAnswerParams) IsRawMember(name []byte) bool {
+	return string(name) == "sdp"
+}
+
+// SetRawMember sets the x-go-raw member name to the validated literal lit,
+// held to the member's maxLength (wire.RawParams).
+func (x *SdpAnswerParams) SetRawMember(name, lit []byte) error {
+	switch string(name) {
+	case "sdp":
+		v, err := rawString(lit, 65536)
+		if err != nil {
+			return wire.Prefixed("sdp", err)
+		}
+		x.SDP = v
 	}
 	return nil
 }
