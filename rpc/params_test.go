@@ -12,12 +12,11 @@ import (
 	"github.com/parley-rtc/parley/rpc/wire"
 )
 
-// TestDecodeParamsCutsRawMembers: params decoded with their raw members cut
-// out decode as jsontext decodes them, errors included.
-func TestDecodeParamsCutsRawMembers(t *testing.T) {
+// paramsCases are params of sdp.offer, valid JSON each.
+func paramsCases() []string {
 	sdp := `"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=\"\\\"\r\nt=0 0\r\n"`
 	long := `"` + strings.Repeat("é", 65537) + `"`
-	tests := []string{
+	return []string{
 		`{"roomId":"r1","to":"p1","sdp":` + sdp + `}`,
 		` { "sdp" : ` + sdp + ` , "roomId" : "r1" , "to" : "p1" } `,
 		`{"roomId":"r1","sdp":` + sdp + `,"to":"p1"}`,
@@ -34,17 +33,38 @@ func TestDecodeParamsCutsRawMembers(t *testing.T) {
 		`[]`,
 		``,
 	}
-	for i, params := range tests {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			got, gotErr := decodeParams[api.SdpOfferParams](jsontext.Value(params))
-			want, wantErr := wire.DecodeParams[api.SdpOfferParams](jsontext.Value(params))
-			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-				t.Fatalf("error %v, jsontext says %v", gotErr, wantErr)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("decoded %+v, jsontext says %+v", got, want)
-			}
-		})
+}
+
+// TestDecodeParamsCutsRawMembers: params decoded with their raw members cut
+// out decode as jsontext decodes them, errors included.
+func TestDecodeParamsCutsRawMembers(t *testing.T) {
+	for i, params := range paramsCases() {
+		t.Run(fmt.Sprint(i), func(t *testing.T) { sameAsJSONText(t, params) })
+	}
+}
+
+// FuzzDecodeParams: for any valid JSON, decodeParams decodes as jsontext.
+func FuzzDecodeParams(f *testing.F) {
+	for _, params := range paramsCases() {
+		f.Add(params)
+	}
+	f.Fuzz(func(t *testing.T, params string) {
+		if params == "" || validate([]byte(params)) != nil {
+			return // the dispatcher refuses it before any handler
+		}
+		sameAsJSONText(t, params)
+	})
+}
+
+func sameAsJSONText(t *testing.T, params string) {
+	t.Helper()
+	got, gotErr := decodeParams[api.SdpOfferParams](jsontext.Value(params))
+	want, wantErr := wire.DecodeParams[api.SdpOfferParams](jsontext.Value(params))
+	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+		t.Fatalf("%s: error %v, jsontext says %v", params, gotErr, wantErr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: decoded %+v, jsontext says %+v", params, got, want)
 	}
 }
 
