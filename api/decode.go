@@ -3,13 +3,13 @@ package api
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/parley-rtc/parley/api/pattern"
 	"github.com/parley-rtc/parley/rpc/wire"
 )
 
@@ -94,7 +94,7 @@ func missingAnyOf(rule string) error {
 	return &wire.FieldError{Reason: rule}
 }
 
-func decodeString(dec *jsontext.Decoder, maxLen int, pattern *regexp.Regexp) (string, error) {
+func decodeString(dec *jsontext.Decoder, maxLen int, pat *pattern.Pattern) (string, error) {
 	if err := expect(dec, '"', "a string"); err != nil {
 		return "", err
 	}
@@ -106,8 +106,8 @@ func decodeString(dec *jsontext.Decoder, maxLen int, pattern *regexp.Regexp) (st
 	if maxLen > 0 && len(s) > maxLen && utf8.RuneCountInString(s) > maxLen {
 		return "", fieldError(fmt.Sprintf("longer than %d characters", maxLen))
 	}
-	if pattern != nil && !pattern.MatchString(s) {
-		return "", fieldError("does not match " + pattern.String())
+	if pat != nil && !pat.MatchString(s) {
+		return "", fieldError("does not match " + pat.String())
 	}
 	return s, nil
 }
@@ -123,8 +123,14 @@ func decodeRawString(dec *jsontext.Decoder, maxLen int) (wire.RawString, error) 
 	if err != nil {
 		return wire.RawString{}, err
 	}
-	r := wire.RawLiteral(v)
-	if maxLen > 0 && len(v)-2 > maxLen {
+	return rawString(v, maxLen)
+}
+
+// rawString is the RawString of lit, a valid JSON string literal, held to
+// maxLen characters.
+func rawString(lit []byte, maxLen int) (wire.RawString, error) {
+	r := wire.RawLiteral(lit)
+	if maxLen > 0 && len(lit)-2 > maxLen {
 		s, err := r.Text()
 		if err != nil {
 			return wire.RawString{}, err

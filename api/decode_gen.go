@@ -3,10 +3,10 @@
 package api
 
 import (
-	"regexp"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/parley-rtc/parley/api/pattern"
 	"github.com/parley-rtc/parley/rpc/wire"
 )
 
@@ -2781,6 +2781,25 @@ func (x *SdpOfferParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	return nil
 }
 
+// IsRawMember reports whether name is an x-go-raw member (wire.RawParams).
+func (x *SdpOfferParams) IsRawMember(name []byte) bool {
+	return string(name) == "sdp"
+}
+
+// SetRawMember sets the x-go-raw member name to the validated literal lit,
+// held to the member's maxLength (wire.RawParams).
+func (x *SdpOfferParams) SetRawMember(name, lit []byte) error {
+	switch string(name) {
+	case "sdp":
+		v, err := rawString(lit, 65536)
+		if err != nil {
+			return wire.Prefixed("sdp", err)
+		}
+		x.SDP = v
+	}
+	return nil
+}
+
 // UnmarshalJSONFrom decodes SdpAnswerParams strictly: unknown members, missing
 // required ones and values outside the schema are errors.
 func (x *SdpAnswerParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
@@ -2830,6 +2849,25 @@ func (x *SdpAnswerParams) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	}
 	if seen&(1<<2) == 0 {
 		return missingMember("sdp")
+	}
+	return nil
+}
+
+// IsRawMember reports whether name is an x-go-raw member (wire.RawParams).
+func (x *SdpAnswerParams) IsRawMember(name []byte) bool {
+	return string(name) == "sdp"
+}
+
+// SetRawMember sets the x-go-raw member name to the validated literal lit,
+// held to the member's maxLength (wire.RawParams).
+func (x *SdpAnswerParams) SetRawMember(name, lit []byte) error {
+	switch string(name) {
+	case "sdp":
+		v, err := rawString(lit, 65536)
+		if err != nil {
+			return wire.Prefixed("sdp", err)
+		}
+		x.SDP = v
 	}
 	return nil
 }
@@ -5214,11 +5252,11 @@ var valuesSignalOutcome = []SignalOutcome{SignalOutcomeDelivered, SignalOutcomeH
 
 // The patterns of the schema, compiled once.
 var (
-	patternIdentity      = regexp.MustCompile("^[A-Za-z0-9_.@+-]{1,128}$")
-	patternPeerID        = regexp.MustCompile("^[A-Za-z0-9_-]{1,64}$")
-	patternRoomID        = regexp.MustCompile("^[A-Za-z0-9_-]{1,64}$")
-	patternCallEndReason = regexp.MustCompile("^[a-z][a-z_]{0,31}$")
-	patternEventType     = regexp.MustCompile("^[a-z]+(\\.[a-z][A-Za-z]*)+$")
-	patternDiagCause     = regexp.MustCompile("^[a-z][a-z0-9_]{0,63}$")
-	pattern1             = regexp.MustCompile("^[a-z0-9_]+$")
+	patternIdentity      = pattern.MustCompile("^[A-Za-z0-9_.@+-]{1,128}$")
+	patternPeerID        = pattern.MustCompile("^[A-Za-z0-9_-]{1,64}$")
+	patternRoomID        = pattern.MustCompile("^[A-Za-z0-9_-]{1,64}$")
+	patternCallEndReason = pattern.MustCompile("^[a-z][a-z_]{0,31}$")
+	patternEventType     = pattern.MustCompile("^[a-z]+(\\.[a-z][A-Za-z]*)+$")
+	patternDiagCause     = pattern.MustCompile("^[a-z][a-z0-9_]{0,63}$")
+	pattern1             = pattern.MustCompile("^[a-z0-9_]+$")
 )

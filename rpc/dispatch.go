@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/parley-rtc/parley/rpc/wire"
@@ -324,19 +322,6 @@ func (m *Mux) logger() *slog.Logger {
 }
 
 const responsePrefix = `{"jsonrpc":"2.0","id":`
-
-// encodeFrame returns what head appends, then v as JSON, then the
-// closing '}': the shape of every frame the server sends.
-func encodeFrame(head func([]byte) []byte, v any) ([]byte, error) {
-	buf := getBuffer()
-	defer putBuffer(buf)
-	buf.Write(head(buf.AvailableBuffer()))
-	if err := json.MarshalWrite(buf, v); err != nil {
-		return nil, err
-	}
-	buf.WriteByte('}')
-	return bytes.Clone(buf.Bytes()), nil
-}
 
 // Verbatim is a result already encoded as JSON, sent as it is, without
 // the validation and copying an encoder does: a large constant document

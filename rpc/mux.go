@@ -67,12 +67,12 @@ func (m *Mux) wrap(method string, fn MethodFunc) MethodFunc {
 }
 
 // Handle registers fn for method with typed params: the by-name params are
-// decoded strictly into a new P (wire.DecodeParams) before fn sees them,
+// decoded strictly into a new P (decodeParams) before fn sees them,
 // and a decoding error is answered -32602 naming the field. Generated
 // bindings (api/apirpc) call it once per method.
 func Handle[P any, PP wire.Params[P], R any](m *Mux, method string, fn func(context.Context, *P) (R, error)) {
 	m.Handle(method, func(ctx context.Context, params jsontext.Value) (any, error) {
-		p, err := wire.DecodeParams[P, PP](params)
+		p, err := decodeParams[P, PP](params)
 		if err != nil {
 			return nil, err
 		}

@@ -14,11 +14,18 @@ import (
 // test client's bookkeeping would dominate what a benchmark measures.
 func rawPeer(b *testing.B, ts *testServer, identity, room string) (*websocket.Conn, string) {
 	b.Helper()
+	ws, peerID := openPeer(b, ts, identity, room)
+	b.Cleanup(func() { ws.Close() })
+	return ws, peerID
+}
+
+// openPeer is rawPeer leaving the close to the caller.
+func openPeer(b *testing.B, ts *testServer, identity, room string) (*websocket.Conn, string) {
+	b.Helper()
 	ws, _, err := websocket.DefaultDialer.Dial(ts.wsURL, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { ws.Close() })
 	call := func(req string, out any) {
 		if err := ws.WriteMessage(websocket.TextMessage, []byte(req)); err != nil {
 			b.Fatal(err)
@@ -155,6 +162,25 @@ func benchRelay(b *testing.B, frame func(i int, to string) []byte) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "relayed/s")
+}
+
+// BenchmarkJoin measures what siglab's join does but the relay: two peers
+// dial, open a session and join a new room, the first sees the second
+// join, and both leave.
+func BenchmarkJoin(b *testing.B) {
+	ts := startServer(b, benchLimits)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		room := fmt.Sprintf("join%d", i)
+		alice, _ := openPeer(b, ts, fmt.Sprintf("a%d", i), room)
+		bob, _ := openPeer(b, ts, fmt.Sprintf("b%d", i), room)
+		if _, _, err := alice.ReadMessage(); err != nil { // room.peerJoined
+			b.Fatal(err)
+		}
+		alice.Close()
+		bob.Close()
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pairs/s")
 }
 
 // BenchmarkBroadcastMessage measures one message.send to a room of ten:

@@ -18,10 +18,10 @@ type goImport struct{ qualifier, path string }
 // The standard library comes first, as goimports groups them.
 var apiImports = []goImport{
 	{"context", "context"},
-	{"regexp", "regexp"},
 	{"utf8", "unicode/utf8"},
 	{"", ""},
 	{"jsontext", "github.com/go-json-experiment/json/jsontext"},
+	{"pattern", "github.com/parley-rtc/parley/api/pattern"},
 	{"wire", "github.com/parley-rtc/parley/rpc/wire"},
 }
 
@@ -199,6 +199,7 @@ func goDecode(m *Model) ([]byte, error) {
 		if err := goDecoder(&b, &Type{Name: ParamsName(meth), Fields: meth.Params}, patterns); err != nil {
 			return nil, err
 		}
+		goRawMembers(&b, ParamsName(meth), meth.Params)
 	}
 	for _, meth := range m.Notifications {
 		if err := goDecoder(&b, &Type{Name: EventName(meth), Fields: meth.Params}, patterns); err != nil {
@@ -261,7 +262,7 @@ func (p *patterns) decls() string {
 	var b strings.Builder
 	b.WriteString("// The patterns of the schema, compiled once.\nvar (\n")
 	for _, v := range p.vars {
-		fmt.Fprintf(&b, "\t%s = regexp.MustCompile(%q)\n", v.name, v.re)
+		fmt.Fprintf(&b, "\t%s = pattern.MustCompile(%q)\n", v.name, v.re)
 	}
 	b.WriteString(")\n")
 	return b.String()
@@ -313,6 +314,40 @@ func goDecoder(b *strings.Builder, t *Type, pats *patterns) error {
 	return nil
 }
 
+// goRawMembers writes, for a method's params with x-go-raw members, the
+// methods of wire.RawParams: a caller that has validated the params takes those
+// members' literals as they are and sets them after decoding the rest.
+func goRawMembers(b *strings.Builder, name string, fields []*Field) {
+	var raw []*Field
+	for _, f := range fields {
+		if isRawString(f.Schema) {
+			raw = append(raw, f)
+		}
+	}
+	if len(raw) == 0 {
+		return
+	}
+	conds := make([]string, len(raw))
+	for i, f := range raw {
+		conds[i] = fmt.Sprintf("string(name) == %q", f.Name)
+	}
+	fmt.Fprintf(b, "// IsRawMember reports whether name is an x-go-raw member (wire.RawParams).\nfunc (x *%s) IsRawMember(name []byte) bool {\n\treturn %s\n}\n\n", name, strings.Join(conds, " || "))
+	fmt.Fprintf(b, "// SetRawMember sets the x-go-raw member name to the validated literal lit,\n// held to the member's maxLength (wire.RawParams).\nfunc (x *%s) SetRawMember(name, lit []byte) error {\n\tswitch string(name) {\n", name)
+	for _, f := range raw {
+		fmt.Fprintf(b, "\tcase %q:\n\t\tv, err := rawString(lit, %d)\n\t\tif err != nil {\n\t\t\treturn wire.Prefixed(%q, err)\n\t\t}\n\t\tx.%s = v\n", f.Name, deref(f.Schema.Constraints().MaxLength, 0), f.Name, GoName(f.Name))
+	}
+	b.WriteString("\t}\n\treturn nil\n}\n\n")
+}
+
+// isRawString reports a member decodeCall decodes with decodeRawString.
+func isRawString(s *Schema) bool {
+	if s.Nullable || s.Named != nil && s.Named.Primitive == nil {
+		return false
+	}
+	c := s.Constraints()
+	return c.Kind == KindString && c.Raw
+}
+
 // present is the condition that member f was decoded and is not null: a
 // nullable member decodes null as nil; another one was present if seen.
 func present(fields []*Field, f *Field) string {
@@ -347,7 +382,7 @@ func decodeCall(s *Schema, pats *patterns) string {
 	c := s.Constraints()
 	switch c.Kind {
 	case KindString:
-		if c.Raw {
+		if isRawString(s) {
 			return fmt.Sprintf("decodeRawString(dec, %d)", deref(c.MaxLength, 0))
 		}
 		return fmt.Sprintf("decodeString(dec, %d, %s)", deref(c.MaxLength, 0), pats.of(s))

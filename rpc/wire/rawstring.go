@@ -16,8 +16,13 @@ type RawString struct {
 }
 
 // RawLiteral is the RawString of lit, a JSON string literal a decoder has
-// read (and so validated).
-func RawLiteral(lit []byte) RawString { return RawString{lit: string(lit)} }
+// read (and so validated). The empty string costs no allocation.
+func RawLiteral(lit []byte) RawString {
+	if len(lit) == len(`""`) {
+		return RawString{}
+	}
+	return RawString{lit: string(lit)}
+}
 
 // Quote returns the RawString of text; text that is not UTF-8 is an
 // error (JSON text is UTF-8).

@@ -90,6 +90,16 @@ type Params[T any] interface {
 	UnmarshalJSONFrom(*jsontext.Decoder) error
 }
 
+// RawParams is implemented by params with x-go-raw members (an SDP): a
+// caller that has validated the params (the rpc layer, which validated
+// the frame) takes those members' literals as they are, decodes the rest
+// with each such member's value replaced by "", then sets them. jsontext
+// would scan each literal again, the 4 KB of an offer.
+type RawParams interface {
+	IsRawMember(name []byte) bool
+	SetRawMember(name, lit []byte) error
+}
+
 // Decoder is a jsontext.Decoder over a byte slice, recycled: one per frame
 // or params value would dominate allocations. GetDecoder takes one,
 // Release gives it back.

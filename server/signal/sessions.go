@@ -198,6 +198,9 @@ func (c *Core) detach(t *txn, s *Session) {
 		key, cap string
 		max      int
 	}{{DetachedOfAddress, s.Remote, CapAddress, l.MaxDetachedPerIP}, {DetachedOfIdentity, s.Identity, CapIdentity, l.MaxDetachedPerIdentity}} {
+		if t.Len(over.ix, over.key) <= over.max {
+			continue // the common case, without sorting the cap's sessions
+		}
 		list := t.Index(over.ix, over.key)
 		for _, id := range list[:max(len(list)-over.max, 0)] {
 			if old := t.Session(id); old != nil {

@@ -1,0 +1,140 @@
+package rpc
+
+import (
+	"bytes"
+	"reflect"
+	"sync"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/parley-rtc/parley/rpc/wire"
+)
+
+// minSplice is the shortest literal worth splicing: below it, scanning the
+// literal costs less than the splice's bookkeeping.
+const minSplice = 256
+
+// placeholder stands for a spliced literal. It is not empty: omitempty
+// drops a member whose value is "", which would leave its splice behind.
+const placeholder = `"*"`
+
+// frameEncoder assembles one outbound frame. It writes a long
+// wire.RawString (an SDP) as its literal, which was validated when it came
+// in: the encoder writes a placeholder in its place, and the literal is
+// spliced in after. jsontext's WriteValue scanned the 4 KB again, and
+// converting the literal to a jsontext.Value copied it.
+type frameEncoder struct {
+	buf    bytes.Buffer
+	head   int // the bytes before the encoder's output
+	splice []rawSplice
+	opts   []json.Options // one, the marshaler of wire.RawString
+}
+
+// rawSplice is a literal that goes where the encoder wrote the placeholder.
+type rawSplice struct {
+	at  int
+	lit string
+}
+
+var frameEncoders = sync.Pool{New: func() any {
+	e := new(frameEncoder)
+	e.opts = []json.Options{json.WithMarshalers(json.MarshalToFunc(e.rawString))}
+	return e
+}}
+
+func (e *frameEncoder) rawString(enc *jsontext.Encoder, r wire.RawString) error {
+	lit := r.Literal()
+	if len(lit) < minSplice {
+		return enc.WriteValue(jsontext.Value(lit))
+	}
+	if err := enc.WriteValue(jsontext.Value(placeholder)); err != nil {
+		return err
+	}
+	e.splice = append(e.splice, rawSplice{at: e.head + int(enc.OutputOffset()) - len(placeholder), lit: lit})
+	return nil
+}
+
+// encodeFrame returns what head appends, then v as JSON, then the
+// closing '}': the shape of every frame the server sends.
+func encodeFrame(head func([]byte) []byte, v any) ([]byte, error) {
+	e := frameEncoders.Get().(*frameEncoder)
+	defer e.release()
+	e.buf.Write(head(e.buf.AvailableBuffer()))
+	e.head = e.buf.Len()
+	var opts []json.Options
+	if holdsRaw(reflect.TypeOf(v)) { // the option costs a lookup per value
+		opts = e.opts
+	}
+	if err := json.MarshalWrite(&e.buf, v, opts...); err != nil {
+		return nil, err
+	}
+	return e.spliced(), nil
+}
+
+// spliced returns the frame with the literals in place of their
+// placeholders.
+func (e *frameEncoder) spliced() []byte {
+	b := e.buf.Bytes()
+	n := len(b) + 1
+	for _, s := range e.splice {
+		n += len(s.lit) - len(placeholder)
+	}
+	frame, prev := make([]byte, 0, n), 0
+	for _, s := range e.splice {
+		frame = append(append(frame, b[prev:s.at]...), s.lit...)
+		prev = s.at + len(placeholder)
+	}
+	return append(append(frame, b[prev:]...), '}')
+}
+
+func (e *frameEncoder) release() {
+	if e.buf.Cap() > maxPooledBuffer {
+		return
+	}
+	e.buf.Reset()
+	clear(e.splice) // drop the literals
+	e.splice = e.splice[:0]
+	frameEncoders.Put(e)
+}
+
+var rawStringType = reflect.TypeFor[wire.RawString]()
+
+// rawTypes caches holdsRaw's verdict per type.
+var rawTypes sync.Map // reflect.Type → bool
+
+// holdsRaw reports whether a value of type t can hold a wire.RawString.
+func holdsRaw(t reflect.Type) bool {
+	if t == nil {
+		return false
+	}
+	if v, ok := rawTypes.Load(t); ok {
+		return v.(bool)
+	}
+	holds := typeHoldsRaw(t, map[reflect.Type]bool{})
+	rawTypes.Store(t, holds)
+	return holds
+}
+
+func typeHoldsRaw(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if t == rawStringType {
+		return true
+	}
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return typeHoldsRaw(t.Elem(), seen)
+	case reflect.Interface:
+		return true // whatever it holds is known only at run time
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if typeHoldsRaw(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
