@@ -47,7 +47,11 @@ func (s State) String() string {
 }
 
 // ErrConnectionLost is the cause OnState reports with StateReconnecting
-// (and with StateClosed when reconnecting is disabled).
+// (and with StateClosed when reconnecting is disabled). A call that was in
+// flight when its connection dropped fails with an error that is both
+// ErrNotConnected and ErrConnectionLost: the server may have carried it
+// out, so calling again may do it twice (a message.send delivered twice);
+// a call that fails with ErrNotConnected alone was never sent.
 var ErrConnectionLost = errors.New("parley: connection lost")
 
 // ErrReplaced is the cause StateClosed reports when a newer session of the

@@ -134,11 +134,8 @@ func send(c *parley.Client, room, peer string, n int) (answered bool) {
 		if err == nil {
 			return true
 		}
-		if !errors.Is(err, parley.ErrNotConnected) {
-			return false
-		}
-		if c.State() == parley.StateOpen {
-			return false // the connection ended under this call
+		if !errors.Is(err, parley.ErrNotConnected) || errors.Is(err, parley.ErrConnectionLost) {
+			return false // refused, or lost in flight: it may have been carried out
 		}
 	}
 	return false

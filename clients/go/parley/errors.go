@@ -61,7 +61,7 @@ var (
 )
 
 // fromRPC turns a jsonrpc2 error into an *Error (a server answer) or
-// ErrNotConnected (the connection ended under the call); others pass.
+// lostInFlight (the connection ended under the call); others pass.
 func fromRPC(err error) error {
 	if re, ok := errors.AsType[*jsonrpc2.Error](err); ok {
 		e := &Error{Code: re.Code, Message: re.Message}
@@ -80,7 +80,18 @@ func fromRPC(err error) error {
 		return e
 	}
 	if errors.Is(err, jsonrpc2.ErrClosed) {
-		return ErrNotConnected
+		return lostInFlight{}
 	}
 	return err
+}
+
+// lostInFlight is the error of a call in flight when its connection
+// dropped: ErrNotConnected (call again once open) and ErrConnectionLost
+// (the server may have carried it out).
+type lostInFlight struct{}
+
+func (lostInFlight) Error() string { return "parley: connection lost with the call in flight" }
+
+func (lostInFlight) Is(target error) bool {
+	return target == ErrNotConnected || target == ErrConnectionLost
 }
