@@ -235,9 +235,12 @@ func (d *memDiag) TURNEvents(_ context.Context, identities ...string) (map[strin
 	if t == nil {
 		return nil, nil
 	}
-	out := make(map[string][]api.TurnEvent, len(identities))
+	var out map[string][]api.TurnEvent // made for the first event: most identities have none
 	for _, id := range identities {
 		for _, ev := range t.Events(id) {
+			if out == nil {
+				out = make(map[string][]api.TurnEvent, len(identities))
+			}
 			out[id] = append(out[id], apiTurnEvent(ev))
 		}
 	}
