@@ -50,6 +50,7 @@ func (s *Server) newCore() error {
 		cfg.Events = events
 		s.store = memstore.New(cfg)
 	}
+	s.diag = s.newDiagRecord()
 	var refresh time.Duration
 	if s.turn.on {
 		refresh = s.refreshEvery()

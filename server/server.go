@@ -91,7 +91,8 @@ type Server struct {
 	// events numbers, keeps and delivers the events for app backends
 	// (events.go); diag keeps the clients' connection reports (diag.go).
 	events      *webhook.Dispatcher
-	diag        *diagStore
+	diag        diagRecord
+	graces      diagGraces
 	iceOutcomes *prometheus.CounterVec
 }
 
@@ -136,7 +137,6 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		s.addPublicHosts(cfg.ACME.Domains)
 	}
 	s.turn = newTURNState(cfg, s.tls, log)
-	s.diag = newDiagStore()
 	s.iceOutcomes = newICEOutcomes()
 	if cfg.clustered() && cfg.NodeID == "" {
 		s.cfg.NodeID = defaultNodeID()

@@ -105,6 +105,7 @@ func (s *Server) StartTURN() error {
 		}
 		cfg := t.cfg
 		cfg.Logger = s.log
+		cfg.OnEvent = s.turnEventSink()
 		if t.srv, t.err = turn.Start(cfg); t.err != nil {
 			t.err = fmt.Errorf("STUN/TURN: %w", t.err)
 		}

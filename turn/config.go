@@ -88,6 +88,10 @@ type Config struct {
 	LoopbackPeers bool `koanf:"-"`
 	// Logger receives the server's logs (pion's at debug level).
 	Logger *slog.Logger `koanf:"-"`
+	// OnEvent, if set, is told each event added to the record (record.go)
+	// as it happens (Count 1), so that a cluster shares them. It is called
+	// on the hot path, outside the record's lock: it must not block.
+	OnEvent func(identity string, e Event) `koanf:"-"`
 }
 
 // DefaultConfig returns the defaults; Secrets must still be given.

@@ -73,7 +73,8 @@ type Event struct {
 // record keeps the events by identity, least recently touched dropped
 // first.
 type record struct {
-	now func() time.Time
+	now     func() time.Time
+	onEvent func(identity string, e Event) // Config.OnEvent, or nil
 
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *identityRecord
@@ -85,13 +86,16 @@ type identityRecord struct {
 	events   []Event // oldest first, at most RecordEvents
 }
 
-func newRecord(now func() time.Time) *record {
-	return &record{now: now, entries: make(map[string]*list.Element)}
+func newRecord(now func() time.Time, onEvent func(string, Event)) *record {
+	return &record{now: now, onEvent: onEvent, entries: make(map[string]*list.Element)}
 }
 
-// add records kind (at addr) for identity.
+// add records kind (at addr) for identity, and tells onEvent.
 func (r *record) add(identity string, kind EventKind, addr netip.AddrPort) {
 	now := r.now()
+	if r.onEvent != nil {
+		r.onEvent(identity, Event{At: now, Kind: kind, Addr: addr, Count: 1})
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	el, ok := r.entries[identity]

@@ -15,7 +15,7 @@ import (
 // last.
 func TestRecordBounds(t *testing.T) {
 	now := time.Unix(1000, 0)
-	r := newRecord(func() time.Time { return now })
+	r := newRecord(func() time.Time { return now }, nil)
 	peer := netip.MustParseAddrPort("10.0.0.1:80")
 	r.add("alice", EventPeerDenied, peer)
 	now = now.Add(time.Second)

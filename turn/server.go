@@ -170,7 +170,7 @@ func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
 		streams:      &perIPCount{max: cfg.MaxStreamsPerIP, n: make(map[netip.Addr]int)},
 		urlHost:      cfg.Host,
 		alt:          p.alt,
-		record:       newRecord(time.Now),
+		record:       newRecord(time.Now, cfg.OnEvent),
 	}
 	s.auth = &authenticator{creds: creds, realm: cfg.Realm, stats: &s.stats, record: s.record, now: time.Now, rotated: make(map[string]int)}
 	s.relays = &relays{srv: s, bind: p.bind, advertised: p.advertised, min: uint16(cfg.RelayMinPort), max: uint16(cfg.RelayMaxPort), live: make(map[uint16]*relayConn)}

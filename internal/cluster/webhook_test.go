@@ -121,6 +121,13 @@ func (c *cluster) deliverer(t *testing.T) (*node, []*node) {
 // delivered is a node's parley_webhook_delivered_total.
 func delivered(t *testing.T, n *node) float64 {
 	t.Helper()
+	return metric(t, n, "parley_webhook_delivered_total")
+}
+
+// metric is the value of a series (its name and labels as /metrics
+// writes them) on node n, 0 if n has none.
+func metric(t *testing.T, n *node, series string) float64 {
+	t.Helper()
 	res, err := http.Get("http://" + n.Addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +135,7 @@ func delivered(t *testing.T, n *node) float64 {
 	defer res.Body.Close()
 	sc := bufio.NewScanner(res.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "parley_webhook_delivered_total "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
 			f, _ := strconv.ParseFloat(v, 64)
 			return f
 		}
