@@ -44,7 +44,10 @@
 // notification missed meanwhile delivered once, in order. When the server
 // cannot resume it (404, the window passed; 410, more was missed than it
 // kept), a new session with a new peer id rejoins the rooms. Calls made
-// while reconnecting fail with ErrNotConnected rather than wait. While
+// while reconnecting fail with ErrNotConnected rather than wait; a call in
+// flight when the connection dropped fails with ErrConnectionLost too,
+// since the server may have carried it out (call it again only if doing it
+// twice is harmless). While
 // connected, the client acknowledges the notifications it has received
 // (session.ack), so the server need not keep them for a resume.
 //
