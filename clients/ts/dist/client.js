@@ -225,7 +225,7 @@ export class ParleyClient {
         this.#ws = undefined;
         clearTimeout(this.#ackTimer);
         this.#setState("closed");
-        this.#rejectPending(new DisconnectedError("client closed"));
+        this.#rejectPending(new DisconnectedError("client closed", undefined, true));
         this.#wake?.();
         ws?.close(1000, "client closed");
     }
@@ -328,7 +328,7 @@ export class ParleyClient {
             return; // an old socket, or one close() already let go
         }
         this.#ws = undefined;
-        this.#rejectPending(err);
+        this.#rejectPending(new DisconnectedError(err.message, err.closeCode, true));
         if (this.#state !== "open") {
             return; // a connect attempt: #open rejects and its caller decides
         }

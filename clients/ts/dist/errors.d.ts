@@ -27,7 +27,13 @@ export declare class ParleyError extends Error {
 export declare class DisconnectedError extends ParleyError {
     /** The WebSocket close code, when the socket closed with one (4001 unauthenticated, 4503 draining, …). */
     readonly closeCode: number | undefined;
-    constructor(message: string, closeCode?: number);
+    /**
+     * True when the request had been sent before the socket dropped: the
+     * server may have carried it out, so calling again may do it twice (a
+     * message.send delivered twice). False: it was never sent.
+     */
+    readonly inFlight: boolean;
+    constructor(message: string, closeCode?: number, inFlight?: boolean);
 }
 /** No answer within the request's timeout; the request is forgotten (a late answer is dropped). Code 0: raised by the client. */
 export declare class RequestTimeoutError extends ParleyError {

@@ -36,9 +36,16 @@ export class ParleyError extends Error {
 export class DisconnectedError extends ParleyError {
     /** The WebSocket close code, when the socket closed with one (4001 unauthenticated, 4503 draining, …). */
     closeCode;
-    constructor(message, closeCode) {
+    /**
+     * True when the request had been sent before the socket dropped: the
+     * server may have carried it out, so calling again may do it twice (a
+     * message.send delivered twice). False: it was never sent.
+     */
+    inFlight;
+    constructor(message, closeCode, inFlight = false) {
         super(0, message, { reason: "disconnected" });
         this.closeCode = closeCode;
+        this.inFlight = inFlight;
     }
 }
 /** No answer within the request's timeout; the request is forgotten (a late answer is dropped). Code 0: raised by the client. */

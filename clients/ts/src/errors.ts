@@ -41,10 +41,17 @@ export class ParleyError extends Error {
 export class DisconnectedError extends ParleyError {
   /** The WebSocket close code, when the socket closed with one (4001 unauthenticated, 4503 draining, …). */
   readonly closeCode: number | undefined;
+  /**
+   * True when the request had been sent before the socket dropped: the
+   * server may have carried it out, so calling again may do it twice (a
+   * message.send delivered twice). False: it was never sent.
+   */
+  readonly inFlight: boolean;
 
-  constructor(message: string, closeCode?: number) {
+  constructor(message: string, closeCode?: number, inFlight = false) {
     super(0, message, { reason: "disconnected" });
     this.closeCode = closeCode;
+    this.inFlight = inFlight;
   }
 }
 

@@ -210,9 +210,9 @@ describe("reconnect", () => {
     vi.useFakeTimers();
     const pending = client.room.join({ roomId: "r1" });
     ws.drop(1006);
-    await expect(pending).rejects.toBeInstanceOf(DisconnectedError);
+    await expect(pending).rejects.toMatchObject({ name: "DisconnectedError", closeCode: 1006, inFlight: true });
     expect(states).toEqual(["reconnecting"]);
-    await expect(client.room.join({ roomId: "r1" })).rejects.toThrow(/not connected \(reconnecting\)/);
+    await expect(client.room.join({ roomId: "r1" })).rejects.toMatchObject({ inFlight: false, message: expect.stringMatching(/not connected \(reconnecting\)/) });
 
     FakeSocket.reachable = false; // the first two attempts fail: 100 ms, then 200 ms
     await vi.advanceTimersByTimeAsync(99);
