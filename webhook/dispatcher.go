@@ -37,7 +37,8 @@ type Dispatcher struct {
 	closed bool
 }
 
-// message is one event, encoded once for every URL and the log.
+// message is one event, encoded once for every URL and the log. With no
+// URL configured only event is set: the log needs no more.
 type message struct {
 	event api.Event
 	id    string // webhook-id: msg_<cursor>, the same for every attempt
@@ -91,9 +92,11 @@ func New(cfg Config) (*Dispatcher, error) {
 // Publish keeps a numbered event and queues it for every URL. It never
 // blocks: the signaling store calls it as it commits.
 func (d *Dispatcher) Publish(ev api.Event) {
-	m := d.message(ev)
-	if m == nil {
-		return
+	m := &message{event: ev}  // List reads only the event
+	if len(d.endpoints) > 0 { // encoded only for a URL to send it to
+		if m = d.message(ev); m == nil {
+			return
+		}
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -147,8 +147,23 @@ func (noObserver) Reaped(int)                 {}
 func (c *Core) now() time.Time { return c.cfg.Clock.Now() }
 
 // sessionLog is the log of what concerns one session.
-func (c *Core) sessionLog(s *Session) *slog.Logger {
-	return c.log.With("session", s.ID, "peer", s.PeerID, "identity", s.Identity)
+func (c *Core) sessionLog(s *Session) sessionLogger {
+	return sessionLogger{c.log, s.ID, s.PeerID, s.Identity}
+}
+
+// sessionLogger logs with a session's ids first, as Logger.With would,
+// without With's copy of the handler for every session connected,
+// detached and ended.
+type sessionLogger struct {
+	log                     *slog.Logger
+	session, peer, identity string
+}
+
+func (l sessionLogger) Info(msg string, args ...any) {
+	if !l.log.Enabled(context.Background(), slog.LevelInfo) {
+		return // without building the arguments
+	}
+	l.log.Info(msg, append([]any{"session", l.session, "peer", l.peer, "identity", l.identity}, args...)...)
 }
 
 // Ref is a session as the connection that carries it holds it: what never
