@@ -177,7 +177,8 @@ func goStruct(b *strings.Builder, name string, fields []*Field) {
 }
 
 // goDecode renders decode_gen.go: a strict UnmarshalJSONFrom for every
-// struct, the compiled patterns, and Valid* for named patterned strings.
+// struct, the decoders of validated params (goValidDecoders), the compiled
+// patterns, and Valid* for named patterned strings.
 func goDecode(m *Model) ([]byte, error) {
 	var b strings.Builder
 	patterns := newPatterns(m)
@@ -206,6 +207,7 @@ func goDecode(m *Model) ([]byte, error) {
 			return nil, err
 		}
 	}
+	goValidDecoders(&b, m, patterns)
 	for _, t := range m.Types {
 		if t.Kind == KindEnum {
 			fmt.Fprintf(&b, "var values%s = []%s{", t.Name, t.Name)

@@ -100,6 +100,17 @@ type RawParams interface {
 	SetRawMember(name, lit []byte) error
 }
 
+// ValidParams is implemented by params that decode from JSON a caller has
+// validated (the rpc layer's frames) with a scanner that trusts its
+// syntax: jsontext checked every token again, a quarter of the time to
+// relay a candidate. DecodeValid returns false when it is not sure (a
+// value the schema refuses, an unknown member, an escape it does not
+// read): the caller then decodes a new value with UnmarshalJSONFrom,
+// which words the error. params is not retained.
+type ValidParams interface {
+	DecodeValid(params []byte) bool
+}
+
 // Decoder is a jsontext.Decoder over a byte slice, recycled: one per frame
 // or params value would dominate allocations. GetDecoder takes one,
 // Release gives it back.
