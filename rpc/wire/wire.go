@@ -111,6 +111,15 @@ type ValidParams interface {
 	DecodeValid(params []byte) bool
 }
 
+// JSONAppender is implemented by values that append their own JSON (the
+// generated api types): the bytes the server's frame encoder writes for
+// them through json.MarshalWrite, without its reflection. An error (a
+// string that is not UTF-8) means the caller encodes with json, which
+// words it.
+type JSONAppender interface {
+	AppendJSON(dst []byte) ([]byte, error)
+}
+
 // Decoder is a jsontext.Decoder over a byte slice, recycled: one per frame
 // or params value would dominate allocations. GetDecoder takes one,
 // Release gives it back.
