@@ -36,16 +36,7 @@ func validParams(params []byte) validDecoder {
 
 var emptyObject = []byte("{}")
 
-func (d *validDecoder) space() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *validDecoder) space() { d.i = wire.Space(d.b, d.i) }
 
 // peek returns the next byte that is not whitespace, 0 at the end.
 func (d *validDecoder) peek() byte {

@@ -14,17 +14,7 @@ type validJSON []byte
 
 // space returns the index of the first byte at or after i that is not
 // whitespace.
-func (v validJSON) space(i int) int {
-	for i < len(v) {
-		switch v[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
+func (v validJSON) space(i int) int { return wire.Space(v, i) }
 
 // next steps from i, just past a value or member of an object or array,
 // to the next one, or to the closing bracket.
@@ -92,16 +82,7 @@ type fastValidator struct {
 	names [maxNames][]byte
 }
 
-func (v *fastValidator) space() {
-	for v.i < len(v.b) {
-		switch v.b[v.i] {
-		case ' ', '\t', '\n', '\r':
-			v.i++
-		default:
-			return
-		}
-	}
-}
+func (v *fastValidator) space() { v.i = wire.Space(v.b, v.i) }
 
 // next returns the byte at v.i, or 0 at the end.
 func (v *fastValidator) next() byte {

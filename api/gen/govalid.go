@@ -118,7 +118,7 @@ func validStmt(b *strings.Builder, target string, s *Schema, pats *patterns, dep
 		fmt.Fprintf(b, "%s = &%s\n}\n", target, v)
 	case s.Named != nil && s.Named.Kind == KindObject:
 		fmt.Fprintf(b, "if !%s.decodeValid(d) {\nreturn false\n}\n", target)
-	case validArray(s):
+	case isArray(s): // element by element
 		c := s.Constraints()
 		fmt.Fprintf(b, "if !d.arrayStart() {\nreturn false\n}\n%s = %s{}\n", target, goBaseType(s))
 		i := fmt.Sprintf("i%d", depth)
@@ -138,41 +138,18 @@ func validStmt(b *strings.Builder, target string, s *Schema, pats *patterns, dep
 	}
 }
 
-// validArray reports an array, which validStmt decodes element by element.
-func validArray(s *Schema) bool {
-	return s.Constraints().Kind == KindArray && (s.Named == nil || s.Named.Primitive != nil)
-}
-
 // validScalar reports a value validCall decodes: not null, an object or
 // an array.
 func validScalar(s *Schema) bool {
-	return !s.Nullable && !(s.Named != nil && s.Named.Kind == KindObject) && !validArray(s)
+	return !s.Nullable && !(s.Named != nil && s.Named.Kind == KindObject) && !isArray(s)
+}
+
+// validScalars are the valid decoder's (d, api/decode_valid.go).
+var validScalars = scalarDecoders{
+	enum: "validEnum(d, values%s)", freeObject: "d.rawObject()", any: "d.raw()",
+	rawString: "d.rawString(%d)", str: "d.string(%d, %s)", integer: "d.int(%d, %d)", boolean: "d.bool()",
 }
 
 // validCall is an expression of type (T, bool) decoding the scalar s from
 // d, as decodeCall's decodes it from dec.
-func validCall(s *Schema, pats *patterns) string {
-	if s.Named != nil {
-		switch s.Named.Kind {
-		case KindEnum:
-			return fmt.Sprintf("validEnum(d, values%s)", s.Named.Name)
-		case KindFreeObject:
-			return "d.rawObject()"
-		case KindAny:
-			return "d.raw()"
-		}
-	}
-	c := s.Constraints()
-	switch c.Kind {
-	case KindString:
-		if isRawString(s) {
-			return fmt.Sprintf("d.rawString(%d)", deref(c.MaxLength, 0))
-		}
-		return fmt.Sprintf("d.string(%d, %s)", deref(c.MaxLength, 0), pats.of(s))
-	case KindInteger:
-		return fmt.Sprintf("d.int(%d, %d)", deref(c.Minimum, -maxSafeInt), deref(c.Maximum, maxSafeInt))
-	case KindBoolean:
-		return "d.bool()"
-	}
-	panic(fmt.Sprintf("gen: no decoder for kind %d", c.Kind))
-}
+func validCall(s *Schema, pats *patterns) string { return scalarCall(s, pats, &validScalars) }

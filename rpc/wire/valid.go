@@ -6,6 +6,20 @@ import "bytes"
 // frames, and the params cut from them): it trusts the syntax and checks
 // nothing again. On invalid JSON it may read past the end and panic.
 
+// Space returns the index of the first byte at or after i that is not
+// whitespace (len(b) if none is).
+func Space(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
 // StringEnd returns the index of the quote that closes the string of
 // valid JSON opening at valid[open].
 func StringEnd(valid []byte, open int) int {
