@@ -238,6 +238,8 @@ func TestDecodeValid(t *testing.T) {
 		{"identities", `{"identities":["alice","bob"]}`, decodeBoth[PresenceSubscribeParams], true},
 		{"enum", `{"status":"away","note":"back soon"}`, decodeBoth[PresenceSetParams], true},
 		{"absent params", ``, decodeBoth[IceServersParams], true},
+		{"128 characters", `{"roomId":"r1","displayName":"` + strings.Repeat("é", 128) + `"}`, decodeBoth[RoomJoinParams], true},
+		{"129 characters", `{"roomId":"r1","displayName":"` + strings.Repeat("é", 129) + `"}`, decodeBoth[RoomJoinParams], false},
 		{"negative integer", `{"roomId":"r1","maxPeers":-1}`, decodeBoth[RoomUpdateParams], false},
 		{"escaped name", `{"\u0072oomId":"r1"}`, decodeBoth[RoomJoinParams], false},
 		{"escaped value", `{"roomId":"r\u0031"}`, decodeBoth[RoomJoinParams], false},
