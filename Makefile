@@ -102,6 +102,8 @@ fuzz: ## a short run of every fuzz target (FUZZTIME=100000x executions each)
 	$(GO) test -run='^$$' -fuzz='^FuzzValidJSON$$' -fuzztime=$(FUZZTIME) ./rpc
 	$(GO) test -run='^$$' -fuzz='^FuzzFrames$$' -fuzztime=$(FUZZTIME) ./rpc
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeParams$$' -fuzztime=$(FUZZTIME) ./api
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeParams$$' -fuzztime=$(FUZZTIME) ./rpc
+	$(GO) test -run='^$$' -fuzz='^FuzzAppendFrame$$' -fuzztime=$(FUZZTIME) ./rpc
 	$(GO) test -run='^$$' -fuzz='^FuzzPlainCandidate$$' -fuzztime=$(FUZZTIME) ./server
 	$(GO) test -run='^$$' -fuzz='^FuzzSDP$$' -fuzztime=$(FUZZTIME) ./server
 	$(GO) test -run='^$$' -fuzz='^FuzzSDPLiteral$$' -fuzztime=$(FUZZTIME) ./server

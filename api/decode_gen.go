@@ -5220,6 +5220,1807 @@ func (x *AdminSignalEvent) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	return nil
 }
 
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *ResumeParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "sessionId":
+			seen |= 1 << 0
+			v0, ok := d.string(64, nil)
+			if !ok {
+				return false
+			}
+			x.SessionID = v0
+		case "resumeToken":
+			seen |= 1 << 1
+			v0, ok := d.string(128, nil)
+			if !ok {
+				return false
+			}
+			x.ResumeToken = v0
+		case "lastSeq":
+			seen |= 1 << 2
+			v0, ok := d.int(0, 9007199254740991)
+			if !ok {
+				return false
+			}
+			x.LastSeq = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0|1<<1|1<<2) == 1<<0|1<<1|1<<2
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *IceCandidateInit) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "candidate":
+			seen |= 1 << 0
+			v0, ok := d.string(1024, nil)
+			if !ok {
+				return false
+			}
+			x.Candidate = v0
+		case "sdpMid":
+			seen |= 1 << 1
+			if !d.null() {
+				v0, ok := d.string(64, nil)
+				if !ok {
+					return false
+				}
+				x.SDPMid = &v0
+			}
+		case "sdpMLineIndex":
+			seen |= 1 << 2
+			if !d.null() {
+				v0, ok := d.int(0, 65535)
+				if !ok {
+					return false
+				}
+				x.SDPMLineIndex = &v0
+			}
+		case "usernameFragment":
+			seen |= 1 << 3
+			if !d.null() {
+				v0, ok := d.string(256, nil)
+				if !ok {
+					return false
+				}
+				x.UsernameFragment = &v0
+			}
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0 && (x.SDPMid != nil || x.SDPMLineIndex != nil)
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *DiagCandidateCounts) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "host":
+			seen |= 1 << 0
+			v0, ok := d.int(0, 1000)
+			if !ok {
+				return false
+			}
+			x.Host = v0
+		case "srflx":
+			seen |= 1 << 1
+			v0, ok := d.int(0, 1000)
+			if !ok {
+				return false
+			}
+			x.Srflx = v0
+		case "prflx":
+			seen |= 1 << 2
+			v0, ok := d.int(0, 1000)
+			if !ok {
+				return false
+			}
+			x.Prflx = v0
+		case "relay":
+			seen |= 1 << 3
+			v0, ok := d.int(0, 1000)
+			if !ok {
+				return false
+			}
+			x.Relay = v0
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *DiagIceServer) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "url":
+			seen |= 1 << 0
+			v0, ok := d.string(256, nil)
+			if !ok {
+				return false
+			}
+			x.URL = v0
+		case "srflx":
+			seen |= 1 << 1
+			v0, ok := d.int(0, 1000)
+			if !ok {
+				return false
+			}
+			x.Srflx = v0
+		case "relay":
+			seen |= 1 << 2
+			v0, ok := d.int(0, 1000)
+			if !ok {
+				return false
+			}
+			x.Relay = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *DiagCandidateError) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "url":
+			seen |= 1 << 0
+			v0, ok := d.string(256, nil)
+			if !ok {
+				return false
+			}
+			x.URL = v0
+		case "errorCode":
+			seen |= 1 << 1
+			v0, ok := d.int(0, 999)
+			if !ok {
+				return false
+			}
+			x.ErrorCode = v0
+		case "errorText":
+			seen |= 1 << 2
+			v0, ok := d.string(128, nil)
+			if !ok {
+				return false
+			}
+			x.ErrorText = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0|1<<1) == 1<<0|1<<1
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *DiagCandidate) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "type":
+			seen |= 1 << 0
+			v0, ok := validEnum(d, valuesDiagCandidateType)
+			if !ok {
+				return false
+			}
+			x.Type = v0
+		case "protocol":
+			seen |= 1 << 1
+			v0, ok := validEnum(d, valuesDiagProtocol)
+			if !ok {
+				return false
+			}
+			x.Protocol = v0
+		case "relayProtocol":
+			seen |= 1 << 2
+			v0, ok := validEnum(d, valuesDiagProtocol)
+			if !ok {
+				return false
+			}
+			x.RelayProtocol = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *DiagSelectedPair) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "local":
+			seen |= 1 << 0
+			if !x.Local.decodeValid(d) {
+				return false
+			}
+		case "remote":
+			seen |= 1 << 1
+			if !x.Remote.decodeValid(d) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0|1<<1) == 1<<0|1<<1
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *DiagPairCounts) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "frozen":
+			seen |= 1 << 0
+			v0, ok := d.int(0, 1000)
+			if !ok {
+				return false
+			}
+			x.Frozen = v0
+		case "waiting":
+			seen |= 1 << 1
+			v0, ok := d.int(0, 1000)
+			if !ok {
+				return false
+			}
+			x.Waiting = v0
+		case "inProgress":
+			seen |= 1 << 2
+			v0, ok := d.int(0, 1000)
+			if !ok {
+				return false
+			}
+			x.InProgress = v0
+		case "succeeded":
+			seen |= 1 << 3
+			v0, ok := d.int(0, 1000)
+			if !ok {
+				return false
+			}
+			x.Succeeded = v0
+		case "failed":
+			seen |= 1 << 4
+			v0, ok := d.int(0, 1000)
+			if !ok {
+				return false
+			}
+			x.Failed = v0
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *DiagReport) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "trigger":
+			seen |= 1 << 0
+			v0, ok := validEnum(d, valuesDiagTrigger)
+			if !ok {
+				return false
+			}
+			x.Trigger = v0
+		case "connectionState":
+			seen |= 1 << 1
+			v0, ok := d.string(16, nil)
+			if !ok {
+				return false
+			}
+			x.ConnectionState = v0
+		case "iceConnectionState":
+			seen |= 1 << 2
+			v0, ok := d.string(16, nil)
+			if !ok {
+				return false
+			}
+			x.ICEConnectionState = v0
+		case "signalingState":
+			seen |= 1 << 3
+			v0, ok := d.string(24, nil)
+			if !ok {
+				return false
+			}
+			x.SignalingState = v0
+		case "iceTransportPolicy":
+			seen |= 1 << 4
+			v0, ok := d.string(8, nil)
+			if !ok {
+				return false
+			}
+			x.ICETransportPolicy = v0
+		case "local":
+			seen |= 1 << 5
+			x.Local = new(DiagCandidateCounts)
+			if !x.Local.decodeValid(d) {
+				return false
+			}
+		case "remote":
+			seen |= 1 << 6
+			x.Remote = new(DiagCandidateCounts)
+			if !x.Remote.decodeValid(d) {
+				return false
+			}
+		case "awaitingAnswer":
+			seen |= 1 << 7
+			v0, ok := d.bool()
+			if !ok {
+				return false
+			}
+			x.AwaitingAnswer = v0
+		case "remoteCandidates":
+			seen |= 1 << 8
+			v0, ok := d.int(0, 100000)
+			if !ok {
+				return false
+			}
+			x.RemoteCandidates = v0
+		case "iceServers":
+			seen |= 1 << 9
+			if !d.arrayStart() {
+				return false
+			}
+			x.ICEServers = []DiagIceServer{}
+			for i0 := 0; d.moreItems(); i0++ {
+				if i0 == 16 {
+					return false
+				}
+				var v0 DiagIceServer
+				if !v0.decodeValid(d) {
+					return false
+				}
+				x.ICEServers = append(x.ICEServers, v0)
+			}
+		case "candidateErrors":
+			seen |= 1 << 10
+			if !d.arrayStart() {
+				return false
+			}
+			x.CandidateErrors = []DiagCandidateError{}
+			for i0 := 0; d.moreItems(); i0++ {
+				if i0 == 16 {
+					return false
+				}
+				var v0 DiagCandidateError
+				if !v0.decodeValid(d) {
+					return false
+				}
+				x.CandidateErrors = append(x.CandidateErrors, v0)
+			}
+		case "selectedPair":
+			seen |= 1 << 11
+			x.SelectedPair = new(DiagSelectedPair)
+			if !x.SelectedPair.decodeValid(d) {
+				return false
+			}
+		case "pairs":
+			seen |= 1 << 12
+			x.Pairs = new(DiagPairCounts)
+			if !x.Pairs.decodeValid(d) {
+				return false
+			}
+		case "connectMs":
+			seen |= 1 << 13
+			v0, ok := d.int(0, 86400000)
+			if !ok {
+				return false
+			}
+			x.ConnectMs = v0
+		case "elapsedMs":
+			seen |= 1 << 14
+			v0, ok := d.int(0, 864000000)
+			if !ok {
+				return false
+			}
+			x.ElapsedMs = v0
+		case "agent":
+			seen |= 1 << 15
+			v0, ok := d.string(64, nil)
+			if !ok {
+				return false
+			}
+			x.Agent = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *SessionConnectParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "token":
+			seen |= 1 << 0
+			v0, ok := d.string(4096, nil)
+			if !ok {
+				return false
+			}
+			x.Token = v0
+		case "identity":
+			seen |= 1 << 1
+			v0, ok := d.string(0, patternIdentity)
+			if !ok {
+				return false
+			}
+			x.Identity = v0
+		case "resume":
+			seen |= 1 << 2
+			x.Resume = new(ResumeParams)
+			if !x.Resume.decodeValid(d) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *SessionConnectParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *SessionAckParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "seq":
+			seen |= 1 << 0
+			v0, ok := d.int(0, 9007199254740991)
+			if !ok {
+				return false
+			}
+			x.Seq = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *SessionAckParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *RoomCreateParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "maxPeers":
+			seen |= 1 << 1
+			v0, ok := d.int(1, 10000)
+			if !ok {
+				return false
+			}
+			x.MaxPeers = v0
+		case "metadata":
+			seen |= 1 << 2
+			v0, ok := d.rawObject()
+			if !ok {
+				return false
+			}
+			x.Metadata = v0
+		case "duplicateIdentity":
+			seen |= 1 << 3
+			v0, ok := validEnum(d, valuesDuplicatePolicy)
+			if !ok {
+				return false
+			}
+			x.DuplicateIdentity = v0
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *RoomCreateParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *RoomJoinParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "create":
+			seen |= 1 << 1
+			v0, ok := d.bool()
+			if !ok {
+				return false
+			}
+			x.Create = v0
+		case "rejoin":
+			seen |= 1 << 2
+			v0, ok := d.bool()
+			if !ok {
+				return false
+			}
+			x.Rejoin = v0
+		case "displayName":
+			seen |= 1 << 3
+			v0, ok := d.string(128, nil)
+			if !ok {
+				return false
+			}
+			x.DisplayName = v0
+		case "metadata":
+			seen |= 1 << 4
+			v0, ok := d.rawObject()
+			if !ok {
+				return false
+			}
+			x.Metadata = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *RoomJoinParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *RoomLeaveParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *RoomLeaveParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *RoomGetParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *RoomGetParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *RoomUpdateParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "metadata":
+			seen |= 1 << 1
+			v0, ok := d.rawObject()
+			if !ok {
+				return false
+			}
+			x.Metadata = v0
+		case "maxPeers":
+			seen |= 1 << 2
+			v0, ok := d.int(1, 10000)
+			if !ok {
+				return false
+			}
+			x.MaxPeers = v0
+		case "locked":
+			seen |= 1 << 3
+			if !d.null() {
+				v0, ok := d.bool()
+				if !ok {
+					return false
+				}
+				x.Locked = &v0
+			}
+		case "duplicateIdentity":
+			seen |= 1 << 4
+			v0, ok := validEnum(d, valuesDuplicatePolicy)
+			if !ok {
+				return false
+			}
+			x.DuplicateIdentity = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *RoomUpdateParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *RoomKickParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "peerId":
+			seen |= 1 << 1
+			v0, ok := d.string(0, patternPeerID)
+			if !ok {
+				return false
+			}
+			x.PeerID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0|1<<1) == 1<<0|1<<1
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *RoomKickParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *SdpOfferParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "to":
+			seen |= 1 << 1
+			v0, ok := d.string(0, patternPeerID)
+			if !ok {
+				return false
+			}
+			x.To = v0
+		case "sdp":
+			seen |= 1 << 2
+			v0, ok := d.rawString(65536)
+			if !ok {
+				return false
+			}
+			x.SDP = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0|1<<1|1<<2) == 1<<0|1<<1|1<<2
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *SdpOfferParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *SdpAnswerParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "to":
+			seen |= 1 << 1
+			v0, ok := d.string(0, patternPeerID)
+			if !ok {
+				return false
+			}
+			x.To = v0
+		case "sdp":
+			seen |= 1 << 2
+			v0, ok := d.rawString(65536)
+			if !ok {
+				return false
+			}
+			x.SDP = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0|1<<1|1<<2) == 1<<0|1<<1|1<<2
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *SdpAnswerParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *IceCandidateParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "to":
+			seen |= 1 << 1
+			v0, ok := d.string(0, patternPeerID)
+			if !ok {
+				return false
+			}
+			x.To = v0
+		case "candidate":
+			seen |= 1 << 2
+			if !d.null() {
+				x.Candidate = new(IceCandidateInit)
+				if !x.Candidate.decodeValid(d) {
+					return false
+				}
+			}
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0|1<<1|1<<2) == 1<<0|1<<1|1<<2
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *IceCandidateParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *IceServersParams) decodeValid(d *validDecoder) bool {
+	return d.objectStart() && !d.more()
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *IceServersParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *IceRestartParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "to":
+			seen |= 1 << 1
+			v0, ok := d.string(0, patternPeerID)
+			if !ok {
+				return false
+			}
+			x.To = v0
+		case "reason":
+			seen |= 1 << 2
+			v0, ok := d.string(256, nil)
+			if !ok {
+				return false
+			}
+			x.Reason = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0|1<<1) == 1<<0|1<<1
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *IceRestartParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *MessageSendParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "to":
+			seen |= 1 << 1
+			v0, ok := d.string(0, patternPeerID)
+			if !ok {
+				return false
+			}
+			x.To = v0
+		case "data":
+			seen |= 1 << 2
+			v0, ok := d.raw()
+			if !ok {
+				return false
+			}
+			x.Data = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0|1<<2) == 1<<0|1<<2
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *MessageSendParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *CallInviteParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "to":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternIdentity)
+			if !ok {
+				return false
+			}
+			x.To = v0
+		case "metadata":
+			seen |= 1 << 1
+			v0, ok := d.rawObject()
+			if !ok {
+				return false
+			}
+			x.Metadata = v0
+		case "lifetimeSec":
+			seen |= 1 << 2
+			v0, ok := d.int(1, 300)
+			if !ok {
+				return false
+			}
+			x.LifetimeSec = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *CallInviteParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *CallRingingParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "callId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.CallID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *CallRingingParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *CallAcceptParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "callId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.CallID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *CallAcceptParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *CallRejectParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "callId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.CallID = v0
+		case "code":
+			seen |= 1 << 1
+			v0, ok := d.int(486, 603)
+			if !ok {
+				return false
+			}
+			x.Code = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *CallRejectParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *CallCancelParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "callId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.CallID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *CallCancelParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *CallHangupParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "callId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.CallID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *CallHangupParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *PresenceSetParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "status":
+			seen |= 1 << 0
+			v0, ok := validEnum(d, valuesPresenceSetStatus)
+			if !ok {
+				return false
+			}
+			x.Status = v0
+		case "note":
+			seen |= 1 << 1
+			v0, ok := d.string(256, nil)
+			if !ok {
+				return false
+			}
+			x.Note = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *PresenceSetParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *PresenceSubscribeParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "identities":
+			seen |= 1 << 0
+			if !d.arrayStart() {
+				return false
+			}
+			x.Identities = []string{}
+			for i0 := 0; d.moreItems(); i0++ {
+				if i0 == 100 {
+					return false
+				}
+				v0, ok := d.string(0, patternIdentity)
+				if !ok {
+					return false
+				}
+				x.Identities = append(x.Identities, v0)
+			}
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *PresenceSubscribeParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *PresenceUnsubscribeParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "identities":
+			seen |= 1 << 0
+			if !d.arrayStart() {
+				return false
+			}
+			x.Identities = []string{}
+			for i0 := 0; d.moreItems(); i0++ {
+				if i0 == 100 {
+					return false
+				}
+				v0, ok := d.string(0, patternIdentity)
+				if !ok {
+					return false
+				}
+				x.Identities = append(x.Identities, v0)
+			}
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *PresenceUnsubscribeParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *PresenceGetParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "identities":
+			seen |= 1 << 0
+			if !d.arrayStart() {
+				return false
+			}
+			x.Identities = []string{}
+			for i0 := 0; d.moreItems(); i0++ {
+				if i0 == 100 {
+					return false
+				}
+				v0, ok := d.string(0, patternIdentity)
+				if !ok {
+					return false
+				}
+				x.Identities = append(x.Identities, v0)
+			}
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *PresenceGetParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminRoomsListParams) decodeValid(d *validDecoder) bool {
+	return d.objectStart() && !d.more()
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminRoomsListParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminRoomsGetParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminRoomsGetParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminRoomsCloseParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "reason":
+			seen |= 1 << 1
+			v0, ok := d.string(64, pattern1)
+			if !ok {
+				return false
+			}
+			x.Reason = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminRoomsCloseParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminSessionsListParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "identity":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternIdentity)
+			if !ok {
+				return false
+			}
+			x.Identity = v0
+		case "after":
+			seen |= 1 << 1
+			v0, ok := d.string(64, nil)
+			if !ok {
+				return false
+			}
+			x.After = v0
+		case "limit":
+			seen |= 1 << 2
+			v0, ok := d.int(1, 1000)
+			if !ok {
+				return false
+			}
+			x.Limit = v0
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminSessionsListParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminSessionsGetParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "sessionId":
+			seen |= 1 << 0
+			v0, ok := d.string(64, nil)
+			if !ok {
+				return false
+			}
+			x.SessionID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminSessionsGetParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminPeersKickParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "peerId":
+			seen |= 1 << 1
+			v0, ok := d.string(0, patternPeerID)
+			if !ok {
+				return false
+			}
+			x.PeerID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0|1<<1) == 1<<0|1<<1
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminPeersKickParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminNodeStatusParams) decodeValid(d *validDecoder) bool {
+	return d.objectStart() && !d.more()
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminNodeStatusParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminNodeDrainParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "timeoutSec":
+			seen |= 1 << 0
+			v0, ok := d.int(1, 3600)
+			if !ok {
+				return false
+			}
+			x.TimeoutSec = v0
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminNodeDrainParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminTurnAllocationsListParams) decodeValid(d *validDecoder) bool {
+	return d.objectStart() && !d.more()
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminTurnAllocationsListParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminTurnAllocationsCloseParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "relay":
+			seen |= 1 << 0
+			v0, ok := d.string(64, nil)
+			if !ok {
+				return false
+			}
+			x.Relay = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminTurnAllocationsCloseParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *DiagReportParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "peerId":
+			seen |= 1 << 1
+			v0, ok := d.string(0, patternPeerID)
+			if !ok {
+				return false
+			}
+			x.PeerID = v0
+		case "report":
+			seen |= 1 << 2
+			if !x.Report.decodeValid(d) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0|1<<1|1<<2) == 1<<0|1<<1|1<<2
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *DiagReportParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminDiagExplainParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "peerId":
+			seen |= 1 << 1
+			v0, ok := d.string(0, patternPeerID)
+			if !ok {
+				return false
+			}
+			x.PeerID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminDiagExplainParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminEventsListParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "after":
+			seen |= 1 << 0
+			v0, ok := d.int(0, 9007199254740991)
+			if !ok {
+				return false
+			}
+			x.After = v0
+		case "limit":
+			seen |= 1 << 1
+			v0, ok := d.int(1, 1000)
+			if !ok {
+				return false
+			}
+			x.Limit = v0
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminEventsListParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminRoomsWatchParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		case "frames":
+			seen |= 1 << 1
+			v0, ok := d.bool()
+			if !ok {
+				return false
+			}
+			x.Frames = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminRoomsWatchParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
+// decodeValid is UnmarshalJSONFrom for valid JSON (validDecoder).
+func (x *AdminRoomsUnwatchParams) decodeValid(d *validDecoder) bool {
+	var seen uint64
+	if !d.objectStart() {
+		return false
+	}
+	for d.more() {
+		switch string(d.name()) {
+		case "roomId":
+			seen |= 1 << 0
+			v0, ok := d.string(0, patternRoomID)
+			if !ok {
+				return false
+			}
+			x.RoomID = v0
+		default:
+			return false
+		}
+	}
+	return seen&(1<<0) == 1<<0
+}
+
+// DecodeValid decodes params the caller has validated; false means it
+// is not sure, and UnmarshalJSONFrom decides (wire.ValidParams).
+func (x *AdminRoomsUnwatchParams) DecodeValid(params []byte) bool {
+	d := validParams(params)
+	return x.decodeValid(&d) && d.end()
+}
+
 var valuesPeerState = []PeerState{PeerStateConnected, PeerStateReconnecting}
 
 var valuesPeerLeftReason = []PeerLeftReason{PeerLeftReasonLeft, PeerLeftReasonDisconnected, PeerLeftReasonKicked, PeerLeftReasonClosed, PeerLeftReasonTimeout, PeerLeftReasonReplaced}

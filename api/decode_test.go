@@ -220,3 +220,55 @@ func TestRawStringRelayed(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", frame, want)
 	}
 }
+
+// TestDecodeValid: DecodeValid is sure of the params clients send, and
+// decodes them as the checked decoder does; of anything it would have to
+// refuse or cannot read plainly it is not sure.
+func TestDecodeValid(t *testing.T) {
+	cand := `{"roomId":"r1","to":"p1","candidate":{"candidate":"candidate:1 1 udp 1 192.0.2.1 9 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":null}}`
+	tests := []struct {
+		name, params string
+		decode       func([]byte) (sure bool, got, want any, err error)
+		sure         bool
+	}{
+		{"candidate", cand, decodeBoth[IceCandidateParams], true},
+		{"candidate, spaced", " {\n\"roomId\" : \"r1\" ,\t\"to\":\"p1\", \"candidate\" : {\"candidate\":\"c\", \"sdpMLineIndex\" : 65535 } } ", decodeBoth[IceCandidateParams], true},
+		{"offer with escapes", `{"roomId":"r1","to":"p1","sdp":"v=0\r\no=- 1 1 IN IP4 \"x\"\\\r\n"}`, decodeBoth[SdpOfferParams], true},
+		{"join with metadata", `{"roomId":"r1","create":true,"displayName":"Ann","metadata":{"a":[1,{"b":"}"}]}}`, decodeBoth[RoomJoinParams], true},
+		{"identities", `{"identities":["alice","bob"]}`, decodeBoth[PresenceSubscribeParams], true},
+		{"enum", `{"status":"away","note":"back soon"}`, decodeBoth[PresenceSetParams], true},
+		{"absent params", ``, decodeBoth[IceServersParams], true},
+		{"128 characters", `{"roomId":"r1","displayName":"` + strings.Repeat("é", 128) + `"}`, decodeBoth[RoomJoinParams], true},
+		{"129 characters", `{"roomId":"r1","displayName":"` + strings.Repeat("é", 129) + `"}`, decodeBoth[RoomJoinParams], false},
+		{"negative integer", `{"roomId":"r1","maxPeers":-1}`, decodeBoth[RoomUpdateParams], false},
+		{"escaped name", `{"\u0072oomId":"r1"}`, decodeBoth[RoomJoinParams], false},
+		{"escaped value", `{"roomId":"r\u0031"}`, decodeBoth[RoomJoinParams], false},
+		{"integer as 1.0", `{"roomId":"r1","to":"p1","candidate":{"candidate":"c","sdpMLineIndex":1.0}}`, decodeBoth[IceCandidateParams], false},
+		{"out of range", `{"roomId":"r1","to":"p1","candidate":{"candidate":"c","sdpMLineIndex":65536}}`, decodeBoth[IceCandidateParams], false},
+		{"anyOf unmet", `{"roomId":"r1","to":"p1","candidate":{"candidate":"c","sdpMid":null}}`, decodeBoth[IceCandidateParams], false},
+		{"unknown member", `{"roomId":"r1","x":1}`, decodeBoth[RoomJoinParams], false},
+		{"missing member", `{"create":true}`, decodeBoth[RoomJoinParams], false},
+		{"pattern", `{"roomId":"r 1"}`, decodeBoth[RoomJoinParams], false},
+		{"wrong kind", `{"roomId":1}`, decodeBoth[RoomJoinParams], false},
+		{"too many items", `{"identities":[` + strings.Repeat(`"a",`, 1000) + `"a"]}`, decodeBoth[PresenceSubscribeParams], false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sure, got, want, err := tt.decode([]byte(tt.params))
+			if sure != tt.sure {
+				t.Fatalf("sure %v, want %v (the checked decoder: %v)", sure, tt.sure, err)
+			}
+			if sure && (err != nil || !reflect.DeepEqual(got, want)) {
+				t.Fatalf("decoded %+v, the checked decoder %+v, %v", got, want, err)
+			}
+		})
+	}
+}
+
+// decodeBoth decodes params with DecodeValid and with the checked decoder.
+func decodeBoth[T any, P wire.Params[T]](params []byte) (sure bool, got, want any, err error) {
+	v := new(T)
+	sure = any(P(v)).(wire.ValidParams).DecodeValid(params)
+	w, err := wire.DecodeParams[T, P](params)
+	return sure, v, w, err
+}

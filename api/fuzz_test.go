@@ -5,14 +5,17 @@ import (
 	"testing"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // roundTrip decodes params as T; whatever is accepted must encode to params
-// that are accepted again.
+// that are accepted again. On valid JSON, DecodeValid must decode what it
+// is sure of as the checked decoder does.
 func roundTrip[T any, P wire.Params[T]](t *testing.T, in []byte) {
 	v, err := wire.DecodeParams[T, P](in)
+	sameWhenValid[T, P](t, in, v, err)
 	if err != nil {
 		return
 	}
@@ -68,6 +71,24 @@ var paramsDecoders = map[string]func(*testing.T, []byte){
 	MethodAdminEventsList:           roundTrip[AdminEventsListParams],
 	MethodAdminRoomsWatch:           roundTrip[AdminRoomsWatchParams],
 	MethodAdminRoomsUnwatch:         roundTrip[AdminRoomsUnwatchParams],
+}
+
+// sameWhenValid checks that DecodeValid, sure of valid JSON in, decodes it
+// to want, what the checked decoder decoded (or refused with err).
+func sameWhenValid[T any, P wire.Params[T]](t *testing.T, in []byte, want *T, err error) {
+	if !jsontext.Value(in).IsValid() {
+		return // the rpc layer refuses it before any decoder
+	}
+	got := new(T)
+	if !any(P(got)).(wire.ValidParams).DecodeValid(in) {
+		return // not sure: the checked decoder decides
+	}
+	if err != nil {
+		t.Fatalf("DecodeValid accepted %q, the checked decoder refused it: %v", in, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("DecodeValid decoded %q as %+v, the checked decoder as %+v", in, got, want)
+	}
 }
 
 func TestFuzzCoversEveryMethod(t *testing.T) {

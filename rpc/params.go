@@ -9,10 +9,17 @@ import (
 )
 
 // decodeParams decodes params of a frame the dispatcher has validated into
-// a new P. The string literals of P's x-go-raw members (wire.RawParams: an
-// SDP) are taken as they are: the rest is decoded with each of them
-// replaced by "", then they are set. jsontext scanned an offer's 4 KB again.
+// a new P: by P's DecodeValid (wire.ValidParams) when it is sure, or else
+// strictly, with jsontext, which words the error. There, the string
+// literals of P's x-go-raw members (wire.RawParams: an SDP) are taken as
+// they are: the rest is decoded with each of them replaced by "", then they
+// are set. jsontext scanned an offer's 4 KB again.
 func decodeParams[P any, PP wire.Params[P]](params jsontext.Value) (*P, error) {
+	if _, ok := any(PP(nil)).(wire.ValidParams); ok {
+		if p := new(P); any(p).(wire.ValidParams).DecodeValid(params) {
+			return p, nil
+		}
+	}
 	raw, ok := any(PP(nil)).(wire.RawParams)
 	if !ok || params.Kind() != '{' {
 		return wire.DecodeParams[P, PP](params)

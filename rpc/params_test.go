@@ -39,27 +39,39 @@ func paramsCases() []string {
 // out decode as jsontext decodes them, errors included.
 func TestDecodeParamsCutsRawMembers(t *testing.T) {
 	for i, params := range paramsCases() {
-		t.Run(fmt.Sprint(i), func(t *testing.T) { sameAsJSONText(t, params) })
+		t.Run(fmt.Sprint(i), func(t *testing.T) { sameAsJSONText[api.SdpOfferParams](t, params) })
 	}
 }
 
-// FuzzDecodeParams: for any valid JSON, decodeParams decodes as jsontext.
+// FuzzDecodeParams: for any valid JSON, decodeParams (DecodeValid, or the
+// raw members cut out, or jsontext) decodes as jsontext, errors included,
+// for the params of the relayed methods and of some with every kind of
+// member.
 func FuzzDecodeParams(f *testing.F) {
 	for _, params := range paramsCases() {
 		f.Add(params)
 	}
+	f.Add(`{"roomId":"r1","to":"p1","candidate":{"candidate":"candidate:1 1 udp 1 192.0.2.1 9 typ host","sdpMid":"0","sdpMLineIndex":0}}`)
+	f.Add(`{"roomId":"r1","create":true,"displayName":"Ann","metadata":{"a":[1,{"b":null}]}}`)
+	f.Add(`{"roomId":"r1","locked":null,"maxPeers":10,"duplicateIdentity":"reject"}`)
+	f.Add(`{"identities":["alice","bob"]}`)
 	f.Fuzz(func(t *testing.T, params string) {
 		if params == "" || validate([]byte(params)) != nil {
 			return // the dispatcher refuses it before any handler
 		}
-		sameAsJSONText(t, params)
+		sameAsJSONText[api.SdpOfferParams](t, params)
+		sameAsJSONText[api.IceCandidateParams](t, params)
+		sameAsJSONText[api.MessageSendParams](t, params)
+		sameAsJSONText[api.RoomJoinParams](t, params)
+		sameAsJSONText[api.RoomUpdateParams](t, params)
+		sameAsJSONText[api.PresenceSubscribeParams](t, params)
 	})
 }
 
-func sameAsJSONText(t *testing.T, params string) {
+func sameAsJSONText[P any, PP wire.Params[P]](t *testing.T, params string) {
 	t.Helper()
-	got, gotErr := decodeParams[api.SdpOfferParams](jsontext.Value(params))
-	want, wantErr := wire.DecodeParams[api.SdpOfferParams](jsontext.Value(params))
+	got, gotErr := decodeParams[P, PP](jsontext.Value(params))
+	want, wantErr := wire.DecodeParams[P, PP](jsontext.Value(params))
 	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
 		t.Fatalf("%s: error %v, jsontext says %v", params, gotErr, wantErr)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/parley-rtc/parley/rpc/wire"
 )
 
 // validJSON is a frame jsontext has validated: it is read with a scanner
@@ -12,17 +14,7 @@ type validJSON []byte
 
 // space returns the index of the first byte at or after i that is not
 // whitespace.
-func (v validJSON) space(i int) int {
-	for i < len(v) {
-		switch v[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
+func (v validJSON) space(i int) int { return wire.Space(v, i) }
 
 // next steps from i, just past a value or member of an object or array,
 // to the next one, or to the closing bracket.
@@ -35,34 +27,7 @@ func (v validJSON) next(i int) int {
 }
 
 // valueEnd returns the index just past the value that starts at v[i].
-func (v validJSON) valueEnd(i int) int {
-	switch v[i] {
-	case '"':
-		return stringEnd(v, i) + 1
-	case '{', '[':
-		depth := 0
-		for ; ; i++ {
-			switch v[i] {
-			case '"':
-				i = stringEnd(v, i)
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-	}
-	for i < len(v) { // a number, true, false or null
-		switch v[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i
-		}
-		i++
-	}
-	return i
-}
+func (v validJSON) valueEnd(i int) int { return wire.ValueEnd(v, i) }
 
 // deeperThan reports whether valid JSON nests arrays and objects more than
 // limit levels deep. (jsontext's own limit is fixed at 10000.) Strings are
@@ -87,19 +52,7 @@ func deeperThan(valid []byte, limit int) bool {
 
 // stringEnd returns the index of the quote that closes the string of
 // valid JSON opening at valid[open].
-func stringEnd(valid []byte, open int) int {
-	i := open
-	for {
-		i += 1 + bytes.IndexByte(valid[i+1:], '"')
-		backslashes := 0
-		for valid[i-1-backslashes] == '\\' {
-			backslashes++
-		}
-		if backslashes%2 == 0 { // not an escaped quote
-			return i
-		}
-	}
-}
+func stringEnd(valid []byte, open int) int { return wire.StringEnd(valid, open) }
 
 // fastValid reports whether frame is one JSON value that validate accepts
 // (RFC 8259 syntax, no duplicate member names, at most MaxDepth deep), for
@@ -129,16 +82,7 @@ type fastValidator struct {
 	names [maxNames][]byte
 }
 
-func (v *fastValidator) space() {
-	for v.i < len(v.b) {
-		switch v.b[v.i] {
-		case ' ', '\t', '\n', '\r':
-			v.i++
-		default:
-			return
-		}
-	}
-}
+func (v *fastValidator) space() { v.i = wire.Space(v.b, v.i) }
 
 // next returns the byte at v.i, or 0 at the end.
 func (v *fastValidator) next() byte {

@@ -47,3 +47,14 @@ func TestPlainCandidate(t *testing.T) { candidateFastPath.check(t) }
 
 // FuzzPlainCandidate: whatever takes the fast path, pion accepts.
 func FuzzPlainCandidate(f *testing.F) { candidateFastPath.fuzz(f) }
+
+// BenchmarkPlainCandidate checks the candidate lines browsers send.
+func BenchmarkPlainCandidate(b *testing.B) {
+	for b.Loop() {
+		for _, line := range plainCandidates {
+			if !plainCandidate(line) {
+				b.Fatal(line)
+			}
+		}
+	}
+}

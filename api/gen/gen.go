@@ -33,6 +33,7 @@ func Generate(doc []byte, p Paths) ([]File, error) {
 	}{
 		{"types_gen.go", goTypes},
 		{"decode_gen.go", goDecode},
+		{"encode_gen.go", goEncode},
 		{"handler_gen.go", goHandler},
 		{"errors_gen.go", goErrors},
 	} {

@@ -177,7 +177,8 @@ func goStruct(b *strings.Builder, name string, fields []*Field) {
 }
 
 // goDecode renders decode_gen.go: a strict UnmarshalJSONFrom for every
-// struct, the compiled patterns, and Valid* for named patterned strings.
+// struct, the decoders of validated params (goValidDecoders), the compiled
+// patterns, and Valid* for named patterned strings.
 func goDecode(m *Model) ([]byte, error) {
 	var b strings.Builder
 	patterns := newPatterns(m)
@@ -206,6 +207,7 @@ func goDecode(m *Model) ([]byte, error) {
 			return nil, err
 		}
 	}
+	goValidDecoders(&b, m, patterns)
 	for _, t := range m.Types {
 		if t.Kind == KindEnum {
 			fmt.Fprintf(&b, "var values%s = []%s{", t.Name, t.Name)
@@ -367,31 +369,56 @@ func decodeCall(s *Schema, pats *patterns) string {
 		inner.Nullable = false
 		return fmt.Sprintf("decodeNullable(dec, %s)", decodeFunc(&inner, pats))
 	}
+	if s.Named != nil && s.Named.Kind == KindObject {
+		return fmt.Sprintf("decodeObject[%s](dec)", s.Named.Name)
+	}
+	if isArray(s) {
+		c := s.Constraints()
+		return fmt.Sprintf("decodeArray(dec, %d, %s)", deref(c.MaxItems, 0), decodeFunc(c.Items, pats))
+	}
+	return scalarCall(s, pats, &checkedScalars)
+}
+
+// isArray reports an array (a named object is not one, whatever it holds).
+func isArray(s *Schema) bool {
+	return s.Constraints().Kind == KindArray && (s.Named == nil || s.Named.Primitive != nil)
+}
+
+// scalarDecoders are the formats of the calls that decode a scalar (not
+// null, an object or an array), by kind.
+type scalarDecoders struct {
+	enum, freeObject, any, rawString, str, integer, boolean string
+}
+
+// checkedScalars are the checked decoder's (dec, api/decode.go).
+var checkedScalars = scalarDecoders{
+	enum: "decodeEnum(dec, values%s)", freeObject: "decodeRawObject(dec)", any: "decodeRaw(dec)",
+	rawString: "decodeRawString(dec, %d)", str: "decodeString(dec, %d, %s)", integer: "decodeInt(dec, %d, %d)", boolean: "decodeBool(dec)",
+}
+
+// scalarCall is an expression decoding the scalar s with the calls of f.
+func scalarCall(s *Schema, pats *patterns, f *scalarDecoders) string {
 	if s.Named != nil {
 		switch s.Named.Kind {
-		case KindObject:
-			return fmt.Sprintf("decodeObject[%s](dec)", s.Named.Name)
 		case KindEnum:
-			return fmt.Sprintf("decodeEnum(dec, values%s)", s.Named.Name)
+			return fmt.Sprintf(f.enum, s.Named.Name)
 		case KindFreeObject:
-			return "decodeRawObject(dec)"
+			return f.freeObject
 		case KindAny:
-			return "decodeRaw(dec)"
+			return f.any
 		}
 	}
 	c := s.Constraints()
 	switch c.Kind {
 	case KindString:
 		if isRawString(s) {
-			return fmt.Sprintf("decodeRawString(dec, %d)", deref(c.MaxLength, 0))
+			return fmt.Sprintf(f.rawString, deref(c.MaxLength, 0))
 		}
-		return fmt.Sprintf("decodeString(dec, %d, %s)", deref(c.MaxLength, 0), pats.of(s))
+		return fmt.Sprintf(f.str, deref(c.MaxLength, 0), pats.of(s))
 	case KindInteger:
-		return fmt.Sprintf("decodeInt(dec, %d, %d)", deref(c.Minimum, -maxSafeInt), deref(c.Maximum, maxSafeInt))
+		return fmt.Sprintf(f.integer, deref(c.Minimum, -maxSafeInt), deref(c.Maximum, maxSafeInt))
 	case KindBoolean:
-		return "decodeBool(dec)"
-	case KindArray:
-		return fmt.Sprintf("decodeArray(dec, %d, %s)", deref(c.MaxItems, 0), decodeFunc(c.Items, pats))
+		return f.boolean
 	}
 	panic(fmt.Sprintf("gen: no decoder for kind %d", c.Kind))
 }

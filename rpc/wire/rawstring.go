@@ -15,6 +15,12 @@ type RawString struct {
 	lit string // a valid JSON string literal, or "" for the empty string
 }
 
+// MinSplice is the length from which the server's frame encoder writes a
+// RawString literal as it is, validated when it came in: below it, the
+// literal is written as jsontext writes it (checked, its escapes made
+// canonical), which costs less than splicing it in.
+const MinSplice = 256
+
 // RawLiteral is the RawString of lit, a JSON string literal a decoder has
 // read (and so validated). The empty string costs no allocation.
 func RawLiteral(lit []byte) RawString {

@@ -100,6 +100,26 @@ type RawParams interface {
 	SetRawMember(name, lit []byte) error
 }
 
+// ValidParams is implemented by params that decode from JSON a caller has
+// validated (the rpc layer's frames) with a scanner that trusts its
+// syntax: jsontext checked every token again, a quarter of the time to
+// relay a candidate. DecodeValid returns false when it is not sure (a
+// value the schema refuses, an unknown member, an escape it does not
+// read): the caller then decodes a new value with UnmarshalJSONFrom,
+// which words the error. params is not retained.
+type ValidParams interface {
+	DecodeValid(params []byte) bool
+}
+
+// JSONAppender is implemented by values that append their own JSON (the
+// generated api types): the bytes the server's frame encoder writes for
+// them through json.MarshalWrite, without its reflection. An error (a
+// string that is not UTF-8) means the caller encodes with json, which
+// words it.
+type JSONAppender interface {
+	AppendJSON(dst []byte) ([]byte, error)
+}
+
 // Decoder is a jsontext.Decoder over a byte slice, recycled: one per frame
 // or params value would dominate allocations. GetDecoder takes one,
 // Release gives it back.
