@@ -174,9 +174,10 @@ type Conn struct {
 	writers sync.WaitGroup // writers; the connection's end waits for the last one
 }
 
-// newConn wraps the socket of a WebSocket that u upgraded.
-func newConn(nc net.Conn, u *Upgrader) *Conn {
-	c := &Conn{nc: nc, raw: rawConnOf(nc), cfg: &u.cfg, box: &u.box, cancel: func() {}, preAuth: true}
+// newConn wraps the socket of a WebSocket that u upgraded; raw is its
+// descriptor (nil without one: TLS, or off Linux).
+func newConn(nc net.Conn, raw syscall.RawConn, u *Upgrader) *Conn {
+	c := &Conn{nc: nc, raw: raw, cfg: &u.cfg, box: &u.box, cancel: func() {}, preAuth: true}
 	if c.raw != nil && u.poll.attach() == nil {
 		c.poll = &u.poll
 	}
@@ -819,10 +820,13 @@ func (c *Conn) flushNow() {
 }
 
 // writeDirect writes as much of p as the socket takes now.
-func (c *Conn) writeDirect(p []byte) (int, error) {
+func (c *Conn) writeDirect(p []byte) (int, error) { return writeRaw(c.raw, p) }
+
+// writeRaw writes as much of p as raw's socket takes now.
+func writeRaw(raw syscall.RawConn, p []byte) (int, error) {
 	op := ioOps.Get().(*ioOp)
 	op.p = p
-	err := c.raw.Write(op.write)
+	err := raw.Write(op.write)
 	n, werr := op.n, op.err
 	*op = ioOp{read: op.read, write: op.write}
 	ioOps.Put(op)

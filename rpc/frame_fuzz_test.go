@@ -65,7 +65,7 @@ func FuzzFrames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
 		want := wantOutcome(mux, stream, cfg.ReadLimit)
 		client, server := socketPair(t)
-		c := newConn(server, up)
+		c := newConn(server, rawConnOf(server), up)
 		c.Start(context.Background(), mux)
 		go func() {
 			n := int(chunk)

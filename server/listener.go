@@ -110,9 +110,14 @@ func (s *Server) acquireConn(ip netip.Addr) bool {
 	s.perIP[ip]++
 	s.connsMu.Unlock()
 	// In a cluster the count is Redis': a Redis that does not answer must
-	// not hold up accepting (the count is then 0).
-	ctx, cancel := context.WithTimeout(context.Background(), detachedCountTimeout)
-	defer cancel()
+	// not hold up accepting (the count is then 0). The memory store
+	// answers at once: no deadline's timer and context for it.
+	ctx := context.Background()
+	if s.cfg.clustered() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, detachedCountTimeout)
+		defer cancel()
+	}
 	if open+s.core.DetachedFrom(ctx, ip.String()) >= limit {
 		s.core.EndOldestDetached(ctx, ip.String())
 	}

@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-rtc/parley/api"
@@ -27,6 +29,7 @@ type turnState struct {
 	once sync.Once
 	err  error
 	srv  *turn.Server
+	urls atomic.Pointer[turnURLs] // the last list Server.turnURLs built
 }
 
 // newTURNState prepares the TURN section (checked by Config.Validate). In
@@ -142,13 +145,27 @@ func (s *Server) iceServers(identity string) (servers []api.IceServer, expires i
 }
 
 // turnURLs are t's URLs and, when the signaling port carries TURN too,
-// its turns: URL.
+// its turns: URL. Every session.connect hands them out: they are built
+// once for each turns: URL seen (Serve sets it), and callers only read
+// the list (capacity clipped, so an append copies).
 func (s *Server) turnURLs(t *turn.Server) []string {
-	urls := t.URLs()
-	if s.onePortURL != "" {
-		urls = append(urls, s.onePortURL)
+	if c := s.turn.urls.Load(); c != nil && c.srv == t && c.onePort == s.onePortURL {
+		return c.urls
 	}
-	return urls
+	c := &turnURLs{srv: t, onePort: s.onePortURL, urls: t.URLs()}
+	if c.onePort != "" {
+		c.urls = append(c.urls, c.onePort)
+	}
+	c.urls = slices.Clip(c.urls)
+	s.turn.urls.Store(c)
+	return c.urls
+}
+
+// turnURLs is the list turnURLs built, with what it was built from.
+type turnURLs struct {
+	srv     *turn.Server
+	onePort string
+	urls    []string
 }
 
 // turnCredentials answers GET /v1/turn-credentials in the TURN REST API

@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,6 +29,16 @@ const minSecretLen = 16
 // still out there.
 type Credentials struct {
 	secrets [][]byte
+	signers []sync.Pool // of *signer, one pool per secret
+}
+
+// signer computes the passwords of one secret: its HMAC is keyed once
+// (Reset brings it back to the keyed state), where hmac.New hashed the
+// key's pads and made half a dozen allocations for every password.
+type signer struct {
+	mac hash.Hash
+	in  []byte // the username, as bytes
+	sum [sha1.Size]byte
 }
 
 // NewCredentials checks the secrets (at least one, none shorter than 16
@@ -38,7 +50,7 @@ func NewCredentials(secrets []string) (*Credentials, error) {
 	if err := checkSecrets(secrets); err != nil {
 		return nil, fmt.Errorf("turn: %w", err)
 	}
-	c := &Credentials{}
+	c := &Credentials{signers: make([]sync.Pool, len(secrets))}
 	for _, s := range secrets {
 		c.secrets = append(c.secrets, []byte(s))
 	}
@@ -65,29 +77,46 @@ func checkSecrets(secrets []string) error {
 func (c *Credentials) Issue(identity string, ttl time.Duration, now time.Time) (username, password string, expires time.Time) {
 	expires = now.Add(ttl).Truncate(time.Second)
 	username = Username(expires, identity)
-	return username, Password(c.secrets[0], username), expires
+	return username, c.password(0, username), expires
 }
 
 // Verify reports whether password was signed for username by one of the
 // secrets, and by which (0 is the signing secret). It does not look at the
 // expiry: the server checks that on Allocate only.
 func (c *Credentials) Verify(username, password string) (secret int, ok bool) {
-	for i, s := range c.secrets {
-		if subtle.ConstantTimeCompare([]byte(Password(s, username)), []byte(password)) == 1 {
+	for i := range c.secrets {
+		if subtle.ConstantTimeCompare([]byte(c.password(i, username)), []byte(password)) == 1 {
 			return i, true
 		}
 	}
 	return 0, false
 }
 
-// password returns the password the i-th secret gives username.
+// password returns the password the i-th secret gives username: Password,
+// with a signer of the secret's pool.
 func (c *Credentials) password(i int, username string) string {
-	return Password(c.secrets[i], username)
+	pool := &c.signers[i]
+	s, _ := pool.Get().(*signer)
+	if s == nil {
+		s = &signer{mac: hmac.New(sha1.New, c.secrets[i])}
+	}
+	s.mac.Reset()
+	s.in = append(s.in[:0], username...)
+	s.mac.Write(s.in)
+	password := base64.StdEncoding.EncodeToString(s.mac.Sum(s.sum[:0]))
+	pool.Put(s)
+	return password
 }
 
 // Username is "<unix-expiry>:<identity>".
 func Username(expires time.Time, identity string) string {
-	return strconv.FormatInt(expires.Unix(), 10) + ":" + identity
+	var unix [20]byte
+	var b strings.Builder
+	b.Grow(len(unix) + 1 + len(identity))
+	b.Write(strconv.AppendInt(unix[:0], expires.Unix(), 10))
+	b.WriteByte(':')
+	b.WriteString(identity)
+	return b.String()
 }
 
 // Password is base64(HMAC-SHA1(secret, username)), standard encoding with

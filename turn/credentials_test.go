@@ -47,6 +47,27 @@ func TestIssueAndVerify(t *testing.T) {
 	}
 }
 
+// TestIssueReusesSigners: each secret's keyed HMAC is reused from call to
+// call, and every password is still Password's, whichever came before.
+func TestIssueReusesSigners(t *testing.T) {
+	secrets := []string{"parley-test-secret-0123", "rotated-secret-abcdef"}
+	creds, err := NewCredentials(secrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1699999000, 0)
+	for i := range 50 {
+		identity := strings.Repeat("x", i) // usernames of every length up to past a block
+		user, pass, _ := creds.Issue(identity, time.Hour, now)
+		if want := Password([]byte(secrets[0]), user); pass != want {
+			t.Fatalf("Issue(%q): password %q, want %q", identity, pass, want)
+		}
+		if s, ok := creds.Verify(user, Password([]byte(secrets[1]), user)); !ok || s != 1 {
+			t.Fatalf("Verify(%q, second secret's password) = %d %v", user, s, ok)
+		}
+	}
+}
+
 func TestParseUsername(t *testing.T) {
 	exp, id, err := ParseUsername("1700000000:bob:with:colons")
 	if err != nil || exp.Unix() != 1700000000 || id != "bob:with:colons" {

@@ -3,6 +3,7 @@ package signal
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -130,7 +131,9 @@ func (c *Core) Invite(ctx context.Context, ref *Ref, inv Invitation) (id string,
 		t.SetTimer(Timer{TimerCall, call.ID, call.ExpiresAt})
 		id, expires = call.ID, call.ExpiresAt
 		log := c.sessionLog(s)
-		t.afterCommit(func() { log.Info("call invited", "call", call.ID, "to", inv.To, "devices", len(forks)) })
+		t.afterCommit(func() {
+			log.Info("call invited", slog.String("call", call.ID), slog.String("to", inv.To), slog.Int("devices", len(forks)))
+		})
 		return nil
 	})
 	if outcome != "" {
@@ -256,7 +259,7 @@ func (c *Core) Accept(ctx context.Context, ref *Ref, id string) (out *api.RoomJo
 		t.Notify(call.Caller, Note{api.NotifyRoomPeerJoined, &api.RoomPeerJoinedEvent{RoomID: call.ID, Peer: calleeSeat.Peer}})
 		setup = now.Sub(call.InvitedAt)
 		log := c.sessionLog(s)
-		t.afterCommit(func() { log.Info("call accepted", "call", call.ID) })
+		t.afterCommit(func() { log.Info("call accepted", slog.String("call", call.ID)) })
 		// As room.join answers a later joiner: the earlier one is polite to it.
 		peer := callerSeat.Peer
 		peer.Polite = true

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -103,7 +104,7 @@ func (c *Core) Open(ctx context.Context, conn Connection, cred Credentials) (*Op
 	if err != nil {
 		return nil, err
 	}
-	c.sessionLog(s).Info("session connected", "remote", conn.Remote)
+	c.sessionLog(s).Info("session connected", slog.String("remote", conn.Remote))
 	return &Opened{Ref: s.ref(), ResumeToken: token}, nil
 }
 
@@ -164,12 +165,12 @@ func (c *Core) ConnEnded(ctx context.Context, ref *Ref, resumable bool, why stri
 		t.Detach(s.ID)
 		if !resumable {
 			c.endAs(t, s, api.PeerLeftReasonDisconnected, why)
-			t.afterCommit(func() { log.Info("session ended", "reason", why) })
+			t.afterCommit(func() { log.Info("session ended", slog.String("reason", why)) })
 			return nil
 		}
 		c.detach(t, s)
 		t.afterCommit(func() {
-			log.Info("session detached; resumable", "reason", why, "window", c.cfg.Limits.ResumeWindow)
+			log.Info("session detached; resumable", slog.String("reason", why), slog.Duration("window", c.cfg.Limits.ResumeWindow))
 		})
 		return nil
 	})
@@ -217,7 +218,7 @@ func (c *Core) endDetached(t *txn, s *Session, cap string) {
 	log := c.sessionLog(s)
 	t.afterCommit(func() {
 		c.obs.DetachedEnded(cap)
-		log.Info("resumable session ended early: its "+cap+" holds its cap of dropped sessions", "remote", s.Remote)
+		log.Info("resumable session ended early: its "+cap+" holds its cap of dropped sessions", slog.String("remote", s.Remote))
 	})
 }
 
@@ -338,7 +339,7 @@ func (c *Core) Resume(ctx context.Context, conn Connection, r Resumption) (*Open
 		out = &Opened{Ref: s.ref(), ResumeToken: token, Replayed: log.Last - p.LastSeq}
 		sl := c.sessionLog(s)
 		t.afterCommit(func() {
-			sl.Info("session resumed", "lastSeq", p.LastSeq, "replayed", out.Replayed, "remote", conn.Remote)
+			sl.Info("session resumed", slog.Int64("lastSeq", p.LastSeq), slog.Int64("replayed", out.Replayed), slog.String("remote", conn.Remote))
 		})
 		return nil
 	})
