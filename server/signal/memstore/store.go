@@ -10,10 +10,8 @@
 package memstore
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
-	"slices"
 	"sync"
 
 	"github.com/parley-rtc/parley/server/signal"
@@ -28,16 +26,14 @@ type Store struct {
 	mu       sync.Mutex
 	tx       tx // the one transaction, reused
 	sessions map[string]*session
-	rooms    map[string]*signal.Room
-	calls    map[string]*signal.Call
+	rooms    map[string]*room
+	calls    map[string]*call
 	pairs    map[string]map[signal.PairKey]*pair // by room
-	// index holds the indexes; entries what each record was last indexed
-	// under (records change in place, so the old entries are kept here).
-	index   map[ixKey]map[string]position
-	entries map[recKey][]signal.Entry
-	added   uint64 // orders an index's ties
-	timers  map[timerKey]*timer
-	events  eventNumbers
+	index    map[ixKey]members
+	scratch  []signal.Entry // a record's entries, computed to compare with its last
+	added    uint64         // orders an index's ties
+	timers   map[timerKey]*timer
+	events   eventNumbers
 }
 
 // pair is a pair's record and its signaling counters.
@@ -48,35 +44,25 @@ type pair struct {
 
 // session is a session's record with what only this node has of it: its
 // log (epoch: the log's identity, the record's Epoch until LoseLog) and
-// its connection.
+// its connection. entries, room's and call's are what the record was
+// last indexed under (records change in place, so the old entries are
+// kept).
 type session struct {
-	rec   *signal.Session
-	log   replayLog
-	epoch string
-	conn  signal.Conn
+	rec     *signal.Session
+	entries []signal.Entry
+	log     replayLog
+	epoch   string
+	conn    signal.Conn
 }
 
-type ixKey struct {
-	ix  signal.Index
-	key string
+type room struct {
+	rec     *signal.Room
+	entries []signal.Entry
 }
 
-type position struct {
-	score int64
-	added uint64
-}
-
-type recKind uint8
-
-const (
-	kindSession recKind = iota
-	kindRoom
-	kindCall
-)
-
-type recKey struct {
-	kind recKind
-	id   string
+type call struct {
+	rec     *signal.Call
+	entries []signal.Entry
 }
 
 type timerKey struct {
@@ -102,11 +88,10 @@ func New(cfg signal.StoreConfig) *Store {
 		log:      cfg.Log,
 		fire:     func(signal.Timer) {},
 		sessions: make(map[string]*session),
-		rooms:    make(map[string]*signal.Room),
-		calls:    make(map[string]*signal.Call),
+		rooms:    make(map[string]*room),
+		calls:    make(map[string]*call),
 		pairs:    make(map[string]map[signal.PairKey]*pair),
-		index:    make(map[ixKey]map[string]position),
-		entries:  make(map[recKey][]signal.Entry),
+		index:    make(map[ixKey]members),
 		timers:   make(map[timerKey]*timer),
 		events:   newEventNumbers(cfg.Clock.Now()),
 	}
@@ -160,38 +145,6 @@ func (st *Store) LoseLog(id string) {
 	}
 }
 
-// reindex moves record id to the index entries it has now.
-func (st *Store) reindex(kind recKind, id string, now []signal.Entry) {
-	key := recKey{kind, id}
-	old := st.entries[key]
-	for _, e := range old {
-		if !slices.Contains(now, e) {
-			if m := st.index[ixKey{e.Index, e.Key}]; m != nil {
-				delete(m, id)
-				if len(m) == 0 {
-					delete(st.index, ixKey{e.Index, e.Key})
-				}
-			}
-		}
-	}
-	for _, e := range now {
-		if !slices.Contains(old, e) {
-			m := st.index[ixKey{e.Index, e.Key}]
-			if m == nil {
-				m = make(map[string]position)
-				st.index[ixKey{e.Index, e.Key}] = m
-			}
-			st.added++
-			m[id] = position{e.Score, st.added}
-		}
-	}
-	if now == nil {
-		delete(st.entries, key)
-	} else {
-		st.entries[key] = now
-	}
-}
-
 // tx is the store's transaction: the store itself, locked.
 type tx struct{ st *Store }
 
@@ -202,8 +155,19 @@ func (t *tx) Session(id string) *signal.Session {
 	return nil
 }
 
-func (t *tx) Room(id string) *signal.Room { return t.st.rooms[id] }
-func (t *tx) Call(id string) *signal.Call { return t.st.calls[id] }
+func (t *tx) Room(id string) *signal.Room {
+	if r := t.st.rooms[id]; r != nil {
+		return r.rec
+	}
+	return nil
+}
+
+func (t *tx) Call(id string) *signal.Call {
+	if c := t.st.calls[id]; c != nil {
+		return c.rec
+	}
+	return nil
+}
 
 func (t *tx) Pair(room string, key signal.PairKey) *signal.Pair {
 	if p := t.st.pairs[room][key]; p != nil {
@@ -221,20 +185,8 @@ func (t *tx) Pairs(room string) []signal.PairKey {
 	return out
 }
 
-func (t *tx) Index(ix signal.Index, key string) []string {
-	m := t.st.index[ixKey{ix, key}]
-	out := make([]string, 0, len(m))
-	for id := range m {
-		out = append(out, id)
-	}
-	slices.SortFunc(out, func(a, b string) int {
-		pa, pb := m[a], m[b]
-		return cmp.Or(cmp.Compare(pa.score, pb.score), cmp.Compare(pa.added, pb.added))
-	})
-	return out
-}
-
-func (t *tx) Len(ix signal.Index, key string) int { return len(t.st.index[ixKey{ix, key}]) }
+func (t *tx) Index(ix signal.Index, key string) []string { return t.st.list(ixKey{ix, key}) }
+func (t *tx) Len(ix signal.Index, key string) int        { return t.st.count(ixKey{ix, key}) }
 
 func (t *tx) Log(id string) signal.LogInfo {
 	s := t.st.sessions[id]
@@ -253,32 +205,53 @@ func (t *tx) PutSession(rec *signal.Session) {
 		st.sessions[rec.ID] = s
 	}
 	s.rec = rec
-	st.reindex(kindSession, rec.ID, signal.SessionEntries(rec))
+	st.scratch = signal.SessionEntries(st.scratch[:0], rec)
+	st.reindex(rec.ID, &s.entries, st.scratch)
 }
 
 func (t *tx) DeleteSession(id string) {
-	delete(t.st.sessions, id)
-	t.st.reindex(kindSession, id, nil)
+	if s := t.st.sessions[id]; s != nil {
+		t.st.reindex(id, &s.entries, nil)
+		delete(t.st.sessions, id)
+	}
 }
 
-func (t *tx) PutRoom(r *signal.Room) {
-	t.st.rooms[r.ID] = r
-	t.st.reindex(kindRoom, r.ID, signal.RoomEntries(r))
+func (t *tx) PutRoom(rec *signal.Room) {
+	st := t.st
+	r := st.rooms[rec.ID]
+	if r == nil {
+		r = &room{}
+		st.rooms[rec.ID] = r
+	}
+	r.rec = rec
+	st.scratch = signal.RoomEntries(st.scratch[:0], rec)
+	st.reindex(rec.ID, &r.entries, st.scratch)
 }
 
 func (t *tx) DeleteRoom(id string) {
-	delete(t.st.rooms, id)
-	t.st.reindex(kindRoom, id, nil)
+	if r := t.st.rooms[id]; r != nil {
+		t.st.reindex(id, &r.entries, nil)
+		delete(t.st.rooms, id)
+	}
 }
 
-func (t *tx) PutCall(c *signal.Call) {
-	t.st.calls[c.ID] = c
-	t.st.reindex(kindCall, c.ID, signal.CallEntries(c))
+func (t *tx) PutCall(rec *signal.Call) {
+	st := t.st
+	c := st.calls[rec.ID]
+	if c == nil {
+		c = &call{}
+		st.calls[rec.ID] = c
+	}
+	c.rec = rec
+	st.scratch = signal.CallEntries(st.scratch[:0], rec)
+	st.reindex(rec.ID, &c.entries, st.scratch)
 }
 
 func (t *tx) DeleteCall(id string) {
-	delete(t.st.calls, id)
-	t.st.reindex(kindCall, id, nil)
+	if c := t.st.calls[id]; c != nil {
+		t.st.reindex(id, &c.entries, nil)
+		delete(t.st.calls, id)
+	}
 }
 
 func (t *tx) PutPair(room string, p *signal.Pair) {
