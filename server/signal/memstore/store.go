@@ -5,7 +5,7 @@
 // reads and writes are the state (records are handed out as they are
 // kept, and a change is seen at once), nothing conflicts, and Commit only
 // unlocks. A connection's Deliver and Close run under the mutex (rpc.Conn
-// queues without blocking); timers fire on their own goroutines and run
+// queues without blocking); due timers fire on the clock's goroutine and run
 // their transactions like any other.
 package memstore
 
@@ -13,6 +13,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/parley-rtc/parley/server/signal"
 )
@@ -32,8 +33,16 @@ type Store struct {
 	index    map[ixKey]members
 	scratch  []signal.Entry // a record's entries, computed to compare with its last
 	added    uint64         // orders an index's ties
-	timers   map[timerKey]*timer
-	events   eventNumbers
+	// timers are the timers set (timers.go): those not yet due in the
+	// heap due, under one clock timer set for armedFor (stopClock nil:
+	// none), armGen telling its settings apart.
+	timers    map[timerKey]*timer
+	due       timerHeap
+	timerSeq  uint64
+	armedFor  time.Time
+	stopClock func() bool
+	armGen    uint64
+	events    eventNumbers
 }
 
 // pair is a pair's record and its signaling counters.
@@ -63,16 +72,6 @@ type room struct {
 type call struct {
 	rec     *signal.Call
 	entries []signal.Entry
-}
-
-type timerKey struct {
-	kind signal.TimerKind
-	id   string
-}
-
-type timer struct {
-	t    signal.Timer
-	stop func() bool
 }
 
 // New makes an empty store.
@@ -379,32 +378,15 @@ func (t *tx) CloseConn(id string, reason signal.CloseReason, text string) {
 	}
 }
 
-func (t *tx) SetTimer(tm signal.Timer) {
-	st := t.st
-	key := timerKey{tm.Kind, tm.ID}
-	if old := st.timers[key]; old != nil {
-		old.stop()
-	}
-	set := &timer{t: tm}
-	set.stop = st.cfg.Clock.AfterFunc(tm.Due.Sub(st.cfg.Clock.Now()), func() { st.fire(tm) })
-	st.timers[key] = set
-}
-
-func (t *tx) CancelTimer(kind signal.TimerKind, id string) {
-	key := timerKey{kind, id}
-	if tm := t.st.timers[key]; tm != nil {
-		tm.stop()
-		delete(t.st.timers, key)
-	}
-}
+func (t *tx) SetTimer(tm signal.Timer)                     { t.st.setTimer(tm) }
+func (t *tx) CancelTimer(kind signal.TimerKind, id string) { t.st.dropTimer(timerKey{kind, id}) }
 
 func (t *tx) Fired(tm signal.Timer) bool {
-	key := timerKey{tm.Kind, tm.ID}
-	set := t.st.timers[key]
+	set := t.st.timers[timerKey{tm.Kind, tm.ID}]
 	if set == nil || !set.t.Due.Equal(tm.Due) {
 		return false
 	}
-	delete(t.st.timers, key)
+	t.st.dropTimer(timerKey{tm.Kind, tm.ID})
 	return true
 }
 
