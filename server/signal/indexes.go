@@ -42,6 +42,9 @@ const (
 	// InvitesOfPair: InvitePair(caller, callee) → theirs.
 	InvitesOfCaller
 	InvitesOfPair
+	// Indexes is one more than the last index: an array indexed by Index
+	// holds one of each.
+	Indexes
 )
 
 var indexNames = [...]string{

@@ -7,23 +7,21 @@ import (
 	"github.com/parley-rtc/parley/server/signal"
 )
 
-// The indexes: under each (index, key), the ids of the records that have
-// it. Most keys hold one id (an identity's sessions, a session's rooms), so
-// one id is kept inline in the index's map and only a second one makes a
-// map of them: an idle joined session costs two map slots instead of two
-// maps (measured: 1.1 KB of its 2.7 KB in the store went to the indexes).
-
-type ixKey struct {
-	ix  signal.Index
-	key string
+// The indexes: under each key of an index, the ids of the records that
+// have it. Most keys hold one id (an identity's sessions, a session's
+// rooms), so an index keeps those in a map of key to id, and only a
+// second id under a key makes a map of them: an idle joined session costs
+// two map slots instead of two maps (measured: 1.1 KB of its 2.7 KB in the
+// store went to the indexes).
+type index struct {
+	one  map[string]member
+	many map[string]map[string]position
 }
 
-// members are the ids under one key: one inline, or (many non-nil) all of
-// them in many.
-type members struct {
-	one   string
-	oneAt position
-	many  map[string]position
+// member is the one id under a key, with its score.
+type member struct {
+	id    string
+	score int64
 }
 
 // position orders an index: by score, ties in the order added.
@@ -47,13 +45,12 @@ func (st *Store) reindex(id string, had *[]signal.Entry, now []signal.Entry) {
 	}
 	for _, e := range old {
 		if !slices.Contains(now, e) {
-			st.unindex(ixKey{e.Index, e.Key}, id)
+			st.unindex(e, id)
 		}
 	}
 	for _, e := range now {
 		if !slices.Contains(old, e) {
-			st.added++
-			st.indexOne(ixKey{e.Index, e.Key}, id, position{e.Score, st.added})
+			st.indexOne(e, id)
 		}
 	}
 	switch {
@@ -66,59 +63,65 @@ func (st *Store) reindex(id string, had *[]signal.Entry, now []signal.Entry) {
 	}
 }
 
-func (st *Store) indexOne(k ixKey, id string, at position) {
-	m := st.index[k]
-	switch {
-	case m.many != nil:
-		m.many[id] = at
+func (st *Store) indexOne(e signal.Entry, id string) {
+	ix := &st.index[e.Index]
+	st.added++
+	if ids := ix.many[e.Key]; ids != nil {
+		ids[id] = position{e.Score, st.added}
 		return
-	case m.one == "" || m.one == id:
-		m.one, m.oneAt = id, at
-	default:
-		m.many = map[string]position{m.one: m.oneAt, id: at}
-		m.one, m.oneAt = "", position{}
 	}
-	st.index[k] = m
+	if one, ok := ix.one[e.Key]; ok && one.id != id {
+		// The one there was added before any other: added 0 keeps it so.
+		if ix.many == nil {
+			ix.many = make(map[string]map[string]position)
+		}
+		ix.many[e.Key] = map[string]position{one.id: {one.score, 0}, id: {e.Score, st.added}}
+		delete(ix.one, e.Key)
+		return
+	}
+	if ix.one == nil {
+		ix.one = make(map[string]member)
+	}
+	ix.one[e.Key] = member{id, e.Score}
 }
 
-func (st *Store) unindex(k ixKey, id string) {
-	m, ok := st.index[k]
-	switch {
-	case !ok:
-	case m.many != nil:
-		delete(m.many, id)
-		if len(m.many) == 0 {
-			delete(st.index, k)
+func (st *Store) unindex(e signal.Entry, id string) {
+	ix := &st.index[e.Index]
+	if ids := ix.many[e.Key]; ids != nil {
+		delete(ids, id)
+		if len(ids) == 0 {
+			delete(ix.many, e.Key)
 		}
-	case m.one == id:
-		delete(st.index, k)
+	} else if ix.one[e.Key].id == id {
+		delete(ix.one, e.Key)
 	}
 }
 
-// list is the ids under k, by position.
-func (st *Store) list(k ixKey) []string {
-	m := st.index[k]
-	if m.many == nil {
-		if m.one == "" {
-			return []string{}
+// list is the ids under key, by position.
+func (st *Store) list(i signal.Index, key string) []string {
+	ix := &st.index[i]
+	ids := ix.many[key]
+	if ids == nil {
+		if one, ok := ix.one[key]; ok {
+			return []string{one.id}
 		}
-		return []string{m.one}
+		return []string{}
 	}
-	out := make([]string, 0, len(m.many))
-	for id := range m.many {
+	out := make([]string, 0, len(ids))
+	for id := range ids {
 		out = append(out, id)
 	}
-	slices.SortFunc(out, func(a, b string) int { return comparePositions(m.many[a], m.many[b]) })
+	slices.SortFunc(out, func(a, b string) int { return comparePositions(ids[a], ids[b]) })
 	return out
 }
 
-// count is how many ids are under k.
-func (st *Store) count(k ixKey) int {
-	m := st.index[k]
-	switch {
-	case m.many != nil:
-		return len(m.many)
-	case m.one != "":
+// count is how many ids are under key.
+func (st *Store) count(i signal.Index, key string) int {
+	ix := &st.index[i]
+	if ids := ix.many[key]; ids != nil {
+		return len(ids)
+	}
+	if _, ok := ix.one[key]; ok {
 		return 1
 	}
 	return 0

@@ -11,8 +11,8 @@ import (
 // id inline, more in a map, in score order (ties as added), and the key
 // gone with its last id.
 func TestIndexMembers(t *testing.T) {
-	k := ixKey{signal.SessionsOfIdentity, "alice"}
-	at := func(score int64) []signal.Entry { return []signal.Entry{{Index: k.ix, Key: k.key, Score: score}} }
+	const ix, key = signal.SessionsOfIdentity, "alice"
+	at := func(score int64) []signal.Entry { return []signal.Entry{{Index: ix, Key: key, Score: score}} }
 	steps := []struct {
 		id    string
 		now   []signal.Entry // nil: out of the index
@@ -33,14 +33,16 @@ func TestIndexMembers(t *testing.T) {
 	had := map[string]*[]signal.Entry{"s1": new([]signal.Entry), "s2": new([]signal.Entry), "s3": new([]signal.Entry), "s4": new([]signal.Entry)}
 	for i, s := range steps {
 		st.reindex(s.id, had[s.id], s.now)
-		if got := st.list(k); !slices.Equal(got, s.want) {
+		if got := st.list(ix, key); !slices.Equal(got, s.want) {
 			t.Fatalf("step %d (%s): list %v, want %v", i, s.id, got, s.want)
 		}
-		if got := st.count(k); got != len(s.want) {
+		if got := st.count(ix, key); got != len(s.want) {
 			t.Fatalf("step %d (%s): count %d, want %d", i, s.id, got, len(s.want))
 		}
-		if m, ok := st.index[k]; ok != (len(s.want) > 0) || (m.many != nil) != s.inMap {
-			t.Fatalf("step %d (%s): key held %v, map %v; want %v, %v", i, s.id, ok, m.many != nil, len(s.want) > 0, s.inMap)
+		_, one := st.index[ix].one[key]
+		many := st.index[ix].many[key] != nil
+		if one == many && len(s.want) > 0 || many != s.inMap {
+			t.Fatalf("step %d (%s): key held alone %v, in a map %v; want %d ids, a map %v", i, s.id, one, many, len(s.want), s.inMap)
 		}
 		if !slices.Equal(*had[s.id], s.now) {
 			t.Fatalf("step %d (%s): kept entries %v, want %v", i, s.id, *had[s.id], s.now)

@@ -30,7 +30,7 @@ type Store struct {
 	rooms    map[string]*room
 	calls    map[string]*call
 	pairs    map[string]map[signal.PairKey]*pair // by room
-	index    map[ixKey]members
+	index    [signal.Indexes]index
 	scratch  []signal.Entry // a record's entries, computed to compare with its last
 	added    uint64         // orders an index's ties
 	// timers are the timers set (timers.go): those not yet due in the
@@ -52,15 +52,15 @@ type pair struct {
 }
 
 // session is a session's record with what only this node has of it: its
-// log (epoch: the log's identity, the record's Epoch until LoseLog) and
-// its connection. entries, room's and call's are what the record was
+// log (whose identity is the record's Epoch, which never changes, or none
+// once lost: LoseLog) and its connection. entries, room's and call's are what the record was
 // last indexed under (records change in place, so the old entries are
 // kept).
 type session struct {
 	rec     *signal.Session
 	entries []signal.Entry
 	log     replayLog
-	epoch   string
+	logLost bool
 	conn    signal.Conn
 }
 
@@ -90,7 +90,6 @@ func New(cfg signal.StoreConfig) *Store {
 		rooms:    make(map[string]*room),
 		calls:    make(map[string]*call),
 		pairs:    make(map[string]map[signal.PairKey]*pair),
-		index:    make(map[ixKey]members),
 		timers:   make(map[timerKey]*timer),
 		events:   newEventNumbers(cfg.Clock.Now()),
 	}
@@ -140,7 +139,7 @@ func (st *Store) LoseLog(id string) {
 	defer st.mu.Unlock()
 	if s := st.sessions[id]; s != nil {
 		s.log = replayLog{maxFrames: s.log.maxFrames, maxBytes: s.log.maxBytes}
-		s.epoch = ""
+		s.logLost = true
 	}
 }
 
@@ -184,8 +183,8 @@ func (t *tx) Pairs(room string) []signal.PairKey {
 	return out
 }
 
-func (t *tx) Index(ix signal.Index, key string) []string { return t.st.list(ixKey{ix, key}) }
-func (t *tx) Len(ix signal.Index, key string) int        { return t.st.count(ixKey{ix, key}) }
+func (t *tx) Index(ix signal.Index, key string) []string { return t.st.list(ix, key) }
+func (t *tx) Len(ix signal.Index, key string) int        { return t.st.count(ix, key) }
 
 func (t *tx) Log(id string) signal.LogInfo {
 	s := t.st.sessions[id]
@@ -193,14 +192,18 @@ func (t *tx) Log(id string) signal.LogInfo {
 		return signal.LogInfo{}
 	}
 	b := &s.log
-	return signal.LogInfo{Epoch: s.epoch, First: b.first, Last: b.last, Acked: b.acked, Len: len(b.frames), Bytes: b.bytes}
+	epoch := s.rec.Epoch
+	if s.logLost {
+		epoch = ""
+	}
+	return signal.LogInfo{Epoch: epoch, First: b.first, Last: b.last, Acked: b.acked, Len: len(b.frames), Bytes: b.bytes}
 }
 
 func (t *tx) PutSession(rec *signal.Session) {
 	st := t.st
 	s := st.sessions[rec.ID]
 	if s == nil {
-		s = &session{log: replayLog{maxFrames: st.cfg.ReplayMessages, maxBytes: st.cfg.ReplayBytes}, epoch: rec.Epoch}
+		s = &session{log: replayLog{maxFrames: st.cfg.ReplayMessages, maxBytes: st.cfg.ReplayBytes}}
 		st.sessions[rec.ID] = s
 	}
 	s.rec = rec
