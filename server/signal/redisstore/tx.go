@@ -300,7 +300,7 @@ func (t *tx) decode(r *record, vals []any) {
 	case kindSession:
 		s := new(signal.Session)
 		err = json.Unmarshal([]byte(raw), s, recordOptions)
-		r.val, r.node, r.gen = s, s.Node, s.Gen
+		r.val, r.node, r.gen = s, s.Node, uint64(s.Gen)
 		r.cur = signal.SessionEntries(nil, s)
 	case kindRoom:
 		room := new(signal.Room)
@@ -787,7 +787,7 @@ func (t *tx) CloseConn(id string, reason signal.CloseReason, text string) {
 	node, gen := r.node, r.gen
 	if r.v == "" { // made in this transaction
 		s := r.val.(*signal.Session)
-		node, gen = s.Node, s.Gen
+		node, gen = s.Node, uint64(s.Gen)
 	}
 	c := closeReq{id: id, node: node, gen: gen, reason: reason, text: strings.ReplaceAll(text, "\n", " ")}
 	if node == t.st.node {
