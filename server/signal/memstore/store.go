@@ -27,8 +27,8 @@ type Store struct {
 	mu       sync.Mutex
 	tx       tx // the one transaction, reused
 	sessions map[string]*session
-	rooms    map[string]*room
-	calls    map[string]*call
+	rooms    map[string]*indexed[signal.Room]
+	calls    map[string]*indexed[signal.Call]
 	pairs    map[string]map[signal.PairKey]*pair // by room
 	index    [signal.Indexes]index
 	scratch  []signal.Entry // a record's entries, computed to compare with its last
@@ -51,27 +51,21 @@ type pair struct {
 	counts signal.PairCounts
 }
 
+// indexed is a record with the index entries it was last indexed under
+// (records change in place, so the old entries are kept).
+type indexed[T any] struct {
+	rec     *T
+	entries []signal.Entry
+}
+
 // session is a session's record with what only this node has of it: its
 // log (whose identity is the record's Epoch, which never changes, or none
-// once lost: LoseLog) and its connection. entries, room's and call's are what the record was
-// last indexed under (records change in place, so the old entries are
-// kept).
+// once lost: LoseLog) and its connection.
 type session struct {
-	rec     *signal.Session
-	entries []signal.Entry
+	indexed[signal.Session]
 	log     replayLog
 	logLost bool
 	conn    signal.Conn
-}
-
-type room struct {
-	rec     *signal.Room
-	entries []signal.Entry
-}
-
-type call struct {
-	rec     *signal.Call
-	entries []signal.Entry
 }
 
 // New makes an empty store.
@@ -87,8 +81,8 @@ func New(cfg signal.StoreConfig) *Store {
 		log:      cfg.Log,
 		fire:     func(signal.Timer) {},
 		sessions: make(map[string]*session),
-		rooms:    make(map[string]*room),
-		calls:    make(map[string]*call),
+		rooms:    make(map[string]*indexed[signal.Room]),
+		calls:    make(map[string]*indexed[signal.Call]),
 		pairs:    make(map[string]map[signal.PairKey]*pair),
 		timers:   make(map[timerKey]*timer),
 		events:   newEventNumbers(cfg.Clock.Now()),
@@ -206,9 +200,7 @@ func (t *tx) PutSession(rec *signal.Session) {
 		s = &session{log: replayLog{maxFrames: st.cfg.ReplayMessages, maxBytes: st.cfg.ReplayBytes}}
 		st.sessions[rec.ID] = s
 	}
-	s.rec = rec
-	st.scratch = signal.SessionEntries(st.scratch[:0], rec)
-	st.reindex(rec.ID, &s.entries, st.scratch)
+	s.put(st, rec.ID, rec, signal.SessionEntries)
 }
 
 func (t *tx) DeleteSession(id string) {
@@ -218,41 +210,33 @@ func (t *tx) DeleteSession(id string) {
 	}
 }
 
-func (t *tx) PutRoom(rec *signal.Room) {
-	st := t.st
-	r := st.rooms[rec.ID]
+func (t *tx) PutRoom(r *signal.Room) { putRecord(t.st, t.st.rooms, r.ID, r, signal.RoomEntries) }
+func (t *tx) DeleteRoom(id string)   { deleteRecord(t.st, t.st.rooms, id) }
+func (t *tx) PutCall(c *signal.Call) { putRecord(t.st, t.st.calls, c.ID, c, signal.CallEntries) }
+func (t *tx) DeleteCall(id string)   { deleteRecord(t.st, t.st.calls, id) }
+
+// putRecord keeps rec as record id of m and indexes it.
+func putRecord[T any](st *Store, m map[string]*indexed[T], id string, rec *T, entries func([]signal.Entry, *T) []signal.Entry) {
+	r := m[id]
 	if r == nil {
-		r = &room{}
-		st.rooms[rec.ID] = r
+		r = new(indexed[T])
+		m[id] = r
 	}
+	r.put(st, id, rec, entries)
+}
+
+// put makes rec the record and moves it to the index entries it has now.
+func (r *indexed[T]) put(st *Store, id string, rec *T, entries func([]signal.Entry, *T) []signal.Entry) {
 	r.rec = rec
-	st.scratch = signal.RoomEntries(st.scratch[:0], rec)
-	st.reindex(rec.ID, &r.entries, st.scratch)
+	st.scratch = entries(st.scratch[:0], rec)
+	st.reindex(id, &r.entries, st.scratch)
 }
 
-func (t *tx) DeleteRoom(id string) {
-	if r := t.st.rooms[id]; r != nil {
-		t.st.reindex(id, &r.entries, nil)
-		delete(t.st.rooms, id)
-	}
-}
-
-func (t *tx) PutCall(rec *signal.Call) {
-	st := t.st
-	c := st.calls[rec.ID]
-	if c == nil {
-		c = &call{}
-		st.calls[rec.ID] = c
-	}
-	c.rec = rec
-	st.scratch = signal.CallEntries(st.scratch[:0], rec)
-	st.reindex(rec.ID, &c.entries, st.scratch)
-}
-
-func (t *tx) DeleteCall(id string) {
-	if c := t.st.calls[id]; c != nil {
-		t.st.reindex(id, &c.entries, nil)
-		delete(t.st.calls, id)
+// deleteRecord drops record id of m and its index entries.
+func deleteRecord[T any](st *Store, m map[string]*indexed[T], id string) {
+	if r := m[id]; r != nil {
+		st.reindex(id, &r.entries, nil)
+		delete(m, id)
 	}
 }
 

@@ -7,86 +7,53 @@ import (
 	"time"
 
 	"github.com/parley-rtc/parley/server/signal"
+	"github.com/parley-rtc/parley/server/signal/signaltest"
 )
 
-// manualClock is a clock whose timers go off when the test says, with
-// or without moving its now.
-type manualClock struct {
+// countingClock is a scenario clock that counts its timers set and not
+// yet stopped or gone off; with frozen set, the store sees its now stay
+// there (a server's clock that tests set, over the system's timers).
+type countingClock struct {
+	*signaltest.Clock
+	frozen *time.Time
 	mu     sync.Mutex
-	now    time.Time
-	timers []*manualTimer
+	live   int
 }
 
-type manualTimer struct {
-	due     time.Time
-	f       func()
-	stopped bool
+func (c *countingClock) Now() time.Time {
+	if c.frozen != nil {
+		return *c.frozen
+	}
+	return c.Clock.Now()
 }
 
-func (c *manualClock) Now() time.Time {
+func (c *countingClock) AfterFunc(d time.Duration, f func()) func() bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	tm := &manualTimer{due: c.now.Add(d), f: f}
-	c.timers = append(c.timers, tm)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !tm.stopped
-		tm.stopped = true
-		return was
-	}
-}
-
-// goOff runs the clock's earliest live timer, moving now to its due time
-// if move; false if none is set.
-func (c *manualClock) goOff(move bool) bool {
-	c.mu.Lock()
-	var next *manualTimer
-	for _, tm := range c.timers {
-		if !tm.stopped && (next == nil || tm.due.Before(next.due)) {
-			next = tm
-		}
-	}
-	if next == nil {
-		c.mu.Unlock()
-		return false
-	}
-	next.stopped = true
-	if move {
-		c.now = next.due
-	}
+	c.live++
 	c.mu.Unlock()
-	next.f()
-	return true
-}
-
-// live counts the clock timers set and not stopped or gone off.
-func (c *manualClock) live() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, tm := range c.timers {
-		if !tm.stopped {
-			n++
-		}
+	var once sync.Once
+	done := func() {
+		once.Do(func() {
+			c.mu.Lock()
+			c.live--
+			c.mu.Unlock()
+		})
 	}
-	return n
+	stop := c.Clock.AfterFunc(d, func() { done(); f() })
+	return func() bool { done(); return stop() }
 }
 
 // TestTimers sets, resets and cancels timers and checks they fire once
 // each, in due order (ties as set), under one clock timer at a time; a
-// timer whose clock timer goes off fires even if the clock's now has not
-// reached it (a server's clock that tests set, with the system's timers).
+// timer whose clock timer goes off fires even if the store's now has not
+// reached it.
 func TestTimers(t *testing.T) {
-	t0 := time.Unix(1_700_000_000, 0)
-	for _, move := range []bool{true, false} {
-		clock := &manualClock{now: t0}
+	for _, frozen := range []bool{false, true} {
+		clock := &countingClock{Clock: new(signaltest.Clock)}
+		t0 := clock.Now()
+		if frozen {
+			clock.frozen = &t0
+		}
 		st := New(signal.StoreConfig{Clock: clock})
 		var fired []string
 		st.Timers(func(tm signal.Timer) {
@@ -109,22 +76,18 @@ func TestTimers(t *testing.T) {
 		tx := st.Begin(t.Context())
 		tx.CancelTimer(signal.TimerResume, "d")
 		tx.Commit()
-		if n := clock.live(); n != 1 {
-			t.Fatalf("move=%v: %d clock timers set, want 1", move, n)
+		if n := clock.live; n != 1 {
+			t.Fatalf("frozen=%v: %d clock timers set, want 1", frozen, n)
 		}
 		if got := len(st.Pending()); got != 3 {
-			t.Fatalf("move=%v: %d timers pending, want 3", move, got)
+			t.Fatalf("frozen=%v: %d timers pending, want 3", frozen, got)
 		}
-		for range 10 {
-			if !clock.goOff(move) {
-				break
-			}
-		}
+		clock.Advance(10 * time.Second)
 		if want := []string{"b", "c", "a"}; !slices.Equal(fired, want) {
-			t.Fatalf("move=%v: fired %v, want %v", move, fired, want)
+			t.Fatalf("frozen=%v: fired %v, want %v", frozen, fired, want)
 		}
 		if p := st.Pending(); len(p) != 0 || len(st.due) != 0 || len(st.timers) != 0 {
-			t.Fatalf("move=%v: left pending %v, %d in the heap", move, p, len(st.due))
+			t.Fatalf("frozen=%v: left pending %v, %d in the heap", frozen, p, len(st.due))
 		}
 	}
 }
