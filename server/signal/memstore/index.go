@@ -63,6 +63,7 @@ func (st *Store) reindex(id string, had *[]signal.Entry, now []signal.Entry) {
 	}
 }
 
+// indexOne puts id under e's key, at e's score.
 func (st *Store) indexOne(e signal.Entry, id string) {
 	ix := &st.index[e.Index]
 	st.added++
@@ -85,6 +86,7 @@ func (st *Store) indexOne(e signal.Entry, id string) {
 	ix.one[e.Key] = member{id, e.Score}
 }
 
+// unindex takes id from under e's key; a key left empty goes.
 func (st *Store) unindex(e signal.Entry, id string) {
 	ix := &st.index[e.Index]
 	if ids := ix.many[e.Key]; ids != nil {

@@ -33,9 +33,9 @@ type Store struct {
 	index    [signal.Indexes]index
 	scratch  []signal.Entry // a record's entries, computed to compare with its last
 	added    uint64         // orders an index's ties
-	// timers are the timers set (timers.go): those not yet due in the
-	// heap due, under one clock timer set for armedFor (stopClock nil:
-	// none), armGen telling its settings apart.
+	// timers are the timers set (timers.go); those not yet due wait in
+	// the heap due, under one clock timer set for armedFor (stopClock
+	// nil: none), armGen telling its settings apart.
 	timers    map[timerKey]*timer
 	due       timerHeap
 	timerSeq  uint64
