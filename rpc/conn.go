@@ -138,9 +138,9 @@ type Conn struct {
 	pollID uint64       // the poller's id for the socket; guarded by poll.mu
 
 	// The reader's own (there is one reader at a time): its buffer, and
-	// awake, set when the socket could not be parked: it is read for good.
-	in    inbound
-	awake bool
+	// awake (last, with the flags under mu: one word for all), set when
+	// the socket could not be parked: it is read for good.
+	in inbound
 
 	// rest is what a direct write left unwritten (ending on a frame
 	// boundary): the writer goroutine it is handed to sends it first.
@@ -151,25 +151,26 @@ type Conn struct {
 	queue      [][]byte
 	queueBytes int
 	pong       []byte        // the payload of the last ping, to answer
-	pingDue    bool          // the heartbeat wants a ping sent
 	nextPing   time.Duration // sinceEpoch when the next ping is due
-	writing    bool          // a writer runs; once closing it stays set so no new one starts
-	scheduled  bool          // in the outbox, waiting for the end of a read
-	parked     bool          // the poller holds the socket; no reader runs
 	heartbeat  *time.Timer   // nil until Start
-	closing    bool
-	reason     CloseReason
 	closeText  string
 	readUntil  time.Duration // once closing: sinceEpoch when the reader stops waiting for the client's close frame
 	closed     chan struct{} // made on demand by Done: few callers want it
 	cancel     context.CancelFunc
 	resumeAt   time.Duration // Throttle: read no frame before then (sinceEpoch)
-	preAuth    bool          // not yet Authenticated: on probation if cfg.PreAuth.QueueBytes is set
 	authBy     time.Duration // sinceEpoch by when Authenticated must be called (cfg.PreAuth.Timeout), or 0
 	allowance  int           // AllowReply: bytes the next frame may exceed cfg.PreAuth.QueueBytes by
 	// idle, made by waitWritten, is closed when there is nothing left to
 	// write or the connection closes (wakeWaiterLocked).
-	idle chan struct{}
+	idle      chan struct{}
+	pingDue   bool // the heartbeat wants a ping sent
+	writing   bool // a writer runs; once closing it stays set so no new one starts
+	scheduled bool // in the outbox, waiting for the end of a read
+	parked    bool // the poller holds the socket; no reader runs
+	closing   bool
+	reason    CloseReason
+	preAuth   bool // not yet Authenticated: on probation if cfg.PreAuth.QueueBytes is set
+	awake     bool // the reader's own, not under mu (see in)
 
 	writers sync.WaitGroup // writers; the connection's end waits for the last one
 }

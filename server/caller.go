@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
-	"golang.org/x/time/rate"
 
 	"github.com/parley-rtc/parley/api"
 	"github.com/parley-rtc/parley/rpc"
@@ -23,11 +22,11 @@ type apiKeyKey struct{}
 type connState struct {
 	conn    *rpc.Conn
 	remote  netip.Addr
-	limiter *rate.Limiter
+	limiter tokenBucket
 	// patience is a second bucket, made at the first refusal, that each
 	// refused request takes from: a client that keeps sending after its
 	// 429s empties it, and is then read no faster than its rate.
-	patience *rate.Limiter
+	patience *tokenBucket
 	// discovered: rpc.discover was answered on this connection.
 	discovered atomic.Bool
 	sess       atomic.Pointer[signal.Ref]
@@ -92,27 +91,24 @@ func requireSession(method string, next rpc.MethodFunc) rpc.MethodFunc {
 // client when to try again. A client that keeps sending regardless (more
 // refusals than its rate and burst allow again) is throttled: its
 // connection is not read until its next token is due, so TCP holds it back
-// and its frames cost the server nothing meanwhile. Allow comes first
-// because Reserve allocates its Reservation: only a refused call pays for
-// one, to learn the delay.
+// and its frames cost the server nothing meanwhile.
 func (s *Server) rateLimit(method string, next rpc.MethodFunc) rpc.MethodFunc {
 	return func(ctx context.Context, params jsontext.Value) (any, error) {
 		st := connStateFrom(ctx)
-		if st == nil || st.limiter.Allow() {
+		if st == nil {
 			return next(ctx, params)
 		}
-		r := st.limiter.Reserve()
-		d := r.Delay()
-		if d <= 0 { // a token came in meanwhile: the reservation took it
+		l := &s.cfg.Limits
+		now := bucketClock()
+		d := st.limiter.take(now, l.RatePerSecond, l.RateBurst)
+		if d == 0 {
 			return next(ctx, params)
 		}
-		r.Cancel()
-		// Requests of one connection are dispatched one at a time, so
-		// patience needs no lock.
 		if st.patience == nil {
-			st.patience = rate.NewLimiter(st.limiter.Limit(), st.limiter.Burst())
+			p := fullBucket(now, l.RateBurst)
+			st.patience = &p
 		}
-		if !st.patience.Allow() {
+		if st.patience.take(now, l.RatePerSecond, l.RateBurst) != 0 {
 			st.conn.Throttle(min(d, maxThrottle))
 		}
 		name := method

@@ -318,7 +318,7 @@ func (c *Core) caller(t *txn, ref *Ref) (*Session, error) {
 	switch {
 	case s == nil:
 		return nil, api.ErrUnauthenticated("this session has ended")
-	case s.Gen != ref.Gen:
+	case uint64(s.Gen) != ref.Gen:
 		return nil, api.ErrUnauthenticated("this session resumed on another connection")
 	}
 	return s, nil

@@ -42,6 +42,9 @@ const (
 	// InvitesOfPair: InvitePair(caller, callee) → theirs.
 	InvitesOfCaller
 	InvitesOfPair
+	// Indexes is one more than the last index: an array indexed by Index
+	// holds one of each.
+	Indexes
 )
 
 var indexNames = [...]string{
@@ -65,57 +68,55 @@ type Entry struct {
 // (identities have no spaces).
 func InvitePair(caller, callee string) string { return caller + " " + callee }
 
-// SessionEntries are the index entries of a session.
-func SessionEntries(s *Session) []Entry {
+// SessionEntries appends the index entries of a session to dst.
+func SessionEntries(dst []Entry, s *Session) []Entry {
 	created := s.CreatedAt.UnixNano()
-	out := make([]Entry, 0, 5+len(s.Follows))
-	out = append(out,
+	dst = append(dst,
 		Entry{SessionsAll, "", created},
 		Entry{SessionsOfNode, s.Node, created},
 		Entry{SessionsOfIdentity, s.Identity, created})
 	if s.State == Detached {
 		at := s.DetachedAt.UnixNano()
-		out = append(out, Entry{DetachedOfAddress, s.Remote, at}, Entry{DetachedOfIdentity, s.Identity, at})
+		dst = append(dst, Entry{DetachedOfAddress, s.Remote, at}, Entry{DetachedOfIdentity, s.Identity, at})
 	}
 	for _, id := range s.Follows {
-		out = append(out, Entry{Followers, id, 0})
+		dst = append(dst, Entry{Followers, id, 0})
 	}
-	return out
+	return dst
 }
 
-// RoomEntries are the index entries of a room.
-func RoomEntries(r *Room) []Entry {
+// RoomEntries appends the index entries of a room to dst.
+func RoomEntries(dst []Entry, r *Room) []Entry {
 	created := r.CreatedAt.UnixNano()
-	out := make([]Entry, 0, 3+len(r.Seats))
-	out = append(out, Entry{RoomsAll, "", created})
+	dst = append(dst, Entry{RoomsAll, "", created})
 	for _, seat := range r.Seats {
-		out = append(out, Entry{RoomsOfSession, seat.Session, created})
+		dst = append(dst, Entry{RoomsOfSession, seat.Session, created})
 	}
 	if r.CreatedBy != "" {
-		out = append(out, Entry{EmptyRoomsOfSession, r.CreatedBy, created}, Entry{EmptyRoomsOfIdentity, r.CreatorIdentity, created})
+		dst = append(dst, Entry{EmptyRoomsOfSession, r.CreatedBy, created}, Entry{EmptyRoomsOfIdentity, r.CreatorIdentity, created})
 	}
-	return out
+	return dst
 }
 
-// CallEntries are the index entries of a call.
-func CallEntries(c *Call) []Entry {
+// CallEntries appends the index entries of a call to dst.
+func CallEntries(dst []Entry, c *Call) []Entry {
 	invited := c.InvitedAt.UnixNano()
-	out := make([]Entry, 0, 4+len(c.Forks))
-	out = append(out, Entry{CallsOfSession, c.Caller, invited})
+	n := len(dst)
+	dst = append(dst, Entry{CallsOfSession, c.Caller, invited})
 	for _, d := range c.Forks {
-		out = append(out, Entry{CallsOfSession, d, invited})
+		dst = append(dst, Entry{CallsOfSession, d, invited})
 	}
 	if c.Answerer != "" {
-		out = append(out, Entry{CallsOfSession, c.Answerer, invited})
+		dst = append(dst, Entry{CallsOfSession, c.Answerer, invited})
 	}
 	if c.State != api.CallStateActive {
-		out = append(out, Entry{InvitesOfCaller, c.CallerIdentity, invited}, Entry{InvitesOfPair, InvitePair(c.CallerIdentity, c.Callee), invited})
+		dst = append(dst, Entry{InvitesOfCaller, c.CallerIdentity, invited}, Entry{InvitesOfPair, InvitePair(c.CallerIdentity, c.Callee), invited})
 	}
-	return dedupeEntries(out)
+	return dst[:n+len(dedupeEntries(dst[n:]))]
 }
 
-// dedupeEntries drops repeated (index, key) pairs: a record is in an
-// index under a key once.
+// dedupeEntries drops repeated (index, key) pairs, in place: a record is
+// in an index under a key once.
 func dedupeEntries(es []Entry) []Entry {
 	out := es[:0]
 	for _, e := range es {

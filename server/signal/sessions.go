@@ -109,7 +109,7 @@ func (c *Core) Open(ctx context.Context, conn Connection, cred Credentials) (*Op
 }
 
 func (s *Session) ref() *Ref {
-	return &Ref{ID: s.ID, PeerID: s.PeerID, Identity: s.Identity, Gen: s.Gen}
+	return &Ref{ID: s.ID, PeerID: s.PeerID, Identity: s.Identity, Gen: uint64(s.Gen)}
 }
 
 // replace ends old for a newer session of its identity (takeover): it is
@@ -158,7 +158,7 @@ func (c *Core) endAs(t *txn, s *Session, reason api.PeerLeftReason, why string) 
 func (c *Core) ConnEnded(ctx context.Context, ref *Ref, resumable bool, why string) error {
 	return c.update(ctx, func(t *txn) error {
 		s := t.Session(ref.ID)
-		if s == nil || s.Gen != ref.Gen || s.State != Attached {
+		if s == nil || uint64(s.Gen) != ref.Gen || s.State != Attached {
 			return nil // resumed on another connection, replaced, or already ended
 		}
 		log := c.sessionLog(s)

@@ -287,9 +287,9 @@ type Session struct {
 	// Node is where its connection is, or was last; Gen counts the
 	// connections it has had: a commit on behalf of a connection checks
 	// it (Ref.Gen), so a connection the session left behind (a resume
-	// elsewhere) writes nothing.
+	// elsewhere) writes nothing. (32 bits: with State, one word.)
 	Node  string
-	Gen   uint64
+	Gen   uint32
 	State SessionState
 	// Remote is the address of its latest connection.
 	Remote string
@@ -322,6 +322,7 @@ type Room struct {
 	ID        string
 	MaxPeers  int
 	Locked    bool
+	HadPeers  bool
 	Metadata  []byte
 	Duplicate api.DuplicatePolicy // what a second seat of one identity does
 	// CreatedBy is the session whose room.create made the room, until its
@@ -329,7 +330,6 @@ type Room struct {
 	// CreatorIdentity's) empty-room caps meanwhile, and goes if the
 	// session ends.
 	CreatedBy, CreatorIdentity string
-	HadPeers                   bool
 	CreatedAt                  time.Time
 	// Call is the id of the call whose private room this is, while the
 	// call is active.

@@ -5,16 +5,15 @@
 // reads and writes are the state (records are handed out as they are
 // kept, and a change is seen at once), nothing conflicts, and Commit only
 // unlocks. A connection's Deliver and Close run under the mutex (rpc.Conn
-// queues without blocking); timers fire on their own goroutines and run
+// queues without blocking); due timers fire on the clock's goroutine and run
 // their transactions like any other.
 package memstore
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
-	"slices"
 	"sync"
+	"time"
 
 	"github.com/parley-rtc/parley/server/signal"
 )
@@ -28,16 +27,22 @@ type Store struct {
 	mu       sync.Mutex
 	tx       tx // the one transaction, reused
 	sessions map[string]*session
-	rooms    map[string]*signal.Room
-	calls    map[string]*signal.Call
+	rooms    map[string]*indexed[signal.Room]
+	calls    map[string]*indexed[signal.Call]
 	pairs    map[string]map[signal.PairKey]*pair // by room
-	// index holds the indexes; entries what each record was last indexed
-	// under (records change in place, so the old entries are kept here).
-	index   map[ixKey]map[string]position
-	entries map[recKey][]signal.Entry
-	added   uint64 // orders an index's ties
-	timers  map[timerKey]*timer
-	events  eventNumbers
+	index    [signal.Indexes]index
+	scratch  []signal.Entry // a record's entries, computed to compare with its last
+	added    uint64         // orders an index's ties
+	// timers are the timers set (timers.go); those not yet due wait in
+	// the heap due, under one clock timer set for armedFor (stopClock
+	// nil: none), armGen telling its settings apart.
+	timers    map[timerKey]*timer
+	due       timerHeap
+	timerSeq  uint64
+	armedFor  time.Time
+	stopClock func() bool
+	armGen    uint64
+	events    eventNumbers
 }
 
 // pair is a pair's record and its signaling counters.
@@ -46,47 +51,21 @@ type pair struct {
 	counts signal.PairCounts
 }
 
+// indexed is a record with the index entries it was last indexed under
+// (records change in place, so the old entries are kept).
+type indexed[T any] struct {
+	rec     *T
+	entries []signal.Entry
+}
+
 // session is a session's record with what only this node has of it: its
-// log (epoch: the log's identity, the record's Epoch until LoseLog) and
-// its connection.
+// log (whose identity is the record's Epoch, which never changes, or none
+// once lost: LoseLog) and its connection.
 type session struct {
-	rec   *signal.Session
-	log   replayLog
-	epoch string
-	conn  signal.Conn
-}
-
-type ixKey struct {
-	ix  signal.Index
-	key string
-}
-
-type position struct {
-	score int64
-	added uint64
-}
-
-type recKind uint8
-
-const (
-	kindSession recKind = iota
-	kindRoom
-	kindCall
-)
-
-type recKey struct {
-	kind recKind
-	id   string
-}
-
-type timerKey struct {
-	kind signal.TimerKind
-	id   string
-}
-
-type timer struct {
-	t    signal.Timer
-	stop func() bool
+	indexed[signal.Session]
+	log     replayLog
+	logLost bool
+	conn    signal.Conn
 }
 
 // New makes an empty store.
@@ -102,11 +81,9 @@ func New(cfg signal.StoreConfig) *Store {
 		log:      cfg.Log,
 		fire:     func(signal.Timer) {},
 		sessions: make(map[string]*session),
-		rooms:    make(map[string]*signal.Room),
-		calls:    make(map[string]*signal.Call),
+		rooms:    make(map[string]*indexed[signal.Room]),
+		calls:    make(map[string]*indexed[signal.Call]),
 		pairs:    make(map[string]map[signal.PairKey]*pair),
-		index:    make(map[ixKey]map[string]position),
-		entries:  make(map[recKey][]signal.Entry),
 		timers:   make(map[timerKey]*timer),
 		events:   newEventNumbers(cfg.Clock.Now()),
 	}
@@ -156,39 +133,7 @@ func (st *Store) LoseLog(id string) {
 	defer st.mu.Unlock()
 	if s := st.sessions[id]; s != nil {
 		s.log = replayLog{maxFrames: s.log.maxFrames, maxBytes: s.log.maxBytes}
-		s.epoch = ""
-	}
-}
-
-// reindex moves record id to the index entries it has now.
-func (st *Store) reindex(kind recKind, id string, now []signal.Entry) {
-	key := recKey{kind, id}
-	old := st.entries[key]
-	for _, e := range old {
-		if !slices.Contains(now, e) {
-			if m := st.index[ixKey{e.Index, e.Key}]; m != nil {
-				delete(m, id)
-				if len(m) == 0 {
-					delete(st.index, ixKey{e.Index, e.Key})
-				}
-			}
-		}
-	}
-	for _, e := range now {
-		if !slices.Contains(old, e) {
-			m := st.index[ixKey{e.Index, e.Key}]
-			if m == nil {
-				m = make(map[string]position)
-				st.index[ixKey{e.Index, e.Key}] = m
-			}
-			st.added++
-			m[id] = position{e.Score, st.added}
-		}
-	}
-	if now == nil {
-		delete(st.entries, key)
-	} else {
-		st.entries[key] = now
+		s.logLost = true
 	}
 }
 
@@ -202,8 +147,19 @@ func (t *tx) Session(id string) *signal.Session {
 	return nil
 }
 
-func (t *tx) Room(id string) *signal.Room { return t.st.rooms[id] }
-func (t *tx) Call(id string) *signal.Call { return t.st.calls[id] }
+func (t *tx) Room(id string) *signal.Room {
+	if r := t.st.rooms[id]; r != nil {
+		return r.rec
+	}
+	return nil
+}
+
+func (t *tx) Call(id string) *signal.Call {
+	if c := t.st.calls[id]; c != nil {
+		return c.rec
+	}
+	return nil
+}
 
 func (t *tx) Pair(room string, key signal.PairKey) *signal.Pair {
 	if p := t.st.pairs[room][key]; p != nil {
@@ -221,20 +177,8 @@ func (t *tx) Pairs(room string) []signal.PairKey {
 	return out
 }
 
-func (t *tx) Index(ix signal.Index, key string) []string {
-	m := t.st.index[ixKey{ix, key}]
-	out := make([]string, 0, len(m))
-	for id := range m {
-		out = append(out, id)
-	}
-	slices.SortFunc(out, func(a, b string) int {
-		pa, pb := m[a], m[b]
-		return cmp.Or(cmp.Compare(pa.score, pb.score), cmp.Compare(pa.added, pb.added))
-	})
-	return out
-}
-
-func (t *tx) Len(ix signal.Index, key string) int { return len(t.st.index[ixKey{ix, key}]) }
+func (t *tx) Index(ix signal.Index, key string) []string { return t.st.list(ix, key) }
+func (t *tx) Len(ix signal.Index, key string) int        { return t.st.count(ix, key) }
 
 func (t *tx) Log(id string) signal.LogInfo {
 	s := t.st.sessions[id]
@@ -242,43 +186,58 @@ func (t *tx) Log(id string) signal.LogInfo {
 		return signal.LogInfo{}
 	}
 	b := &s.log
-	return signal.LogInfo{Epoch: s.epoch, First: b.first, Last: b.last, Acked: b.acked, Len: len(b.frames), Bytes: b.bytes}
+	epoch := s.rec.Epoch
+	if s.logLost {
+		epoch = ""
+	}
+	return signal.LogInfo{Epoch: epoch, First: b.first, Last: b.last, Acked: b.acked, Len: len(b.frames), Bytes: b.bytes}
 }
 
 func (t *tx) PutSession(rec *signal.Session) {
 	st := t.st
 	s := st.sessions[rec.ID]
 	if s == nil {
-		s = &session{log: replayLog{maxFrames: st.cfg.ReplayMessages, maxBytes: st.cfg.ReplayBytes}, epoch: rec.Epoch}
+		s = &session{log: replayLog{maxFrames: st.cfg.ReplayMessages, maxBytes: st.cfg.ReplayBytes}}
 		st.sessions[rec.ID] = s
 	}
-	s.rec = rec
-	st.reindex(kindSession, rec.ID, signal.SessionEntries(rec))
+	s.put(st, rec.ID, rec, signal.SessionEntries)
 }
 
 func (t *tx) DeleteSession(id string) {
-	delete(t.st.sessions, id)
-	t.st.reindex(kindSession, id, nil)
+	if s := t.st.sessions[id]; s != nil {
+		t.st.reindex(id, &s.entries, nil)
+		delete(t.st.sessions, id)
+	}
 }
 
-func (t *tx) PutRoom(r *signal.Room) {
-	t.st.rooms[r.ID] = r
-	t.st.reindex(kindRoom, r.ID, signal.RoomEntries(r))
+func (t *tx) PutRoom(r *signal.Room) { putRecord(t.st, t.st.rooms, r.ID, r, signal.RoomEntries) }
+func (t *tx) DeleteRoom(id string)   { deleteRecord(t.st, t.st.rooms, id) }
+func (t *tx) PutCall(c *signal.Call) { putRecord(t.st, t.st.calls, c.ID, c, signal.CallEntries) }
+func (t *tx) DeleteCall(id string)   { deleteRecord(t.st, t.st.calls, id) }
+
+// putRecord keeps rec as record id of m and indexes it.
+func putRecord[T any](st *Store, m map[string]*indexed[T], id string, rec *T, entries func([]signal.Entry, *T) []signal.Entry) {
+	r := m[id]
+	if r == nil {
+		r = new(indexed[T])
+		m[id] = r
+	}
+	r.put(st, id, rec, entries)
 }
 
-func (t *tx) DeleteRoom(id string) {
-	delete(t.st.rooms, id)
-	t.st.reindex(kindRoom, id, nil)
+// put makes rec the record and moves it to the index entries it has now.
+func (r *indexed[T]) put(st *Store, id string, rec *T, entries func([]signal.Entry, *T) []signal.Entry) {
+	r.rec = rec
+	st.scratch = entries(st.scratch[:0], rec)
+	st.reindex(id, &r.entries, st.scratch)
 }
 
-func (t *tx) PutCall(c *signal.Call) {
-	t.st.calls[c.ID] = c
-	t.st.reindex(kindCall, c.ID, signal.CallEntries(c))
-}
-
-func (t *tx) DeleteCall(id string) {
-	delete(t.st.calls, id)
-	t.st.reindex(kindCall, id, nil)
+// deleteRecord drops record id of m and its index entries.
+func deleteRecord[T any](st *Store, m map[string]*indexed[T], id string) {
+	if r := m[id]; r != nil {
+		st.reindex(id, &r.entries, nil)
+		delete(m, id)
+	}
 }
 
 func (t *tx) PutPair(room string, p *signal.Pair) {
@@ -406,32 +365,15 @@ func (t *tx) CloseConn(id string, reason signal.CloseReason, text string) {
 	}
 }
 
-func (t *tx) SetTimer(tm signal.Timer) {
-	st := t.st
-	key := timerKey{tm.Kind, tm.ID}
-	if old := st.timers[key]; old != nil {
-		old.stop()
-	}
-	set := &timer{t: tm}
-	set.stop = st.cfg.Clock.AfterFunc(tm.Due.Sub(st.cfg.Clock.Now()), func() { st.fire(tm) })
-	st.timers[key] = set
-}
-
-func (t *tx) CancelTimer(kind signal.TimerKind, id string) {
-	key := timerKey{kind, id}
-	if tm := t.st.timers[key]; tm != nil {
-		tm.stop()
-		delete(t.st.timers, key)
-	}
-}
+func (t *tx) SetTimer(tm signal.Timer)                     { t.st.setTimer(tm) }
+func (t *tx) CancelTimer(kind signal.TimerKind, id string) { t.st.dropTimer(timerKey{kind, id}) }
 
 func (t *tx) Fired(tm signal.Timer) bool {
-	key := timerKey{tm.Kind, tm.ID}
-	set := t.st.timers[key]
+	set := t.st.timers[timerKey{tm.Kind, tm.ID}]
 	if set == nil || !set.t.Due.Equal(tm.Due) {
 		return false
 	}
-	delete(t.st.timers, key)
+	t.st.dropTimer(timerKey{tm.Kind, tm.ID})
 	return true
 }
 

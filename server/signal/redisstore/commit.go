@@ -127,7 +127,7 @@ func (t *tx) Commit() error {
 		}
 		status, _ := got[0].(int64)
 		first, _ := got[1].(int64)
-		st.attach(a.id, a.conn, s.Gen, s.Epoch, status, first, got[2:])
+		st.attach(a.id, a.conn, uint64(s.Gen), s.Epoch, status, first, got[2:])
 	}
 	now := st.cfg.Clock.Now()
 	for _, op := range t.timers {
@@ -214,7 +214,7 @@ func (t *tx) build() ([]any, error) {
 			if s.State != signal.Attached {
 				state = "d"
 			}
-			w = append(w, "n", s.Node, "g", strconv.FormatUint(s.Gen, 10), "st", state, "e", s.Epoch)
+			w = append(w, "n", s.Node, "g", strconv.FormatUint(uint64(s.Gen), 10), "st", state, "e", s.Epoch)
 			if r.v == "" {
 				sp.NL = append(sp.NL, [2]string{s.ID, s.Epoch})
 			}

@@ -300,16 +300,16 @@ func (t *tx) decode(r *record, vals []any) {
 	case kindSession:
 		s := new(signal.Session)
 		err = json.Unmarshal([]byte(raw), s, recordOptions)
-		r.val, r.node, r.gen = s, s.Node, s.Gen
-		r.cur = signal.SessionEntries(s)
+		r.val, r.node, r.gen = s, s.Node, uint64(s.Gen)
+		r.cur = signal.SessionEntries(nil, s)
 	case kindRoom:
 		room := new(signal.Room)
 		err = json.Unmarshal([]byte(raw), room, recordOptions)
-		r.val, r.cur = room, signal.RoomEntries(room)
+		r.val, r.cur = room, signal.RoomEntries(nil, room)
 	case kindCall:
 		c := new(signal.Call)
 		err = json.Unmarshal([]byte(raw), c, recordOptions)
-		r.val, r.cur = c, signal.CallEntries(c)
+		r.val, r.cur = c, signal.CallEntries(nil, c)
 	case kindPair:
 		p := new(signal.Pair)
 		err = json.Unmarshal([]byte(raw), p, recordOptions)
@@ -653,7 +653,7 @@ func (t *tx) change(k ixKey, id string, c change) {
 }
 
 func (t *tx) PutSession(s *signal.Session) {
-	t.put(kindSession, sessionKey(s.ID), s.ID, s, signal.SessionEntries(s))
+	t.put(kindSession, sessionKey(s.ID), s.ID, s, signal.SessionEntries(nil, s))
 	delete(t.deleted, s.ID)
 }
 
@@ -662,10 +662,14 @@ func (t *tx) DeleteSession(id string) {
 	t.deleted[id] = true
 }
 
-func (t *tx) PutRoom(r *signal.Room) { t.put(kindRoom, roomKey(r.ID), r.ID, r, signal.RoomEntries(r)) }
-func (t *tx) DeleteRoom(id string)   { t.del(roomKey(id), id) }
-func (t *tx) PutCall(c *signal.Call) { t.put(kindCall, callKey(c.ID), c.ID, c, signal.CallEntries(c)) }
-func (t *tx) DeleteCall(id string)   { t.del(callKey(id), id) }
+func (t *tx) PutRoom(r *signal.Room) {
+	t.put(kindRoom, roomKey(r.ID), r.ID, r, signal.RoomEntries(nil, r))
+}
+func (t *tx) DeleteRoom(id string) { t.del(roomKey(id), id) }
+func (t *tx) PutCall(c *signal.Call) {
+	t.put(kindCall, callKey(c.ID), c.ID, c, signal.CallEntries(nil, c))
+}
+func (t *tx) DeleteCall(id string) { t.del(callKey(id), id) }
 
 func (t *tx) PutPair(room string, p *signal.Pair) {
 	r := t.put(kindPair, pairKey(room, p.Key), "", p, nil)
@@ -783,7 +787,7 @@ func (t *tx) CloseConn(id string, reason signal.CloseReason, text string) {
 	node, gen := r.node, r.gen
 	if r.v == "" { // made in this transaction
 		s := r.val.(*signal.Session)
-		node, gen = s.Node, s.Gen
+		node, gen = s.Node, uint64(s.Gen)
 	}
 	c := closeReq{id: id, node: node, gen: gen, reason: reason, text: strings.ReplaceAll(text, "\n", " ")}
 	if node == t.st.node {
