@@ -242,7 +242,7 @@ func (t *tx) Log(id string) signal.LogInfo {
 		return signal.LogInfo{}
 	}
 	b := &s.log
-	return signal.LogInfo{Epoch: s.epoch, First: b.first, Last: b.last, Acked: b.acked, Len: len(b.frames), Bytes: b.bytes}
+	return signal.LogInfo{Epoch: s.epoch, First: b.first, Last: b.last, Acked: b.acked, Len: b.n, Bytes: b.bytes}
 }
 
 func (t *tx) PutSession(rec *signal.Session) {
