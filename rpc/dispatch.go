@@ -336,7 +336,7 @@ func encodeResult(id jsontext.Value, result any) ([]byte, error) {
 		frame = append(append(append(frame, responsePrefix...), id...), `,"result":`...)
 		return append(append(frame, v...), '}'), nil
 	}
-	return encodeFrame(func(b []byte) []byte {
+	return encodeFrame(nil, func(b []byte) []byte {
 		b = append(b, responsePrefix...)
 		b = append(b, id...)
 		return append(b, `,"result":`...)
@@ -349,16 +349,23 @@ func encodeError(id jsontext.Value, e *Error) []byte {
 		b = append(b, id...)
 		return append(b, `,"error":`...)
 	}
-	frame, err := encodeFrame(head, e)
+	frame, err := encodeFrame(nil, head, e)
 	if err != nil { // only a handler's unmarshalable Data can get here
-		frame, _ = encodeFrame(head, &Error{Code: e.Code, Message: e.Message})
+		frame, _ = encodeFrame(nil, head, &Error{Code: e.Code, Message: e.Message})
 	}
 	return frame
 }
 
 // EncodeNotification returns the frame of a server→client notification.
 func EncodeNotification(method string, params any) ([]byte, error) {
-	frame, err := encodeFrame(func(b []byte) []byte {
+	return AppendNotification(nil, method, params)
+}
+
+// AppendNotification appends the frame of a server→client notification
+// to dst: a caller that sends it with NotifyRaw (which copies) can encode
+// the next one into the same buffer.
+func AppendNotification(dst []byte, method string, params any) ([]byte, error) {
+	frame, err := encodeFrame(dst, func(b []byte) []byte {
 		b = append(b, `{"jsonrpc":"2.0","method":`...)
 		b, _ = jsontext.AppendQuote(b, method)
 		return append(b, `,"params":`...)

@@ -3,6 +3,7 @@ package rpc
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/go-json-experiment/json"
@@ -55,9 +56,9 @@ func (e *frameEncoder) rawString(enc *jsontext.Encoder, r wire.RawString) error 
 	return nil
 }
 
-// encodeFrame returns what head appends, then v as JSON, then the
+// encodeFrame appends to dst what head appends, then v as JSON, then the
 // closing '}': the shape of every frame the server sends.
-func encodeFrame(head func([]byte) []byte, v any) ([]byte, error) {
+func encodeFrame(dst []byte, head func([]byte) []byte, v any) ([]byte, error) {
 	e := frameEncoders.Get().(*frameEncoder)
 	defer e.release()
 	e.buf.Write(head(e.buf.AvailableBuffer()))
@@ -69,18 +70,18 @@ func encodeFrame(head func([]byte) []byte, v any) ([]byte, error) {
 	if err := json.MarshalWrite(&e.buf, v, opts...); err != nil {
 		return nil, err
 	}
-	return e.spliced(), nil
+	return e.appendSpliced(dst), nil
 }
 
-// spliced returns the frame with the literals in place of their
-// placeholders.
-func (e *frameEncoder) spliced() []byte {
+// appendSpliced appends the frame to dst with the literals in place of
+// their placeholders.
+func (e *frameEncoder) appendSpliced(dst []byte) []byte {
 	b := e.buf.Bytes()
 	n := len(b) + 1
 	for _, s := range e.splice {
 		n += len(s.lit) - len(placeholder)
 	}
-	frame, prev := make([]byte, 0, n), 0
+	frame, prev := slices.Grow(dst, n), 0
 	for _, s := range e.splice {
 		frame = append(append(frame, b[prev:s.at]...), s.lit...)
 		prev = s.at + len(placeholder)

@@ -98,10 +98,9 @@ func (b *replayLog) dropFirst() {
 	}
 }
 
-// since returns copies of the frames with seq > lastSeq, and false if
-// some of them are no longer kept. The copies share one allocation: the
-// connection queues them, and a chunk is overwritten once the log lets go
-// of it.
+// since returns the frames with seq > lastSeq, and false if some of them
+// are no longer kept. They are the log's own bytes, valid until it next
+// changes (Attach delivers them at once, under the store's lock).
 func (b *replayLog) since(lastSeq int64) ([][]byte, bool) {
 	if lastSeq >= b.last {
 		return nil, true
@@ -109,13 +108,8 @@ func (b *replayLog) since(lastSeq int64) ([][]byte, bool) {
 	if b.n == 0 || lastSeq+1 < b.first {
 		return nil, false
 	}
-	total := 0
-	b.each(lastSeq+1, func(f []byte) { total += len(f) })
-	out, buf := make([][]byte, 0, b.last-lastSeq), make([]byte, 0, total)
-	b.each(lastSeq+1, func(f []byte) {
-		buf = append(buf, f...)
-		out = append(out, buf[len(buf)-len(f):len(buf):len(buf)])
-	})
+	out := make([][]byte, 0, b.last-lastSeq)
+	b.each(lastSeq+1, func(f []byte) { out = append(out, f) })
 	return out, true
 }
 
