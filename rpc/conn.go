@@ -625,9 +625,11 @@ func (c *Conn) handleMessage(op byte, msg []byte) error {
 		maxBatch = c.cfg.PreAuth.MaxBatch
 		c.cfg.Stats.preAuthIn(len(msg))
 	}
-	if reply := c.mux.dispatch(c.ctx, msg, maxBatch, fast); reply != nil {
+	buf := getSlab(0) // the reply's: the queue copies it
+	if reply := c.mux.dispatch(c.ctx, *buf, msg, maxBatch, fast); reply != nil {
 		_ = c.enqueue(reply)
 	}
+	putSlab(buf)
 	if probation { // one request in flight: write the reply before the next
 		c.box.end()
 		c.waitWritten()
