@@ -10,13 +10,15 @@ import "encoding/binary"
 // chunks (a frame never spans two), rather than kept as a slice each: a
 // relay's logs hold a few hundred frames per session, and the garbage
 // collector marked each of them every cycle (93% of a paced relay's heap
-// objects, whose mark phases made its p99). A chunk grows with what the
-// log holds, up to maxChunk, and one the log has let go of is reused for
-// the next, so a full log that keeps turning over allocates nothing.
+// objects, whose mark phases made its p99). A log of a few frames (an
+// idle session's) has a chunk per frame, as small as before; past
+// smallLog a chunk grows with what the log holds, up to maxChunk, and one
+// the log has let go of waits past the end of chunks (in its array) to be
+// reused for the next, so a full log that keeps turning over allocates
+// nothing.
 type replayLog struct {
 	chunks    [][]byte // the kept frames in seq order; chunks[0][head:] starts with frame first
 	head      int
-	spare     []byte // an emptied chunk, reused by the next one
 	n         int
 	first     int64
 	last      int64
@@ -26,9 +28,13 @@ type replayLog struct {
 	maxBytes  int
 }
 
-// maxChunk is the size a log's chunks grow to (a larger frame has a chunk
+// A log holding less than smallLog bytes gives each frame a chunk of its
+// size; maxChunk is the size chunks grow to (a larger frame has a chunk
 // of its own size).
-const maxChunk = 8 << 10
+const (
+	smallLog = 2 << 10
+	maxChunk = 8 << 10
+)
 
 // lenPrefix is the size of the length before each packed frame.
 const lenPrefix = 4
@@ -54,15 +60,20 @@ func (b *replayLog) add(frame []byte) {
 	}
 }
 
-// newChunk returns an empty chunk with room for need bytes: as large as
-// what the log holds (so that a log of k bytes is in about log2(k)
-// chunks), within maxChunk; the spare if it is large enough.
+// newChunk returns an empty chunk with room for need bytes, for add to
+// append to chunks: past smallLog, as large as what the log holds (a log
+// of k bytes is in about log2(k) chunks) within maxChunk, and the chunk
+// let go of last if it is large enough.
 func (b *replayLog) newChunk(need int) []byte {
-	size := max(need, min(b.bytes+b.n*lenPrefix, maxChunk))
-	if cap(b.spare) >= size {
-		c := b.spare[:0]
-		b.spare = nil
-		return c
+	held := b.bytes + b.n*lenPrefix
+	if held < smallLog {
+		return make([]byte, 0, need)
+	}
+	size := max(need, min(held, maxChunk))
+	if k := len(b.chunks); k < cap(b.chunks) {
+		if spare := b.chunks[:k+1][k]; cap(spare) >= size {
+			return spare[:0]
+		}
 	}
 	return make([]byte, 0, size)
 }
@@ -88,13 +99,12 @@ func (b *replayLog) dropFirst() {
 	b.first++
 	switch {
 	case b.n == 0: // an empty log holds no memory
-		clear(b.chunks)
-		b.chunks, b.head, b.spare = b.chunks[:0], 0, nil
+		b.chunks, b.head = nil, 0
 	case b.head == len(c):
-		b.spare, b.head = c, 0
 		last := copy(b.chunks, b.chunks[1:])
-		b.chunks[last] = nil
-		b.chunks = b.chunks[:last]
+		clear(b.chunks[last:cap(b.chunks)]) // an older chunk past the end is let go
+		b.chunks[last] = c                  // past the end: newChunk's to reuse
+		b.chunks, b.head = b.chunks[:last], 0
 	}
 }
 

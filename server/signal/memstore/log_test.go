@@ -205,3 +205,19 @@ func BenchmarkReplayLogGC(b *testing.B) {
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(logs)), "B/session")
 	runtime.KeepAlive(logs)
 }
+
+// TestReplayLogSmallIsCompact: an idle session's few frames cost what
+// they did as a slice each (conns-10k's memory per connection), a chunk
+// of its own size each rather than chunks that grow ahead of them.
+func TestReplayLogSmallIsCompact(t *testing.T) {
+	b := replayLog{maxFrames: 256, maxBytes: 256 << 10}
+	frame := bytes.Repeat([]byte("y"), 230)
+	for range 5 {
+		b.add(frame)
+	}
+	for i, c := range b.chunks {
+		if cap(c) != lenPrefix+len(frame) || len(c) != cap(c) {
+			t.Fatalf("chunk %d of 5 small frames: %d bytes of %d; want one frame's %d", i, len(c), cap(c), lenPrefix+len(frame))
+		}
+	}
+}
