@@ -524,7 +524,7 @@ func (c *client) answer(room string, to *client) error {
 }
 
 func (c *client) candidate(room string, to *client, cand *api.IceCandidateInit) error {
-	return c.e.core.RelayCandidate(ctx(), c.ref, to.peerID(), &api.IceCandidateEvent{RoomID: room, Candidate: cand})
+	return c.e.core.RelayCandidate(ctx(), c.ref, to.peerID(), room, cand)
 }
 
 func (c *client) send(room, to string, data string) error {
