@@ -57,8 +57,8 @@ func appendsAsMarshalled(t *testing.T, seed uint64) {
 	head := func(b []byte) []byte { return append(b, `{"jsonrpc":"2.0","method":"m","params":`...) }
 	e := frameEncoders.Get().(*frameEncoder)
 	defer e.release()
-	want, wantErr := e.marshalFrame(head, v.Interface())
-	got, ok := e.appendFrame(head, v.Interface().(wire.JSONAppender))
+	want, wantErr := e.marshalFrame(nil, head, v.Interface())
+	got, ok := e.appendFrame(nil, head, v.Interface().(wire.JSONAppender))
 	switch {
 	case ok != (wantErr == nil):
 		t.Fatalf("seed %d, %s %+v: appended %v, json.MarshalWrite says %v", seed, typ, v.Interface(), ok, wantErr)
@@ -170,7 +170,7 @@ func BenchmarkEncodeNotification(b *testing.B) {
 		b.Run(ev.name+"/append", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := encodeFrame(head, ev.v); err != nil {
+				if _, err := encodeFrame(nil, head, ev.v); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -179,7 +179,7 @@ func BenchmarkEncodeNotification(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				e := frameEncoders.Get().(*frameEncoder)
-				if _, err := e.marshalFrame(head, ev.v); err != nil {
+				if _, err := e.marshalFrame(nil, head, ev.v); err != nil {
 					b.Fatal(err)
 				}
 				e.release()

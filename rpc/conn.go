@@ -148,8 +148,9 @@ type Conn struct {
 	restOff int
 
 	mu         sync.Mutex
-	queue      [][]byte
-	queueBytes int
+	queue      []outSlab     // what waits to be written, as WebSocket frames
+	queued     int           // the messages in queue
+	queueBytes int           // and their payloads' bytes
 	pong       []byte        // the payload of the last ping, to answer
 	nextPing   time.Duration // sinceEpoch when the next ping is due
 	heartbeat  *time.Timer   // nil until Start
@@ -626,9 +627,11 @@ func (c *Conn) handleMessage(op byte, msg []byte) error {
 		maxBatch = c.cfg.PreAuth.MaxBatch
 		c.cfg.Stats.preAuthIn(len(msg))
 	}
-	if reply := c.mux.dispatch(c.ctx, msg, maxBatch, fast); reply != nil {
+	buf := getSlab(0) // the reply's: the queue copies it
+	if reply := c.mux.dispatch(c.ctx, *buf, msg, maxBatch, fast); reply != nil {
 		_ = c.enqueue(reply)
 	}
+	putSlab(buf)
 	if probation { // one request in flight: write the reply before the next
 		c.box.end()
 		c.waitWritten()
@@ -788,7 +791,7 @@ func (c *Conn) flushNow() {
 		return
 	}
 	for range maxDirectWrites {
-		out := c.takeLocked(0)
+		out := c.takeLocked()
 		c.mu.Unlock()
 		n, err := c.writeDirect(*out)
 		if err != nil {
@@ -837,9 +840,6 @@ func writeRaw(raw syscall.RawConn, p []byte) (int, error) {
 	return n, werr
 }
 
-// writeChunk is about how much the writer goroutine writes at a time.
-const writeChunk = maxPooledBuffer
-
 // writeLoop is the writer goroutine: it writes until there is nothing left
 // to do, then exits; once the connection is closing it runs the close
 // handshake instead.
@@ -878,7 +878,7 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// flush writes everything queued, writeChunk at a time, each write within
+// flush writes everything queued, a slab at a time, each write within
 // timeout. It returns errCutOff when the connection is cut off between two
 // writes, and a write's error when the stream broke (the connection is
 // then closing).
@@ -889,7 +889,7 @@ func (c *Conn) flush(timeout time.Duration) error {
 			c.mu.Unlock()
 			return nil
 		}
-		out := c.takeLocked(writeChunk)
+		out := c.takeLocked()
 		c.mu.Unlock()
 		err := c.writeAll(*out, timeout, false)
 		putSlab(out)
@@ -928,27 +928,59 @@ func writeFailure(err error) CloseReason {
 	return ClosePeerGone
 }
 
-// takeLocked encodes what is due into a pooled slice: the pong and the
-// ping first, then queued frames, all of them, or with limit > 0 about
-// limit bytes' worth (at least one frame). The caller holds mu.
-func (c *Conn) takeLocked(limit int) *[]byte {
-	size, n := 0, 0
+// outSlab is queued output: the WebSocket frames of some messages, in a
+// pooled slice of at most maxPooledBuffer bytes (unless one frame is
+// larger), and how many messages and payload bytes they hold.
+type outSlab struct {
+	buf         *[]byte
+	msgs, bytes int
+}
+
+// queueLocked appends frame to the queue's last slab, or to a new one, as
+// large as what is queued (a backlog is written in large writes), from 4
+// KiB to maxPooledBuffer. The caller holds mu.
+func (c *Conn) queueLocked(frame []byte) {
+	need := frameSize(len(frame))
+	n := len(c.queue)
+	if n == 0 || cap(*c.queue[n-1].buf)-len(*c.queue[n-1].buf) < need {
+		c.queue = append(c.queue, outSlab{buf: getSlab(max(need, min(c.queueBytes, maxPooledBuffer)))})
+		n++
+	}
+	s := &c.queue[n-1]
+	*s.buf = appendFrame(*s.buf, opText, frame)
+	s.msgs++
+	s.bytes += len(frame)
+	c.queued++
+	c.queueBytes += len(frame)
+}
+
+// takeLocked returns what is due next, in a pooled slice: the pong and the
+// ping first, then the first slab of the queue. The caller holds mu.
+func (c *Conn) takeLocked() *[]byte {
+	var out *[]byte
+	if len(c.queue) > 0 {
+		s := c.queue[0]
+		c.queue[0] = outSlab{}
+		c.dropLocked(1)
+		c.queued -= s.msgs
+		c.queueBytes -= s.bytes
+		out = s.buf
+	}
+	if c.pong == nil && !c.pingDue {
+		return out
+	}
+	size := 0
 	if c.pong != nil {
 		size += frameSize(len(c.pong))
 	}
 	if c.pingDue {
 		size += frameSize(0)
 	}
-	for n < len(c.queue) {
-		s := frameSize(len(c.queue[n]))
-		if limit > 0 && n > 0 && size+s > limit {
-			break
-		}
-		size += s
-		n++
+	if out != nil {
+		size += len(*out)
 	}
-	out := getSlab(size)
-	b := *out
+	ctl := getSlab(size)
+	b := *ctl
 	if c.pong != nil {
 		b = appendFrame(b, opPong, c.pong)
 		c.pong = nil
@@ -957,14 +989,12 @@ func (c *Conn) takeLocked(limit int) *[]byte {
 		b = appendFrame(b, opPing, nil)
 		c.pingDue = false
 	}
-	for i, frame := range c.queue[:n] {
-		b = appendFrame(b, opText, frame)
-		c.queueBytes -= len(frame)
-		c.queue[i] = nil // written: do not keep it alive
+	if out != nil {
+		b = append(b, *out...)
+		putSlab(out)
 	}
-	*out = b
-	c.dropLocked(n)
-	return out
+	*ctl = b
+	return ctl
 }
 
 // maxRecycledQueue bounds the array a connection keeps for its queue
@@ -973,7 +1003,7 @@ func (c *Conn) takeLocked(limit int) *[]byte {
 // frame at a time paid an allocation each.
 const maxRecycledQueue = 8
 
-// dropLocked removes the first n frames (already cleared) of the queue.
+// dropLocked removes the first n slabs (already cleared) of the queue.
 func (c *Conn) dropLocked(n int) {
 	switch {
 	case n < len(c.queue):
@@ -1042,7 +1072,10 @@ func (c *Conn) Close(reason CloseReason, text string) {
 	}
 	c.cancel()
 	if reason.cutOff() {
-		c.queue, c.queueBytes, c.pong, c.pingDue = nil, 0, nil, false
+		for _, s := range c.queue {
+			putSlab(s.buf)
+		}
+		c.queue, c.queued, c.queueBytes, c.pong, c.pingDue = nil, 0, 0, nil, false
 		// Unblock a writer stuck on a client that does not read: at once
 		// when the stream is broken anyway, else after closeGrace, so that
 		// a write in progress may finish and the close frame follow it.
@@ -1100,7 +1133,7 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 func (c *Conn) QueueLen() (messages, bytes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.queue), c.queueBytes
+	return c.queued, c.queueBytes
 }
 
 // Notify sends a notification. It never blocks: if the queue is over its
@@ -1114,9 +1147,8 @@ func (c *Conn) Notify(method string, params any) error {
 	return c.NotifyRaw(frame)
 }
 
-// NotifyRaw queues an encoded frame under the same bounds as Notify. The
-// frame must not be modified afterwards; one frame may be queued on many
-// connections.
+// NotifyRaw queues an encoded frame under the same bounds as Notify. It
+// copies the frame: the caller may reuse it once NotifyRaw returns.
 func (c *Conn) NotifyRaw(frame []byte) error {
 	err := c.enqueue(frame)
 	if s := c.cfg.Stats; s != nil {
@@ -1144,7 +1176,7 @@ func (c *Conn) enqueue(frame []byte) error {
 		maxBytes = c.cfg.PreAuth.QueueBytes + c.allowance
 		c.allowance = 0
 	}
-	if len(c.queue)+1 > c.cfg.MaxQueueMessages || c.queueBytes+len(frame) > maxBytes {
+	if c.queued+1 > c.cfg.MaxQueueMessages || c.queueBytes+len(frame) > maxBytes {
 		c.mu.Unlock()
 		c.cfg.Logger.Debug("rpc: outbound queue full", "remote", c.RemoteAddr().String(), "pre_auth", probation,
 			"limit_messages", c.cfg.MaxQueueMessages, "limit_bytes", maxBytes)
@@ -1154,8 +1186,7 @@ func (c *Conn) enqueue(frame []byte) error {
 	if probation {
 		c.cfg.Stats.preAuthOut(len(frame))
 	}
-	c.queue = append(c.queue, frame)
-	c.queueBytes += len(frame)
+	c.queueLocked(frame)
 	run := c.scheduleLocked()
 	c.mu.Unlock()
 	if run {

@@ -120,23 +120,29 @@ func TestConnRepliesInOrder(t *testing.T) {
 
 // TestConnBatchedFramesArriveIntact queues frames faster than they are
 // written, so the writer takes many at once and sends them together, with
-// some over writeChunk among them: each must still arrive whole and in order.
+// some larger than a pooled slab among them: each must still arrive whole
+// and in order, though they are all queued from one buffer, as a read's
+// handling queues them (NotifyRaw copies).
 func TestConnBatchedFramesArriveIntact(t *testing.T) {
 	url, conns, _ := wsServer(t, NewMux(), ConnConfig{})
 	ws := dial(t, url)
 	c := <-conns
 	const n = 300
 	frames := make([]string, n)
+	var buf []byte
+	c.box.begin() // a read is being handled: the frames wait for its end
 	for i := range frames {
 		size := 10 + i%7*100
 		if i%50 == 25 {
-			size = writeChunk + 1000
+			size = maxPooledBuffer + 1000
 		}
 		frames[i] = fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", size))
-		if err := c.NotifyRaw([]byte(frames[i])); err != nil {
+		buf = append(buf[:0], frames[i]...)
+		if err := c.NotifyRaw(buf); err != nil {
 			t.Fatal(err)
 		}
 	}
+	c.box.end()
 	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for i, want := range frames {
 		_, got, err := ws.ReadMessage()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -43,17 +44,19 @@ func (m *Mux) SetLogger(l *slog.Logger) { m.log = l }
 // logged and answered with -32603. Nothing refers to frame after Dispatch
 // returns, so the caller may reuse it.
 func (m *Mux) Dispatch(ctx context.Context, frame []byte) []byte {
-	return m.dispatch(ctx, frame, MaxBatch, fastValid(frame))
+	return m.dispatch(ctx, nil, frame, MaxBatch, fastValid(frame))
 }
 
 // dispatch is Dispatch with a batch holding at most maxBatch requests;
-// fast reports that fastValid accepted the frame.
+// fast reports that fastValid accepted the frame. A single request's
+// result is appended to dst: a connection, whose queue copies it, encodes
+// into a pooled buffer.
 //
 // The frame is validated once (by fastValid, or by jsontext when it is not
 // sure); requests are then read out of it with a scanner that trusts it
 // (valid.go). Reading them with a second decoder validated every string
 // again, the SDP of an offer included.
-func (m *Mux) dispatch(ctx context.Context, frame []byte, maxBatch int, fast bool) []byte {
+func (m *Mux) dispatch(ctx context.Context, dst, frame []byte, maxBatch int, fast bool) []byte {
 	if !fast {
 		if err := validate(frame); err != nil {
 			return encodeError(nullID, m.refuse(ctx, m.invalid, err))
@@ -63,7 +66,7 @@ func (m *Mux) dispatch(ctx context.Context, frame []byte, maxBatch int, fast boo
 	i := v.space(0)
 	switch frame[i] {
 	case '{':
-		reply, _ := m.dispatchOne(ctx, v, i)
+		reply, _ := m.dispatchOne(ctx, dst, v, i)
 		return reply
 	case '[':
 		if err := checkBatch(v, i, maxBatch); err != nil {
@@ -130,7 +133,7 @@ func (m *Mux) dispatchBatch(ctx context.Context, v validJSON, i int) []byte {
 	for i = v.space(i + 1); v[i] != ']'; i = v.next(i) {
 		var reply []byte
 		if v[i] == '{' {
-			reply, i = m.dispatchOne(ctx, v, i)
+			reply, i = m.dispatchOne(ctx, nil, v, i)
 		} else {
 			i = v.valueEnd(i)
 			reply = encodeError(nullID, m.refuse(ctx, m.invalid, &Error{Code: CodeInvalidRequest, Message: "invalid request: a batch element must be an object"}))
@@ -152,8 +155,8 @@ func (m *Mux) dispatchBatch(ctx context.Context, v validJSON, i int) []byte {
 }
 
 // dispatchOne reads the request object at v[i] and runs it; end is where
-// the object ends.
-func (m *Mux) dispatchOne(ctx context.Context, v validJSON, i int) (reply []byte, end int) {
+// the object ends. A result is appended to dst.
+func (m *Mux) dispatchOne(ctx context.Context, dst []byte, v validJSON, i int) (reply []byte, end int) {
 	req, end, bad := readRequest(v, i)
 	if bad != nil {
 		id := req.id
@@ -169,7 +172,7 @@ func (m *Mux) dispatchOne(ctx context.Context, v validJSON, i int) (reply []byte
 	if err != nil {
 		return encodeError(req.id, err), end
 	}
-	reply, merr := encodeResult(req.id, result)
+	reply, merr := encodeResult(dst, req.id, result)
 	if merr != nil {
 		m.logger().Error("rpc: cannot encode result", "method", string(req.method), "err", merr)
 		return encodeError(req.id, &Error{Code: CodeInternalError, Message: "internal error"}), end
@@ -330,13 +333,13 @@ const responsePrefix = `{"jsonrpc":"2.0","id":`
 // valid JSON.
 type Verbatim []byte
 
-func encodeResult(id jsontext.Value, result any) ([]byte, error) {
+func encodeResult(dst []byte, id jsontext.Value, result any) ([]byte, error) {
 	if v, ok := result.(Verbatim); ok {
-		frame := make([]byte, 0, len(responsePrefix)+len(id)+len(`,"result":}`)+len(v))
+		frame := slices.Grow(dst, len(responsePrefix)+len(id)+len(`,"result":}`)+len(v))
 		frame = append(append(append(frame, responsePrefix...), id...), `,"result":`...)
 		return append(append(frame, v...), '}'), nil
 	}
-	return encodeFrame(func(b []byte) []byte {
+	return encodeFrame(dst, func(b []byte) []byte {
 		b = append(b, responsePrefix...)
 		b = append(b, id...)
 		return append(b, `,"result":`...)
@@ -349,16 +352,23 @@ func encodeError(id jsontext.Value, e *Error) []byte {
 		b = append(b, id...)
 		return append(b, `,"error":`...)
 	}
-	frame, err := encodeFrame(head, e)
+	frame, err := encodeFrame(nil, head, e)
 	if err != nil { // only a handler's unmarshalable Data can get here
-		frame, _ = encodeFrame(head, &Error{Code: e.Code, Message: e.Message})
+		frame, _ = encodeFrame(nil, head, &Error{Code: e.Code, Message: e.Message})
 	}
 	return frame
 }
 
 // EncodeNotification returns the frame of a server→client notification.
 func EncodeNotification(method string, params any) ([]byte, error) {
-	frame, err := encodeFrame(func(b []byte) []byte {
+	return AppendNotification(nil, method, params)
+}
+
+// AppendNotification appends the frame of a server→client notification
+// to dst: a caller that sends it with NotifyRaw (which copies) can encode
+// the next one into the same buffer.
+func AppendNotification(dst []byte, method string, params any) ([]byte, error) {
+	frame, err := encodeFrame(dst, func(b []byte) []byte {
 		b = append(b, `{"jsonrpc":"2.0","method":`...)
 		b, _ = jsontext.AppendQuote(b, method)
 		return append(b, `,"params":`...)

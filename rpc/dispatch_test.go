@@ -300,7 +300,7 @@ func TestBatchLimit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ran = 0
-			reply := m.dispatch(context.Background(), batch(tc.n), tc.limit, false)
+			reply := m.dispatch(context.Background(), nil, batch(tc.n), tc.limit, false)
 			if ran != tc.wantRan {
 				t.Errorf("%d requests ran, want %d", ran, tc.wantRan)
 			}

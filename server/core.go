@@ -22,7 +22,7 @@ func (s *Server) newCore() error {
 	cfg := signal.StoreConfig{
 		Node:           s.cfg.NodeID,
 		Clock:          clock,
-		Encode:         rpc.EncodeNotification,
+		Encode:         rpc.AppendNotification,
 		ReplayMessages: l.ReplayMessages,
 		ReplayBytes:    l.ReplayBytes,
 		EventRetain:    s.cfg.Webhook.Retain,

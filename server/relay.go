@@ -67,7 +67,7 @@ func (s *Server) IceCandidate(ctx context.Context, p *api.IceCandidateParams) (*
 		s.countTooLarge(ctx, sess, p.RoomID, p.To, api.MethodIceCandidate, len(p.Candidate.Candidate), err)
 		return nil, err
 	}
-	if err := s.core.RelayCandidate(ctx, sess, p.To, &api.IceCandidateEvent{RoomID: p.RoomID, Candidate: p.Candidate}); err != nil {
+	if err := s.core.RelayCandidate(ctx, sess, p.To, p.RoomID, p.Candidate); err != nil {
 		return nil, err
 	}
 	return &api.Empty{}, nil

@@ -34,7 +34,7 @@ func SplitFrame(frame []byte) (SharedFrame, error) {
 // EncodeShared encodes n with seq 0 and splits it.
 func EncodeShared(encode Encoder, n Note) (SharedFrame, error) {
 	n.Event.SetSeq(0)
-	frame, err := encode(n.Method, n.Event)
+	frame, err := encode(nil, n.Method, n.Event)
 	if err != nil {
 		return SharedFrame{}, err
 	}
@@ -43,10 +43,12 @@ func EncodeShared(encode Encoder, n Note) (SharedFrame, error) {
 
 // At is the frame for a recipient at seq.
 func (e SharedFrame) At(seq int64) []byte {
-	var digits [20]byte
-	n := strconv.AppendInt(digits[:0], seq, 10)
-	frame := make([]byte, 0, len(e.Head)+len(n)+len(e.Tail))
-	frame = append(frame, e.Head...)
-	frame = append(frame, n...)
-	return append(frame, e.Tail...)
+	return e.AppendAt(make([]byte, 0, len(e.Head)+20+len(e.Tail)), seq)
+}
+
+// AppendAt appends the frame for a recipient at seq to dst.
+func (e SharedFrame) AppendAt(dst []byte, seq int64) []byte {
+	dst = append(dst, e.Head...)
+	dst = strconv.AppendInt(dst, seq, 10)
+	return append(dst, e.Tail...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-rtc/parley/api"
@@ -84,12 +85,23 @@ func (c *Core) relayPair(ctx context.Context, ref *Ref, roomID, to string, fn fu
 	})
 }
 
+// iceEvents recycles RelayCandidate's events, the one record a relayed
+// candidate allocated outside its decoding and encoding: a store encodes
+// a notification before its transaction ends, and a held candidate is
+// kept by value, so nothing refers to the event once it returns.
+var iceEvents = sync.Pool{New: func() any { return new(api.IceCandidateEvent) }}
+
 // RelayCandidate relays a candidate (from stamped), or holds it while its
 // pair has had no offer delivered. The common path (an offer was
 // delivered) writes nothing but the notification.
-func (c *Core) RelayCandidate(ctx context.Context, ref *Ref, to string, ev *api.IceCandidateEvent) error {
-	ev.From = ref.PeerID
-	return c.relayPair(ctx, ref, ev.RoomID, to, func(t *txn, r *Room, target *Seat, key PairKey, side int) error {
+func (c *Core) RelayCandidate(ctx context.Context, ref *Ref, to, roomID string, cand *api.IceCandidateInit) error {
+	ev := iceEvents.Get().(*api.IceCandidateEvent)
+	*ev = api.IceCandidateEvent{RoomID: roomID, From: ref.PeerID, Candidate: cand}
+	defer func() {
+		*ev = api.IceCandidateEvent{}
+		iceEvents.Put(ev)
+	}()
+	return c.relayPair(ctx, ref, roomID, to, func(t *txn, r *Room, target *Seat, key PairKey, side int) error {
 		if p := t.Pair(r.ID, key); p == nil || !p.Offered {
 			return c.hold(t, r, key, side, p, ev)
 		}

@@ -152,7 +152,7 @@ type StoreConfig struct {
 	Node string
 	// Clock tells the time and runs the memory store's timers.
 	Clock Clock
-	// Encode encodes a notification's frame (rpc.EncodeNotification).
+	// Encode encodes a notification's frame (rpc.AppendNotification).
 	Encode Encoder
 	// ReplayMessages and ReplayBytes bound each session's log.
 	ReplayMessages, ReplayBytes int
@@ -163,9 +163,9 @@ type StoreConfig struct {
 	Log         *slog.Logger
 }
 
-// Encoder encodes a notification (method and event, its seq set) into a
-// frame.
-type Encoder func(method string, params any) ([]byte, error)
+// Encoder appends the frame of a notification (method and event, its seq
+// set) to dst.
+type Encoder func(dst []byte, method string, params any) ([]byte, error)
 
 // Conn is a session's connection, as the store reaches it: rpc.Conn
 // behind an adapter.
@@ -173,9 +173,9 @@ type Conn interface {
 	// Attached runs when the connection takes its session, before the
 	// session's first frame reaches it.
 	Attached()
-	// Deliver queues a frame. It never blocks; an error (a slow consumer
-	// cut off, a closed connection) is only logged: the frame is in the
-	// log for a resume.
+	// Deliver queues a copy of frame (the store reuses its buffer). It
+	// never blocks; an error (a slow consumer cut off, a closed
+	// connection) is only logged: the frame is in the log for a resume.
 	Deliver(frame []byte) error
 	// Close closes the connection, after what it has queued.
 	Close(reason CloseReason, text string)

@@ -43,7 +43,14 @@ type Store struct {
 	stopClock func() bool
 	armGen    uint64
 	events    eventNumbers
+	// frame is the buffer notifications are encoded into, reused: the
+	// log and the connection keep copies.
+	frame []byte
 }
+
+// maxReusedFrame bounds the encoding buffer a store keeps between
+// notifications: a rare large one (a long room.updated) is let go.
+const maxReusedFrame = 64 << 10
 
 // pair is a pair's record and its signaling counters.
 type pair struct {
@@ -190,7 +197,7 @@ func (t *tx) Log(id string) signal.LogInfo {
 	if s.logLost {
 		epoch = ""
 	}
-	return signal.LogInfo{Epoch: epoch, First: b.first, Last: b.last, Acked: b.acked, Len: len(b.frames), Bytes: b.bytes}
+	return signal.LogInfo{Epoch: epoch, First: b.first, Last: b.last, Acked: b.acked, Len: b.n, Bytes: b.bytes}
 }
 
 func (t *tx) PutSession(rec *signal.Session) {
@@ -286,7 +293,7 @@ func (t *tx) Notify(to string, n signal.Note) {
 		return
 	}
 	n.Event.SetSeq(s.log.last + 1)
-	frame, err := t.st.cfg.Encode(n.Method, n.Event)
+	frame, err := t.st.cfg.Encode(t.st.frame[:0], n.Method, n.Event)
 	if err != nil {
 		t.st.log.Error("notification not encoded", "session", to, "method", n.Method, "err", err)
 		return
@@ -306,7 +313,7 @@ func (t *tx) Broadcast(to []string, n signal.Note) {
 	if err == nil {
 		for _, id := range to {
 			if s := t.st.sessions[id]; s != nil {
-				t.st.push(s, n.Method, shared.At(s.log.last+1))
+				t.st.push(s, n.Method, shared.AppendAt(t.st.frame[:0], s.log.last+1))
 			}
 		}
 		return
@@ -317,13 +324,17 @@ func (t *tx) Broadcast(to []string, n signal.Note) {
 	}
 }
 
-// push records frame (the session's next seq) and sends it live.
+// push records frame (the session's next seq) and sends it live; both
+// copy it, so its buffer is kept for the next frame.
 func (st *Store) push(s *session, method string, frame []byte) {
 	s.log.add(frame)
 	if s.conn != nil {
 		if err := s.conn.Deliver(frame); err != nil {
 			st.log.Debug("notification not queued", "session", s.rec.ID, "method", method, "err", err)
 		}
+	}
+	if cap(frame) <= maxReusedFrame {
+		st.frame = frame[:0]
 	}
 }
 

@@ -32,7 +32,7 @@ func (idleConn) Close(signal.CloseReason, string) {}
 // heap-B/session is the live heap each session costs once collected;
 // allocs/op and B/op count the join's garbage too.
 func BenchmarkIdleJoined(b *testing.B) {
-	store := memstore.New(signal.StoreConfig{Node: "node-1", Encode: rpc.EncodeNotification, ReplayMessages: 256, ReplayBytes: 256 << 10})
+	store := memstore.New(signal.StoreConfig{Node: "node-1", Encode: rpc.AppendNotification, ReplayMessages: 256, ReplayBytes: 256 << 10})
 	core := signal.New(signal.Config{Limits: signal.Limits{
 		MaxRoomsPerSession: 16, MaxPeersPerRoom: 16, MaxRooms: 1 << 30,
 	}, Node: "node-1", RefreshEvery: time.Hour}, store)

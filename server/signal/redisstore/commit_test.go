@@ -22,7 +22,7 @@ func TestCommitIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	st, err := New(ctx, Config{StoreConfig: signal.StoreConfig{Node: "n1", Encode: rpc.EncodeNotification, ReplayMessages: 16, ReplayBytes: 1 << 16}, Redis: opts})
+	st, err := New(ctx, Config{StoreConfig: signal.StoreConfig{Node: "n1", Encode: rpc.AppendNotification, ReplayMessages: 16, ReplayBytes: 1 << 16}, Redis: opts})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 func TestEventLog(t *testing.T) {
 	srv := redisproc.Start(t)
 	cfg := func(node string) signal.StoreConfig {
-		return signal.StoreConfig{Node: node, Encode: rpc.EncodeNotification, ReplayMessages: 16, ReplayBytes: 1 << 16, EventRetain: 4}
+		return signal.StoreConfig{Node: node, Encode: rpc.AppendNotification, ReplayMessages: 16, ReplayBytes: 1 << 16, EventRetain: 4}
 	}
 	a, b := open(t, srv, "ev:", cfg("n1")), open(t, srv, "ev:", cfg("n2"))
 	ctx := context.Background()

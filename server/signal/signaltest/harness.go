@@ -158,7 +158,7 @@ func newEnv(t *testing.T, newStore NewStore, opts ...option) *env {
 	t.Helper()
 	clock := &Clock{now: time.Unix(1_700_000_000, 0)}
 	cfg := signal.Config{Limits: defaultLimits(), Node: "node-1", Clock: clock}
-	scfg := signal.StoreConfig{Node: "node-1", Clock: clock, Encode: rpc.EncodeNotification, ReplayMessages: 256, ReplayBytes: 256 << 10}
+	scfg := signal.StoreConfig{Node: "node-1", Clock: clock, Encode: rpc.AppendNotification, ReplayMessages: 256, ReplayBytes: 256 << 10}
 	for _, o := range opts {
 		o(&cfg, &scfg)
 	}
@@ -524,7 +524,7 @@ func (c *client) answer(room string, to *client) error {
 }
 
 func (c *client) candidate(room string, to *client, cand *api.IceCandidateInit) error {
-	return c.e.core.RelayCandidate(ctx(), c.ref, to.peerID(), &api.IceCandidateEvent{RoomID: room, Candidate: cand})
+	return c.e.core.RelayCandidate(ctx(), c.ref, to.peerID(), room, cand)
 }
 
 func (c *client) send(room, to string, data string) error {
