@@ -146,16 +146,23 @@ func TestPlainSDPLiteral(t *testing.T) { sdpLiteralFastPath.check(t) }
 // plainSDP takes.
 func FuzzSDPLiteral(f *testing.F) { sdpLiteralFastPath.fuzz(f) }
 
-// TestPrintableText: the eight-bytes-at-a-time check agrees with a byte
-// loop for every byte value at every position.
-func TestPrintableText(t *testing.T) {
-	for c := range 256 {
-		for at := range 17 {
-			b := []byte(strings.Repeat("a", 17))
-			b[at] = byte(c)
-			want := c >= ' ' && c <= '~'
-			if got := printableText(string(b)); got != want {
-				t.Fatalf("byte %#x at %d: %v, want %v", c, at, got, want)
+// TestLineStop: the eight-bytes-at-a-time search for the end of a line
+// stops where a byte loop does, for every byte value at every position,
+// in a text and in a literal.
+func TestLineStop(t *testing.T) {
+	for _, escaped := range []bool{false, true} {
+		for c := range 256 {
+			for at := range 17 {
+				b := []byte(strings.Repeat("a", 17))
+				b[at] = byte(c)
+				want := len(b)
+				if c < ' ' || c > '~' || c == '\\' && escaped {
+					want = at
+				}
+				s := sdpLines{text: string(b), escaped: escaped}
+				if got := s.stop(0); got != want {
+					t.Fatalf("escaped %v, byte %#x at %d: stops at %d, want %d", escaped, c, at, got, want)
+				}
 			}
 		}
 	}
