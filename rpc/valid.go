@@ -215,8 +215,11 @@ func (v *fastValidator) string(name bool) bool {
 			if name {
 				return false
 			}
-			if i+1 < len(b) && shortEscape[b[i+1]] { // \r and \n end each SDP line
+			if i+1 < len(b) && shortEscape[b[i+1]] {
 				i += 2
+				for i+1 < len(b) && b[i] == '\\' && shortEscape[b[i+1]] { // \r\n ends each SDP line
+					i += 2
+				}
 				continue
 			}
 			v.i = i
