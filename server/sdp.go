@@ -71,7 +71,7 @@ func plainLines(s sdpLines) bool {
 // pass, eight bytes at a time (finding the end with IndexByte, then
 // checking the attribute lines, was most of plainSDP). It keeps offsets
 // into text, not strings: next stores no pointer, so it runs without the
-// GC's write barrier, which took a third of its time while a collection
+// GC's write barrier, which took half of its time while a collection
 // was marking (most of the time under a relay's load).
 type sdpLines struct {
 	text       string
