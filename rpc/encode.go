@@ -92,8 +92,13 @@ func (e *frameEncoder) appendFrame(dst []byte, head func([]byte) []byte, v wire.
 	if err != nil {
 		return nil, false
 	}
-	frame := make([]byte, 0, len(b)+1)
-	return append(append(frame, b...), '}'), true
+	// make then copy: the compiler allocates the frame without zeroing
+	// what the copy overwrites (make([]byte, 0, n) cleared all 4 KB of
+	// an SDP's frame first).
+	frame := make([]byte, len(b)+1)
+	copy(frame, b)
+	frame[len(b)] = '}'
+	return frame, true
 }
 
 // marshalFrame is encodeFrame by json.MarshalWrite.

@@ -455,3 +455,32 @@ func (c *Conn) isParked() bool {
 	defer c.mu.Unlock()
 	return c.parked
 }
+
+// TestUnmask: unmask XORs each payload byte with the key's byte at its
+// place mod 4 (RFC 6455 §5.3), for payloads of every length up to 70 and
+// so every path through its word and tail loops.
+func TestUnmask(t *testing.T) {
+	const key = 0xA1B2C3D4
+	var mask = [4]byte{0xA1, 0xB2, 0xC3, 0xD4}
+	for n := range 71 {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(i*37 + 11)
+		}
+		unmask(p, key)
+		for i, c := range p {
+			if want := byte(i*37+11) ^ mask[i%4]; c != want {
+				t.Fatalf("length %d, byte %d: %#x, want %#x", n, i, c, want)
+			}
+		}
+	}
+}
+
+// BenchmarkUnmask unmasks the payload of a 4 KB sdp.offer frame.
+func BenchmarkUnmask(b *testing.B) {
+	p := make([]byte, 4096+133)
+	b.SetBytes(int64(len(p)))
+	for b.Loop() {
+		unmask(p, 0xA1B2C3D4)
+	}
+}

@@ -193,40 +193,62 @@ func (v *fastValidator) array(depth int) bool {
 }
 
 // string reads the string at v.i; a member name (name) may hold no escape.
+// It keeps its place in a local, not in v.i, through the string's bytes.
 func (v *fastValidator) string(name bool) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	v.i++ // '"'
+	b, i := v.b, v.i+1 // past '"'
 	for {
-		for v.i+8 <= len(v.b) { // skip plain bytes 8 at a time
-			w := binary.LittleEndian.Uint64(v.b[v.i:])
-			control := (w - ones*0x20) & ^w & highs
-			quote := (w ^ ones*'"' - ones) & ^(w ^ ones*'"') & highs
-			backslash := (w ^ ones*'\\' - ones) & ^(w ^ ones*'\\') & highs
-			// Each mask's lowest bit marks the first such byte exactly.
-			if special := control | quote | backslash | w&highs; special != 0 {
-				v.i += bits.TrailingZeros64(special) / 8
+		for i+8 <= len(b) { // skip plain bytes 8 at a time
+			if special := specialBytes(binary.LittleEndian.Uint64(b[i:])); special != 0 {
+				i += bits.TrailingZeros64(special) / 8
 				break
 			}
-			v.i += 8
+			i += 8
 		}
-		if v.i >= len(v.b) {
+		if i >= len(b) {
 			return false
 		}
-		switch c := v.b[v.i]; {
+		switch c := b[i]; {
 		case c == '"':
-			v.i++
+			v.i = i + 1
 			return true
 		case c == '\\':
-			if name || !v.escape() {
+			if name {
 				return false
 			}
+			if i+1 < len(b) && shortEscape[b[i+1]] {
+				i += 2
+				for i+1 < len(b) && b[i] == '\\' && shortEscape[b[i+1]] { // \r\n ends each SDP line
+					i += 2
+				}
+				continue
+			}
+			v.i = i
+			if !v.escape() {
+				return false
+			}
+			i = v.i
 		case c < 0x20 || c >= 0x80:
 			return false // a control character (invalid), or not ASCII (not sure)
 		default:
-			v.i++
+			i++
 		}
 	}
 }
+
+// specialBytes marks the high bit of each byte of w (eight bytes of a
+// string, little-endian) that the string's plain run cannot hold: a
+// control character, '"', '\\' or a byte over 0x7F. Only the lowest mark is
+// sure to be exact: a borrow out of a marked byte may mark the next ones.
+func specialBytes(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	// A byte under 0x20 (or a zero byte of quote or backslash) borrows,
+	// which sets its high bit; so does a byte over 0x7F, in w.
+	return ((w - ones*0x20) | (quote - ones) | (backslash - ones) | w) & highs
+}
+
+// shortEscape marks the bytes that follow a backslash in a two-byte escape.
+var shortEscape = [256]bool{'"': true, '\\': true, '/': true, 'b': true, 'f': true, 'n': true, 'r': true, 't': true}
 
 // escape reads the escape sequence at v.i, but for a \u escape of a
 // surrogate (not sure: a lone one is refused).
