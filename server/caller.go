@@ -32,6 +32,20 @@ type connState struct {
 	sess       atomic.Pointer[signal.Ref]
 }
 
+// A connState is also the context its connection's handlers see the
+// values of (rpc.Conn.Start): connStateFrom finds it without a
+// context.WithValue of its own for every connection.
+func (st *connState) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (st *connState) Done() <-chan struct{}       { return nil }
+func (st *connState) Err() error                  { return nil }
+
+func (st *connState) Value(key any) any {
+	if key == (connStateKey{}) {
+		return st
+	}
+	return nil
+}
+
 func connStateFrom(ctx context.Context) *connState {
 	st, _ := ctx.Value(connStateKey{}).(*connState)
 	return st

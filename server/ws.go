@@ -36,7 +36,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		conn.Start(context.Background(), s.mux)
 		return
 	}
-	conn.Start(context.WithValue(context.Background(), connStateKey{}, st), s.mux)
+	conn.Start(st, s.mux)
 }
 
 // connConfig bounds the WebSocket connections by the server's limits.
