@@ -152,7 +152,7 @@ type Conn struct {
 	queueBytes int
 	pong       []byte        // the payload of the last ping, to answer
 	nextPing   time.Duration // sinceEpoch when the next ping is due
-	heartbeat  *time.Timer   // nil until Start
+	beatAt     time.Duration // sinceEpoch when the heartbeat is next due (heartbeats)
 	closeText  string
 	readUntil  time.Duration // once closing: sinceEpoch when the reader stops waiting for the client's close frame
 	closed     chan struct{} // made on demand by Done: few callers want it
@@ -168,8 +168,9 @@ type Conn struct {
 	parked    bool // the poller holds the socket; no reader runs
 	closing   bool
 	reason    CloseReason
-	preAuth   bool // not yet Authenticated: on probation if cfg.PreAuth.QueueBytes is set
-	awake     bool // the reader's own, not under mu (see in)
+	preAuth   bool  // not yet Authenticated: on probation if cfg.PreAuth.QueueBytes is set
+	awake     bool  // the reader's own, not under mu (see in)
+	beatIdx   int32 // where heartbeats keeps the connection: its index + 1, 0 if not there (under heartbeats.mu)
 
 	writers sync.WaitGroup // writers; the connection's end waits for the last one
 }
@@ -279,7 +280,7 @@ func (c *Conn) Start(ctx context.Context, mux *Mux) {
 		if t := c.cfg.PreAuth.Timeout; t > 0 && c.preAuth {
 			c.authBy = now + t
 		}
-		c.heartbeat = time.AfterFunc(c.nextBeatLocked(now, now)-now, c.beat)
+		heartbeats.set(c, c.nextBeatLocked(now, now))
 	}
 	c.mu.Unlock()
 	startReader(c)
@@ -718,7 +719,7 @@ func readFailure(err error) (CloseReason, string) {
 	}
 }
 
-// beat runs on the heartbeat timer: it ends a client silent for
+// beat runs when the heartbeat is due (heartbeats): it ends a client silent for
 // PongTimeout, or not authenticated by its deadline, asks for a ping
 // every PingInterval, and rearms itself for whichever comes next.
 func (c *Conn) beat() {
@@ -744,7 +745,7 @@ func (c *Conn) beat() {
 		c.nextPing = now + c.cfg.PingInterval
 		run = c.scheduleLocked()
 	}
-	c.heartbeat.Reset(c.nextBeatLocked(now, heard) - now)
+	heartbeats.set(c, c.nextBeatLocked(now, heard))
 	c.mu.Unlock()
 	if run {
 		c.box.schedule(c)
@@ -1058,9 +1059,7 @@ func (c *Conn) Close(reason CloseReason, text string) {
 	if c.closed != nil {
 		close(c.closed)
 	}
-	if c.heartbeat != nil {
-		c.heartbeat.Stop()
-	}
+	heartbeats.stop(c)
 	if reason.cutOff() {
 		c.queue, c.queueBytes, c.pong, c.pingDue = nil, 0, nil, false
 		// Unblock a writer stuck on a client that does not read: at once
