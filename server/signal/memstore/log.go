@@ -2,26 +2,26 @@ package memstore
 
 // replayLog is a session's log: its latest notification frames, kept for
 // a resume, bounded by count and bytes and trimmed by the client's acks:
-// frames[i] has seq first+i, and last is the session's latest seq.
+// frames[i] has seq first+i, and last is the session's latest seq. The
+// bounds are the store's, given to add: not copied into every session.
 type replayLog struct {
-	frames    [][]byte
-	first     int64
-	last      int64
-	bytes     int
-	acked     int64 // the highest seq the client acknowledged (session.ack)
-	maxFrames int
-	maxBytes  int
+	frames [][]byte
+	first  int64
+	last   int64
+	bytes  int
+	acked  int64 // the highest seq the client acknowledged (session.ack)
 }
 
-// add appends the frame of seq last+1.
-func (b *replayLog) add(frame []byte) {
+// add appends the frame of seq last+1, then drops the oldest frames over
+// maxFrames or maxBytes.
+func (b *replayLog) add(frame []byte, maxFrames, maxBytes int) {
 	b.last++
 	if len(b.frames) == 0 {
 		b.first = b.last
 	}
 	b.frames = append(b.frames, frame)
 	b.bytes += len(frame)
-	for len(b.frames) > 0 && (len(b.frames) > b.maxFrames || b.bytes > b.maxBytes) {
+	for len(b.frames) > 0 && (len(b.frames) > maxFrames || b.bytes > maxBytes) {
 		b.dropFirst()
 	}
 }
