@@ -152,7 +152,7 @@ type Conn struct {
 	queueBytes int
 	pong       []byte        // the payload of the last ping, to answer
 	nextPing   time.Duration // sinceEpoch when the next ping is due
-	beatAt     time.Duration // sinceEpoch when the heartbeat is next due (heartbeats)
+	beatAt     time.Duration // sinceEpoch when the heartbeat is next due (under heartbeats.mu)
 	closeText  string
 	readUntil  time.Duration // once closing: sinceEpoch when the reader stops waiting for the client's close frame
 	closed     chan struct{} // made on demand by Done: few callers want it
