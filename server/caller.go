@@ -21,7 +21,6 @@ type apiKeyKey struct{}
 // session slot is filled by session.connect.
 type connState struct {
 	conn    *rpc.Conn
-	remote  netip.Addr
 	limiter tokenBucket
 	// patience is a second bucket, made at the first refusal, that each
 	// refused request takes from: a client that keeps sending after its
@@ -31,6 +30,10 @@ type connState struct {
 	discovered atomic.Bool
 	sess       atomic.Pointer[signal.Ref]
 }
+
+// remote is the client's address (the socket's, as the per-address cap
+// counts it): read when wanted, not kept (24 B of every connection).
+func (st *connState) remote() netip.Addr { return addrOf(st.conn.RemoteAddr()) }
 
 // A connState is also the context its connection's handlers see the
 // values of (rpc.Conn.Start): connStateFrom finds it without a

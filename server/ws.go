@@ -29,7 +29,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	l := s.cfg.Limits
-	st := &connState{conn: conn, remote: remote, limiter: fullBucket(bucketClock(), l.RateBurst)}
+	st := &connState{conn: conn, limiter: fullBucket(bucketClock(), l.RateBurst)}
 	if !s.track(st) {
 		// Start after Close runs the close handshake and releases the socket.
 		conn.Close(rpc.CloseDraining, "server is shutting down")
