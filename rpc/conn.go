@@ -131,7 +131,7 @@ type Conn struct {
 	cfg  *ConnConfig     // the Upgrader's, shared
 	box  *outbox         // the Upgrader's
 	poll *poller         // the Upgrader's; nil: the reader never parks
-	ctx  context.Context // handlers' context: carries the Conn, canceled by Close
+	vals context.Context // the values of the handlers' context (Start's ctx); the Conn is the context itself (connContext)
 	mux  *Mux
 
 	heard  atomic.Int64 // sinceEpoch of the last frame read: the client's last sign of life
@@ -153,11 +153,10 @@ type Conn struct {
 	queueBytes int           // and their payloads' bytes
 	pong       []byte        // the payload of the last ping, to answer
 	nextPing   time.Duration // sinceEpoch when the next ping is due
-	heartbeat  *time.Timer   // nil until Start
+	beatAt     time.Duration // sinceEpoch when the heartbeat is next due (under heartbeats.mu)
 	closeText  string
 	readUntil  time.Duration // once closing: sinceEpoch when the reader stops waiting for the client's close frame
 	closed     chan struct{} // made on demand by Done: few callers want it
-	cancel     context.CancelFunc
 	resumeAt   time.Duration // Throttle: read no frame before then (sinceEpoch)
 	authBy     time.Duration // sinceEpoch by when Authenticated must be called (cfg.PreAuth.Timeout), or 0
 	allowance  int           // AllowReply: bytes the next frame may exceed cfg.PreAuth.QueueBytes by
@@ -170,8 +169,9 @@ type Conn struct {
 	parked    bool // the poller holds the socket; no reader runs
 	closing   bool
 	reason    CloseReason
-	preAuth   bool // not yet Authenticated: on probation if cfg.PreAuth.QueueBytes is set
-	awake     bool // the reader's own, not under mu (see in)
+	preAuth   bool  // not yet Authenticated: on probation if cfg.PreAuth.QueueBytes is set
+	awake     bool  // the reader's own, not under mu (see in)
+	beatIdx   int32 // where heartbeats keeps the connection: its index + 1, 0 if not there (under heartbeats.mu)
 
 	writers sync.WaitGroup // writers; the connection's end waits for the last one
 }
@@ -179,7 +179,7 @@ type Conn struct {
 // newConn wraps the socket of a WebSocket that u upgraded; raw is its
 // descriptor (nil without one: TLS, or off Linux).
 func newConn(nc net.Conn, raw syscall.RawConn, u *Upgrader) *Conn {
-	c := &Conn{nc: nc, raw: raw, cfg: &u.cfg, box: &u.box, cancel: func() {}, preAuth: true}
+	c := &Conn{nc: nc, raw: raw, cfg: &u.cfg, box: &u.box, vals: context.Background(), preAuth: true}
 	if c.raw != nil && u.poll.attach() == nil {
 		c.poll = &u.poll
 	}
@@ -241,25 +241,47 @@ func ConnFromContext(ctx context.Context) *Conn {
 	return c
 }
 
+// connContext is the context handlers get: the Conn itself, done when it
+// closes, with the values of Start's ctx. No context of its own to
+// allocate (a WithValue and a WithCancel were 190 B of every connection).
+type connContext Conn
+
+func (cc *connContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (cc *connContext) Done() <-chan struct{}       { return (*Conn)(cc).Done() }
+
+func (cc *connContext) Err() error {
+	c := (*Conn)(cc)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return context.Canceled
+	}
+	return nil
+}
+
+func (cc *connContext) Value(key any) any {
+	if key == (connKey{}) {
+		return (*Conn)(cc)
+	}
+	return cc.vals.Value(key)
+}
+
 // Start serves the connection: it reads and dispatches frames until the
 // connection closes, then calls OnClose. It returns at once; no goroutine
 // waits on the connection while it idles. Handlers get a context that
-// carries the Conn and is canceled when it closes.
+// carries the Conn and ctx's values, and is canceled when the connection
+// closes (not when ctx is: ctx is for values).
 func (c *Conn) Start(ctx context.Context, mux *Mux) {
-	ctx, cancel := context.WithCancel(context.WithValue(ctx, connKey{}, c))
-	c.ctx, c.mux = ctx, mux
+	c.vals, c.mux = ctx, mux
 	now := sinceEpoch()
 	c.heard.Store(int64(now))
 	c.mu.Lock()
-	c.cancel = cancel
-	if c.closing {
-		cancel()
-	} else {
+	if !c.closing {
 		c.nextPing = now + c.cfg.PingInterval
 		if t := c.cfg.PreAuth.Timeout; t > 0 && c.preAuth {
 			c.authBy = now + t
 		}
-		c.heartbeat = time.AfterFunc(c.nextBeatLocked(now, now)-now, c.beat)
+		heartbeats.set(c, c.nextBeatLocked(now, now))
 	}
 	c.mu.Unlock()
 	startReader(c)
@@ -628,7 +650,7 @@ func (c *Conn) handleMessage(op byte, msg []byte) error {
 		c.cfg.Stats.preAuthIn(len(msg))
 	}
 	buf := getSlab(0) // the reply's: the queue copies it
-	if reply := c.mux.dispatch(c.ctx, *buf, msg, maxBatch, fast); reply != nil {
+	if reply := c.mux.dispatch((*connContext)(c), *buf, msg, maxBatch, fast); reply != nil {
 		_ = c.enqueue(reply)
 	}
 	putSlab(buf)
@@ -700,7 +722,7 @@ func readFailure(err error) (CloseReason, string) {
 	}
 }
 
-// beat runs on the heartbeat timer: it ends a client silent for
+// beat runs when the heartbeat is due (heartbeats): it ends a client silent for
 // PongTimeout, or not authenticated by its deadline, asks for a ping
 // every PingInterval, and rearms itself for whichever comes next.
 func (c *Conn) beat() {
@@ -726,7 +748,7 @@ func (c *Conn) beat() {
 		c.nextPing = now + c.cfg.PingInterval
 		run = c.scheduleLocked()
 	}
-	c.heartbeat.Reset(c.nextBeatLocked(now, heard) - now)
+	heartbeats.set(c, c.nextBeatLocked(now, heard))
 	c.mu.Unlock()
 	if run {
 		c.box.schedule(c)
@@ -1067,10 +1089,7 @@ func (c *Conn) Close(reason CloseReason, text string) {
 	if c.closed != nil {
 		close(c.closed)
 	}
-	if c.heartbeat != nil {
-		c.heartbeat.Stop()
-	}
-	c.cancel()
+	heartbeats.stop(c)
 	if reason.cutOff() {
 		for _, s := range c.queue {
 			putSlab(s.buf)

@@ -599,3 +599,54 @@ func TestConnPreAuth(t *testing.T) {
 		conn.Close(CloseNormal, "")
 	})
 }
+
+// TestHandlerContext: a handler's context carries its Conn and the values
+// of Start's ctx, and it (and what derives from it) ends when the
+// connection closes.
+func TestHandlerContext(t *testing.T) {
+	type key struct{}
+	ctxs := make(chan context.Context, 1)
+	m := NewMux()
+	m.Handle("hold", func(ctx context.Context, _ jsontext.Value) (any, error) { ctxs <- ctx; return "ok", nil })
+	up := NewUpgrader(func(*http.Request) bool { return true }, ConnConfig{Logger: slog.New(slog.DiscardHandler)})
+	conns := make(chan *Conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		conns <- c
+		c.Start(context.WithValue(context.Background(), key{}, "value"), m)
+	}))
+	t.Cleanup(srv.Close)
+	ws := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	c := <-conns
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"jsonrpc":"2.0","method":"hold","id":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := <-ctxs
+	if ConnFromContext(ctx) != c || ctx.Value(key{}) != "value" || ctx.Err() != nil {
+		t.Fatalf("open: conn %p (want %p), value %v, err %v", ConnFromContext(ctx), c, ctx.Value(key{}), ctx.Err())
+	}
+	if _, ok := ctx.Deadline(); ok {
+		t.Fatal("the handler's context has a deadline")
+	}
+	derived, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
+	select {
+	case <-ctx.Done():
+		t.Fatal("done while open")
+	default:
+	}
+	c.Close(CloseGoingAway, "")
+	for _, x := range []context.Context{ctx, derived} {
+		select {
+		case <-x.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("not done after Close")
+		}
+		if !errors.Is(x.Err(), context.Canceled) {
+			t.Fatalf("err after Close: %v", x.Err())
+		}
+	}
+}

@@ -21,7 +21,6 @@ type apiKeyKey struct{}
 // session slot is filled by session.connect.
 type connState struct {
 	conn    *rpc.Conn
-	remote  netip.Addr
 	limiter tokenBucket
 	// patience is a second bucket, made at the first refusal, that each
 	// refused request takes from: a client that keeps sending after its
@@ -30,6 +29,24 @@ type connState struct {
 	// discovered: rpc.discover was answered on this connection.
 	discovered atomic.Bool
 	sess       atomic.Pointer[signal.Ref]
+}
+
+// remote is the client's address (the socket's, as the per-address cap
+// counts it): read when wanted, not kept (24 B of every connection).
+func (st *connState) remote() netip.Addr { return addrOf(st.conn.RemoteAddr()) }
+
+// A connState is also the context its connection's handlers see the
+// values of (rpc.Conn.Start): connStateFrom finds it without a
+// context.WithValue of its own for every connection.
+func (st *connState) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (st *connState) Done() <-chan struct{}       { return nil }
+func (st *connState) Err() error                  { return nil }
+
+func (st *connState) Value(key any) any {
+	if key == (connStateKey{}) {
+		return st
+	}
+	return nil
 }
 
 func connStateFrom(ctx context.Context) *connState {

@@ -105,3 +105,31 @@ func TestFileBudget(t *testing.T) {
 		t.Fatalf("open files %d, then %d after opening one", before, after)
 	}
 }
+
+// TestAdmittedConnReleasesOnce: an admitted connection gives back its
+// address's slot when it closes, once however often it is closed.
+func TestAdmittedConnReleasesOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := netip.MustParseAddr("127.0.0.1")
+	s := &Server{perIP: map[netip.Addr]int{ip: 2}}
+	c := &admittedConn{Conn: server, l: &guardedListener{s: s, files: &fileBudget{}}}
+	for range 3 {
+		_ = c.Close()
+	}
+	if got := s.perIP[ip]; got != 1 {
+		t.Fatalf("%d connections counted for the address after one closed, want 1", got)
+	}
+}

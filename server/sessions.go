@@ -31,7 +31,7 @@ func (s *Server) SessionConnect(ctx context.Context, p *api.SessionConnectParams
 	if st.sess.Load() != nil {
 		return nil, api.ErrConflict("this connection already has a session")
 	}
-	conn := signal.Connection{Conn: connAdapter{st.conn}, Remote: st.remote.String()}
+	conn := signal.Connection{Conn: connAdapter{st.conn}, Remote: st.remote().String()}
 	var opened *signal.Opened
 	var err error
 	if p.Resume != nil {
@@ -148,7 +148,7 @@ func (s *Server) authenticate(st *connState, p *api.SessionConnectParams) (*sign
 		if !s.cfg.Dev {
 			return nil, api.ErrUnauthenticated("bare identities are accepted only in dev mode (parley serve --dev); send a token")
 		}
-		if !st.remote.IsLoopback() {
+		if !st.remote().IsLoopback() {
 			return nil, api.ErrForbidden("bare identities are accepted only from loopback")
 		}
 		return &signal.Credentials{Identity: p.Identity, Grants: Grants{Create: true}}, nil

@@ -29,14 +29,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	l := s.cfg.Limits
-	st := &connState{conn: conn, remote: remote, limiter: fullBucket(bucketClock(), l.RateBurst)}
+	st := &connState{conn: conn, limiter: fullBucket(bucketClock(), l.RateBurst)}
 	if !s.track(st) {
 		// Start after Close runs the close handshake and releases the socket.
 		conn.Close(rpc.CloseDraining, "server is shutting down")
 		conn.Start(context.Background(), s.mux)
 		return
 	}
-	conn.Start(context.WithValue(context.Background(), connStateKey{}, st), s.mux)
+	conn.Start(st, s.mux)
 }
 
 // connConfig bounds the WebSocket connections by the server's limits.

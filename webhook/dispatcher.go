@@ -32,13 +32,12 @@ type Dispatcher struct {
 	workers   sync.WaitGroup
 
 	mu     sync.Mutex
-	kept   []*message // the retained log, a ring of cfg.Retain
-	next   int        // where the next message goes in kept
+	kept   []api.Event // the retained log, a ring of cfg.Retain (values: no object of its own per event)
+	next   int         // where the next message goes in kept
 	closed bool
 }
 
-// message is one event, encoded once for every URL and the log. With no
-// URL configured only event is set: the log needs no more.
+// message is one event, encoded once for every URL.
 type message struct {
 	event api.Event
 	id    string // webhook-id: msg_<cursor>, the same for every attempt
@@ -57,7 +56,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		log:    cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		now:    time.Now,
 		client: cfg.Client,
-		kept:   make([]*message, 0, min(cfg.Retain, 1024)),
+		kept:   make([]api.Event, 0, min(cfg.Retain, 1024)),
 	}
 	for _, s := range cfg.Secrets {
 		key, _ := ParseSecret(s) // checked by Validate
@@ -92,7 +91,7 @@ func New(cfg Config) (*Dispatcher, error) {
 // Publish keeps a numbered event and queues it for every URL. It never
 // blocks: the signaling store calls it as it commits.
 func (d *Dispatcher) Publish(ev api.Event) {
-	m := &message{event: ev}  // List reads only the event
+	var m *message
 	if len(d.endpoints) > 0 { // encoded only for a URL to send it to
 		if m = d.message(ev); m == nil {
 			return
@@ -103,7 +102,7 @@ func (d *Dispatcher) Publish(ev api.Event) {
 	if d.closed {
 		return
 	}
-	d.keep(m)
+	d.keep(ev)
 	for _, e := range d.endpoints {
 		e.enqueue(m)
 	}
@@ -132,13 +131,13 @@ func orderKey(d *api.EventData) string {
 	return "session/" + d.SessionID
 }
 
-// keep adds m to the retained log, over the oldest once it is full.
-func (d *Dispatcher) keep(m *message) {
+// keep adds ev to the retained log, over the oldest once it is full.
+func (d *Dispatcher) keep(ev api.Event) {
 	if len(d.kept) < d.cfg.Retain {
-		d.kept = append(d.kept, m)
+		d.kept = append(d.kept, ev)
 		return
 	}
-	d.kept[d.next] = m
+	d.kept[d.next] = ev
 	d.next = (d.next + 1) % d.cfg.Retain
 }
 
@@ -154,14 +153,14 @@ func (d *Dispatcher) List(after int64, limit int) (events []api.Event, more bool
 	}
 	// kept is a ring: the i-th oldest is at (d.next+i) % n (next is 0
 	// until it is full).
-	at := func(i int) *message { return d.kept[(d.next+i)%n] }
-	first := sort.Search(n, func(i int) bool { return at(i).event.Data.Cursor > after })
+	at := func(i int) *api.Event { return &d.kept[(d.next+i)%n] }
+	first := sort.Search(n, func(i int) bool { return at(i).Data.Cursor > after })
 	end := min(n, first+limit)
 	events = make([]api.Event, 0, end-first)
 	for i := first; i < end; i++ {
-		events = append(events, at(i).event)
+		events = append(events, *at(i))
 	}
-	return events, end < n, at(0).event.Data.Cursor
+	return events, end < n, at(0).Data.Cursor
 }
 
 // Close stops delivery: attempts under way are abandoned, queued events

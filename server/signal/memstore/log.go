@@ -3,7 +3,8 @@ package memstore
 import "encoding/binary"
 
 // replayLog is a session's log: its latest notification frames, kept for
-// a resume, bounded by count and bytes and trimmed by the client's acks.
+// a resume, bounded by count and bytes (the store's bounds, given to add:
+// not copied into every session) and trimmed by the client's acks.
 // It holds seqs first..last (n frames; first is last+1 when empty).
 //
 // The frames are packed, each after its 4-byte length, into a few large
@@ -17,15 +18,13 @@ import "encoding/binary"
 // reused for the next, so a full log that keeps turning over allocates
 // nothing.
 type replayLog struct {
-	chunks    [][]byte // the kept frames in seq order; chunks[0][head:] starts with frame first
-	head      int
-	n         int
-	first     int64
-	last      int64
-	bytes     int   // the frames' bytes (not their length prefixes)
-	acked     int64 // the highest seq the client acknowledged (session.ack)
-	maxFrames int
-	maxBytes  int
+	chunks [][]byte // the kept frames in seq order; chunks[0][head:] starts with frame first
+	head   int
+	n      int
+	first  int64
+	last   int64
+	bytes  int   // the frames' bytes (not their length prefixes)
+	acked  int64 // the highest seq the client acknowledged (session.ack)
 }
 
 // A log holding less than smallLog bytes gives each frame a chunk of its
@@ -39,8 +38,9 @@ const (
 // lenPrefix is the size of the length before each packed frame.
 const lenPrefix = 4
 
-// add appends a copy of the frame of seq last+1.
-func (b *replayLog) add(frame []byte) {
+// add appends a copy of the frame of seq last+1, then drops the oldest
+// frames over maxFrames or maxBytes.
+func (b *replayLog) add(frame []byte, maxFrames, maxBytes int) {
 	b.last++
 	if b.n == 0 {
 		b.first = b.last
@@ -55,7 +55,7 @@ func (b *replayLog) add(frame []byte) {
 	b.chunks[tail] = append(c, frame...)
 	b.n++
 	b.bytes += len(frame)
-	for b.n > 0 && (b.n > b.maxFrames || b.bytes > b.maxBytes) {
+	for b.n > 0 && (b.n > maxFrames || b.bytes > maxBytes) {
 		b.dropFirst()
 	}
 }

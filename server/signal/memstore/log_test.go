@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"bytes"
+	"cmp"
 	"math/rand/v2"
 	"runtime"
 	"runtime/metrics"
@@ -21,11 +22,14 @@ func TestReplayLog(t *testing.T) {
 		want      string // the frames since lastSeq; "gap" when some are gone
 		kept      int
 		maxFrames int
+		maxBytes  int
 	}{
 		{name: "all kept", frames: 5, lastSeq: 2, want: "def", kept: 5},
 		{name: "nothing new", frames: 5, lastSeq: 5, want: "", kept: 5},
 		{name: "bounded by count", frames: 5, maxFrames: 3, lastSeq: 2, want: "def", kept: 3},
 		{name: "past the bound", frames: 5, maxFrames: 3, lastSeq: 1, want: "gap", kept: 3},
+		{name: "bounded by bytes", frames: 5, maxBytes: 2, lastSeq: 3, want: "ef", kept: 2},
+		{name: "past the bytes", frames: 5, maxBytes: 2, lastSeq: 2, want: "gap", kept: 2},
 		{name: "acked", frames: 5, ack: 3, lastSeq: 3, want: "ef", kept: 2},
 		{name: "from before the ack", frames: 5, ack: 3, lastSeq: 2, want: "gap", kept: 2},
 		{name: "all acked", frames: 5, ack: 5, lastSeq: 5, want: "", kept: 0},
@@ -33,12 +37,10 @@ func TestReplayLog(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := replayLog{maxFrames: 100, maxBytes: 1 << 20}
-			if tt.maxFrames > 0 {
-				b.maxFrames = tt.maxFrames
-			}
+			var b replayLog
+			maxFrames, maxBytes := cmp.Or(tt.maxFrames, 100), cmp.Or(tt.maxBytes, 1<<20)
 			for seq := int64(1); seq <= tt.frames; seq++ {
-				b.add(frame(seq))
+				b.add(frame(seq), maxFrames, maxBytes)
 			}
 			b.ack(tt.ack)
 			b.ack(tt.ack - 1) // an older ack changes nothing
@@ -53,7 +55,7 @@ func TestReplayLog(t *testing.T) {
 				t.Fatalf("since(%d) = %q with %d frames, %d bytes kept; want %q and %d", tt.lastSeq, got, b.n, b.bytes, tt.want, tt.kept)
 			}
 			// What comes after an ack of everything is kept from its own seq.
-			b.add(frame(tt.frames + 1))
+			b.add(frame(tt.frames+1), maxFrames, maxBytes)
 			if frames, ok := b.since(tt.frames); !ok || len(frames) != 1 || frames[0][0] != frame(tt.frames + 1)[0] {
 				t.Fatalf("after one more frame, since(%d) = %q, %v", tt.frames, frames, ok)
 			}
@@ -104,7 +106,7 @@ func (m *modelLog) ack(seq int64) {
 func TestReplayLogChunks(t *testing.T) {
 	for _, bounds := range []struct{ frames, bytes int }{{256, 256 << 10}, {16, 1 << 20}, {1024, 40 << 10}} {
 		rng := rand.New(rand.NewPCG(1, uint64(bounds.frames)))
-		b := replayLog{maxFrames: bounds.frames, maxBytes: bounds.bytes}
+		var b replayLog
 		m := modelLog{maxFrames: bounds.frames, maxB: bounds.bytes}
 		for i := range 20_000 {
 			switch r := rng.IntN(100); {
@@ -117,7 +119,7 @@ func TestReplayLogChunks(t *testing.T) {
 				for j := range f {
 					f[j] = byte(rng.Uint32())
 				}
-				b.add(f)
+				b.add(f, bounds.frames, bounds.bytes)
 				m.add(f)
 			case r < 95:
 				seq := m.last - int64(rng.IntN(40))
@@ -158,14 +160,14 @@ func equalFrames(a, b [][]byte) bool {
 // TestReplayLogTurnsOverWithoutAllocating: a full log that keeps taking
 // frames reuses the chunks it lets go of.
 func TestReplayLogTurnsOverWithoutAllocating(t *testing.T) {
-	b := replayLog{maxFrames: 256, maxBytes: 256 << 10}
+	var b replayLog
 	frame := bytes.Repeat([]byte("x"), 380)
 	for range 1000 {
-		b.add(frame)
+		b.add(frame, 256, 256<<10)
 	}
 	turnOver := func() { // AllocsPerRun rounds down: count over many adds
 		for range 1000 {
-			b.add(frame)
+			b.add(frame, 256, 256<<10)
 		}
 	}
 	if n := testing.AllocsPerRun(10, turnOver); n != 0 {
@@ -184,9 +186,8 @@ func BenchmarkReplayLogGC(b *testing.B) {
 	runtime.ReadMemStats(&before)
 	logs := make([]replayLog, 100)
 	for i := range logs {
-		logs[i] = replayLog{maxFrames: 256, maxBytes: 256 << 10}
 		for range 1000 {
-			logs[i].add(bytes.Clone(frame)) // each frame encoded on its own, as Notify's are
+			logs[i].add(bytes.Clone(frame), 256, 256<<10) // each frame encoded on its own, as Notify's are
 		}
 	}
 	runtime.GC()
@@ -210,10 +211,10 @@ func BenchmarkReplayLogGC(b *testing.B) {
 // they did as a slice each (conns-10k's memory per connection), a chunk
 // of its own size each rather than chunks that grow ahead of them.
 func TestReplayLogSmallIsCompact(t *testing.T) {
-	b := replayLog{maxFrames: 256, maxBytes: 256 << 10}
+	var b replayLog
 	frame := bytes.Repeat([]byte("y"), 230)
 	for range 5 {
-		b.add(frame)
+		b.add(frame, 256, 256<<10)
 	}
 	for i, c := range b.chunks {
 		if cap(c) != lenPrefix+len(frame) || len(c) != cap(c) {

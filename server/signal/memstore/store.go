@@ -139,7 +139,7 @@ func (st *Store) LoseLog(id string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if s := st.sessions[id]; s != nil {
-		s.log = replayLog{maxFrames: s.log.maxFrames, maxBytes: s.log.maxBytes}
+		s.log = replayLog{}
 		s.logLost = true
 	}
 }
@@ -204,7 +204,7 @@ func (t *tx) PutSession(rec *signal.Session) {
 	st := t.st
 	s := st.sessions[rec.ID]
 	if s == nil {
-		s = &session{log: replayLog{maxFrames: st.cfg.ReplayMessages, maxBytes: st.cfg.ReplayBytes}}
+		s = &session{}
 		st.sessions[rec.ID] = s
 	}
 	s.put(st, rec.ID, rec, signal.SessionEntries)
@@ -327,7 +327,7 @@ func (t *tx) Broadcast(to []string, n signal.Note) {
 // push records frame (the session's next seq) and sends it live; both
 // copy it, so its buffer is kept for the next frame.
 func (st *Store) push(s *session, method string, frame []byte) {
-	s.log.add(frame)
+	s.log.add(frame, st.cfg.ReplayMessages, st.cfg.ReplayBytes)
 	if s.conn != nil {
 		if err := s.conn.Deliver(frame); err != nil {
 			st.log.Debug("notification not queued", "session", s.rec.ID, "method", method, "err", err)
