@@ -28,16 +28,14 @@ func (e *appender) fail(err error) {
 // string writes s quoted as jsontext quotes it by default: '"', '\\' and
 // control characters escaped, nothing else (not <, >, &, U+2028).
 func (e *appender) string(s string) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' || c == '"' || c == '\\' || c >= 0x80 {
-			var err error
-			if e.b, err = jsontext.AppendQuote(e.b, s); err != nil {
-				e.fail(err)
-			}
-			return
-		}
+	if plainText(s) {
+		e.b = append(append(append(e.b, '"'), s...), '"')
+		return
 	}
-	e.b = append(append(append(e.b, '"'), s...), '"')
+	var err error
+	if e.b, err = jsontext.AppendQuote(e.b, s); err != nil {
+		e.fail(err)
+	}
 }
 
 func (e *appender) int(n int64) { e.b = strconv.AppendInt(e.b, n, 10) }
@@ -51,18 +49,18 @@ func (e *appender) null() { e.b = append(e.b, "null"...) }
 // jsontext writes it (its escapes made canonical).
 func (e *appender) rawString(r wire.RawString) {
 	lit := r.Literal()
-	if len(lit) >= wire.MinSplice || plainLiteral(lit) {
+	if len(lit) >= wire.MinSplice || plainText(lit[1:len(lit)-1]) {
 		e.b = append(e.b, lit...)
 		return
 	}
 	e.value(jsontext.Value(lit))
 }
 
-// plainLiteral reports a string literal of printable ASCII without
-// escapes, which jsontext writes as it is.
-func plainLiteral(lit string) bool {
-	for i := 1; i < len(lit)-1; i++ {
-		if c := lit[i]; c < ' ' || c == '\\' || c >= 0x80 {
+// plainText reports text of printable ASCII without '"' or '\\', which
+// jsontext quotes as it is.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == '"' || c == '\\' || c >= 0x80 {
 			return false
 		}
 	}

@@ -50,7 +50,7 @@ type rawMember struct{ name, lit []byte }
 func cutRawMembers(dst []byte, v validJSON, isRaw func([]byte) bool, found []rawMember) ([]byte, []rawMember) {
 	prev := 0
 	for i := v.space(v.space(0) + 1); v[i] != '}'; i = v.next(i) {
-		end := stringEnd(v, i)
+		end := wire.StringEnd(v, i)
 		name := v[i+1 : end]
 		val := v.space(v.space(end+1) + 1) // past the ':'
 		i = v.valueEnd(val)

@@ -38,7 +38,7 @@ func deeperThan(valid []byte, limit int) bool {
 	for i := 0; i < len(valid); i++ {
 		switch valid[i] {
 		case '"':
-			i = stringEnd(valid, i)
+			i = wire.StringEnd(valid, i)
 		case '[', '{':
 			if depth++; depth > limit {
 				return true
@@ -49,10 +49,6 @@ func deeperThan(valid []byte, limit int) bool {
 	}
 	return false
 }
-
-// stringEnd returns the index of the quote that closes the string of
-// valid JSON opening at valid[open].
-func stringEnd(valid []byte, open int) int { return wire.StringEnd(valid, open) }
 
 // fastValid reports whether frame is one JSON value that validate accepts
 // (RFC 8259 syntax, no duplicate member names, at most MaxDepth deep), for

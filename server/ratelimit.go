@@ -15,9 +15,10 @@ type tokenBucket struct {
 	at     time.Duration // bucketClock when tokens was counted
 }
 
-// bucketClock is a monotonic clock for the buckets.
+// bucketStart is when bucketClock counts from.
 var bucketStart = time.Now()
 
+// bucketClock is a monotonic clock for the buckets.
 func bucketClock() time.Duration { return time.Since(bucketStart) }
 
 // fullBucket is a bucket holding burst tokens at now.
