@@ -27,6 +27,11 @@ var errNoTCPRelay = errors.New("turn: TCP relay allocations (RFC 6062) are not o
 // relayPortTries bounds the search for a free port in the relay range.
 const relayPortTries = 64
 
+// reservationTTL is how long the odd port of an EVEN-PORT pair stays held
+// for the allocation that redeems its RESERVATION-TOKEN: as long as pion
+// keeps the token.
+const reservationTTL = 30 * time.Second
+
 // relays opens the relay sockets of allocations (pion's
 // RelayAddressGenerator) and keeps the set of ports in use, which is what
 // makes relay↔relay traffic possible when the relay address is itself in a
@@ -39,6 +44,16 @@ type relays struct {
 
 	mu   sync.Mutex
 	live map[uint16]*relayConn
+	// held are the sockets of reserved ports (RFC 8656 §7.2: EVEN-PORT with
+	// the R bit reserves the next port), bound so that no other socket on
+	// the host takes the port before its RESERVATION-TOKEN is redeemed.
+	held map[uint16]*heldPort
+}
+
+// heldPort is a reserved port's socket and the timer that frees it.
+type heldPort struct {
+	conn   *net.UDPConn
+	expiry *time.Timer
 }
 
 var _ pionturn.RelayAddressGenerator = (*relays)(nil)
@@ -60,7 +75,7 @@ func (r *relays) AllocatePacketConn(conf pionturn.AllocateListenerConfig) (net.P
 		r.srv.stats.quotaHits.Add(1)
 		return nil, nil, errors.New("turn: allocation quota reached")
 	}
-	pc, port, err := r.listen(conf.RequestedPort)
+	pc, port, err := r.listen(conf.RequestedPort, !counted)
 	if err != nil {
 		if counted {
 			r.srv.quota.release(conf.UserID)
@@ -68,6 +83,12 @@ func (r *relays) AllocatePacketConn(conf pionturn.AllocateListenerConfig) (net.P
 		return nil, nil, err
 	}
 	c := &relayConn{UDPConn: pc, relays: r, port: port, identity: conf.UserID, counted: counted}
+	// pion requests an even port only for the EVEN-PORT allocation it has
+	// just probed for (a redeemed RESERVATION-TOKEN requests the odd one);
+	// it hands out a token for the next port, which is held from now on.
+	if counted && conf.RequestedPort != 0 && port%2 == 0 {
+		c.reserved = r.reserve(port + 1)
+	}
 	if bps := r.srv.cfg.BandwidthBitsPerSecond; bps > 0 {
 		bytes := bps / 8
 		c.limiter = rate.NewLimiter(rate.Limit(bytes), max(int(bytes), 64<<10))
@@ -91,20 +112,39 @@ func (r *relays) AllocateConn(pionturn.AllocateConnConfig) (net.Conn, error) {
 	return nil, errNoTCPRelay
 }
 
-func (r *relays) listen(requested int) (*net.UDPConn, uint16, error) {
-	try := func(port uint16) (*net.UDPConn, error) {
-		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.bind, port)))
-	}
+// listen opens the relay socket: on the requested port (a reserved one is
+// taken from the held sockets), or on a random free port of the range. For
+// pion's EVEN-PORT probe (pair), the random port is even and the next port
+// is free too, so that the pair can be reserved.
+func (r *relays) listen(requested int, pair bool) (*net.UDPConn, uint16, error) {
 	var pc *net.UDPConn
 	var err error
 	if requested != 0 {
 		if requested < int(r.min) || requested > int(r.max) {
 			return nil, 0, fmt.Errorf("turn: requested relay port %d is outside %d-%d", requested, r.min, r.max)
 		}
-		pc, err = try(uint16(requested))
+		if pc = r.take(uint16(requested)); pc != nil {
+			return pc, uint16(requested), nil
+		}
+		pc, err = r.bindPort(uint16(requested))
 	} else {
 		for range relayPortTries {
-			if pc, err = try(r.min + uint16(rand.IntN(int(r.max-r.min)+1))); err == nil {
+			port := r.min + uint16(rand.IntN(int(r.max-r.min)+1))
+			if pair {
+				if port%2 == 1 {
+					port-- // the even port below; it may fall under min
+				}
+				if port < r.min || port == r.max {
+					err = fmt.Errorf("turn: port %d has no pair in the range", port)
+					continue
+				}
+				var next *net.UDPConn
+				if next, err = r.bindPort(port + 1); err != nil {
+					continue
+				}
+				_ = next.Close()
+			}
+			if pc, err = r.bindPort(port); err == nil {
 				break
 			}
 		}
@@ -114,6 +154,56 @@ func (r *relays) listen(requested int) (*net.UDPConn, uint16, error) {
 	}
 	_ = pc.SetReadBuffer(binding.SocketBuffer) // best effort, see SocketBuffer
 	return pc, pc.LocalAddr().(*net.UDPAddr).AddrPort().Port(), nil
+}
+
+func (r *relays) bindPort(port uint16) (*net.UDPConn, error) {
+	return net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.bind, port)))
+}
+
+// reserve holds port for reservationTTL and returns its socket, or nil when
+// the port is not free (the token's allocation then binds it if it can).
+func (r *relays) reserve(port uint16) *net.UDPConn {
+	if port > r.max {
+		return nil
+	}
+	pc, err := r.bindPort(port)
+	if err != nil {
+		r.srv.log.Debug("turn: reserved port not free", "port", port, "err", err)
+		return nil
+	}
+	r.mu.Lock()
+	r.held[port] = &heldPort{conn: pc, expiry: time.AfterFunc(reservationTTL, func() { r.unreserve(port, pc) })}
+	r.mu.Unlock()
+	return pc
+}
+
+// take returns the held socket of a reserved port, or nil.
+func (r *relays) take(port uint16) *net.UDPConn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := r.held[port]
+	if h == nil {
+		return nil
+	}
+	delete(r.held, port)
+	h.expiry.Stop()
+	return h.conn
+}
+
+// unreserve frees port if pc is still held for it: at expiry, or when the
+// allocation that reserved it closes first.
+func (r *relays) unreserve(port uint16, pc *net.UDPConn) {
+	r.mu.Lock()
+	h := r.held[port]
+	mine := h != nil && h.conn == pc
+	if mine {
+		delete(r.held, port)
+		h.expiry.Stop()
+	}
+	r.mu.Unlock()
+	if mine {
+		_ = pc.Close()
+	}
 }
 
 // conn is the live relay socket at addr's port, or nil.
@@ -154,6 +244,7 @@ type relayConn struct {
 	port     uint16
 	identity string
 	counted  bool
+	reserved *net.UDPConn  // the held next port of an EVEN-PORT pair, or nil
 	limiter  *rate.Limiter // nil: no bandwidth cap
 	lifetime *time.Timer   // closes the allocation at the lifetime cap
 	fast     fastPath      // peer → client ChannelData without pion
@@ -220,6 +311,9 @@ func (c *relayConn) Close() error {
 		}
 		c.closeErr = c.UDPConn.Close()
 		c.relays.closed(c.port)
+		if c.reserved != nil {
+			c.relays.unreserve(c.port+1, c.reserved)
+		}
 		if c.counted {
 			c.relays.srv.quota.release(c.identity)
 		}

@@ -173,7 +173,7 @@ func newServer(cfg Config) (s *Server, listen, alt netip.AddrPort, err error) {
 		record:       newRecord(time.Now, cfg.OnEvent),
 	}
 	s.auth = &authenticator{creds: creds, realm: cfg.Realm, stats: &s.stats, record: s.record, now: time.Now, rotated: make(map[string]int)}
-	s.relays = &relays{srv: s, bind: p.bind, advertised: p.advertised, min: uint16(cfg.RelayMinPort), max: uint16(cfg.RelayMaxPort), live: make(map[uint16]*relayConn)}
+	s.relays = &relays{srv: s, bind: p.bind, advertised: p.advertised, min: uint16(cfg.RelayMinPort), max: uint16(cfg.RelayMaxPort), live: make(map[uint16]*relayConn), held: make(map[uint16]*heldPort)}
 	s.perms = newPermissionTable(cfg.MaxPermissionsPerAllocation, func(relay net.Addr) bool { return s.relays.conn(relay) != nil })
 	if s.urlHost == "" {
 		s.urlHost = p.advertised.String()

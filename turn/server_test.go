@@ -418,6 +418,64 @@ func TestRotatedSecretVerifies(t *testing.T) {
 	}
 }
 
+// TestEvenPortReservation: an EVEN-PORT Allocate (the R bit set, as
+// coturn's uclient sends for RTP) gets an even relay port and a
+// RESERVATION-TOKEN, and the next port is held for the token: no other
+// socket on the host can take it in the meantime, and the Allocate that
+// redeems the token (RTCP, from another socket) gets it. A reservation
+// whose allocation ends first is freed with it.
+func TestEvenPortReservation(t *testing.T) {
+	s := startTURN(t)
+	user, pass, _ := s.Issue("rtp", time.Hour)
+	evenPort := stun.RawAttribute{Type: stun.AttrEvenPort, Value: []byte{0x80}}
+	relayPort := func(res *stun.Message) uint16 {
+		t.Helper()
+		var relayed stun.XORMappedAddress
+		if err := relayed.GetFromAs(res, stun.AttrXORRelayedAddress); err != nil {
+			t.Fatalf("Allocate answered %s without XOR-RELAYED-ADDRESS: %v", res.Type, err)
+		}
+		return uint16(relayed.Port)
+	}
+	bindable := func(port uint16) bool {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)})
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	}
+
+	rtp := newRawClient(t, s, user, pass)
+	res := rtp.request(stun.MethodAllocate, udpTransport, evenPort)
+	port := relayPort(res)
+	token, err := res.Get(stun.AttrReservationToken)
+	if err != nil || port%2 != 0 {
+		t.Fatalf("EVEN-PORT Allocate: relay port %d, RESERVATION-TOKEN %x (%v); want an even port and a token", port, token, err)
+	}
+	if bindable(port + 1) {
+		t.Fatalf("reserved port %d was free for any socket to take", port+1)
+	}
+	rtcp := newRawClient(t, s, user, pass)
+	res = rtcp.request(stun.MethodAllocate, udpTransport, stun.RawAttribute{Type: stun.AttrReservationToken, Value: token})
+	if code := errorCode(res); code != 0 || relayPort(res) != port+1 {
+		t.Fatalf("Allocate redeeming the token: %s code %d, want the reserved port %d", res.Type, code, port+1)
+	}
+
+	// A second pair whose even allocation ends before the token is redeemed.
+	other := newRawClient(t, s, user, pass)
+	port = relayPort(other.request(stun.MethodAllocate, udpTransport, evenPort))
+	if bindable(port + 1) {
+		t.Fatalf("reserved port %d was free for any socket to take", port+1)
+	}
+	if res := other.request(stun.MethodRefresh, stun.RawAttribute{Type: stun.AttrLifetime, Value: []byte{0, 0, 0, 0}}); errorCode(res) != 0 {
+		t.Fatalf("Refresh(0): code %d", errorCode(res))
+	}
+	for deadline := time.Now().Add(timeout); !bindable(port + 1); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("reserved port %d still held after its allocation ended", port+1)
+		}
+	}
+}
+
 func TestAllocationQuotaPerIdentity(t *testing.T) {
 	s := startTURN(t)
 	user, pass, _ := s.Issue("greedy", time.Hour)
