@@ -3,6 +3,7 @@ package memstore
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/parley-rtc/parley/server/signal"
 )
@@ -47,5 +48,57 @@ func TestIndexMembers(t *testing.T) {
 		if !slices.Equal(*had[s.id], s.now) {
 			t.Fatalf("step %d (%s): kept entries %v, want %v", i, s.id, *had[s.id], s.now)
 		}
+	}
+}
+
+// TestWholeSetIndexes reads the indexes that are not kept (every session,
+// a node's sessions, every room) off the records: by creation, ties in
+// the order the records were made, a node's sessions by their node now,
+// and no record keeping an entry in them.
+func TestWholeSetIndexes(t *testing.T) {
+	st := New(signal.StoreConfig{})
+	tx := st.Begin(t.Context())
+	defer tx.Commit()
+	at := func(sec int64) time.Time { return time.Unix(sec, 0) }
+	sessions := []*signal.Session{
+		{ID: "s1", Identity: "a", Node: "n1", CreatedAt: at(20)},
+		{ID: "s2", Identity: "b", Node: "n2", CreatedAt: at(10)},
+		{ID: "s3", Identity: "c", Node: "n1", CreatedAt: at(20)}, // a tie: after s1
+		{ID: "s4", Identity: "d", Node: "n1", CreatedAt: at(5)},
+	}
+	for _, s := range sessions {
+		tx.PutSession(s)
+	}
+	tx.PutRoom(&signal.Room{ID: "r2", CreatedAt: at(7)})
+	tx.PutRoom(&signal.Room{ID: "r1", CreatedAt: at(7)})
+	sessions[3].Node = "n2" // it moved: put again
+	tx.PutSession(sessions[3])
+	tx.DeleteSession("s2")
+	for _, c := range []struct {
+		ix   signal.Index
+		key  string
+		want []string
+	}{
+		{signal.SessionsAll, "", []string{"s4", "s1", "s3"}},
+		{signal.SessionsAll, "n1", []string{}},
+		{signal.SessionsOfNode, "n1", []string{"s1", "s3"}},
+		{signal.SessionsOfNode, "n2", []string{"s4"}},
+		{signal.SessionsOfNode, "n3", []string{}},
+		{signal.RoomsAll, "", []string{"r2", "r1"}},
+	} {
+		if got := tx.Index(c.ix, c.key); !slices.Equal(got, c.want) {
+			t.Errorf("Index(%v, %q) = %v, want %v", c.ix, c.key, got, c.want)
+		}
+		if got := tx.Len(c.ix, c.key); got != len(c.want) {
+			t.Errorf("Len(%v, %q) = %d, want %d", c.ix, c.key, got, len(c.want))
+		}
+	}
+	for id, s := range st.sessions {
+		if slices.ContainsFunc(s.entries, wholeSetEntry) {
+			t.Errorf("session %s keeps whole-set entries: %v", id, s.entries)
+		}
+	}
+	if got := tx.Index(signal.SessionsOfIdentity, "d"); !slices.Equal(got, []string{"s4"}) {
+		t.Errorf("the kept indexes still hold the sessions: SessionsOfIdentity d = %v", got)
 	}
 }

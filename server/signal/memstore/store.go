@@ -12,6 +12,7 @@ package memstore
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,10 +60,12 @@ type pair struct {
 }
 
 // indexed is a record with the index entries it was last indexed under
-// (records change in place, so the old entries are kept).
+// (records change in place, so the old entries are kept), and when it was
+// made, which orders the whole-set indexes' ties (see wholeSet).
 type indexed[T any] struct {
 	rec     *T
 	entries []signal.Entry
+	added   uint64
 }
 
 // session is a session's record with what only this node has of it: its
@@ -204,7 +207,8 @@ func (t *tx) PutSession(rec *signal.Session) {
 	st := t.st
 	s := st.sessions[rec.ID]
 	if s == nil {
-		s = &session{}
+		st.added++
+		s = &session{indexed: indexed[signal.Session]{added: st.added}}
 		st.sessions[rec.ID] = s
 	}
 	s.put(st, rec.ID, rec, signal.SessionEntries)
@@ -226,7 +230,8 @@ func (t *tx) DeleteCall(id string)   { deleteRecord(t.st, t.st.calls, id) }
 func putRecord[T any](st *Store, m map[string]*indexed[T], id string, rec *T, entries func([]signal.Entry, *T) []signal.Entry) {
 	r := m[id]
 	if r == nil {
-		r = new(indexed[T])
+		st.added++
+		r = &indexed[T]{added: st.added}
 		m[id] = r
 	}
 	r.put(st, id, rec, entries)
@@ -235,7 +240,7 @@ func putRecord[T any](st *Store, m map[string]*indexed[T], id string, rec *T, en
 // put makes rec the record and moves it to the index entries it has now.
 func (r *indexed[T]) put(st *Store, id string, rec *T, entries func([]signal.Entry, *T) []signal.Entry) {
 	r.rec = rec
-	st.scratch = entries(st.scratch[:0], rec)
+	st.scratch = slices.DeleteFunc(entries(st.scratch[:0], rec), wholeSetEntry)
 	st.reindex(id, &r.entries, st.scratch)
 }
 
