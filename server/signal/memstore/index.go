@@ -3,6 +3,7 @@ package memstore
 import (
 	"cmp"
 	"iter"
+	"maps"
 	"slices"
 
 	"github.com/parley-rtc/parley/server/signal"
@@ -64,12 +65,19 @@ func (st *Store) reindex(id string, had *[]signal.Entry, now []signal.Entry) {
 	}
 }
 
+// nextAdded numbers the next record made or index entry added: ties
+// within an index are ordered by it.
+func (st *Store) nextAdded() uint64 {
+	st.added++
+	return st.added
+}
+
 // indexOne puts id under e's key, at e's score.
 func (st *Store) indexOne(e signal.Entry, id string) {
 	ix := &st.index[e.Index]
-	st.added++
+	added := st.nextAdded()
 	if ids := ix.many[e.Key]; ids != nil {
-		ids[id] = position{e.Score, st.added}
+		ids[id] = position{e.Score, added}
 		return
 	}
 	if one, ok := ix.one[e.Key]; ok && one.id != id {
@@ -77,7 +85,7 @@ func (st *Store) indexOne(e signal.Entry, id string) {
 		if ix.many == nil {
 			ix.many = make(map[string]map[string]position)
 		}
-		ix.many[e.Key] = map[string]position{one.id: {one.score, 0}, id: {e.Score, st.added}}
+		ix.many[e.Key] = map[string]position{one.id: {one.score, 0}, id: {e.Score, added}}
 		delete(ix.one, e.Key)
 		return
 	}
@@ -137,11 +145,7 @@ func (st *Store) wholeSetMembers(i signal.Index, key string) iter.Seq2[string, p
 // list is the ids under key, by position.
 func (st *Store) list(i signal.Index, key string) []string {
 	if wholeSet(i) {
-		at := make(map[string]position)
-		for id, p := range st.wholeSetMembers(i, key) {
-			at[id] = p
-		}
-		return sortedIDs(at)
+		return sortedIDs(st.wholeSetMembers(i, key))
 	}
 	ix := &st.index[i]
 	ids := ix.many[key]
@@ -151,16 +155,24 @@ func (st *Store) list(i signal.Index, key string) []string {
 		}
 		return []string{}
 	}
-	return sortedIDs(ids)
+	return sortedIDs(maps.All(ids))
 }
 
-// sortedIDs is the ids of at by position.
-func sortedIDs(at map[string]position) []string {
-	out := make([]string, 0, len(at))
-	for id := range at {
-		out = append(out, id)
+// sortedIDs is the ids of members by position.
+func sortedIDs(members iter.Seq2[string, position]) []string {
+	type ranked struct {
+		id string
+		at position
 	}
-	slices.SortFunc(out, func(a, b string) int { return comparePositions(at[a], at[b]) })
+	var all []ranked
+	for id, at := range members {
+		all = append(all, ranked{id, at})
+	}
+	slices.SortFunc(all, func(a, b ranked) int { return comparePositions(a.at, b.at) })
+	out := make([]string, len(all))
+	for k, r := range all {
+		out[k] = r.id
+	}
 	return out
 }
 

@@ -207,8 +207,7 @@ func (t *tx) PutSession(rec *signal.Session) {
 	st := t.st
 	s := st.sessions[rec.ID]
 	if s == nil {
-		st.added++
-		s = &session{indexed: indexed[signal.Session]{added: st.added}}
+		s = &session{indexed: indexed[signal.Session]{added: st.nextAdded()}}
 		st.sessions[rec.ID] = s
 	}
 	s.put(st, rec.ID, rec, signal.SessionEntries)
@@ -230,8 +229,7 @@ func (t *tx) DeleteCall(id string)   { deleteRecord(t.st, t.st.calls, id) }
 func putRecord[T any](st *Store, m map[string]*indexed[T], id string, rec *T, entries func([]signal.Entry, *T) []signal.Entry) {
 	r := m[id]
 	if r == nil {
-		st.added++
-		r = &indexed[T]{added: st.added}
+		r = &indexed[T]{added: st.nextAdded()}
 		m[id] = r
 	}
 	r.put(st, id, rec, entries)
